@@ -1,0 +1,1 @@
+"""avatarflow: profile pictures from a gallery or made on demand, on AWS Lambda."""

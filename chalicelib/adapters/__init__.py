@@ -1,0 +1,1 @@
+"""Adapters: the production and embedded implementations of each port."""

@@ -1,0 +1,1 @@
+"""Image providers: fal, Replicate, Together, RunPod, OpenAI over httpx, and the offline renderer."""

@@ -1,0 +1,173 @@
+"""fal.ai adapter: FLUX.1 [schnell] (fast) and FLUX.1 [dev] (standard) over fal's HTTP API.
+
+Confirmed against (vendor docs and the official client, via the reference search):
+
+- fal model API reference, "Flux Schnell API" / "Flux Dev API"
+  (fal.ai/docs/model-api-reference/image-generation-api/flux-schnell.md, .../flux-dev.md) and the
+  model page llms.txt (fal.ai/models/fal-ai/flux-1/schnell/llms.txt): ``POST
+  https://fal.run/fal-ai/flux/schnell`` (and ``/fal-ai/flux/dev``); input ``prompt``,
+  ``image_size`` (an enum such as ``square_hd`` or ``{"width", "height"}``),
+  ``num_inference_steps`` (schnell: default 4, 1..12), ``seed``, ``num_images``,
+  ``enable_safety_checker``, ``sync_mode``; output ``images[].url`` and ``has_nsfw_concepts``.
+  With ``sync_mode`` the image comes back inline as a ``data:`` URI.
+- fal Queue API OpenAPI (fal.ai/docs/api-reference/inference-api/openapi/queue.json, and
+  fal.ai/api/openapi/queue/openapi.json): ``POST https://queue.fal.run/{owner}/{app}`` with the
+  ``fal_webhook`` query parameter; the answer holds ``request_id``, ``status_url``,
+  ``response_url``, ``cancel_url``, and fal asks clients to use those URLs rather than build them.
+- Authentication: ``Authorization: Key $FAL_KEY`` (fal docs, queue "Cancel a request").
+- Errors: fal's error reference (as quoted by wavespeed.ai's guide to docs.fal.ai/errors) gives
+  HTTP 422 with ``{"detail": [{"loc", "msg", "type": "content_policy_violation", ...}]}``;
+  fal-ai/fal issues #1112, #1147 show ``403 {"detail": "User is locked. Reason: Exhausted
+  balance..."}`` for an account without credit.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from chalicelib.adapters.providers.http_base import (
+    Clock,
+    HttpProvider,
+    Sleep,
+    as_dict,
+    as_str,
+    first_item,
+    make_timeout,
+    nsfw_flagged,
+    same_origin,
+)
+from chalicelib.adapters.providers.pricing import PriceTable
+from chalicelib.fetch import DEFAULT_MAX_BYTES, FAL_ALLOWED_HOSTS, Resolver
+from chalicelib.ports import ContentRejected, ProviderBadRequest, ProviderRequest, ProviderResult
+
+FAL_MODELS: Mapping[str, str] = {"fast": "fal-ai/flux/schnell", "standard": "fal-ai/flux/dev"}
+FAL_STEPS: Mapping[str, int] = {"fal-ai/flux/schnell": 4, "fal-ai/flux/dev": 28}
+FAL_IMAGE_SIZES: Mapping[int, str] = {1024: "square_hd", 512: "square"}
+
+
+@dataclass(frozen=True)
+class FalSubmission:
+    """A request accepted by fal's queue, with the URLs fal gave for it."""
+
+    request_id: str
+    status_url: str
+    response_url: str
+    cancel_url: str | None = None
+
+
+class FalProvider(HttpProvider):
+    """:class:`chalicelib.ports.ImageProvider` for fal.ai (sync calls, plus queue submission)."""
+
+    name = "fal"
+    default_allowed_hosts = FAL_ALLOWED_HOSTS
+    default_read_timeout = 60.0  # dev at 28 steps takes seconds, a cold runner longer
+
+    def __init__(
+        self,
+        api_key: str,
+        *,
+        base_url: str = "https://fal.run",
+        queue_base_url: str = "https://queue.fal.run",
+        models: Mapping[str, str] | None = None,
+        steps: Mapping[str, int] | None = None,
+        timeout: httpx.Timeout | None = None,
+        transport: httpx.BaseTransport | None = None,
+        extra_allowed_hosts: Collection[str] = (),
+        resolver: Resolver | None = None,
+        prices: PriceTable | None = None,
+        max_image_bytes: int = DEFAULT_MAX_BYTES,
+        fetch_timeout: float = 15.0,
+        sleep: Sleep = time.sleep,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        super().__init__(
+            api_key,
+            models=models or FAL_MODELS,
+            timeout=timeout,
+            transport=transport,
+            extra_allowed_hosts=extra_allowed_hosts,
+            resolver=resolver,
+            prices=prices,
+            max_image_bytes=max_image_bytes,
+            fetch_timeout=fetch_timeout,
+            sleep=sleep,
+            clock=clock,
+        )
+        self._base_url = base_url.rstrip("/")
+        self._queue_base_url = queue_base_url.rstrip("/")
+        self._steps = dict(steps or FAL_STEPS)
+
+    def _auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Key {self._secret.reveal()}"}  # fal's scheme, not Bearer
+
+    def build_input(self, request: ProviderRequest, model: str, *, sync_mode: bool = True) -> dict[str, Any]:
+        """The model input for ``request``."""
+        size = request.size
+        body: dict[str, Any] = {
+            "prompt": request.prompt,
+            "image_size": FAL_IMAGE_SIZES.get(size) or {"width": size, "height": size},
+            "seed": request.seed,
+            "num_images": 1,
+            "enable_safety_checker": True,
+            "sync_mode": sync_mode,  # the image inline as a data: URI: no second download
+        }
+        steps = self._steps.get(model)
+        if steps is not None:
+            body["num_inference_steps"] = steps
+        return body
+
+    def generate(self, request: ProviderRequest) -> ProviderResult:
+        started = time.perf_counter()
+        model = self.model_for(request.quality)
+        body = self.build_input(request, model)
+        payload = self._call_json("POST", f"{self._base_url}/{model}", json_body=body)
+        return self.result_from_payload(payload, model=model, size=request.size, started=started)
+
+    def result_from_payload(
+        self, payload: Mapping[str, Any], *, model: str, size: int, started: float | None = None
+    ) -> ProviderResult:
+        """The result for a fal output (a sync answer, a queue result or a webhook ``payload``)."""
+        started = time.perf_counter() if started is None else started
+        if nsfw_flagged(payload):
+            raise ContentRejected(f"{self.name}: the safety checker flagged the image")
+        image_ref = as_dict(first_item(payload.get("images"), self.name, "images"), self.name, "images[0]")
+        image = self.load_image(as_str(image_ref.get("url"), self.name, "images[0].url"))
+        return self.make_result(image, model, size, size, started)
+
+    # -- queue -----------------------------------------------------------------------------
+
+    def submit_job(self, request: ProviderRequest, webhook_url: str | None = None) -> FalSubmission:
+        """Queue ``request`` at fal; fal calls ``webhook_url`` (if given) when it is done."""
+        model = self.model_for(request.quality)
+        payload = self._call_json(
+            "POST",
+            f"{self._queue_base_url}/{model}",
+            json_body=self.build_input(request, model, sync_mode=False),
+            params={"fal_webhook": webhook_url} if webhook_url else None,
+            timeout=make_timeout(10.0),  # submission is quick; only the queue waits
+        )
+        return FalSubmission(
+            request_id=as_str(payload.get("request_id"), self.name, "request_id"),
+            status_url=as_str(payload.get("status_url"), self.name, "status_url"),
+            response_url=as_str(payload.get("response_url"), self.name, "response_url"),
+            cancel_url=payload.get("cancel_url") if isinstance(payload.get("cancel_url"), str) else None,
+        )
+
+    def submit(self, request: ProviderRequest, webhook_url: str | None = None) -> str:
+        """Queue ``request`` and return fal's ``request_id`` (see :meth:`submit_job` for the URLs)."""
+        return self.submit_job(request, webhook_url).request_id
+
+    def result(self, response_url: str, *, quality: str = "fast", size: int = 1024) -> ProviderResult:
+        """Fetch a queued request's result from the ``response_url`` fal returned at submission."""
+        # Our key goes along with this request: only ever to fal's own queue host.
+        if not same_origin(response_url, self._queue_base_url):
+            raise ProviderBadRequest(f"{self.name}: the response URL is not on the queue host")
+        started = time.perf_counter()
+        model = self.model_for(quality)
+        payload = self._call_json("GET", response_url)
+        return self.result_from_payload(payload, model=model, size=size, started=started)

@@ -1,0 +1,409 @@
+"""Shared httpx plumbing for the provider adapters.
+
+One lazily built :class:`httpx.Client` per adapter (reused across calls and threads), explicit
+timeouts, vendor answers mapped onto the :class:`chalicelib.ports.ProviderError` hierarchy, and
+image loading through :mod:`chalicelib.fetch` (``data:`` URIs and raw base64 decoded locally).
+
+Secrets: the API key lives in a :class:`Secret` (masked repr) and in the client's default
+``Authorization`` header (httpx masks it in reprs). Error messages carry the provider name, the
+HTTP status and the vendor's own short message with the key scrubbed out, never headers or URLs
+(image URLs and webhook URLs can be signed). Transport exceptions are re-raised ``from None`` so
+that a traceback does not drag the request along.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import re
+import threading
+import time
+from collections.abc import Callable, Collection, Mapping
+from typing import Any
+
+import httpx
+
+from chalicelib.adapters.providers.pricing import PriceTable
+from chalicelib.fetch import (
+    DEFAULT_MAX_BYTES,
+    FetchRefused,
+    Resolver,
+    decode_base64,
+    decode_data_uri,
+    fetch_image,
+)
+from chalicelib.ports import (
+    ContentRejected,
+    ProviderAuthError,
+    ProviderBadRequest,
+    ProviderDown,
+    ProviderError,
+    ProviderRequest,
+    ProviderResult,
+    RetryableProviderError,
+)
+
+USER_AGENT = "avatarflow/1.0"
+DEFAULT_CONNECT_TIMEOUT = 3.0
+
+Sleep = Callable[[float], None]
+Clock = Callable[[], float]
+
+# Markers of a refusal on content grounds, in lower case. Deliberately specific: a validation
+# error that merely names the ``enable_safety_checker`` field must stay a bad request.
+CONTENT_POLICY_MARKERS: tuple[str, ...] = (
+    "content_policy_violation",  # OpenAI (DALL-E), fal 422 detail type
+    "moderation_blocked",  # OpenAI (gpt-image-1)
+    "safety system",  # OpenAI: "rejected as a result of our safety system"
+    "nsfw",  # Replicate cog models: "NSFW content detected", Together, workers
+    "flagged by a content checker",  # fal
+    "content policy",
+    "safety_violations",
+)
+# Markers of an account that cannot pay: not a throttle, and not worth retrying elsewhere later.
+BILLING_MARKERS: tuple[str, ...] = (
+    "insufficient_quota",  # OpenAI 429
+    "billing_hard_limit",  # OpenAI 400
+    "insufficient credit",
+    "insufficient balance",
+    "insufficient funds",
+    "exhausted balance",  # fal 403 "User is locked. Reason: Exhausted balance"
+    "payment required",
+    "spend limit",  # Replicate "You've hit your monthly spend limit"
+    "credit limit",
+    "out of credit",
+    "top up your balance",
+)
+
+_RETRY_IN_BODY = re.compile(
+    r"(?:available|resets?|retry|try again)\s+(?:in|after)\s+~?\s*(\d+(?:\.\d+)?)"
+    r"\s*(?:s\b|secs?\b|seconds?\b)",
+    re.IGNORECASE,
+)
+_SAFE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+
+
+def make_timeout(
+    read: float, *, connect: float = DEFAULT_CONNECT_TIMEOUT, write: float = 10.0
+) -> httpx.Timeout:
+    """An explicit timeout: a short connect, a per-provider read."""
+    return httpx.Timeout(connect=connect, read=read, write=write, pool=5.0)
+
+
+class Secret:
+    """A string that does not show itself in reprs, logs or error messages."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+
+def parse_retry_after(headers: Mapping[str, str], body_text: str = "") -> float | None:
+    """Seconds to wait, from ``Retry-After`` (seconds or HTTP date) or a throttling message body."""
+    raw = (headers.get("retry-after") or "").strip()
+    if raw:
+        try:
+            return max(0.0, float(raw))
+        except ValueError:
+            try:
+                when = email.utils.parsedate_to_datetime(raw)
+            except (TypeError, ValueError, IndexError):
+                when = None
+            if when is not None:
+                return max(0.0, when.timestamp() - time.time())
+    match = _RETRY_IN_BODY.search(body_text)
+    return float(match.group(1)) if match else None
+
+
+def error_message(payload: Any, text: str) -> str:
+    """The vendor's own short error message, from the usual JSON error shapes."""
+    candidates: list[Any] = []
+    if isinstance(payload, dict):
+        error = payload.get("error")
+        if isinstance(error, dict):
+            candidates += [error.get("message"), error.get("code")]
+        candidates += [error, payload.get("detail"), payload.get("message"), payload.get("title")]
+    elif isinstance(payload, list):
+        candidates.append(payload)
+    for candidate in candidates:
+        value = candidate
+        if isinstance(value, list) and value and isinstance(value[0], dict):
+            value = value[0].get("msg") or value[0].get("message")  # fal/pydantic 422 detail list
+        if isinstance(value, str) and value.strip():
+            return value
+    return text
+
+
+def nsfw_flagged(payload: Any) -> bool:
+    """True if a result carries a safety-checker flag (``has_nsfw_concepts: [true]`` and kin)."""
+    if not isinstance(payload, dict):
+        return False
+    for key in ("has_nsfw_concepts", "nsfw_content_detected", "nsfw"):
+        flag = payload.get(key)
+        if flag is True or (isinstance(flag, list) and any(item is True for item in flag)):
+            return True
+    return False
+
+
+def as_dict(value: Any, provider: str, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ProviderDown(f"{provider}: unexpected response shape ({what} is not an object)")
+    return value
+
+
+def first_item(value: Any, provider: str, what: str) -> Any:
+    if not isinstance(value, list) or not value:
+        raise ProviderDown(f"{provider}: unexpected response shape (no {what})")
+    return value[0]
+
+
+def as_str(value: Any, provider: str, what: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise ProviderDown(f"{provider}: unexpected response shape ({what} is missing)")
+    return value
+
+
+def safe_id(value: Any, provider: str, what: str) -> str:
+    """A vendor id that is safe to put in a URL path."""
+    text = as_str(value, provider, what)
+    if not _SAFE_ID.match(text):
+        raise ProviderDown(f"{provider}: unexpected {what} format")
+    return text
+
+
+def same_origin(url: str, base_url: str) -> bool:
+    """True if ``url`` is on the same scheme, host and port as ``base_url``."""
+    try:
+        a, b = httpx.URL(url), httpx.URL(base_url)
+    except (httpx.InvalidURL, TypeError, ValueError):
+        return False
+    return (a.scheme, a.host, a.port) == (b.scheme, b.host, b.port)
+
+
+class HttpProvider:
+    """Base of the HTTP adapters: client, error mapping, image loading, results."""
+
+    name: str = "http"
+    default_allowed_hosts: tuple[str, ...] = ()
+    default_read_timeout: float = 60.0
+
+    def __init__(
+        self,
+        api_key: str,
+        *,
+        models: Mapping[str, str],
+        timeout: httpx.Timeout | None = None,
+        transport: httpx.BaseTransport | None = None,
+        extra_allowed_hosts: Collection[str] = (),
+        resolver: Resolver | None = None,
+        prices: PriceTable | None = None,
+        max_image_bytes: int = DEFAULT_MAX_BYTES,
+        fetch_timeout: float = 15.0,
+        sleep: Sleep = time.sleep,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        if not api_key or not api_key.strip():
+            raise ValueError(f"{self.name}: an API key is required")
+        self._secret = Secret(api_key.strip())
+        self._models = dict(models)
+        self._timeout = timeout or make_timeout(self.default_read_timeout)
+        self._transport = transport
+        self._allowed_hosts = (*self.default_allowed_hosts, *extra_allowed_hosts)
+        self._resolver = resolver
+        self._prices = prices or PriceTable()
+        self._max_image_bytes = max_image_bytes
+        self._fetch_timeout = fetch_timeout
+        self._sleep = sleep
+        self._clock = clock
+        self._client: httpx.Client | None = None
+        self._client_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, models={self._models!r})"
+
+    # -- configuration ---------------------------------------------------------------------
+
+    def supports(self, quality: str) -> bool:
+        """True if this adapter has a model for ``quality`` (fast, standard, pro)."""
+        return quality in self._models
+
+    def model_for(self, quality: str) -> str:
+        model = self._models.get(quality)
+        if model is None:
+            raise ProviderBadRequest(f"{self.name}: quality {quality!r} is not offered here")
+        return model
+
+    def _auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._secret.reveal()}"}
+
+    # -- HTTP ------------------------------------------------------------------------------
+
+    @property
+    def client(self) -> httpx.Client:
+        """The adapter's client, built on first use and reused (connection pooling)."""
+        if self._client is None:
+            with self._client_lock:
+                if self._client is None:
+                    self._client = httpx.Client(
+                        timeout=self._timeout,
+                        transport=self._transport,
+                        headers={**self._auth_headers(), "User-Agent": USER_AGENT},
+                        follow_redirects=False,  # never replay the Authorization header elsewhere
+                    )
+        return self._client
+
+    def close(self) -> None:
+        with self._client_lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+
+    def _scrub(self, text: str) -> str:
+        text = " ".join(text.split())[:300]
+        key = self._secret.reveal()
+        return text.replace(key, "***") if key else text
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        json_body: Mapping[str, Any] | None = None,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: httpx.Timeout | None = None,
+    ) -> httpx.Response:
+        kwargs: dict[str, Any] = {}
+        if json_body is not None:
+            kwargs["json"] = json_body
+        if params:
+            kwargs["params"] = params
+        if headers:
+            kwargs["headers"] = headers
+        if timeout is not None:
+            kwargs["timeout"] = timeout
+        try:
+            return self.client.request(method, url, **kwargs)
+        except httpx.TimeoutException as exc:
+            raise RetryableProviderError(f"{self.name}: timed out ({type(exc).__name__})") from None
+        except httpx.ConnectError:
+            raise ProviderDown(f"{self.name}: cannot connect to the API") from None
+        except httpx.HTTPError as exc:
+            raise RetryableProviderError(f"{self.name}: transport error ({type(exc).__name__})") from None
+
+    def _call_json(
+        self,
+        method: str,
+        url: str,
+        *,
+        json_body: Mapping[str, Any] | None = None,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: httpx.Timeout | None = None,
+    ) -> dict[str, Any]:
+        response = self._send(
+            method, url, json_body=json_body, params=params, headers=headers, timeout=timeout
+        )
+        if not response.is_success:
+            raise self.error_for(response)
+        return self._parse_json(response)
+
+    def _parse_json(self, response: httpx.Response) -> dict[str, Any]:
+        try:
+            payload = response.json()
+        except ValueError:
+            # A 200 that is not JSON is typically a proxy or CDN page: likely transient.
+            raise RetryableProviderError(
+                f"{self.name}: the answer was not JSON (HTTP {response.status_code})"
+            ) from None
+        return as_dict(payload, self.name, "the answer")
+
+    # -- error mapping ---------------------------------------------------------------------
+
+    def is_content_rejection(self, status: int, payload: Any, text: str) -> bool:
+        """True if a 4xx answer refuses the prompt or the output on content grounds."""
+        lowered = text.lower()
+        return any(marker in lowered for marker in CONTENT_POLICY_MARKERS)
+
+    def is_billing_problem(self, status: int, payload: Any, text: str) -> bool:
+        """True if the answer says the account is out of credit or quota."""
+        lowered = text.lower()
+        return any(marker in lowered for marker in BILLING_MARKERS)
+
+    def error_for(self, response: httpx.Response) -> ProviderError:
+        """The typed error for a non-2xx answer."""
+        status = response.status_code
+        text = response.text
+        try:
+            payload: Any = response.json()
+        except ValueError:
+            payload = None
+        message = self._scrub(error_message(payload, text)) or response.reason_phrase
+        summary = f"{self.name}: HTTP {status}: {message}"
+        if status in (401, 403):
+            return ProviderAuthError(summary)
+        if status == 402 or (status in (400, 429) and self.is_billing_problem(status, payload, text)):
+            return ProviderAuthError(summary)
+        if status == 429:
+            return RetryableProviderError(summary, retry_after=parse_retry_after(response.headers, text))
+        if status in (400, 422) and self.is_content_rejection(status, payload, text):
+            return ContentRejected(summary)
+        if status in (408, 409, 425) or status >= 500:
+            return RetryableProviderError(summary, retry_after=parse_retry_after(response.headers))
+        if status == 404:
+            # The model or endpoint is not there: every call would fail the same way.
+            return ProviderDown(summary)
+        return ProviderBadRequest(summary)
+
+    # -- images and results ----------------------------------------------------------------
+
+    def load_image(self, ref: str, *, raw_base64: bool = False) -> bytes:
+        """The bytes behind a ``data:`` URI, an https URL (allowlisted) or, if allowed, raw base64."""
+        try:
+            if ref.startswith("data:"):
+                return decode_data_uri(ref, max_bytes=self._max_image_bytes)
+            if raw_base64 and not ref.startswith(("https://", "http://")):
+                return decode_base64(ref, max_bytes=self._max_image_bytes)
+            return fetch_image(
+                ref,
+                allowed_hosts=self._allowed_hosts,
+                max_bytes=self._max_image_bytes,
+                timeout=self._fetch_timeout,
+                transport=self._transport,
+                resolver=self._resolver,
+                user_agent=USER_AGENT,
+            )
+        except FetchRefused as exc:
+            raise self._fetch_error(exc) from None
+
+    def _fetch_error(self, exc: FetchRefused) -> ProviderError:
+        summary = f"{self.name}: the image could not be loaded ({exc.reason})"
+        if exc.reason in ("timeout", "connection"):
+            return RetryableProviderError(summary)
+        if exc.reason == "http_status":
+            return RetryableProviderError(f"{summary}: HTTP {exc.status_code}")
+        # The provider pointed us somewhere we will not go, or gave us something that is not an
+        # image: this provider is misbehaving, let the router go elsewhere.
+        return ProviderDown(summary)
+
+    def make_result(
+        self, image: bytes, model: str, width: int, height: int, started: float
+    ) -> ProviderResult:
+        return ProviderResult(
+            image=image,
+            provider=self.name,
+            model=model,
+            cost_usd=self._prices.cost_usd(self.name, model, width, height),
+            latency_ms=(time.perf_counter() - started) * 1000,
+        )
+
+    def generate(self, request: ProviderRequest) -> ProviderResult:  # pragma: no cover - abstract
+        raise NotImplementedError

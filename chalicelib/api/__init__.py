@@ -1,0 +1,1 @@
+"""HTTP entrypoints: blueprints whose routes validate, call one use case, and shape the response."""

@@ -1,0 +1,86 @@
+"""Small helpers every route uses: parse a body or query, find the caller, shape a response."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from chalice.app import Request, Response
+from pydantic import BaseModel, ValidationError
+
+from chalicelib.bootstrap import get_container
+from chalicelib.domain.errors import InvalidRequest, PayloadTooLarge
+from chalicelib.domain.identity import Identity
+
+MAX_BODY_BYTES = 64 * 1024
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def json_response(
+    body: BaseModel | Mapping[str, Any], status: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
+    text = body.model_dump_json() if isinstance(body, BaseModel) else json.dumps(body)
+    return Response(
+        body=text, status_code=status, headers={"Content-Type": "application/json", **(headers or {})}
+    )
+
+
+def validation_details(exc: ValidationError) -> list[dict[str, Any]]:
+    """Pydantic's errors as the contract's details, without echoing the (possibly huge) input."""
+    details = []
+    for error in exc.errors(include_input=False, include_url=False):
+        field = ".".join(str(p) for p in error["loc"]) or None
+        details.append({"field": field, "message": error["msg"]})
+    return details
+
+
+def parse_body(request: Request, model: type[Model]) -> Model:
+    """Validate the JSON body against ``model``; every failure is a 4xx in the error shape."""
+    raw = request.raw_body or b""
+    if len(raw) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"The body is larger than {MAX_BODY_BYTES} bytes.")
+    if not raw.strip():
+        raise InvalidRequest("A JSON body is required.")
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        raise InvalidRequest("The body is not valid JSON.") from None
+    if not isinstance(data, dict):
+        raise InvalidRequest("The body must be a JSON object.")
+    try:
+        return model.model_validate(data, strict=True)
+    except ValidationError as exc:
+        raise InvalidRequest("The request body is not valid.", details=validation_details(exc)) from None
+
+
+def query(request: Request) -> dict[str, str]:
+    params = request.query_params or {}
+    return {str(k): str(v) for k, v in params.items()}
+
+
+def int_param(params: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = low - 1
+    if not low <= value <= high:
+        raise InvalidRequest(
+            f"{name} must be an integer from {low} to {high}.",
+            details=[{"field": name, "message": f"must be an integer from {low} to {high}"}],
+        )
+    return value
+
+
+def source_ip(request: Request) -> str:
+    # API Gateway's view of the caller; X-Forwarded-For is written by the client and ignored.
+    identity = (request.context or {}).get("identity") or {}
+    return str(identity.get("sourceIp") or "unknown")
+
+
+def caller(request: Request) -> Identity:
+    """The authenticated caller, or an anonymous visitor by source IP; 401 for bad credentials."""
+    return get_container().authenticator.authenticate(request.headers, source_ip(request))

@@ -1,0 +1,24 @@
+"""Operator commands: ``python -m chalicelib.cli prepare`` seeds the local gallery before a run."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from chalicelib.bootstrap import build_container, start_local
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m chalicelib.cli")
+    parser.add_argument("command", choices=["prepare"], help="prepare: seed an empty local gallery")
+    parser.parse_args(argv)
+    container = build_container(start_workers=False)
+    before = len(container.gallery.entries())
+    start_local(container)
+    after = len(container.gallery.entries())
+    print(f"gallery: {after} items ({after - before} added); data in {container.settings.data_dir}/")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

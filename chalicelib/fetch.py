@@ -1,0 +1,398 @@
+"""SSRF-safe download of the images that generation providers hand back as URLs.
+
+A provider answer is untrusted input: its image URL could point at the Lambda metadata service,
+at localhost, or at an internal host. So, before any request is made and again at every
+redirect hop:
+
+- ``data:`` URIs are decoded locally (the size cap still applies); anything else must be https
+  on port 443, with a host that matches the per-provider allowlist (exact, or ``*.suffix``);
+- the host is resolved and refused if *any* of its addresses is not a public unicast address
+  (private, loopback, link-local incl. 169.254.169.254, multicast, reserved, unspecified,
+  shared/CGNAT, or an IPv4-mapped/6to4/NAT64 form of one of those); literal IPs likewise;
+- redirects are followed by hand (at most 3), re-checking all of the above for each hop;
+- the body is streamed and abandoned past ``max_bytes`` (``Content-Length`` is checked first),
+  and content types that are clearly not images (HTML, JSON, text...) are refused.
+
+In production the connection itself goes through :class:`GuardedTransport`, which resolves and
+checks the host again at connect time and connects to the address it checked, so a DNS answer
+that changes between the check and the connect (rebinding) cannot reach a private address.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+import socket
+import time
+from collections.abc import Callable, Collection, Iterable
+from typing import Any, Literal
+from urllib.parse import unquote_to_bytes
+
+import httpcore
+import httpx
+
+Resolver = Callable[[str], list[str]]
+"""Host name -> its IP addresses as strings (the default wraps ``socket.getaddrinfo``)."""
+
+FetchRefusalReason = Literal[
+    "bad_url",
+    "scheme",
+    "port_not_allowed",
+    "host_not_allowed",
+    "dns_failure",
+    "private_address",
+    "too_many_redirects",
+    "http_status",
+    "not_an_image",
+    "too_large",
+    "bad_data_uri",
+    "timeout",
+    "connection",
+]
+
+DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+MAX_REDIRECTS = 3
+DEFAULT_USER_AGENT = "avatarflow/1.0"
+
+# Where each provider serves its output. Adapters accept extra hosts on top of these.
+FAL_ALLOWED_HOSTS: tuple[str, ...] = ("fal.media", "*.fal.media", "v3.fal.media", "storage.googleapis.com")
+REPLICATE_ALLOWED_HOSTS: tuple[str, ...] = ("replicate.delivery", "*.replicate.delivery")
+TOGETHER_ALLOWED_HOSTS: tuple[str, ...] = ("api.together.ai", "*.together.ai", "*.together.xyz")
+OPENAI_ALLOWED_HOSTS: tuple[str, ...] = (
+    "oaidalleapiprodscus.blob.core.windows.net",
+    "*.blob.core.windows.net",
+)
+# A RunPod worker uploads wherever its operator tells it to: the hosts must be configured.
+RUNPOD_ALLOWED_HOSTS: tuple[str, ...] = ()
+
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_OCTET_STREAM_TYPES = frozenset({"application/octet-stream", "binary/octet-stream", "application/binary"})
+_NON_IMAGE_MAIN_TYPES = frozenset({"text", "multipart", "audio", "video", "font", "model", "message"})
+_NON_IMAGE_SUBTYPE_WORDS = (
+    "json", "xml", "html", "javascript", "ecmascript", "form-urlencoded", "pdf", "zip",
+)
+
+
+class FetchRefused(Exception):
+    """The download was refused or failed; ``reason`` says why (never the URL: it may be signed)."""
+
+    def __init__(
+        self, reason: FetchRefusalReason, message: str | None = None, *, status_code: int | None = None
+    ) -> None:
+        super().__init__(message or reason.replace("_", " "))
+        self.reason: FetchRefusalReason = reason
+        self.status_code = status_code
+
+
+# --------------------------------------------------------------------------------------------
+# Checks
+# --------------------------------------------------------------------------------------------
+
+
+def system_resolver(host: str) -> list[str]:
+    """Every address ``getaddrinfo`` knows for ``host`` (both families), without duplicates."""
+    infos = socket.getaddrinfo(host, 443, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+def host_allowed(host: str, allowed_hosts: Collection[str]) -> bool:
+    """True if ``host`` equals an entry, or is a subdomain of a ``*.suffix`` entry."""
+    host = host.strip().lower().rstrip(".")
+    if not host:
+        return False
+    for entry in allowed_hosts:
+        pattern = entry.strip().lower().rstrip(".")
+        if pattern.startswith("*."):
+            suffix = pattern[1:]  # ".fal.media": the bare domain itself needs its own entry
+            if len(suffix) > 1 and host.endswith(suffix) and len(host) > len(suffix):
+                return True
+        elif pattern and "*" not in pattern and host == pattern:
+            return True
+    return False
+
+
+def is_public_address(address: str | ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """True only for a globally routable unicast address (and not a disguised private one)."""
+    if isinstance(address, str):
+        try:
+            ip: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(address.split("%", 1)[0])
+        except ValueError:
+            return False
+    else:
+        ip = address
+    if isinstance(ip, ipaddress.IPv6Address):
+        # IPv6 forms that carry an IPv4 address: judge the IPv4 address too.
+        embedded: list[ipaddress.IPv4Address] = []
+        if ip.ipv4_mapped is not None:
+            embedded.append(ip.ipv4_mapped)
+        if ip.sixtofour is not None:
+            embedded.append(ip.sixtofour)
+        if ip.teredo is not None:
+            embedded.append(ip.teredo[1])
+        if ip in _NAT64:
+            embedded.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+        if any(not is_public_address(inner) for inner in embedded):
+            return False
+    return bool(
+        ip.is_global
+        and not (
+            ip.is_private
+            or ip.is_loopback
+            or ip.is_link_local
+            or ip.is_multicast
+            or ip.is_reserved
+            or ip.is_unspecified
+        )
+    )
+
+
+def _literal_ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
+    except ValueError:
+        return None
+
+
+def _checked_addresses(host: str, resolver: Resolver) -> list[str]:
+    """The addresses of ``host`` if every one of them is public; raises :class:`FetchRefused`."""
+    literal = _literal_ip(host)
+    if literal is not None:
+        if not is_public_address(literal):
+            raise FetchRefused("private_address", "the host is a non-public IP address")
+        return [str(literal)]
+    try:
+        addresses = list(resolver(host))
+    except (OSError, UnicodeError, ValueError):
+        raise FetchRefused("dns_failure", "the host does not resolve") from None
+    if not addresses:
+        raise FetchRefused("dns_failure", "the host does not resolve")
+    if any(not is_public_address(address) for address in addresses):
+        raise FetchRefused("private_address", "the host resolves to a non-public address")
+    return addresses
+
+
+def _host_of(url: httpx.URL) -> str:
+    # raw_host is the IDNA (ASCII) form, which is what the allowlist and DNS see.
+    return url.raw_host.decode("ascii", errors="replace").strip("[]").lower().rstrip(".")
+
+
+def _check_destination(url: httpx.URL, allowed_hosts: Collection[str], resolver: Resolver) -> None:
+    if url.scheme != "https":
+        raise FetchRefused("scheme", "only https URLs are fetched")
+    if url.userinfo:
+        raise FetchRefused("bad_url", "credentials in the URL are not accepted")
+    host = _host_of(url)
+    if not host:
+        raise FetchRefused("bad_url", "the URL has no host")
+    if url.port not in (None, 443):
+        raise FetchRefused("port_not_allowed", "only the default https port is fetched")
+    literal = _literal_ip(host)
+    if literal is not None and not is_public_address(literal):
+        raise FetchRefused("private_address", "the host is a non-public IP address")
+    if not host_allowed(host, allowed_hosts):
+        raise FetchRefused("host_not_allowed", f"host {host!r} is not on the allowlist")
+    _checked_addresses(host, resolver)
+
+
+def looks_like_image_type(content_type: str | None) -> bool:
+    """False for media types that are clearly not images (HTML, JSON, text, ...)."""
+    if not content_type:
+        return True  # absent: the bytes decide downstream
+    media = content_type.split(";", 1)[0].strip().lower()
+    if not media or media.startswith("image/") or media in _OCTET_STREAM_TYPES:
+        return True
+    main, _, sub = media.partition("/")
+    if main in _NON_IMAGE_MAIN_TYPES:
+        return False
+    return not any(word in sub for word in _NON_IMAGE_SUBTYPE_WORDS)
+
+
+# --------------------------------------------------------------------------------------------
+# Local decoding
+# --------------------------------------------------------------------------------------------
+
+
+def decode_base64(data: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
+    """Decode standard or URL-safe base64 (padding optional), refusing more than ``max_bytes``."""
+    if len(data) > 2 * max_bytes + 1024:  # cheap bound before copying a huge string
+        raise FetchRefused("too_large", "the encoded image is too large")
+    compact = "".join(data.split())
+    if (len(compact) * 3) // 4 > max_bytes + 2:
+        raise FetchRefused("too_large", "the encoded image is too large")
+    compact += "=" * (-len(compact) % 4)
+    try:
+        raw = base64.b64decode(compact, validate=True)
+    except (binascii.Error, ValueError):
+        try:
+            raw = base64.b64decode(compact, altchars=b"-_", validate=True)
+        except (binascii.Error, ValueError):
+            raise FetchRefused("bad_data_uri", "the image is not valid base64") from None
+    if not raw:
+        raise FetchRefused("bad_data_uri", "the image is empty")
+    if len(raw) > max_bytes:
+        raise FetchRefused("too_large", "the decoded image is too large")
+    return raw
+
+
+def decode_data_uri(uri: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
+    """The bytes of a ``data:[<type>][;base64],<data>`` URI, with the same checks as a download."""
+    header, comma, payload = uri.partition(",")
+    if not comma or header[:5].lower() != "data:":
+        raise FetchRefused("bad_data_uri", "not a data: URI")
+    params = [part.strip().lower() for part in header[5:].split(";")]
+    if params[0] and not looks_like_image_type(params[0]):
+        raise FetchRefused("not_an_image", "the data: URI is not an image")
+    if "base64" in params[1:]:
+        return decode_base64(payload, max_bytes=max_bytes)
+    if len(payload) > 3 * max_bytes + 1024:
+        raise FetchRefused("too_large", "the data: URI is too large")
+    raw = unquote_to_bytes(payload)
+    if not raw:
+        raise FetchRefused("bad_data_uri", "the data: URI is empty")
+    if len(raw) > max_bytes:
+        raise FetchRefused("too_large", "the data: URI is too large")
+    return raw
+
+
+# --------------------------------------------------------------------------------------------
+# Connect-time guard
+# --------------------------------------------------------------------------------------------
+
+
+class _GuardedBackend(httpcore.NetworkBackend):
+    """Resolves and checks the host when connecting, then connects to a checked address."""
+
+    def __init__(self, resolver: Resolver) -> None:
+        self._resolver = resolver
+        self._inner = httpcore.SyncBackend()
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        last_error: Exception | None = None
+        for address in _checked_addresses(host, self._resolver):
+            try:
+                # TLS still verifies the certificate against the host name (httpcore passes the
+                # origin's host as server_hostname), so connecting by address loses nothing.
+                return self._inner.connect_tcp(
+                    address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                last_error = exc
+        if last_error is None:  # unreachable: _checked_addresses never returns an empty list
+            raise FetchRefused("dns_failure", "the host does not resolve")
+        raise last_error
+
+    def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        raise FetchRefused("scheme", "unix sockets are never fetched")
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+class GuardedTransport(httpx.HTTPTransport):
+    """An :class:`httpx.HTTPTransport` whose connections only ever reach public addresses."""
+
+    def __init__(self, resolver: Resolver | None = None) -> None:
+        super().__init__(trust_env=False)
+        # Swap the pool for one with the guarded backend; everything else is httpx's default.
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(trust_env=False),
+            network_backend=_GuardedBackend(resolver or system_resolver),
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Download
+# --------------------------------------------------------------------------------------------
+
+
+def _read_capped(response: httpx.Response, max_bytes: int, deadline: float) -> bytes:
+    length = response.headers.get("content-length")
+    if length is not None and length.strip().isdigit() and int(length) > max_bytes:
+        raise FetchRefused("too_large", "the image is larger than allowed")
+    chunks: list[bytes] = []
+    total = 0
+    for chunk in response.iter_bytes():
+        total += len(chunk)
+        if total > max_bytes:
+            raise FetchRefused("too_large", "the image is larger than allowed")
+        if time.monotonic() > deadline:  # a slow drip must not outlive the overall budget
+            raise FetchRefused("timeout", "the download took too long")
+        chunks.append(chunk)
+    if total == 0:
+        raise FetchRefused("not_an_image", "the response body is empty")
+    return b"".join(chunks)
+
+
+def fetch_image(
+    url: str,
+    *,
+    allowed_hosts: Collection[str],
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    timeout: float = 15.0,
+    transport: httpx.BaseTransport | None = None,
+    resolver: Resolver | None = None,
+    user_agent: str = DEFAULT_USER_AGENT,
+) -> bytes:
+    """Download an image from an allowlisted https host, or decode a ``data:`` URI.
+
+    Raises :class:`FetchRefused` for every refusal or failure. ``transport`` replaces the guarded
+    production transport (tests); the pre-request checks run either way.
+    """
+    if url[:5].lower() == "data:":
+        return decode_data_uri(url, max_bytes=max_bytes)
+    resolve = resolver or system_resolver
+    try:
+        current = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError, ValueError):
+        raise FetchRefused("bad_url", "the URL cannot be parsed") from None
+    deadline = time.monotonic() + timeout
+    headers = {
+        "User-Agent": user_agent,  # some CDNs (Together's) refuse requests without one
+        "Accept": "image/*",
+        "Accept-Encoding": "identity",  # no decompression bombs: images are compressed already
+    }
+    client = httpx.Client(
+        transport=transport or GuardedTransport(resolve),
+        timeout=httpx.Timeout(timeout),
+        follow_redirects=False,  # each hop is re-checked below
+        trust_env=False,  # an env proxy would bypass the address checks
+        headers=headers,
+    )
+    try:
+        with client:
+            for _hop in range(MAX_REDIRECTS + 1):
+                _check_destination(current, allowed_hosts, resolve)
+                with client.stream("GET", current) as response:
+                    if response.is_redirect:
+                        try:
+                            current = current.join(response.headers["location"])
+                        except (httpx.InvalidURL, TypeError, ValueError):
+                            raise FetchRefused("bad_url", "the redirect target cannot be parsed") from None
+                        continue
+                    if response.status_code != 200:
+                        raise FetchRefused(
+                            "http_status",
+                            f"the image host answered HTTP {response.status_code}",
+                            status_code=response.status_code,
+                        )
+                    if not looks_like_image_type(response.headers.get("content-type")):
+                        raise FetchRefused("not_an_image", "the response is not an image")
+                    return _read_capped(response, max_bytes, deadline)
+            raise FetchRefused("too_many_redirects", f"more than {MAX_REDIRECTS} redirects")
+    except httpx.TimeoutException:
+        raise FetchRefused("timeout", "the download timed out") from None
+    except httpx.HTTPError as exc:
+        raise FetchRefused("connection", f"the download failed ({type(exc).__name__})") from None

@@ -1,0 +1,267 @@
+"""The ports: the small interfaces the use cases depend on.
+
+``bootstrap`` picks one adapter per port from the settings; every port has a production adapter
+and an embedded default, and ``tests/contract`` runs one suite against both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+# --------------------------------------------------------------------------------------------
+# State store
+# --------------------------------------------------------------------------------------------
+
+GenerationRecord = dict[str, str]
+"""A generation as the store keeps it: a flat hash of strings (see services.generations)."""
+
+AdmitOutcome = Literal[
+    "created", "cached", "joined", "replayed", "quota_exceeded", "rate_limited", "idempotency_conflict"
+]
+
+
+@dataclass(frozen=True)
+class WindowCharge:
+    """One quota window to check and charge: its counter key, limit and when it resets."""
+
+    name: str
+    key: str
+    limit: int
+    reset_at: int  # epoch seconds
+
+
+@dataclass(frozen=True)
+class AdmitRequest:
+    """Everything the hot-path script needs to decide on a generation request in one call."""
+
+    identity_key: str
+    generation_id: str
+    request_hash: str
+    record: Mapping[str, str]
+    windows: Sequence[WindowCharge]
+    rate_key: str
+    rate_limit: int
+    rate_reset_at: int
+    now_ms: int
+    deadline_ms: int
+    idempotency_key: str | None = None
+    idempotency_ttl: int = 24 * 3600
+
+
+@dataclass(frozen=True)
+class AdmitResult:
+    outcome: AdmitOutcome
+    generation: GenerationRecord | None
+    limit: int | None = None
+    remaining: int | None = None
+    reset_at: int | None = None
+    retry_after: int | None = None
+
+
+@dataclass(frozen=True)
+class Counter:
+    """An amount to add to a counter when a job finishes (stats, spend)."""
+
+    key: str
+    amount: float
+    ttl: int
+
+
+@dataclass(frozen=True)
+class Finish:
+    """How a job ended. ``failed`` refunds the quota the job was charged, once."""
+
+    generation_id: str
+    status: Literal["succeeded", "failed"]
+    completed_at: str
+    request_hash: str = ""  # names the cache and in-flight keys; read from the record if empty
+    images: Mapping[str, str] | None = None
+    provider: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    cache_ttl: int = 7 * 24 * 3600
+    counters: Sequence[Counter] = field(default_factory=tuple)
+
+
+class StateStore(Protocol):
+    """Hot state: quotas, idempotency, result cache, in-flight claims and job records.
+
+    Each method is one round trip to the store. Raises :class:`StoreError` when the store cannot
+    be reached or answers with an error; callers fail closed.
+    """
+
+    def admit_generation(self, request: AdmitRequest) -> AdmitResult:
+        """Rate limit, idempotency, cache, in-flight claim and every quota window, atomically."""
+        ...
+
+    def claim_job(
+        self, generation_id: str, now_ms: int, lease_ms: int, force: bool = False
+    ) -> GenerationRecord | None:
+        """Move a queued job to running (or take over an expired lease); None if not claimable."""
+        ...
+
+    def finish_generation(self, finish: Finish) -> bool:
+        """End a job (and the identical requests that joined it); False if it had already ended."""
+        ...
+
+    def get_generation(self, generation_id: str) -> GenerationRecord | None: ...
+
+    def list_generations(
+        self, identity_key: str, limit: int, cursor: tuple[int, str] | None
+    ) -> tuple[list[GenerationRecord], tuple[int, str] | None]:
+        """The identity's generations, newest first, from an exclusive (score, id) cursor."""
+        ...
+
+    def quota_counts(self, keys: Sequence[str]) -> list[int]:
+        """The current values of quota counters (0 where absent)."""
+        ...
+
+    def open_jobs(self, limit: int = 1000) -> list[str]:
+        """Ids of jobs accepted and not yet ended, oldest deadline first."""
+        ...
+
+    def get_json(self, key: str) -> str | None: ...
+
+    def set_json(self, key: str, value: str, ttl: int | None = None) -> None: ...
+
+    def ping(self) -> bool: ...
+
+
+class StoreError(Exception):
+    """The state store is unreachable, too slow, or refused the call."""
+
+
+# --------------------------------------------------------------------------------------------
+# Object store
+# --------------------------------------------------------------------------------------------
+
+IMMUTABLE_CACHE_CONTROL = "public, max-age=31536000, immutable"
+
+
+class ObjectStore(Protocol):
+    """Images and documents by key (``folder/name``), with a public URL per key."""
+
+    def put(
+        self, key: str, data: bytes, content_type: str, cache_control: str = IMMUTABLE_CACHE_CONTROL
+    ) -> None: ...
+
+    def get(self, key: str) -> bytes | None: ...
+
+    def exists(self, key: str) -> bool: ...
+
+    def public_url(self, key: str) -> str: ...
+
+
+class ObjectStoreError(Exception):
+    """The object store failed to read or write."""
+
+
+# --------------------------------------------------------------------------------------------
+# Job queue
+# --------------------------------------------------------------------------------------------
+
+
+class JobQueue(Protocol):
+    """Lanes of pending generation jobs: premium before free before batch."""
+
+    def enqueue(self, generation_id: str, lane: str) -> None: ...
+
+    def depth(self, lane: str) -> int:
+        """Roughly how many jobs wait in the lane (for the sync-or-async decision)."""
+        ...
+
+
+# --------------------------------------------------------------------------------------------
+# Image providers
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProviderRequest:
+    style_id: str
+    prompt: str  # the full prompt (style template + user words)
+    user_prompt: str
+    variation: int
+    seed: int
+    size: int
+    quality: str
+
+
+@dataclass(frozen=True)
+class ProviderResult:
+    image: bytes  # encoded image bytes as the provider returned them (after fetching)
+    provider: str
+    model: str
+    cost_usd: float
+    latency_ms: float
+    picture: Any = None  # a decoded PIL image when made in-process: saves an encode and a decode
+
+
+class ImageProvider(Protocol):
+    """Makes one image for a request; raises :class:`ProviderError` subclasses on failure."""
+
+    name: str
+
+    def generate(self, request: ProviderRequest) -> ProviderResult: ...
+
+
+class ProviderError(Exception):
+    """A provider failed. ``kind`` tells the router what to do next."""
+
+    kind: Literal["retryable", "down", "bad_request", "content_rejected", "auth"] = "down"
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+# --------------------------------------------------------------------------------------------
+# Gallery
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GalleryEntry:
+    """One gallery item as stored in the manifest: image keys, not URLs."""
+
+    id: str
+    style: str
+    tags: tuple[str, ...]
+    source: str
+    image_keys: Mapping[str, str]
+    attribution_name: str | None = None
+    attribution_url: str | None = None
+    license: str = "CC0-1.0"
+    external_urls: Mapping[str, str] | None = None  # hotlinked sources (Unsplash) are not re-hosted
+
+
+class RetryableProviderError(ProviderError):
+    """Timeout, 5xx, throttling: try again later or elsewhere."""
+
+    kind = "retryable"
+
+
+class ProviderDown(ProviderError):
+    """The provider is unreachable or failing on every call."""
+
+    kind = "down"
+
+
+class ProviderBadRequest(ProviderError):
+    """The provider refused the request itself (4xx other than auth/throttle)."""
+
+    kind = "bad_request"
+
+
+class ContentRejected(ProviderError):
+    """The prompt or the output was flagged; never retried at another provider."""
+
+    kind = "content_rejected"
+
+
+class ProviderAuthError(ProviderError):
+    """Bad credentials or no credit left: open the breaker and alert an operator."""
+
+    kind = "auth"

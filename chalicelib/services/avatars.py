@@ -1,0 +1,90 @@
+"""Use cases of the user's chosen avatar: choose, read, and the public redirect."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from chalicelib.domain.errors import Conflict, InvalidRequest, NotFound, Unauthorized
+from chalicelib.domain.identity import Identity
+from chalicelib.domain.models import Avatar, AvatarChoice
+from chalicelib.ports import ObjectStore, StateStore, StoreError
+from chalicelib.services.gallery import GalleryService
+
+log = logging.getLogger(__name__)
+
+PUBLIC_SIZES = ("128", "256", "512")
+
+
+class AvatarService:
+    """Pins a gallery item or one of the user's own generations as their avatar."""
+
+    def __init__(self, store: StateStore, objects: ObjectStore, gallery: GalleryService) -> None:
+        self._store = store
+        self._objects = objects
+        self._gallery = gallery
+
+    @staticmethod
+    def _key(identity_key: str) -> str:
+        return f"avatar:{identity_key}"
+
+    def choose(self, identity: Identity, choice: AvatarChoice) -> Avatar:
+        """Make a gallery item or an own succeeded generation the caller's avatar."""
+        if identity.kind == "anonymous":
+            raise Unauthorized("Sign in to choose an avatar.")
+        if (choice.gallery_id is None) == (choice.generation_id is None):
+            raise InvalidRequest("Give exactly one of gallery_id or generation_id.")
+        if choice.gallery_id is not None:
+            entry = self._gallery.entry(choice.gallery_id)
+            if entry is None:
+                raise NotFound("No such gallery item.")
+            images = self._gallery.to_item(entry).images
+            doc = {"source": "gallery", "id": entry.id, "images": images}
+        else:
+            record = self._store.get_generation(str(choice.generation_id))
+            if record is None or record.get("owner") != identity.key:
+                raise NotFound("No such generation.")
+            if record.get("status") != "succeeded" or not record.get("images"):
+                raise Conflict("Only a succeeded generation can become an avatar.")
+            doc = {
+                "source": "generation",
+                "id": record["id"],
+                "images": self._pin(json.loads(record["images"])),
+            }
+        self._store.set_json(self._key(identity.key), json.dumps(doc))
+        return Avatar.model_validate(doc)
+
+    def _pin(self, keys: dict[str, str]) -> dict[str, str]:
+        """Copy a generation's images under pinned/, which no lifecycle rule ever expires."""
+        urls = {}
+        for size, key in keys.items():
+            pinned = "pinned/" + key.split("/", 1)[1]
+            if not self._objects.exists(pinned):
+                data = self._objects.get(key)
+                if data is None:
+                    raise Conflict("The generation's images are no longer available.")
+                self._objects.put(pinned, data, "image/webp")
+            urls[size] = self._objects.public_url(pinned)
+        return urls
+
+    def current(self, identity: Identity) -> Avatar:
+        raw = self._store.get_json(self._key(identity.key)) if identity.kind != "anonymous" else None
+        if raw is None:
+            raise NotFound("No avatar chosen yet.")
+        return Avatar.model_validate_json(raw)
+
+    def public_url(self, user_id: str, size: str) -> str:
+        """Where ``/v1/avatars/{user_id}`` redirects: the chosen avatar, else a stable default."""
+        try:
+            raw = self._store.get_json(self._key(f"u:{user_id}"))
+        except StoreError:
+            log.warning("store unavailable for avatar lookup; serving the default")
+            raw = None
+        if raw is not None:
+            images = json.loads(raw)["images"]
+            if size in images:
+                return str(images[size])
+        entry = self._gallery.default_for(user_id)
+        if entry is None:
+            raise NotFound("No avatar available.")
+        return self._gallery.to_item(entry).images[size]

@@ -1,0 +1,53 @@
+"""Test doubles for ports: real behaviour with knobs (delay, failure, call counting)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from typing import Any
+
+from chalicelib.adapters.providers.procedural import ProceduralProvider
+from chalicelib.ports import ProviderError, ProviderRequest, ProviderResult
+
+
+class RecordingProvider:
+    """The real procedural renderer, counting calls per request and optionally slow or failing."""
+
+    name = "procedural"
+
+    def __init__(self, delay: float = 0.0, error: ProviderError | None = None) -> None:
+        self._inner = ProceduralProvider()
+        self.delay = delay
+        self.error = error
+        self.calls: Counter[tuple[str, str, int]] = Counter()
+        self._lock = threading.Lock()
+
+    @property
+    def total_calls(self) -> int:
+        return sum(self.calls.values())
+
+    def generate(self, request: ProviderRequest) -> ProviderResult:
+        with self._lock:
+            self.calls[(request.style_id, request.user_prompt, request.variation)] += 1
+        if self.delay:
+            time.sleep(self.delay)
+        if self.error is not None:
+            raise self.error
+        return self._inner.generate(request)
+
+
+class CountingRedis:
+    """Wraps a RedisClient and counts round trips (scripts and commands)."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self.calls: list[str] = []
+
+    def run_script(self, script: Any, keys: Any, args: Any) -> Any:
+        self.calls.append(f"script:{script.name}")
+        return self._inner.run_script(script, keys, args)
+
+    def command(self, *args: Any) -> Any:
+        self.calls.append(f"command:{args[0]}")
+        return self._inner.command(*args)
