@@ -50,7 +50,29 @@ def build_store(settings: Settings) -> StateStore:
 
 def build_objects(settings: Settings) -> ObjectStore:
     if settings.uses_r2:
-        raise RuntimeError("the R2 adapter is not available in this build; unset R2_ENDPOINT_URL")
+        endpoint, bucket = settings.r2_endpoint_url, settings.r2_bucket
+        key_id, secret = settings.r2_access_key_id, settings.r2_secret_access_key
+        public_base = settings.r2_public_base_url
+        required = {
+            "R2_ENDPOINT_URL": endpoint,
+            "R2_BUCKET": bucket,
+            "R2_ACCESS_KEY_ID": key_id,
+            "R2_SECRET_ACCESS_KEY": secret,
+            "R2_PUBLIC_BASE_URL": public_base,
+        }
+        missing = [name for name, value in required.items() if not value]
+        if missing or not (endpoint and bucket and public_base and key_id and secret):
+            # Fail at startup, not on the first image: without these no image can be stored or served.
+            raise RuntimeError(f"R2 is configured but {', '.join(missing)} is not set")
+        from chalicelib.adapters.storage.r2 import R2ObjectStore
+
+        return R2ObjectStore(
+            bucket=bucket,
+            public_base_url=public_base,
+            endpoint_url=endpoint,
+            access_key_id=key_id.get_secret_value(),
+            secret_access_key=secret.get_secret_value(),
+        )
     from chalicelib.adapters.storage.local import LocalObjectStore
 
     return LocalObjectStore(settings.data_dir / "objects", settings.files_base_url)

@@ -70,7 +70,14 @@ _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 _OCTET_STREAM_TYPES = frozenset({"application/octet-stream", "binary/octet-stream", "application/binary"})
 _NON_IMAGE_MAIN_TYPES = frozenset({"text", "multipart", "audio", "video", "font", "model", "message"})
 _NON_IMAGE_SUBTYPE_WORDS = (
-    "json", "xml", "html", "javascript", "ecmascript", "form-urlencoded", "pdf", "zip",
+    "json",
+    "xml",
+    "html",
+    "javascript",
+    "ecmascript",
+    "form-urlencoded",
+    "pdf",
+    "zip",
 )
 
 

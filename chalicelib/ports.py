@@ -83,6 +83,7 @@ class Finish:
     error_message: str | None = None
     cache_ttl: int = 7 * 24 * 3600
     counters: Sequence[Counter] = field(default_factory=tuple)
+    fields: Mapping[str, str] = field(default_factory=dict)  # extra record fields: latency, cost
 
 
 class StateStore(Protocol):

@@ -12,10 +12,10 @@ from typing import Any
 import jwt
 import pytest
 
+from chalicelib.adapters.storage.local import LocalObjectStore
 from chalicelib.adapters.store.client import RedisPyClient
 from chalicelib.adapters.store.embedded import open_embedded_redis
 from chalicelib.adapters.store.redis_store import RedisStateStore
-from chalicelib.adapters.storage.local import LocalObjectStore
 from chalicelib.bootstrap import Container, build_container, set_container
 from chalicelib.config import Settings
 from chalicelib.services.gallery import GalleryService

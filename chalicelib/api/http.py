@@ -55,7 +55,7 @@ def parse_body(request: Request, model: type[Model]) -> Model:
 
 
 def query(request: Request) -> dict[str, str]:
-    params = request.query_params or {}
+    params: Mapping[str, Any] = request.query_params or {}
     return {str(k): str(v) for k, v in params.items()}
 
 

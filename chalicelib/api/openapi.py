@@ -125,7 +125,7 @@ def openapi_document() -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for method, path, summary, request_model, responses, auth in ROUTES:
         operation: dict[str, Any] = {"summary": summary, "responses": {}}
-        parameters = [
+        parameters: list[dict[str, Any]] = [
             {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
             for name in _path_params(path)
         ]

@@ -32,7 +32,7 @@ def styles() -> Response:
                 id=s.id,
                 name=s.name,
                 description=s.description,
-                qualities=list(s.qualities),  # type: ignore[arg-type]
+                qualities=list(s.qualities),
                 preview_url=gallery.preview_url(s.id),
             )
             for s in STYLES
@@ -45,7 +45,7 @@ def styles() -> Response:
 def gallery_list() -> Response:
     params = query(public.current_request)
     limit = int_param(params, "limit", 24, 1, 100)
-    page = get_container().gallery.list(
+    page = get_container().gallery.page(
         params.get("style") or None, params.get("tag") or None, limit, params.get("cursor") or None
     )
     return json_response(page, headers={"Cache-Control": "public, max-age=60"})

@@ -26,7 +26,7 @@ class Canvas:
     def __init__(self, size: int, background: RGB | Image.Image, scene: Scene) -> None:
         self.size = size
         if isinstance(background, Image.Image):
-            self.img = background.convert("RGB")
+            self.img = background if background.mode == "RGB" else background.convert("RGB")
         else:
             self.img = Image.new("RGB", (size, size), background)
         self.draw = ImageDraw.Draw(self.img)

@@ -9,7 +9,7 @@ from PIL import Image
 
 from chalicelib.render._canvas import Canvas, finish
 from chalicelib.render._color import lighten, saturate, shade
-from chalicelib.render._paint import backdrop, drop_shadow, paint_shaded
+from chalicelib.render._paint import backdrop, paint_shaded
 from chalicelib.render._scene import Features, build_scene
 from chalicelib.render._spec import AvatarSpec
 
@@ -24,9 +24,9 @@ def render(spec: AvatarSpec, size: int, rng: random.Random) -> Image.Image:
     spec = dataclasses.replace(spec, skin=saturate(spec.skin, 1.15), hair=saturate(spec.hair, 1.1))
     w = size * 2
     scene = build_scene(spec, FEATURES)
-    bg = backdrop(w, lighten(spec.bg, 0.45), shade(spec.bg, -0.08), (0.5, 0.35), 0.85)
+    bg = backdrop(w, lighten(spec.bg, 0.45), shade(spec.bg, -0.08), (0.5, 0.35), 0.85,
+                  shadow=(scene, shade(spec.bg, -0.25), 0.45, (0.0, 0.03), 0.03))
     cv = Canvas(w, bg, scene)
-    drop_shadow(cv, scene, shade(spec.bg, -0.25), 0.45, (0.0, 0.03), 0.03)
     for part in scene.parts:
         if part.shade:
             # gamma > 1 keeps the lit centre wide and rolls off fast at the rim: a rounded, plastic look.

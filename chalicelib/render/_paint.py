@@ -10,24 +10,23 @@ from chalicelib.render._scene import Part, Scene
 
 
 def backdrop(size: int, centre: RGB, edge: RGB, focus: tuple[float, float] = (0.5, 0.4),
-             reach: float = 0.75) -> Image.Image:
-    """A radial backdrop; computed at 128 px and scaled up since it has no detail."""
-    ramp = radial_ramp(128, 128, focus, reach)
-    small = ImageOps.colorize(ramp, black=centre, white=edge)
-    return small.resize((size, size), Image.Resampling.BILINEAR)
+             reach: float = 0.75, shadow: tuple[Scene, RGB, float, tuple[float, float], float] | None = None,
+             ) -> Image.Image:
+    """A radial backdrop, optionally with the figure's soft drop shadow on it.
 
-
-def drop_shadow(cv: Canvas, scene: Scene, colour: RGB, strength: float, offset: tuple[float, float],
-                blur: float) -> None:
-    """A soft shadow of the figure on the backdrop, blurred at 1/8 scale to stay cheap."""
-    small = max(32, cv.size // 8)
-    m = silhouette(scene, small)
-    shifted = Image.new("L", m.size, 0)  # ImageChops.offset would wrap the torso round to the top
-    shifted.paste(m, (round(offset[0] * small), round(offset[1] * small)))
-    m = shifted
-    m = m.filter(ImageFilter.GaussianBlur(blur * small))
-    m = m.point(lambda v: round(v * strength)).resize((cv.size, cv.size), Image.Resampling.BILINEAR)
-    cv.img.paste(Image.new("RGB", (cv.size, cv.size), colour), (0, 0), m)
+    Both have no fine detail, so they are composed at 256 px and scaled up once.
+    """
+    small = 256
+    ramp = radial_ramp(small, small, focus, reach)
+    img = ImageOps.colorize(ramp, black=centre, white=edge)
+    if shadow is not None:
+        scene, colour, strength, offset, blur = shadow
+        m = silhouette(scene, small)
+        shifted = Image.new("L", m.size, 0)  # ImageChops.offset would wrap the torso round to the top
+        shifted.paste(m, (round(offset[0] * small), round(offset[1] * small)))
+        m = shifted.filter(ImageFilter.GaussianBlur(blur * small)).point(lambda v: round(v * strength))
+        img.paste(Image.new("RGB", m.size, colour), (0, 0), m)
+    return img.resize((size, size), Image.Resampling.BILINEAR)
 
 
 def paint_shaded(cv: Canvas, part: Part, light: float, dark: float, focus: tuple[float, float],

@@ -398,7 +398,7 @@ def _face(sc: Scene, spec: AvatarSpec, feats: Features, pal: Palette, lay: Layou
     lw = feats.line_scale
     if spec.blush:
         for s in (-1, 1):
-            sc.add(f"blush_{s}", "blush", mix(pal.skin, (240, 110, 120), 0.55),
+            sc.add(f"blush_{s}", "blush", shade(mix(pal.skin, (240, 110, 120), 0.45), 0.04),
                    Ellipse(cx + s * lay.eye_dx * 1.15, lay.eye_y + lay.hh * 0.33, lay.hw * 0.2, lay.hh * 0.08),
                    alpha=0.5, soft=0.012)
     if spec.freckles:
@@ -407,29 +407,34 @@ def _face(sc: Scene, spec: AvatarSpec, feats: Features, pal: Palette, lay: Layou
             for _ in range(6):
                 fx = cx + s * lay.eye_dx * rng.uniform(0.55, 1.3)
                 fy = lay.eye_y + lay.hh * rng.uniform(0.2, 0.36)
-                r = rng.uniform(0.0025, 0.0038)
+                r = rng.uniform(0.0017, 0.0027)
                 dots.append(Ellipse(fx, fy, r, r))
-        sc.add("freckles", "shadow", pal.skin_deep, *dots, alpha=0.7)
+        sc.add("freckles", "shadow", mix(pal.skin_deep, pal.skin, 0.25), *dots, alpha=0.6)
 
     mw = 0.034 * spec.mouth_w * feats.mouth_scale
     my = lay.mouth_y
     if spec.facial_hair in ("beard", "stubble"):
         lower = [p for p in lay.face if p[1] > lay.cy + lay.hh * 0.05]
         lower.sort(key=lambda p: -math.atan2(p[1] - lay.cy, p[0] - cx))
-        outer = [(cx + (x - cx) * 1.04, lay.cy + (y - lay.cy) * 1.05) for x, y in lower]
-        inner = spline([(cx + lay.hw * 0.93, lay.cy + lay.hh * 0.1), (cx + mw * 1.6, my - 0.005),
-                        (cx + mw * 0.6, my - 0.032), (cx - mw * 0.6, my - 0.032),
-                        (cx - mw * 1.6, my - 0.005), (cx - lay.hw * 0.93, lay.cy + lay.hh * 0.1)], 5)
-        sc.add("beard", "hair", pal.hair if luminance(pal.hair) < 0.7 else pal.brow, poly(outer + inner),
+        outer = [(cx + (x - cx) * 1.02, lay.cy + (y - lay.cy) * 1.045) for x, y in lower]
+        inner = spline([(cx + lay.hw * 0.94, lay.cy + lay.hh * 0.12), (cx + lay.hw * 0.72, lay.cy + lay.hh * 0.5),
+                        (cx + mw * 1.45, my + 0.004), (cx + mw * 0.55, my - 0.026), (cx - mw * 0.55, my - 0.026),
+                        (cx - mw * 1.45, my + 0.004), (cx - lay.hw * 0.72, lay.cy + lay.hh * 0.5),
+                        (cx - lay.hw * 0.94, lay.cy + lay.hh * 0.12)], 5)
+        beard_col = pal.hair if luminance(pal.hair) < 0.7 else pal.brow
+        if luminance(beard_col) < 0.12:
+            beard_col = mix(beard_col, pal.skin, 0.12)  # jet-black beards read as a mask
+        sc.add("beard", "hair", beard_col, poly(outer + inner),
                outline=spec.facial_hair == "beard", shade=True,
                alpha=1.0 if spec.facial_hair == "beard" else 0.28)
 
     _nose(sc, spec, feats, pal, lay)
     _mouth(sc, spec, feats, pal, lay, mw)
     if spec.facial_hair == "mustache":
-        top = quad((cx - mw * 1.2, my + 0.004), (cx, my - 0.04), (cx + mw * 1.2, my + 0.004))
-        bot = quad((cx + mw * 1.2, my + 0.004), (cx, my - 0.012), (cx - mw * 1.2, my + 0.004))
-        sc.add("mustache", "hair", pal.brow, poly(top + bot), outline=True)
+        tache = spline([(cx - mw * 1.15, my + 0.003), (cx - mw * 0.6, my - 0.02), (cx, my - 0.021),
+                        (cx + mw * 0.6, my - 0.02), (cx + mw * 1.15, my + 0.003), (cx + mw * 0.5, my - 0.008),
+                        (cx, my - 0.011), (cx - mw * 0.5, my - 0.008)], 5, closed=True)
+        sc.add("mustache", "hair", pal.brow, poly(tache), outline=True)
     _eyes(sc, spec, feats, pal, lay)
     # Brows: tapered strokes, inner end thicker, mirrored per side.
     shapes = {"soft": (0.0, -0.009, 0.003), "raised": (-0.01, -0.018, -0.004),
@@ -610,7 +615,7 @@ def _cap(lay: Layout, kx: float, ky: float, lift: float, a0: float = 172, a1: fl
     n = 44
     for i in range(n + 1):
         a = a0 + (a1 - a0) * i / n
-        k = 1 + bump * math.exp(-(((a - bump_at) / 28) ** 2))
+        k = 1 + bump * math.exp(-(((a - bump_at) / 40) ** 2))
         r = math.radians(a)
         out.append((lay.cx + lay.hw * kx * k * math.cos(r), lay.cy - lay.hh * lift + lay.hh * ky * k * math.sin(r)))
     return out
@@ -642,7 +647,7 @@ def _hair(spec: AvatarSpec, lay: Layout, rng: random.Random) -> tuple[list[Shape
             [(1.02, 0.05), (0.88, -0.45), (0.45, -0.6), (-0.1, -0.42), (-0.55, -0.22), (-0.88, -0.02),
              (-1.04, 0.14)])))
     elif style == "quiff":
-        front.append(poly(_cap(lay, 1.07, 1.1, 0.05, bump=0.22, bump_at=245) + fringe(
+        front.append(poly(_cap(lay, 1.07, 1.1, 0.05, bump=0.13, bump_at=250) + fringe(
             [(1.0, 0.0), (0.88, -0.48), (0.35, -0.66), (-0.35, -0.66), (-0.65, -0.62), (-0.85, -0.45),
              (-1.0, 0.0)])))
     elif style == "spiky":
@@ -665,14 +670,14 @@ def _hair(spec: AvatarSpec, lay: Layout, rng: random.Random) -> tuple[list[Shape
              (-1.02, 0.3), (-1.22, 0.8)])))
     elif style in ("long", "wavy"):
         wav = 0.03 if style == "wavy" else 0.0
-        side = [hp(1.32, 0.1), hp(1.38 + wav * 3, 0.8), hp(1.42, 1.4)]
-        back.append(poly(_cap(lay, 1.2, 1.18, 0.05, 180, 360) + spline(
+        side = [hp(1.2, 0.1), hp(1.3 + wav * 3, 0.8), hp(1.38, 1.4)]
+        back.append(poly(_cap(lay, 1.14, 1.14, 0.05, 180, 360) + spline(
             side + [(cx + hw * 1.3, 0.95), (cx - hw * 1.3, 0.95)] + [(cx - (x - cx), y) for x, y in side[::-1]],
             6)))
         for s in (-1, 1):
-            ctrl = [hp(s * 1.15, -0.1), hp(s * (1.24 + wav), 0.6), hp(s * (1.3 - wav), 1.2), (cx + s * hw * 1.38, 0.86),
-                    (cx + s * hw * 1.12, 0.9), (cx + s * hw * 0.98, 0.84), hp(s * (0.96 + wav), 1.05),
-                    hp(s * 0.9, 0.45), hp(s * 0.92, -0.1)]
+            ctrl = [hp(s * 1.15, -0.1), hp(s * (1.2 + wav), 0.6), hp(s * (1.26 - wav), 1.2), (cx + s * hw * 1.32, 0.84),
+                    (cx + s * hw * 1.18, 0.88), (cx + s * hw * 1.04, 0.83), hp(s * (1.0 + wav), 1.05),
+                    hp(s * 0.92, 0.45), hp(s * 0.92, -0.1)]
             locks.append(poly(spline(ctrl, 5, closed=True)))
         if style == "long":
             fr = [(1.06, 0.35), (0.94, -0.15), (0.6, -0.5), (0.12, -0.7), (0.0, -0.62), (-0.12, -0.7), (-0.6, -0.5),
@@ -751,6 +756,8 @@ def _accessories(sc: Scene, spec: AvatarSpec, feats: Features, pal: Palette, lay
                       0.006 * lw))
 
     hat_col = pal.accent if pal.accent != pal.cloth else pal.cloth_alt
+    if abs(luminance(hat_col) - luminance(pal.hair)) < 0.08:
+        hat_col = pal.cloth_alt if pal.cloth_alt != hat_col else shade(hat_col, 0.25)
     if spec.hat == "beanie":
         dome = arc(cx, cy - hh * 0.3, hw * 1.16, hh * 0.98, 180, 360, 40)
         sc.add("hat", "hat", hat_col, poly(dome), outline=True, shade=True)

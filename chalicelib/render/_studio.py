@@ -9,7 +9,7 @@ from PIL import Image
 
 from chalicelib.render._canvas import Canvas, finish
 from chalicelib.render._color import lighten, mix, shade
-from chalicelib.render._paint import backdrop, drop_shadow, paint_shaded
+from chalicelib.render._paint import backdrop, paint_shaded
 from chalicelib.render._scene import Features, build_scene
 from chalicelib.render._spec import AvatarSpec
 
@@ -26,15 +26,18 @@ def render(spec: AvatarSpec, size: int, rng: random.Random) -> Image.Image:
     if spec.outfit in ("hoodie", "vneck"):
         # A work headshot: hoodies become blazers and V-necks collared shirts.
         spec = dataclasses.replace(spec, outfit="blazer" if spec.outfit == "hoodie" else "collar")
-    if spec.hair_style == "spiky":
-        spec = dataclasses.replace(spec, hair_style="quiff")
+    # A work photo: no winks or open-mouthed expressions.
+    spec = dataclasses.replace(
+        spec, hair_style="quiff" if spec.hair_style == "spiky" else spec.hair_style,
+        eyes="open" if spec.eyes == "wink" else spec.eyes, mouth="smile" if spec.mouth == "open" else spec.mouth,
+    )
     if spec.hat != "none" or spec.glasses == "sun":
         spec = dataclasses.replace(spec, hat="none", glasses="none" if spec.glasses == "sun" else spec.glasses)
     w = size * 2
     scene = build_scene(spec, FEATURES)
-    bg = backdrop(w, lighten(spec.bg, 0.35), shade(spec.bg, -0.16), (0.42, 0.38), 0.8)
+    bg = backdrop(w, lighten(spec.bg, 0.35), shade(spec.bg, -0.16), (0.42, 0.38), 0.8,
+                  shadow=(scene, shade(spec.bg, -0.3), 0.35, (0.03, 0.02), 0.035))
     cv = Canvas(w, bg, scene)
-    drop_shadow(cv, scene, shade(spec.bg, -0.3), 0.35, (0.03, 0.02), 0.035)
     for part in scene.parts:
         if part.shade:
             if part.role == "skin":

@@ -14,7 +14,18 @@ from collections.abc import Callable
 from PIL import Image
 
 from chalicelib.domain.styles import Style
-from chalicelib.render import _anime, _cartoon3d, _flat, _popart, _studio
+from chalicelib.render import (
+    _anime,
+    _cartoon3d,
+    _cyberpunk,
+    _flat,
+    _oil,
+    _pixel,
+    _popart,
+    _sketch,
+    _studio,
+    _watercolor,
+)
 from chalicelib.render._spec import AvatarSpec, build_spec
 
 Technique = Callable[[AvatarSpec, int, random.Random], Image.Image]
@@ -25,6 +36,11 @@ TECHNIQUES: dict[str, Technique] = {
     "cartoon3d": _cartoon3d.render,
     "anime": _anime.render,
     "popart": _popart.render,
+    "cyberpunk": _cyberpunk.render,
+    "sketch": _sketch.render,
+    "watercolor": _watercolor.render,
+    "oil": _oil.render,
+    "pixel": _pixel.render,
 }
 
 MIN_SIZE = 16

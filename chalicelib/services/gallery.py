@@ -96,7 +96,7 @@ class GalleryService:
         return self._current().items
 
     # -- reads ---------------------------------------------------------------------------------
-    def list(self, style: str | None, tag: str | None, limit: int, cursor: str | None) -> GalleryPage:
+    def page(self, style: str | None, tag: str | None, limit: int, cursor: str | None) -> GalleryPage:
         """One page of the gallery, filtered by style and tag, ordered by id (stable cursors)."""
         if style is not None and style not in STYLES_BY_ID:
             raise InvalidRequest(
@@ -161,7 +161,7 @@ class GalleryService:
             id=entry.id,
             style=entry.style,
             tags=list(entry.tags),
-            source=entry.source,  # type: ignore[arg-type]
+            source=entry.source,
             images=self._image_urls(entry),
             attribution=attribution,
             license=entry.license,

@@ -397,6 +397,11 @@ class GenerationService:
                 images={str(r.size): r.key for r in renditions},
                 provider=result.provider,
                 cache_ttl=self._cache_ttl,
+                fields={
+                    "model": result.model,
+                    "provider_latency_ms": f"{result.latency_ms:.1f}",
+                    "cost_usd": f"{result.cost_usd:.6f}",
+                },
             )
         )
 
@@ -435,7 +440,7 @@ class GenerationService:
         counts = self._store.quota_counts([c.key for c in charges])
         windows = [
             QuotaWindow(
-                window=c.name,  # type: ignore[arg-type]
+                window=c.name,
                 limit=c.limit,
                 remaining=max(0, c.limit - n),
                 reset=c.reset_at,
@@ -459,17 +464,17 @@ class GenerationService:
             eta = TYPICAL_JOB_SECONDS * (1 + self._queue.depth(record.get("lane", "free")))
         return Generation(
             id=record["id"],
-            status=status,  # type: ignore[arg-type]
+            status=status,
             style=record["style"],
             prompt=record.get("prompt", ""),
             variation=int(record.get("variation", 0)),
             size=int(record.get("size", 512)),
-            quality=record.get("quality", "fast"),  # type: ignore[arg-type]
+            quality=record.get("quality", "fast"),
             cached=record.get("cached") == "1",
             images=images if status == "succeeded" else None,
             provider=record.get("provider") or None,
             error=error,
-            lane=record.get("lane", "free"),  # type: ignore[arg-type]
+            lane=record.get("lane", "free"),
             eta_seconds=eta,
             created_at=record["created_at"],
             completed_at=record.get("completed_at") or None,

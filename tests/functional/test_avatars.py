@@ -55,7 +55,9 @@ def test_cannot_choose_someone_elses_or_unknown(client: Any) -> None:
 def test_anonymous_cannot_choose(client: Any) -> None:
     item = client.http.get("/v1/gallery?limit=1").json_body["items"][0]
     response = client.http.put(
-        "/v1/me/avatar", headers={"Content-Type": "application/json"}, body=json.dumps({"gallery_id": item["id"]})
+        "/v1/me/avatar",
+        headers={"Content-Type": "application/json"},
+        body=json.dumps({"gallery_id": item["id"]}),
     )
     assert response.status_code == 401
     assert client.http.get("/v1/me/avatar").status_code == 404

@@ -41,7 +41,11 @@ BAD_BODIES: list[tuple[str, bytes | str, int]] = [
     ("unknown field", json.dumps({"style": "anime", "colour": "red"}), 400),
     ("emoji key", json.dumps({"style": "anime", "🎨": 1}), 400),
     ("callback not https", json.dumps({"style": "anime", "callback_url": "http://example.com/x"}), 400),
-    ("callback for non-enterprise", json.dumps({"style": "anime", "callback_url": "https://example.com/x"}), 403),
+    (
+        "callback for non-enterprise",
+        json.dumps({"style": "anime", "callback_url": "https://example.com/x"}),
+        403,
+    ),
     ("huge body", json.dumps({"style": "anime", "prompt": "y" * 100_000}), 413),
 ]
 
@@ -114,8 +118,14 @@ def test_bad_headers_are_400(client: Any, header: str, value: str) -> None:
 
 @pytest.mark.parametrize(
     "body",
-    [b"not json", b"[]", json.dumps({}), json.dumps({"gallery_id": "x", "generation_id": "y"}),
-     json.dumps({"gallery_id": 5}), json.dumps({"avatar": "x"})],
+    [
+        b"not json",
+        b"[]",
+        json.dumps({}),
+        json.dumps({"gallery_id": "x", "generation_id": "y"}),
+        json.dumps({"gallery_id": 5}),
+        json.dumps({"avatar": "x"}),
+    ],
 )
 def test_bad_avatar_bodies_are_4xx(client: Any, body: bytes | str) -> None:
     response = client.http.put("/v1/me/avatar", headers=auth("avatar-bad"), body=body)

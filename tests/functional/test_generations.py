@@ -83,7 +83,9 @@ def test_quota_is_exact_then_429_with_retry_after_and_suggestions(client: Any) -
     assert {w["window"]: w["remaining"] for w in quota["limits"]} == {"hour": 0, "day": 0}
 
 
-def test_identical_request_is_a_cache_hit_that_costs_no_quota(client: Any, provider: RecordingProvider) -> None:
+def test_identical_request_is_a_cache_hit_that_costs_no_quota(
+    client: Any, provider: RecordingProvider
+) -> None:
     headers = auth("cache-user", "free")
     first = post(client, {"style": "flat", "prompt": "A  Robot", "variation": 1}, headers)
     assert first.status_code == 200
@@ -101,7 +103,9 @@ def test_identical_request_is_a_cache_hit_that_costs_no_quota(client: Any, provi
     assert provider.total_calls == 1
 
 
-def test_same_idempotency_key_twice_is_one_generation_charged_once(client: Any, provider: RecordingProvider) -> None:
+def test_same_idempotency_key_twice_is_one_generation_charged_once(
+    client: Any, provider: RecordingProvider
+) -> None:
     headers = {**auth("idem-user"), "Idempotency-Key": "order-42"}
     first = post(client, {"style": "sketch", "variation": 3}, headers)
     second = post(client, {"style": "sketch", "variation": 3}, headers)
@@ -172,7 +176,9 @@ def test_wait_shorter_than_the_job_answers_202_and_the_same_call_finishes(
     assert provider.total_calls == 1
 
 
-def test_identical_requests_in_flight_start_one_provider_call(client: Any, provider: RecordingProvider) -> None:
+def test_identical_requests_in_flight_start_one_provider_call(
+    client: Any, provider: RecordingProvider
+) -> None:
     provider.delay = 0.5
     body = {"style": "cartoon3d", "prompt": "same thing", "variation": 5}
 
@@ -200,11 +206,16 @@ def test_owner_only_reads_and_history_pages(client: Any) -> None:
     first = client.http.get("/v1/generations?limit=2", headers=owner).json_body
     assert [g["id"] for g in first["items"]] == [ids[2], ids[1]]
     assert first["next_cursor"]
-    second = client.http.get(f"/v1/generations?limit=2&cursor={first['next_cursor']}", headers=owner).json_body
+    second = client.http.get(
+        f"/v1/generations?limit=2&cursor={first['next_cursor']}", headers=owner
+    ).json_body
     assert [g["id"] for g in second["items"]] == [ids[0]]
     assert second["next_cursor"] is None
     assert client.http.get("/v1/generations?cursor=%%%", headers=owner).status_code == 400
-    assert client.http.get("/v1/generations", headers=auth("nobody")).json_body == {"items": [], "next_cursor": None}
+    assert client.http.get("/v1/generations", headers=auth("nobody")).json_body == {
+        "items": [],
+        "next_cursor": None,
+    }
 
 
 def test_anonymous_visitors_are_limited_by_source_ip_not_forwarded_for(client: Any) -> None:

@@ -24,7 +24,9 @@ def quota_with(client: Any, authorization: str) -> Any:
 FUTURE = int(time.time()) + 3600
 
 BAD_TOKENS = {
-    "forged signature": jwt.encode({"sub": "u", "exp": FUTURE}, "not-the-secret-but-long-enough-0123456789", "HS256"),
+    "forged signature": jwt.encode(
+        {"sub": "u", "exp": FUTURE}, "not-the-secret-but-long-enough-0123456789", "HS256"
+    ),
     "alg none": f"{b64({'alg': 'none', 'typ': 'JWT'})}.{b64({'sub': 'u', 'exp': FUTURE, 'tier': 'premium'})}.",
     "expired": token("u", expires_in=-60),
     "no sub": jwt.encode({"exp": FUTURE}, JWT_SECRET, "HS256"),

@@ -100,8 +100,16 @@ def test_openapi_documents_every_route_from_the_models(client: Any) -> None:
     doc = client.http.get("/v1/openapi.json").json_body
     assert doc["openapi"].startswith("3.1")
     expected = {
-        "/v1/health", "/v1/styles", "/v1/gallery", "/v1/gallery/{item_id}", "/v1/avatars/{user_id}",
-        "/v1/generations", "/v1/generations/{generation_id}", "/v1/me/quota", "/v1/me/avatar", "/v1/openapi.json",
+        "/v1/health",
+        "/v1/styles",
+        "/v1/gallery",
+        "/v1/gallery/{item_id}",
+        "/v1/avatars/{user_id}",
+        "/v1/generations",
+        "/v1/generations/{generation_id}",
+        "/v1/me/quota",
+        "/v1/me/avatar",
+        "/v1/openapi.json",
     }
     assert expected <= set(doc["paths"])
     assert set(doc["paths"]["/v1/generations"]) == {"get", "post"}

@@ -24,7 +24,9 @@ def counted(tmp_path: Path, redis_server: Any, objects: Any) -> Any:
 
     counter = CountingRedis(RedisPyClient(redis_server))
     store = RedisStateStore(counter, prefix=f"rt-{tmp_path.name}:")
-    container = build_container(make_settings(tmp_path), store=store, objects=objects, provider=RecordingProvider())
+    container = build_container(
+        make_settings(tmp_path), store=store, objects=objects, provider=RecordingProvider()
+    )
     set_container(container)
     with Client(app, stage_name="local") as client:
         yield client, counter

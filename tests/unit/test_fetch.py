@@ -179,7 +179,9 @@ def test_redirect_to_an_allowed_host_resolving_private_is_refused(router: respx.
 
 
 def test_redirect_off_the_allowlist_or_to_http_is_refused(router: respx.MockRouter) -> None:
-    router.get(IMAGE_URL).mock(return_value=httpx.Response(302, headers={"Location": "https://evil.example.net/"}))
+    router.get(IMAGE_URL).mock(
+        return_value=httpx.Response(302, headers={"Location": "https://evil.example.net/"})
+    )
     router.get("https://cdn.example.com/a").mock(
         return_value=httpx.Response(307, headers={"Location": "http://cdn.example.com/a"})
     )

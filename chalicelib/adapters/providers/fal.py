@@ -43,7 +43,13 @@ from chalicelib.adapters.providers.http_base import (
 )
 from chalicelib.adapters.providers.pricing import PriceTable
 from chalicelib.fetch import DEFAULT_MAX_BYTES, FAL_ALLOWED_HOSTS, Resolver
-from chalicelib.ports import ContentRejected, ProviderBadRequest, ProviderRequest, ProviderResult
+from chalicelib.ports import (
+    ContentRejected,
+    ProviderBadRequest,
+    ProviderRequest,
+    ProviderResult,
+    RetryableProviderError,
+)
 
 FAL_MODELS: Mapping[str, str] = {"fast": "fal-ai/flux/schnell", "standard": "fal-ai/flux/dev"}
 FAL_STEPS: Mapping[str, int] = {"fal-ai/flux/schnell": 4, "fal-ai/flux/dev": 28}
@@ -169,5 +175,16 @@ class FalProvider(HttpProvider):
             raise ProviderBadRequest(f"{self.name}: the response URL is not on the queue host")
         started = time.perf_counter()
         model = self.model_for(quality)
-        payload = self._call_json("GET", response_url)
+        response = self._send("GET", response_url)
+        if response.status_code == 202 or (
+            response.status_code == 400
+            and any(w in response.text.lower() for w in ("in progress", "in queue"))
+        ):
+            # Asked too early (the shape of this answer is not documented: be lenient).
+            raise RetryableProviderError(f"{self.name}: the request has not finished yet", retry_after=1.0)
+        if not response.is_success:
+            raise self.error_for(response)
+        payload = self._parse_json(response)
+        if payload.get("status") in ("IN_QUEUE", "IN_PROGRESS"):
+            raise RetryableProviderError(f"{self.name}: the request has not finished yet", retry_after=1.0)
         return self.result_from_payload(payload, model=model, size=size, started=started)

@@ -267,9 +267,12 @@ class HttpProvider:
                 self._client = None
 
     def _scrub(self, text: str) -> str:
-        text = " ".join(text.split())[:300]
+        """Collapse, shorten, and remove the key (and each part of an ``id:secret`` key)."""
+        text = " ".join(text.split())
         key = self._secret.reveal()
-        return text.replace(key, "***") if key else text
+        for part in (key, *(p for p in key.split(":") if len(p) >= 8)):
+            text = text.replace(part, "***")
+        return text[:300]
 
     def _send(
         self,
@@ -294,7 +297,8 @@ class HttpProvider:
             return self.client.request(method, url, **kwargs)
         except httpx.TimeoutException as exc:
             raise RetryableProviderError(f"{self.name}: timed out ({type(exc).__name__})") from None
-        except httpx.ConnectError:
+        except (httpx.ConnectError, httpx.UnsupportedProtocol, httpx.InvalidURL):
+            # Unreachable or misconfigured (a base URL without a scheme): failing on every call.
             raise ProviderDown(f"{self.name}: cannot connect to the API") from None
         except httpx.HTTPError as exc:
             raise RetryableProviderError(f"{self.name}: transport error ({type(exc).__name__})") from None

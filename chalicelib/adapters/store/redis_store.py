@@ -142,6 +142,9 @@ class RedisStateStore:
         ]
         for counter in finish.counters:
             args += [self._k(counter.key), repr(float(counter.amount)), counter.ttl]
+        args.append(len(finish.fields))
+        for name, value in finish.fields.items():
+            args += [name, value]
         ended = int(self._client.run_script(script("finish"), keys, args))
         return ended > 0
 

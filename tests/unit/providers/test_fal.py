@@ -19,7 +19,14 @@ from chalicelib.ports import (
     ProviderError,
     RetryableProviderError,
 )
-from tests.unit.providers.helpers import PNG, PNG_DATA_URI, body_of, make_request, png_response, public_resolver
+from tests.unit.providers.helpers import (
+    PNG,
+    PNG_DATA_URI,
+    body_of,
+    make_request,
+    png_response,
+    public_resolver,
+)
 
 KEY = "fal-test-key-1234:abcdef"
 SCHNELL = "https://fal.run/fal-ai/flux/schnell"
@@ -126,8 +133,12 @@ def test_content_policy_422_is_content_rejected(router: respx.MockRouter, fal: F
         fal.generate(make_request())
 
 
-def test_validation_422_naming_the_safety_field_is_a_bad_request(router: respx.MockRouter, fal: FalProvider) -> None:
-    detail = [{"loc": ["body", "enable_safety_checker"], "msg": "value is not a valid boolean", "type": "bool"}]
+def test_validation_422_naming_the_safety_field_is_a_bad_request(
+    router: respx.MockRouter, fal: FalProvider
+) -> None:
+    detail = [
+        {"loc": ["body", "enable_safety_checker"], "msg": "value is not a valid boolean", "type": "bool"}
+    ]
     router.post(SCHNELL).mock(return_value=httpx.Response(422, json={"detail": detail}))
     with pytest.raises(ProviderBadRequest):
         fal.generate(make_request())
@@ -137,11 +148,19 @@ def test_validation_422_naming_the_safety_field_is_a_bad_request(router: respx.M
     ("status", "body"),
     [
         (401, {"detail": "Invalid API key"}),
-        (403, {"detail": "User is locked. Reason: Exhausted balance. Top up your balance at fal.ai/dashboard/billing."}),
+        (
+            403,
+            {
+                "detail": "User is locked. Reason: Exhausted balance. "
+                "Top up your balance at fal.ai/dashboard/billing."
+            },
+        ),
         (402, {"detail": "Payment required"}),
     ],
 )
-def test_auth_and_credit_errors(router: respx.MockRouter, fal: FalProvider, status: int, body: object) -> None:
+def test_auth_and_credit_errors(
+    router: respx.MockRouter, fal: FalProvider, status: int, body: object
+) -> None:
     router.post(SCHNELL).mock(return_value=httpx.Response(status, json=body))
     with pytest.raises(ProviderAuthError):
         fal.generate(make_request())
@@ -234,7 +253,9 @@ def test_submit_to_the_queue_with_a_webhook(router: respx.MockRouter, fal: FalPr
     assert "fal_webhook" not in route.calls.last.request.url.query.decode()
 
 
-def test_result_uses_the_returned_url_and_only_on_the_queue_host(router: respx.MockRouter, fal: FalProvider) -> None:
+def test_result_uses_the_returned_url_and_only_on_the_queue_host(
+    router: respx.MockRouter, fal: FalProvider
+) -> None:
     response_url = "https://queue.fal.run/fal-ai/flux/requests/abc"
     router.get(response_url).mock(return_value=httpx.Response(200, json=fal_result()))
     result = fal.result(response_url, quality="fast", size=512)
@@ -269,3 +290,30 @@ def test_mock_transport_is_used_for_api_and_image(fal: FalProvider) -> None:
     provider = FalProvider(KEY, transport=httpx.MockTransport(handler), resolver=public_resolver)
     assert provider.generate(make_request()).image == PNG
     assert seen == [SCHNELL, "https://v3.fal.media/files/x.png"]
+
+
+def test_result_asked_too_early_is_retryable(router: respx.MockRouter, fal: FalProvider) -> None:
+    response_url = "https://queue.fal.run/fal-ai/flux/requests/abc"
+    route = router.get(response_url)
+    route.mock(return_value=httpx.Response(400, json={"detail": "Request is still in progress"}))
+    with pytest.raises(RetryableProviderError):
+        fal.result(response_url)
+    route.mock(return_value=httpx.Response(202, json={"status": "IN_QUEUE", "queue_position": 2}))
+    with pytest.raises(RetryableProviderError):
+        fal.result(response_url)
+
+
+def test_each_part_of_an_id_secret_key_is_scrubbed(router: respx.MockRouter, fal: FalProvider) -> None:
+    router.post(SCHNELL).mock(
+        return_value=httpx.Response(403, json={"detail": "secret abcdef1234567 rejected"})
+    )
+    provider = FalProvider("key-id-0001:abcdef1234567", resolver=public_resolver)
+    with pytest.raises(ProviderAuthError) as caught:
+        provider.generate(make_request())
+    assert "abcdef1234567" not in str(caught.value)
+
+
+def test_a_base_url_without_scheme_is_provider_down() -> None:
+    provider = FalProvider(KEY, base_url="fal.run")
+    with pytest.raises(ProviderDown):
+        provider.generate(make_request())

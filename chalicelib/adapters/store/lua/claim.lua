@@ -6,7 +6,7 @@ local state = redis.call('HMGET', KEYS[1], 'status', 'lease_until')
 local status = state[1]
 if not status then return {} end
 local now_ms = tonumber(ARGV[1])
-local expired = tonumber(state[2] or '0') < now_ms
+local expired = tonumber(state[2] or '0') <= now_ms
 if status == 'queued' or (status == 'running' and (expired or ARGV[3] == '1')) then
   redis.call('HSET', KEYS[1], 'status', 'running', 'lease_until', now_ms + tonumber(ARGV[2]))
   redis.call('HINCRBY', KEYS[1], 'attempts', 1)

@@ -5,7 +5,8 @@
 -- KEYS: 1 generation hash, 2 cache hash, 3 in-flight claim, 4 followers list, 5 open jobs zset
 -- ARGV: 1 generation id, 2 status (succeeded|failed), 3 completed_at, 4 images json,
 --       5 provider, 6 error code, 7 error message, 8 cache ttl, 9 generation key prefix,
---       10 counter count C, then C triples (key, amount, ttl)
+--       10 counter count C, then C triples (key, amount, ttl), then a count E of extra
+--       record fields (provider latency, cost) and E (field, value) pairs
 -- Reply: -1 if unknown, 0 if it had already ended, else 1 + the number of followers ended.
 -- Follower hashes are addressed by prefix + id: they are not known before the script reads
 -- the followers list (fine on a single-shard Redis such as Upstash or the embedded one).
@@ -34,6 +35,12 @@ else
 end
 redis.call('HSET', KEYS[1], unpack(result))
 redis.call('HDEL', KEYS[1], 'lease_until')
+local ncounters = tonumber(ARGV[10])
+local extra_base = 11 + 3 * ncounters
+local nextra = tonumber(ARGV[extra_base] or '0')
+for i = 0, nextra - 1 do
+  redis.call('HSET', KEYS[1], ARGV[extra_base + 1 + 2 * i], ARGV[extra_base + 2 + 2 * i])
+end
 
 local followers = redis.call('LRANGE', KEYS[4], 0, -1)
 local ended = 1
@@ -49,7 +56,6 @@ redis.call('DEL', KEYS[4])
 if redis.call('GET', KEYS[3]) == gen_id then redis.call('DEL', KEYS[3]) end
 redis.call('ZREM', KEYS[5], gen_id)
 
-local ncounters = tonumber(ARGV[10])
 for i = 0, ncounters - 1 do
   local key = ARGV[11 + 3 * i]
   redis.call('INCRBYFLOAT', key, ARGV[12 + 3 * i])

@@ -1,0 +1,143 @@
+"""Starts the real local server the way `make run` does and uses it over HTTP."""
+
+from __future__ import annotations
+
+import io
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[2]
+CHALICE = Path(sys.executable).parent / "chalice"
+
+pytestmark = pytest.mark.e2e
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("AVATARFLOW_", "UPSTASH_", "R2_"))},
+        "AVATARFLOW_STAGE": "local",
+        "AVATARFLOW_DATA_DIR": str(tmp_path_factory.mktemp("e2e-data")),
+        "AVATARFLOW_FILES_BASE_URL": f"{base}/v1/files",
+        "AVATARFLOW_GALLERY_SEED_PER_STYLE": "2",
+    }
+    # The same two steps as `make run`: prepare the data dir, then `chalice local`.
+    subprocess.run(
+        [sys.executable, "-m", "chalicelib.cli", "prepare"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    process = subprocess.Popen(
+        [
+            str(CHALICE),
+            "local",
+            "--stage",
+            "local",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-autoreload",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/v1/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"server did not start: {process.stderr.read() if process.stderr else ''!r}"
+                )
+            time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def test_styles_gallery_and_a_generated_avatar_over_http(server: str) -> None:
+    with httpx.Client(base_url=server, timeout=30) as http:
+        styles = http.get("/v1/styles").json()["styles"]
+        assert len(styles) >= 8
+        gallery = http.get("/v1/gallery", params={"style": styles[0]["id"], "limit": 5}).json()
+        assert len(gallery["items"]) == 2
+        thumb = http.get(gallery["items"][0]["images"]["128"])
+        assert thumb.status_code == 200
+        assert Image.open(io.BytesIO(thumb.content)).size == (128, 128)
+
+        response = http.post("/v1/generations", json={"style": "anime", "prompt": "a fox in a hoodie"})
+        assert response.status_code == 200, response.text
+        generation = response.json()
+        assert generation["status"] == "succeeded"
+        assert set(generation["images"]) == {"128", "256", "512"}
+        for size, url in generation["images"].items():
+            assert url.startswith(server)
+            image_response = http.get(url)
+            assert image_response.headers["content-type"] == "image/webp"
+            assert "immutable" in image_response.headers["cache-control"]
+            image = Image.open(io.BytesIO(image_response.content))
+            assert image.format == "WEBP"
+            assert image.size == (int(size), int(size))
+            image.load()
+
+        again = http.get(f"/v1/generations/{generation['id']}")
+        assert again.json()["id"] == generation["id"]
+        redirect = http.get("/v1/avatars/someone", follow_redirects=False)
+        assert redirect.status_code == 302
+
+
+def test_async_generation_is_finished_by_the_in_process_worker(server: str) -> None:
+    with httpx.Client(base_url=server, timeout=30) as http:
+        accepted = http.post(
+            "/v1/generations", json={"style": "pixel", "variation": 9}, headers={"Prefer": "respond-async"}
+        )
+        assert accepted.status_code == 202
+        location = accepted.headers["location"]
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            body = http.get(location).json()
+            if body["status"] == "succeeded":
+                break
+            time.sleep(0.2)
+        assert body["status"] == "succeeded"
+
+
+def test_bad_input_over_http_is_4xx_json(server: str) -> None:
+    with httpx.Client(base_url=server, timeout=30) as http:
+        response = http.post(
+            "/v1/generations", content=b"{nope", headers={"Content-Type": "application/json"}
+        )
+        assert response.status_code == 400
+        assert response.json()["error"]["code"] == "invalid_request"
+        assert http.get("/v1/gallery", params={"limit": 1000}).status_code == 400
