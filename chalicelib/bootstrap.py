@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from pydantic import SecretStr
 
 from chalicelib.config import Settings, get_settings
 from chalicelib.domain.tiers import Tier, load_tiers
 from chalicelib.ports import ImageProvider, JobQueue, ObjectStore, StateStore
 from chalicelib.services.avatars import AvatarService
 from chalicelib.services.gallery import GalleryService
-from chalicelib.services.generations import GenerationService
+from chalicelib.services.generations import Budget, GenerationService
 from chalicelib.services.identity import Authenticator
 
 log = logging.getLogger(__name__)
@@ -78,10 +81,123 @@ def build_objects(settings: Settings) -> ObjectStore:
     return LocalObjectStore(settings.data_dir / "objects", settings.files_base_url)
 
 
-def build_provider(settings: Settings) -> ImageProvider:
+def build_provider(
+    settings: Settings, store: StateStore, *, resolver: Callable[[str], list[str]] | None = None
+) -> ImageProvider:
+    """The router over every provider that has a key, or the offline renderer alone if none has.
+
+    Each adapter's own timeouts are kept inside the router's overall deadline. ``resolver``
+    replaces DNS for the SSRF checks of image downloads (tests; production resolves for real).
+    """
     from chalicelib.adapters.providers.procedural import ProceduralProvider
 
-    return ProceduralProvider()
+    def secret(value: SecretStr | None) -> str | None:
+        return value.get_secret_value().strip() or None if value is not None else None
+
+    fal_key, together_key = secret(settings.fal_key), secret(settings.together_api_key)
+    replicate_token, openai_key = secret(settings.replicate_api_token), secret(settings.openai_api_key)
+    runpod_key = secret(settings.runpod_api_key)
+    if not (fal_key or together_key or replicate_token or openai_key or runpod_key):
+        return ProceduralProvider()
+
+    from chalicelib.adapters.providers.http_base import make_timeout
+    from chalicelib.adapters.providers.pricing import load_prices
+    from chalicelib.adapters.providers.router import ProviderRouter
+    from chalicelib.ports import BreakerPolicy
+
+    deadline = settings.provider_deadline_seconds
+    prices = load_prices(settings.provider_prices)
+    fetch_timeout = min(15.0, deadline)
+    providers: list[ImageProvider] = []
+    if fal_key:
+        from chalicelib.adapters.providers.fal import FalProvider
+
+        providers.append(
+            FalProvider(
+                fal_key,
+                base_url=settings.fal_base_url,
+                queue_base_url=settings.fal_queue_base_url,
+                timeout=make_timeout(min(60.0, deadline)),
+                resolver=resolver,
+                prices=prices,
+                fetch_timeout=fetch_timeout,
+            )
+        )
+    if together_key:
+        from chalicelib.adapters.providers.together import TogetherProvider
+
+        providers.append(
+            TogetherProvider(
+                together_key,
+                base_url=settings.together_base_url,
+                timeout=make_timeout(min(60.0, deadline)),
+                resolver=resolver,
+                prices=prices,
+                fetch_timeout=fetch_timeout,
+            )
+        )
+    if replicate_token:
+        from chalicelib.adapters.providers.replicate import ReplicateProvider
+
+        providers.append(
+            ReplicateProvider(
+                replicate_token,
+                base_url=settings.replicate_base_url,
+                wait_seconds=max(1, int(min(60.0, deadline - 5.0))),
+                deadline_seconds=deadline,
+                timeout=make_timeout(min(20.0, deadline)),
+                resolver=resolver,
+                prices=prices,
+                fetch_timeout=fetch_timeout,
+            )
+        )
+    if runpod_key and settings.runpod_endpoint_id:
+        from chalicelib.adapters.providers.runpod import RunPodProvider
+
+        providers.append(
+            RunPodProvider(
+                runpod_key,
+                settings.runpod_endpoint_id,
+                base_url=settings.runpod_base_url,
+                sync_wait_seconds=max(1.0, deadline - 5.0),
+                deadline_seconds=deadline,
+                timeout=make_timeout(min(20.0, deadline)),
+                extra_allowed_hosts=settings.runpod_output_host_list,
+                resolver=resolver,
+                prices=prices,
+                fetch_timeout=fetch_timeout,
+            )
+        )
+    elif runpod_key:
+        logging.getLogger("avatarflow.alerts").error(
+            "RUNPOD_API_KEY is set without RUNPOD_ENDPOINT_ID: RunPod is not used",
+            extra={"alert": "provider_config", "provider": "runpod"},
+        )
+    if openai_key:
+        from chalicelib.adapters.providers.openai import OpenAIProvider
+
+        providers.append(
+            OpenAIProvider(
+                openai_key,
+                base_url=settings.openai_base_url,
+                timeout=make_timeout(min(120.0, deadline)),
+                resolver=resolver,
+                prices=prices,
+                fetch_timeout=fetch_timeout,
+            )
+        )
+    return ProviderRouter(
+        providers,
+        store,
+        fallback=ProceduralProvider() if settings.uses_procedural_fallback else None,
+        policy=BreakerPolicy(
+            failure_threshold=settings.breaker_failure_threshold,
+            cooldown_s=settings.breaker_cooldown_seconds,
+            max_cooldown_s=max(settings.breaker_cooldown_seconds, settings.breaker_max_cooldown_seconds),
+            auth_open_s=settings.breaker_auth_open_seconds,
+        ),
+        deadline_s=deadline,
+    )
 
 
 def build_container(
@@ -97,7 +213,7 @@ def build_container(
     settings = settings or get_settings()
     store = store or build_store(settings)
     objects = objects or build_objects(settings)
-    provider = provider or build_provider(settings)
+    provider = provider or build_provider(settings, store)
     tiers = load_tiers(settings.tiers_json)
     gallery = GalleryService(objects)
     holder: dict[str, GenerationService] = {}
@@ -122,6 +238,7 @@ def build_container(
         max_wait=settings.max_wait_seconds,
         cache_ttl=settings.cache_ttl_seconds,
         job_deadline=settings.job_deadline_seconds,
+        budget=Budget(settings.daily_budget_usd, settings.monthly_budget_usd, settings.budget_hard_cap_ratio),
     )
     holder["service"] = generations
     return Container(

@@ -71,6 +71,15 @@ class Settings(BaseSettings):
     together_base_url: str = _env("TOGETHER_BASE_URL", "https://api.together.xyz")
     runpod_base_url: str = _env("RUNPOD_BASE_URL", "https://api.runpod.ai")
     openai_base_url: str = _env("OPENAI_BASE_URL", "https://api.openai.com")
+    runpod_output_hosts: str | None = _env("RUNPOD_OUTPUT_HOSTS")  # where the worker uploads, comma separated
+    provider_prices: str | None = _env("AVATARFLOW_PROVIDER_PRICES")  # JSON overrides of the price table
+    # The offline renderer as the last resort after every AI provider: default on in the local stage only.
+    procedural_fallback: bool | None = _env("AVATARFLOW_PROCEDURAL_FALLBACK")
+    provider_deadline_seconds: float = _env("AVATARFLOW_PROVIDER_DEADLINE_SECONDS", 25.0, gt=0)
+    breaker_failure_threshold: int = _env("AVATARFLOW_BREAKER_FAILURES", 3, ge=1)
+    breaker_cooldown_seconds: float = _env("AVATARFLOW_BREAKER_COOLDOWN_SECONDS", 30.0, gt=0)
+    breaker_max_cooldown_seconds: float = _env("AVATARFLOW_BREAKER_MAX_COOLDOWN_SECONDS", 300.0, gt=0)
+    breaker_auth_open_seconds: float = _env("AVATARFLOW_BREAKER_AUTH_OPEN_SECONDS", 3600.0, gt=0)
 
     # --- gallery sources ------------------------------------------------------------------
     pexels_api_key: SecretStr | None = _env("PEXELS_API_KEY")
@@ -84,6 +93,8 @@ class Settings(BaseSettings):
     daily_budget_usd: float = _env("AVATARFLOW_DAILY_BUDGET_USD", 25.0)
     monthly_budget_usd: float = _env("AVATARFLOW_MONTHLY_BUDGET_USD", 500.0)
     budget_alert_url: str | None = _env("AVATARFLOW_BUDGET_ALERT_URL")
+    # Past 100 % of the budget, anonymous and free stop; premium and enterprise go on to this multiple.
+    budget_hard_cap_ratio: float = _env("AVATARFLOW_BUDGET_HARD_CAP_RATIO", 1.5)
 
     @field_validator(
         "public_url",
@@ -98,6 +109,9 @@ class Settings(BaseSettings):
         "runpod_endpoint_id",
         "budget_alert_url",
         "tiers_json",
+        "runpod_output_hosts",
+        "provider_prices",
+        "procedural_fallback",
         mode="before",
     )
     @classmethod
@@ -116,6 +130,15 @@ class Settings(BaseSettings):
     @property
     def uses_sqs(self) -> bool:
         return bool(self.queue_url_premium and self.queue_url_free and self.queue_url_batch)
+
+    @property
+    def uses_procedural_fallback(self) -> bool:
+        """The offline renderer follows the AI providers: as configured, else in the local stage."""
+        return self.stage == "local" if self.procedural_fallback is None else self.procedural_fallback
+
+    @property
+    def runpod_output_host_list(self) -> list[str]:
+        return [h.strip() for h in (self.runpod_output_hosts or "").split(",") if h.strip()]
 
     @property
     def cors_origin_list(self) -> list[str]:

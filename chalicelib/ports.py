@@ -18,7 +18,14 @@ GenerationRecord = dict[str, str]
 """A generation as the store keeps it: a flat hash of strings (see services.generations)."""
 
 AdmitOutcome = Literal[
-    "created", "cached", "joined", "replayed", "quota_exceeded", "rate_limited", "idempotency_conflict"
+    "created",
+    "cached",
+    "joined",
+    "replayed",
+    "quota_exceeded",
+    "rate_limited",
+    "idempotency_conflict",
+    "budget_exhausted",
 ]
 
 
@@ -48,6 +55,9 @@ class AdmitRequest:
     deadline_ms: int
     idempotency_key: str | None = None
     idempotency_ttl: int = 24 * 3600
+    spend_keys: tuple[str, str] = ("spend:day:none", "spend:month:none")  # today's, this month's USD
+    spend_limits: tuple[float, float] = (-1.0, -1.0)  # the tier's daily and monthly cap; < 0 = none
+    stats_prefixes: tuple[tuple[str, int], ...] = ()  # (prefix, ttl): admit.lua counts outcomes there
 
 
 @dataclass(frozen=True)
@@ -129,9 +139,117 @@ class StateStore(Protocol):
 
     def ping(self) -> bool: ...
 
+    def provider_health(self, names: Sequence[str]) -> dict[str, ProviderHealth]:
+        """The circuit breaker of each named provider, in one call (a fresh, closed one where the
+        store holds nothing)."""
+        ...
+
+    def claim_provider_trial(self, name: str, now_ms: int, lease_ms: int) -> bool:
+        """Take the single trial call of a half-open breaker, atomically: True for exactly one
+        caller until the lease ends or an outcome is recorded (True for a closed breaker)."""
+        ...
+
+    def record_provider_outcome(
+        self,
+        name: str,
+        outcome: BreakerOutcome,
+        now_ms: int,
+        policy: BreakerPolicy,
+        *,
+        retry_after: float | None = None,
+        kind: str = "",
+    ) -> ProviderHealth:
+        """Apply one call's outcome (``kind``: the error kind, kept as the reason) to the provider's
+        breaker atomically; ``retry_after`` seconds for ``throttled``. Returns the new state."""
+        ...
+
+    # -- operations: API keys (see ApiKeyRecord), stats and spend counters, once-only markers --
+
+    def put_api_key(self, record: ApiKeyRecord) -> None:
+        """Store a new key's record, its lookup by hash and its place in the listing, at once."""
+        ...
+
+    def get_api_key_by_hash(self, key_hash: str) -> ApiKeyRecord | None:
+        """The live (unrevoked) key with this hash: one GET."""
+        ...
+
+    def get_api_key(self, key_id: str) -> ApiKeyRecord | None:
+        """A key's full record by id (revoked or not), webhook secret included."""
+        ...
+
+    def list_api_keys(self, limit: int = 1000) -> list[ApiKeyRecord]:
+        """Every key, newest first, without hashes or secrets."""
+        ...
+
+    def revoke_api_key(self, key_id: str) -> bool:
+        """Mark the key revoked and delete its lookup in one atomic call; False if unknown."""
+        ...
+
+    def counter_values(self, keys: Sequence[str]) -> list[float]:
+        """The current values of counters (stats, spend) in one call, 0.0 where absent."""
+        ...
+
+    def set_once(self, key: str, value: str, ttl: int) -> bool:
+        """SET NX with a TTL: True for exactly one caller while the key lives."""
+        ...
+
+    def delete_key(self, key: str) -> None: ...
+
 
 class StoreError(Exception):
     """The state store is unreachable, too slow, or refused the call."""
+
+
+BreakerOutcome = Literal["success", "failure", "throttled", "auth", "neutral"]
+"""What a provider call means for its breaker: ``success`` closes it; ``failure`` (timeout, 5xx,
+unreachable) counts towards opening it; ``throttled`` (a 429 with ``Retry-After``) cools it down
+until then without counting; ``auth`` (bad key, no credit) opens it for a long time; ``neutral``
+(a bad request) leaves it as it is."""
+
+BreakerState = Literal["closed", "open", "half_open"]
+
+
+@dataclass(frozen=True)
+class BreakerPolicy:
+    """When a provider's breaker opens, and for how long."""
+
+    failure_threshold: int = 3  # consecutive failures that open a closed breaker
+    cooldown_s: float = 30.0  # the first open period; doubled after each failed trial ...
+    max_cooldown_s: float = 300.0  # ... up to this
+    auth_open_s: float = 3600.0  # bad credentials or no credit: open this long
+    max_cooling_s: float = 600.0  # a Retry-After is honoured up to this
+    memory_s: float = 600.0  # a breaker untouched this long (and not open) is forgotten
+
+
+@dataclass(frozen=True)
+class ProviderHealth:
+    """A provider's circuit breaker as shared by every Lambda through the state store.
+
+    ``open_until_ms`` 0 means closed; in the future, open; in the past, half-open (one trial
+    call may go through, held by ``trial_until_ms``). ``cooling_until_ms`` is a throttle
+    (``Retry-After``) that skips the provider until then whatever the breaker says.
+    """
+
+    name: str
+    failures: int = 0
+    open_until_ms: int = 0
+    cooldown_ms: int = 0
+    cooling_until_ms: int = 0
+    trial_until_ms: int = 0
+    reason: str = ""  # the error kind that last opened or cooled it
+
+    def state(self, now_ms: int) -> BreakerState:
+        if self.open_until_ms <= 0:
+            return "closed"
+        return "open" if self.open_until_ms > now_ms else "half_open"
+
+    def cooling(self, now_ms: int) -> bool:
+        return self.cooling_until_ms > now_ms
+
+    @property
+    def pristine(self) -> bool:
+        """Nothing to reset: a success here need not be written to the store."""
+        return self.failures == 0 and self.open_until_ms == 0 and self.trial_until_ms == 0
 
 
 # --------------------------------------------------------------------------------------------
@@ -266,3 +384,27 @@ class ProviderAuthError(ProviderError):
     """Bad credentials or no credit left: open the breaker and alert an operator."""
 
     kind = "auth"
+
+
+# --------------------------------------------------------------------------------------------
+# Operations: API keys, stats counters, once-only markers
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ApiKeyRecord:
+    """An enterprise API key as the store keeps it: never the key itself, only its keyed hash.
+
+    ``key_hash`` and ``webhook_secret`` are filled only where they are needed (issuing, and
+    signing callbacks through :meth:`StateStore.get_api_key`); listings leave them empty.
+    """
+
+    id: str
+    name: str
+    tier: str
+    limits: Mapping[str, int]
+    created_at: str
+    prefix: str  # the visible start of the key, for an operator to recognise it
+    revoked: bool = False
+    key_hash: str = ""
+    webhook_secret: str = ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections import Counter
@@ -16,8 +17,9 @@ class RecordingProvider:
 
     name = "procedural"
 
-    def __init__(self, delay: float = 0.0, error: ProviderError | None = None) -> None:
+    def __init__(self, delay: float = 0.0, error: ProviderError | None = None, cost_usd: float = 0.0) -> None:
         self._inner = ProceduralProvider()
+        self.cost_usd = cost_usd
         self.delay = delay
         self.error = error
         self.calls: Counter[tuple[str, str, int]] = Counter()
@@ -34,7 +36,7 @@ class RecordingProvider:
             time.sleep(self.delay)
         if self.error is not None:
             raise self.error
-        return self._inner.generate(request)
+        return dataclasses.replace(self._inner.generate(request), cost_usd=self.cost_usd)
 
 
 class CountingRedis:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from chalicelib.domain.tiers import Window
+
 IdentityKind = Literal["user", "api_key", "anonymous"]
 
 
@@ -13,6 +15,8 @@ class Identity:
     kind: IdentityKind
     subject: str  # user id, API key id, or source IP
     tier: str
+    # Per-identity quota windows (an API key's own caps) instead of the tier's; None = the tier's.
+    windows: tuple[Window, ...] | None = None
 
     @property
     def key(self) -> str:

@@ -14,8 +14,17 @@ from chalicelib.render._paint import backdrop
 from chalicelib.render._scene import Features, build_scene
 from chalicelib.render._spec import AvatarSpec
 
-FEATURES = Features(eye_kind="anime", nose_kind="tiny", chin_taper=0.38, eye_scale=1.12, cel_shadows=True,
-                    hair_shine=True, line_scale=1.0, brow_scale=0.6, mouth_scale=0.7)
+FEATURES = Features(
+    eye_kind="anime",
+    nose_kind="tiny",
+    chin_taper=0.38,
+    eye_scale=1.28,
+    cel_shadows=True,
+    hair_shine=True,
+    line_scale=1.0,
+    brow_scale=0.6,
+    mouth_scale=0.7,
+)
 _HAIR_MAP = {"buzz": "spiky", "crop": "swept", "quiff": "spiky", "afro": "curly"}
 _OUTLINE_W = 0.0058
 
@@ -28,15 +37,24 @@ def _ink(c: RGB) -> RGB:
 def render(spec: AvatarSpec, size: int, rng: random.Random) -> Image.Image:
     iris = spec.hair if 0.15 < luminance(spec.hair) < 0.85 else spec.accent
     spec = dataclasses.replace(
-        spec, hair_style=_HAIR_MAP.get(spec.hair_style, spec.hair_style), skin=lighten(spec.skin, 0.08),
-        iris=iris, facial_hair="none", face_shape="heart" if spec.face_shape == "square" else spec.face_shape,
+        spec,
+        hair_style=_HAIR_MAP.get(spec.hair_style, spec.hair_style),
+        skin=lighten(spec.skin, 0.08),
+        iris=iris,
+        facial_hair="none",
+        face_shape="heart" if spec.face_shape == "square" else spec.face_shape,
+        eyes="open" if spec.eyes == "sleepy" else spec.eyes,
     )
     w = size * 2
     scene = build_scene(spec, FEATURES)
-    bg = backdrop(w, lighten(spec.bg, 0.5), shade(spec.bg, -0.04), (0.5, 0.2), 1.0)
+    bg = backdrop(w, lighten(spec.bg, 0.5), shade(spec.bg, -0.04), focus=(0.5, 0.2), reach=1.0)
     _sparkles(bg, spec, rng)
     cv = Canvas(w, bg, scene)
-    for part in scene.parts:
+    for original in scene.parts:
+        part = original
+        if part.role == "shadow" and part.soft:
+            # Cel shading: shadows keep hard edges.
+            part = dataclasses.replace(part, soft=0.0)
         cv.paint(part, outline=_ink(part.color), outline_w=_OUTLINE_W)
     return finish(cv.img, size)
 

@@ -14,7 +14,7 @@ from functools import lru_cache
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageOps
 
 from chalicelib.render._color import RGB
-from chalicelib.render._geom import Ellipse, Poly, Shape, Stroke, union_bounds
+from chalicelib.render._geom import Ellipse, Poly, Shape, union_bounds
 from chalicelib.render._scene import Part, Scene
 
 IBox = tuple[int, int, int, int]
@@ -39,12 +39,24 @@ class Canvas:
         x0, y0, x1, y1 = union_bounds(s.bounds() for s in part.shapes)
         pad = (pad_unit + part.soft * 2.5) * self.size + 2
         s = self.size
-        return (max(0, math.floor(x0 * s - pad)), max(0, math.floor(y0 * s - pad)),
-                min(s, math.ceil(x1 * s + pad)), min(s, math.ceil(y1 * s + pad)))
+        return (
+            max(0, math.floor(x0 * s - pad)),
+            max(0, math.floor(y0 * s - pad)),
+            min(s, math.ceil(x1 * s + pad)),
+            min(s, math.ceil(y1 * s + pad)),
+        )
 
-    def draw_shapes(self, draw: ImageDraw.ImageDraw, shapes: Iterable[Shape], fill: RGB | int,
-                    ox: float = 0.0, oy: float = 0.0, grow: float = 0.0) -> None:
-        rasterize(draw, shapes, fill, self.size, ox, oy, grow)
+    def draw_shapes(
+        self,
+        draw: ImageDraw.ImageDraw,
+        shapes: Iterable[Shape],
+        fill: RGB | int,
+        *,
+        ox: float = 0.0,
+        oy: float = 0.0,
+        grow: float = 0.0,
+    ) -> None:
+        rasterize(draw, shapes, fill, self.size, ox=ox, oy=oy, grow=grow)
 
     # ---------------------------------------------------------------- masks
 
@@ -52,7 +64,7 @@ class Canvas:
         """Coverage of ``part`` inside ``box``, with softening, clipping and alpha applied."""
         w, h = box[2] - box[0], box[3] - box[1]
         m = Image.new("L", (w, h), 0)
-        self.draw_shapes(ImageDraw.Draw(m), part.shapes, 255, box[0], box[1])
+        self.draw_shapes(ImageDraw.Draw(m), part.shapes, 255, ox=box[0], oy=box[1])
         if soft and part.soft > 0:
             m = m.filter(ImageFilter.GaussianBlur(part.soft * self.size))
         if part.clip:
@@ -78,8 +90,13 @@ class Canvas:
 
     # ---------------------------------------------------------------- painting
 
-    def paint(self, part: Part, fill: RGB | Image.Image | None = None, outline: RGB | None = None,
-              outline_w: float = 0.0) -> tuple[Image.Image, IBox] | None:
+    def paint(
+        self,
+        part: Part,
+        fill: RGB | Image.Image | None = None,
+        outline: RGB | None = None,
+        outline_w: float = 0.0,
+    ) -> tuple[Image.Image, IBox] | None:
         """Paint ``part`` with a solid colour or a fill image (canvas-sized or box-sized).
 
         Returns the coverage mask when one was built, so callers can add texture on top.
@@ -106,9 +123,17 @@ class Canvas:
         src = fill if fill.size == m.size else fill.crop(box)
         self.img.paste(src.convert("RGB") if src.mode != "RGB" else src, box[:2], m)
 
-    def shaded(self, part: Part, box: IBox, light: RGB, mid: RGB, dark: RGB,
-               focus: tuple[float, float] = (0.35, 0.3), reach: float = 1.0, gamma: float = 1.0) -> Image.Image:
-        """A box-sized radial light ramp: ``light`` at ``focus`` falling to ``dark`` at the rim."""
+    def shaded(
+        self,
+        box: IBox,
+        tones: tuple[RGB, RGB, RGB],
+        *,
+        focus: tuple[float, float] = (0.35, 0.3),
+        reach: float = 1.0,
+        gamma: float = 1.0,
+    ) -> Image.Image:
+        """A box-sized radial ramp over ``tones`` (light, mid, dark): light at ``focus``, dark at the rim."""
+        light, mid, dark = tones
         w, h = box[2] - box[0], box[3] - box[1]
         ramp = radial_ramp(w, h, focus, reach)
         if gamma != 1.0:
@@ -116,17 +141,40 @@ class Canvas:
         return ImageOps.colorize(ramp, black=light, white=dark, mid=mid)
 
 
+def rgb_at(img: Image.Image, x: int, y: int) -> RGB:
+    """One RGB pixel as a plain tuple (Pillow's getpixel is loosely typed)."""
+    p = img.getpixel((x, y))
+    if not isinstance(p, tuple):
+        raise TypeError(f"expected an RGB image, got mode {img.mode}")
+    return int(p[0]), int(p[1]), int(p[2])
+
+
 _SILHOUETTE_ROLES = {"skin", "hair", "cloth", "cloth2", "hat", "accent"}
 
 
-def rasterize(draw: ImageDraw.ImageDraw, shapes: Iterable[Shape], fill: RGB | int, scale: float,
-              ox: float = 0.0, oy: float = 0.0, grow: float = 0.0) -> None:
+def rasterize(
+    draw: ImageDraw.ImageDraw,
+    shapes: Iterable[Shape],
+    fill: RGB | int,
+    scale: float,
+    *,
+    ox: float = 0.0,
+    oy: float = 0.0,
+    grow: float = 0.0,
+) -> None:
     """Draw unit-space shapes at ``scale`` px, optionally grown by ``grow`` px (outline underlays)."""
     s = scale
     for sh in shapes:
         if isinstance(sh, Ellipse):
-            draw.ellipse((sh.cx * s - sh.rx * s - ox - grow, sh.cy * s - sh.ry * s - oy - grow,
-                          sh.cx * s + sh.rx * s - ox + grow, sh.cy * s + sh.ry * s - oy + grow), fill=fill)
+            draw.ellipse(
+                (
+                    sh.cx * s - sh.rx * s - ox - grow,
+                    sh.cy * s - sh.ry * s - oy - grow,
+                    sh.cx * s + sh.rx * s - ox + grow,
+                    sh.cy * s + sh.ry * s - oy + grow,
+                ),
+                fill=fill,
+            )
         elif isinstance(sh, Poly):
             pts = [(x * s - ox, y * s - oy) for x, y in sh.pts]
             draw.polygon(pts, fill=fill)
@@ -186,8 +234,9 @@ def vertical_ramp(w: int, h: int, top: RGB, bottom: RGB) -> Image.Image:
     return ImageOps.colorize(g, black=top, white=bottom)
 
 
-def noise(size: int, cells: int, rng: random.Random, resample: Image.Resampling = Image.Resampling.BICUBIC
-          ) -> Image.Image:
+def noise(
+    size: int, cells: int, rng: random.Random, resample: Image.Resampling = Image.Resampling.BICUBIC
+) -> Image.Image:
     """Deterministic value noise: ``cells`` x ``cells`` random bytes scaled up to ``size``.
 
     Pillow's own ``effect_noise`` uses C ``rand()``, which is not seedable, so we roll our own.
@@ -240,4 +289,6 @@ def finish(img: Image.Image, size: int) -> Image.Image:
     factor = img.size[0] // size
     if factor * size == img.size[0] and factor > 1:
         return img.reduce(factor)
-    return img.resize((size, size), Image.Resampling.LANCZOS if img.size[0] > size else Image.Resampling.BICUBIC)
+    return img.resize(
+        (size, size), Image.Resampling.LANCZOS if img.size[0] > size else Image.Resampling.BICUBIC
+    )

@@ -19,7 +19,11 @@ def _clamp(v: float) -> int:
 
 def mix(a: RGB, b: RGB, t: float) -> RGB:
     """Linear blend from ``a`` (t=0) to ``b`` (t=1)."""
-    return _clamp(a[0] + (b[0] - a[0]) * t), _clamp(a[1] + (b[1] - a[1]) * t), _clamp(a[2] + (b[2] - a[2]) * t)
+    return (
+        _clamp(a[0] + (b[0] - a[0]) * t),
+        _clamp(a[1] + (b[1] - a[1]) * t),
+        _clamp(a[2] + (b[2] - a[2]) * t),
+    )
 
 
 def darken(c: RGB, amount: float) -> RGB:

@@ -13,24 +13,34 @@ from chalicelib.render._geom import Ellipse, quad, stroke
 from chalicelib.render._scene import Features, Part, Scene, build_scene
 from chalicelib.render._spec import AvatarSpec
 
-FEATURES = Features(eye_kind="realistic", nose_kind="line", soft_shadows=True, line_scale=0.9, hair_strands=True,
-                    eye_scale=1.0)
+FEATURES = Features(
+    eye_kind="realistic",
+    nose_kind="line",
+    soft_shadows=True,
+    line_scale=0.9,
+    hair_strands=True,
+    eye_scale=1.0,
+)
 _MAGENTA: RGB = (255, 42, 109)
 _CYAN: RGB = (5, 217, 232)
 
 
 def render(spec: AvatarSpec, size: int, rng: random.Random) -> Image.Image:
     left, right = (_MAGENTA, _CYAN) if not spec.mirror else (_CYAN, _MAGENTA)
-    spec = dataclasses.replace(spec, iris=right, facial_hair="none" if spec.facial_hair == "stubble"
-                               else spec.facial_hair)
+    spec = dataclasses.replace(
+        spec, iris=right, facial_hair="none" if spec.facial_hair == "stubble" else spec.facial_hair
+    )
     w = size * 2
     scene = build_scene(spec, FEATURES)
     _implants(scene, spec, left, right)
     cv = Canvas(w, _city(w, spec, left, right, rng), scene)
     night = darken(spec.bg, 0.2)
     for part in scene.parts:
-        c = mix(part.color, night, 0.28) if part.role in ("skin", "hair", "cloth", "cloth2", "hat", "accent") \
+        c = (
+            mix(part.color, night, 0.28)
+            if part.role not in ("neon", "shine", "eye_white", "iris", "pupil", "teeth")
             else part.color
+        )
         if part.shade:
             box = cv.box(part)
             if box[2] <= box[0] or box[3] <= box[1]:
@@ -38,16 +48,28 @@ def render(spec: AvatarSpec, size: int, rng: random.Random) -> Image.Image:
             # Two coloured key lights from either side with a dark core: the classic neon portrait.
             ramp = Image.linear_gradient("L").transpose(Image.Transpose.ROTATE_90)
             ramp = ramp.resize((box[2] - box[0], box[3] - box[1]), Image.Resampling.BILINEAR)
-            fill = ImageOps.colorize(ImageOps.invert(ramp), black=mix(c, right, 0.42), mid=darken(c, 0.2),
-                                     white=mix(c, left, 0.42))
+            fill = ImageOps.colorize(
+                ImageOps.invert(ramp), black=mix(c, right, 0.42), mid=darken(c, 0.2), white=mix(c, left, 0.42)
+            )
             m = cv.mask(part, box)
             cv.composite(fill, m, box)
             cv.remember(part, m, box)
         elif part.role == "neon":
             cv.paint(part)
         else:
-            cv.paint(Part(part.name, part.role, c, part.shapes, part.outline, part.shade, part.clip, part.alpha,
-                          part.soft))
+            cv.paint(
+                Part(
+                    part.name,
+                    part.role,
+                    c,
+                    part.shapes,
+                    part.outline,
+                    part.shade,
+                    part.clip,
+                    part.alpha,
+                    part.soft,
+                )
+            )
     # Light effects need no supersampling: apply them after the downsample, at output size.
     img = finish(cv.img, size)
     img = _rim_light(img, scene, left, right)
@@ -61,16 +83,23 @@ def _implants(scene: Scene, spec: AvatarSpec, left: RGB, right: RGB) -> None:
     s = 1 if spec.mirror else -1
     x0 = lay.cx + s * lay.hw * 0.78
     y0 = lay.eye_y + lay.hh * 0.12
-    trace = [(x0, y0), (x0 - s * lay.hw * 0.06, y0 + lay.hh * 0.1), (x0 - s * lay.hw * 0.06, y0 + lay.hh * 0.26),
-             (x0 - s * lay.hw * 0.14, y0 + lay.hh * 0.34)]
+    trace = [
+        (x0, y0),
+        (x0 - s * lay.hw * 0.06, y0 + lay.hh * 0.1),
+        (x0 - s * lay.hw * 0.06, y0 + lay.hh * 0.26),
+        (x0 - s * lay.hw * 0.14, y0 + lay.hh * 0.34),
+    ]
     colour = left if s < 0 else right
     scene.add("implant", "neon", lighten(colour, 0.2), stroke(trace, 0.0035))
     for i, (px, py) in enumerate((trace[0], trace[-1])):
-        scene.add(f"implant_dot{i}", "neon", lighten(colour, 0.6), Ellipse(px, py, 0.0045, 0.0045))
+        scene.add(f"implant_dot{i}", "neon", lighten(colour, 0.4), Ellipse(px, py, 0.0035, 0.0035))
     if spec.glasses == "sun":
         scene.parts[:] = [p for p in scene.parts if not p.name.startswith(("lens", "rim", "bridge"))]
-        band = quad((lay.cx - lay.hw * 0.95, lay.eye_y - 0.004), (lay.cx, lay.eye_y - 0.02),
-                    (lay.cx + lay.hw * 0.95, lay.eye_y - 0.004))
+        band = quad(
+            (lay.cx - lay.hw * 0.95, lay.eye_y - 0.004),
+            (lay.cx, lay.eye_y - 0.02),
+            (lay.cx + lay.hw * 0.95, lay.eye_y - 0.004),
+        )
         scene.add("visor", "neon", mix(left, right, 0.5), stroke(band, 0.05), alpha=0.78)
         scene.add("visor_line", "neon", (255, 255, 255), stroke(band, 0.006), alpha=0.8)
 
@@ -89,8 +118,11 @@ def _city(w: int, spec: AvatarSpec, left: RGB, right: RGB, rng: random.Random) -
     ring_c = (s * 0.5, s * 0.4)
     ring_col = mix(left, right, rng.random() * 0.6)
     for target in (d, gd):
-        target.ellipse((ring_c[0] - r, ring_c[1] - r, ring_c[0] + r, ring_c[1] + r), outline=ring_col,
-                       width=max(2, s // 90))
+        target.ellipse(
+            (ring_c[0] - r, ring_c[1] - r, ring_c[0] + r, ring_c[1] + r),
+            outline=ring_col,
+            width=max(2, s // 90),
+        )
     for layer, shade_k in ((0, 0.55), (1, 0.75)):
         x = -rng.uniform(0, s * 0.05)
         while x < s:
@@ -144,7 +176,10 @@ def _rim_light(img: Image.Image, scene: Scene, left: RGB, right: RGB) -> Image.I
 
 def _glow(img: Image.Image, scene: Scene) -> Image.Image:
     """Bloom for the neon parts (implant, visor) so they read as emitting light."""
-    neon = [p for p in scene.parts if p.role == "neon"]
+    # Only the visor blooms; a glowing cheek implant reads as a blemish at thumbnail size.
+    neon = [p for p in scene.parts if p.role == "neon" and p.name.startswith("visor")]
+    if not neon:
+        return img
     size = img.size[0]
     s = max(32, size // 4)
     layer = Image.new("RGB", (s, s), (0, 0, 0))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 
 from PIL import Image
@@ -25,9 +26,10 @@ def render(spec: AvatarSpec, size: int, rng: random.Random) -> Image.Image:
     cx = 0.5 + (0.12 if rng.random() < 0.5 else -0.12)
     cv.paint(Part("disc", "bg", tint, (Ellipse(cx, 0.36, 0.36, 0.36),)))
     cv.paint(Part("chip", "bg", shade(spec.bg, -0.06), (Poly(((0.0, 0.78), (0.0, 1.0), (0.32, 1.0))),)))
-    for part in scene.parts:
+    for original in scene.parts:
+        part = original
         if part.role == "shadow" and part.soft:
             # Flat style keeps shadows hard-edged.
-            part = Part(part.name, part.role, part.color, part.shapes, clip=part.clip, alpha=part.alpha)
+            part = dataclasses.replace(part, soft=0.0)
         cv.paint(part)
     return finish(cv.img, size)

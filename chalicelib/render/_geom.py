@@ -21,7 +21,7 @@ class Ellipse:
         return self.cx - self.rx, self.cy - self.ry, self.cx + self.rx, self.cy + self.ry
 
     def points(self, n: int = 48) -> list[Pt]:
-        return arc(self.cx, self.cy, self.rx, self.ry, 0, 360, n, closed=False)
+        return arc((self.cx, self.cy), (self.rx, self.ry), 0, 360, n, closed=False)
 
 
 @dataclass(frozen=True)
@@ -66,12 +66,14 @@ def stroke(pts: Iterable[Pt], width: float) -> Stroke:
     return Stroke(tuple(pts), width)
 
 
-def arc(cx: float, cy: float, rx: float, ry: float, a0: float, a1: float, n: int = 24,
-        closed: bool = True) -> list[Pt]:
-    """Points on an elliptical arc; angles in degrees, 0 = +x, 90 = down (screen space).
+def arc(c: Pt, r: Pt, a0: float, a1: float, n: int = 24, *, closed: bool = True) -> list[Pt]:
+    """Points on an elliptical arc around centre ``c`` with radii ``r``.
 
-    With ``closed`` the end angle is included, so arcs chain into larger outlines.
+    Angles are in degrees, 0 = +x, 90 = down (screen space). With ``closed`` the end angle
+    is included, so arcs chain into larger outlines.
     """
+    cx, cy = c
+    rx, ry = r
     steps = n if closed else n - 1
     out: list[Pt] = []
     for i in range(n):
@@ -80,14 +82,16 @@ def arc(cx: float, cy: float, rx: float, ry: float, a0: float, a1: float, n: int
     return out
 
 
-def superellipse(cx: float, cy: float, rx: float, ry: float, power: float, n: int = 64) -> list[Pt]:
+def superellipse(c: Pt, r: Pt, power: float, n: int = 64) -> list[Pt]:
     """A squircle-like outline; power 2 is an ellipse, larger is boxier (shoulders, lenses)."""
+    cx, cy = c
+    rx, ry = r
     e = 2.0 / power
     out: list[Pt] = []
     for i in range(n):
         a = 2 * math.pi * i / n
-        c, s = math.cos(a), math.sin(a)
-        out.append((cx + rx * math.copysign(abs(c) ** e, c), cy + ry * math.copysign(abs(s) ** e, s)))
+        co, si = math.cos(a), math.sin(a)
+        out.append((cx + rx * math.copysign(abs(co) ** e, co), cy + ry * math.copysign(abs(si) ** e, si)))
     return out
 
 
@@ -97,8 +101,12 @@ def quad(p0: Pt, p1: Pt, p2: Pt, n: int = 12) -> list[Pt]:
     for i in range(n + 1):
         t = i / n
         u = 1 - t
-        out.append((u * u * p0[0] + 2 * u * t * p1[0] + t * t * p2[0],
-                    u * u * p0[1] + 2 * u * t * p1[1] + t * t * p2[1]))
+        out.append(
+            (
+                u * u * p0[0] + 2 * u * t * p1[0] + t * t * p2[0],
+                u * u * p0[1] + 2 * u * t * p1[1] + t * t * p2[1],
+            )
+        )
     return out
 
 
@@ -108,8 +116,9 @@ def cubic(p0: Pt, p1: Pt, p2: Pt, p3: Pt, n: int = 16) -> list[Pt]:
         t = i / n
         u = 1 - t
         a, b, c, d = u * u * u, 3 * u * u * t, 3 * u * t * t, t * t * t
-        out.append((a * p0[0] + b * p1[0] + c * p2[0] + d * p3[0],
-                    a * p0[1] + b * p1[1] + c * p2[1] + d * p3[1]))
+        out.append(
+            (a * p0[0] + b * p1[0] + c * p2[0] + d * p3[0], a * p0[1] + b * p1[1] + c * p2[1] + d * p3[1])
+        )
     return out
 
 
@@ -117,23 +126,31 @@ def spline(pts: Sequence[Pt], n: int = 6, closed: bool = False) -> list[Pt]:
     """Catmull-Rom through every control point: hand-placed hair lines stay smooth."""
     if len(pts) < 3:
         return list(pts)
-    ctrl = list(pts)
-    if closed:
-        ctrl = [pts[-1], *pts, pts[0], pts[1]]
-    else:
-        ctrl = [pts[0], *pts, pts[-1]]
+    ctrl = [pts[-1], *pts, pts[0], pts[1]] if closed else [pts[0], *pts, pts[-1]]
     out: list[Pt] = []
     for i in range(1, len(ctrl) - 2):
         p0, p1, p2, p3 = ctrl[i - 1], ctrl[i], ctrl[i + 1], ctrl[i + 2]
         for j in range(n):
             t = j / n
             t2, t3 = t * t, t * t * t
-            out.append((
-                0.5 * (2 * p1[0] + (-p0[0] + p2[0]) * t + (2 * p0[0] - 5 * p1[0] + 4 * p2[0] - p3[0]) * t2
-                       + (-p0[0] + 3 * p1[0] - 3 * p2[0] + p3[0]) * t3),
-                0.5 * (2 * p1[1] + (-p0[1] + p2[1]) * t + (2 * p0[1] - 5 * p1[1] + 4 * p2[1] - p3[1]) * t2
-                       + (-p0[1] + 3 * p1[1] - 3 * p2[1] + p3[1]) * t3),
-            ))
+            out.append(
+                (
+                    0.5
+                    * (
+                        2 * p1[0]
+                        + (-p0[0] + p2[0]) * t
+                        + (2 * p0[0] - 5 * p1[0] + 4 * p2[0] - p3[0]) * t2
+                        + (-p0[0] + 3 * p1[0] - 3 * p2[0] + p3[0]) * t3
+                    ),
+                    0.5
+                    * (
+                        2 * p1[1]
+                        + (-p0[1] + p2[1]) * t
+                        + (2 * p0[1] - 5 * p1[1] + 4 * p2[1] - p3[1]) * t2
+                        + (-p0[1] + 3 * p1[1] - 3 * p2[1] + p3[1]) * t3
+                    ),
+                )
+            )
     if not closed:
         out.append(pts[-1])
     return out

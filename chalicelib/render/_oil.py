@@ -8,14 +8,21 @@ import random
 
 from PIL import Image, ImageChops, ImageDraw, ImageFilter
 
-from chalicelib.render._canvas import Canvas, radial_ramp, silhouette
+from chalicelib.render._canvas import Canvas, radial_ramp, rgb_at, silhouette
 from chalicelib.render._color import RGB, lighten, mix, shade
 from chalicelib.render._paint import backdrop, paint_shaded
-from chalicelib.render._scene import Features, Part, build_scene
+from chalicelib.render._scene import Features, Part, Scene, build_scene
 from chalicelib.render._spec import AvatarSpec
 
-FEATURES = Features(eye_kind="realistic", nose_kind="soft", lips=True, soft_shadows=True, line_scale=0.85,
-                    hair_strands=True, eye_scale=0.95)
+FEATURES = Features(
+    eye_kind="realistic",
+    nose_kind="soft",
+    lips=True,
+    soft_shadows=True,
+    line_scale=0.85,
+    hair_strands=True,
+    eye_scale=0.95,
+)
 _WARM: RGB = (255, 214, 160)
 
 
@@ -29,22 +36,37 @@ def render(spec: AvatarSpec, size: int, rng: random.Random) -> Image.Image:
     w = min(size * 2, 640)
     scene = build_scene(spec, FEATURES)
     glow = mix(spec.bg, spec.accent, 0.35)
-    bg = backdrop(w, lighten(glow, 0.18), shade(spec.bg, -0.06), (0.34, 0.34), 0.8)
+    bg = backdrop(w, lighten(glow, 0.18), shade(spec.bg, -0.06), focus=(0.34, 0.34), reach=0.8)
     cv = Canvas(w, bg, scene)
     for part in scene.parts:
-        c = mix(part.color, _WARM, 0.08) if part.role in ("skin", "hair", "cloth", "cloth2", "hat") else part.color
-        p = Part(part.name, part.role, c, part.shapes, part.outline, part.shade, part.clip, part.alpha,
-                 max(part.soft, 0.002))
+        c = (
+            mix(part.color, _WARM, 0.05)
+            if part.role in ("skin", "hair", "cloth", "cloth2", "hat")
+            else part.color
+        )
+        p = Part(
+            part.name,
+            part.role,
+            c,
+            part.shapes,
+            part.outline,
+            part.shade,
+            part.clip,
+            part.alpha,
+            max(part.soft, 0.002),
+        )
         if part.shade:
             # Chiaroscuro: lit from the upper left, strong fall-off into the shadow side.
-            paint_shaded(cv, p, 0.04, 0.26, (0.22, 0.22), 1.05, 1.0, warm=-0.02)
+            paint_shaded(
+                cv, p, 0.05, 0.32, focus=(0.26, 0.22), reach=0.75, gamma=0.85, warm=-0.01, shadow_sat=0.8
+            )
         else:
             cv.paint(p)
     _rembrandt(cv)
     sil = silhouette(scene, w)
     img = _brushwork(cv.img, sil, scene, rng)
     img = img.resize((size, size), Image.Resampling.BICUBIC) if img.size[0] != size else img
-    return _canvas_weave(img, rng)
+    return _canvas_weave(img)
 
 
 def _rembrandt(cv: Canvas) -> None:
@@ -55,11 +77,8 @@ def _rembrandt(cv: Canvas) -> None:
     cv.img.paste(Image.new("RGB", (w, w), (14, 9, 6)), (0, 0), m)
 
 
-def _brushwork(img: Image.Image, sil: Image.Image, scene: object, rng: random.Random) -> Image.Image:
+def _brushwork(img: Image.Image, sil: Image.Image, scene: Scene, rng: random.Random) -> Image.Image:
     """Re-paint the picture with short strokes that sample its colours, plus impasto relief."""
-    from chalicelib.render._scene import Scene
-
-    assert isinstance(scene, Scene)
     lay = scene.lay
     w = img.size[0]
     out = img.copy()
@@ -67,8 +86,10 @@ def _brushwork(img: Image.Image, sil: Image.Image, scene: object, rng: random.Ra
     height = Image.new("L", (w, w), 128)
     hd = ImageDraw.Draw(height)
     # Keep the eyes and mouth crisp: strokes never start there.
-    protect = [(lay.cx, (lay.brow_y + lay.eye_y) / 2, lay.hw * 0.9, (lay.eye_y - lay.brow_y) / 2 + 0.035),
-               (lay.cx, lay.mouth_y + 0.01, 0.05, 0.03)]
+    protect = [
+        (lay.cx, (lay.brow_y + lay.eye_y) / 2, lay.hw * 0.9, (lay.eye_y - lay.brow_y) / 2 + 0.035),
+        (lay.cx, lay.mouth_y + 0.01, 0.05, 0.03),
+    ]
     n = int(2600 * (w / 640) ** 2)
     hx, hy = lay.cx * w, lay.cy * w
     for _ in range(n):
@@ -80,16 +101,15 @@ def _brushwork(img: Image.Image, sil: Image.Image, scene: object, rng: random.Ra
         if inside:
             # Follow the form: strokes wrap around the head centre.
             a = math.atan2(y - hy, x - hx) + math.pi / 2 + rng.uniform(-0.35, 0.35)
-            length = w * rng.uniform(0.012, 0.03)
-            width = w * rng.uniform(0.005, 0.009)
+            length = w * rng.uniform(0.01, 0.022)
+            width = w * rng.uniform(0.006, 0.01)
         else:
             a = math.radians(rng.choice((-50.0, 130.0)) + rng.uniform(-25, 25))
             length = w * rng.uniform(0.03, 0.07)
             width = w * rng.uniform(0.01, 0.018)
-        px = img.getpixel((int(x), int(y)))
-        assert isinstance(px, tuple)
-        j = rng.uniform(-0.05, 0.05)
-        col = shade((int(px[0]), int(px[1]), int(px[2])), j)
+        # Figure strokes stay close to the underpainting; the ground can be looser.
+        spread = 0.028 if inside else 0.05
+        col = shade(rgb_at(img, int(x), int(y)), rng.uniform(-spread, spread))
         dx, dy = math.cos(a) * length / 2, math.sin(a) * length / 2
         ex, ey = int(min(w - 1, max(0, x + dx))), int(min(w - 1, max(0, y + dy)))
         if bool(sil.getpixel((ex, ey))) != bool(inside):
@@ -102,7 +122,7 @@ def _brushwork(img: Image.Image, sil: Image.Image, scene: object, rng: random.Ra
     return ImageChops.soft_light(out, relief)
 
 
-def _canvas_weave(img: Image.Image, rng: random.Random) -> Image.Image:
+def _canvas_weave(img: Image.Image) -> Image.Image:
     """A fine linen weave multiplied over the final size, so it stays crisp when upscaled."""
     w = img.size[0]
     cell = max(2, w // 256)
@@ -116,5 +136,4 @@ def _canvas_weave(img: Image.Image, rng: random.Random) -> Image.Image:
     weave = Image.new("L", (w, w))
     for y in range(0, w, cell * 2):
         weave.paste(row, (0, y))
-    del rng
     return ImageChops.multiply(img, Image.merge("RGB", (weave, weave, weave)))

@@ -9,9 +9,15 @@ from chalicelib.render._color import RGB, shade
 from chalicelib.render._scene import Part, Scene
 
 
-def backdrop(size: int, centre: RGB, edge: RGB, focus: tuple[float, float] = (0.5, 0.4),
-             reach: float = 0.75, shadow: tuple[Scene, RGB, float, tuple[float, float], float] | None = None,
-             ) -> Image.Image:
+def backdrop(
+    size: int,
+    centre: RGB,
+    edge: RGB,
+    *,
+    focus: tuple[float, float] = (0.5, 0.4),
+    reach: float = 0.75,
+    shadow: tuple[Scene, RGB, float, tuple[float, float], float] | None = None,
+) -> Image.Image:
     """A radial backdrop, optionally with the figure's soft drop shadow on it.
 
     Both have no fine detail, so they are composed at 256 px and scaled up once.
@@ -29,8 +35,18 @@ def backdrop(size: int, centre: RGB, edge: RGB, focus: tuple[float, float] = (0.
     return img.resize((size, size), Image.Resampling.BILINEAR)
 
 
-def paint_shaded(cv: Canvas, part: Part, light: float, dark: float, focus: tuple[float, float],
-                 reach: float = 1.0, gamma: float = 1.0, warm: float = 0.0) -> None:
+def paint_shaded(
+    cv: Canvas,
+    part: Part,
+    light: float,
+    dark: float,
+    *,
+    focus: tuple[float, float],
+    reach: float = 1.0,
+    gamma: float = 1.0,
+    warm: float = 0.0,
+    shadow_sat: float = 1.08,
+) -> None:
     """Fill ``part`` with a radial light ramp around its own bounding box.
 
     ``warm`` shifts the shadow hue (negative = towards red), which keeps skin alive.
@@ -39,7 +55,8 @@ def paint_shaded(cv: Canvas, part: Part, light: float, dark: float, focus: tuple
     if box[2] <= box[0] or box[3] <= box[1]:
         return
     c = part.color
-    fill = cv.shaded(part, box, shade(c, light, -warm * 0.3), c, shade(c, -dark, warm, 1.08), focus, reach, gamma)
+    tones = (shade(c, light, -warm * 0.3), c, shade(c, -dark, warm, shadow_sat))
+    fill = cv.shaded(box, tones, focus=focus, reach=reach, gamma=gamma)
     m = cv.mask(part, box)
     cv.composite(fill, m, box)
     cv.remember(part, m, box)

@@ -7,7 +7,7 @@ import random
 
 from PIL import Image, ImageDraw
 
-from chalicelib.render._canvas import rasterize
+from chalicelib.render._canvas import rasterize, rgb_at
 from chalicelib.render._color import RGB, darken, lighten, luminance, mix, shade
 from chalicelib.render._scene import Features, Scene, build_scene
 from chalicelib.render._spec import AvatarSpec
@@ -17,15 +17,34 @@ FEATURES = Features(eye_kind="dot", nose_kind="dots", line_scale=1.0)
 # Shapes are rasterised at 8x the grid and point-sampled, which keeps edges stair-stepped
 # but stable; faces are then placed pixel by pixel.
 _SAMPLE = 8
-_FEATURE_ROLES = {"pupil", "shine", "line", "brow", "mouth", "teeth", "tongue", "lip", "blush", "frame", "lens",
-                  "iris", "eye_white", "metal", "shadow", "neon"}
+_FEATURE_ROLES = {
+    "pupil",
+    "shine",
+    "line",
+    "brow",
+    "mouth",
+    "teeth",
+    "tongue",
+    "lip",
+    "blush",
+    "frame",
+    "lens",
+    "iris",
+    "eye_white",
+    "metal",
+    "shadow",
+    "neon",
+}
 _OUTLINE: RGB = (29, 24, 36)
 
 
 def render(spec: AvatarSpec, size: int, rng: random.Random) -> Image.Image:
-    spec = dataclasses.replace(spec, facial_hair="none" if spec.facial_hair == "stubble" else spec.facial_hair,
-                               hair_style="crop" if spec.hair_style == "buzz" else spec.hair_style,
-                               eyes="open" if spec.eyes == "sleepy" else spec.eyes)
+    spec = dataclasses.replace(
+        spec,
+        facial_hair="none" if spec.facial_hair == "stubble" else spec.facial_hair,
+        hair_style="crop" if spec.hair_style == "buzz" else spec.hair_style,
+        eyes="open" if spec.eyes == "sleepy" else spec.eyes,
+    )
     scene = build_scene(spec, FEATURES)
     big = GRID * _SAMPLE
     img = Image.new("RGB", (big, big), spec.bg)
@@ -40,7 +59,7 @@ def render(spec: AvatarSpec, size: int, rng: random.Random) -> Image.Image:
     grid = img.resize((GRID, GRID), Image.Resampling.NEAREST)
     mask = fig.resize((GRID, GRID), Image.Resampling.NEAREST)
     _background(grid, mask, spec, rng)
-    _shade_edges(grid, mask, scene, spec)
+    _shade_edges(grid, mask, spec)
     _face(grid, scene, spec)
     _outline(grid, mask)
     return grid.resize((size, size), Image.Resampling.NEAREST)
@@ -52,9 +71,7 @@ def _px(grid: Image.Image, x: int, y: int, c: RGB) -> None:
 
 
 def _get(grid: Image.Image, x: int, y: int) -> RGB:
-    p = grid.getpixel((x, y))
-    assert isinstance(p, tuple)
-    return int(p[0]), int(p[1]), int(p[2])
+    return rgb_at(grid, x, y)
 
 
 def _background(grid: Image.Image, mask: Image.Image, spec: AvatarSpec, rng: random.Random) -> None:
@@ -77,7 +94,7 @@ def _background(grid: Image.Image, mask: Image.Image, spec: AvatarSpec, rng: ran
                         grid.putpixel((x + dx, y + dy), mix(light, spec.bg, 0.5))
 
 
-def _shade_edges(grid: Image.Image, mask: Image.Image, scene: Scene, spec: AvatarSpec) -> None:
+def _shade_edges(grid: Image.Image, mask: Image.Image, spec: AvatarSpec) -> None:
     """One-pixel shadow on the skin just under the hair and on the right edge of volumes."""
     skin = spec.skin
     shadow = shade(skin, -0.12, -0.01)
@@ -90,9 +107,10 @@ def _shade_edges(grid: Image.Image, mask: Image.Image, scene: Scene, spec: Avata
                 grid.putpixel((x, y), shadow)
             elif c == spec.hair and above[y - 1][x] != spec.hair and x < GRID // 2 + 2 and (x + y) % 3:
                 grid.putpixel((x, y + 1 if y + 1 < GRID and above[y + 1][x] == spec.hair else y), hair_hi)
-            elif mask.getpixel((x, y)) and not mask.getpixel((x + 1, y)) and c in (skin, spec.hair, spec.cloth):
+            elif (
+                mask.getpixel((x, y)) and not mask.getpixel((x + 1, y)) and c in (skin, spec.hair, spec.cloth)
+            ):
                 grid.putpixel((x, y), shade(c, -0.1))
-    del scene
 
 
 def _face(grid: Image.Image, scene: Scene, spec: AvatarSpec) -> None:

@@ -13,15 +13,26 @@ from chalicelib.render._color import RGB, mix, saturate, shade
 from chalicelib.render._scene import Features, Part, build_scene
 from chalicelib.render._spec import AvatarSpec
 
-FEATURES = Features(eye_kind="realistic", nose_kind="line", lips=True, cel_shadows=True, line_scale=1.5,
-                    eye_scale=1.12, brow_scale=1.25, mouth_scale=1.1, ink=(0, 0, 0), hair_strands=True)
+FEATURES = Features(
+    eye_kind="realistic",
+    nose_kind="line",
+    lips=True,
+    cel_shadows=True,
+    line_scale=1.5,
+    eye_scale=1.12,
+    brow_scale=1.25,
+    mouth_scale=1.1,
+    ink=(0, 0, 0),
+    hair_strands=True,
+)
 _OUTLINE_W = 0.011
 _BLACK: RGB = (0, 0, 0)
 
 
 def render(spec: AvatarSpec, size: int, rng: random.Random) -> Image.Image:
-    spec = dataclasses.replace(spec, skin=saturate(spec.skin, 1.25), lashes=True if spec.facial_hair == "none"
-                               else spec.lashes)
+    spec = dataclasses.replace(
+        spec, skin=saturate(spec.skin, 1.25), lashes=True if spec.facial_hair == "none" else spec.lashes
+    )
     w = size * 2
     scene = build_scene(spec, FEATURES)
     cv = Canvas(w, spec.bg, scene)
@@ -42,7 +53,9 @@ def render(spec: AvatarSpec, size: int, rng: random.Random) -> Image.Image:
             dots = ImageChops.multiply(m, ImageChops.invert(shadow_dots.crop(box)))
             cv.composite(shade(part.color, -0.12, -0.02, 1.3), dots, box)
             continue
-        flat = Part(part.name, part.role, colour, part.shapes, part.outline, part.shade, part.clip, part.alpha, 0.0)
+        flat = Part(
+            part.name, part.role, colour, part.shapes, part.outline, part.shade, part.clip, part.alpha, 0.0
+        )
         res = cv.paint(flat, outline=_BLACK, outline_w=_OUTLINE_W)
         if part.role == "skin" and part.shade:
             box = cv.box(flat)
@@ -64,8 +77,14 @@ def _background(cv: Canvas, spec: AvatarSpec, rng: random.Random) -> None:
         off = rng.uniform(0, math.tau / n)
         for i in range(0, n, 2):
             a0, a1 = off + math.tau * i / n, off + math.tau * (i + 1) / n
-            d.polygon([c, (c[0] + 2 * w * math.cos(a0), c[1] + 2 * w * math.sin(a0)),
-                       (c[0] + 2 * w * math.cos(a1), c[1] + 2 * w * math.sin(a1))], fill=shade(spec.bg, 0.1))
+            d.polygon(
+                [
+                    c,
+                    (c[0] + 2 * w * math.cos(a0), c[1] + 2 * w * math.sin(a0)),
+                    (c[0] + 2 * w * math.cos(a1), c[1] + 2 * w * math.sin(a1)),
+                ],
+                fill=shade(spec.bg, 0.1),
+            )
         return
     pitch = w / 22
     corner = (0.0, 0.0) if rng.random() < 0.5 else (1.0, 0.0)

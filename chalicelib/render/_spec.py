@@ -10,7 +10,18 @@ from chalicelib.domain.styles import StyleLook
 from chalicelib.render._color import RGB, hex_rgb, luminance
 
 HAIR_STYLES: tuple[str, ...] = (
-    "crop", "swept", "quiff", "spiky", "bob", "long", "curly", "afro", "bun", "ponytail", "buzz", "wavy",
+    "crop",
+    "swept",
+    "quiff",
+    "spiky",
+    "bob",
+    "long",
+    "curly",
+    "afro",
+    "bun",
+    "ponytail",
+    "buzz",
+    "wavy",
 )
 _SHORT_HAIR = ("crop", "swept", "quiff", "spiky", "buzz", "curly")
 _LONG_HAIR = ("bob", "long", "bun", "ponytail", "wavy", "curly", "afro")
@@ -59,8 +70,10 @@ _HAIR_COLOUR_WORDS: tuple[tuple[str, str], ...] = (
     (r"\b(red ?head|ginger|red hair|auburn)\b", "#b5542d"),
     (r"\b(black hair|dark hair)\b", "#1c1c1c"),
     (r"\b(brown hair|brunette)\b", "#5a3825"),
-    (r"\b(grey|gray|white|silver) hair\b|\b(old|elderly|grandma|grandpa|grandmother|grandfather)\b",
-     "#b9b9b9"),
+    (
+        r"\b(grey|gray|white|silver) hair\b|\b(old|elderly|grandma|grandpa|grandmother|grandfather)\b",
+        "#b9b9b9",
+    ),
     (r"\bpink hair\b", "#ff6fae"),
     (r"\bblue hair\b", "#3f7cff"),
     (r"\bpurple hair\b", "#8a4fe0"),
@@ -87,9 +100,8 @@ def _pick_distinct(rng: random.Random, options: tuple[str, ...], avoid: RGB, min
     rng.shuffle(shuffled)
     for hx in shuffled:
         c = hex_rgb(hx)
-        if abs(luminance(c) - luminance(avoid)) >= min_gap or c == avoid:
-            if c != avoid:
-                return c
+        if c != avoid and abs(luminance(c) - luminance(avoid)) >= min_gap:
+            return c
     return hex_rgb(max(shuffled, key=lambda h: abs(luminance(hex_rgb(h)) - luminance(avoid))))
 
 
@@ -113,7 +125,7 @@ def build_spec(look: StyleLook, prompt: str, rng: random.Random) -> AvatarSpec:
     else:
         hair_style = rng.choice(HAIR_STYLES)
     face_shape = rng.choice(("oval", "round", "heart", "square", "oval"))
-    eyes = rng.choice(("open", "open", "open", "happy", "wink", "sleepy"))
+    eyes = rng.choice(("open", "open", "open", "open", "happy", "wink", "sleepy"))
     brows = rng.choice(("soft", "raised", "flat", "arched", "soft"))
     mouth = rng.choice(("smile", "grin", "smile", "open", "smirk", "calm", "grin"))
     outfit = rng.choice(("crew", "vneck", "collar", "hoodie", "turtleneck", "blazer"))
@@ -176,9 +188,31 @@ def build_spec(look: StyleLook, prompt: str, rng: random.Random) -> AvatarSpec:
     if facial_hair != "none":
         lashes = False
     return AvatarSpec(
-        technique=look.technique, bg=bg, bg_alt=bg_alt, skin=skin, hair=hair, iris=iris, cloth=cloth,
-        cloth_alt=cloth_alt, accent=accent, face_shape=face_shape, hair_style=hair_style, eyes=eyes,
-        brows=brows, mouth=mouth, outfit=outfit, glasses=glasses, earrings=earrings, hat=hat,
-        facial_hair=facial_hair, blush=blush, freckles=freckles, lashes=lashes, mirror=mirror,
-        head_w=head_w, eye_gap=eye_gap, mouth_w=mouth_w, detail_seed=detail_seed,
+        technique=look.technique,
+        bg=bg,
+        bg_alt=bg_alt,
+        skin=skin,
+        hair=hair,
+        iris=iris,
+        cloth=cloth,
+        cloth_alt=cloth_alt,
+        accent=accent,
+        face_shape=face_shape,
+        hair_style=hair_style,
+        eyes=eyes,
+        brows=brows,
+        mouth=mouth,
+        outfit=outfit,
+        glasses=glasses,
+        earrings=earrings,
+        hat=hat,
+        facial_hair=facial_hair,
+        blush=blush,
+        freckles=freckles,
+        lashes=lashes,
+        mirror=mirror,
+        head_w=head_w,
+        eye_gap=eye_gap,
+        mouth_w=mouth_w,
+        detail_seed=detail_seed,
     )

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 
 from chalicelib.domain.errors import (
     ApiError,
+    BudgetExhausted,
     Conflict,
     Forbidden,
     InvalidRequest,
@@ -40,6 +41,7 @@ from chalicelib.domain.tiers import Tier, Window
 from chalicelib.ports import (
     AdmitRequest,
     AdmitResult,
+    Counter,
     Finish,
     GenerationRecord,
     ImageProvider,
@@ -51,10 +53,14 @@ from chalicelib.ports import (
     StoreError,
     WindowCharge,
 )
+from chalicelib.services.counters import DAY_STATS_TTL, MONTH_STATS_TTL, job_counters, stats_prefixes
 
 log = logging.getLogger(__name__)
 
 BASE_SIZES = (128, 256, 512)
+DEGRADED_FIRST = ("anonymous", "free")  # tiers that fall back to the gallery at 100 % of budget
+DAY_TTL = 3 * 86400
+MONTH_TTL = 40 * 86400
 LEASE_MS = 120_000
 TYPICAL_JOB_SECONDS = 4.0
 
@@ -87,6 +93,25 @@ def window_period(window: Window, now: float) -> tuple[str, int]:
     seconds = window.seconds
     period = int(now) // seconds
     return f"{window.name[0]}{period}", (period + 1) * seconds
+
+
+def spend_keys(now: float) -> tuple[str, str]:
+    """The store counters of today's and this month's spend (USD), in UTC."""
+    moment = datetime.fromtimestamp(now, UTC)
+    return f"spend:day:{moment:%Y%m%d}", f"spend:month:{moment:%Y%m}"
+
+
+@dataclass(frozen=True)
+class Budget:
+    """The spend guard's limits: anonymous and free stop at 100 %, the others at the hard cap."""
+
+    daily_usd: float = 25.0
+    monthly_usd: float = 500.0
+    hard_cap_ratio: float = 1.5
+
+    def limits_for(self, tier: str) -> tuple[float, float]:
+        ratio = 1.0 if tier in DEGRADED_FIRST else self.hard_cap_ratio
+        return self.daily_usd * ratio, self.monthly_usd * ratio
 
 
 def sizes_for(size: int) -> tuple[int, ...]:
@@ -142,7 +167,9 @@ class GenerationService:
         cache_ttl: int = 7 * 24 * 3600,
         job_deadline: int = 900,
         sync_threads: int = 4,
+        budget: Budget | None = None,
         clock: Clock = time.time,
+        after_spend: Callable[[], None] | None = None,
     ) -> None:
         self._store = store
         self._objects = objects
@@ -156,6 +183,8 @@ class GenerationService:
         self._cache_ttl = cache_ttl
         self._deadline = job_deadline
         self._clock = clock
+        self._budget = budget or Budget()
+        self._after_spend = after_spend  # e.g. the budget alerts' check, off the request path
         self._executor = ThreadPoolExecutor(max_workers=sync_threads, thread_name_prefix="avatarflow-sync")
         self._sync_slots = threading.BoundedSemaphore(sync_threads)
 
@@ -179,6 +208,7 @@ class GenerationService:
             "size": str(req.size),
             "quality": req.quality,
             "lane": lane,
+            "tier": tier.name,
             "created_at": iso(now),
             "request_hash": req_hash,
         }
@@ -197,6 +227,9 @@ class GenerationService:
             now_ms=int(now * 1000),
             deadline_ms=int((now + self._deadline) * 1000),
             idempotency_key=idempotency_key,
+            spend_keys=spend_keys(now),
+            spend_limits=self._budget.limits_for(tier.name),
+            stats_prefixes=tuple(zip(stats_prefixes(now), (DAY_STATS_TTL, MONTH_STATS_TTL), strict=True)),
         )
         result = self._store.admit_generation(admit)
         headers = self._rate_headers(result)
@@ -244,7 +277,7 @@ class GenerationService:
 
     def _window_charges(self, identity: Identity, tier: Tier, now: float) -> list[WindowCharge]:
         charges = []
-        for window in tier.windows:
+        for window in identity.windows if identity.windows is not None else tier.windows:
             label, reset_at = window_period(window, now)
             charges.append(WindowCharge(window.name, f"q:{identity.key}:{label}", window.limit, reset_at))
         return charges
@@ -272,6 +305,12 @@ class GenerationService:
                     extra=suggestions,
                 )
             raise RateLimited("Too many requests; slow down.", headers=retry, extra=suggestions)
+        if result.outcome == "budget_exhausted":
+            raise BudgetExhausted(
+                "Custom avatars are paused for now; pick one from the gallery instead.",
+                headers={**headers, "Retry-After": "3600"},
+                extra={"suggestions": self._suggest(req.style, req.prompt)},
+            )
         if result.outcome == "idempotency_conflict":
             raise Conflict(
                 "This Idempotency-Key was used with a different request body.",
@@ -355,7 +394,10 @@ class GenerationService:
             code = "content_rejected" if exc.kind == "content_rejected" else "provider_unavailable"
             log.warning("provider failed", extra={"job_id": generation_id, "kind": exc.kind})
             self._fail(
-                record, code, str(exc) if code == "content_rejected" else "No provider could serve it."
+                record,
+                code,
+                str(exc) if code == "content_rejected" else "No provider could serve it.",
+                failed_providers=self._failed_providers(exc),
             )
         except ApiError as exc:
             self._fail(record, exc.code, exc.message)
@@ -397,6 +439,16 @@ class GenerationService:
                 images={str(r.size): r.key for r in renditions},
                 provider=result.provider,
                 cache_ttl=self._cache_ttl,
+                counters=[
+                    *self._spend_counters(result.provider, record, result.cost_usd),
+                    *job_counters(
+                        self._clock(),
+                        status="succeeded",
+                        tier=record.get("tier", "unknown"),
+                        provider=result.provider,
+                        latency_ms=result.latency_ms,
+                    ),
+                ],
                 fields={
                     "model": result.model,
                     "provider_latency_ms": f"{result.latency_ms:.1f}",
@@ -404,8 +456,30 @@ class GenerationService:
                 },
             )
         )
+        if result.cost_usd > 0 and self._after_spend is not None:
+            try:
+                self._after_spend()
+            except Exception:
+                log.exception("the after-spend hook failed", extra={"job_id": record["id"]})
 
-    def _fail(self, record: GenerationRecord, code: str, message: str) -> None:
+    def _spend_counters(self, provider: str, record: GenerationRecord, cost: float) -> list[Counter]:
+        """What a finished job adds to the spend counters, in the same call that finishes it."""
+        if cost <= 0:
+            return []
+        day, month = spend_keys(self._clock())
+        tier = record.get("tier", "unknown")
+        return [
+            Counter(day, cost, DAY_TTL),
+            Counter(f"{day}:provider:{provider}", cost, DAY_TTL),
+            Counter(f"{day}:tier:{tier}", cost, DAY_TTL),
+            Counter(month, cost, MONTH_TTL),
+            Counter(f"{month}:provider:{provider}", cost, MONTH_TTL),
+            Counter(f"{month}:tier:{tier}", cost, MONTH_TTL),
+        ]
+
+    def _fail(
+        self, record: GenerationRecord, code: str, message: str, *, failed_providers: tuple[str, ...] = ()
+    ) -> None:
         self._store.finish_generation(
             Finish(
                 generation_id=record["id"],
@@ -414,8 +488,23 @@ class GenerationService:
                 request_hash=record.get("request_hash", ""),
                 error_code=code,
                 error_message=message,
+                counters=job_counters(
+                    self._clock(),
+                    status="failed",
+                    tier=record.get("tier", "unknown"),
+                    failed_providers=failed_providers,
+                ),
             )
         )
+
+    def _failed_providers(self, exc: ProviderError) -> tuple[str, ...]:
+        """The providers a failed job counts against in the stats (the router names each one)."""
+        if exc.kind == "content_rejected":
+            return ()  # the provider worked: it refused the prompt
+        attempts = getattr(exc, "attempts", None)
+        if attempts is not None:
+            return tuple(a.provider for a in attempts if getattr(a, "error_kind", None))
+        return (self._provider.name,)
 
     # -- reads ---------------------------------------------------------------------------------
     def get_generation(self, identity: Identity, generation_id: str) -> Generation:

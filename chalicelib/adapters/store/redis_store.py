@@ -12,8 +12,12 @@ from chalicelib.adapters.store.scripts import script
 from chalicelib.ports import (
     AdmitRequest,
     AdmitResult,
+    ApiKeyRecord,
+    BreakerOutcome,
+    BreakerPolicy,
     Finish,
     GenerationRecord,
+    ProviderHealth,
     StoreError,
 )
 
@@ -74,6 +78,8 @@ class RedisStateStore:
             self._k(f"hist:{request.identity_key}"),
             self._k("jobs:open"),
             followers_key,
+            self._k(request.spend_keys[0]),
+            self._k(request.spend_keys[1]),
             *(self._k(w.key) for w in request.windows),
         ]
         args: list[Arg] = [
@@ -89,6 +95,9 @@ class RedisStateStore:
             RECORD_TTL_SECONDS,
             len(request.windows),
             len(request.record),
+            repr(float(request.spend_limits[0])),
+            repr(float(request.spend_limits[1])),
+            " ".join(f"{self._k(prefix)} {ttl}" for prefix, ttl in request.stats_prefixes),
         ]
         for window in request.windows:
             args += [window.limit, window.reset_at]
@@ -199,3 +208,205 @@ class RedisStateStore:
             return _text(self._client.command("PING")).upper() in ("PONG", "TRUE")
         except StoreError:
             return False
+
+    # -- provider circuit breakers (breaker.lua) -----------------------------------------------
+    def _breaker_key(self, name: str) -> str:
+        return self._k(f"breaker:{name}")
+
+    def provider_health(self, names: Sequence[str]) -> dict[str, ProviderHealth]:
+        if not names:
+            return {}
+        reply = self._client.run_script(script("breaker"), [self._breaker_key(n) for n in names], ["read"])
+        try:
+            return {name: _health(name, row) for name, row in zip(names, reply, strict=True)}
+        except (TypeError, ValueError) as exc:
+            raise StoreError("state store returned an unexpected breaker reply") from exc
+
+    def claim_provider_trial(self, name: str, now_ms: int, lease_ms: int) -> bool:
+        reply = self._client.run_script(
+            script("breaker"),
+            [self._breaker_key(name)],
+            ["claim", int(now_ms), int(lease_ms), _ms(BreakerPolicy().memory_s)],
+        )
+        return int(reply) == 1
+
+    def record_provider_outcome(
+        self,
+        name: str,
+        outcome: BreakerOutcome,
+        now_ms: int,
+        policy: BreakerPolicy,
+        *,
+        retry_after: float | None = None,
+        kind: str = "",
+    ) -> ProviderHealth:
+        reply = self._client.run_script(
+            script("breaker"),
+            [self._breaker_key(name)],
+            [
+                "record",
+                int(now_ms),
+                outcome,
+                _ms(retry_after or 0.0),
+                policy.failure_threshold,
+                _ms(policy.cooldown_s),
+                _ms(policy.max_cooldown_s),
+                _ms(policy.auth_open_s),
+                _ms(policy.max_cooling_s),
+                _ms(policy.memory_s),
+                kind or outcome,
+            ],
+        )
+        try:
+            return _health(name, reply)
+        except (TypeError, ValueError) as exc:
+            raise StoreError("state store returned an unexpected breaker reply") from exc
+
+    # -- API keys (apikey_*.lua), counters and once-only markers ---------------------------------
+    # apikey:{hmac}   the lookup (JSON): what authentication GETs; deleted when the key is revoked
+    # apikey:id:{id}  the record (hash): public fields, key_hash and webhook_secret
+    # apikeys         the listing (zset of ids by creation time)
+    def put_api_key(self, record: ApiKeyRecord) -> None:
+        if not record.key_hash:
+            raise ValueError("an API key record needs its hash")
+        limits = json.dumps(dict(record.limits), separators=(",", ":"))
+        lookup = json.dumps(
+            {
+                "id": record.id,
+                "name": record.name,
+                "tier": record.tier,
+                "limits": dict(record.limits),
+                "created_at": record.created_at,
+                "prefix": record.prefix,
+            },
+            separators=(",", ":"),
+        )
+        fields: list[Arg] = []
+        for name, value in (
+            ("id", record.id),
+            ("name", record.name),
+            ("tier", record.tier),
+            ("limits", limits),
+            ("created_at", record.created_at),
+            ("prefix", record.prefix),
+            ("revoked", "1" if record.revoked else "0"),
+            ("key_hash", record.key_hash),
+            ("webhook_secret", record.webhook_secret),
+        ):
+            fields += [name, value]
+        stored = self._client.run_script(
+            script("apikey_put"),
+            [self._k(f"apikey:{record.key_hash}"), self._k(f"apikey:id:{record.id}"), self._k("apikeys")],
+            [lookup, record.id, _epoch_ms(record.created_at), *fields],
+        )
+        if int(stored) != 1:
+            raise StoreError("an API key with this id or hash already exists")
+
+    def get_api_key_by_hash(self, key_hash: str) -> ApiKeyRecord | None:
+        value = self._client.command("GET", self._k(f"apikey:{key_hash}"))
+        if value is None:
+            return None
+        try:
+            doc = json.loads(_text(value))
+            return ApiKeyRecord(
+                id=str(doc["id"]),
+                name=str(doc["name"]),
+                tier=str(doc["tier"]),
+                limits={str(k): int(v) for k, v in dict(doc.get("limits") or {}).items()},
+                created_at=str(doc["created_at"]),
+                prefix=str(doc.get("prefix", "")),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StoreError("state store holds a malformed API key lookup") from exc
+
+    def get_api_key(self, key_id: str) -> ApiKeyRecord | None:
+        reply = self._client.command("HGETALL", self._k(f"apikey:id:{key_id}"))
+        if isinstance(reply, dict):
+            fields = {_text(k): _text(v) for k, v in reply.items()}
+        else:
+            fields = _pairs(reply or [])
+        if not fields.get("id"):
+            return None
+        return _api_key(fields, secrets=True)
+
+    def list_api_keys(self, limit: int = 1000) -> list[ApiKeyRecord]:
+        reply = self._client.run_script(
+            script("apikey_list"), [self._k("apikeys")], [max(1, limit), self._k("apikey:id:")]
+        )
+        names = ("id", "name", "tier", "limits", "created_at", "prefix", "revoked")
+        try:
+            count = int(reply[0])
+            rows = [reply[1 + i * len(names) : 1 + (i + 1) * len(names)] for i in range(count)]
+            return [_api_key(dict(zip(names, (_text(v or "") for v in row), strict=True))) for row in rows]
+        except (IndexError, TypeError, ValueError) as exc:
+            raise StoreError("state store returned an unexpected API key listing") from exc
+
+    def revoke_api_key(self, key_id: str) -> bool:
+        from datetime import UTC, datetime
+
+        revoked_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        reply = self._client.run_script(
+            script("apikey_revoke"), [self._k(f"apikey:id:{key_id}")], [self._k("apikey:"), revoked_at]
+        )
+        return int(reply) > 0
+
+    def counter_values(self, keys: Sequence[str]) -> list[float]:
+        if not keys:
+            return []
+        values = self._client.command("MGET", *(self._k(k) for k in keys))
+        try:
+            return [float(_text(v)) if v is not None else 0.0 for v in values]
+        except (TypeError, ValueError) as exc:
+            raise StoreError("state store holds a counter that is not a number") from exc
+
+    def set_once(self, key: str, value: str, ttl: int) -> bool:
+        return bool(self._client.command("SET", self._k(key), value, "NX", "EX", max(1, int(ttl))))
+
+    def delete_key(self, key: str) -> None:
+        self._client.command("DEL", self._k(key))
+
+
+def _epoch_ms(iso_time: str) -> int:
+    from datetime import datetime
+
+    try:
+        return int(datetime.fromisoformat(iso_time.replace("Z", "+00:00")).timestamp() * 1000)
+    except ValueError:
+        return 0
+
+
+def _api_key(fields: dict[str, str], *, secrets: bool = False) -> ApiKeyRecord:
+    """An API key record from the store's fields (hash and webhook secret only when asked)."""
+    try:
+        limits = {str(k): int(v) for k, v in json.loads(fields.get("limits") or "{}").items()}
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise StoreError("state store holds malformed API key limits") from exc
+    return ApiKeyRecord(
+        id=fields["id"],
+        name=fields.get("name", ""),
+        tier=fields.get("tier", ""),
+        limits=limits,
+        created_at=fields.get("created_at", ""),
+        prefix=fields.get("prefix", ""),
+        revoked=fields.get("revoked") == "1",
+        key_hash=fields.get("key_hash", "") if secrets else "",
+        webhook_secret=fields.get("webhook_secret", "") if secrets else "",
+    )
+
+
+def _ms(seconds: float) -> int:
+    return max(0, round(seconds * 1000))
+
+
+def _health(name: str, row: Sequence[Any]) -> ProviderHealth:
+    """A breaker from the six fields breaker.lua answers ('' where the store holds nothing)."""
+    failures, open_until, cooldown, cooling_until, trial_until, reason = (_text(v) for v in row)
+    return ProviderHealth(
+        name=name,
+        failures=int(failures or 0),
+        open_until_ms=int(open_until or 0),
+        cooldown_ms=int(cooldown or 0),
+        cooling_until_ms=int(cooling_until or 0),
+        trial_until_ms=int(trial_until or 0),
+        reason=reason,
+    )

