@@ -4,17 +4,34 @@ from __future__ import annotations
 
 from chalice.app import Chalice
 
+from chalicelib.api.admin import admin
+from chalicelib.api.admin_gallery import admin_gallery
+from chalicelib.api.batches import batches
 from chalicelib.api.middleware import http_middleware
 from chalicelib.api.preflight import add_preflight_routes
 from chalicelib.api.public import public
 from chalicelib.api.users import users
+from chalicelib.api.webhooks import webhooks
 from chalicelib.logs import configure_logging
+from chalicelib.workers.gallery_schedule import gallery_schedule
+from chalicelib.workers.lanes import lanes
+from chalicelib.workers.reaper import reaper
+from chalicelib.workers.schedules import schedules
 
 configure_logging()
 
-app = Chalice(app_name="avatarflow")
+# configure_logs=False: Chalice would take over the "avatarflow" logger (level ERROR, a second handler).
+app = Chalice(app_name="avatarflow", configure_logs=False)
 app.api.binary_types = ["image/webp", "image/png", "image/jpeg"]
 app.register_blueprint(public)
 app.register_blueprint(users)
 app.register_middleware(http_middleware, "http")
+app.register_blueprint(admin_gallery)
+app.register_blueprint(gallery_schedule)
+app.register_blueprint(batches)
+app.register_blueprint(webhooks)
+app.register_blueprint(lanes)
+app.register_blueprint(reaper)
+app.register_blueprint(admin)
+app.register_blueprint(schedules)
 add_preflight_routes(app)

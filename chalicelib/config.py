@@ -57,6 +57,14 @@ class Settings(BaseSettings):
     queue_url_premium: str | None = _env("AVATARFLOW_QUEUE_URL_PREMIUM")
     queue_url_free: str | None = _env("AVATARFLOW_QUEUE_URL_FREE")
     queue_url_batch: str | None = _env("AVATARFLOW_QUEUE_URL_BATCH")
+    # The lane workers' queue NAMES are read at import time by workers/lanes.py (Chalice needs them
+    # then): AVATARFLOW_QUEUE_NAME_PREMIUM / _FREE / _BATCH, default avatarflow-<stage>-<lane>.
+    lane_max_receives: int = _env("AVATARFLOW_LANE_MAX_RECEIVES", 5, ge=1)  # then the worker fails the job
+    job_max_attempts: int = _env("AVATARFLOW_JOB_MAX_ATTEMPTS", 3, ge=1)  # provider jobs that failed
+    sync_qualities: str = _env("AVATARFLOW_SYNC_QUALITIES", "fast")  # answered within Prefer: wait
+    sync_max_lane_depth: int = _env("AVATARFLOW_SYNC_MAX_LANE_DEPTH", 25, ge=0)  # deeper: always 202
+    replicate_webhook_secret: SecretStr | None = _env("REPLICATE_WEBHOOK_SECRET")  # whsec_...
+    fal_jwks_url: str = _env("FAL_JWKS_URL", "https://rest.alpha.fal.ai/.well-known/jwks.json")
 
     # --- generation providers -------------------------------------------------------------
     fal_key: SecretStr | None = _env("FAL_KEY")
@@ -96,6 +104,14 @@ class Settings(BaseSettings):
     # Past 100 % of the budget, anonymous and free stop; premium and enterprise go on to this multiple.
     budget_hard_cap_ratio: float = _env("AVATARFLOW_BUDGET_HARD_CAP_RATIO", 1.5)
 
+    # --- operations: API keys, budget alerts ------------------------------------------------
+    # The server secret of the API keys' keyed hashes (HMAC-SHA256). Unset: derived from the JWT
+    # secret in the local and test stages; API keys are disabled in any other stage.
+    api_key_pepper: SecretStr | None = _env("AVATARFLOW_API_KEY_PEPPER")
+    # Signs the budget alert webhooks (Standard Webhooks: "whsec_" + base64 of the key bytes).
+    budget_alert_secret: SecretStr | None = _env("AVATARFLOW_BUDGET_ALERT_SECRET")
+    budget_sns_topic_arn: str | None = _env("AVATARFLOW_BUDGET_SNS_TOPIC_ARN")
+
     @field_validator(
         "public_url",
         "jwks_url",
@@ -119,6 +135,22 @@ class Settings(BaseSettings):
         # An empty variable in a deployment template means "not configured", not "".
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("api_key_pepper", "budget_alert_secret", "budget_sns_topic_arn", mode="before")
+    @classmethod
+    def _blank_operations_setting_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def api_key_pepper_bytes(self) -> bytes | None:
+        """The API keys' HMAC secret: as configured, else derived in local/test, else None (off)."""
+        if self.api_key_pepper is not None:
+            return self.api_key_pepper.get_secret_value().encode()
+        if self.stage in ("local", "test"):
+            from chalicelib.services.api_keys import derive_pepper
+
+            return derive_pepper(self.jwt_secret.get_secret_value())
+        return None
+
     @property
     def uses_upstash(self) -> bool:
         return bool(self.upstash_url and self.upstash_token)
@@ -130,6 +162,10 @@ class Settings(BaseSettings):
     @property
     def uses_sqs(self) -> bool:
         return bool(self.queue_url_premium and self.queue_url_free and self.queue_url_batch)
+
+    @property
+    def sync_quality_list(self) -> tuple[str, ...]:
+        return tuple(q.strip() for q in self.sync_qualities.split(",") if q.strip())
 
     @property
     def uses_procedural_fallback(self) -> bool:

@@ -27,7 +27,6 @@ from __future__ import annotations
 import hashlib
 import io
 import struct
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -168,6 +167,11 @@ def _check_sizes(sizes: Sequence[int]) -> list[int]:
 
 
 def _check_dimensions(width: int, height: int, *, max_pixels: int) -> None:
+    from PIL import Image
+
+    # Pillow's own bomb limit caps the caller's: refused here, from the header, before any
+    # decoding, so Pillow's warning (process-wide state) never needs to be turned into an error.
+    max_pixels = min(max_pixels, Image.MAX_IMAGE_PIXELS or max_pixels)
     if width * height > max_pixels:
         raise ImageRejected(
             "too_many_pixels", f"the image is {width}x{height}, more than {max_pixels} pixels"
@@ -217,40 +221,37 @@ def _decode_bytes(data: bytes, *, largest: int, max_bytes: int, max_pixels: int)
     if len(data) > max_bytes:
         raise ImageRejected("too_large", f"the image is {len(data)} bytes, more than {max_bytes}")
 
-    # DecompressionBombWarning becomes an error: an image above Pillow's own MAX_IMAGE_PIXELS is
-    # refused even when the caller's max_pixels is higher. (catch_warnings is process-wide in
-    # Python 3.11; the only filter it adds is this one, for this warning category.)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            # Pass 1: header only (no pixels yet), then verify() the whole file.
-            with _open(data) as probe:
-                fmt = probe.format or ""
-                if fmt not in _ACCEPTED_FORMATS and fmt not in _JPEG_FORMATS:
-                    raise _unsupported(fmt or "this")
-                width, height = probe.size
-                _check_dimensions(width, height, max_pixels=max_pixels)
-                try:
-                    probe.verify()
-                except _DECODE_ERRORS as exc:
-                    raise ImageRejected("corrupt", f"the {fmt} file is damaged or truncated") from exc
-
-            # Pass 2: a fresh open (verify() invalidates the first) that decodes the pixels.
-            image = _open(data)
-            if image.size != (width, height):  # pragma: no cover - the same bytes, parsed again
-                image.close()
-                raise ImageRejected("corrupt", "the image header is inconsistent")
+    # The pixel limit is checked from the header before decoding (see _check_dimensions), so no
+    # warnings.catch_warnings() is needed: it is process-wide and the worker runs threads.
+    try:
+        # Pass 1: header only (no pixels yet), then verify() the whole file.
+        with _open(data) as probe:
+            fmt = probe.format or ""
+            if fmt not in _ACCEPTED_FORMATS and fmt not in _JPEG_FORMATS:
+                raise _unsupported(fmt or "this")
+            width, height = probe.size
+            _check_dimensions(width, height, max_pixels=max_pixels)
             try:
-                if fmt in _JPEG_FORMATS:
-                    # Let libjpeg decode at 1/2, 1/4 or 1/8 scale while the short side still
-                    # covers the largest rendition (scale = min(w // s, h // s), a power of two).
-                    image.draft("RGB", (largest, largest))
-                image.load()
+                probe.verify()
             except _DECODE_ERRORS as exc:
-                image.close()
                 raise ImageRejected("corrupt", f"the {fmt} file is damaged or truncated") from exc
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise ImageRejected("too_many_pixels", f"the image has too many pixels: {exc}") from exc
+
+        # Pass 2: a fresh open (verify() invalidates the first) that decodes the pixels.
+        image = _open(data)
+        if image.size != (width, height):  # pragma: no cover - the same bytes, parsed again
+            image.close()
+            raise ImageRejected("corrupt", "the image header is inconsistent")
+        try:
+            if fmt in _JPEG_FORMATS:
+                # Let libjpeg decode at 1/2, 1/4 or 1/8 scale while the short side still
+                # covers the largest rendition (scale = min(w // s, h // s), a power of two).
+                image.draft("RGB", (largest, largest))
+            image.load()
+        except _DECODE_ERRORS as exc:
+            image.close()
+            raise ImageRejected("corrupt", f"the {fmt} file is damaged or truncated") from exc
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageRejected("too_many_pixels", f"the image has too many pixels: {exc}") from exc
 
     icc = image.info.get("icc_profile")
     oriented = _oriented(image, owned=True)

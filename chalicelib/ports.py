@@ -6,7 +6,7 @@ and an embedded default, and ``tests/contract`` runs one suite against both.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -195,6 +195,36 @@ class StateStore(Protocol):
 
     def delete_key(self, key: str) -> None: ...
 
+    # -- async jobs: provider jobs (webhook mode), timers, batch counts (services/jobs.py) --
+
+    def set_provider_job(self, generation_id: str, job: str, lease_until_ms: int, poll_at_ms: int) -> bool:
+        """On a running job, at once: keep the provider's job handle (``job``, JSON), hold the
+        claim until ``lease_until_ms`` and schedule the polling fallback at ``poll_at_ms``.
+        False if the job is not running (it ended, or was never claimed)."""
+        ...
+
+    def release_job(self, generation_id: str) -> bool:
+        """Put a running job back to ``queued`` (its attempt failed and will be retried), dropping
+        its lease, provider job and poll; False if it was not running."""
+        ...
+
+    def due_jobs(self, timer: TimerKind, now_ms: int, limit: int = 100) -> list[str]:
+        """Ids whose timer is due by ``now_ms``, earliest first: ``deadline`` (open jobs past their
+        deadline), ``poll`` (webhook jobs to poll), ``callback`` (client callbacks to deliver)."""
+        ...
+
+    def schedule_job(self, timer: TimerKind, generation_id: str, at_ms: int | None) -> None:
+        """Set a ``poll`` or ``callback`` timer of a job to ``at_ms``, or cancel it with None (a
+        stale ``deadline`` entry can only be cancelled: deadlines are set by ``admit_generation``)."""
+        ...
+
+    def generation_statuses(self, generation_ids: Sequence[str]) -> list[str | None]:
+        """The status of each generation (None where unknown), in one call."""
+        ...
+
+
+TimerKind = Literal["deadline", "poll", "callback"]
+
 
 class StoreError(Exception):
     """The state store is unreachable, too slow, or refused the call."""
@@ -282,6 +312,10 @@ class ObjectStoreError(Exception):
 # --------------------------------------------------------------------------------------------
 
 
+class QueueError(Exception):
+    """A job could not be handed to its lane (the queue is unreachable or refused it)."""
+
+
 class JobQueue(Protocol):
     """Lanes of pending generation jobs: premium before free before batch."""
 
@@ -354,6 +388,7 @@ class GalleryEntry:
     attribution_url: str | None = None
     license: str = "CC0-1.0"
     external_urls: Mapping[str, str] | None = None  # hotlinked sources (Unsplash) are not re-hosted
+    download_location: str | None = None  # Unsplash: to be called when a user picks this photo
 
 
 class RetryableProviderError(ProviderError):
@@ -408,3 +443,68 @@ class ApiKeyRecord:
     revoked: bool = False
     key_hash: str = ""
     webhook_secret: str = ""
+
+
+# --------------------------------------------------------------------------------------------
+# Gallery sources (see chalicelib/adapters/sources and services/gallery_refresh)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SourceItem:
+    """One candidate gallery item as a source offers it, before it is re-hosted or listed.
+
+    Exactly one of ``image_url`` (re-hosted: fetched through the SSRF-safe fetch, processed and
+    stored under ``gallery/``), ``external_urls`` (hotlinked, never re-hosted: one URL per size)
+    or ``render`` (made in-process: returns bytes or a PIL image) says where the picture is.
+    ``cursor`` is the source's token to resume at this item's page in a later run.
+    """
+
+    source: str  # "pexels" | "generated_photos" | "unsplash" | "procedural"
+    source_id: str  # stable within the source: the refresh dedups on it
+    style: str
+    tags: tuple[str, ...]
+    license: str
+    attribution_name: str | None = None
+    attribution_url: str | None = None
+    image_url: str | None = None
+    external_urls: Mapping[str, str] | None = None
+    render: Callable[[], Any] | None = None
+    download_location: str | None = None
+    cursor: str | None = None
+
+
+class GallerySource(Protocol):
+    """Offers candidate gallery items for a style, within its own rate limits.
+
+    ``fetch`` yields at most about ``budget`` items per call (the caller may stop early), skips
+    malformed items with a log line, and raises :class:`SourceError` subclasses: a
+    :class:`SourceRateLimited` ends this source's run until ``retry_at``.
+    """
+
+    name: str
+    styles: tuple[str, ...]  # the styles this source can fill
+    per_run: int  # new items per style and run that its limits allow
+    allowed_hosts: tuple[str, ...]  # where its re-hosted images may be downloaded from
+
+    def fetch(self, style: str, budget: int, cursor: str | None = None) -> Iterator[SourceItem]: ...
+
+
+class SourceError(Exception):
+    """A gallery source failed; ``retry_at`` (epoch seconds) says when to ask it again, if known."""
+
+    def __init__(self, message: str, *, retry_at: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_at = retry_at
+
+
+class SourceRateLimited(SourceError):
+    """HTTP 429 or the quota headers say nothing is left: stop this source until ``retry_at``."""
+
+
+class SourceAuthError(SourceError):
+    """The key is wrong or revoked: every call would fail the same way."""
+
+
+class SourceUnavailable(SourceError):
+    """Timeout, 5xx, an answer that is not JSON: try again in a later run."""

@@ -77,6 +77,7 @@ def _arg(value: Any) -> str:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 256  # socketserver's 5 drops SYNs when 16 clients connect at once (1 s retry)
 
     def __init__(self, address: tuple[str, int], harness: UpstashHarness) -> None:
         self.harness = harness
@@ -336,15 +337,18 @@ def running_harness(redis_socket: str, token: str = TOKEN) -> Iterator[UpstashHa
         harness.close()
 
 
-@pytest.fixture
-def upstash_harness(redis_server: Any) -> Iterator[UpstashHarness]:
-    """A fresh harness (its own port, no faults, zero counts) on the session's embedded Redis."""
+@pytest.fixture(name="upstash_harness")
+def upstash_harness_fixture(redis_server: Any) -> Iterator[UpstashHarness]:
+    """A fresh harness (its own port, no faults, zero counts) on the session's embedded Redis.
+
+    Use it from a test module with ``from tests.upstash_harness import upstash_harness_fixture``
+    (registered under the name ``upstash_harness``)."""
     with running_harness(redis_server.socket_file) as harness:
         yield harness
 
 
-@pytest.fixture
-def upstash_client(upstash_harness: UpstashHarness) -> Iterator[UpstashClient]:
+@pytest.fixture(name="upstash_client")
+def upstash_client_fixture(upstash_harness: UpstashHarness) -> Iterator[UpstashClient]:
     """The production adapter with its production timeouts, pointed at the harness."""
     client = UpstashClient(upstash_harness.url, upstash_harness.token)
     yield client

@@ -35,11 +35,11 @@ def validation_details(exc: ValidationError) -> list[dict[str, Any]]:
     return details
 
 
-def parse_body(request: Request, model: type[Model]) -> Model:
+def parse_body(request: Request, model: type[Model], max_bytes: int = MAX_BODY_BYTES) -> Model:
     """Validate the JSON body against ``model``; every failure is a 4xx in the error shape."""
     raw = request.raw_body or b""
-    if len(raw) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"The body is larger than {MAX_BODY_BYTES} bytes.")
+    if len(raw) > max_bytes:
+        raise PayloadTooLarge(f"The body is larger than {max_bytes} bytes.")
     if not raw.strip():
         raise InvalidRequest("A JSON body is required.")
     try:

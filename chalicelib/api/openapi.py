@@ -58,6 +58,63 @@ ROUTES: list[tuple[str, str, str, type[BaseModel] | None, dict[int, type[BaseMod
     ),
     ("get", "/v1/me/avatar", "The chosen avatar", None, {200: m.AvatarOut, 401: ERROR, 404: ERROR}, True),
     ("get", "/v1/openapi.json", "This document", None, {200: None}, False),
+    (
+        "post",
+        "/v1/admin/gallery/refresh",
+        "Refresh the gallery from its sources (operators)",
+        None,
+        {202: m.GalleryRefreshAccepted, 401: ERROR, 403: ERROR, 503: ERROR},
+        True,
+    ),
+    (
+        "post",
+        "/v1/batches",
+        "Request a batch of custom avatars (enterprise API keys)",
+        m.BatchRequest,
+        {202: m.BatchAccepted, 400: ERROR, 401: ERROR, 403: ERROR, 413: ERROR, 429: ERROR, 503: ERROR},
+        True,
+    ),
+    ("get", "/v1/batches/{batch_id}", "A batch's progress", None, {200: m.BatchStatus, 404: ERROR}, True),
+    (
+        "post",
+        "/v1/webhooks/{provider}",
+        "Completion callback of a generation provider (not for clients; signed)",
+        None,
+        {200: None, 400: ERROR, 401: ERROR, 404: ERROR, 503: ERROR},
+        False,
+    ),
+    (
+        "post",
+        "/v1/admin/api-keys",
+        "Issue an enterprise API key (operators; the key is shown once)",
+        m.ApiKeyCreate,
+        {201: m.ApiKeyCreated, 400: ERROR, 401: ERROR, 403: ERROR, 413: ERROR, 415: ERROR, 503: ERROR},
+        True,
+    ),
+    (
+        "get",
+        "/v1/admin/api-keys",
+        "List the API keys (operators)",
+        None,
+        {200: m.ApiKeyList, 401: ERROR, 403: ERROR},
+        True,
+    ),
+    (
+        "delete",
+        "/v1/admin/api-keys/{key_id}",
+        "Revoke an API key at once (operators)",
+        None,
+        {204: None, 401: ERROR, 403: ERROR, 404: ERROR},
+        True,
+    ),
+    (
+        "get",
+        "/v1/admin/stats",
+        "Operational stats (operators)",
+        None,
+        {200: m.AdminStats, 401: ERROR, 403: ERROR},
+        True,
+    ),
 ]
 
 QUERY_PARAMS: dict[str, list[dict[str, Any]]] = {
@@ -115,7 +172,7 @@ def openapi_document() -> dict[str, Any]:
             (
                 model,
                 "serialization"
-                if model is not m.GenerationRequest and model is not m.AvatarChoice
+                if model not in (m.GenerationRequest, m.AvatarChoice, m.BatchRequest, m.ApiKeyCreate)
                 else "validation",
             )
             for model in models
@@ -150,6 +207,8 @@ def openapi_document() -> dict[str, Any]:
             operation["responses"][str(status)] = response
         if auth:
             operation["security"] = [{}, {"bearer": []}, {"apiKey": []}]
+        if path.startswith("/v1/admin/"):
+            operation["security"] = [{"bearer": []}]  # the operator's AVATARFLOW_ADMIN_TOKEN only
         paths.setdefault(path, {})[method] = operation
     return {
         "openapi": "3.1.0",
@@ -177,7 +236,9 @@ def _path_params(path: str) -> list[str]:
 def _describe(status: int) -> str:
     return {
         200: "OK",
+        201: "Created",
         202: "Accepted; poll the Location",
+        204: "No content",
         302: "Redirect to the image",
         400: "Invalid request",
         401: "Unauthorized",

@@ -166,3 +166,151 @@ class ErrorBody(BaseModel):
 class ErrorResponse(BaseModel):
     error: ErrorBody
     suggestions: list[GalleryItem] | None = None
+
+
+class GalleryRefreshAccepted(BaseModel):
+    """``POST /v1/admin/gallery/refresh``: the run was started (local stage) or has run."""
+
+    status: Literal["started", "published", "unchanged", "busy"] = Field(
+        description="started: running in the background; busy: another refresh holds the lock."
+    )
+    run_id: str | None = None
+    partial: bool = Field(False, description="Stopped at its time budget; the next run goes on.")
+    added: dict[str, int] = Field(default_factory=dict, description="New items by source.")
+    stopped: dict[str, str] = Field(default_factory=dict, description="Sources that stopped early, and why.")
+    total: int | None = Field(None, description="Items in the gallery after the run.")
+
+
+MAX_BATCH_ITEMS = 100
+
+
+class BatchRequest(_Strict):
+    """``POST /v1/batches``: up to 100 generations for an enterprise API client, on the batch lane."""
+
+    items: list[GenerationRequest] = Field(min_length=1, max_length=MAX_BATCH_ITEMS)
+    callback_url: str | None = Field(
+        None, max_length=2048, description="https URL called with each final Generation (signed)."
+    )
+
+    @field_validator("callback_url")
+    @classmethod
+    def _https_callback(cls, value: str | None) -> str | None:
+        if value is not None and not value.lower().startswith("https://"):
+            raise ValueError("callback_url must be an https URL")
+        return value
+
+
+class BatchAccepted(BaseModel):
+    id: str
+    generation_ids: list[str]
+
+
+class BatchStatus(BaseModel):
+    id: str
+    counts: dict[str, int] = Field(description="Generations of the batch by status.")
+    generation_ids: list[str]
+
+
+# -- admin: API keys and stats -----------------------------------------------------------------
+
+
+class ApiKeyLimits(_Strict):
+    """An API key's own generation caps; a window left out is not capped."""
+
+    hour: int | None = Field(None, ge=1, le=10_000_000, description="Generations per UTC hour.")
+    day: int | None = Field(None, ge=1, le=10_000_000, description="Generations per UTC day.")
+    month: int | None = Field(None, ge=1, le=100_000_000, description="Generations per calendar month.")
+
+
+class ApiKeyCreate(_Strict):
+    """``POST /v1/admin/api-keys``."""
+
+    name: str = Field(min_length=1, max_length=100, description="Who the key is for (shown in listings).")
+    tier: Literal["enterprise"] = "enterprise"
+    limits: ApiKeyLimits | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _printable_name(cls, value: str) -> str:
+        if not value.strip() or any(unicodedata.category(ch) in ("Cc", "Cs", "Co", "Cn") for ch in value):
+            raise ValueError("name must be printable text")
+        return value
+
+
+class ApiKeyCreated(BaseModel):
+    """The new key: ``key`` and ``webhook_secret`` are shown this once and never again."""
+
+    id: str
+    key: str = Field(description="Send as X-API-Key. Stored only as a keyed hash: keep it safe.")
+    webhook_secret: str = Field(description="Standard Webhooks secret (whsec_...) that signs callbacks.")
+
+
+class ApiKeyOut(BaseModel):
+    id: str
+    name: str
+    tier: str
+    limits: dict[str, int] = Field(description="The key's own caps by window (hour, day, month).")
+    created_at: str
+    revoked: bool
+    prefix: str = Field(description="The first characters of the key, to recognise it.")
+
+
+class ApiKeyList(BaseModel):
+    items: list[ApiKeyOut]
+
+
+class LatencyStats(BaseModel):
+    p50_ms: float | None = Field(description="Upper bound of the histogram bucket holding the median.")
+    p95_ms: float | None
+    samples: int
+
+
+class ProviderStats(BaseModel):
+    succeeded: int = Field(description="Jobs this provider made.")
+    errors: int = Field(description="Failed attempts in jobs that failed.")
+    error_rate: float | None
+    latency: LatencyStats
+
+
+class GenerationCounts(BaseModel):
+    by_status: dict[str, int] = Field(description="Finished jobs: succeeded, failed.")
+    by_tier: dict[str, int]
+    by_provider: dict[str, int]
+
+
+class SpendStats(BaseModel):
+    total_usd: float
+    by_provider: dict[str, float]
+
+
+class PeriodStats(BaseModel):
+    period: Literal["day", "month"]
+    id: str = Field(description="The UTC day (YYYY-MM-DD) or month (YYYY-MM).")
+    admissions: dict[str, int] = Field(description="POST /v1/generations outcomes: created, cached, ...")
+    cache_hit_ratio: float | None = Field(description="(cached + joined) / (cached + joined + created).")
+    generations: GenerationCounts
+    providers: dict[str, ProviderStats]
+    spend: SpendStats
+
+
+class BudgetPeriod(BaseModel):
+    limit_usd: float
+    spent_usd: float
+    ratio: float | None
+    state: Literal["ok", "warning", "exhausted"] = Field(
+        description="warning from 80 %, exhausted from 100 %."
+    )
+
+
+class BudgetStats(BaseModel):
+    daily: BudgetPeriod
+    monthly: BudgetPeriod
+    state: Literal["ok", "warning", "exhausted"]
+    hard_cap_ratio: float = Field(description="Premium and enterprise stop at this multiple of the budget.")
+
+
+class AdminStats(BaseModel):
+    generated_at: str
+    today: PeriodStats
+    month: PeriodStats
+    budget: BudgetStats

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 
 from chalicelib.domain.errors import Conflict, InvalidRequest, NotFound, Unauthorized
 from chalicelib.domain.identity import Identity
 from chalicelib.domain.models import Avatar, AvatarChoice
-from chalicelib.ports import ObjectStore, StateStore, StoreError
+from chalicelib.ports import GalleryEntry, ObjectStore, StateStore, StoreError
 from chalicelib.services.gallery import GalleryService
 
 log = logging.getLogger(__name__)
@@ -19,10 +20,20 @@ PUBLIC_SIZES = ("128", "256", "512")
 class AvatarService:
     """Pins a gallery item or one of the user's own generations as their avatar."""
 
-    def __init__(self, store: StateStore, objects: ObjectStore, gallery: GalleryService) -> None:
+    def __init__(
+        self,
+        store: StateStore,
+        objects: ObjectStore,
+        gallery: GalleryService,
+        *,
+        on_gallery_choice: Callable[[GalleryEntry], None] | None = None,
+    ) -> None:
         self._store = store
         self._objects = objects
         self._gallery = gallery
+        # Told about each chosen gallery item (Unsplash wants its download_location called);
+        # fire and forget: it must never fail or slow down the choice.
+        self._on_gallery_choice = on_gallery_choice
 
     @staticmethod
     def _key(identity_key: str) -> str:
@@ -34,8 +45,9 @@ class AvatarService:
             raise Unauthorized("Sign in to choose an avatar.")
         if (choice.gallery_id is None) == (choice.generation_id is None):
             raise InvalidRequest("Give exactly one of gallery_id or generation_id.")
+        picked: GalleryEntry | None = None
         if choice.gallery_id is not None:
-            entry = self._gallery.entry(choice.gallery_id)
+            entry = picked = self._gallery.entry(choice.gallery_id)
             if entry is None:
                 raise NotFound("No such gallery item.")
             images = self._gallery.to_item(entry).images
@@ -52,6 +64,11 @@ class AvatarService:
                 "images": self._pin(json.loads(record["images"])),
             }
         self._store.set_json(self._key(identity.key), json.dumps(doc))
+        if picked is not None and self._on_gallery_choice is not None:
+            try:
+                self._on_gallery_choice(picked)
+            except Exception:
+                log.warning("the gallery choice hook failed", exc_info=True)
         return Avatar.model_validate(doc)
 
     def _pin(self, keys: dict[str, str]) -> dict[str, str]:

@@ -5,64 +5,128 @@ from __future__ import annotations
 import base64
 import binascii
 import bisect
+import contextlib
+import dataclasses
 import hashlib
-import itertools
 import json
+import logging
 import random
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from chalicelib.domain.errors import InvalidRequest, NotFound
 from chalicelib.domain.models import Attribution, GalleryItem, GalleryPage
 from chalicelib.domain.styles import STYLES, STYLES_BY_ID
-from chalicelib.ports import GalleryEntry, ObjectStore
+from chalicelib.ports import GalleryEntry, ObjectStore, StateStore, StoreError
+
+log = logging.getLogger(__name__)
 
 MANIFEST_KEY = "gallery/manifest.json"
+VERSION_KEY = "gallery:version"  # the manifest's version, written by publish: a cheap revalidation
+VERSION_TTL = 30 * 24 * 3600  # for a version a reader records (publish writes it without a TTL)
 GALLERY_SIZES = (128, 256, 512)
+_ENTRY_FIELDS = frozenset(f.name for f in dataclasses.fields(GalleryEntry))
+
+
+@dataclass(frozen=True)
+class _Pool:
+    """Entries sorted by id, with their ids in a plain list: a cursor is one ``bisect``."""
+
+    entries: tuple[GalleryEntry, ...]
+    ids: list[str]
+
+    @classmethod
+    def of(cls, entries: Iterable[GalleryEntry]) -> _Pool:
+        items = tuple(entries)
+        return cls(items, [e.id for e in items])
+
+
+_EMPTY = _Pool((), [])
 
 
 @dataclass(frozen=True)
 class _Index:
-    """The manifest, indexed once per version so that a warm listing is a slice of a list."""
+    """The manifest, indexed once per version so that a warm listing is a slice of a list.
+
+    Every filter a listing can ask for (none, style, tag, style and tag) has its own sorted
+    pool, so a page is a ``bisect`` and a slice whatever the filter. Style pools are built with
+    the index; a tag's pools on its first listing (only for tags that exist, so that made-up
+    tags cost nothing and are not kept). Each entry's API item is built once per version.
+    """
 
     version: str
     items: tuple[GalleryEntry, ...]  # sorted by id
-    by_style: dict[str, tuple[GalleryEntry, ...]]
+    everything: _Pool
+    by_style: dict[str, _Pool]
+    tags: frozenset[str]
     by_id: dict[str, GalleryEntry]
+    procedural: tuple[GalleryEntry, ...]
+    tag_pools: dict[tuple[str | None, str], _Pool] = field(default_factory=dict)
+    rendered: dict[str, GalleryItem] = field(default_factory=dict)
 
     @classmethod
     def build(cls, version: str, entries: Iterable[GalleryEntry]) -> _Index:
-        items = tuple(sorted(entries, key=lambda e: e.id))
+        items = tuple(sorted({e.id: e for e in entries}.values(), key=lambda e: e.id))
         by_style: dict[str, list[GalleryEntry]] = {}
+        tags: set[str] = set()
         for entry in items:
             by_style.setdefault(entry.style, []).append(entry)
+            tags.update(entry.tags)
         return cls(
-            version,
-            items,
-            {k: tuple(v) for k, v in by_style.items()},
-            {e.id: e for e in items},
+            version=version,
+            items=items,
+            everything=_Pool.of(items),
+            by_style={k: _Pool.of(v) for k, v in by_style.items()},
+            tags=frozenset(tags),
+            by_id={e.id: e for e in items},
+            procedural=tuple(e for e in items if e.source == "procedural"),
         )
 
+    def pool(self, style: str | None, tag: str | None) -> _Pool:
+        base = self.by_style.get(style, _EMPTY) if style else self.everything
+        if not tag:
+            return base
+        if tag not in self.tags:
+            return _EMPTY
+        pool = self.tag_pools.get((style, tag))
+        if pool is None:  # once per tag (and style) and version; a race only builds it twice
+            pool = self.tag_pools[(style, tag)] = _Pool.of(e for e in base.entries if tag in e.tags)
+        return pool
 
-def _entry_from_json(raw: dict[str, object]) -> GalleryEntry:
-    data = dict(raw)
+
+def _version_of(raw: bytes | None) -> str:
+    return hashlib.sha256(raw).hexdigest()[:16] if raw else "empty"
+
+
+def entry_from_json(raw: dict[str, object]) -> GalleryEntry:
+    # Fields this version does not know (a newer writer's) are ignored rather than fatal.
+    data = dict(raw) if raw.keys() <= _ENTRY_FIELDS else {k: v for k, v in raw.items() if k in _ENTRY_FIELDS}
     data["tags"] = tuple(data.get("tags") or ())  # type: ignore[arg-type]
     return GalleryEntry(**data)  # type: ignore[arg-type]
 
 
 class GalleryService:
-    """The gallery of ready-made avatars, read from a manifest in the object store."""
+    """The gallery of ready-made avatars, read from a manifest in the object store.
+
+    The manifest is indexed in memory and revalidated every ``revalidate_seconds``: with a
+    state store, revalidating is one small read of ``gallery:version`` (written by
+    :meth:`publish`), and the manifest itself is downloaded again only when that changed; a
+    listing within the interval makes no call at all. Without a store (or when it is down)
+    revalidating reads the manifest and compares its hash.
+    """
 
     def __init__(
         self,
         objects: ObjectStore,
         *,
+        store: StateStore | None = None,
         revalidate_seconds: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._objects = objects
+        self._store = store
         self._revalidate = revalidate_seconds
         self._clock = clock
         self._index: _Index | None = None
@@ -75,22 +139,64 @@ class GalleryService:
         if index is not None and self._clock() - self._checked_at < self._revalidate:
             return index
         with self._lock:
-            if self._index is None or self._clock() - self._checked_at >= self._revalidate:
-                raw = self._objects.get(MANIFEST_KEY)
-                version = hashlib.sha256(raw).hexdigest()[:16] if raw else "empty"
-                if self._index is None or self._index.version != version:
-                    doc = json.loads(raw) if raw else {"items": []}
-                    self._index = _Index.build(version, (_entry_from_json(i) for i in doc["items"]))
+            index = self._index
+            if index is None or self._clock() - self._checked_at >= self._revalidate:
+                index = self._revalidated(index)
+                self._index = index
                 self._checked_at = self._clock()
-            return self._index
+            return index
 
-    def publish(self, entries: Iterable[GalleryEntry]) -> None:
-        """Replace the manifest in one write: readers see the old gallery or the new one."""
-        doc = {"items": [asdict(e) for e in sorted(entries, key=lambda e: e.id)]}
+    def _revalidated(self, index: _Index | None) -> _Index:
+        """The index of the current manifest: ``index`` itself when the version is unchanged."""
+        stored: str | None = None
+        store_ok = self._store is not None and index is not None
+        if self._store is not None and index is not None:
+            try:
+                stored = self._store.get_json(VERSION_KEY)
+            except StoreError:
+                store_ok = False
+                log.warning("state store unavailable; revalidating the gallery from the manifest")
+            if stored is not None and stored == index.version:
+                return index
+        raw = self._objects.get(MANIFEST_KEY)
+        version = _version_of(raw)
+        if index is None or index.version != version:
+            doc = json.loads(raw) if raw else {"items": []}
+            index = _Index.build(version, (entry_from_json(i) for i in doc["items"]))
+        if self._store is not None and store_ok and stored is None and raw:
+            # A manifest written without a store: record its version so that the next
+            # revalidation is cheap (NX: never over a version that a publish wrote).
+            with contextlib.suppress(StoreError):
+                self._store.set_once(VERSION_KEY, version, VERSION_TTL)
+        return index
+
+    def read_entries(self) -> tuple[GalleryEntry, ...]:
+        """The manifest's entries as stored now, bypassing the in-memory index (for writers)."""
+        raw = self._objects.get(MANIFEST_KEY)
+        doc = json.loads(raw) if raw else {"items": []}
+        return tuple(entry_from_json(i) for i in doc["items"])
+
+    def publish(self, entries: Iterable[GalleryEntry]) -> str:
+        """Replace the manifest in one write: readers see the old gallery or the new one.
+
+        Then record the new version in the state store, so that every reader picks it up at
+        its next revalidation. Returns the version.
+        """
+        ordered = sorted({e.id: e for e in entries}.values(), key=lambda e: e.id)
+        doc = {"items": [asdict(e) for e in ordered]}
         body = json.dumps(doc, separators=(",", ":")).encode()
         self._objects.put(MANIFEST_KEY, body, "application/json", cache_control="no-cache")
+        version = _version_of(body)
+        if self._store is not None:
+            try:
+                self._store.set_json(VERSION_KEY, version)
+            except StoreError:
+                log.error("the gallery was published but its version could not be recorded")
+        index = _Index.build(version, ordered)
         with self._lock:
-            self._index = None
+            self._index = index
+            self._checked_at = self._clock()
+        return version
 
     def entries(self) -> tuple[GalleryEntry, ...]:
         return self._current().items
@@ -104,24 +210,18 @@ class GalleryService:
                 details=[{"field": "style", "message": "unknown style"}],
             )
         index = self._current()
-        pool = index.by_style.get(style, ()) if style else index.items
-        start = bisect.bisect_right(pool, _decode_cursor(cursor), key=lambda e: e.id) if cursor else 0
-        page: list[GalleryEntry] = []
-        for entry in itertools.islice(pool, start, None):
-            if tag and tag not in entry.tags:
-                continue
-            page.append(entry)
-            if len(page) > limit:  # one more than asked tells whether a next page exists
-                break
-        next_cursor = _encode_cursor(page[limit - 1].id) if len(page) > limit else None
-        page = page[:limit]
-        return GalleryPage(items=[self.to_item(e) for e in page], next_cursor=next_cursor)
+        pool = index.pool(style, tag)
+        start = bisect.bisect_right(pool.ids, _decode_cursor(cursor)) if cursor else 0
+        chunk = pool.entries[start : start + limit + 1]  # one more than asked: is there a next page?
+        next_cursor = _encode_cursor(chunk[limit - 1].id) if len(chunk) > limit else None
+        return GalleryPage(items=[self._item(index, e) for e in chunk[:limit]], next_cursor=next_cursor)
 
     def get(self, item_id: str) -> GalleryItem:
-        entry = self._current().by_id.get(item_id)
+        index = self._current()
+        entry = index.by_id.get(item_id)
         if entry is None:
             raise NotFound("No such gallery item.")
-        return self.to_item(entry)
+        return self._item(index, entry)
 
     def entry(self, item_id: str) -> GalleryEntry | None:
         return self._current().by_id.get(item_id)
@@ -130,28 +230,46 @@ class GalleryService:
         """Up to ``count`` instant alternatives: mostly the same style, varied per call."""
         index = self._current()
         rng = random.Random(f"{salt}:{time.time_ns()}")
-        same = list(index.by_style.get(style, ()))
-        others = [e for e in index.items if e.style != style]
-        picked = rng.sample(same, min(len(same), count - min(2, len(others))))
-        picked += rng.sample(others, min(len(others), count - len(picked)))
-        return [self.to_item(e).model_dump(mode="json") for e in picked]
+        same = index.by_style.get(style, _EMPTY).entries
+        n_others = len(index.items) - len(same)
+        picked = rng.sample(same, min(len(same), count - min(2, n_others)))
+        wanted = min(n_others, count - len(picked))
+        if wanted > 0 and n_others >= 4 * wanted:
+            # Mostly other styles: draw positions until enough of them are other styles.
+            chosen: dict[int, None] = {}
+            while len(chosen) < wanted:
+                position = rng.randrange(len(index.items))
+                if index.items[position].style != style:
+                    chosen[position] = None
+            picked += [index.items[p] for p in chosen]
+        elif wanted > 0:
+            picked += rng.sample([e for e in index.items if e.style != style], wanted)
+        return [self._item(index, e).model_dump(mode="json") for e in picked]
 
     def default_for(self, user_id: str) -> GalleryEntry | None:
         """A deterministic avatar for a user who chose none: stable procedural items only."""
-        stable = [e for e in self._current().items if e.source == "procedural"] or list(self._current().items)
+        index = self._current()
+        stable = index.procedural or index.items
         if not stable:
             return None
         digest = int(hashlib.sha256(user_id.encode()).hexdigest()[:12], 16)
         return stable[digest % len(stable)]
 
     def preview_url(self, style: str) -> str | None:
-        entries = self._current().by_style.get(style)
-        return self._image_urls(entries[0])["256"] if entries else None
+        pool = self._current().by_style.get(style)
+        return self._image_urls(pool.entries[0])["256"] if pool and pool.entries else None
 
     def _image_urls(self, entry: GalleryEntry) -> dict[str, str]:
         if entry.external_urls:
             return dict(entry.external_urls)
         return {size: self._objects.public_url(key) for size, key in entry.image_keys.items()}
+
+    def _item(self, index: _Index, entry: GalleryEntry) -> GalleryItem:
+        """The API item of an entry, built once per manifest version."""
+        item = index.rendered.get(entry.id)
+        if item is None:
+            item = index.rendered[entry.id] = self.to_item(entry)
+        return item
 
     def to_item(self, entry: GalleryEntry) -> GalleryItem:
         attribution = None

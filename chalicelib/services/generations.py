@@ -49,6 +49,7 @@ from chalicelib.ports import (
     ObjectStore,
     ProviderError,
     ProviderRequest,
+    ProviderResult,
     StateStore,
     StoreError,
     WindowCharge,
@@ -65,6 +66,7 @@ LEASE_MS = 120_000
 TYPICAL_JOB_SECONDS = 4.0
 
 Clock = Callable[[], float]
+RemoteRunner = Callable[[GenerationRecord, float], GenerationRecord | None]
 
 
 def normalize_prompt(prompt: str) -> str:
@@ -170,6 +172,10 @@ class GenerationService:
         budget: Budget | None = None,
         clock: Clock = time.time,
         after_spend: Callable[[], None] | None = None,
+        sync_qualities: tuple[str, ...] = ("fast",),
+        sync_max_depth: int = 25,
+        provider_healthy: Callable[[str], bool] | None = None,
+        after_finish: Callable[[GenerationRecord], None] | None = None,
     ) -> None:
         self._store = store
         self._objects = objects
@@ -187,18 +193,60 @@ class GenerationService:
         self._after_spend = after_spend  # e.g. the budget alerts' check, off the request path
         self._executor = ThreadPoolExecutor(max_workers=sync_threads, thread_name_prefix="avatarflow-sync")
         self._sync_slots = threading.BoundedSemaphore(sync_threads)
+        # Sync or async (see _sync_allowed): only these qualities, a lane not backed up beyond this
+        # depth, and a provider that is healthy for the quality.
+        self._sync_qualities = sync_qualities
+        self._sync_max_depth = sync_max_depth
+        self._provider_healthy = provider_healthy
+        self._after_finish = after_finish  # e.g. deliver the client's callback (services.callbacks)
+        self._remote_runner: RemoteRunner | None = None
+
+    @property
+    def job_deadline(self) -> int:
+        """Seconds from admission by which every job has ended (the reaper enforces it)."""
+        return self._deadline
+
+    def use_remote_runner(self, runner: RemoteRunner | None) -> None:
+        """Run the sync path through ``runner`` (webhook mode: submit to the provider's queue API and
+        poll it within the wait) instead of a thread of this process. The runner answers None
+        where it cannot serve a job (no queue-capable provider): the thread path serves it then."""
+        self._remote_runner = runner
 
     # -- request -------------------------------------------------------------------------------
     def request_generation(
         self, identity: Identity, req: GenerationRequest, *, idempotency_key: str | None, prefer: Prefer
     ) -> Accepted:
         """Admit a request in one store call, then answer from cache, run it, or queue it."""
+        result, headers = self.admit(identity, req, idempotency_key=idempotency_key)
+        if result.generation is None:  # every accepting outcome carries the record
+            raise StoreError("the store accepted a request without returning its record")
+        if result.outcome == "created":
+            return self._dispatch(result.generation, prefer, headers)
+        if result.generation.get("status") in ("queued", "running") and not prefer.respond_async:
+            # Joined an identical request in flight (or replayed one): wait for it like our own.
+            return self._answer(self._await(result.generation, self._wait_for(prefer)), headers)
+        return self._answer(result.generation, headers)
+
+    def admit(
+        self,
+        identity: Identity,
+        req: GenerationRequest,
+        *,
+        idempotency_key: str | None = None,
+        lane: str | None = None,
+        extra: dict[str, str] | None = None,
+        rate: tuple[str, int] | None = None,
+    ) -> tuple[AdmitResult, dict[str, str]]:
+        """Check entitlements and admit one request in one store call; raises the refusals (429,
+        503, 409). ``lane`` overrides the tier's (batches), ``extra`` adds record fields, and
+        ``rate`` replaces the general request rate counter (its key and limit: a batch counts
+        once, not once per item)."""
         tier = self._tiers[identity.tier]
         self._check_entitlements(identity, tier, req)
         now = self._clock()
         gen_id = "gen_" + secrets.token_urlsafe(15)
         req_hash = request_hash(req)
-        lane = tier.lane
+        lane = lane or tier.lane
         record: dict[str, str] = {
             "id": gen_id,
             "owner": identity.key,
@@ -214,6 +262,7 @@ class GenerationService:
         }
         if req.callback_url:
             record["callback_url"] = req.callback_url
+        record.update(extra or {})
         minute = int(now) // 60
         admit = AdmitRequest(
             identity_key=identity.key,
@@ -221,8 +270,8 @@ class GenerationService:
             request_hash=req_hash,
             record=record,
             windows=self._window_charges(identity, tier, now),
-            rate_key=f"rl:{identity.key}:{minute}",
-            rate_limit=self._rate,
+            rate_key=rate[0] if rate else f"rl:{identity.key}:{minute}",
+            rate_limit=rate[1] if rate else self._rate,
             rate_reset_at=(minute + 1) * 60,
             now_ms=int(now * 1000),
             deadline_ms=int((now + self._deadline) * 1000),
@@ -234,14 +283,7 @@ class GenerationService:
         result = self._store.admit_generation(admit)
         headers = self._rate_headers(result)
         self._raise_for_refusal(result, req, headers)
-        if result.generation is None:  # every accepting outcome carries the record
-            raise StoreError("the store accepted a request without returning its record")
-        if result.outcome == "created":
-            return self._dispatch(result.generation, prefer, headers)
-        if result.generation.get("status") in ("queued", "running") and not prefer.respond_async:
-            # Joined an identical request in flight (or replayed one): wait for it like our own.
-            return self._answer(self._await(result.generation, self._wait_for(prefer)), headers)
-        return self._answer(result.generation, headers)
+        return result, headers
 
     def _wait_for(self, prefer: Prefer) -> float:
         return self._default_wait if prefer.wait is None else min(prefer.wait, self._max_wait)
@@ -260,6 +302,10 @@ class GenerationService:
                 break
             delay = min(delay * 1.5, 0.5)
         return record
+
+    def check_entitlements(self, identity: Identity, req: GenerationRequest) -> None:
+        """Raise the 400/403 that ``req`` would get from this identity's tier (no store call)."""
+        self._check_entitlements(identity, self._tiers[identity.tier], req)
 
     def _check_entitlements(self, identity: Identity, tier: Tier, req: GenerationRequest) -> None:
         style = get_style(req.style)
@@ -317,10 +363,26 @@ class GenerationService:
                 headers=headers,
             )
 
+    def _sync_allowed(self, record: GenerationRecord) -> bool:
+        """Answer within the wait only for a quick quality, a lane that is not backed up and a
+        provider that is healthy; anything else is queued at once (202)."""
+        if record.get("quality") not in self._sync_qualities:
+            return False
+        if self._queue.depth(record.get("lane", "free")) > self._sync_max_depth:
+            return False
+        return self._provider_healthy is None or self._provider_healthy(record.get("quality", "fast"))
+
     def _dispatch(self, record: GenerationRecord, prefer: Prefer, headers: dict[str, str]) -> Accepted:
         gen_id = record["id"]
         wait = self._wait_for(prefer)
-        if prefer.respond_async or wait <= 0 or not self._sync_slots.acquire(blocking=False):
+        if prefer.respond_async or wait <= 0 or not self._sync_allowed(record):
+            self._enqueue(record)
+            return self._answer(record, headers)
+        if self._remote_runner is not None:
+            latest = self._remote_runner(record, wait)
+            if latest is not None:
+                return self._answer(latest, headers)
+        if not self._sync_slots.acquire(blocking=False):
             self._enqueue(record)
             return self._answer(record, headers)
 
@@ -340,6 +402,13 @@ class GenerationService:
             future.result(timeout=wait)
         except TimeoutError:
             # The same call goes on and finishes the job: never a second provider call.
+            if getattr(self._queue, "durable", False):
+                # A Lambda may be frozen once it has answered: the lane takes the job over if (and
+                # only if) this call's lease runs out unfinished (see services.jobs.process).
+                try:
+                    self._queue.enqueue(gen_id, record["lane"])
+                except Exception:
+                    log.warning("could not hand a running job to its lane", extra={"job_id": gen_id})
             return self._answer({**record, "status": "running"}, headers)
         finished = self._store.get_generation(gen_id) or record
         return self._answer(finished, headers)
@@ -388,40 +457,79 @@ class GenerationService:
         record = self._store.claim_job(generation_id, int(now * 1000), LEASE_MS, force=force)
         if record is None:
             return  # already running elsewhere, or already ended: nothing to do twice
+        self.execute(record)
+
+    def execute(self, record: GenerationRecord, *, final: bool = True) -> bool:
+        """Make the image of a claimed job here and finish it. A failure fails the job (refunded)
+        unless ``final`` is False and a retry may pass: the job is then released, to be claimed
+        again when its lane redelivers it, and False is returned."""
+        generation_id = record["id"]
         try:
             self._make(record)
         except ProviderError as exc:
+            if not final and exc.kind not in ("content_rejected", "bad_request"):
+                log.warning(
+                    "provider failed; retrying later", extra={"job_id": generation_id, "kind": exc.kind}
+                )
+                return not self._store.release_job(generation_id)
+            self.fail_for(record, exc)
+        except ApiError as exc:
+            self.fail_for(record, exc)
+        except Exception as exc:
+            if not final:
+                log.warning(
+                    "job attempt crashed; retrying later", exc_info=True, extra={"job_id": generation_id}
+                )
+                return not self._store.release_job(generation_id)
+            log.exception("job crashed", extra={"job_id": generation_id})
+            self.fail_for(record, exc)
+        return True
+
+    def fail_for(self, record: GenerationRecord, exc: BaseException, *, provider: str | None = None) -> None:
+        """End a job as failed (refunded), with the error code its failure deserves."""
+        if isinstance(exc, ProviderError):
             code = "content_rejected" if exc.kind == "content_rejected" else "provider_unavailable"
-            log.warning("provider failed", extra={"job_id": generation_id, "kind": exc.kind})
+            log.warning("provider failed", extra={"job_id": record["id"], "kind": exc.kind})
+            failed = (provider,) if provider and code != "content_rejected" else self._failed_providers(exc)
             self._fail(
                 record,
                 code,
                 str(exc) if code == "content_rejected" else "No provider could serve it.",
-                failed_providers=self._failed_providers(exc),
+                failed_providers=failed,
             )
-        except ApiError as exc:
+        elif isinstance(exc, ApiError):
             self._fail(record, exc.code, exc.message)
-        except Exception:
-            log.exception("job crashed", extra={"job_id": generation_id})
+        else:
             self._fail(record, "internal", "The generation failed unexpectedly.")
 
-    def _make(self, record: GenerationRecord) -> None:
-        from chalicelib.images import ImageRejected, process_image
+    def fail(self, record: GenerationRecord, code: str, message: str) -> None:
+        """End a job as failed with this error (refunded), e.g. past its deadline."""
+        self._fail(record, code, message)
 
+    def provider_request(self, record: GenerationRecord) -> ProviderRequest:
+        """What the provider is asked to make for a job."""
         style = get_style(record["style"])
         if style is None:
             raise InvalidRequest("unknown style")
-        seed = int(record["request_hash"][:8], 16)
-        request = ProviderRequest(
+        return ProviderRequest(
             style_id=style.id,
             prompt=style.prompt_for(record["prompt"]),
             user_prompt=record["prompt"],
             variation=int(record["variation"]),
-            seed=seed,
+            seed=int(record["request_hash"][:8], 16),
             size=int(record["size"]),
             quality=record["quality"],
         )
-        result = self._provider.generate(request)
+
+    def _make(self, record: GenerationRecord) -> None:
+        self.complete(record, self._provider.generate(self.provider_request(record)))
+
+    def complete(self, record: GenerationRecord, result: ProviderResult) -> bool:
+        """The image pipeline, every size stored, and the job finished as succeeded (with its
+        spend and stats); False if the job had already ended. Raises ``ProviderUnavailable``
+        for an unusable image."""
+        from chalicelib.images import ImageRejected, process_image
+
         try:
             renditions = process_image(
                 result.picture if result.picture is not None else result.image, sizes_for(int(record["size"]))
@@ -430,7 +538,7 @@ class GenerationService:
             raise ProviderUnavailable(f"The provider returned an unusable image ({exc.reason}).") from exc
         for rendition in renditions:
             self._objects.put(rendition.key, rendition.data, rendition.content_type)
-        self._store.finish_generation(
+        ended = self._store.finish_generation(
             Finish(
                 generation_id=record["id"],
                 status="succeeded",
@@ -461,6 +569,16 @@ class GenerationService:
                 self._after_spend()
             except Exception:
                 log.exception("the after-spend hook failed", extra={"job_id": record["id"]})
+        if ended:
+            self._finished(record)
+        return ended
+
+    def _finished(self, record: GenerationRecord) -> None:
+        if self._after_finish is not None and record.get("callback_url"):
+            try:
+                self._after_finish(record)
+            except Exception:
+                log.exception("the after-finish hook failed", extra={"job_id": record["id"]})
 
     def _spend_counters(self, provider: str, record: GenerationRecord, cost: float) -> list[Counter]:
         """What a finished job adds to the spend counters, in the same call that finishes it."""
@@ -480,7 +598,7 @@ class GenerationService:
     def _fail(
         self, record: GenerationRecord, code: str, message: str, *, failed_providers: tuple[str, ...] = ()
     ) -> None:
-        self._store.finish_generation(
+        ended = self._store.finish_generation(
             Finish(
                 generation_id=record["id"],
                 status="failed",
@@ -496,6 +614,8 @@ class GenerationService:
                 ),
             )
         )
+        if ended:
+            self._finished(record)
 
     def _failed_providers(self, exc: ProviderError) -> tuple[str, ...]:
         """The providers a failed job counts against in the stats (the router names each one)."""
@@ -575,6 +695,8 @@ class GenerationService:
         for generation_id in self._store.open_jobs():
             record = self._store.get_generation(generation_id)
             if record and record.get("status") in ("queued", "running"):
+                if record.get("provider_job"):
+                    continue  # at a provider (webhook mode): its webhook or the reaper's poll ends it
                 if record["status"] == "running":
                     # Its worker died with the old process: a zero lease lets the next claim take it.
                     self._store.claim_job(generation_id, int(self._clock() * 1000), 0, force=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import jwt
 
@@ -14,13 +15,19 @@ MAX_TOKEN_CHARS = 8192
 
 ApiKeyLookup = Callable[[str], Identity | None]
 
+if TYPE_CHECKING:
+    from chalicelib.services.jwks import JwksCache
+
 
 class Authenticator:
     """Turns request headers into an :class:`Identity` or raises :class:`Unauthorized`."""
 
-    def __init__(self, jwt_secret: str, api_key_lookup: ApiKeyLookup | None = None) -> None:
+    def __init__(
+        self, jwt_secret: str, api_key_lookup: ApiKeyLookup | None = None, jwks: JwksCache | None = None
+    ) -> None:
         self._secret = jwt_secret
         self._api_key_lookup = api_key_lookup
+        self._jwks = jwks  # RS256 tokens (AVATARFLOW_JWKS_URL); HS256 is always the shared secret
 
     def authenticate(self, headers: Mapping[str, str], source_ip: str) -> Identity:
         authorization = headers.get("authorization")
@@ -40,13 +47,15 @@ class Authenticator:
         if len(token) > MAX_TOKEN_CHARS:
             raise Unauthorized("The bearer token is not valid.")
         try:
-            # algorithms pinned: "none" and RS/HS confusion are refused by PyJWT itself.
-            claims = jwt.decode(
-                token,
-                self._secret,
-                algorithms=["HS256"],
-                options={"require": ["exp", "sub"]},
-            )
+            # One algorithm per key, pinned: "none" is refused, and an HS256 token "signed" with
+            # the public RSA key is checked against the HS256 secret (and fails), never the JWKS.
+            header = jwt.get_unverified_header(token)
+            if header.get("alg") == "RS256" and self._jwks is not None:
+                key: Any = self._rs256_key(header)
+                algorithm = "RS256"
+            else:
+                key, algorithm = self._secret, "HS256"
+            claims = jwt.decode(token, key, algorithms=[algorithm], options={"require": ["exp", "sub"]})
         except jwt.ExpiredSignatureError as exc:
             raise Unauthorized("The bearer token has expired.") from exc
         except jwt.InvalidTokenError as exc:
@@ -58,6 +67,15 @@ class Authenticator:
         if tier not in USER_TIERS:
             raise Unauthorized("The bearer token names an unknown tier.")
         return Identity("user", subject, str(tier))
+
+    def _rs256_key(self, header: Mapping[str, Any]) -> Any:
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not kid or len(kid) > 256 or self._jwks is None:
+            raise Unauthorized("The bearer token is not valid.")
+        jwk = self._jwks.key(kid)
+        if jwk is None:
+            raise Unauthorized("The bearer token is signed by an unknown key.")
+        return jwk.key
 
     def _from_api_key(self, api_key: str) -> Identity:
         identity = self._api_key_lookup(api_key) if self._api_key_lookup and len(api_key) < 200 else None

@@ -10,12 +10,13 @@ Then what only the Upstash adapter has to prove: bounded time, no blind retries,
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import secrets
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -309,17 +310,20 @@ def test_finish_success_fills_the_cache_and_ends_once(backend: Backend) -> None:
     store.claim_job(gid, now_ms(), 60_000)
     counters = [Counter("stats:ok", 1, 3600), Counter("spend:day", 0.0125, 3600)]
     assert finish(store, gid, "h1", counters=counters) is True
+    assert store.get_json("stats:ok") == "1"
+    assert float(store.get_json("spend:day") or 0) == pytest.approx(0.0125)
     record = store.get_generation(gid)
     assert record is not None
     assert record["status"] == "succeeded"
     assert record["completed_at"] == "2030-01-01T00:00:05.000Z"
+    assert json.loads(record["images"]) == {"128": "gen/x-128.webp", "512": "gen/x-512.webp"}
     assert "lease_until" not in record
     assert store.open_jobs() == []
-    assert store.get_json("stats:ok") == "1"
-    assert float(store.get_json("spend:day") or 0) == pytest.approx(0.0125)
+    assert admit(store, "u2", "h1").outcome == "cached"
 
     assert finish(store, gid, "h1", counters=counters) is False  # already ended: nothing twice
     assert store.get_json("stats:ok") == "1"
+    assert finish(store, gid, "h1", status="failed") is False
     assert store.quota_counts(["q:u1:hour"]) == [1]  # a success keeps its charge
     assert finish(store, gen_id(), "h1") is False  # unknown
 
@@ -435,30 +439,33 @@ def test_scripts_reload_after_script_flush(backend: Backend) -> None:
         assert backend.harness.commands == ["EVALSHA"]  # loaded again by the EVAL
 
 
-def test_each_store_method_is_one_round_trip(backend: Backend) -> None:
-    harness = backend.harness
-    if harness is None:
-        pytest.skip("round trips are REST calls: counted on the Upstash adapter")
-    store = backend.store
-    gid = created_id(admit(store))
-    for warm in ("claim", "finish", "history"):  # a script's first call may load it: count warm calls
-        backend.raw.run_script(script(warm), [f"{backend.prefix}warm"], ["0", "0", "0", "0"])
-    calls: dict[str, int] = {}
-    for name, call in [
-        ("admit", lambda: admit(store, "u1", "h2")),
-        ("claim", lambda: store.claim_job(gid, now_ms(), 1000)),
-        ("finish", lambda: finish(store, gid, "h1")),
-        ("get_generation", lambda: store.get_generation(gid)),
-        ("list_generations", lambda: store.list_generations("u1", 10, None)),
-        ("quota_counts", lambda: store.quota_counts(["q:u1:hour", "q:u1:day"])),
-        ("open_jobs", lambda: store.open_jobs()),
-        ("get_json", lambda: store.get_json("x")),
-        ("set_json", lambda: store.set_json("x", "{}")),
-        ("ping", lambda: store.ping()),
-    ]:
-        harness.reset_counts()
-        call()
-        calls[name] = harness.total_calls
+def test_each_store_method_is_one_round_trip_on_upstash(redis_server: Any) -> None:
+    """Round trips are REST calls: counted on the Upstash adapter."""
+    prefix = f"ct{next(_ids)}-rt:"
+    with running_harness(redis_server.socket_file) as harness:
+        client = UpstashClient(harness.url, harness.token)
+        store = RedisStateStore(client, prefix)
+        gid = created_id(admit(store))
+        for warm in ("claim", "finish", "history"):  # a script's first call may load it: count warm calls
+            client.run_script(script(warm), [f"{prefix}warm"], ["0", "0", "0", "0"])
+        calls: dict[str, int] = {}
+        steps: list[tuple[str, Callable[[], object]]] = [
+            ("admit", lambda: admit(store, "u1", "h2")),
+            ("claim", lambda: store.claim_job(gid, now_ms(), 1000)),
+            ("finish", lambda: finish(store, gid, "h1")),
+            ("get_generation", lambda: store.get_generation(gid)),
+            ("list_generations", lambda: store.list_generations("u1", 10, None)),
+            ("quota_counts", lambda: store.quota_counts(["q:u1:hour", "q:u1:day"])),
+            ("open_jobs", store.open_jobs),
+            ("get_json", lambda: store.get_json("x")),
+            ("set_json", lambda: store.set_json("x", "{}")),
+            ("ping", store.ping),
+        ]
+        for name, call in steps:
+            harness.reset_counts()
+            call()
+            calls[name] = harness.total_calls
+        client.close()
     assert all(n == 1 for n in calls.values()), calls
 
 
@@ -516,7 +523,11 @@ def test_upstash_http_failures_are_store_errors(
 ) -> None:
     client = fast_client(harness)
     harness.fail_with(status, body, content_type)
-    for call in (lambda: client.command("GET", "k"), lambda: client.run_script(script("claim"), ["k"], [1, 2, "0"])):
+    calls: list[Callable[[], object]] = [
+        lambda: client.command("GET", "k"),
+        lambda: client.run_script(script("claim"), ["k"], [1, 2, "0"]),
+    ]
+    for call in calls:
         with pytest.raises(StoreError, match=expected) as caught:
             call()
         assert harness.token not in str(caught.value)
@@ -595,7 +606,7 @@ def test_harness_runs_upstash_ratelimit_and_the_batch_endpoints(harness: Upstash
 
     flagged = "#!lua flags=allow-key-locking\nreturn ARGV[1]"
     sha = redis.script_load(flagged)
-    assert sha == __import__("hashlib").sha1(flagged.encode()).hexdigest()
+    assert sha == hashlib.sha1(flagged.encode()).hexdigest()  # noqa: S324 - Redis names scripts by SHA1
     assert redis.evalsha(sha, args=["echo"]) == "echo"
 
     pipe = redis.pipeline()
@@ -612,3 +623,17 @@ def test_harness_runs_upstash_ratelimit_and_the_batch_endpoints(harness: Upstash
     bad = UpstashClient(harness.url, "nope")
     with pytest.raises(StoreError, match="HTTP 401"):
         bad.command("PING")
+
+
+def test_build_store_uses_upstash_when_configured(harness: UpstashHarness, tmp_path: Any) -> None:
+    from chalicelib.bootstrap import build_store
+    from chalicelib.config import Settings
+
+    settings = Settings(
+        upstash_url=harness.url, upstash_token=harness.token, data_dir=tmp_path, key_prefix="ct-boot:"
+    )
+    store = build_store(settings)
+    assert isinstance(store, RedisStateStore)
+    assert store.ping() is True
+    assert harness.counts["/"] == 1
+    assert harness.token not in repr(store.__dict__)

@@ -23,6 +23,7 @@ Confirmed against (vendor docs and the official client, via the reference search
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ from chalicelib.fetch import DEFAULT_MAX_BYTES, FAL_ALLOWED_HOSTS, Resolver
 from chalicelib.ports import (
     ContentRejected,
     ProviderBadRequest,
+    ProviderError,
     ProviderRequest,
     ProviderResult,
     RetryableProviderError,
@@ -167,6 +169,20 @@ class FalProvider(HttpProvider):
     def submit(self, request: ProviderRequest, webhook_url: str | None = None) -> str:
         """Queue ``request`` and return fal's ``request_id`` (see :meth:`submit_job` for the URLs)."""
         return self.submit_job(request, webhook_url).request_id
+
+    def status(self, status_url: str) -> str:
+        """A queued request's status (IN_QUEUE, IN_PROGRESS, COMPLETED) from its ``status_url``."""
+        if not same_origin(status_url, self._queue_base_url):
+            raise ProviderBadRequest(f"{self.name}: the status URL is not on the queue host")
+        payload = self._call_json("GET", status_url)
+        return as_str(payload.get("status"), self.name, "status")
+
+    def cancel(self, cancel_url: str) -> None:
+        """Best effort: cancel a queued request (only ever on fal's own queue host)."""
+        if not same_origin(cancel_url, self._queue_base_url):
+            return
+        with contextlib.suppress(ProviderError):
+            self._send("PUT", cancel_url, timeout=make_timeout(5.0))
 
     def result(self, response_url: str, *, quality: str = "fast", size: int = 1024) -> ProviderResult:
         """Fetch a queued request's result from the ``response_url`` fal returned at submission."""

@@ -133,6 +133,50 @@ class ReplicateProvider(HttpProvider):
         image = self.load_image(self._output_url(prediction))
         return self.make_result(image, model, request.size, request.size, started)
 
+    # -- queue (webhook mode) ---------------------------------------------------------------
+
+    def submit(self, request: ProviderRequest, webhook_url: str | None = None) -> dict[str, Any]:
+        """Create a prediction without waiting for it; Replicate POSTs the prediction to
+        ``webhook_url`` (signed, Standard Webhooks) once it completes. Returns the prediction."""
+        model = self.model_for(request.quality)
+        body: dict[str, Any] = {"input": self.build_input(request)}
+        if webhook_url:
+            body["webhook"] = webhook_url
+            body["webhook_events_filter"] = ["completed"]
+        prediction = self._call_json(
+            "POST",
+            f"{self._base_url}/v1/models/{model}/predictions",
+            json_body=body,
+            timeout=make_timeout(10.0),  # no Prefer: wait, so the answer is immediate
+        )
+        safe_id(prediction.get("id"), self.name, "prediction id")
+        return prediction
+
+    def prediction(self, prediction_id: str) -> dict[str, Any]:
+        """The prediction as Replicate reports it now."""
+        return self._call_json(
+            "GET", f"{self._base_url}/v1/predictions/{safe_id(prediction_id, self.name, 'prediction id')}"
+        )
+
+    def result_from_prediction(
+        self, prediction: Mapping[str, Any], *, quality: str, size: int, started: float | None = None
+    ) -> ProviderResult | None:
+        """The result of a prediction (a poll or a webhook body); None while it is still running.
+        Raises the typed error of a failed or canceled prediction."""
+        if self._status(prediction) not in TERMINAL_STATUSES:
+            return None
+        model = self.model_for(quality)
+        image = self.load_image(self._output_url(prediction))
+        return self.make_result(image, model, size, size, time.perf_counter() if started is None else started)
+
+    def cancel(self, prediction_id: str) -> None:
+        """Best effort: stop a prediction we no longer wait for."""
+        with contextlib.suppress(ProviderError):
+            url = (
+                f"{self._base_url}/v1/predictions/{safe_id(prediction_id, self.name, 'prediction id')}/cancel"
+            )
+            self._send("POST", url, timeout=make_timeout(5.0))
+
     # -- polling ---------------------------------------------------------------------------
 
     def _status(self, prediction: Mapping[str, Any]) -> str:

@@ -150,6 +150,21 @@ class RunPodProvider(HttpProvider):
         """The job as RunPod reports it now."""
         return self._call_json("GET", f"{self._endpoint_url}/status/{safe_id(job_id, self.name, 'job id')}")
 
+    def result_from_job(
+        self, job: Mapping[str, Any], *, quality: str, size: int, started: float | None = None
+    ) -> ProviderResult | None:
+        """The result of a job (a ``/status`` answer or a webhook body); None while it is not final.
+        Raises the typed error of a job that ended otherwise than COMPLETED."""
+        if self._status(job) not in FINAL_STATUSES:
+            return None
+        model = self.model_for(quality)
+        image = self._image_from_job(job)
+        return self.make_result(image, model, size, size, time.perf_counter() if started is None else started)
+
+    def cancel(self, job_id: str) -> None:
+        """Best effort: stop a job we no longer wait for."""
+        self._cancel(safe_id(job_id, self.name, "job id"))
+
     # -- polling ---------------------------------------------------------------------------
 
     def _status(self, job: Mapping[str, Any]) -> str:

@@ -19,6 +19,7 @@ from chalicelib.ports import (
     GenerationRecord,
     ProviderHealth,
     StoreError,
+    TimerKind,
 )
 
 RECORD_TTL_SECONDS = 30 * 24 * 3600  # the same 30 days as the R2 lifecycle of unchosen images
@@ -136,6 +137,8 @@ class RedisStateStore:
             inflight_key,
             followers_key,
             self._k("jobs:open"),
+            self._k("jobs:callback"),
+            self._k("jobs:poll"),
         ]
         args: list[Arg] = [
             finish.generation_id,
@@ -154,6 +157,7 @@ class RedisStateStore:
         args.append(len(finish.fields))
         for name, value in finish.fields.items():
             args += [name, value]
+        args.append(_epoch_ms(finish.completed_at))  # when its callback (if any) is due
         ended = int(self._client.run_script(script("finish"), keys, args))
         return ended > 0
 
@@ -216,9 +220,9 @@ class RedisStateStore:
     def provider_health(self, names: Sequence[str]) -> dict[str, ProviderHealth]:
         if not names:
             return {}
-        reply = self._client.run_script(script("breaker"), [self._breaker_key(n) for n in names], ["read"])
+        values = self._client.command("MGET", *(self._breaker_key(n) for n in names))
         try:
-            return {name: _health(name, row) for name, row in zip(names, reply, strict=True)}
+            return {name: _health(name, value) for name, value in zip(names, values, strict=True)}
         except (TypeError, ValueError) as exc:
             raise StoreError("state store returned an unexpected breaker reply") from exc
 
@@ -365,6 +369,48 @@ class RedisStateStore:
     def delete_key(self, key: str) -> None:
         self._client.command("DEL", self._k(key))
 
+    # -- async jobs (provider_job.lua, release.lua, statuses.lua) and their timers --------------
+    # jobs:open      open jobs by deadline (admit.lua adds, finish.lua removes)
+    # jobs:poll      webhook-mode jobs by when to poll the provider (the reaper's fallback)
+    # jobs:callback  ended jobs with a callback_url by when to deliver it (finish.lua adds)
+    _TIMERS = {"deadline": "jobs:open", "poll": "jobs:poll", "callback": "jobs:callback"}
+
+    def set_provider_job(self, generation_id: str, job: str, lease_until_ms: int, poll_at_ms: int) -> bool:
+        reply = self._client.run_script(
+            script("provider_job"),
+            [self._gen_prefix() + generation_id, self._k("jobs:poll")],
+            [job, int(lease_until_ms), int(poll_at_ms), generation_id],
+        )
+        return int(reply) == 1
+
+    def release_job(self, generation_id: str) -> bool:
+        reply = self._client.run_script(
+            script("release"), [self._gen_prefix() + generation_id, self._k("jobs:poll")], [generation_id]
+        )
+        return int(reply) == 1
+
+    def due_jobs(self, timer: TimerKind, now_ms: int, limit: int = 100) -> list[str]:
+        reply = self._client.command(
+            "ZRANGEBYSCORE", self._k(self._TIMERS[timer]), "-inf", int(now_ms), "LIMIT", 0, max(1, limit)
+        )
+        return [_text(v) for v in reply or []]
+
+    def schedule_job(self, timer: TimerKind, generation_id: str, at_ms: int | None) -> None:
+        if timer == "deadline" and at_ms is not None:
+            raise ValueError("deadlines are set when a job is admitted (only a stale one is removed)")
+        if at_ms is None:
+            self._client.command("ZREM", self._k(self._TIMERS[timer]), generation_id)
+        else:
+            self._client.command("ZADD", self._k(self._TIMERS[timer]), int(at_ms), generation_id)
+
+    def generation_statuses(self, generation_ids: Sequence[str]) -> list[str | None]:
+        if not generation_ids:
+            return []
+        reply = self._client.run_script(
+            script("statuses"), [self._gen_prefix() + g for g in generation_ids], []
+        )
+        return [_text(v) or None for v in reply]
+
 
 def _epoch_ms(iso_time: str) -> int:
     from datetime import datetime
@@ -398,15 +444,13 @@ def _ms(seconds: float) -> int:
     return max(0, round(seconds * 1000))
 
 
-def _health(name: str, row: Sequence[Any]) -> ProviderHealth:
-    """A breaker from the six fields breaker.lua answers ('' where the store holds nothing)."""
-    failures, open_until, cooldown, cooling_until, trial_until, reason = (_text(v) for v in row)
-    return ProviderHealth(
-        name=name,
-        failures=int(failures or 0),
-        open_until_ms=int(open_until or 0),
-        cooldown_ms=int(cooldown or 0),
-        cooling_until_ms=int(cooling_until or 0),
-        trial_until_ms=int(trial_until or 0),
-        reason=reason,
-    )
+def _health(name: str, value: Any) -> ProviderHealth:
+    """A breaker from its stored form, ``failures|open_until|cooldown|cooling_until|trial_until|
+    reason`` (see breaker.lua); a fresh, closed one where the store holds nothing readable."""
+    if value is None:
+        return ProviderHealth(name)
+    parts = _text(value).split("|", 5)
+    if len(parts) != 6 or not all(p.isdigit() for p in parts[:5]):
+        return ProviderHealth(name)
+    failures, open_until, cooldown, cooling_until, trial_until = (int(p) for p in parts[:5])
+    return ProviderHealth(name, failures, open_until, cooldown, cooling_until, trial_until, parts[5])

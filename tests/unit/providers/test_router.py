@@ -243,7 +243,7 @@ def test_healthy_primary_serves_and_costs_one_store_read(redis_server: Any) -> N
     assert (result.provider, result.model, result.cost_usd) == ("fal", "fal-model", 0.003)
     assert r.tried() == [("fal", None, None)]
     assert r.providers["together"].calls == 0
-    assert counting.calls == ["script:breaker"]  # one read of every breaker; nothing written
+    assert counting.calls == ["command:MGET"]  # one read of every breaker; nothing written
 
 
 @pytest.mark.parametrize(

@@ -1,25 +1,27 @@
 -- breaker.lua: the circuit breakers of the image providers, shared by every Lambda.
--- Plain Lua 5.1 and Redis 6.2 commands (HMGET, HSET, DEL, PEXPIRE): runs unchanged on Upstash.
+-- Plain Lua 5.1 and Redis 6.2 commands (GET, SET, PEXPIRE, DEL): runs unchanged on Upstash.
 --
--- One hash per provider. Fields (all integers in ms except failures and reason):
+-- One string per provider (read back for every candidate at once with a plain MGET):
+--   "failures|open_until|cooldown|cooling_until|trial_until|reason"  (times in ms)
 --   failures       consecutive failures since the last success
 --   open_until     0 = closed; > now = open; <= now = half-open (one trial call may go through)
 --   cooldown       the length of the last open period caused by failures (doubles per failed trial)
 --   cooling_until  a throttle (Retry-After): skip the provider until then
 --   trial_until    the lease of the half-open trial call that one caller holds
 --   reason         the error kind that last opened or cooled the breaker
+-- Short commands only (at most three arguments each): they also stay safe on a Redis 6.2 whose
+-- Lua argument cache was corrupted by a script running INCRBYFLOAT (see finish.lua).
 --
--- ARGV[1] is the operation:
---   read    KEYS: the breaker hashes.          Reply: per key the six fields above ('' if absent).
---   claim   KEYS: 1 breaker.  ARGV: 2 now_ms, 3 lease_ms, 4 memory_ms.
+-- KEYS[1]: the breaker. ARGV[1] is the operation:
+--   claim   ARGV: 2 now_ms, 3 lease_ms, 4 memory_ms.
 --           Reply: 1 if the caller may call the provider now (closed, or it took the single trial
 --           of a half-open breaker), else 0 (open, cooling, or another caller holds the trial).
---   record  KEYS: 1 breaker.  ARGV: 2 now_ms, 3 outcome (success|failure|throttled|auth|neutral),
---           4 retry_after_ms, 5 failure threshold, 6 base cool-down ms, 7 max cool-down ms,
---           8 auth open ms, 9 max cooling ms, 10 memory ms, 11 error kind.
---           Reply: the six fields after the update.
+--   record  ARGV: 2 now_ms, 3 outcome (success|failure|throttled|auth|neutral), 4 retry_after_ms,
+--           5 failure threshold, 6 base cool-down ms, 7 max cool-down ms, 8 auth open ms,
+--           9 max cooling ms, 10 memory ms, 11 error kind.
+--           Reply: the breaker after the update, in the stored format.
 
-local FIELDS = {'failures', 'open_until', 'cooldown', 'cooling_until', 'trial_until', 'reason'}
+local key = KEYS[1]
 local op = ARGV[1]
 
 local function num(value)
@@ -27,40 +29,31 @@ local function num(value)
 end
 
 local function int(value)
-  return string.format('%.0f', value)  -- no '1.7e+12' for a time in ms, whatever the host does
+  return string.format('%.0f', value)  -- no '1.7e+12' for a time in ms
 end
 
-if op == 'read' then
-  local reply = {}
-  for i = 1, #KEYS do
-    local values = redis.call('HMGET', KEYS[i], unpack(FIELDS))
-    local row = {}
-    for j = 1, #FIELDS do
-      row[j] = values[j] or ''
-    end
-    reply[i] = row
-  end
-  return reply
-end
-
-local key = KEYS[1]
 local now = num(ARGV[2])
-local state = redis.call('HMGET', key, unpack(FIELDS))
-local failures = num(state[1])
-local open_until = num(state[2])
-local cooldown = num(state[3])
-local cooling_until = num(state[4])
-local trial_until = num(state[5])
-local reason = state[6] or ''
+local failures, open_until, cooldown, cooling_until, trial_until, reason = 0, 0, 0, 0, 0, ''
+local stored = redis.call('GET', key)
+if stored then
+  local f, o, c, cl, t, r = string.match(stored, '^(%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(.*)$')
+  if f then  -- anything unreadable counts as a fresh breaker
+    failures, open_until, cooldown = num(f), num(o), num(c)
+    cooling_until, trial_until, reason = num(cl), num(t), r
+  end
+end
+
+local function encode()
+  return table.concat({int(failures), int(open_until), int(cooldown), int(cooling_until),
+    int(trial_until), reason}, '|')
+end
 
 local function save(memory_ms)
   if failures == 0 and open_until == 0 and trial_until == 0 and cooling_until <= now then
     redis.call('DEL', key)  -- a healthy provider costs nothing to keep
     return
   end
-  redis.call('HSET', key, 'failures', int(failures), 'open_until', int(open_until),
-    'cooldown', int(cooldown), 'cooling_until', int(cooling_until), 'trial_until', int(trial_until),
-    'reason', reason)
+  redis.call('SET', key, encode())
   local last = math.max(open_until, cooling_until, trial_until, now)
   redis.call('PEXPIRE', key, int(last - now + memory_ms))
 end
@@ -86,7 +79,7 @@ local max_cooldown = math.max(base, num(ARGV[7]))
 local auth_ms = num(ARGV[8])
 local max_cooling = num(ARGV[9])
 local memory_ms = num(ARGV[10])
-local kind = ARGV[11] or ''
+local kind = string.gsub(ARGV[11] or '', '[^%w_]', '')
 local half_open = open_until > 0 and open_until <= now
 
 if outcome == 'success' then
@@ -121,4 +114,4 @@ else
 end
 
 save(memory_ms)
-return {int(failures), int(open_until), int(cooldown), int(cooling_until), int(trial_until), reason}
+return encode()

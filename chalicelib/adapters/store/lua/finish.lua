@@ -2,11 +2,13 @@
 -- quota counter the job was charged. Identical requests that joined the job end with it.
 -- Counters (stats, spend) are added in the same call so that they can never drift from jobs.
 --
--- KEYS: 1 generation hash, 2 cache hash, 3 in-flight claim, 4 followers list, 5 open jobs zset
+-- KEYS: 1 generation hash, 2 cache hash, 3 in-flight claim, 4 followers list, 5 open jobs zset,
+--       6 callbacks zset and 7 poll zset (both optional: see the end of the script)
 -- ARGV: 1 generation id, 2 status (succeeded|failed), 3 completed_at, 4 images json,
 --       5 provider, 6 error code, 7 error message, 8 cache ttl, 9 generation key prefix,
 --       10 counter count C, then C triples (key, amount, ttl), then a count E of extra
---       record fields (provider latency, cost) and E (field, value) pairs
+--       record fields (provider latency, cost) and E (field, value) pairs, then the time
+--       (ms) at which callbacks are due
 -- Reply: -1 if unknown, 0 if it had already ended, else 1 + the number of followers ended.
 -- Follower hashes are addressed by prefix + id: they are not known before the script reads
 -- the followers list (fine on a single-shard Redis such as Upstash or the embedded one).
@@ -50,15 +52,28 @@ for _, follower_id in ipairs(followers) do
   if fstatus == 'queued' or fstatus == 'running' then
     redis.call('HSET', key, unpack(result))
     ended = ended + 1
+    if KEYS[6] and redis.call('HEXISTS', key, 'callback_url') == 1 then
+      redis.call('ZADD', KEYS[6], tonumber(ARGV[extra_base + 1 + 2 * nextra] or '0'), follower_id)
+    end
   end
 end
 redis.call('DEL', KEYS[4])
 if redis.call('GET', KEYS[3]) == gen_id then redis.call('DEL', KEYS[3]) end
 redis.call('ZREM', KEYS[5], gen_id)
+-- A job (or follower) with a callback_url is scheduled for its callback in this same call, so that
+-- no ended job misses it; a job polled in webhook mode needs no more polls.
+if KEYS[6] and redis.call('HEXISTS', KEYS[1], 'callback_url') == 1 then
+  redis.call('ZADD', KEYS[6], tonumber(ARGV[extra_base + 1 + 2 * nextra] or '0'), gen_id)
+end
+if KEYS[7] then redis.call('ZREM', KEYS[7], gen_id) end
 
 for i = 0, ncounters - 1 do
   local key = ARGV[11 + 3 * i]
-  redis.call('INCRBYFLOAT', key, ARGV[12 + 3 * i])
+  -- Not INCRBYFLOAT: Redis 6.2 rewrites its argv for replication, which corrupts the Lua
+  -- argument cache of the embedded server (later scripts crash it). GET + SET is the same
+  -- thing inside an atomic script; %.17g keeps every bit of the double.
+  local total = (tonumber(redis.call('GET', key) or '0') or 0) + tonumber(ARGV[12 + 3 * i])
+  redis.call('SET', key, string.format('%.17g', total))
   redis.call('EXPIRE', key, tonumber(ARGV[13 + 3 * i]))
 end
 return ended

@@ -1,0 +1,324 @@
+"""Providers' queue APIs, for webhook mode: submit a job with a callback URL, poll it, read its webhook.
+
+In webhook mode (``AVATARFLOW_PUBLIC_URL`` set) no Lambda waits on a GPU: a lane worker submits the
+job to a provider's queue API with ``…/v1/webhooks/{provider}?job=<id>`` as the callback and
+returns; the provider calls back when it is done (``chalicelib/api/webhooks.py``), and a poller
+(the reaper) reads the job's status if the callback never comes.
+
+Three vendors offer such an API (see each adapter's docstring for the sources):
+
+- fal: ``POST https://queue.fal.run/{model}?fal_webhook=<url>`` → ``request_id``, ``status_url``,
+  ``response_url``; the webhook body is ``{"request_id", "status": "OK"|"ERROR", "payload",
+  "error"?}``, signed with ED25519 (``chalicelib.webhook_signatures``);
+- Replicate: a prediction created without ``Prefer: wait`` with ``webhook`` and
+  ``webhook_events_filter: ["completed"]``; the webhook body is the prediction, signed per the
+  Standard Webhooks spec;
+- RunPod: ``POST /v2/{endpoint}/run`` with ``webhook``; the body is the job as ``/status`` reports
+  it. RunPod signs nothing: the callback URL carries a per-job secret (stored hashed on the job).
+
+A :class:`ProviderJob` is what the store keeps on the job record (``provider_job``, JSON).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
+
+from chalicelib.adapters.providers.fal import FalProvider
+from chalicelib.adapters.providers.http_base import CONTENT_POLICY_MARKERS
+from chalicelib.adapters.providers.replicate import TERMINAL_STATUSES, ReplicateProvider
+from chalicelib.adapters.providers.runpod import FINAL_STATUSES, RunPodProvider
+from chalicelib.ports import (
+    ContentRejected,
+    ImageProvider,
+    ProviderDown,
+    ProviderError,
+    ProviderRequest,
+    ProviderResult,
+    RetryableProviderError,
+)
+
+
+@dataclass(frozen=True)
+class ProviderJob:
+    """A job accepted by a provider's queue: its id and the URLs the provider gave for it."""
+
+    provider: str
+    id: str
+    submitted_ms: int = 0
+    status_url: str = ""
+    response_url: str = ""
+    cancel_url: str = ""
+    secret_hash: str = ""  # sha256 hex of the per-job callback secret (providers that sign nothing)
+
+    def to_json(self) -> str:
+        return json.dumps({k: v for k, v in asdict(self).items() if v}, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str | None) -> ProviderJob | None:
+        if not text:
+            return None
+        try:
+            doc = json.loads(text)
+            return cls(
+                provider=str(doc["provider"]),
+                id=str(doc["id"]),
+                submitted_ms=int(doc.get("submitted_ms", 0)),
+                status_url=str(doc.get("status_url", "")),
+                response_url=str(doc.get("response_url", "")),
+                cancel_url=str(doc.get("cancel_url", "")),
+                secret_hash=str(doc.get("secret_hash", "")),
+            )
+        except (TypeError, ValueError, KeyError):
+            return None
+
+
+class JobFailed(Exception):
+    """The provider reports the job itself failed (refused, errored, canceled, or an unusable
+    output): a retry means a new submission. Any other :class:`ProviderError` raised while reading
+    a job (a timeout, a 5xx, an output download that failed) is transient: read it again later."""
+
+    def __init__(self, error: ProviderError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _read_output(produce: Callable[[], ProviderResult]) -> ProviderResult:
+    """The output of a job the provider reports done: a refusal or an unusable output fails the
+    job; a retryable error (timeout, 5xx, a failed download) may pass when read again."""
+    try:
+        return produce()
+    except RetryableProviderError:
+        raise
+    except ProviderError as exc:
+        raise JobFailed(exc) from None
+
+
+def _failure(produce: Callable[[], Any], fallback: str) -> JobFailed:
+    """The typed error of a job the provider reports failed, as :class:`JobFailed`."""
+    try:
+        produce()
+    except ProviderError as exc:
+        return JobFailed(exc)
+    return JobFailed(RetryableProviderError(fallback))
+
+
+class QueuedProvider(Protocol):
+    """A provider's queue API. ``poll`` and ``from_webhook`` answer the result when the job is done,
+    None while it is not, and raise :class:`JobFailed` if it failed (any other ProviderError is
+    transient)."""
+
+    name: str
+    signs_webhooks: bool  # False: the callback URL must carry a per-job secret
+
+    def supports(self, quality: str) -> bool: ...
+
+    def submit(self, request: ProviderRequest, webhook_url: str | None) -> ProviderJob:
+        """Queue the request at the provider; it calls ``webhook_url`` when it is done."""
+        ...
+
+    def poll(self, job: ProviderJob, *, quality: str, size: int) -> ProviderResult | None: ...
+
+    def delivery_job_id(self, payload: Any) -> str:
+        """The provider's job id named in a webhook body ('' if none)."""
+        ...
+
+    def from_webhook(
+        self, job: ProviderJob, payload: Any, *, quality: str, size: int
+    ) -> ProviderResult | None: ...
+
+    def cancel(self, job: ProviderJob) -> None:
+        """Best effort: stop a job nobody waits for any more."""
+        ...
+
+
+def _job_id(payload: Any, field: str) -> str:
+    value = payload.get(field) if isinstance(payload, dict) else None
+    return value if isinstance(value, str) else ""
+
+
+class FalQueue:
+    name = "fal"
+    signs_webhooks = True
+
+    def __init__(self, adapter: FalProvider) -> None:
+        self._adapter = adapter
+
+    def supports(self, quality: str) -> bool:
+        return self._adapter.supports(quality)
+
+    def submit(self, request: ProviderRequest, webhook_url: str | None) -> ProviderJob:
+        sub = self._adapter.submit_job(request, webhook_url)
+        return ProviderJob(
+            "fal",
+            sub.request_id,
+            status_url=sub.status_url,
+            response_url=sub.response_url,
+            cancel_url=sub.cancel_url or "",
+        )
+
+    def poll(self, job: ProviderJob, *, quality: str, size: int) -> ProviderResult | None:
+        if self._adapter.status(job.status_url).upper() in ("IN_QUEUE", "IN_PROGRESS"):
+            return None
+        return _read_output(lambda: self._adapter.result(job.response_url, quality=quality, size=size))
+
+    def delivery_job_id(self, payload: Any) -> str:
+        return _job_id(payload, "request_id")
+
+    def from_webhook(
+        self, job: ProviderJob, payload: Any, *, quality: str, size: int
+    ) -> ProviderResult | None:
+        if not isinstance(payload, dict):
+            raise JobFailed(ProviderDown("fal: the webhook body is not an object"))
+        status = str(payload.get("status", "")).upper()
+        output = payload.get("payload")
+        model = self._adapter.model_for(quality)
+        if status == "OK" and isinstance(output, dict):
+            return _read_output(lambda: self._adapter.result_from_payload(output, model=model, size=size))
+        if status == "OK":
+            # fal could not put the output in the webhook (payload_error): read it from the queue.
+            return _read_output(lambda: self._adapter.result(job.response_url, quality=quality, size=size))
+        detail = (str(payload.get("error") or "") + " " + json.dumps(output)[:500]).lower()
+        if any(marker in detail for marker in CONTENT_POLICY_MARKERS):
+            raise JobFailed(ContentRejected("fal: the request was refused on content grounds"))
+        raise JobFailed(RetryableProviderError(f"fal: the queued request failed ({status or 'no status'})"))
+
+    def cancel(self, job: ProviderJob) -> None:
+        if job.cancel_url:
+            self._adapter.cancel(job.cancel_url)
+
+
+class ReplicateQueue:
+    name = "replicate"
+    signs_webhooks = True
+
+    def __init__(self, adapter: ReplicateProvider) -> None:
+        self._adapter = adapter
+
+    def supports(self, quality: str) -> bool:
+        return self._adapter.supports(quality)
+
+    def submit(self, request: ProviderRequest, webhook_url: str | None) -> ProviderJob:
+        prediction = self._adapter.submit(request, webhook_url)
+        urls = prediction.get("urls")
+        urls = urls if isinstance(urls, dict) else {}
+        return ProviderJob(
+            "replicate",
+            str(prediction["id"]),
+            status_url=str(urls.get("get") or ""),
+            cancel_url=str(urls.get("cancel") or ""),
+        )
+
+    def poll(self, job: ProviderJob, *, quality: str, size: int) -> ProviderResult | None:
+        return self._interpret(self._adapter.prediction(job.id), quality, size)
+
+    def delivery_job_id(self, payload: Any) -> str:
+        return _job_id(payload, "id")
+
+    def from_webhook(
+        self, job: ProviderJob, payload: Any, *, quality: str, size: int
+    ) -> ProviderResult | None:
+        if not isinstance(payload, dict):
+            raise JobFailed(ProviderDown("replicate: the webhook body is not an object"))
+        return self._interpret(payload, quality, size)
+
+    def _interpret(self, prediction: dict[str, Any], quality: str, size: int) -> ProviderResult | None:
+        status = prediction.get("status")
+        if status not in TERMINAL_STATUSES:
+            return None
+
+        def produce() -> ProviderResult | None:
+            return self._adapter.result_from_prediction(prediction, quality=quality, size=size)
+
+        if status != "succeeded":
+            raise _failure(produce, f"replicate: the prediction ended {status}")
+        return _read_output(lambda: produce() or _missing("replicate"))
+
+    def cancel(self, job: ProviderJob) -> None:
+        self._adapter.cancel(job.id)
+
+
+class RunPodQueue:
+    name = "runpod"
+    signs_webhooks = False
+
+    def __init__(self, adapter: RunPodProvider) -> None:
+        self._adapter = adapter
+
+    def supports(self, quality: str) -> bool:
+        return self._adapter.supports(quality)
+
+    def submit(self, request: ProviderRequest, webhook_url: str | None) -> ProviderJob:
+        return ProviderJob("runpod", self._adapter.submit(request, webhook_url))
+
+    def poll(self, job: ProviderJob, *, quality: str, size: int) -> ProviderResult | None:
+        return self._interpret(self._adapter.status(job.id), quality, size)
+
+    def delivery_job_id(self, payload: Any) -> str:
+        return _job_id(payload, "id")
+
+    def from_webhook(
+        self, job: ProviderJob, payload: Any, *, quality: str, size: int
+    ) -> ProviderResult | None:
+        if not isinstance(payload, dict):
+            raise JobFailed(ProviderDown("runpod: the webhook body is not an object"))
+        return self._interpret(payload, quality, size)
+
+    def _interpret(self, doc: dict[str, Any], quality: str, size: int) -> ProviderResult | None:
+        status = str(doc.get("status", "")).upper()
+        if status not in FINAL_STATUSES:
+            return None
+
+        def produce() -> ProviderResult | None:
+            return self._adapter.result_from_job(doc, quality=quality, size=size)
+
+        output = doc.get("output")
+        if status != "COMPLETED" or (isinstance(output, dict) and isinstance(output.get("error"), str)):
+            raise _failure(produce, f"runpod: the job ended {status}")
+        return _read_output(lambda: produce() or _missing("runpod"))
+
+    def cancel(self, job: ProviderJob) -> None:
+        self._adapter.cancel(job.id)
+
+
+def _missing(provider: str) -> ProviderResult:
+    raise ProviderDown(f"{provider}: a finished job without a result")
+
+
+def as_queued(provider: ImageProvider) -> QueuedProvider | None:
+    """The queue API of an adapter that has one (fal, Replicate, RunPod), else None."""
+    if isinstance(provider, FalProvider):
+        return FalQueue(provider)
+    if isinstance(provider, ReplicateProvider):
+        return ReplicateQueue(provider)
+    if isinstance(provider, RunPodProvider):
+        return RunPodQueue(provider)
+    return None
+
+
+class QueuedProviders:
+    """The queue-capable providers behind the configured provider, per quality, in route order."""
+
+    def __init__(self, provider: ImageProvider) -> None:
+        self._provider = provider
+        self._by_name: dict[str, QueuedProvider] = {}
+        for quality in ("fast", "standard", "pro"):
+            for queued in self._wrap(quality):
+                self._by_name.setdefault(queued.name, queued)
+
+    def _wrap(self, quality: str) -> list[QueuedProvider]:
+        candidates = getattr(self._provider, "candidates", None)
+        adapters: Sequence[ImageProvider] = candidates(quality) if callable(candidates) else [self._provider]
+        wrapped = [as_queued(adapter) for adapter in adapters]
+        return [q for q in wrapped if q is not None and q.supports(quality)]
+
+    def for_quality(self, quality: str) -> list[QueuedProvider]:
+        return [self._by_name[q.name] for q in self._wrap(quality)]
+
+    def get(self, name: str) -> QueuedProvider | None:
+        return self._by_name.get(name)
+
+    def __bool__(self) -> bool:
+        return bool(self._by_name)

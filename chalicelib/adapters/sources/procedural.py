@@ -1,0 +1,48 @@
+"""The offline source: procedural avatars for every style, so a gallery exists with no key.
+
+Its items are the ones ``GalleryService.ensure_seeded`` makes (same ids, same pictures), so a
+refresh after seeding adds nothing, and a refresh of an empty gallery seeds it. Nothing is
+rendered until the refresh job asks for the picture (known ids cost nothing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from chalicelib.domain.styles import STYLES, STYLES_BY_ID
+from chalicelib.ports import SourceItem
+
+__all__ = ["ProceduralSource"]
+
+
+class ProceduralSource:
+    name = "procedural"
+    allowed_hosts: tuple[str, ...] = ()
+
+    def __init__(self, per_style: int = 12) -> None:
+        self.per_run = max(0, per_style)
+        self.styles = tuple(s.id for s in STYLES)
+
+    def fetch(self, style: str, budget: int, cursor: str | None = None) -> Iterator[SourceItem]:
+        look = STYLES_BY_ID.get(style)
+        if look is None:
+            return
+        for n in range(self.per_run):
+            yield SourceItem(
+                source=self.name,
+                source_id=f"{style}-{n:03d}",
+                style=style,
+                tags=(look.look.technique, "illustration", "procedural"),
+                license="CC0-1.0",
+                render=_renderer(style, n),
+            )
+
+
+def _renderer(style_id: str, n: int) -> Callable[[], Any]:
+    def render() -> Any:
+        from chalicelib.render.procedural import render_avatar
+
+        return render_avatar(STYLES_BY_ID[style_id], "", 1000 + n, size=512)
+
+    return render

@@ -1,0 +1,59 @@
+"""Admin routes: enterprise API keys and the operational stats (operator's bearer token only)."""
+
+from __future__ import annotations
+
+from chalice.app import Response
+
+from chalicelib.api.admin_auth import require_admin
+from chalicelib.api.http import json_response, parse_body
+from chalicelib.api.routing import ApiBlueprint
+from chalicelib.bootstrap import api_keys_for, get_container, stats_for
+from chalicelib.domain.models import ApiKeyCreate, ApiKeyCreated, ApiKeyList, ApiKeyOut
+
+__all__ = ["admin"]
+
+admin = ApiBlueprint(__name__)
+
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+@admin.route("/v1/admin/api-keys", methods=["POST"])
+def create_api_key() -> Response:
+    request = admin.current_request
+    require_admin(request)
+    body = parse_body(request, ApiKeyCreate)
+    limits = body.limits.model_dump(exclude_none=True) if body.limits is not None else None
+    issued = api_keys_for(get_container()).issue(body.name, body.tier, limits)
+    created = ApiKeyCreated(id=issued.id, key=issued.key, webhook_secret=issued.webhook_secret)
+    return json_response(created, 201, NO_STORE)
+
+
+@admin.route("/v1/admin/api-keys", methods=["GET"])
+def list_api_keys() -> Response:
+    require_admin(admin.current_request)
+    items = [
+        ApiKeyOut(
+            id=record.id,
+            name=record.name,
+            tier=record.tier,
+            limits=dict(record.limits),
+            created_at=record.created_at,
+            revoked=record.revoked,
+            prefix=record.prefix,
+        )
+        for record in api_keys_for(get_container()).list_keys()
+    ]
+    return json_response(ApiKeyList(items=items), 200, NO_STORE)
+
+
+@admin.route("/v1/admin/api-keys/{key_id}", methods=["DELETE"])
+def revoke_api_key(key_id: str) -> Response:
+    require_admin(admin.current_request)
+    api_keys_for(get_container()).revoke(key_id)
+    return Response(body="", status_code=204)
+
+
+@admin.route("/v1/admin/stats", methods=["GET"])
+def admin_stats() -> Response:
+    require_admin(admin.current_request)
+    return json_response(stats_for(get_container()).stats(), 200, NO_STORE)

@@ -1,0 +1,129 @@
+"""Enterprise batches: up to 100 generations in one request, on the batch lane.
+
+Each item goes through the same admission as ``POST /v1/generations`` (one admit call per item:
+per-key quota windows, idempotency of identical requests, cache, in-flight joins, budget), so an
+item is charged exactly like a single request. The batch counts once towards the general request
+rate (its first item does; the others use a counter of the batch's own). A batch is all or nothing
+at admission: the quota is checked for every item first, and if an item is refused all the same
+(a race), the items admitted before it are failed and refunded and the whole batch is refused.
+
+The batch itself is one small JSON document in the store (owner, ids, callback URL); its counts
+are read in one call (``statuses.lua``). Each item's callback (``callback_url`` of the item, else of
+the batch) is delivered by ``services.callbacks`` with the API key's webhook secret.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import time
+from collections.abc import Callable
+
+from chalicelib.domain.errors import ApiError, Forbidden, NotFound, QuotaExceeded
+from chalicelib.domain.identity import Identity
+from chalicelib.domain.models import BatchAccepted, BatchRequest, BatchStatus, GenerationRequest
+from chalicelib.ports import GenerationRecord, JobQueue, StateStore
+from chalicelib.services.generations import GenerationService, iso
+
+log = logging.getLogger(__name__)
+
+BATCH_LANE = "batch"
+BATCH_TTL_S = 30 * 24 * 3600  # as long as the generations' own records
+STATUSES = ("queued", "running", "succeeded", "failed")
+
+
+def valid_batch_id(value: str) -> bool:
+    return value.startswith("bat_") and len(value) <= 64
+
+
+class BatchService:
+    def __init__(
+        self,
+        store: StateStore,
+        generations: GenerationService,
+        queue: JobQueue,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._generations = generations
+        self._queue = queue
+        self._clock = clock
+
+    def create(self, identity: Identity, req: BatchRequest) -> BatchAccepted:
+        """Admit every item (charged per item), queue the new ones on the batch lane."""
+        if identity.kind != "api_key":
+            raise Forbidden("Batches are available to enterprise API clients only.")
+        items: list[GenerationRequest] = [
+            item.model_copy(update={"callback_url": req.callback_url})
+            if req.callback_url and not item.callback_url
+            else item
+            for item in req.items
+        ]
+        for item in items:
+            self._generations.check_entitlements(identity, item)
+        self._check_quota(identity, len(items))
+        batch_id = "bat_" + secrets.token_urlsafe(15)
+        ids: list[str] = []
+        created: list[GenerationRecord] = []
+        try:
+            for index, item in enumerate(items):
+                rate = None if index == 0 else (f"rl:{identity.key}:batch:{batch_id}", len(items) + 1)
+                result, _ = self._generations.admit(
+                    identity, item, lane=BATCH_LANE, extra={"batch": batch_id}, rate=rate
+                )
+                if result.generation is None:
+                    raise ValueError("the store accepted an item without returning its record")
+                ids.append(result.generation["id"])
+                if result.outcome == "created":
+                    created.append(result.generation)
+        except ApiError as exc:
+            self._compensate(created, exc.code)
+            raise
+        except Exception:
+            self._compensate(created, "internal")
+            raise
+        doc = {"id": batch_id, "owner": identity.key, "generation_ids": ids, "created_at": iso(self._clock())}
+        if req.callback_url:
+            doc["callback_url"] = req.callback_url
+        self._store.set_json(f"batch:{batch_id}", json.dumps(doc, separators=(",", ":")), BATCH_TTL_S)
+        for record in created:
+            try:
+                self._queue.enqueue(record["id"], BATCH_LANE)
+            except Exception:
+                # Nothing lost: an item that cannot be queued ends now, refunded (and called back).
+                log.exception("batch item could not be queued", extra={"job_id": record["id"]})
+                self._generations.fail(record, "internal", "The job could not be queued; it was not charged.")
+        log.info("batch accepted", extra={"batch_id": batch_id, "items": len(ids), "new": len(created)})
+        return BatchAccepted(id=batch_id, generation_ids=ids)
+
+    def get(self, identity: Identity, batch_id: str) -> BatchStatus:
+        """The batch's counts by status (owner only: another identity's batch is 404)."""
+        raw = self._store.get_json(f"batch:{batch_id}") if valid_batch_id(batch_id) else None
+        doc = json.loads(raw) if raw else None
+        if not isinstance(doc, dict) or doc.get("owner") != identity.key:
+            raise NotFound("No such batch.")
+        ids = [str(i) for i in doc.get("generation_ids", [])]
+        counts = dict.fromkeys(STATUSES, 0)
+        for status in self._store.generation_statuses(ids):
+            if status in counts:
+                counts[status] += 1
+        return BatchStatus(id=batch_id, counts=counts, generation_ids=ids)
+
+    def _check_quota(self, identity: Identity, wanted: int) -> None:
+        quota = self._generations.quota(identity)
+        short = [w for w in quota.limits if w.remaining is not None and w.remaining < wanted]
+        if short:
+            reset = max(w.reset for w in short)
+            raise QuotaExceeded(
+                f"This batch needs {wanted} generations; your API key has fewer left in this window.",
+                headers={"Retry-After": str(max(1, int(reset - self._clock())))},
+            )
+
+    def _compensate(self, created: list[GenerationRecord], code: str) -> None:
+        for record in created:
+            try:
+                self._generations.fail(record, code, "The batch was refused; this item was not charged.")
+            except Exception:
+                log.exception("could not undo a batch item", extra={"job_id": record["id"]})

@@ -1,0 +1,1 @@
+"""Workers: SQS lane handlers, schedules and webhook receivers (registered as blueprints)."""

@@ -1,0 +1,472 @@
+"""infra/: what the deploy templates must promise the code, checked without packaging anything.
+
+`make package` builds Chalice's SAM template merged with infra/cloudformation/resources.yml and
+cfn-lints it (valid CloudFormation); these tests pin what a linter cannot know: that the queues are
+the ones chalicelib/workers/lanes.py reads, that every lane has a DLQ, a redrive policy and an alarm,
+that partial batch failures are on, that secrets stay out of the repository, and that the R2
+lifecycle expires unchosen generations (img/) and nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+from typing import Any, get_args
+
+import pytest
+import yaml
+from chalice.app import SQSEventConfig
+from chalice.utils import to_cfn_resource_name
+from pydantic import AliasChoices, SecretStr
+
+from chalicelib.config import Settings
+from chalicelib.domain.tiers import LANES
+from chalicelib.services.gallery import MANIFEST_KEY
+from chalicelib.workers.lanes import lane_queue_name
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "infra" / "cloudformation" / "resources.yml"
+CHALICE_CONFIG = ROOT / ".chalice" / "config.json"
+TERRAFORM = ROOT / "infra" / "terraform"
+
+DLQ_RETENTION_S = 14 * 24 * 3600
+VISIBILITY_PER_TIMEOUT = 6  # AWS's advice for SQS event sources: at least 6x the function timeout
+
+
+# --- loading ------------------------------------------------------------------------------------
+
+
+class CfnLoader(yaml.SafeLoader):
+    """SafeLoader that reads CloudFormation's short tags (!Ref, !GetAtt, !Sub ...) as their long form."""
+
+
+def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    value: Any
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+        if suffix == "GetAtt":
+            value = str(value).split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        assert isinstance(node, yaml.MappingNode)
+        value = loader.construct_mapping(node, deep=True)
+    return {suffix if suffix in ("Ref", "Condition") else f"Fn::{suffix}": value}
+
+
+CfnLoader.add_multi_constructor("!", _intrinsic)
+
+
+@cache
+def template() -> dict[str, Any]:
+    loaded = yaml.load(TEMPLATE.read_text(encoding="utf-8"), Loader=CfnLoader)  # noqa: S506 (a SafeLoader)
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+@cache
+def chalice_config() -> dict[str, Any]:
+    loaded = json.loads(CHALICE_CONFIG.read_text(encoding="utf-8"))
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+def resources() -> dict[str, Any]:
+    found = template()["Resources"]
+    assert isinstance(found, dict)
+    return found
+
+
+def deployed_stages() -> list[str]:
+    return [name for name in chalice_config()["stages"] if name != "local"]
+
+
+def function_setting(stage: str, function: str, key: str) -> Any:
+    """A Chalice per-function setting, looked up the way Chalice does (function, stage, top level)."""
+    config = chalice_config()
+    stage_config = config["stages"][stage]
+    for scope in (stage_config.get("lambda_functions", {}).get(function, {}), stage_config, config):
+        if key in scope:
+            return scope[key]
+    return None
+
+
+def substitute(value: Any, stage: str) -> str:
+    """The value of a plain string or of a ``!Sub`` that uses only ${Stage}."""
+    if isinstance(value, dict):
+        assert list(value) == ["Fn::Sub"], value
+        text = value["Fn::Sub"]
+        assert isinstance(text, str)
+        rendered = text.replace("${Stage}", stage)
+        assert "${" not in rendered, f"unexpected substitution in {text!r}"
+        return rendered
+    assert isinstance(value, str)
+    return value
+
+
+def ref(name: str) -> dict[str, str]:
+    return {"Ref": name}
+
+
+def get_att(name: str, attribute: str) -> dict[str, list[str]]:
+    return {"Fn::GetAtt": [name, attribute]}
+
+
+def queue_id(lane: str) -> str:
+    """The logical id of a lane's queue: the one whose name is avatarflow-${Stage}-<lane>."""
+    for logical_id, resource in resources().items():
+        if resource.get("Type") != "AWS::SQS::Queue":
+            continue
+        if resource["Properties"].get("QueueName") == {"Fn::Sub": f"avatarflow-${{Stage}}-{lane}"}:
+            return logical_id
+    raise AssertionError(f"no queue named avatarflow-${{Stage}}-{lane} in {TEMPLATE}")
+
+
+def dlq_id(lane: str) -> str:
+    target = resources()[queue_id(lane)]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]
+    assert isinstance(target, dict) and "Fn::GetAtt" in target, target
+    name, attribute = target["Fn::GetAtt"]
+    assert attribute == "Arn"
+    assert isinstance(name, str)
+    return name
+
+
+def alarms() -> Iterator[tuple[str, dict[str, Any]]]:
+    for logical_id, resource in resources().items():
+        if resource.get("Type") == "AWS::CloudWatch::Alarm":
+            yield logical_id, resource["Properties"]
+
+
+@cache
+def lane_event_sources() -> dict[str, SQSEventConfig]:
+    """The app's SQS event sources by lane, as registered by chalicelib/workers/lanes.py."""
+    from app import app
+
+    sources = [source for source in app.event_sources if isinstance(source, SQSEventConfig)]
+    by_queue = {source.queue: source for source in sources}
+    found = {lane: by_queue.get(lane_queue_name(lane)) for lane in LANES}
+    missing = [lane for lane, source in found.items() if source is None]
+    assert not missing, f"no SQS consumer for lanes {missing}: {[(s.name, s.queue) for s in sources]}"
+    return {lane: source for lane, source in found.items() if source is not None}
+
+
+def setting_aliases() -> dict[str, Any]:
+    """Every environment variable Settings reads, with its field's annotation."""
+    aliases: dict[str, Any] = {}
+    for field in Settings.model_fields.values():
+        alias = field.validation_alias
+        names = alias.choices if isinstance(alias, AliasChoices) else [alias]
+        for name in names:
+            if isinstance(name, str):
+                aliases[name] = field.annotation
+    return aliases
+
+
+def import_time_variables() -> set[str]:
+    """Variables read straight from os.environ (at import: log level, schedules, queue names)."""
+    names = set()
+    for path in [ROOT / "app.py", *sorted((ROOT / "chalicelib").rglob("*.py"))]:
+        names.update(
+            re.findall(r'os\.environ\.get\(\s*"([A-Z][A-Z0-9_]*)"', path.read_text(encoding="utf-8"))
+        )
+    names.update(f"AVATARFLOW_QUEUE_NAME_{lane.upper()}" for lane in LANES)  # lanes.py:lane_queue_name
+    return names
+
+
+def is_secret(annotation: Any) -> bool:
+    return annotation is SecretStr or SecretStr in get_args(annotation)
+
+
+def globals_env() -> dict[str, Any]:
+    variables = template()["Globals"]["Function"]["Environment"]["Variables"]
+    assert isinstance(variables, dict)
+    return variables
+
+
+# --- the lanes ----------------------------------------------------------------------------------
+
+
+def test_the_template_declares_exactly_the_deployed_stages() -> None:
+    assert template()["Parameters"]["Stage"]["AllowedValues"] == deployed_stages()
+    assert deployed_stages(), "no deployed stage in .chalice/config.json"
+    for stage in deployed_stages():
+        env = chalice_config()["stages"][stage]["environment_variables"]
+        assert env["AVATARFLOW_STAGE"] == stage
+        # A queue name override would make Chalice look for a queue the template does not create.
+        assert not [name for name in env if name.startswith("AVATARFLOW_QUEUE_NAME_")]
+    assert chalice_config()["stages"]["local"]["environment_variables"] == {
+        "AVATARFLOW_STAGE": "local",
+        "AVATARFLOW_CORS_ORIGINS": "*",
+    }
+
+
+@pytest.mark.parametrize("lane", LANES)
+def test_each_lane_queue_has_the_name_the_lane_worker_reads(lane: str) -> None:
+    queue = resources()[queue_id(lane)]["Properties"]
+    for stage in deployed_stages():
+        expected = lane_queue_name(lane, {"AVATARFLOW_STAGE": stage})
+        assert substitute(queue["QueueName"], stage) == expected
+    assert lane_event_sources()[lane].queue == lane_queue_name(lane)
+
+
+@pytest.mark.parametrize("lane", LANES)
+def test_each_lane_has_its_own_dead_letter_queue_and_redrive(lane: str) -> None:
+    queue = resources()[queue_id(lane)]["Properties"]
+    dlq_resource = resources()[dlq_id(lane)]
+    assert dlq_resource["Type"] == "AWS::SQS::Queue"
+    dlq = dlq_resource["Properties"]
+    assert substitute(dlq["QueueName"], "dev") == f"avatarflow-dev-{lane}-dlq"
+    assert dlq["MessageRetentionPeriod"] == DLQ_RETENTION_S
+    assert queue["SqsManagedSseEnabled"] is True
+    assert dlq["SqsManagedSseEnabled"] is True
+    assert "RedrivePolicy" not in dlq
+
+    max_receives = queue["RedrivePolicy"]["maxReceiveCount"]
+    # The worker fails (refunds) the job at AVATARFLOW_LANE_MAX_RECEIVES; the DLQ only comes after.
+    assert int(globals_env()["AVATARFLOW_LANE_MAX_RECEIVES"]) == max_receives
+    assert max_receives >= Settings.model_fields["lane_max_receives"].default
+
+
+def test_the_dead_letter_queues_are_three_different_queues() -> None:
+    assert len({dlq_id(lane) for lane in LANES}) == len(LANES)
+    assert not {dlq_id(lane) for lane in LANES} & {queue_id(lane) for lane in LANES}
+
+
+@pytest.mark.parametrize("lane", LANES)
+def test_visibility_timeout_is_six_times_the_lane_function_timeout(lane: str) -> None:
+    visibility = resources()[queue_id(lane)]["Properties"]["VisibilityTimeout"]
+    function = lane_event_sources()[lane].name
+    for stage in deployed_stages():
+        timeout = function_setting(stage, function, "lambda_timeout")
+        assert isinstance(timeout, int), f"{stage}: no lambda_timeout for {function}"
+        assert visibility >= VISIBILITY_PER_TIMEOUT * timeout, (stage, function, timeout, visibility)
+
+
+@pytest.mark.parametrize("lane", LANES)
+def test_each_lane_event_reports_batch_item_failures(lane: str) -> None:
+    function = lane_event_sources()[lane].name
+    merged = resources().get(to_cfn_resource_name(function))
+    assert merged is not None, f"{TEMPLATE} does not merge into Chalice's {to_cfn_resource_name(function)}"
+    events = merged["Properties"]["Events"]
+    event_id = to_cfn_resource_name(f"{function}-sqs-event-source")  # Chalice's logical id
+    assert list(events) == [event_id]
+    properties = events[event_id]["Properties"]
+    assert properties["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    # Chalice's Queue is {"Fn::Sub": ...}: a merged Queue would combine two intrinsics into one mapping.
+    assert "Queue" not in properties
+
+
+def test_lane_concurrency_matches_reserved_concurrency_premium_over_free_over_batch() -> None:
+    mapping = template()["Mappings"]["LaneConcurrency"]
+    for stage in deployed_stages():
+        reserved = {}
+        for lane in LANES:
+            function = lane_event_sources()[lane].name
+            event_id = to_cfn_resource_name(f"{function}-sqs-event-source")
+            scaling = resources()[to_cfn_resource_name(function)]["Properties"]["Events"][event_id]
+            key = scaling["Properties"]["ScalingConfig"]["MaximumConcurrency"]["Fn::FindInMap"]
+            assert key[0] == "LaneConcurrency" and key[1] == ref("Stage")
+            reserved[lane] = function_setting(stage, function, "reserved_concurrency")
+            assert isinstance(reserved[lane], int), f"{stage}: no reserved_concurrency for {function}"
+            # The mapping never invokes more than the function may run: no throttled redeliveries.
+            assert mapping[stage][key[2]] == reserved[lane], (stage, lane)
+            assert reserved[lane] >= 2, "SQS event source mappings need a maximum concurrency of 2 or more"
+        assert reserved["premium"] > reserved["free"] > reserved["batch"], (stage, reserved)
+
+
+def test_api_timeout_fits_api_gateway_and_lanes_run_longer() -> None:
+    for stage in deployed_stages():
+        api = function_setting(stage, "api_handler", "lambda_timeout")
+        assert api <= 29, "API Gateway stops waiting at 29 s"
+        for lane in LANES:
+            assert function_setting(stage, lane_event_sources()[lane].name, "lambda_timeout") > api
+
+
+# --- alarms -------------------------------------------------------------------------------------
+
+
+def alarm_actions_go_to_the_ops_topic(properties: dict[str, Any]) -> bool:
+    return ref("OpsTopic") in properties.get("AlarmActions", [])
+
+
+@pytest.mark.parametrize("lane", LANES)
+def test_each_dead_letter_queue_has_an_alarm_on_any_message(lane: str) -> None:
+    matching = [
+        logical_id
+        for logical_id, properties in alarms()
+        if properties.get("Namespace") == "AWS/SQS"
+        and properties.get("MetricName") == "ApproximateNumberOfMessagesVisible"
+        and properties.get("Dimensions")
+        == [{"Name": "QueueName", "Value": get_att(dlq_id(lane), "QueueName")}]
+        and properties.get("Threshold") == 0
+        and properties.get("ComparisonOperator") == "GreaterThanThreshold"
+        and alarm_actions_go_to_the_ops_topic(properties)
+    ]
+    assert len(matching) == 1, f"{lane}: {matching}"
+
+
+@pytest.mark.parametrize("lane", LANES)
+def test_each_lane_has_an_oldest_message_alarm_before_the_job_deadline(lane: str) -> None:
+    deadline = Settings.model_fields["job_deadline_seconds"].default
+    matching = [
+        properties
+        for _, properties in alarms()
+        if properties.get("MetricName") == "ApproximateAgeOfOldestMessage"
+        and properties.get("Dimensions")
+        == [{"Name": "QueueName", "Value": get_att(queue_id(lane), "QueueName")}]
+        and alarm_actions_go_to_the_ops_topic(properties)
+    ]
+    assert len(matching) == 1, lane
+    assert 0 < matching[0]["Threshold"] < deadline
+
+
+def test_api_5xx_rate_alarm_watches_this_stages_api() -> None:
+    rest_api = resources()["RestAPI"]["Properties"]
+    api_name = rest_api["Name"]
+    assert rest_api["DefinitionBody"]["info"]["title"] == api_name
+    matching = []
+    for _, properties in alarms():
+        stats = [m["MetricStat"]["Metric"] for m in properties.get("Metrics", []) if "MetricStat" in m]
+        if any(s["Namespace"] == "AWS/ApiGateway" and s["MetricName"] == "5XXError" for s in stats):
+            matching.append(properties)
+            assert alarm_actions_go_to_the_ops_topic(properties)
+            for stat in stats:
+                dimensions = {d["Name"]: d["Value"] for d in stat["Dimensions"]}
+                assert dimensions["ApiName"] == api_name
+                for stage in deployed_stages():
+                    assert dimensions["Stage"] == chalice_config()["stages"][stage]["api_gateway_stage"]
+    assert len(matching) == 1
+
+
+# --- what the functions are given ---------------------------------------------------------------
+
+
+def test_functions_get_the_queue_urls_and_the_budget_topic() -> None:
+    env = globals_env()
+    for lane in LANES:
+        assert env[f"AVATARFLOW_QUEUE_URL_{lane.upper()}"] == ref(queue_id(lane))
+    assert env["AVATARFLOW_BUDGET_SNS_TOPIC_ARN"] == ref("OpsTopic")
+    assert resources()["OpsTopic"]["Type"] == "AWS::SNS::Topic"
+    policy = resources()["AppPolicy"]["Properties"]
+    assert policy["Roles"] == [ref("DefaultRole")]  # Chalice's role of every function
+    statements = policy["PolicyDocument"]["Statement"]
+    lanes_granted = [s for s in statements if "sqs:SendMessage" in _list(s["Action"])]
+    assert len(lanes_granted) == 1
+    assert sorted(map(json.dumps, lanes_granted[0]["Resource"])) == sorted(
+        json.dumps(get_att(queue_id(lane), "Arn")) for lane in LANES
+    )
+    assert any("sns:Publish" in _list(s["Action"]) and s["Resource"] == ref("OpsTopic") for s in statements)
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def test_every_variable_given_to_the_functions_is_a_setting() -> None:
+    known = set(setting_aliases()) | import_time_variables()
+    assert "AVATARFLOW_LOG_LEVEL" in known
+    unknown = [name for name in globals_env() if name not in known]
+    assert not unknown, f"no setting in chalicelib/config.py reads {unknown}"
+    config = chalice_config()
+    for scope in [config, *config["stages"].values()]:
+        unknown = [name for name in scope.get("environment_variables", {}) if name not in known]
+        assert not unknown, f".chalice/config.json sets {unknown}, which no setting reads"
+
+
+def test_secrets_are_noecho_parameters_and_never_in_the_chalice_config() -> None:
+    secret_names = {name for name, annotation in setting_aliases().items() if is_secret(annotation)}
+    parameters = template()["Parameters"]
+    env = globals_env()
+    undeployable = sorted(secret_names - set(env))
+    assert not undeployable, (
+        f"secrets no deployed stage can be given (add a NoEcho parameter): {undeployable}"
+    )
+    for name in secret_names:
+        value = env[name]
+        assert isinstance(value, dict) and list(value) == ["Ref"], f"{name} must come from a parameter"
+        assert parameters[value["Ref"]].get("NoEcho") is True, f"{name}: parameter {value['Ref']} echoes"
+    config = chalice_config()
+    for scope in [config, *config["stages"].values()]:
+        leaked = secret_names & set(scope.get("environment_variables", {}))
+        assert not leaked, f".chalice/config.json must not carry secrets: {sorted(leaked)}"
+    # The secrets whose absence would make a deployed stage unsafe or half-configured have no default.
+    for required in ("JwtSecret", "AdminToken", "ApiKeyPepper", "UpstashRedisRestToken", "R2SecretAccessKey"):
+        assert "Default" not in parameters[required], required
+
+
+# --- Terraform ----------------------------------------------------------------------------------
+
+
+def hcl_block(text: str, header: str) -> str:
+    """The body of the first block whose header matches (a regular expression), braces balanced."""
+    match = re.search(header + r"\s*\{", text)
+    assert match, f"no block {header!r}"
+    depth, start = 0, match.end() - 1
+    for index in range(start, len(text)):
+        if text[index] == "{":
+            depth += 1
+        elif text[index] == "}":
+            depth -= 1
+            if depth == 0:
+                return text[start + 1 : index]
+    raise AssertionError(f"unbalanced block {header!r}")
+
+
+def list_items(body: str, attribute: str) -> list[str]:
+    """The objects of a list attribute (``rules = [{...}, {...}]``), each as its own text."""
+    match = re.search(rf"\b{attribute}\s*=\s*\[", body)
+    assert match, f"no list {attribute!r}"
+    items, depth, start = [], 0, 0
+    for index in range(match.end(), len(body)):
+        char = body[index]
+        if char == "{":
+            depth += 1
+            if depth == 1:
+                start = index
+        elif char == "}":
+            depth -= 1
+            if depth == 0:
+                items.append(body[start : index + 1])
+        elif char == "]" and depth == 0:
+            return items
+    raise AssertionError(f"unbalanced list {attribute!r}")
+
+
+def terraform_text() -> str:
+    return "\n".join(path.read_text(encoding="utf-8") for path in sorted(TERRAFORM.glob("*.tf")))
+
+
+def test_r2_lifecycle_expires_unchosen_generations_only() -> None:
+    lifecycle = hcl_block(terraform_text(), r'resource\s+"cloudflare_r2_bucket_lifecycle"\s+"\w+"')
+    rules = list_items(lifecycle, "rules")
+    assert rules
+    deleting = [rule for rule in rules if "delete_objects_transition" in rule]
+    assert len(deleting) == 1
+    assert re.findall(r'prefix\s*=\s*"([^"]*)"', deleting[0]) == ["img/"]
+    assert re.search(r"max_age\s*=\s*var\.unchosen_generation_days\s*\*\s*86400", deleting[0])
+    for rule in rules:
+        # No other rule deletes or moves objects; the rest only aborts unfinished multipart uploads.
+        if rule is not deleting[0]:
+            assert "storage_class_transitions" not in rule
+            assert "abort_multipart_uploads_transition" in rule
+        assert "pinned/" not in rule and "gallery/" not in rule
+    days = hcl_block(terraform_text(), r'variable\s+"unchosen_generation_days"')
+    assert re.search(r"default\s*=\s*30\b", days)
+    # The prefixes the service writes: the gallery is under gallery/, never expired.
+    assert MANIFEST_KEY.startswith("gallery/")
+
+
+def test_terraform_pins_its_providers_and_hides_the_redis_token() -> None:
+    text = terraform_text()
+    providers = hcl_block(text, r"required_providers")
+    for source in ("cloudflare/cloudflare", "upstash/upstash"):
+        block = hcl_block(providers, rf"\b{source.split('/')[0]}\s*=")
+        assert f'source  = "{source}"' in block
+        assert re.search(r'version\s*=\s*"~>\s*\d+\.\d+"', block), source
+    token = hcl_block(text, r'output\s+"upstash_redis_rest_token"')
+    assert re.search(r"sensitive\s*=\s*true", token)
+    assert re.search(r"eviction\s*=\s*false", hcl_block(text, r'resource\s+"upstash_redis_database"\s+"\w+"'))
+    assert "upstash_redis_rest_url" in text
