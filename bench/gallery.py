@@ -22,7 +22,6 @@ import datetime as dt
 import importlib.util
 import platform
 import random
-import shlex
 import statistics
 import subprocess
 import sys
@@ -34,7 +33,15 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from bench.images import machine, pin_to_one_core
+from bench.report import (
+    DOC,
+    command_line,
+    machine,
+    markdown_table,
+    percentile,
+    pin_to_one_core,
+    write_section,
+)
 from chalicelib.domain.styles import STYLES
 from chalicelib.ports import GalleryEntry
 from chalicelib.services.gallery import GalleryService
@@ -43,10 +50,8 @@ SIZES: tuple[int, ...] = (500, 20_000)
 LIMIT = 24
 TARGET_P99_MS = 2.0
 TARGET_AT = 20_000
-DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
+SECTION = "gallery"
 SECTION_HEADING = "## Gallery listing (bench/gallery.py)"
-START = "<!-- bench:gallery:start -->"
-END = "<!-- bench:gallery:end -->"
 TAGS = ("photo", "illustration", "smiling", "glasses", "beard", "outdoor", "studio", "colourful")
 SOURCES = ("procedural", "pexels", "generated_photos", "unsplash")
 
@@ -123,7 +128,7 @@ class Result:
 
     @property
     def p99(self) -> float:
-        return statistics.quantiles(self.times_ms, n=100, method="inclusive")[98]
+        return percentile(self.times_ms, 99)
 
 
 def listings(
@@ -210,16 +215,19 @@ def head_implementation() -> Callable[[MemoryObjects], Any] | None:
 
 
 def table(results: Sequence[Result], builds: dict[tuple[str, int], float]) -> str:
-    lines = [
-        "| implementation | items | listing | p50 ms | p99 ms | index build ms |",
-        "| --- | ---: | --- | ---: | ---: | ---: |",
+    header = ["implementation", "items", "listing", "p50 ms", "p99 ms", "index build ms"]
+    rows = [
+        [
+            r.implementation,
+            f"{r.items:,}",
+            r.listing,
+            f"{r.p50:.3f}",
+            f"{r.p99:.3f}",
+            f"{builds[(r.implementation, r.items)]:.1f}",
+        ]
+        for r in results
     ]
-    for r in results:
-        lines.append(
-            f"| {r.implementation} | {r.items:,} | {r.listing} | {r.p50:.3f} | {r.p99:.3f} "
-            f"| {builds[(r.implementation, r.items)]:.1f} |"
-        )
-    return "\n".join(lines)
+    return markdown_table(header, "lrlrrr", rows)
 
 
 def report(
@@ -254,23 +262,6 @@ def report(
     )
 
 
-def write_section(body: str, doc: Path = DOC) -> None:
-    """Replace this benchmark's block in ``doc`` (appending the section if it is missing),
-    leaving every other section alone."""
-    block = f"{START}\n{body}\n{END}"
-    text = doc.read_text() if doc.exists() else "# Benchmarks\n"
-    if START in text and END in text and text.index(START) < text.index(END):
-        head, rest = text.split(START, 1)
-        tail = rest.split(END, 1)[1]
-        text = f"{head}{block}{tail}"
-    elif SECTION_HEADING in text:
-        text = text.replace(SECTION_HEADING, f"{SECTION_HEADING}\n\n{block}", 1)
-    else:
-        text = f"{text.rstrip()}\n\n{SECTION_HEADING}\n\n{block}\n"
-    doc.parent.mkdir(parents=True, exist_ok=True)
-    doc.write_text(text)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.gallery", description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=2000, help="timed calls per listing and size")
@@ -292,12 +283,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             measured, build_ms = measure(factory, label, n, args.runs)
             results += measured
             builds[(label, n)] = build_ms
-    given = sys.argv[1:] if argv is None else list(argv)
-    command = shlex.join([".venv/bin/python", "-m", "bench.gallery", *given])
+    command = command_line("bench.gallery", argv)
     body = report(results, builds, runs=args.runs, pinned=pinned, command=command)
     print(body)
     if args.write:
-        write_section(body)
+        write_section(SECTION, SECTION_HEADING, body)
         print(f"\nwrote {DOC}")
     worst = max(r.p99 for r in results if r.implementation == "current" and r.items == TARGET_AT)
     return 0 if worst <= TARGET_P99_MS else 1

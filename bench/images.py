@@ -19,31 +19,34 @@ import argparse
 import datetime as dt
 import io
 import math
-import os
 import platform
 import random
-import re
-import shlex
 import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import PIL
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageStat, features
 
+from bench.report import (
+    DOC,
+    command_line,
+    machine,
+    markdown_table,
+    percentile,
+    pin_to_one_core,
+    write_section,
+)
 from chalicelib.images import process_image
 
 SIZES: tuple[int, ...] = (128, 256, 512, 1024)
 SOURCE_SIDE = 1024
 QUALITY = 82
 TARGET_MEDIAN_MS = 120.0
-DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
+SECTION = "images"
 SECTION_HEADING = "## Image pipeline (bench/images.py)"
-START = "<!-- bench:images:start -->"
-END = "<!-- bench:images:end -->"
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,7 @@ class Result:
 
     @property
     def p90(self) -> float:
-        return statistics.quantiles(self.times_ms, n=10, method="inclusive")[8]
+        return percentile(self.times_ms, 90)
 
 
 # --- the input -----------------------------------------------------------------------------
@@ -183,51 +186,32 @@ def sweep_methods(picture: Image.Image, runs: int) -> list[MethodResult]:
 # --- reporting -----------------------------------------------------------------------------
 
 
-def pin_to_one_core() -> str:
-    if not hasattr(os, "sched_setaffinity"):
-        return "not pinned (no sched_setaffinity)"
-    core = min(os.sched_getaffinity(0))
-    try:
-        os.sched_setaffinity(0, {core})
-    except OSError as exc:
-        return f"not pinned ({exc})"
-    return f"pinned to CPU {core}"
-
-
-def machine() -> str:
-    name = platform.processor()
-    if not name or name == platform.machine():
-        try:
-            cpuinfo = Path("/proc/cpuinfo").read_text()
-        except OSError:
-            cpuinfo = ""
-        found = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.MULTILINE)
-        name = found.group(1).strip() if found else name or "unknown CPU"
-    return f"{name} ({platform.machine()}), nproc={os.cpu_count()}, Linux {platform.release()}"
-
-
 def table(results: Sequence[Result]) -> str:
     naive_median = {r.source: r.median for r in results if r.pipeline == "naive"}
-    lines = [
-        "| source | input | pipeline | median ms | p90 ms | speed-up | WebP bytes (4 sizes) |",
-        "| --- | ---: | --- | ---: | ---: | ---: | ---: |",
-    ]
+    rows = []
     for r in results:
         speedup = naive_median[r.source] / r.median if r.median else float("nan")
-        lines.append(
-            f"| {r.source} | {r.source_bytes / 1024:.0f} KiB | {r.pipeline} | {r.median:.1f} | {r.p90:.1f} "
-            f"| {speedup:.1f}x | {r.output_bytes:,} |"
+        rows.append(
+            [
+                r.source,
+                f"{r.source_bytes / 1024:.0f} KiB",
+                r.pipeline,
+                f"{r.median:.1f}",
+                f"{r.p90:.1f}",
+                f"{speedup:.1f}x",
+                f"{r.output_bytes:,}",
+            ]
         )
-    return "\n".join(lines)
+    header = ["source", "input", "pipeline", "median ms", "p90 ms", "speed-up", "WebP bytes (4 sizes)"]
+    return markdown_table(header, "lrlrrrr", rows)
 
 
 def method_table(results: Sequence[MethodResult]) -> str:
-    lines = [
-        "| WebP method | encode ms (4 sizes, median) | WebP bytes (4 sizes) | PSNR at 1024 (dB) |",
-        "| ---: | ---: | ---: | ---: |",
+    header = ["WebP method", "encode ms (4 sizes, median)", "WebP bytes (4 sizes)", "PSNR at 1024 (dB)"]
+    rows = [
+        [f"{r.method}", f"{r.median_ms:.1f}", f"{r.output_bytes:,}", f"{r.psnr_1024:.2f}"] for r in results
     ]
-    lines += [f"| {r.method} | {r.median_ms:.1f} | {r.output_bytes:,} | {r.psnr_1024:.2f} |" for r in results]
-    return "\n".join(lines)
+    return markdown_table(header, "rrrr", rows)
 
 
 def report(
@@ -272,23 +256,6 @@ def report(
     )
 
 
-def write_section(body: str, doc: Path = DOC) -> None:
-    """Replace this benchmark's block in ``doc`` (creating the file or section if missing),
-    leaving every other section alone."""
-    block = f"{START}\n{body}\n{END}"
-    text = doc.read_text() if doc.exists() else "# Benchmarks\n"
-    if START in text and END in text and text.index(START) < text.index(END):
-        head, rest = text.split(START, 1)
-        tail = rest.split(END, 1)[1]
-        text = f"{head}{block}{tail}"
-    elif SECTION_HEADING in text:
-        text = text.replace(SECTION_HEADING, f"{SECTION_HEADING}\n\n{block}", 1)
-    else:
-        text = f"{text.rstrip()}\n\n{SECTION_HEADING}\n\n{block}\n"
-    doc.parent.mkdir(parents=True, exist_ok=True)
-    doc.write_text(text)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.images", description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=30, help="timed runs per pipeline and source")
@@ -304,12 +271,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = measure(sources, args.runs, args.warmup)
     method_runs = min(args.runs, 5)
     methods = sweep_methods(picture, method_runs)
-    given = sys.argv[1:] if argv is None else list(argv)
-    command = shlex.join([".venv/bin/python", "-m", "bench.images", *given])
+    command = command_line("bench.images", argv)
     body = report(results, methods, runs=args.runs, method_runs=method_runs, pinned=pinned, command=command)
     print(body)
     if args.write:
-        write_section(body)
+        write_section(SECTION, SECTION_HEADING, body)
         print(f"\nwrote {DOC}")
     return 0 if all(r.median <= TARGET_MEDIAN_MS for r in results if r.pipeline == "optimized") else 1
 

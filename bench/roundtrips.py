@@ -22,8 +22,6 @@ import datetime as dt
 import json
 import os
 import platform
-import re
-import shlex
 import statistics
 import sys
 import tempfile
@@ -36,10 +34,10 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
+from bench.report import DOC, command_line, machine, markdown_table, percentile, write_section
+
+SECTION = "roundtrips"
 SECTION_HEADING = "## State store round trips on Upstash (bench/roundtrips.py)"
-START = "<!-- bench:roundtrips:start -->"
-END = "<!-- bench:roundtrips:end -->"
 JWT_SECRET = "bench-jwt-secret-0123456789abcdef0123456789"  # noqa: S105 - signs local test tokens only
 FILES_BASE = "http://bench/v1/files"
 # What the architecture promises for each request type (None: informative, no target).
@@ -71,7 +69,7 @@ class Row:
 
     @property
     def p90_ms(self) -> float:
-        return statistics.quantiles(self.times_ms, n=10, method="inclusive")[8]
+        return percentile(self.times_ms, 90)
 
     @property
     def verdict(self) -> str:
@@ -299,34 +297,26 @@ def post_direct(bench: Bench) -> str:
     return str(result.outcome)
 
 
-def machine() -> str:
-    name = platform.processor()
-    if not name or name == platform.machine():
-        try:
-            cpuinfo = Path("/proc/cpuinfo").read_text()
-        except OSError:
-            cpuinfo = ""
-        found = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.MULTILINE)
-        name = found.group(1).strip() if found else name or "unknown CPU"
-    return f"{name} ({platform.machine()}), nproc={os.cpu_count()}, Linux {platform.release()}"
-
-
 def _range(values: Sequence[int]) -> str:
     low, high = min(values), max(values)
     return str(low) if low == high else f"{low}-{high}"
 
 
 def table(rows: Sequence[Row]) -> str:
-    lines = [
-        "| request | REST calls | request bytes (median) | median ms | p90 ms | commands | target |",
-        "| --- | ---: | ---: | ---: | ---: | --- | --- |",
+    header = ["request", "REST calls", "request bytes (median)", "median ms", "p90 ms", "commands", "target"]
+    cells = [
+        [
+            r.label,
+            _range(r.calls),
+            f"{statistics.median(r.request_bytes):,.0f}",
+            f"{r.median_ms:.2f}",
+            f"{r.p90_ms:.2f}",
+            r.commands,
+            r.verdict,
+        ]
+        for r in rows
     ]
-    for r in rows:
-        lines.append(
-            f"| {r.label} | {_range(r.calls)} | {statistics.median(r.request_bytes):,.0f} | {r.median_ms:.2f} "
-            f"| {r.p90_ms:.2f} | {r.commands} | {r.verdict} |"
-        )
-    return "\n".join(lines)
+    return markdown_table(header, "lrrrrll", cells)
 
 
 def report(rows: Sequence[Row], extra: dict[str, int], *, runs: int, command: str) -> str:
@@ -362,23 +352,6 @@ def report(rows: Sequence[Row], extra: dict[str, int], *, runs: int, command: st
     )
 
 
-def write_section(body: str, doc: Path = DOC) -> None:
-    """Replace this benchmark's block in ``doc`` (creating the file or section if missing), leaving
-    every other section alone."""
-    block = f"{START}\n{body}\n{END}"
-    text = doc.read_text() if doc.exists() else "# Benchmarks\n"
-    if START in text and END in text and text.index(START) < text.index(END):
-        head, rest = text.split(START, 1)
-        tail = rest.split(END, 1)[1]
-        text = f"{head}{block}{tail}"
-    elif SECTION_HEADING in text:
-        text = text.replace(SECTION_HEADING, f"{SECTION_HEADING}\n\n{block}", 1)
-    else:
-        text = f"{text.rstrip()}\n\n{SECTION_HEADING}\n\n{block}\n"
-    doc.parent.mkdir(parents=True, exist_ok=True)
-    doc.write_text(text)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.roundtrips", description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=100, help="requests per row")
@@ -392,12 +365,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="bench-roundtrips-") as tmp, running_bench(Path(tmp)) as bench:
         rows, extra = measure(bench, args.runs)
-    given = sys.argv[1:] if argv is None else list(argv)
-    command = shlex.join([".venv/bin/python", "-m", "bench.roundtrips", *given])
+    command = command_line("bench.roundtrips", argv)
     body = report(rows, extra, runs=args.runs, command=command)
     print(body)
     if args.write:
-        write_section(body)
+        write_section(SECTION, SECTION_HEADING, body)
         print(f"\nwrote {DOC}")
     return 0 if all(r.verdict in ("", "met") for r in rows) else 1
 

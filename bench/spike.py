@@ -20,10 +20,8 @@ import argparse
 import dataclasses
 import datetime as dt
 import json
-import os
 import platform
 import random
-import shlex
 import statistics
 import sys
 import tempfile
@@ -35,9 +33,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
-START = "<!-- bench:spike:start -->"
-END = "<!-- bench:spike:end -->"
+from bench.report import DOC, command_line, machine, markdown_table, write_section
+
+SECTION = "spike"
 SECTION_HEADING = "## A spike on the embedded stack (bench/spike.py)"
 JWT_SECRET = "bench-spike-jwt-secret-0123456789abcdef"  # noqa: S105 - a throwaway local stack
 TRENDING_SHARE = 0.3
@@ -240,18 +238,6 @@ def run(requests: int, identities: int, threads: int, seed: int) -> dict[str, An
     }
 
 
-def machine() -> str:
-    try:
-        cpuinfo = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        cpuinfo = ""
-    name = next(
-        (line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")),
-        platform.processor() or "unknown CPU",
-    )
-    return f"{name} ({platform.machine()}), nproc={os.cpu_count()}, Linux {platform.release()}"
-
-
 def report(r: dict[str, Any], command: str) -> str:
     ok = not r["over_quota"] and r["open_left"] == 0 and not r["duplicates"]
     statuses = ", ".join(f"{code}: {n}" for code, n in sorted(r["status_counts"].items()))
@@ -261,6 +247,34 @@ def report(r: dict[str, Any], command: str) -> str:
         f"{tier} {window} {u}/{limit}" for (tier, window), (u, limit) in sorted(r["max_used"].items())
     )
     tiers = ", ".join(f"{n} {tier}" for tier, n in sorted(r["tiers"].items()))
+    measures = [
+        ("responses by status", statuses),
+        ("refusals by code", codes),
+        ("accepted (200 + 202)", f"{r['accepted']:,}"),
+        (
+            "of which made in the wait (200) / cache hit or finished join (200, `cached`) / 202",
+            f"{r['accepted_sync_200']:,} / {r['accepted_cached']:,} / {r['accepted_202']:,}",
+        ),
+        (
+            "accepted-request latency p50 / p99 / mean (ms, client side)",
+            f"{r['p50']:.1f} / {r['p99']:.1f} / {r['mean']:.1f}",
+        ),
+        *(
+            (f"latency p50 / p99, {kind} (ms)", f"{p50:.1f} / {p99:.1f}")
+            for kind, (p50, p99) in r["by_kind"].items()
+        ),
+        ("refused (429) latency p50 (ms)", f"{r['refused_p50']:.1f}"),
+        ("burst duration / throughput", f"{r['burst_s']:.1f} s / {r['requests'] / r['burst_s']:.0f} req/s"),
+        (
+            "every accepted job terminal after",
+            f"{r['drained_s']:.1f} s ({finals}; open left: {r['open_left']})",
+        ),
+        ("identities charged beyond their quota", f"{len(r['over_quota'])} (highest use: {used})"),
+        (
+            "provider calls / distinct requests made / duplicate calls",
+            f"{r['provider_calls']:,} / {r['distinct_requests']:,} / {len(r['duplicates'])}",
+        ),
+    ]
     return "\n".join(
         [
             f"- date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
@@ -280,40 +294,9 @@ def report(r: dict[str, Any], command: str) -> str:
             "behind the burst: they wait for it, up to the wait, by design. The burst's own duration "
             "is CPU-bound: the client threads, the app and the WebP pipeline share 2 cores",
             "",
-            "| measure | value |",
-            "| --- | ---: |",
-            f"| responses by status | {statuses} |",
-            f"| refusals by code | {codes} |",
-            f"| accepted (200 + 202) | {r['accepted']:,} |",
-            f"| of which made in the wait (200) / cache hit or finished join (200, `cached`) / 202 "
-            f"| {r['accepted_sync_200']:,} / {r['accepted_cached']:,} / {r['accepted_202']:,} |",
-            f"| accepted-request latency p50 / p99 / mean (ms, client side) "
-            f"| {r['p50']:.1f} / {r['p99']:.1f} / {r['mean']:.1f} |",
-            *(
-                f"| latency p50 / p99, {kind} (ms) | {p50:.1f} / {p99:.1f} |"
-                for kind, (p50, p99) in r["by_kind"].items()
-            ),
-            f"| refused (429) latency p50 (ms) | {r['refused_p50']:.1f} |",
-            f"| burst duration / throughput | {r['burst_s']:.1f} s / {r['requests'] / r['burst_s']:.0f} req/s |",
-            f"| every accepted job terminal after | {r['drained_s']:.1f} s ({finals}; open left: {r['open_left']}) |",
-            f"| identities charged beyond their quota | {len(r['over_quota'])} (highest use: {used}) |",
-            f"| provider calls / distinct requests made / duplicate calls "
-            f"| {r['provider_calls']:,} / {r['distinct_requests']:,} / {len(r['duplicates'])} |",
+            markdown_table(["measure", "value"], "lr", measures),
         ]
     )
-
-
-def write_section(body: str, doc: Path = DOC) -> None:
-    """Replace this benchmark's block in ``doc`` (appending the section if absent); nothing else."""
-    block = f"{START}\n{body}\n{END}"
-    text = doc.read_text() if doc.exists() else "# Benchmarks\n"
-    if START in text and END in text and text.index(START) < text.index(END):
-        head, rest = text.split(START, 1)
-        text = f"{head}{block}{rest.split(END, 1)[1]}"
-    else:
-        text = f"{text.rstrip()}\n\n{SECTION_HEADING}\n\n{block}\n"
-    doc.parent.mkdir(parents=True, exist_ok=True)
-    doc.write_text(text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -330,11 +313,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     logging.disable(logging.WARNING)  # 429s and their logs are the point of a spike
     result = run(args.requests, args.identities, args.threads, args.seed)
-    given = sys.argv[1:] if argv is None else list(argv)
-    body = report(result, shlex.join([".venv/bin/python", "-m", "bench.spike", *given]))
+    body = report(result, command_line("bench.spike", argv))
     print(body)
     if args.write:
-        write_section(body)
+        write_section(SECTION, SECTION_HEADING, body)
         print(f"\nwrote {DOC}")
     return 0 if not result["over_quota"] and result["open_left"] == 0 and not result["duplicates"] else 1
 
