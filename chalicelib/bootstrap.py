@@ -123,6 +123,7 @@ def build_provider(
     from chalicelib.adapters.providers.http_base import make_timeout
     from chalicelib.adapters.providers.pricing import load_prices
     from chalicelib.adapters.providers.router import ProviderRouter
+    from chalicelib.metrics import provider_attempt
     from chalicelib.ports import BreakerPolicy
 
     deadline = settings.provider_deadline_seconds
@@ -217,6 +218,7 @@ def build_provider(
             auth_open_s=settings.breaker_auth_open_seconds,
         ),
         deadline_s=deadline,
+        observer=provider_attempt,  # a ProviderError metric per failed attempt (chalicelib.metrics)
     )
 
 
@@ -469,13 +471,49 @@ def build_download_tracker(settings: Settings) -> Callable[[GalleryEntry], None]
     return UnsplashDownloadTracker(unsplash_key, base_url=settings.unsplash_base_url)
 
 
+def build_batch_ai_source(container: Container) -> GallerySource | None:
+    """The gallery's AI pre-generation on the batch lane, where a real AI provider is configured
+    (with the offline renderer alone the procedural source already has those pictures).
+
+    Built even with a budget share of 0 (it then submits nothing) so that jobs submitted before
+    the share was lowered are still collected; ``AVATARFLOW_GALLERY_AI_PER_RUN=0`` turns it off.
+    """
+    settings = container.settings
+    if settings.gallery_ai_per_run <= 0:
+        return None
+    from chalicelib.adapters.sources.batch_ai import BatchAISource, serves_ai
+
+    if not serves_ai(container.provider):
+        return None
+    from chalicelib.services.gallery_refresh import entry_id
+
+    gallery = container.gallery
+    return BatchAISource(
+        container.generations,
+        container.store,
+        container.queue,
+        daily_budget_usd=settings.daily_budget_usd,
+        budget_share=settings.gallery_ai_budget_share,
+        per_run=settings.gallery_ai_per_run,
+        is_published=lambda source_id: gallery.entry(entry_id("ai", source_id)) is not None,
+    )
+
+
 def gallery_refresh_for(container: Container) -> GalleryRefresh:
-    """The container's refresh job, built on first use (the schedule and the admin route)."""
+    """The container's refresh job, built on first use (the schedule and the admin route).
+
+    The batch AI source goes first: it makes no download (its pictures are already in the object
+    store, paid for), and submitting early gives the batch lane the most time before the next run.
+    """
     if container.gallery_refresh is None:
         from chalicelib.services.gallery_refresh import GalleryRefresh
 
+        sources = build_sources(container.settings)
+        batch_ai = build_batch_ai_source(container)
+        if batch_ai is not None:
+            sources.insert(0, batch_ai)
         container.gallery_refresh = GalleryRefresh(
-            container.gallery, container.objects, container.store, build_sources(container.settings)
+            container.gallery, container.objects, container.store, sources
         )
     return container.gallery_refresh
 

@@ -455,12 +455,14 @@ class SourceItem:
     """One candidate gallery item as a source offers it, before it is re-hosted or listed.
 
     Exactly one of ``image_url`` (re-hosted: fetched through the SSRF-safe fetch, processed and
-    stored under ``gallery/``), ``external_urls`` (hotlinked, never re-hosted: one URL per size)
-    or ``render`` (made in-process: returns bytes or a PIL image) says where the picture is.
+    stored under ``gallery/``), ``external_urls`` (hotlinked, never re-hosted: one URL per size),
+    ``render`` (made in-process: returns bytes or a PIL image) or ``stored_keys`` (renditions
+    already in the object store, e.g. a finished generation's ``img/`` keys per size: copied byte
+    for byte under ``gallery/``) says where the picture is.
     ``cursor`` is the source's token to resume at this item's page in a later run.
     """
 
-    source: str  # "pexels" | "generated_photos" | "unsplash" | "procedural"
+    source: str  # "pexels" | "generated_photos" | "unsplash" | "ai" | "procedural"
     source_id: str  # stable within the source: the refresh dedups on it
     style: str
     tags: tuple[str, ...]
@@ -472,6 +474,7 @@ class SourceItem:
     render: Callable[[], Any] | None = None
     download_location: str | None = None
     cursor: str | None = None
+    stored_keys: Mapping[str, str] | None = None
 
 
 class GallerySource(Protocol):

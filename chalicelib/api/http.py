@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 from chalicelib.bootstrap import get_container
 from chalicelib.domain.errors import InvalidRequest, PayloadTooLarge
 from chalicelib.domain.identity import Identity
+from chalicelib.logs import bind
 
 MAX_BODY_BYTES = 64 * 1024
 Model = TypeVar("Model", bound=BaseModel)
@@ -82,5 +83,8 @@ def source_ip(request: Request) -> str:
 
 
 def caller(request: Request) -> Identity:
-    """The authenticated caller, or an anonymous visitor by source IP; 401 for bad credentials."""
-    return get_container().authenticator.authenticate(request.headers, source_ip(request))
+    """The authenticated caller, or an anonymous visitor by source IP; 401 for bad credentials.
+    Its kind (never its key or token) joins the request's log context (reset by the middleware)."""
+    identity = get_container().authenticator.authenticate(request.headers, source_ip(request))
+    bind(identity_kind=identity.kind)
+    return identity

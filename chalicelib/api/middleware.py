@@ -11,6 +11,7 @@ from collections.abc import Callable
 from chalice.app import Request, Response
 
 from chalicelib.bootstrap import get_container
+from chalicelib.logs import log_context
 
 log = logging.getLogger("avatarflow.http")
 
@@ -63,18 +64,19 @@ def _cors(request: Request, response: Response) -> None:
 def http_middleware(event: Request, get_response: Callable[[Request], Response]) -> Response:
     """Every HTTP request: a request id, one access log line, CORS, and uniform errors."""
     started = time.perf_counter()
-    request_id = ((event.context or {}).get("requestId")) or uuid.uuid4().hex
-    response = _normalize_chalice_error(get_response(event))
-    _cors(event, response)
-    response.headers["X-Request-Id"] = str(request_id)
-    log.info(
-        "request",
-        extra={
-            "request_id": request_id,
-            "method": event.method,
-            "path": (event.context or {}).get("resourcePath"),
-            "status": response.status_code,
-            "ms": round((time.perf_counter() - started) * 1000, 1),
-        },
-    )
+    request_id = str(((event.context or {}).get("requestId")) or uuid.uuid4().hex)
+    # Every line logged for this request carries its id (and, once authenticated, the caller's kind).
+    with log_context(request_id=request_id):
+        response = _normalize_chalice_error(get_response(event))
+        _cors(event, response)
+        response.headers["X-Request-Id"] = request_id
+        log.info(
+            "request",
+            extra={
+                "method": event.method,
+                "path": (event.context or {}).get("resourcePath"),
+                "status": response.status_code,
+                "ms": round((time.perf_counter() - started) * 1000, 1),
+            },
+        )
     return response

@@ -62,6 +62,15 @@ Outcome = Literal["added", "known", "duplicate", "skipped"]
 Status = Literal["published", "unchanged", "busy"]
 
 
+_CONTENT_TYPES: Mapping[str, str] = {"webp": "image/webp", "png": "image/png", "jpg": "image/jpeg"}
+
+
+def _gallery_key(key: str) -> str:
+    """The ``gallery/`` twin of a content-addressed key (``img/<digest>.webp``): the same name,
+    in the folder that the R2 lifecycle never expires."""
+    return "gallery/" + key.split("/", 1)[1]
+
+
 def entry_id(source: str, source_id: str) -> str:
     """The gallery id of a source's item: stable, URL-safe, and distinct per source."""
     return f"{ID_PREFIX.get(source, source)}-{source_id}"
@@ -274,6 +283,17 @@ class GalleryRefresh:
                 run.duplicates += 1
                 return "duplicate"
             entry = self._entry(ident, item, {}, urls)
+        elif item.stored_keys is not None:
+            stored = {s: item.stored_keys.get(s, "") for s in ("128", "256", "512")}
+            if not all("/" in key for key in stored.values()):
+                return self._skip(run, source, item, "incomplete stored renditions")
+            targets = {s: _gallery_key(key) for s, key in stored.items()}
+            if targets["512"] in known.keys:
+                run.duplicates += 1
+                return "duplicate"
+            if not self._copy_renditions(stored, targets):
+                return self._skip(run, source, item, "stored image missing")
+            entry = self._entry(ident, item, targets, None)
         else:
             picture: Any
             if item.image_url is not None:
@@ -322,10 +342,22 @@ class GalleryRefresh:
         keys: dict[str, str] = {}
         for rendition in renditions:
             # gallery/ never expires in the R2 lifecycle, unlike img/ of unchosen generations.
-            key = "gallery/" + rendition.key.split("/", 1)[1]
+            key = _gallery_key(rendition.key)
             self._objects.put(key, rendition.data, rendition.content_type)
             keys[str(rendition.size)] = key
         return keys
+
+    def _copy_renditions(self, stored: Mapping[str, str], keys: Mapping[str, str]) -> bool:
+        """Copy renditions that are already processed (a generation's ``img/`` WebPs) to their
+        ``gallery/`` keys byte for byte: no second lossy encode, no Pillow. False if one is gone."""
+        for size, source_key in stored.items():
+            data = self._objects.get(source_key)
+            if data is None:
+                log.warning("gallery refresh: stored rendition %s is missing", source_key)
+                return False
+            content_type = _CONTENT_TYPES.get(source_key.rsplit(".", 1)[-1].lower(), "image/webp")
+            self._objects.put(keys[size], data, content_type)
+        return True
 
     @staticmethod
     def _entry(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import contextvars
 import hashlib
 import json
 import logging
@@ -16,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from chalicelib import metrics
 from chalicelib.domain.errors import (
     ApiError,
     BudgetExhausted,
@@ -38,6 +40,7 @@ from chalicelib.domain.models import (
 )
 from chalicelib.domain.styles import get_style
 from chalicelib.domain.tiers import Tier, Window
+from chalicelib.logs import log_context
 from chalicelib.ports import (
     AdmitRequest,
     AdmitResult,
@@ -286,6 +289,7 @@ class GenerationService:
             stats_prefixes=tuple(zip(stats_prefixes(now), (DAY_STATS_TTL, MONTH_STATS_TTL), strict=True)),
         )
         result = self._store.admit_generation(admit)
+        metrics.admitted(result.outcome)
         headers = self._rate_headers(result)
         self._raise_for_refusal(result, req, headers)
         return result, headers
@@ -402,7 +406,8 @@ class GenerationService:
                 self._sync_slots.release()
 
         try:
-            future = self._executor.submit(run_and_release)
+            # The job's log lines keep the request's context (request id, caller's kind).
+            future = self._executor.submit(contextvars.copy_context().run, run_and_release)
         except RuntimeError:  # executor shut down: hand the job to the lanes
             self._sync_slots.release()
             self._enqueue(record)
@@ -462,37 +467,39 @@ class GenerationService:
     # -- the job -------------------------------------------------------------------------------
     def run_job(self, generation_id: str, *, force: bool = False) -> None:
         """Claim the job, make the image, store every size, and finish (or fail and refund)."""
-        now = self._clock()
-        record = self._store.claim_job(generation_id, int(now * 1000), LEASE_MS, force=force)
-        if record is None:
-            return  # already running elsewhere, or already ended: nothing to do twice
-        self.execute(record)
+        with log_context(job_id=generation_id):
+            now = self._clock()
+            record = self._store.claim_job(generation_id, int(now * 1000), LEASE_MS, force=force)
+            if record is None:
+                return  # already running elsewhere, or already ended: nothing to do twice
+            self.execute(record)
 
     def execute(self, record: GenerationRecord, *, final: bool = True) -> bool:
         """Make the image of a claimed job here and finish it. A failure fails the job (refunded)
         unless ``final`` is False and a retry may pass: the job is then released, to be claimed
         again when its lane redelivers it, and False is returned."""
         generation_id = record["id"]
-        try:
-            self._make(record)
-        except ProviderError as exc:
-            if not final and exc.kind not in ("content_rejected", "bad_request"):
-                log.warning(
-                    "provider failed; retrying later", extra={"job_id": generation_id, "kind": exc.kind}
-                )
-                return not self._store.release_job(generation_id)
-            self.fail_for(record, exc)
-        except ApiError as exc:
-            self.fail_for(record, exc)
-        except Exception as exc:
-            if not final:
-                log.warning(
-                    "job attempt crashed; retrying later", exc_info=True, extra={"job_id": generation_id}
-                )
-                return not self._store.release_job(generation_id)
-            log.exception("job crashed", extra={"job_id": generation_id})
-            self.fail_for(record, exc)
-        return True
+        with log_context(job_id=generation_id):
+            try:
+                self._make(record)
+            except ProviderError as exc:
+                if not final and exc.kind not in ("content_rejected", "bad_request"):
+                    log.warning(
+                        "provider failed; retrying later", extra={"job_id": generation_id, "kind": exc.kind}
+                    )
+                    return not self._store.release_job(generation_id)
+                self.fail_for(record, exc)
+            except ApiError as exc:
+                self.fail_for(record, exc)
+            except Exception as exc:
+                if not final:
+                    log.warning(
+                        "job attempt crashed; retrying later", exc_info=True, extra={"job_id": generation_id}
+                    )
+                    return not self._store.release_job(generation_id)
+                log.exception("job crashed", extra={"job_id": generation_id})
+                self.fail_for(record, exc)
+            return True
 
     def fail_for(self, record: GenerationRecord, exc: BaseException, *, provider: str | None = None) -> None:
         """End a job as failed (refunded), with the error code its failure deserves."""
@@ -531,7 +538,9 @@ class GenerationService:
         )
 
     def _make(self, record: GenerationRecord) -> None:
-        self.complete(record, self._provider.generate(self.provider_request(record)))
+        result = self._provider.generate(self.provider_request(record))
+        with log_context(provider=result.provider):
+            self.complete(record, result)
 
     def complete(self, record: GenerationRecord, result: ProviderResult) -> bool:
         """The image pipeline, every size stored, and the job finished as succeeded (with its
@@ -579,6 +588,7 @@ class GenerationService:
             except Exception:
                 log.exception("the after-spend hook failed", extra={"job_id": record["id"]})
         if ended:
+            metrics.generation_completed(result.provider, result.latency_ms, result.cost_usd)
             self._finished(record)
         return ended
 

@@ -33,8 +33,10 @@ from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import urlencode
 
+from chalicelib import metrics
 from chalicelib.adapters.providers.queued import JobFailed, ProviderJob, QueuedProvider, QueuedProviders
 from chalicelib.domain.errors import ApiError
+from chalicelib.logs import log_context
 from chalicelib.ports import (
     BreakerPolicy,
     GenerationRecord,
@@ -244,6 +246,7 @@ class AsyncJobs:
     def _record_outcome(self, name: str, exc: ProviderError) -> None:
         from chalicelib.adapters.providers.router import breaker_outcome
 
+        metrics.provider_error(name, exc.kind)
         try:
             self._store.record_provider_outcome(
                 name,
@@ -324,6 +327,7 @@ class AsyncJobs:
             result = produce()
         except JobFailed as failed:
             self._store.delete_key(claim)
+            metrics.provider_error(provider.name, failed.error.kind)
             log.warning("provider job failed", extra={"job_id": record["id"], "provider": provider.name})
             self._provider_failed(record, failed.error, provider.name)
             return "failed"
@@ -363,6 +367,15 @@ class AsyncJobs:
         self, provider: str, headers: Mapping[str, str], query: Mapping[str, str], body: bytes
     ) -> WebhookReply:
         """A provider's completion callback: verified against the raw body, then acted on once."""
+        context = {"provider": provider} if provider in WEBHOOK_PROVIDERS else {}
+        if valid_job_id(query.get("job")):
+            context["job_id"] = query["job"]
+        with log_context(**context):
+            return self._receive_webhook(provider, headers, query, body)
+
+    def _receive_webhook(
+        self, provider: str, headers: Mapping[str, str], query: Mapping[str, str], body: bytes
+    ) -> WebhookReply:
         if provider not in WEBHOOK_PROVIDERS or not self._providers or self._providers.get(provider) is None:
             return WebhookReply(404, _error("not_found", "No such webhook."))
         queued = self._providers.get(provider)
@@ -483,11 +496,12 @@ class AsyncJobs:
             for generation_id in self._store.due_jobs(timer, _ms(self._clock()), limit):
                 if self._monotonic() > stop:
                     return
-                try:
-                    outcome = action(generation_id)
-                except Exception:
-                    log.exception("reaper step failed", extra={"job_id": generation_id, "timer": timer})
-                    outcome = "error"
+                with log_context(job_id=generation_id):
+                    try:
+                        outcome = action(generation_id)
+                    except Exception:
+                        log.exception("reaper step failed", extra={"job_id": generation_id, "timer": timer})
+                        outcome = "error"
                 key = f"{timer}:{outcome}"
                 counts[key] = counts.get(key, 0) + 1
 

@@ -32,6 +32,7 @@ from chalice.app import Blueprint, SQSEvent
 
 from chalicelib.adapters.queue.sqs import parse_message
 from chalicelib.bootstrap import get_container
+from chalicelib.logs import log_context
 
 __all__ = ["handle_records", "lane_queue_name", "lanes"]
 
@@ -66,11 +67,12 @@ def _handle_one(raw: Mapping[str, Any]) -> bool:
         receive_count = int(attributes.get("ApproximateReceiveCount", "1"))
     except (TypeError, ValueError):
         receive_count = 1
-    try:
-        return jobs.handle_message(job_id, kind, receive_count) == "done"
-    except Exception:
-        log.exception("lane message failed", extra={"job_id": job_id, "receive_count": receive_count})
-        return False
+    with log_context(job_id=job_id):
+        try:
+            return jobs.handle_message(job_id, kind, receive_count) == "done"
+        except Exception:
+            log.exception("lane message failed", extra={"job_id": job_id, "receive_count": receive_count})
+            return False
 
 
 def handle_records(event: SQSEvent) -> dict[str, list[dict[str, str]]]:

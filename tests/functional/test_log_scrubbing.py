@@ -154,3 +154,62 @@ def test_no_secret_in_any_log_line(
     }
     leaked = [name for name, secret in secrets.items() if secret in text]
     assert leaked == [], leaked
+
+
+class _ContextProvider(RecordingProvider):
+    """The renderer, logging one line from inside the job (as a real adapter does)."""
+
+    def generate(self, request: Any) -> Any:
+        logging.getLogger("avatarflow.providers").info("rendering")
+        return super().generate(request)
+
+
+def test_request_and_job_lines_carry_their_context(tmp_path: Path, store: Any, objects: Any) -> None:
+    handler = _Collect()
+    loggers = [logging.getLogger(name) for name in ("avatarflow", "chalicelib")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG)
+    user_jwt = token("ctx-user", "premium")
+    user = {"Authorization": f"Bearer {user_jwt}", **JSON}
+    try:
+        with operated_app(tmp_path, store, objects, _ContextProvider()) as (client, _container):
+
+            def post(headers: dict[str, str], **body: Any) -> Any:
+                return client.http.post(
+                    "/v1/generations", headers=headers, body=json.dumps({"style": "anime", **body})
+                )
+
+            sync = post(user, variation=1)
+            assert sync.status_code == 200
+            queued = post({**user, "Prefer": "respond-async"}, variation=2)
+            assert queued.status_code == 202
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                polled = client.http.get(queued.headers["Location"], headers=user).json_body
+                if polled["status"] == "succeeded":
+                    break
+                time.sleep(0.05)
+            assert post(JSON, variation=3).status_code == 200  # anonymous
+            assert client.http.get("/v1/styles").status_code == 200  # no caller at all
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.removeHandler(handler)
+            logger.setLevel(level)
+
+    lines = [json.loads(line) for line in handler.lines[::2]]  # the JSON lines, not the reprs
+    access = [line for line in lines if line["message"] == "request"]
+    assert access and all(line["request_id"] for line in access)
+    assert len({line["request_id"] for line in access}) == len(access)
+    by_path = [(line["path"], line.get("identity_kind")) for line in access]
+    assert by_path[:2] == [("/v1/generations", "user")] * 2
+    assert ("/v1/generations/{generation_id}", "user") in by_path
+    assert by_path[-2:] == [("/v1/generations", "anonymous"), ("/v1/styles", None)]  # nothing leaks
+
+    rendering = [line for line in lines if line["message"] == "rendering"]
+    assert [line["job_id"] for line in rendering[:2]] == [sync.json_body["id"], queued.json_body["id"]]
+    # the sync job ran for its request: its lines carry the request's ids too
+    assert rendering[0]["request_id"] == access[0]["request_id"]
+    assert rendering[0]["identity_kind"] == "user"
+    assert user_jwt not in "\n".join(handler.lines)
