@@ -150,6 +150,8 @@ def is_public_address(address: str | ipaddress.IPv4Address | ipaddress.IPv6Addre
             or ip.is_multicast
             or ip.is_reserved
             or ip.is_unspecified
+            # fec0::/10 (deprecated site-local): ``is_global`` still says True for it.
+            or (isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local)
         )
     )
 
@@ -329,9 +331,17 @@ def _read_capped(response: httpx.Response, max_bytes: int, deadline: float) -> b
     length = response.headers.get("content-length")
     if length is not None and length.strip().isdigit() and int(length) > max_bytes:
         raise FetchRefused("too_large", "the image is larger than allowed")
+    # We ask for identity. httpx would still inflate a gzip/deflate (or brotli/zstd) body whole,
+    # chunk by chunk, before the cap below sees it: a bomb. An encoded answer is refused, and
+    # the raw bytes are what is counted.
+    encoding = response.headers.get("content-encoding", "").strip().lower()
+    if encoding not in ("", "identity"):
+        raise FetchRefused("not_an_image", "the response is content-encoded; images are fetched as they are")
     chunks: list[bytes] = []
     total = 0
-    for chunk in response.iter_bytes():
+    # A response built from bytes is read already (test transports): its content is the raw body.
+    raw = iter((response.content,)) if response.is_stream_consumed else response.iter_raw()
+    for chunk in raw:
         total += len(chunk)
         if total > max_bytes:
             raise FetchRefused("too_large", "the image is larger than allowed")

@@ -5,8 +5,9 @@ from __future__ import annotations
 from chalice.app import Chalice, Response
 
 
-def _preflight() -> Response:
+def _preflight(**_path_params: str) -> Response:
     # The CORS headers themselves are added by the HTTP middleware, from the configured origins.
+    # Chalice passes a route's path parameters ({generation_id}, ...) as keyword arguments.
     return Response(body="", status_code=204)
 
 

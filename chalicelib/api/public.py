@@ -20,7 +20,7 @@ def health() -> Response:
     store_ok = container.store.ping()
     checks = {"store": "ok" if store_ok else "unavailable", **describe(container)}
     body = Health(status="ok" if store_ok else "degraded", checks=checks)
-    return json_response(body, 200 if store_ok else 503)
+    return json_response(body, 200) if store_ok else json_response(body, 503, {"Retry-After": "5"})
 
 
 @public.route("/v1/styles", methods=["GET"])

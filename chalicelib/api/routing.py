@@ -18,15 +18,16 @@ from chalicelib.ports import StoreError
 
 log = logging.getLogger("avatarflow.api")
 
+DEFAULT_RETRY_AFTER = "5"  # seconds, where a 429 or 503 does not say better
+
 
 def error_response(error: ApiError) -> Response:
     import json
 
-    return Response(
-        body=json.dumps(error.body()),
-        status_code=error.status,
-        headers={"Content-Type": "application/json", **error.headers},
-    )
+    headers: dict[str, str | list[str]] = {"Content-Type": "application/json", **error.headers}
+    if error.status in (429, 503):
+        headers.setdefault("Retry-After", DEFAULT_RETRY_AFTER)  # the contract: on every 429 and 503
+    return Response(body=json.dumps(error.body()), status_code=error.status, headers=headers)
 
 
 def translate_errors(view: Callable[..., Any]) -> Callable[..., Any]:

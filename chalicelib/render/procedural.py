@@ -55,7 +55,9 @@ def normalize_prompt(prompt: str) -> str:
 def avatar_seed(style_id: str, prompt: str, variation: int) -> int:
     """A stable 128-bit seed; sha256 rather than ``hash()``, which is salted per process."""
     key = "\x1f".join((style_id, normalize_prompt(prompt), str(int(variation))))
-    return int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:16], "big")
+    # surrogatepass: a lone surrogate (valid in a JSON string) must not crash the renderer;
+    # every other string encodes exactly as before, so no existing seed changes.
+    return int.from_bytes(hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()[:16], "big")
 
 
 def render_avatar(style: Style, prompt: str, variation: int, size: int = 1024) -> Image.Image:

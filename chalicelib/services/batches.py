@@ -78,16 +78,23 @@ class BatchService:
                 ids.append(result.generation["id"])
                 if result.outcome == "created":
                     created.append(result.generation)
+            doc = {
+                "id": batch_id,
+                "owner": identity.key,
+                "generation_ids": ids,
+                "created_at": iso(self._clock()),
+            }
+            if req.callback_url:
+                doc["callback_url"] = req.callback_url
+            # Inside the compensation: a batch whose record cannot be written is refused, and the
+            # items it admitted are failed and refunded now rather than held until their deadline.
+            self._store.set_json(f"batch:{batch_id}", json.dumps(doc, separators=(",", ":")), BATCH_TTL_S)
         except ApiError as exc:
             self._compensate(created, exc.code)
             raise
         except Exception:
             self._compensate(created, "internal")
             raise
-        doc = {"id": batch_id, "owner": identity.key, "generation_ids": ids, "created_at": iso(self._clock())}
-        if req.callback_url:
-            doc["callback_url"] = req.callback_url
-        self._store.set_json(f"batch:{batch_id}", json.dumps(doc, separators=(",", ":")), BATCH_TTL_S)
         for record in created:
             try:
                 self._queue.enqueue(record["id"], BATCH_LANE)

@@ -229,7 +229,7 @@ class GenerationService:
             # The first attempt's reply was lost after the store admitted it (e.g. a timeout on
             # the way back), so nothing dispatched the job. Queue it now; the claim makes a
             # duplicate harmless, and the client's retry is not charged again.
-            self._enqueue(result.generation)
+            self._enqueue(result.generation, headers)
         if result.generation.get("status") in ("queued", "running") and not prefer.respond_async:
             # Joined an identical request in flight (or replayed one): wait for it like our own.
             return self._answer(self._await(result.generation, self._wait_for(prefer)), headers)
@@ -389,14 +389,14 @@ class GenerationService:
         gen_id = record["id"]
         wait = self._wait_for(prefer)
         if prefer.respond_async or wait <= 0 or not self._sync_allowed(record):
-            self._enqueue(record)
+            self._enqueue(record, headers)
             return self._answer(record, headers)
         if self._remote_runner is not None:
             latest = self._remote_runner(record, wait)
             if latest is not None:
                 return self._answer(latest, headers)
         if not self._sync_slots.acquire(blocking=False):
-            self._enqueue(record)
+            self._enqueue(record, headers)
             return self._answer(record, headers)
 
         def run_and_release() -> None:
@@ -410,7 +410,7 @@ class GenerationService:
             future = self._executor.submit(contextvars.copy_context().run, run_and_release)
         except RuntimeError:  # executor shut down: hand the job to the lanes
             self._sync_slots.release()
-            self._enqueue(record)
+            self._enqueue(record, headers)
             return self._answer(record, headers)
         try:
             future.result(timeout=wait)
@@ -427,14 +427,19 @@ class GenerationService:
         finished = self._store.get_generation(gen_id) or record
         return self._answer(finished, headers)
 
-    def _enqueue(self, record: GenerationRecord) -> None:
+    def _enqueue(self, record: GenerationRecord, headers: dict[str, str]) -> None:
         try:
             self._queue.enqueue(record["id"], record["lane"])
         except Exception as exc:
             # Nothing lost: a job that cannot be queued fails now and is refunded.
             log.exception("enqueue failed", extra={"job_id": record["id"]})
             self._fail(record, "internal", "The job could not be queued.")
-            raise ProviderUnavailable("The generation could not be queued; it was not charged.") from exc
+            # A 503 like any other of this route: rate headers, Retry-After and suggestions.
+            raise ProviderUnavailable(
+                "The generation could not be queued; it was not charged.",
+                headers={**headers, "Retry-After": "30"},
+                extra={"suggestions": self._suggest(record["style"], record.get("prompt", ""))},
+            ) from exc
 
     def _answer(self, record: GenerationRecord, headers: dict[str, str]) -> Accepted:
         generation = self.to_generation(record)

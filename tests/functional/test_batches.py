@@ -274,3 +274,29 @@ def test_the_embedded_stack_runs_batches_and_callbacks_in_process(
     for call in hook.calls:
         verify_standard_webhook(secret, call.request.headers, call.request.content)
     assert provider.total_calls == 3
+
+
+def test_a_batch_whose_record_cannot_be_written_is_refused_and_its_items_refunded_at_once(
+    client: Any,
+    container: Container,
+    lanes: SqsLanes,
+    store: RedisStateStore,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from chalicelib.ports import StoreError
+
+    headers, _ = issue(container, {"hour": 3})
+
+    def down(*args: Any, **kwargs: Any) -> None:
+        raise StoreError("connection reset")
+
+    monkeypatch.setattr(store, "set_json", down)
+    refused = post_batch(client, {"items": [{"style": "flat", "variation": n} for n in range(2)]}, headers)
+    assert refused.status_code == 503
+    assert refused.json_body["error"]["code"] == "store_unavailable"
+    monkeypatch.undo()
+    # The admitted items were failed and refunded now, not held (charged, never queued) until the
+    # reaper's deadline.
+    limits = client.http.get("/v1/me/quota", headers=headers).json_body["limits"]
+    assert limits[0]["remaining"] == 3
+    assert lanes.depth("batch") == 0

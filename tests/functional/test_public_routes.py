@@ -132,3 +132,12 @@ def test_cors_preflight_and_headers(client: Any) -> None:
     response = client.http.get("/v1/styles", headers={"Origin": "https://site.example"})
     assert response.headers["Access-Control-Allow-Origin"] == "*"
     assert "X-RateLimit-Remaining" in response.headers["Access-Control-Expose-Headers"]
+
+
+def test_cors_preflight_on_routes_with_path_parameters(client: Any) -> None:
+    # The preflight view once took no arguments: Chalice passed {batch_id} etc. and it answered 500.
+    headers = {"Origin": "https://site.example", "Access-Control-Request-Method": "GET"}
+    for path in ("/v1/generations/gen_abc", "/v1/batches/bat_abc", "/v1/gallery/x", "/v1/avatars/u1"):
+        preflight = client.http.options(path, headers=headers)
+        assert preflight.status_code == 204, path
+        assert preflight.headers["Access-Control-Allow-Origin"] == "*"

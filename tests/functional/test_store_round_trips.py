@@ -76,3 +76,16 @@ def test_store_down_is_503_store_unavailable_and_gallery_still_works(counted: An
     assert client.http.get("/v1/gallery?limit=3").status_code == 200
     assert client.http.get("/v1/avatars/somebody").status_code == 302
     assert client.http.get("/v1/health").status_code == 503
+
+
+def test_health_503_carries_retry_after(counted: Any, monkeypatch: Any) -> None:
+    client, counter = counted
+
+    def down(*args: Any, **kwargs: Any) -> Any:
+        raise StoreError("connection refused")
+
+    monkeypatch.setattr(counter, "run_script", down)
+    monkeypatch.setattr(counter, "command", down)
+    health = client.http.get("/v1/health")
+    assert health.status_code == 503
+    assert int(health.headers["Retry-After"]) >= 1

@@ -354,3 +354,33 @@ def test_looks_like_image_type() -> None:
     assert not looks_like_image_type("text/html")
     assert not looks_like_image_type("application/problem+json")
     assert not looks_like_image_type("application/xhtml+xml")
+
+
+def test_deprecated_site_local_ipv6_is_not_public() -> None:
+    # fec0::/10 is not globally routable, yet ipaddress's is_global says True for it.
+    assert is_public_address("fec0::1") is False
+    assert is_public_address("feff:ffff::1") is False
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "br", "zstd"])
+def test_content_encoded_bodies_are_refused_not_inflated(router: respx.MockRouter, encoding: str) -> None:
+    # A gzip bomb: 30 KB on the wire, 30 MB inflated. httpx would inflate each chunk whole before
+    # the byte cap could look at it; an encoded answer to an identity request is refused instead.
+    import gzip
+
+    bomb = gzip.compress(b"\x00" * (30 * 1024 * 1024))
+
+    def wire() -> Iterator[bytes]:  # streamed, as from a socket (bytes content is read eagerly)
+        yield bomb
+
+    router.get(IMAGE_URL).mock(
+        return_value=httpx.Response(
+            200, headers={"Content-Type": "image/png", "Content-Encoding": encoding}, content=wire()
+        )
+    )
+    assert refused(IMAGE_URL, max_bytes=1024 * 1024).reason == "not_an_image"
+
+
+def test_identity_content_encoding_is_accepted(router: respx.MockRouter) -> None:
+    router.get(IMAGE_URL).mock(return_value=png_response(**{"Content-Encoding": "identity"}))
+    assert fetch(IMAGE_URL) == PNG

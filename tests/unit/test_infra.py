@@ -470,3 +470,19 @@ def test_terraform_pins_its_providers_and_hides_the_redis_token() -> None:
     assert re.search(r"sensitive\s*=\s*true", token)
     assert re.search(r"eviction\s*=\s*false", hcl_block(text, r'resource\s+"upstash_redis_database"\s+"\w+"'))
     assert "upstash_redis_rest_url" in text
+
+
+def test_gateway_answers_use_the_contract_error_shape() -> None:
+    """API Gateway's own answers (unknown route, throttling, its 5xx) speak the contract too."""
+    gateway = {
+        spec["Properties"]["ResponseType"]: spec["Properties"]
+        for spec in resources().values()
+        if spec.get("Type") == "AWS::ApiGateway::GatewayResponse"
+    }
+    assert set(gateway) >= {"MISSING_AUTHENTICATION_TOKEN", "DEFAULT_4XX", "DEFAULT_5XX", "THROTTLED"}
+    assert gateway["MISSING_AUTHENTICATION_TOKEN"]["StatusCode"] == "404"
+    assert gateway["THROTTLED"]["ResponseParameters"]["gatewayresponse.header.Retry-After"]
+    for properties in gateway.values():
+        assert properties["RestApiId"] == ref("RestAPI")
+        body = json.loads(properties["ResponseTemplates"]["application/json"])
+        assert set(body["error"]) == {"code", "message"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import random
 
@@ -125,3 +126,13 @@ def test_prompt_keywords_steer_the_avatar(prompt: str, field: str, expected: str
 def test_rejects_unreasonable_sizes(size: int) -> None:
     with pytest.raises(ValueError, match="size"):
         render_avatar(STYLES_BY_ID["flat"], "", 0, size)
+
+
+def test_lone_surrogate_in_the_prompt_does_not_crash() -> None:
+    # A JSON string may hold "\ud800"; the seed must still be computable (no UnicodeEncodeError)
+    # and ordinary prompts keep the seeds they always had.
+    assert avatar_seed("anime", "a\ud800b", 0) != avatar_seed("anime", "ab", 0)
+    image = render_avatar(STYLES_BY_ID["anime"], "red hair \ud800", 0, size=32)
+    assert image.size == (32, 32)
+    expected = int.from_bytes(hashlib.sha256(b"anime\x1fred hair\x1f7").digest()[:16], "big")
+    assert avatar_seed("anime", "Red  Hair", 7) == expected
