@@ -28,6 +28,7 @@ from chalicelib.domain.errors import (
     ProviderUnavailable,
     QuotaExceeded,
     RateLimited,
+    StoreUnavailable,
 )
 from chalicelib.domain.identity import Identity
 from chalicelib.domain.models import (
@@ -288,7 +289,15 @@ class GenerationService:
             spend_limits=self._budget.limits_for(tier.name),
             stats_prefixes=tuple(zip(stats_prefixes(now), (DAY_STATS_TTL, MONTH_STATS_TTL), strict=True)),
         )
-        result = self._store.admit_generation(admit)
+        try:
+            result = self._store.admit_generation(admit)
+        except StoreError as exc:
+            # Quotas fail closed; the gallery (read from the object store) still offers a way out.
+            raise StoreUnavailable(
+                "The service cannot check quotas right now; pick from the gallery or retry shortly.",
+                headers={"Retry-After": "5"},
+                extra={"suggestions": self._suggest(req.style, req.prompt)},
+            ) from exc
         metrics.admitted(result.outcome)
         headers = self._rate_headers(result)
         self._raise_for_refusal(result, req, headers)

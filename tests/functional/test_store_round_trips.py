@@ -73,6 +73,9 @@ def test_store_down_is_503_store_unavailable_and_gallery_still_works(counted: An
     response = client.http.post("/v1/generations", headers=auth("rt5"), body=json.dumps({"style": "anime"}))
     assert response.status_code == 503
     assert response.json_body["error"]["code"] == "store_unavailable"
+    assert response.headers["Retry-After"] == "5"
+    suggestions = response.json_body["suggestions"]
+    assert suggestions and suggestions[0]["style"] == "anime"
     assert client.http.get("/v1/gallery?limit=3").status_code == 200
     assert client.http.get("/v1/avatars/somebody").status_code == 302
     assert client.http.get("/v1/health").status_code == 503
