@@ -75,8 +75,12 @@ terraform-check:
 unit: install
 	$(VENV)/bin/pytest tests/unit tests/contract
 
+## Run every benchmark and record the results in docs/benchmarks.md (a few minutes)
 bench: install
 	$(PY) -m bench.images --write
+	$(PY) -m bench.gallery --write
+	$(PY) -m bench.roundtrips --write
+	$(PY) -m bench.spike --write
 
 clean:
 	rm -rf $(VENV) .avatarflow .pytest_cache .mypy_cache .ruff_cache build .chalice/deployments
