@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from chalicelib.adapters.providers.fal import FalProvider
 from chalicelib.adapters.providers.http_base import CONTENT_POLICY_MARKERS
@@ -39,6 +39,8 @@ from chalicelib.ports import (
     ProviderResult,
     RetryableProviderError,
 )
+
+AdapterT = TypeVar("AdapterT", FalProvider, ReplicateProvider, RunPodProvider)
 
 
 @dataclass(frozen=True)
@@ -139,15 +141,42 @@ def _job_id(payload: Any, field: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-class FalQueue:
-    name = "fal"
-    signs_webhooks = True
+class _AdapterQueue(Generic[AdapterT]):
+    """What the three queue APIs share: the adapter, its qualities, the delivery's job id, a
+    webhook body that must be an object, and cancel by job id."""
 
-    def __init__(self, adapter: FalProvider) -> None:
-        self._adapter = adapter
+    name = "provider"
+    signs_webhooks = True
+    job_id_field = "id"  # where a webhook body names the provider's job
+
+    def __init__(self, adapter: AdapterT) -> None:
+        self._adapter: AdapterT = adapter
 
     def supports(self, quality: str) -> bool:
         return self._adapter.supports(quality)
+
+    def delivery_job_id(self, payload: Any) -> str:
+        return _job_id(payload, self.job_id_field)
+
+    def from_webhook(
+        self, job: ProviderJob, payload: Any, *, quality: str, size: int
+    ) -> ProviderResult | None:
+        if not isinstance(payload, dict):
+            raise JobFailed(ProviderDown(f"{self.name}: the webhook body is not an object"))
+        return self._from_body(job, payload, quality, size)
+
+    def _from_body(
+        self, job: ProviderJob, body: dict[str, Any], quality: str, size: int
+    ) -> ProviderResult | None:
+        raise NotImplementedError
+
+    def cancel(self, job: ProviderJob) -> None:
+        self._adapter.cancel(job.id)
+
+
+class FalQueue(_AdapterQueue[FalProvider]):
+    name = "fal"
+    job_id_field = "request_id"
 
     def submit(self, request: ProviderRequest, webhook_url: str | None) -> ProviderJob:
         sub = self._adapter.submit_job(request, webhook_url)
@@ -164,14 +193,9 @@ class FalQueue:
             return None
         return _read_output(lambda: self._adapter.result(job.response_url, quality=quality, size=size))
 
-    def delivery_job_id(self, payload: Any) -> str:
-        return _job_id(payload, "request_id")
-
-    def from_webhook(
-        self, job: ProviderJob, payload: Any, *, quality: str, size: int
+    def _from_body(
+        self, job: ProviderJob, payload: dict[str, Any], quality: str, size: int
     ) -> ProviderResult | None:
-        if not isinstance(payload, dict):
-            raise JobFailed(ProviderDown("fal: the webhook body is not an object"))
         status = str(payload.get("status", "")).upper()
         output = payload.get("payload")
         model = self._adapter.model_for(quality)
@@ -190,15 +214,8 @@ class FalQueue:
             self._adapter.cancel(job.cancel_url)
 
 
-class ReplicateQueue:
+class ReplicateQueue(_AdapterQueue[ReplicateProvider]):
     name = "replicate"
-    signs_webhooks = True
-
-    def __init__(self, adapter: ReplicateProvider) -> None:
-        self._adapter = adapter
-
-    def supports(self, quality: str) -> bool:
-        return self._adapter.supports(quality)
 
     def submit(self, request: ProviderRequest, webhook_url: str | None) -> ProviderJob:
         prediction = self._adapter.submit(request, webhook_url)
@@ -214,15 +231,10 @@ class ReplicateQueue:
     def poll(self, job: ProviderJob, *, quality: str, size: int) -> ProviderResult | None:
         return self._interpret(self._adapter.prediction(job.id), quality, size)
 
-    def delivery_job_id(self, payload: Any) -> str:
-        return _job_id(payload, "id")
-
-    def from_webhook(
-        self, job: ProviderJob, payload: Any, *, quality: str, size: int
+    def _from_body(
+        self, job: ProviderJob, body: dict[str, Any], quality: str, size: int
     ) -> ProviderResult | None:
-        if not isinstance(payload, dict):
-            raise JobFailed(ProviderDown("replicate: the webhook body is not an object"))
-        return self._interpret(payload, quality, size)
+        return self._interpret(body, quality, size)
 
     def _interpret(self, prediction: dict[str, Any], quality: str, size: int) -> ProviderResult | None:
         status = prediction.get("status")
@@ -236,19 +248,10 @@ class ReplicateQueue:
             raise _failure(produce, f"replicate: the prediction ended {status}")
         return _read_output(lambda: produce() or _missing("replicate"))
 
-    def cancel(self, job: ProviderJob) -> None:
-        self._adapter.cancel(job.id)
 
-
-class RunPodQueue:
+class RunPodQueue(_AdapterQueue[RunPodProvider]):
     name = "runpod"
     signs_webhooks = False
-
-    def __init__(self, adapter: RunPodProvider) -> None:
-        self._adapter = adapter
-
-    def supports(self, quality: str) -> bool:
-        return self._adapter.supports(quality)
 
     def submit(self, request: ProviderRequest, webhook_url: str | None) -> ProviderJob:
         return ProviderJob("runpod", self._adapter.submit(request, webhook_url))
@@ -256,15 +259,10 @@ class RunPodQueue:
     def poll(self, job: ProviderJob, *, quality: str, size: int) -> ProviderResult | None:
         return self._interpret(self._adapter.status(job.id), quality, size)
 
-    def delivery_job_id(self, payload: Any) -> str:
-        return _job_id(payload, "id")
-
-    def from_webhook(
-        self, job: ProviderJob, payload: Any, *, quality: str, size: int
+    def _from_body(
+        self, job: ProviderJob, body: dict[str, Any], quality: str, size: int
     ) -> ProviderResult | None:
-        if not isinstance(payload, dict):
-            raise JobFailed(ProviderDown("runpod: the webhook body is not an object"))
-        return self._interpret(payload, quality, size)
+        return self._interpret(body, quality, size)
 
     def _interpret(self, doc: dict[str, Any], quality: str, size: int) -> ProviderResult | None:
         status = str(doc.get("status", "")).upper()
@@ -278,9 +276,6 @@ class RunPodQueue:
         if status != "COMPLETED" or (isinstance(output, dict) and isinstance(output.get("error"), str)):
             raise _failure(produce, f"runpod: the job ended {status}")
         return _read_output(lambda: produce() or _missing("runpod"))
-
-    def cancel(self, job: ProviderJob) -> None:
-        self._adapter.cancel(job.id)
 
 
 def _missing(provider: str) -> ProviderResult:
