@@ -401,7 +401,14 @@ class GenerationService:
             self._enqueue(record, headers)
             return self._answer(record, headers)
         if self._remote_runner is not None:
-            latest = self._remote_runner(record, wait)
+            try:
+                latest = self._remote_runner(record, wait)
+            except Exception:
+                # Admitted and charged: never leave it waiting for the reaper. The lane runs it;
+                # the claim lease and the stored provider job keep that from running it twice.
+                log.exception("sync path failed; handing the job to its lane", extra={"job_id": gen_id})
+                self._enqueue(record, headers)
+                return self._answer(record, headers)
             if latest is not None:
                 return self._answer(latest, headers)
         if not self._sync_slots.acquire(blocking=False):
@@ -433,6 +440,13 @@ class GenerationService:
                 except Exception:
                     log.warning("could not hand a running job to its lane", extra={"job_id": gen_id})
             return self._answer({**record, "status": "running"}, headers)
+        except StoreError:
+            # run_job catches everything after its claim, so the claim itself failed: nothing ran.
+            log.warning(
+                "could not claim the job in the request; handing it to its lane", extra={"job_id": gen_id}
+            )
+            self._enqueue(record, headers)
+            return self._answer(record, headers)
         finished = self._store.get_generation(gen_id) or record
         return self._answer(finished, headers)
 

@@ -278,3 +278,30 @@ def test_a_job_that_cannot_be_queued_is_a_full_503_and_refunded(
     assert refused.json_body["suggestions"]
     quota = client.http.get("/v1/me/quota", headers=auth("unqueued", "free")).json_body
     assert all(w["remaining"] == 5 for w in quota["limits"])
+
+
+def test_a_failed_claim_in_the_request_hands_the_job_to_its_lane(
+    client: Any, container: Any, monkeypatch: Any
+) -> None:
+    from chalicelib.ports import StoreError
+
+    real_claim = container.store.claim_job
+    calls = {"n": 0}
+
+    def flaky_claim(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise StoreError("timeout")
+        return real_claim(*args, **kwargs)
+
+    monkeypatch.setattr(container.store, "claim_job", flaky_claim)
+    headers = auth("flaky-claim")
+    accepted = post(client, {"style": "flat", "variation": 77}, headers)
+    assert accepted.status_code == 202, accepted.body
+    deadline = time.monotonic() + 20
+    body = accepted.json_body
+    while time.monotonic() < deadline and body["status"] != "succeeded":
+        time.sleep(0.05)
+        body = client.http.get(accepted.headers["Location"], headers=headers).json_body
+    assert body["status"] == "succeeded"
+    assert calls["n"] == 2
