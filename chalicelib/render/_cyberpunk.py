@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import random
+from dataclasses import replace
 
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageOps
 
 from chalicelib.render._canvas import Canvas, finish, rasterize, silhouette
 from chalicelib.render._color import RGB, darken, lighten, mix
 from chalicelib.render._geom import Ellipse, quad, stroke
-from chalicelib.render._scene import Features, Part, Scene, build_scene
+from chalicelib.render._scene import Features, Scene, build_scene
 from chalicelib.render._spec import AvatarSpec
 
 FEATURES = Features(
@@ -57,19 +58,7 @@ def render(spec: AvatarSpec, size: int, rng: random.Random) -> Image.Image:
         elif part.role == "neon":
             cv.paint(part)
         else:
-            cv.paint(
-                Part(
-                    part.name,
-                    part.role,
-                    c,
-                    part.shapes,
-                    part.outline,
-                    part.shade,
-                    part.clip,
-                    part.alpha,
-                    part.soft,
-                )
-            )
+            cv.paint(replace(part, color=c))
     # Light effects need no supersampling: apply them after the downsample, at output size.
     img = finish(cv.img, size)
     img = _rim_light(img, scene, left, right)

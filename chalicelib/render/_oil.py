@@ -5,13 +5,14 @@ from __future__ import annotations
 import dataclasses
 import math
 import random
+from dataclasses import replace
 
 from PIL import Image, ImageChops, ImageDraw, ImageFilter
 
 from chalicelib.render._canvas import Canvas, radial_ramp, rgb_at, silhouette
 from chalicelib.render._color import RGB, lighten, mix, shade
 from chalicelib.render._paint import backdrop, paint_shaded
-from chalicelib.render._scene import Features, Part, Scene, build_scene
+from chalicelib.render._scene import Features, Scene, build_scene
 from chalicelib.render._spec import AvatarSpec
 
 FEATURES = Features(
@@ -44,17 +45,7 @@ def render(spec: AvatarSpec, size: int, rng: random.Random) -> Image.Image:
             if part.role in ("skin", "hair", "cloth", "cloth2", "hat")
             else part.color
         )
-        p = Part(
-            part.name,
-            part.role,
-            c,
-            part.shapes,
-            part.outline,
-            part.shade,
-            part.clip,
-            part.alpha,
-            max(part.soft, 0.002),
-        )
+        p = replace(part, color=c, soft=max(part.soft, 0.002))
         if part.shade:
             # Chiaroscuro: lit from the upper left, strong fall-off into the shadow side.
             paint_shaded(

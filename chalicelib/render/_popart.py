@@ -5,12 +5,13 @@ from __future__ import annotations
 import dataclasses
 import math
 import random
+from dataclasses import replace
 
 from PIL import Image, ImageChops, ImageDraw
 
 from chalicelib.render._canvas import Canvas, dot_screen, finish
 from chalicelib.render._color import RGB, mix, saturate, shade
-from chalicelib.render._scene import Features, Part, build_scene
+from chalicelib.render._scene import Features, build_scene
 from chalicelib.render._spec import AvatarSpec
 
 FEATURES = Features(
@@ -53,9 +54,7 @@ def render(spec: AvatarSpec, size: int, rng: random.Random) -> Image.Image:
             dots = ImageChops.multiply(m, ImageChops.invert(shadow_dots.crop(box)))
             cv.composite(shade(part.color, -0.12, -0.02, 1.3), dots, box)
             continue
-        flat = Part(
-            part.name, part.role, colour, part.shapes, part.outline, part.shade, part.clip, part.alpha, 0.0
-        )
+        flat = replace(part, color=colour, soft=0.0)
         res = cv.paint(flat, outline=_BLACK, outline_w=_OUTLINE_W)
         if part.role == "skin" and part.shade:
             box = cv.box(flat)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from chalicelib.render._color import RGB, darken, lighten, luminance, mix, shade
 from chalicelib.render._geom import (
@@ -120,6 +120,18 @@ class Palette:
     accent: RGB
     iris: RGB
     metal: RGB
+
+
+# The side-swept fringe (a swept cut, and a ponytail's front), from temple to temple.
+SWEPT_FRINGE = [
+    (1.02, 0.05),
+    (0.88, -0.45),
+    (0.45, -0.6),
+    (-0.1, -0.42),
+    (-0.55, -0.22),
+    (-0.88, -0.02),
+    (-1.04, 0.14),
+]
 
 
 def make_palette(spec: AvatarSpec, feats: Features) -> Palette:
@@ -278,17 +290,7 @@ def _zoom(sc: Scene, k: float, ox: float, oy: float) -> Scene:
     )
     for p in sc.parts:
         out.parts.append(
-            Part(
-                p.name,
-                p.role,
-                p.color,
-                tuple(_zoom_shape(s, k, ox, oy) for s in p.shapes),
-                outline=p.outline,
-                shade=p.shade,
-                clip=p.clip,
-                alpha=p.alpha,
-                soft=p.soft * k,
-            )
+            replace(p, shapes=tuple(_zoom_shape(s, k, ox, oy) for s in p.shapes), soft=p.soft * k)
         )
     return out
 
@@ -1007,22 +1009,7 @@ def _hair(spec: AvatarSpec, lay: Layout) -> tuple[list[Shape], list[Shape], list
             )
         )
     elif style == "swept":
-        front.append(
-            poly(
-                _cap(lay, (1.1, 1.16), 0.06)
-                + fringe(
-                    [
-                        (1.02, 0.05),
-                        (0.88, -0.45),
-                        (0.45, -0.6),
-                        (-0.1, -0.42),
-                        (-0.55, -0.22),
-                        (-0.88, -0.02),
-                        (-1.04, 0.14),
-                    ]
-                )
-            )
-        )
+        front.append(poly(_cap(lay, (1.1, 1.16), 0.06) + fringe(SWEPT_FRINGE)))
     elif style == "quiff":
         front.append(
             poly(
@@ -1212,22 +1199,7 @@ def _hair(spec: AvatarSpec, lay: Layout) -> tuple[list[Shape], list[Shape], list
             closed=True,
         )
         back.append(poly(tail))
-        front.append(
-            poly(
-                _cap(lay, (1.08, 1.12), 0.05)
-                + fringe(
-                    [
-                        (1.02, 0.05),
-                        (0.88, -0.45),
-                        (0.45, -0.6),
-                        (-0.1, -0.42),
-                        (-0.55, -0.22),
-                        (-0.88, -0.02),
-                        (-1.04, 0.14),
-                    ]
-                )
-            )
-        )
+        front.append(poly(_cap(lay, (1.08, 1.12), 0.05) + fringe(SWEPT_FRINGE)))
     else:  # buzz: a close crop that reads as texture rather than volume
         front.append(
             poly(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import random
+from dataclasses import replace
 
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageOps
 
@@ -43,17 +44,7 @@ def render(spec: AvatarSpec, size: int, rng: random.Random) -> Image.Image:
             m = cv.mask(part, box)
             _apply_hatch(cv, hatch, m, box, 0.55)
             continue
-        flat = Part(
-            part.name,
-            part.role,
-            tone,
-            part.shapes,
-            part.outline,
-            part.shade,
-            part.clip,
-            part.alpha,
-            part.soft,
-        )
+        flat = replace(part, color=tone)
         res = cv.paint(flat)
         if part.role in ("hair", "cloth", "hat") or part.name in ("hair_strands",):
             box = res[1] if res else cv.box(flat)

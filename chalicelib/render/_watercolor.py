@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageOps
 
@@ -105,16 +106,10 @@ def render(spec: AvatarSpec, size: int, rng: random.Random) -> Image.Image:
         else:
             # Small features: a touch of softness so they sit in the paint.
             cv.paint(
-                Part(
-                    part.name,
-                    part.role,
-                    part.color,
-                    part.shapes,
-                    part.outline,
-                    part.shade,
-                    part.clip,
-                    part.alpha * (0.92 if part.role not in ("shine", "eye_white") else 1.0),
-                    max(part.soft, 0.0012),
+                replace(
+                    part,
+                    alpha=part.alpha * (0.92 if part.role not in ("shine", "eye_white") else 1.0),
+                    soft=max(part.soft, 0.0012),
                 )
             )
     _splatter(cv, spec, rng)
