@@ -110,7 +110,7 @@ class FalProvider(HttpProvider):
         self._queue_base_url = queue_base_url.rstrip("/")
         self._steps = dict(steps or FAL_STEPS)
 
-    def _auth_headers(self) -> dict[str, str]:
+    def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Key {self._secret.reveal()}"}  # fal's scheme, not Bearer
 
     def build_input(self, request: ProviderRequest, model: str, *, sync_mode: bool = True) -> dict[str, Any]:

@@ -4,24 +4,30 @@ One lazily built :class:`httpx.Client` per adapter (reused across calls and thre
 timeouts, vendor answers mapped onto the :class:`chalicelib.ports.ProviderError` hierarchy, and
 image loading through :mod:`chalicelib.fetch` (``data:`` URIs and raw base64 decoded locally).
 
-Secrets: the API key lives in a :class:`Secret` (masked repr) and in the client's default
-``Authorization`` header (httpx masks it in reprs). Error messages carry the provider name, the
-HTTP status and the vendor's own short message with the key scrubbed out, never headers or URLs
-(image URLs and webhook URLs can be signed). Transport exceptions are re-raised ``from None`` so
-that a traceback does not drag the request along.
+Secrets: the key and the client come from :class:`chalicelib.adapters.keyed_http.KeyedHttpClient`
+(the key in a masked :class:`Secret`, sent only in the client's default headers). Error messages
+carry the provider name, the HTTP status and the vendor's own short message with the key scrubbed
+out, never headers or URLs (image URLs and webhook URLs can be signed). Transport exceptions are
+re-raised ``from None`` so that a traceback does not drag the request along.
 """
 
 from __future__ import annotations
 
 import email.utils
 import re
-import threading
 import time
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 import httpx
 
+from chalicelib.adapters.keyed_http import (
+    DEFAULT_CONNECT_TIMEOUT,
+    USER_AGENT,
+    KeyedHttpClient,
+    Secret,
+    make_timeout,
+)
 from chalicelib.adapters.providers.pricing import PriceTable
 from chalicelib.fetch import (
     DEFAULT_MAX_BYTES,
@@ -42,8 +48,25 @@ from chalicelib.ports import (
     RetryableProviderError,
 )
 
-USER_AGENT = "avatarflow/1.0"
-DEFAULT_CONNECT_TIMEOUT = 3.0
+__all__ = [
+    "BILLING_MARKERS",
+    "CONTENT_POLICY_MARKERS",
+    "DEFAULT_CONNECT_TIMEOUT",  # re-exported from keyed_http, like USER_AGENT, Secret, make_timeout
+    "USER_AGENT",
+    "Clock",
+    "HttpProvider",
+    "Secret",
+    "Sleep",
+    "as_dict",
+    "as_str",
+    "error_message",
+    "first_item",
+    "make_timeout",
+    "nsfw_flagged",
+    "parse_retry_after",
+    "safe_id",
+    "same_origin",
+]
 
 Sleep = Callable[[float], None]
 Clock = Callable[[], float]
@@ -80,30 +103,6 @@ _RETRY_IN_BODY = re.compile(
     re.IGNORECASE,
 )
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
-
-
-def make_timeout(
-    read: float, *, connect: float = DEFAULT_CONNECT_TIMEOUT, write: float = 10.0
-) -> httpx.Timeout:
-    """An explicit timeout: a short connect, a per-provider read."""
-    return httpx.Timeout(connect=connect, read=read, write=write, pool=5.0)
-
-
-class Secret:
-    """A string that does not show itself in reprs, logs or error messages."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('**********')"
-
-    __str__ = __repr__
 
 
 def parse_retry_after(headers: Mapping[str, str], body_text: str = "") -> float | None:
@@ -188,10 +187,9 @@ def same_origin(url: str, base_url: str) -> bool:
     return (a.scheme, a.host, a.port) == (b.scheme, b.host, b.port)
 
 
-class HttpProvider:
+class HttpProvider(KeyedHttpClient):
     """Base of the HTTP adapters: client, error mapping, image loading, results."""
 
-    name: str = "http"
     default_allowed_hosts: tuple[str, ...] = ()
     default_read_timeout: float = 60.0
 
@@ -210,12 +208,8 @@ class HttpProvider:
         sleep: Sleep = time.sleep,
         clock: Clock = time.monotonic,
     ) -> None:
-        if not api_key or not api_key.strip():
-            raise ValueError(f"{self.name}: an API key is required")
-        self._secret = Secret(api_key.strip())
+        super().__init__(api_key, timeout=timeout, transport=transport)
         self._models = dict(models)
-        self._timeout = timeout or make_timeout(self.default_read_timeout)
-        self._transport = transport
         self._allowed_hosts = (*self.default_allowed_hosts, *extra_allowed_hosts)
         self._resolver = resolver
         self._prices = prices or PriceTable()
@@ -223,8 +217,6 @@ class HttpProvider:
         self._fetch_timeout = fetch_timeout
         self._sleep = sleep
         self._clock = clock
-        self._client: httpx.Client | None = None
-        self._client_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, models={self._models!r})"
@@ -241,38 +233,7 @@ class HttpProvider:
             raise ProviderBadRequest(f"{self.name}: quality {quality!r} is not offered here")
         return model
 
-    def _auth_headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._secret.reveal()}"}
-
-    # -- HTTP ------------------------------------------------------------------------------
-
-    @property
-    def client(self) -> httpx.Client:
-        """The adapter's client, built on first use and reused (connection pooling)."""
-        if self._client is None:
-            with self._client_lock:
-                if self._client is None:
-                    self._client = httpx.Client(
-                        timeout=self._timeout,
-                        transport=self._transport,
-                        headers={**self._auth_headers(), "User-Agent": USER_AGENT},
-                        follow_redirects=False,  # never replay the Authorization header elsewhere
-                    )
-        return self._client
-
-    def close(self) -> None:
-        with self._client_lock:
-            if self._client is not None:
-                self._client.close()
-                self._client = None
-
-    def _scrub(self, text: str) -> str:
-        """Collapse, shorten, and remove the key (and each part of an ``id:secret`` key)."""
-        text = " ".join(text.split())
-        key = self._secret.reveal()
-        for part in (key, *(p for p in key.split(":") if len(p) >= 8)):
-            text = text.replace(part, "***")
-        return text[:300]
+    # -- HTTP (the client, close() and _scrub() are KeyedHttpClient's) ----------------------
 
     def _send(
         self,

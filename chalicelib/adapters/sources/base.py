@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import httpx
 
-from chalicelib.adapters.providers.http_base import USER_AGENT, Secret, make_timeout, parse_retry_after
-from chalicelib.ports import SourceAuthError, SourceError, SourceRateLimited, SourceUnavailable
+from chalicelib.adapters.keyed_http import KeyedHttpClient
+from chalicelib.adapters.providers.http_base import parse_retry_after
+from chalicelib.ports import SourceAuthError, SourceError, SourceItem, SourceRateLimited, SourceUnavailable
 
 __all__ = ["DEFAULT_COOLDOWN_S", "HttpSource", "clean_id", "clean_tag", "malformed", "page_cursor"]
 
@@ -68,10 +68,12 @@ def malformed(source: str, reason: str, raw: Any) -> None:
     )
 
 
-class HttpSource:
+class HttpSource(KeyedHttpClient):
     """Base of the HTTP sources: a pooled client with an explicit timeout and typed errors."""
 
-    name: str = "http"
+    default_read_timeout = 15.0
+    scrub_limit = 200
+    extra_headers: Mapping[str, str] = {"Accept": "application/json"}
     default_base_url: str = ""
     styles: tuple[str, ...] = ()
     allowed_hosts: tuple[str, ...] = ()
@@ -88,28 +90,19 @@ class HttpSource:
         max_pages: int | None = None,
         clock: Clock = time.time,
     ) -> None:
-        if not api_key or not api_key.strip():
-            raise ValueError(f"{self.name}: an API key is required")
-        self._secret = Secret(api_key.strip())
+        super().__init__(api_key, timeout=timeout, transport=transport)
         self._base = (base_url or self.default_base_url).rstrip("/")
-        self._timeout = timeout or make_timeout(15.0)
-        self._transport = transport
         self.per_run = per_run
         if max_pages is not None:
             self.max_pages = max_pages
         self._clock = clock
-        self._client: httpx.Client | None = None
-        self._client_lock = threading.Lock()
         self._exhausted_until: float | None = None
         self.requests = 0  # requests made by this instance (for reports and tests)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self._base!r})"
 
-    # -- subclass hooks ----------------------------------------------------------------------
-
-    def auth_headers(self) -> dict[str, str]:  # pragma: no cover - every source overrides it
-        raise NotImplementedError
+    # -- subclass hooks (and auth_headers(), which every source overrides) -------------------
 
     def quota_after(self, headers: httpx.Headers) -> None:
         """Read the quota headers of an answer; sets the exhaustion time when none is left."""
@@ -126,33 +119,7 @@ class HttpSource:
         now = self._clock()
         return float(reset) if reset > _EPOCH_FLOOR else now + reset
 
-    # -- HTTP ----------------------------------------------------------------------------------
-
-    @property
-    def client(self) -> httpx.Client:
-        if self._client is None:
-            with self._client_lock:
-                if self._client is None:
-                    self._client = httpx.Client(
-                        timeout=self._timeout,
-                        transport=self._transport,
-                        headers={
-                            **self.auth_headers(),
-                            "User-Agent": USER_AGENT,
-                            "Accept": "application/json",
-                        },
-                        follow_redirects=False,  # never replay the key to another host
-                    )
-        return self._client
-
-    def close(self) -> None:
-        with self._client_lock:
-            if self._client is not None:
-                self._client.close()
-                self._client = None
-
-    def _scrub(self, text: str) -> str:
-        return " ".join(text.split()).replace(self._secret.reveal(), "***")[:200]
+    # -- HTTP (the client, close() and _scrub() are KeyedHttpClient's) ------------------------
 
     def get_json(self, path_or_url: str, params: Mapping[str, str | int] | None = None) -> Any:
         """GET and decode JSON, within the quota; raises :class:`SourceError` subclasses."""
@@ -185,6 +152,46 @@ class HttpSource:
             return response.json()
         except ValueError:
             raise SourceUnavailable(f"{self.name}: the answer was not JSON") from None
+
+    def _get_list(
+        self, path: str, params: Mapping[str, str | int], list_key: str
+    ) -> tuple[dict[str, Any], list[Any]]:
+        """GET a page and the list under ``list_key``; :class:`SourceUnavailable` if it has none."""
+        payload = self.get_json(path, params)
+        items = payload.get(list_key) if isinstance(payload, dict) else None
+        if not isinstance(items, list):
+            raise SourceUnavailable(f"{self.name}: unexpected answer (no {list_key} list)")
+        return payload, items
+
+    def _pages(
+        self,
+        path: str,
+        params: Mapping[str, str | int],
+        *,
+        cursor: str | None,
+        list_key: str,
+        has_next: Callable[[dict[str, Any], int], bool],
+        item: Callable[[Any, int], SourceItem | None],
+    ) -> Iterator[SourceItem]:
+        """The items (``item(raw, page)``, None skipped) of up to :attr:`max_pages` numbered pages.
+
+        A page goes on to the next while ``has_next(payload, page)``; at the end of the results
+        it wraps to page 1 once (new photos appear at the front), then stops.
+        """
+        page = page_cursor(cursor)
+        wrapped = page == 1
+        for _ in range(self.max_pages):
+            payload, raws = self._get_list(path, {**params, "page": page}, list_key)
+            for raw in raws:
+                built = item(raw, page)
+                if built is not None:
+                    yield built
+            if raws and has_next(payload, page):
+                page += 1
+            elif not wrapped:
+                page, wrapped = 1, True
+            else:
+                return
 
     def _retry_at(self, response: httpx.Response) -> float:
         now = self._clock()

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from chalicelib.adapters.sources.base import HttpSource, clean_id, clean_tag, malformed
-from chalicelib.ports import SourceItem, SourceUnavailable
+from chalicelib.ports import SourceItem
 
 __all__ = ["GENERATED_PHOTOS_ALLOWED_HOSTS", "GeneratedPhotosSource"]
 
@@ -60,10 +60,7 @@ class GeneratedPhotosSource(HttpSource):
                 "order_by": "random",
                 **self._filters[n % len(self._filters)],
             }
-            payload = self.get_json("/api/v1/faces", params)
-            faces = payload.get("faces") if isinstance(payload, dict) else None
-            if not isinstance(faces, list):
-                raise SourceUnavailable("generated_photos: unexpected answer (no faces list)")
+            _, faces = self._get_list("/api/v1/faces", params, "faces")
             if not faces:
                 return
             for raw in faces:

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from chalicelib.adapters.sources.base import HttpSource, clean_id, clean_tag, malformed, page_cursor
-from chalicelib.ports import SourceItem, SourceUnavailable
+from chalicelib.adapters.sources.base import HttpSource, clean_id, clean_tag, malformed
+from chalicelib.ports import SourceItem
 
 __all__ = ["PEXELS_ALLOWED_HOSTS", "PexelsSource"]
 
@@ -52,26 +52,14 @@ class PexelsSource(HttpSource):
         if query is None or budget <= 0:
             return
         tags = tuple(dict.fromkeys(t for t in ("photo", *map(clean_tag, query.split())) if t))
-        page = page_cursor(cursor)
-        wrapped = page == 1
-        for _ in range(self.max_pages):
-            payload = self.get_json(
-                "/v1/search",
-                {"query": query, "orientation": self._orientation, "per_page": self._per_page, "page": page},
-            )
-            photos = payload.get("photos") if isinstance(payload, dict) else None
-            if not isinstance(photos, list):
-                raise SourceUnavailable("pexels: unexpected answer (no photos list)")
-            for raw in photos:
-                item = self._item(raw, style, tags, page)
-                if item is not None:
-                    yield item
-            if photos and payload.get("next_page"):
-                page += 1
-            elif not wrapped:  # the end of the results: new photos appear at the front
-                page, wrapped = 1, True
-            else:
-                return
+        yield from self._pages(
+            "/v1/search",
+            {"query": query, "orientation": self._orientation, "per_page": self._per_page},
+            cursor=cursor,
+            list_key="photos",
+            has_next=lambda payload, _page: bool(payload.get("next_page")),
+            item=lambda raw, page: self._item(raw, style, tags, page),
+        )
 
     def _item(self, raw: Any, style: str, tags: tuple[str, ...], page: int) -> SourceItem | None:
         if not isinstance(raw, dict):

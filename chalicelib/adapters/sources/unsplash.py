@@ -19,9 +19,10 @@ from urllib.parse import quote
 
 import httpx
 
-from chalicelib.adapters.providers.http_base import USER_AGENT, Secret, make_timeout, same_origin
-from chalicelib.adapters.sources.base import HttpSource, clean_id, clean_tag, malformed, page_cursor
-from chalicelib.ports import GalleryEntry, SourceItem, SourceUnavailable
+from chalicelib.adapters.keyed_http import USER_AGENT, Secret, make_timeout
+from chalicelib.adapters.providers.http_base import same_origin
+from chalicelib.adapters.sources.base import HttpSource, clean_id, clean_tag, malformed
+from chalicelib.ports import GalleryEntry, SourceItem
 
 __all__ = ["UNSPLASH_IMAGE_HOSTS", "UnsplashDownloadTracker", "UnsplashSource", "hotlink_urls"]
 
@@ -71,27 +72,14 @@ class UnsplashSource(HttpSource):
         if query is None or budget <= 0:
             return
         tags = tuple(dict.fromkeys(t for t in ("photo", *map(clean_tag, query.split())) if t))
-        page = page_cursor(cursor)
-        wrapped = page == 1
-        for _ in range(self.max_pages):
-            payload = self.get_json(
-                "/search/photos",
-                {"query": query, "orientation": self._orientation, "per_page": self._per_page, "page": page},
-            )
-            results = payload.get("results") if isinstance(payload, dict) else None
-            if not isinstance(results, list):
-                raise SourceUnavailable("unsplash: unexpected answer (no results list)")
-            for raw in results:
-                item = self._item(raw, style, tags, page)
-                if item is not None:
-                    yield item
-            total_pages = payload.get("total_pages")
-            if results and isinstance(total_pages, int) and page < total_pages:
-                page += 1
-            elif not wrapped:
-                page, wrapped = 1, True
-            else:
-                return
+        yield from self._pages(
+            "/search/photos",
+            {"query": query, "orientation": self._orientation, "per_page": self._per_page},
+            cursor=cursor,
+            list_key="results",
+            has_next=_before_last_page,
+            item=lambda raw, page: self._item(raw, style, tags, page),
+        )
 
     def _item(self, raw: Any, style: str, tags: tuple[str, ...], page: int) -> SourceItem | None:
         if not isinstance(raw, dict):
@@ -133,6 +121,11 @@ class UnsplashSource(HttpSource):
             download_location=download,
             cursor=str(page),
         )
+
+
+def _before_last_page(payload: dict[str, Any], page: int) -> bool:
+    total_pages = payload.get("total_pages")
+    return isinstance(total_pages, int) and page < total_pages
 
 
 class UnsplashDownloadTracker:

@@ -1,0 +1,103 @@
+"""What every adapter that calls a vendor API with a key shares: the key and one pooled client.
+
+The key lives in a :class:`Secret` (masked repr) and in the client's default headers (httpx masks
+``Authorization`` in reprs). The client is built on first use, reused across calls and threads,
+has an explicit timeout and never follows redirects (that would replay the key elsewhere).
+:meth:`KeyedHttpClient._scrub` takes the key out of any text bound for an error message.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+
+import httpx
+
+__all__ = ["DEFAULT_CONNECT_TIMEOUT", "USER_AGENT", "KeyedHttpClient", "Secret", "make_timeout"]
+
+USER_AGENT = "avatarflow/1.0"
+DEFAULT_CONNECT_TIMEOUT = 3.0
+
+
+def make_timeout(
+    read: float, *, connect: float = DEFAULT_CONNECT_TIMEOUT, write: float = 10.0
+) -> httpx.Timeout:
+    """An explicit timeout: a short connect, a per-provider read."""
+    return httpx.Timeout(connect=connect, read=read, write=write, pool=5.0)
+
+
+class Secret:
+    """A string that does not show itself in reprs, logs or error messages."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+
+class KeyedHttpClient:
+    """An API key and the lazily built, lock-guarded :class:`httpx.Client` that sends it.
+
+    Subclasses set :attr:`name`, :attr:`default_read_timeout` and :attr:`scrub_limit`, override
+    :meth:`auth_headers` for the vendor's scheme and add fixed headers in :attr:`extra_headers`.
+    """
+
+    name: str = "http"
+    default_read_timeout: float = 60.0
+    scrub_limit: int = 300  # characters of vendor text kept in an error message
+    extra_headers: Mapping[str, str] = {}
+
+    def __init__(
+        self,
+        api_key: str,
+        *,
+        timeout: httpx.Timeout | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        if not api_key or not api_key.strip():
+            raise ValueError(f"{self.name}: an API key is required")
+        self._secret = Secret(api_key.strip())
+        self._timeout = timeout or make_timeout(self.default_read_timeout)
+        self._transport = transport
+        self._client: httpx.Client | None = None
+        self._client_lock = threading.Lock()
+
+    def auth_headers(self) -> dict[str, str]:
+        """The headers that carry the key (``Authorization: Bearer <key>`` unless overridden)."""
+        return {"Authorization": f"Bearer {self._secret.reveal()}"}
+
+    @property
+    def client(self) -> httpx.Client:
+        """The adapter's client, built on first use and reused (connection pooling)."""
+        if self._client is None:
+            with self._client_lock:
+                if self._client is None:
+                    self._client = httpx.Client(
+                        timeout=self._timeout,
+                        transport=self._transport,
+                        headers={**self.auth_headers(), "User-Agent": USER_AGENT, **self.extra_headers},
+                        follow_redirects=False,  # never replay the key to another host
+                    )
+        return self._client
+
+    def close(self) -> None:
+        with self._client_lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+
+    def _scrub(self, text: str) -> str:
+        """Collapse, shorten, and remove the key (and each part of an ``id:secret`` key)."""
+        text = " ".join(text.split())
+        key = self._secret.reveal()
+        for part in (key, *(p for p in key.split(":") if len(p) >= 8)):
+            text = text.replace(part, "***")
+        return text[: self.scrub_limit]
