@@ -272,7 +272,7 @@ def post_direct(bench: Bench) -> str:
 
     now = time.time()
     n = next(_direct_ids)
-    result = bench.store.admit_generation(
+    result = bench.store.generations.admit(
         AdmitRequest(
             identity_key=f"direct-{n}",
             generation_id=f"gen_direct{n:012d}",

@@ -112,7 +112,7 @@ def run(requests: int, identities: int, threads: int, seed: int) -> dict[str, An
     from chalicelib.bootstrap import build_container, set_container
     from chalicelib.config import Settings
     from chalicelib.domain.identity import Identity
-    from chalicelib.services.generations import window_period
+    from chalicelib.domain.periods import window_period
 
     data = Path(tempfile.mkdtemp(prefix="avatarflow-spike-"))
     redis = open_embedded_redis(data / "redis")
@@ -175,7 +175,7 @@ def run(requests: int, identities: int, threads: int, seed: int) -> dict[str, An
         while True:
             statuses = []
             for start in range(0, len(accepted_ids), 200):
-                statuses += store.generation_statuses(accepted_ids[start : start + 200])
+                statuses += store.generations.statuses(accepted_ids[start : start + 200])
             open_now = sum(1 for s in statuses if s not in ("succeeded", "failed"))
             if open_now == 0 or time.monotonic() > drain_deadline:
                 break
@@ -190,7 +190,7 @@ def run(requests: int, identities: int, threads: int, seed: int) -> dict[str, An
         identity = Identity("user", f"spike-{who}", tiers[who])
         tier = container.tiers[tiers[who]]
         keys = [f"q:{identity.key}:{window_period(window, now)[0]}" for window in tier.windows]
-        for window, used in zip(tier.windows, store.quota_counts(keys), strict=True):
+        for window, used in zip(tier.windows, store.counters.quota_counts(keys), strict=True):
             previous = max_used.get((tiers[who], window.name), (0, window.limit))
             max_used[(tiers[who], window.name)] = (max(previous[0], used), window.limit)
             if used > window.limit:

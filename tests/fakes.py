@@ -9,10 +9,10 @@ from collections import Counter
 from typing import Any
 
 from chalicelib.adapters.providers.procedural import ProceduralProvider
-from chalicelib.ports import ProviderError, ProviderRequest, ProviderResult
+from chalicelib.ports import ImageProvider, ProviderError, ProviderRequest, ProviderResult
 
 
-class RecordingProvider:
+class RecordingProvider(ImageProvider):
     """The real procedural renderer, counting calls per request and optionally slow or failing."""
 
     name = "procedural"
@@ -29,7 +29,7 @@ class RecordingProvider:
     def total_calls(self) -> int:
         return sum(self.calls.values())
 
-    def generate(self, request: ProviderRequest) -> ProviderResult:
+    def generate(self, request: ProviderRequest, *, within_s: float | None = None) -> ProviderResult:
         with self._lock:
             self.calls[(request.style_id, request.user_prompt, request.variation)] += 1
         if self.delay:

@@ -7,7 +7,7 @@ from chalice.app import Response
 from chalicelib.api.admin_auth import require_admin
 from chalicelib.api.http import json_response, parse_body
 from chalicelib.api.routing import ApiBlueprint
-from chalicelib.bootstrap import api_keys_for, get_container, stats_for
+from chalicelib.bootstrap import get_container
 from chalicelib.domain.models import ApiKeyCreate, ApiKeyCreated, ApiKeyList, ApiKeyOut
 
 __all__ = ["admin"]
@@ -23,7 +23,7 @@ def create_api_key() -> Response:
     require_admin(request)
     body = parse_body(request, ApiKeyCreate)
     limits = body.limits.model_dump(exclude_none=True) if body.limits is not None else None
-    issued = api_keys_for(get_container()).issue(body.name, body.tier, limits)
+    issued = get_container().api_keys.issue(body.name, body.tier, limits)
     created = ApiKeyCreated(id=issued.id, key=issued.key, webhook_secret=issued.webhook_secret)
     return json_response(created, 201, NO_STORE)
 
@@ -41,7 +41,7 @@ def list_api_keys() -> Response:
             revoked=record.revoked,
             prefix=record.prefix,
         )
-        for record in api_keys_for(get_container()).list_keys()
+        for record in get_container().api_keys.list_keys()
     ]
     return json_response(ApiKeyList(items=items), 200, NO_STORE)
 
@@ -49,11 +49,11 @@ def list_api_keys() -> Response:
 @admin.route("/v1/admin/api-keys/{key_id}", methods=["DELETE"])
 def revoke_api_key(key_id: str) -> Response:
     require_admin(admin.current_request)
-    api_keys_for(get_container()).revoke(key_id)
+    get_container().api_keys.revoke(key_id)
     return Response(body="", status_code=204)
 
 
 @admin.route("/v1/admin/stats", methods=["GET"])
 def admin_stats() -> Response:
     require_admin(admin.current_request)
-    return json_response(stats_for(get_container()).stats(), 200, NO_STORE)
+    return json_response(get_container().stats.stats(), 200, NO_STORE)

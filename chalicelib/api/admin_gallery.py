@@ -11,7 +11,7 @@ from chalice.app import Response
 from chalicelib.api.admin_auth import require_admin
 from chalicelib.api.http import json_response
 from chalicelib.api.routing import ApiBlueprint
-from chalicelib.bootstrap import gallery_refresh_for, get_container
+from chalicelib.bootstrap import get_container
 from chalicelib.domain.models import GalleryRefreshAccepted
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ SYNC_DEADLINE_S = 20.0
 def refresh_gallery() -> Response:
     require_admin(admin_gallery.current_request)
     container = get_container()
-    job = gallery_refresh_for(container)
+    job = container.gallery_refresh
     if container.settings.stage == "local":
         # chalice local: answer at once, run in the background.
         threading.Thread(target=_run_logged, args=(job,), name="gallery-refresh", daemon=True).start()

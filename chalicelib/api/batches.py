@@ -7,20 +7,11 @@ from chalice.app import Response
 from chalicelib.api.http import caller, json_response, parse_body
 from chalicelib.api.routing import ApiBlueprint
 from chalicelib.bootstrap import get_container
-from chalicelib.domain.errors import InternalError
 from chalicelib.domain.models import BatchRequest
-from chalicelib.services.batches import BatchService
 
 batches = ApiBlueprint(__name__)
 
 MAX_BATCH_BODY_BYTES = 512 * 1024  # 100 items, each with a prompt and possibly a callback URL
-
-
-def _service() -> BatchService:
-    service = get_container().batches
-    if service is None:
-        raise InternalError("Batches are not available.")
-    return service
 
 
 @batches.route("/v1/batches", methods=["POST"])
@@ -28,11 +19,11 @@ def create_batch() -> Response:
     request = batches.current_request
     identity = caller(request)
     body = parse_body(request, BatchRequest, max_bytes=MAX_BATCH_BODY_BYTES)
-    accepted = _service().create(identity, body)
+    accepted = get_container().batches.create(identity, body)
     return json_response(accepted, 202, {"Location": f"/v1/batches/{accepted.id}"})
 
 
 @batches.route("/v1/batches/{batch_id}", methods=["GET"])
 def get_batch(batch_id: str) -> Response:
     identity = caller(batches.current_request)
-    return json_response(_service().get(identity, batch_id))
+    return json_response(get_container().batches.get(identity, batch_id))

@@ -6,7 +6,7 @@ from chalice.app import Response
 
 from chalicelib.api.http import int_param, json_response, query
 from chalicelib.api.routing import ApiBlueprint
-from chalicelib.bootstrap import describe, get_container
+from chalicelib.bootstrap import get_container
 from chalicelib.domain.errors import InvalidRequest, NotFound
 from chalicelib.domain.models import Health, StyleList, StyleOut
 from chalicelib.domain.styles import STYLES
@@ -18,7 +18,7 @@ public = ApiBlueprint(__name__)
 def health() -> Response:
     container = get_container()
     store_ok = container.store.ping()
-    checks = {"store": "ok" if store_ok else "unavailable", **describe(container)}
+    checks = {"store": "ok" if store_ok else "unavailable", **container.describe()}
     body = Health(status="ok" if store_ok else "degraded", checks=checks)
     return json_response(body, 200) if store_ok else json_response(body, 503, {"Retry-After": "5"})
 

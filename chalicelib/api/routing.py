@@ -11,23 +11,13 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from chalice.app import Blueprint, Response
+from chalice.app import Blueprint
 
-from chalicelib.domain.errors import ApiError, InternalError, StoreUnavailable
+from chalicelib.api.errors import error_response
+from chalicelib.domain.errors import DomainError, InternalError, StoreUnavailable
 from chalicelib.ports import StoreError
 
 log = logging.getLogger("avatarflow.api")
-
-DEFAULT_RETRY_AFTER = "5"  # seconds, where a 429 or 503 does not say better
-
-
-def error_response(error: ApiError) -> Response:
-    import json
-
-    headers: dict[str, str | list[str]] = {"Content-Type": "application/json", **error.headers}
-    if error.status in (429, 503):
-        headers.setdefault("Retry-After", DEFAULT_RETRY_AFTER)  # the contract: on every 429 and 503
-    return Response(body=json.dumps(error.body()), status_code=error.status, headers=headers)
 
 
 def translate_errors(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -35,14 +25,13 @@ def translate_errors(view: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return view(*args, **kwargs)
-        except ApiError as exc:
+        except DomainError as exc:
             return error_response(exc)
         except StoreError as exc:
             log.warning("state store unavailable: %s", exc)
             return error_response(
                 StoreUnavailable(
-                    "The service cannot check quotas right now; please retry shortly.",
-                    headers={"Retry-After": "5"},
+                    "The service cannot check quotas right now; please retry shortly.", retry_after=5
                 )
             )
         except Exception:

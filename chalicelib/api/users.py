@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from chalice.app import Response
 
+from chalicelib.api.errors import rate_limit_headers
 from chalicelib.api.http import caller, int_param, json_response, parse_body, query
+from chalicelib.api.prefer import Prefer
 from chalicelib.api.routing import ApiBlueprint
 from chalicelib.bootstrap import get_container
 from chalicelib.domain.errors import InvalidRequest
 from chalicelib.domain.models import AvatarChoice, AvatarOut, GenerationRequest
-from chalicelib.services.generations import Prefer
 
 users = ApiBlueprint(__name__)
 
@@ -24,16 +25,23 @@ def create_generation() -> Response:
     idempotency_key = request.headers.get("idempotency-key")
     if idempotency_key is not None and not 0 < len(idempotency_key) <= MAX_IDEMPOTENCY_KEY:
         raise InvalidRequest(f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters.")
-    accepted = get_container().generations.request_generation(
-        identity, body, idempotency_key=idempotency_key, prefer=Prefer.parse(request.headers.get("prefer"))
+    prefer = Prefer.parse(request.headers.get("prefer"))
+    requested = get_container().request_generation(
+        identity, body, idempotency_key=idempotency_key, respond_async=prefer.respond_async, wait=prefer.wait
     )
-    return json_response(accepted.generation, accepted.status, accepted.headers)
+    generation = requested.generation
+    headers = rate_limit_headers(requested.rate_limit)
+    if requested.finished:
+        return json_response(generation, 200, headers)
+    headers["Location"] = f"/v1/generations/{generation.id}"
+    headers["Retry-After"] = str(max(1, round(generation.eta_seconds or 1)))
+    return json_response(generation, 202, headers)
 
 
 @users.route("/v1/generations/{generation_id}", methods=["GET"])
 def get_generation(generation_id: str) -> Response:
     identity = caller(users.current_request)
-    return json_response(get_container().generations.get_generation(identity, generation_id))
+    return json_response(get_container().reads.get(identity, generation_id))
 
 
 @users.route("/v1/generations", methods=["GET"])
@@ -42,14 +50,13 @@ def list_generations() -> Response:
     identity = caller(request)
     params = query(request)
     limit = int_param(params, "limit", 20, 1, 100)
-    page = get_container().generations.list_generations(identity, limit, params.get("cursor") or None)
-    return json_response(page)
+    return json_response(get_container().reads.history(identity, limit, params.get("cursor") or None))
 
 
 @users.route("/v1/me/quota", methods=["GET"])
 def my_quota() -> Response:
     identity = caller(users.current_request)
-    return json_response(get_container().generations.quota(identity))
+    return json_response(get_container().reads.quota(identity))
 
 
 @users.route("/v1/me/avatar", methods=["PUT"])

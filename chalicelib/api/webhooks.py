@@ -1,6 +1,6 @@
 """Provider callbacks: ``POST /v1/webhooks/{provider}`` (fal, replicate, runpod). Not for clients.
 
-The route only hands the raw body and headers to ``services.jobs.AsyncJobs.receive_webhook``,
+The route only hands the raw body and headers to ``services/webhooks.py`` (``ReceiveWebhook``),
 which verifies the signature (or RunPod's per-job secret) against the raw bytes, refuses stale
 timestamps and replays, and finishes the job. Whatever content type a provider sends is accepted:
 the signature, not the header, says whether the body is trustworthy.
@@ -13,7 +13,7 @@ from chalice.app import Response
 from chalicelib.api.http import json_response, query
 from chalicelib.api.routing import ApiBlueprint
 from chalicelib.bootstrap import get_container
-from chalicelib.domain.errors import NotFound, PayloadTooLarge
+from chalicelib.domain.errors import PayloadTooLarge
 
 webhooks = ApiBlueprint(__name__)
 
@@ -33,8 +33,5 @@ def provider_webhook(provider: str) -> Response:
     raw = body.encode() if isinstance(body, str) else body
     if len(raw) > MAX_WEBHOOK_BYTES:
         raise PayloadTooLarge("The webhook body is too large.")
-    jobs = get_container().jobs
-    if jobs is None:
-        raise NotFound("No such webhook.")
-    reply = jobs.receive_webhook(provider, dict(request.headers), query(request), raw)
-    return json_response(reply.body, reply.status)
+    outcome = get_container().webhooks.receive(provider, dict(request.headers), query(request), raw)
+    return json_response({"status": outcome})

@@ -1,84 +1,102 @@
-"""Errors the API speaks: each maps to one status and one snake_case code of the contract."""
+"""Errors the use cases raise: each carries one snake_case code of the contract, never an HTTP status.
+
+``api/errors.py`` maps each code to its status and turns ``retry_after``, ``rate_limit`` and
+``suggestions`` into the response's ``Retry-After``, ``X-RateLimit-*`` headers and body.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 
-class ApiError(Exception):
-    """An error that becomes ``{"error": {"code", "message", "details"}}`` with ``status``."""
+@dataclass(frozen=True)
+class RateLimit:
+    """The tightest window of the caller's limits, as of this request."""
 
-    status: int = 500
-    code: str = "internal"
+    limit: int
+    remaining: int
+    reset_at: int  # epoch seconds
+
+
+class DomainError(Exception):
+    """A refusal or failure the client is told about: ``{"error": {"code", "message", "details"}}``.
+
+    ``retry_after`` (seconds) says when trying again makes sense; ``suggestions`` are gallery items
+    offered instead; ``rate_limit`` is the caller's tightest window, where the request counted.
+    """
+
+    code: ClassVar[str] = "internal"
 
     def __init__(
         self,
         message: str,
         *,
-        details: list[dict[str, Any]] | None = None,
-        headers: dict[str, str] | None = None,
-        extra: dict[str, Any] | None = None,
+        details: Sequence[dict[str, Any]] | None = None,
+        retry_after: int | None = None,
+        suggestions: Sequence[dict[str, Any]] | None = None,
+        rate_limit: RateLimit | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
-        self.details = details
-        self.headers = headers or {}
-        self.extra = extra or {}
-
-    def body(self) -> dict[str, Any]:
-        error: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.details:
-            error["details"] = self.details
-        return {"error": error, **self.extra}
+        self.details = list(details) if details else None
+        self.retry_after = retry_after
+        self.suggestions = list(suggestions) if suggestions is not None else None
+        self.rate_limit = rate_limit
 
 
-class InvalidRequest(ApiError):
-    status, code = 400, "invalid_request"
+class InvalidRequest(DomainError):
+    code = "invalid_request"
 
 
-class Unauthorized(ApiError):
-    status, code = 401, "unauthorized"
+class Unauthorized(DomainError):
+    code = "unauthorized"
 
 
-class Forbidden(ApiError):
-    status, code = 403, "forbidden"
+class Forbidden(DomainError):
+    code = "forbidden"
 
 
-class NotFound(ApiError):
-    status, code = 404, "not_found"
+class NotFound(DomainError):
+    code = "not_found"
 
 
-class Conflict(ApiError):
-    status, code = 409, "conflict"
+class Conflict(DomainError):
+    code = "conflict"
 
 
-class PayloadTooLarge(ApiError):
-    status, code = 413, "payload_too_large"
+class PayloadTooLarge(DomainError):
+    code = "payload_too_large"
 
 
-class UnsupportedMediaType(ApiError):
-    status, code = 415, "unsupported_media_type"
+class UnsupportedMediaType(DomainError):
+    code = "unsupported_media_type"
 
 
-class QuotaExceeded(ApiError):
-    status, code = 429, "quota_exceeded"
+class ContentRejected(DomainError):
+    code = "content_rejected"
 
 
-class RateLimited(ApiError):
-    status, code = 429, "rate_limited"
+class QuotaExceeded(DomainError):
+    code = "quota_exceeded"
 
 
-class BudgetExhausted(ApiError):
-    status, code = 503, "budget_exhausted"
+class RateLimited(DomainError):
+    code = "rate_limited"
 
 
-class ProviderUnavailable(ApiError):
-    status, code = 503, "provider_unavailable"
+class BudgetExhausted(DomainError):
+    code = "budget_exhausted"
 
 
-class StoreUnavailable(ApiError):
-    status, code = 503, "store_unavailable"
+class ProviderUnavailable(DomainError):
+    code = "provider_unavailable"
 
 
-class InternalError(ApiError):
-    status, code = 500, "internal"
+class StoreUnavailable(DomainError):
+    code = "store_unavailable"
+
+
+class InternalError(DomainError):
+    code = "internal"

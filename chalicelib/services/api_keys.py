@@ -22,9 +22,9 @@ from collections.abc import Callable, Mapping
 from chalicelib.domain.errors import Forbidden, NotFound
 from chalicelib.domain.identity import Identity
 from chalicelib.domain.tiers import WINDOW_SECONDS, Window
-from chalicelib.ports import ApiKeyRecord, StateStore
+from chalicelib.ports import ApiKeyRecord, ApiKeyStore
 
-__all__ = ["KEY_PREFIX", "ApiKeyService", "IssuedKey", "derive_pepper", "hash_key"]
+__all__ = ["KEY_PREFIX", "ApiKeyService", "IssuedKey", "hash_key"]
 
 KEY_PREFIX = "afk_live_"
 KEY_RANDOM_CHARS = 32
@@ -36,11 +36,6 @@ WINDOW_ORDER = ("hour", "day", "month")
 def hash_key(pepper: bytes, key: str) -> str:
     """The key's name in the store: HMAC-SHA256 under the server's pepper, hex."""
     return hmac.new(pepper, key.encode(), hashlib.sha256).hexdigest()
-
-
-def derive_pepper(jwt_secret: str) -> bytes:
-    """The local stage's default pepper: derived from (never equal to) the JWT secret."""
-    return hmac.new(jwt_secret.encode(), b"avatarflow api-key pepper v1", hashlib.sha256).digest()
 
 
 def new_webhook_secret() -> str:
@@ -70,7 +65,7 @@ class ApiKeyService:
     """Issues and checks enterprise API keys; ``pepper`` None means API keys are disabled."""
 
     def __init__(
-        self, store: StateStore, pepper: bytes | None, clock: Callable[[], float] = time.time
+        self, store: ApiKeyStore, pepper: bytes | None, clock: Callable[[], float] = time.time
     ) -> None:
         self._store = store
         self._pepper = pepper
@@ -91,7 +86,7 @@ class ApiKeyService:
         key_id = "key_" + secrets.token_urlsafe(12)
         webhook_secret = new_webhook_secret()
         clean_limits = {w: int(limits[w]) for w in WINDOW_ORDER if limits and limits.get(w) is not None}
-        self._store.put_api_key(
+        self._store.put(
             ApiKeyRecord(
                 id=key_id,
                 name=name,
@@ -109,21 +104,21 @@ class ApiKeyService:
         """The identity of a live key, in one store call; None for an unknown or revoked key."""
         if self._pepper is None or not key.startswith("afk_") or len(key) > MAX_KEY_CHARS:
             return None  # not one of ours: no store call for garbage
-        record = self._store.get_api_key_by_hash(hash_key(self._pepper, key))
+        record = self._store.by_hash(hash_key(self._pepper, key))
         if record is None or record.revoked:
             return None
         return Identity("api_key", record.id, record.tier, windows=windows_of(record.limits))
 
     def list_keys(self) -> list[ApiKeyRecord]:
-        return self._store.list_api_keys()
+        return self._store.list()
 
     def revoke(self, key_id: str) -> None:
-        if not key_id or len(key_id) > 64 or not self._store.revoke_api_key(key_id):
+        if not key_id or len(key_id) > 64 or not self._store.revoke(key_id):
             raise NotFound("No such API key.")
 
     def webhook_secret(self, key_id: str) -> str | None:
         """The secret that signs the callbacks of this key's generations (None if unknown)."""
-        record = self._store.get_api_key(key_id) if key_id and len(key_id) <= 64 else None
+        record = self._store.get(key_id) if key_id and len(key_id) <= 64 else None
         return record.webhook_secret if record is not None and record.webhook_secret else None
 
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Mapping
 
 from chalicelib.domain.errors import Conflict, InvalidRequest, NotFound, Unauthorized
+from chalicelib.domain.events import GalleryItemChosen
+from chalicelib.domain.gallery import GalleryEntry
 from chalicelib.domain.identity import Identity
 from chalicelib.domain.models import Avatar, AvatarChoice
-from chalicelib.ports import GalleryEntry, ObjectStore, StateStore, StoreError
+from chalicelib.messagebus import MessageBus
+from chalicelib.ports import GenerationStore, KeyValueStore, ObjectStore, StoreError
 from chalicelib.services.gallery import GalleryService
 
 log = logging.getLogger(__name__)
@@ -22,18 +25,18 @@ class AvatarService:
 
     def __init__(
         self,
-        store: StateStore,
+        *,
+        generations: GenerationStore,
+        kv: KeyValueStore,
         objects: ObjectStore,
         gallery: GalleryService,
-        *,
-        on_gallery_choice: Callable[[GalleryEntry], None] | None = None,
+        bus: MessageBus,
     ) -> None:
-        self._store = store
+        self._generations = generations
+        self._kv = kv
         self._objects = objects
         self._gallery = gallery
-        # Told about each chosen gallery item (Unsplash wants its download_location called);
-        # fire and forget: it must never fail or slow down the choice.
-        self._on_gallery_choice = on_gallery_choice
+        self._bus = bus
 
     @staticmethod
     def _key(identity_key: str) -> str:
@@ -53,25 +56,18 @@ class AvatarService:
             images = self._gallery.to_item(entry).images
             doc = {"source": "gallery", "id": entry.id, "images": images}
         else:
-            record = self._store.get_generation(str(choice.generation_id))
-            if record is None or record.get("owner") != identity.key:
+            generation = self._generations.get(str(choice.generation_id))
+            if generation is None or generation.owner != identity.key:
                 raise NotFound("No such generation.")
-            if record.get("status") != "succeeded" or not record.get("images"):
+            if generation.status != "succeeded" or not generation.images:
                 raise Conflict("Only a succeeded generation can become an avatar.")
-            doc = {
-                "source": "generation",
-                "id": record["id"],
-                "images": self._pin(json.loads(record["images"])),
-            }
-        self._store.set_json(self._key(identity.key), json.dumps(doc))
-        if picked is not None and self._on_gallery_choice is not None:
-            try:
-                self._on_gallery_choice(picked)
-            except Exception:
-                log.warning("the gallery choice hook failed", exc_info=True)
+            doc = {"source": "generation", "id": generation.id, "images": self._pin(generation.images)}
+        self._kv.set(self._key(identity.key), json.dumps(doc))
+        if picked is not None:
+            self._bus.publish(GalleryItemChosen(picked))
         return Avatar.model_validate(doc)
 
-    def _pin(self, keys: dict[str, str]) -> dict[str, str]:
+    def _pin(self, keys: Mapping[str, str]) -> dict[str, str]:
         """Copy a generation's images under pinned/, which no lifecycle rule ever expires."""
         urls = {}
         for size, key in keys.items():
@@ -85,7 +81,7 @@ class AvatarService:
         return urls
 
     def current(self, identity: Identity) -> Avatar:
-        raw = self._store.get_json(self._key(identity.key)) if identity.kind != "anonymous" else None
+        raw = self._kv.get(self._key(identity.key)) if identity.kind != "anonymous" else None
         if raw is None:
             raise NotFound("No avatar chosen yet.")
         return Avatar.model_validate_json(raw)
@@ -93,7 +89,7 @@ class AvatarService:
     def public_url(self, user_id: str, size: str) -> str:
         """Where ``/v1/avatars/{user_id}`` redirects: the chosen avatar, else a stable default."""
         try:
-            raw = self._store.get_json(self._key(f"u:{user_id}"))
+            raw = self._kv.get(self._key(f"u:{user_id}"))
         except StoreError:
             log.warning("store unavailable for avatar lookup; serving the default")
             raw = None

@@ -17,20 +17,22 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-import time
-from collections.abc import Callable
 
-from chalicelib.domain.errors import ApiError, Forbidden, NotFound, QuotaExceeded
+from chalicelib.domain.errors import DomainError, Forbidden, NotFound, QuotaExceeded
+from chalicelib.domain.generation import Failure, Generation, iso
 from chalicelib.domain.identity import Identity
 from chalicelib.domain.models import BatchAccepted, BatchRequest, BatchStatus, GenerationRequest
-from chalicelib.ports import GenerationRecord, JobQueue, StateStore
-from chalicelib.services.generations import GenerationService, iso
+from chalicelib.ports import Clock, GenerationStore, JobQueue, KeyValueStore
+from chalicelib.services.admission import Admission
+from chalicelib.services.finish import FinishGeneration
+from chalicelib.services.read import ReadGenerations
 
 log = logging.getLogger(__name__)
 
 BATCH_LANE = "batch"
 BATCH_TTL_S = 30 * 24 * 3600  # as long as the generations' own records
 STATUSES = ("queued", "running", "succeeded", "failed")
+NOT_QUEUED = Failure("internal", "The job could not be queued; it was not charged.")
 
 
 def valid_batch_id(value: str) -> bool:
@@ -38,17 +40,25 @@ def valid_batch_id(value: str) -> bool:
 
 
 class BatchService:
+    """``POST /v1/batches`` and ``GET /v1/batches/{id}`` (see the module docstring)."""
+
     def __init__(
         self,
-        store: StateStore,
-        generations: GenerationService,
-        queue: JobQueue,
         *,
-        clock: Callable[[], float] = time.time,
+        generations: GenerationStore,
+        kv: KeyValueStore,
+        queue: JobQueue,
+        admission: Admission,
+        finish: FinishGeneration,
+        reads: ReadGenerations,
+        clock: Clock,
     ) -> None:
-        self._store = store
         self._generations = generations
+        self._kv = kv
         self._queue = queue
+        self._admission = admission
+        self._finish = finish
+        self._reads = reads
         self._clock = clock
 
     def create(self, identity: Identity, req: BatchRequest) -> BatchAccepted:
@@ -62,75 +72,73 @@ class BatchService:
             for item in req.items
         ]
         for item in items:
-            self._generations.check_entitlements(identity, item)
+            self._admission.check_entitlements(identity, item)
         self._check_quota(identity, len(items))
         batch_id = "bat_" + secrets.token_urlsafe(15)
         ids: list[str] = []
-        created: list[GenerationRecord] = []
+        created: list[Generation] = []
         try:
             for index, item in enumerate(items):
                 rate = None if index == 0 else (f"rl:{identity.key}:batch:{batch_id}", len(items) + 1)
-                result, _ = self._generations.admit(
-                    identity, item, lane=BATCH_LANE, extra={"batch": batch_id}, rate=rate
-                )
-                if result.generation is None:
-                    raise ValueError("the store accepted an item without returning its record")
-                ids.append(result.generation["id"])
-                if result.outcome == "created":
-                    created.append(result.generation)
+                admitted = self._admission.admit(identity, item, lane=BATCH_LANE, batch=batch_id, rate=rate)
+                ids.append(admitted.generation.id)
+                if admitted.outcome == "created":
+                    created.append(admitted.generation)
             doc = {
                 "id": batch_id,
                 "owner": identity.key,
                 "generation_ids": ids,
-                "created_at": iso(self._clock()),
+                "created_at": iso(self._clock.time()),
             }
             if req.callback_url:
                 doc["callback_url"] = req.callback_url
             # Inside the compensation: a batch whose record cannot be written is refused, and the
             # items it admitted are failed and refunded now rather than held until their deadline.
-            self._store.set_json(f"batch:{batch_id}", json.dumps(doc, separators=(",", ":")), BATCH_TTL_S)
-        except ApiError as exc:
+            self._kv.set(f"batch:{batch_id}", json.dumps(doc, separators=(",", ":")), BATCH_TTL_S)
+        except DomainError as exc:
             self._compensate(created, exc.code)
             raise
         except Exception:
             self._compensate(created, "internal")
             raise
-        for record in created:
+        for generation in created:
             try:
-                self._queue.enqueue(record["id"], BATCH_LANE)
+                self._queue.enqueue(generation.id, BATCH_LANE)
             except Exception:
                 # Nothing lost: an item that cannot be queued ends now, refunded (and called back).
-                log.exception("batch item could not be queued", extra={"job_id": record["id"]})
-                self._generations.fail(record, "internal", "The job could not be queued; it was not charged.")
+                log.exception("batch item could not be queued", extra={"job_id": generation.id})
+                self._finish.fail(generation, NOT_QUEUED)
         log.info("batch accepted", extra={"batch_id": batch_id, "items": len(ids), "new": len(created)})
         return BatchAccepted(id=batch_id, generation_ids=ids)
 
     def get(self, identity: Identity, batch_id: str) -> BatchStatus:
         """The batch's counts by status (owner only: another identity's batch is 404)."""
-        raw = self._store.get_json(f"batch:{batch_id}") if valid_batch_id(batch_id) else None
+        raw = self._kv.get(f"batch:{batch_id}") if valid_batch_id(batch_id) else None
         doc = json.loads(raw) if raw else None
         if not isinstance(doc, dict) or doc.get("owner") != identity.key:
             raise NotFound("No such batch.")
         ids = [str(i) for i in doc.get("generation_ids", [])]
         counts = dict.fromkeys(STATUSES, 0)
-        for status in self._store.generation_statuses(ids):
+        for status in self._generations.statuses(ids):
             if status in counts:
                 counts[status] += 1
         return BatchStatus(id=batch_id, counts=counts, generation_ids=ids)
 
     def _check_quota(self, identity: Identity, wanted: int) -> None:
-        quota = self._generations.quota(identity)
+        quota = self._reads.quota(identity)
         short = [w for w in quota.limits if w.remaining is not None and w.remaining < wanted]
         if short:
             reset = max(w.reset for w in short)
             raise QuotaExceeded(
                 f"This batch needs {wanted} generations; your API key has fewer left in this window.",
-                headers={"Retry-After": str(max(1, int(reset - self._clock())))},
+                retry_after=max(1, int(reset - self._clock.time())),
             )
 
-    def _compensate(self, created: list[GenerationRecord], code: str) -> None:
-        for record in created:
+    def _compensate(self, created: list[Generation], code: str) -> None:
+        for generation in created:
             try:
-                self._generations.fail(record, code, "The batch was refused; this item was not charged.")
+                self._finish.fail(
+                    generation, Failure(code, "The batch was refused; this item was not charged.")
+                )
             except Exception:
-                log.exception("could not undo a batch item", extra={"job_id": record["id"]})
+                log.exception("could not undo a batch item", extra={"job_id": generation.id})

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from datetime import UTC, datetime
 
+from chalicelib.domain.periods import stats_prefixes
 from chalicelib.ports import Counter
 
 __all__ = [
@@ -27,8 +27,6 @@ __all__ = [
     "MONTH_STATS_TTL",
     "bucket_label",
     "job_counters",
-    "period_ids",
-    "stats_prefixes",
 ]
 
 DAY_STATS_TTL = 3 * 86400
@@ -45,18 +43,6 @@ ADMIT_OUTCOMES: tuple[str, ...] = (
     "budget_exhausted",
     "idempotency_conflict",
 )
-
-
-def period_ids(now: float) -> tuple[str, str]:
-    """Today's and this month's ids in UTC: ``YYYYMMDD``, ``YYYYMM``."""
-    moment = datetime.fromtimestamp(now, UTC)
-    return f"{moment:%Y%m%d}", f"{moment:%Y%m}"
-
-
-def stats_prefixes(now: float) -> tuple[str, str]:
-    """The key prefixes of today's and this month's stats counters."""
-    day, month = period_ids(now)
-    return f"stats:day:{day}:", f"stats:month:{month}:"
 
 
 def bucket_label(latency_ms: float) -> str:

@@ -17,9 +17,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 
 from chalicelib.domain.errors import InvalidRequest, NotFound
+from chalicelib.domain.gallery import GalleryEntry
 from chalicelib.domain.models import Attribution, GalleryItem, GalleryPage
 from chalicelib.domain.styles import STYLES, STYLES_BY_ID
-from chalicelib.ports import GalleryEntry, ObjectStore, StateStore, StoreError
+from chalicelib.ports import KeyValueStore, ObjectStore, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -121,12 +122,12 @@ class GalleryService:
         self,
         objects: ObjectStore,
         *,
-        store: StateStore | None = None,
+        kv: KeyValueStore | None = None,
         revalidate_seconds: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._objects = objects
-        self._store = store
+        self._kv = kv
         self._revalidate = revalidate_seconds
         self._clock = clock
         self._index: _Index | None = None
@@ -149,10 +150,10 @@ class GalleryService:
     def _revalidated(self, index: _Index | None) -> _Index:
         """The index of the current manifest: ``index`` itself when the version is unchanged."""
         stored: str | None = None
-        store_ok = self._store is not None and index is not None
-        if self._store is not None and index is not None:
+        store_ok = self._kv is not None and index is not None
+        if self._kv is not None and index is not None:
             try:
-                stored = self._store.get_json(VERSION_KEY)
+                stored = self._kv.get(VERSION_KEY)
             except StoreError:
                 store_ok = False
                 log.warning("state store unavailable; revalidating the gallery from the manifest")
@@ -163,11 +164,11 @@ class GalleryService:
         if index is None or index.version != version:
             doc = json.loads(raw) if raw else {"items": []}
             index = _Index.build(version, (entry_from_json(i) for i in doc["items"]))
-        if self._store is not None and store_ok and stored is None and raw:
+        if self._kv is not None and store_ok and stored is None and raw:
             # A manifest written without a store: record its version so that the next
             # revalidation is cheap (NX: never over a version that a publish wrote).
             with contextlib.suppress(StoreError):
-                self._store.set_once(VERSION_KEY, version, VERSION_TTL)
+                self._kv.set_once(VERSION_KEY, version, VERSION_TTL)
         return index
 
     def read_entries(self) -> tuple[GalleryEntry, ...]:
@@ -187,9 +188,9 @@ class GalleryService:
         body = json.dumps(doc, separators=(",", ":")).encode()
         self._objects.put(MANIFEST_KEY, body, "application/json", cache_control="no-cache")
         version = _version_of(body)
-        if self._store is not None:
+        if self._kv is not None:
             try:
-                self._store.set_json(VERSION_KEY, version)
+                self._kv.set(VERSION_KEY, version)
             except StoreError:
                 log.error("the gallery was published but its version could not be recorded")
         index = _Index.build(version, ordered)

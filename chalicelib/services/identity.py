@@ -3,27 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jwt
 
 from chalicelib.domain.errors import Unauthorized
 from chalicelib.domain.identity import Identity
+from chalicelib.ports import SigningKeys
 
 USER_TIERS = ("free", "premium", "enterprise")
 MAX_TOKEN_CHARS = 8192
 
 ApiKeyLookup = Callable[[str], Identity | None]
 
-if TYPE_CHECKING:
-    from chalicelib.services.jwks import JwksCache
-
 
 class Authenticator:
     """Turns request headers into an :class:`Identity` or raises :class:`Unauthorized`."""
 
     def __init__(
-        self, jwt_secret: str, api_key_lookup: ApiKeyLookup | None = None, jwks: JwksCache | None = None
+        self, jwt_secret: str, api_key_lookup: ApiKeyLookup | None = None, jwks: SigningKeys | None = None
     ) -> None:
         self._secret = jwt_secret
         self._api_key_lookup = api_key_lookup

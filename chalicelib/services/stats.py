@@ -10,10 +10,11 @@ that provider's circuit breaker, not here.
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Literal
 
+from chalicelib.domain.budget import Budget
+from chalicelib.domain.generation import iso
 from chalicelib.domain.models import (
     AdminStats,
     BudgetPeriod,
@@ -24,9 +25,9 @@ from chalicelib.domain.models import (
     ProviderStats,
     SpendStats,
 )
-from chalicelib.ports import StateStore
-from chalicelib.services.counters import ADMIT_OUTCOMES, LATENCY_BUCKETS_MS, period_ids, stats_prefixes
-from chalicelib.services.generations import Budget, iso, spend_keys
+from chalicelib.domain.periods import period_ids, spend_keys, stats_prefixes
+from chalicelib.ports import Clock, Counters
+from chalicelib.services.counters import ADMIT_OUTCOMES, LATENCY_BUCKETS_MS
 
 __all__ = ["KNOWN_PROVIDERS", "StatsService", "budget_state", "percentile"]
 
@@ -75,21 +76,21 @@ class StatsService:
 
     def __init__(
         self,
-        store: StateStore,
+        counters: Counters,
         *,
         tiers: Iterable[str],
         budget: Budget,
         providers: Iterable[str] = (),
-        clock: Callable[[], float] = time.time,
+        clock: Clock,
     ) -> None:
-        self._store = store
+        self._counters = counters
         self._tiers = tuple(tiers)
         self._budget = budget
         self._providers = tuple(dict.fromkeys((*KNOWN_PROVIDERS, *providers)))
         self._clock = clock
 
     def stats(self) -> AdminStats:
-        now = self._clock()
+        now = self._clock.time()
         keys = _Keys()
         day_prefix, month_prefix = stats_prefixes(now)
         day_spend, month_spend = spend_keys(now)
@@ -97,7 +98,7 @@ class StatsService:
             self._plan(keys, day_prefix, day_spend),
             self._plan(keys, month_prefix, month_spend),
         ]
-        values = self._store.counter_values(keys.keys)
+        values = self._counters.values(keys.keys)
         day_id, month_id = period_ids(now)
         today = self._period("day", f"{day_id[:4]}-{day_id[4:6]}-{day_id[6:]}", plans[0], values)
         month = self._period("month", f"{month_id[:4]}-{month_id[4:]}", plans[1], values)

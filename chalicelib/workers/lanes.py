@@ -53,9 +53,6 @@ def lane_queue_name(lane: str, env: Mapping[str, str] | None = None) -> str:
 
 def _handle_one(raw: Mapping[str, Any]) -> bool:
     """True if the record is done (delete it), False if it should be redelivered."""
-    jobs = get_container().jobs
-    if jobs is None:
-        return False
     try:
         job_id, _lane, kind = parse_message(str(raw.get("body", "")))
     except ValueError:
@@ -69,7 +66,7 @@ def _handle_one(raw: Mapping[str, Any]) -> bool:
         receive_count = 1
     with log_context(job_id=job_id):
         try:
-            return jobs.handle_message(job_id, kind, receive_count) == "done"
+            return get_container().lanes.handle(job_id, kind, receive_count) == "done"
         except Exception:
             log.exception("lane message failed", extra={"job_id": job_id, "receive_count": receive_count})
             return False

@@ -1,6 +1,6 @@
 """The scheduled reaper: every few minutes, nothing left behind.
 
-One pass (``services.jobs.AsyncJobs.reap``): polls the webhook-mode jobs whose webhook is late
+One pass (``services/reap.py``, ``Reaper.reap``): polls the webhook-mode jobs whose webhook is late
 (the polling fallback), ends every job still open past its deadline (one last poll, else failed
 and refunded), and delivers the client callbacks that are due (retries with backoff). Bounded in
 items and in time: it stops before the Lambda's own time runs out, and the next pass goes on.
@@ -30,10 +30,7 @@ _DEFAULT_BUDGET_S = 45.0
     description="Poll late webhook jobs, end jobs past their deadline (refund), retry client callbacks.",
 )
 def reap(event: Any) -> dict[str, Any]:
-    jobs = get_container().jobs
-    if jobs is None:
-        return {"status": "disabled"}
-    return {"status": "ok", "counts": jobs.reap(budget_s=_budget_s(event))}
+    return {"status": "ok", "counts": get_container().reaper.reap(budget_s=_budget_s(event))}
 
 
 def _budget_s(event: Any) -> float:

@@ -11,7 +11,7 @@ from typing import Any
 
 from chalice.app import Blueprint, Rate
 
-from chalicelib.bootstrap import budget_alerts_for, get_container
+from chalicelib.bootstrap import get_container
 
 __all__ = ["budget_check", "schedules"]
 
@@ -26,5 +26,5 @@ schedules = Blueprint(__name__)
     description="Send the budget alerts that are due (50 / 80 / 100 % of the daily and monthly budget).",
 )
 def budget_check(event: Any) -> dict[str, Any]:
-    fired = budget_alerts_for(get_container()).check()
+    fired = get_container().budget_alerts.check()
     return {"fired": [{"period": a.period, "threshold_percent": a.threshold} for a in fired]}

@@ -13,9 +13,9 @@ import pytest
 
 from chalicelib.adapters.store.redis_store import RedisStateStore
 from chalicelib.adapters.store.scripts import script
-from chalicelib.ports import AdmitRequest, ApiKeyRecord, Counter, Finish, StoreError
+from chalicelib.ports import AdmitRequest, ApiKeyRecord, Counter, StoreError
 from tests.contract import test_state_store as contract
-from tests.contract.test_state_store import Backend, admit, created_id, now_ms
+from tests.contract.test_state_store import Backend, admit, created_id, finish, new_generation, now_ms
 from tests.fakes import CountingRedis
 
 store_backend = contract.backend  # the contract's fixture: every test runs on each adapter
@@ -60,9 +60,9 @@ def raw_dump(store_backend: Backend) -> str:
 
 def test_a_key_is_stored_found_by_hash_listed_and_revoked(store_backend: Backend) -> None:
     store = store_backend.store
-    store.put_api_key(record())
-    store.put_api_key(record("key_2", HASH_B, name="second", limits={}, created_at="2030-01-02T00:00:00Z"))
-    found = store.get_api_key_by_hash(HASH_A)
+    store.api_keys.put(record())
+    store.api_keys.put(record("key_2", HASH_B, name="second", limits={}, created_at="2030-01-02T00:00:00Z"))
+    found = store.api_keys.by_hash(HASH_A)
     assert found is not None
     assert (found.id, found.name, found.tier, dict(found.limits)) == (
         "key_1",
@@ -71,46 +71,46 @@ def test_a_key_is_stored_found_by_hash_listed_and_revoked(store_backend: Backend
         {"hour": 2, "month": 100},
     )
     assert found.webhook_secret == "" and found.key_hash == ""  # the lookup carries no secret
-    assert store.get_api_key_by_hash("c" * 64) is None
+    assert store.api_keys.by_hash("c" * 64) is None
 
-    listed = store.list_api_keys()
+    listed = store.api_keys.list()
     assert [k.id for k in listed] == ["key_2", "key_1"]  # newest first
     assert all(k.webhook_secret == "" and k.key_hash == "" for k in listed)
     assert listed[1].limits == {"hour": 2, "month": 100} and listed[1].prefix == "afk_live_abcd"
 
-    full = store.get_api_key("key_1")
+    full = store.api_keys.get("key_1")
     assert full is not None and full.webhook_secret.startswith("whsec_") and full.key_hash == HASH_A
-    assert store.get_api_key("key_404") is None
+    assert store.api_keys.get("key_404") is None
 
-    assert store.revoke_api_key("key_1") is True
-    assert store.get_api_key_by_hash(HASH_A) is None  # at once
-    assert store.revoke_api_key("key_1") is True  # idempotent
-    assert store.revoke_api_key("key_404") is False
-    assert [k.revoked for k in store.list_api_keys()] == [False, True]
-    revoked = store.get_api_key("key_1")
+    assert store.api_keys.revoke("key_1") is True
+    assert store.api_keys.by_hash(HASH_A) is None  # at once
+    assert store.api_keys.revoke("key_1") is True  # idempotent
+    assert store.api_keys.revoke("key_404") is False
+    assert [k.revoked for k in store.api_keys.list()] == [False, True]
+    revoked = store.api_keys.get("key_1")
     assert revoked is not None and revoked.revoked and revoked.webhook_secret  # still signs callbacks
-    assert store.get_api_key_by_hash(HASH_B) is not None
+    assert store.api_keys.by_hash(HASH_B) is not None
 
 
 def test_an_existing_id_or_hash_is_never_overwritten(store_backend: Backend) -> None:
-    store_backend.store.put_api_key(record())
+    store_backend.store.api_keys.put(record())
     with pytest.raises(StoreError):
-        store_backend.store.put_api_key(record("key_other"))  # same hash
+        store_backend.store.api_keys.put(record("key_other"))  # same hash
     with pytest.raises(StoreError):
-        store_backend.store.put_api_key(record(key_hash=HASH_B))  # same id
+        store_backend.store.api_keys.put(record(key_hash=HASH_B))  # same id
     assert HASH_B not in raw_dump(store_backend)
 
 
 def test_counters_markers_and_deletes(store_backend: Backend) -> None:
     store = store_backend.store
-    assert store.counter_values([]) == []
-    assert store.counter_values(["c:none", "c:none2"]) == [0.0, 0.0]
-    store.set_json("c:one", "2.5")
-    assert store.counter_values(["c:one", "c:none"]) == [2.5, 0.0]
-    assert store.set_once("m:1", "x", 60) is True
-    assert store.set_once("m:1", "y", 60) is False
-    store.delete_key("m:1")
-    assert store.set_once("m:1", "z", 60) is True
+    assert store.counters.values([]) == []
+    assert store.counters.values(["c:none", "c:none2"]) == [0.0, 0.0]
+    store.kv.set("c:one", "2.5")
+    assert store.counters.values(["c:one", "c:none"]) == [2.5, 0.0]
+    assert store.kv.set_once("m:1", "x", 60) is True
+    assert store.kv.set_once("m:1", "y", 60) is False
+    store.kv.delete("m:1")
+    assert store.kv.set_once("m:1", "z", 60) is True
 
 
 def test_admit_counts_each_outcome_in_the_same_call(store_backend: Backend) -> None:
@@ -119,12 +119,9 @@ def test_admit_counts_each_outcome_in_the_same_call(store_backend: Backend) -> N
 
     def admit_counted(req_hash: str) -> str:
         at = now_ms()
-        result = store.admit_generation(
+        result = store.generations.admit(
             AdmitRequest(
-                identity_key="u-st",
-                generation_id=f"gen_st_{req_hash}_{at}",
-                request_hash=req_hash,
-                record={"id": f"gen_st_{req_hash}_{at}", "created_at": "x", "request_hash": req_hash},
+                generation=new_generation(f"gen_st_{req_hash}_{at}", "u-st", req_hash),
                 windows=(),
                 rate_key="rl:u-st",
                 rate_limit=100,
@@ -138,7 +135,7 @@ def test_admit_counts_each_outcome_in_the_same_call(store_backend: Backend) -> N
 
     assert admit_counted("s1") == "created"
     assert admit_counted("s1") == "joined"
-    values = store.counter_values(["st:day:admit:created", "st:day:admit:joined", "st:month:admit:created"])
+    values = store.counters.values(["st:day:admit:created", "st:day:admit:joined", "st:month:admit:created"])
     assert values == [1.0, 1.0, 1.0]
     ttl = store_backend.raw.command("TTL", store_backend.prefix + "st:day:admit:created")
     assert 0 < int(ttl) <= 100
@@ -151,24 +148,14 @@ def test_finish_adds_counters_and_scripts_keep_working_after(store_backend: Back
     store = store_backend.store
     for n in range(3):
         gid = created_id(admit(store, "u-fin", f"hf{n}"))
-        store.claim_job(gid, now_ms(), 60_000)
+        store.generations.claim(gid, now_ms(), 60_000)
         counters = [Counter(f"fin:c{i}", 0.1 * (i + 1), 100) for i in range(8)]
-        assert store.finish_generation(
-            Finish(
-                generation_id=gid,
-                status="succeeded",
-                completed_at="2030-01-01T00:00:05.000Z",
-                request_hash=f"hf{n}",
-                images={"128": "k"},
-                provider="procedural",
-                counters=counters,
-            )
-        )
-    values = store.counter_values([f"fin:c{i}" for i in range(8)])
+        assert finish(store, gid, f"hf{n}", counters=counters)
+    values = store.counters.values([f"fin:c{i}" for i in range(8)])
     assert values == pytest.approx([0.3 * (i + 1) for i in range(8)])
-    store.put_api_key(record())
-    assert len(store.list_api_keys()) == 1
-    assert store.revoke_api_key("key_1") is True
+    store.api_keys.put(record())
+    assert len(store.api_keys.list()) == 1
+    assert store.api_keys.revoke("key_1") is True
     store_backend.raw.run_script(
         script("apikey_list"), [store_backend.prefix + "apikeys"], [1000, store_backend.prefix + "apikey:id:"]
     )
@@ -189,18 +176,18 @@ def test_each_operations_method_is_one_round_trip(store_backend: Backend) -> Non
     def total() -> int:
         return harness.total_calls if harness else len(counter.calls)
 
-    store.put_api_key(record())  # loads apikey_put
-    store.list_api_keys()
-    store.revoke_api_key("key_none")
+    store.api_keys.put(record())  # loads apikey_put
+    store.api_keys.list()
+    store.api_keys.revoke("key_none")
     steps: dict[str, Callable[[], object]] = {
-        "put_api_key": lambda: store.put_api_key(record("key_2", HASH_B)),
-        "get_api_key_by_hash": lambda: store.get_api_key_by_hash(HASH_B),
-        "get_api_key": lambda: store.get_api_key("key_2"),
-        "list_api_keys": store.list_api_keys,
-        "revoke_api_key": lambda: store.revoke_api_key("key_2"),
-        "counter_values": lambda: store.counter_values(["a", "b", "c"]),
-        "set_once": lambda: store.set_once("m", "v", 10),
-        "delete_key": lambda: store.delete_key("m"),
+        "put_api_key": lambda: store.api_keys.put(record("key_2", HASH_B)),
+        "get_api_key_by_hash": lambda: store.api_keys.by_hash(HASH_B),
+        "get_api_key": lambda: store.api_keys.get("key_2"),
+        "list_api_keys": store.api_keys.list,
+        "revoke_api_key": lambda: store.api_keys.revoke("key_2"),
+        "counter_values": lambda: store.counters.values(["a", "b", "c"]),
+        "set_once": lambda: store.kv.set_once("m", "v", 10),
+        "delete_key": lambda: store.kv.delete("m"),
     }
     calls: dict[str, int] = {}
     for name, call in steps.items():

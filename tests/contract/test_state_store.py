@@ -27,6 +27,7 @@ from chalicelib.adapters.store.client import RedisClient, RedisPyClient
 from chalicelib.adapters.store.redis_store import RedisStateStore
 from chalicelib.adapters.store.scripts import script
 from chalicelib.adapters.store.upstash import UpstashClient
+from chalicelib.domain.generation import Failure, Generation, Success
 from chalicelib.ports import AdmitRequest, AdmitResult, Counter, Finish, StoreError, WindowCharge
 from tests.upstash_harness import UpstashHarness, running_harness
 
@@ -84,6 +85,22 @@ class Windows:
         return [f"q:{self.ident}:{name}" for name, _, _ in self.specs]
 
 
+def new_generation(gid: str, ident: str, req_hash: str) -> Generation:
+    return Generation(
+        id=gid,
+        owner=ident,
+        style="anime",
+        prompt="a fox in a scarf, é",
+        variation=0,
+        size=512,
+        quality="fast",
+        lane="free",
+        tier="free",
+        created_at="2030-01-01T00:00:00.000Z",
+        request_hash=req_hash,
+    )
+
+
 def admit(
     store: RedisStateStore,
     ident: str = "u1",
@@ -99,24 +116,9 @@ def admit(
     at = now_ms() if at is None else at
     gid = generation_id or gen_id()
     windows = Windows(ident, specs) if specs is not None else Windows(ident)
-    record = {
-        "id": gid,
-        "owner": ident,
-        "style": "anime",
-        "prompt": "a fox in a scarf, é",
-        "variation": "0",
-        "size": "512",
-        "quality": "fast",
-        "lane": "free",
-        "created_at": "2030-01-01T00:00:00.000Z",
-        "request_hash": req_hash,
-    }
-    return store.admit_generation(
+    return store.generations.admit(
         AdmitRequest(
-            identity_key=ident,
-            generation_id=gid,
-            request_hash=req_hash,
-            record=record,
+            generation=new_generation(gid, ident, req_hash),
             windows=windows.charges(at),
             rate_key=f"rl:{ident}",
             rate_limit=rate_limit,
@@ -128,26 +130,28 @@ def admit(
     )
 
 
-def finish(store: RedisStateStore, gid: str, req_hash: str, status: str = "succeeded", **extra: Any) -> bool:
-    return store.finish_generation(
-        Finish(
-            generation_id=gid,
-            status=status,  # type: ignore[arg-type]
-            completed_at="2030-01-01T00:00:05.000Z",
-            request_hash=req_hash,
-            images={"128": "gen/x-128.webp", "512": "gen/x-512.webp"} if status == "succeeded" else None,
-            provider="procedural",
-            error_code=None if status == "succeeded" else "provider_unavailable",
-            error_message=None if status == "succeeded" else "down",
-            **extra,
-        )
+def finish(
+    store: RedisStateStore,
+    gid: str,
+    req_hash: str,
+    status: str = "succeeded",
+    *,
+    counters: Sequence[Counter] = (),
+    cost_usd: float = 0.0,
+) -> bool:
+    outcome: Success | Failure = (
+        Success({"128": "gen/x-128.webp", "512": "gen/x-512.webp"}, "procedural", cost_usd=cost_usd)
+        if status == "succeeded"
+        else Failure("provider_unavailable", "down")
     )
+    ended = new_generation(gid, "u1", req_hash).ended(outcome, "2030-01-01T00:00:05.000Z")
+    return store.generations.finish(Finish(ended, counters=counters))
 
 
 def created_id(result: AdmitResult) -> str:
     assert result.outcome == "created", result
     assert result.generation is not None
-    return result.generation["id"]
+    return result.generation.id
 
 
 # -- admit ----------------------------------------------------------------------------------------
@@ -158,14 +162,14 @@ def test_created_charges_every_window_once_and_records_the_job(backend: Backend)
     result = admit(store, "u1", "h1")
     gid = created_id(result)
     assert result.generation is not None
-    assert result.generation["status"] == "queued"
-    assert result.generation["cached"] == "0"
-    assert result.generation["owner"] == "u1"
-    assert result.generation["prompt"] == "a fox in a scarf, é"
-    assert result.generation["charged"] == f"{backend.prefix}q:u1:hour {backend.prefix}q:u1:day"
-    assert store.quota_counts(["q:u1:hour", "q:u1:day", "rl:u1"]) == [1, 1, 1]
-    assert store.get_generation(gid) == result.generation
-    assert store.open_jobs() == [gid]
+    assert result.generation.status == "queued"
+    assert result.generation.cached is False
+    assert result.generation.owner == "u1"
+    assert result.generation.prompt == "a fox in a scarf, é"
+    assert " ".join(result.generation.charged) == f"{backend.prefix}q:u1:hour {backend.prefix}q:u1:day"
+    assert store.counters.quota_counts(["q:u1:hour", "q:u1:day", "rl:u1"]) == [1, 1, 1]
+    assert store.generations.get(gid) == result.generation
+    assert store.generations.open_ids() == [gid]
     assert result.retry_after is None
 
 
@@ -197,8 +201,8 @@ def test_quota_exceeded_names_the_window_that_frees_up_last(backend: Backend) ->
     assert refused.generation is None
     assert (refused.limit, refused.remaining, refused.reset_at) == (2, 0, at // 1000 + 86400)
     assert refused.retry_after == 86400
-    assert store.quota_counts(["q:u1:hour", "q:u1:day", "rl:u1"]) == [2, 2, 3]
-    assert len(store.open_jobs()) == 2
+    assert store.counters.quota_counts(["q:u1:hour", "q:u1:day", "rl:u1"]) == [2, 2, 3]
+    assert len(store.generations.open_ids()) == 2
 
 
 def test_rate_limited_before_anything_else(backend: Backend) -> None:
@@ -210,27 +214,27 @@ def test_rate_limited_before_anything_else(backend: Backend) -> None:
     assert refused.outcome == "rate_limited"
     assert refused.retry_after == 30
     assert (refused.limit, refused.remaining) == (2, 0)
-    assert store.quota_counts(["q:u1:hour", "rl:u1"]) == [2, 3]
+    assert store.counters.quota_counts(["q:u1:hour", "rl:u1"]) == [2, 3]
 
 
 def test_cached_result_costs_no_quota(backend: Backend) -> None:
     store = backend.store
     leader = created_id(admit(store, "u1", "same"))
-    assert store.claim_job(leader, now_ms(), 60_000) is not None
+    assert store.generations.claim(leader, now_ms(), 60_000) is not None
     assert finish(store, leader, "same") is True
 
     hit = admit(store, "u2", "same")
     assert hit.outcome == "cached"
     assert hit.generation is not None
-    assert hit.generation["status"] == "succeeded"
-    assert hit.generation["cached"] == "1"
-    assert hit.generation["owner"] == "u2"
-    assert json.loads(hit.generation["images"]) == {"128": "gen/x-128.webp", "512": "gen/x-512.webp"}
-    assert hit.generation["provider"] == "procedural"
-    assert hit.generation["completed_at"] == hit.generation["created_at"]
-    assert store.quota_counts(["q:u2:hour", "q:u2:day", "rl:u2"]) == [0, 0, 1]
+    assert hit.generation.status == "succeeded"
+    assert hit.generation.cached is True
+    assert hit.generation.owner == "u2"
+    assert dict(hit.generation.images or {}) == {"128": "gen/x-128.webp", "512": "gen/x-512.webp"}
+    assert hit.generation.provider == "procedural"
+    assert hit.generation.completed_at == hit.generation.created_at
+    assert store.counters.quota_counts(["q:u2:hour", "q:u2:day", "rl:u2"]) == [0, 0, 1]
     assert (hit.limit, hit.remaining) == (5, 5)
-    assert store.open_jobs() == []
+    assert store.generations.open_ids() == []
 
 
 def test_identical_request_in_flight_joins_and_ends_with_its_leader(backend: Backend) -> None:
@@ -239,19 +243,19 @@ def test_identical_request_in_flight_joins_and_ends_with_its_leader(backend: Bac
     joined = admit(store, "u2", "same")
     assert joined.outcome == "joined"
     assert joined.generation is not None
-    follower = joined.generation["id"]
-    assert joined.generation["leader"] == leader
-    assert joined.generation["status"] == "queued"
-    assert store.quota_counts(["q:u2:hour", "q:u2:day"]) == [0, 0]
-    assert store.open_jobs() == [leader]  # a follower is not a job of its own
+    follower = joined.generation.id
+    assert joined.generation.leader == leader
+    assert joined.generation.status == "queued"
+    assert store.counters.quota_counts(["q:u2:hour", "q:u2:day"]) == [0, 0]
+    assert store.generations.open_ids() == [leader]  # a follower is not a job of its own
 
-    store.claim_job(leader, now_ms(), 60_000)
+    store.generations.claim(leader, now_ms(), 60_000)
     assert admit(store, "u3", "same").outcome == "joined"  # still in flight while running
     assert finish(store, leader, "same") is True
-    ended = store.get_generation(follower)
+    ended = store.generations.get(follower)
     assert ended is not None
-    assert ended["status"] == "succeeded"
-    assert json.loads(ended["images"])["512"] == "gen/x-512.webp"
+    assert ended.status == "succeeded"
+    assert dict(ended.images or {})["512"] == "gen/x-512.webp"
     # The in-flight claim is gone with the job: the next identical request is a cache hit.
     assert admit(store, "u4", "same").outcome == "cached"
 
@@ -262,8 +266,8 @@ def test_same_idempotency_key_replays_and_charges_once(backend: Backend) -> None
     again = admit(store, "u1", "h1", idem="key-1")
     assert again.outcome == "replayed"
     assert again.generation is not None
-    assert again.generation["id"] == first
-    assert store.quota_counts(["q:u1:hour", "q:u1:day"]) == [1, 1]
+    assert again.generation.id == first
+    assert store.counters.quota_counts(["q:u1:hour", "q:u1:day"]) == [1, 1]
     # The key belongs to the identity: another one with the same key is a new request.
     other = admit(store, "u2", "h1", idem="key-1")
     assert other.outcome == "joined"
@@ -275,7 +279,7 @@ def test_same_idempotency_key_with_another_body_conflicts(backend: Backend) -> N
     conflict = admit(store, "u1", "h2", idem="key-1")
     assert conflict.outcome == "idempotency_conflict"
     assert conflict.generation is None
-    assert store.quota_counts(["q:u1:hour"]) == [1]
+    assert store.counters.quota_counts(["q:u1:hour"]) == [1]
 
 
 # -- claim and finish -------------------------------------------------------------------------------
@@ -285,46 +289,46 @@ def test_claim_once_then_only_an_expired_lease_or_force(backend: Backend) -> Non
     store = backend.store
     gid = created_id(admit(store))
     at = now_ms()
-    claimed = store.claim_job(gid, at, 60_000)
+    claimed = store.generations.claim(gid, at, 60_000)
     assert claimed is not None
-    assert claimed["status"] == "running"
-    assert claimed["attempts"] == "1"
-    assert claimed["lease_until"] == str(at + 60_000)
-    assert store.claim_job(gid, at + 1000, 60_000) is None
+    assert claimed.status == "running"
+    assert claimed.attempts == 1
+    assert claimed.lease_until_ms == at + 60_000
+    assert store.generations.claim(gid, at + 1000, 60_000) is None
 
-    retaken = store.claim_job(gid, at + 61_000, 60_000)  # the first worker died
+    retaken = store.generations.claim(gid, at + 61_000, 60_000)  # the first worker died
     assert retaken is not None
-    assert retaken["attempts"] == "2"
-    forced = store.claim_job(gid, at + 62_000, 60_000, force=True)  # restart recovery
+    assert retaken.attempts == 2
+    forced = store.generations.claim(gid, at + 62_000, 60_000, force=True)  # restart recovery
     assert forced is not None
-    assert forced["attempts"] == "3"
+    assert forced.attempts == 3
 
-    assert store.claim_job(gen_id(), at, 60_000) is None
+    assert store.generations.claim(gen_id(), at, 60_000) is None
     assert finish(store, gid, "h1") is True
-    assert store.claim_job(gid, at + 999_999, 60_000, force=True) is None
+    assert store.generations.claim(gid, at + 999_999, 60_000, force=True) is None
 
 
 def test_finish_success_fills_the_cache_and_ends_once(backend: Backend) -> None:
     store = backend.store
     gid = created_id(admit(store, "u1", "h1"))
-    store.claim_job(gid, now_ms(), 60_000)
+    store.generations.claim(gid, now_ms(), 60_000)
     counters = [Counter("stats:ok", 1, 3600), Counter("spend:day", 0.0125, 3600)]
     assert finish(store, gid, "h1", counters=counters) is True
-    assert store.get_json("stats:ok") == "1"
-    assert float(store.get_json("spend:day") or 0) == pytest.approx(0.0125)
-    record = store.get_generation(gid)
+    assert store.kv.get("stats:ok") == "1"
+    assert float(store.kv.get("spend:day") or 0) == pytest.approx(0.0125)
+    record = store.generations.get(gid)
     assert record is not None
-    assert record["status"] == "succeeded"
-    assert record["completed_at"] == "2030-01-01T00:00:05.000Z"
-    assert json.loads(record["images"]) == {"128": "gen/x-128.webp", "512": "gen/x-512.webp"}
-    assert "lease_until" not in record
-    assert store.open_jobs() == []
+    assert record.status == "succeeded"
+    assert record.completed_at == "2030-01-01T00:00:05.000Z"
+    assert dict(record.images or {}) == {"128": "gen/x-128.webp", "512": "gen/x-512.webp"}
+    assert record.lease_until_ms == 0
+    assert store.generations.open_ids() == []
     assert admit(store, "u2", "h1").outcome == "cached"
 
     assert finish(store, gid, "h1", counters=counters) is False  # already ended: nothing twice
-    assert store.get_json("stats:ok") == "1"
+    assert store.kv.get("stats:ok") == "1"
     assert finish(store, gid, "h1", status="failed") is False
-    assert store.quota_counts(["q:u1:hour"]) == [1]  # a success keeps its charge
+    assert store.counters.quota_counts(["q:u1:hour"]) == [1]  # a success keeps its charge
     assert finish(store, gen_id(), "h1") is False  # unknown
 
 
@@ -334,25 +338,25 @@ def test_finish_failure_refunds_exactly_once(backend: Backend) -> None:
     created_id(admit(store, "u1", "h2"))
     follower = admit(store, "u2", "h1")
     assert follower.outcome == "joined"
-    assert store.quota_counts(["q:u1:hour", "q:u1:day"]) == [2, 2]
+    assert store.counters.quota_counts(["q:u1:hour", "q:u1:day"]) == [2, 2]
 
     assert finish(store, failing, "h1", status="failed") is True
-    record = store.get_generation(failing)
+    record = store.generations.get(failing)
     assert record is not None
-    assert record["status"] == "failed"
-    assert record["error_code"] == "provider_unavailable"
-    assert record["refunded"] == "1"
-    assert record["charged"] == ""
-    assert store.quota_counts(["q:u1:hour", "q:u1:day"]) == [1, 1]
+    assert record.status == "failed"
+    assert record.error is not None and record.error.code == "provider_unavailable"
+    assert record.refunded is True
+    assert " ".join(record.charged) == ""
+    assert store.counters.quota_counts(["q:u1:hour", "q:u1:day"]) == [1, 1]
     assert follower.generation is not None
-    ended_follower = store.get_generation(follower.generation["id"])
+    ended_follower = store.generations.get(follower.generation.id)
     assert ended_follower is not None
-    assert ended_follower["status"] == "failed"
-    assert store.quota_counts(["q:u2:hour"]) == [0]
+    assert ended_follower.status == "failed"
+    assert store.counters.quota_counts(["q:u2:hour"]) == [0]
 
     assert finish(store, failing, "h1", status="failed") is False
     assert finish(store, failing, "h1", status="succeeded") is False
-    assert store.quota_counts(["q:u1:hour", "q:u1:day"]) == [1, 1]  # not refunded twice
+    assert store.counters.quota_counts(["q:u1:hour", "q:u1:day"]) == [1, 1]  # not refunded twice
     # Nothing was cached and nothing is in flight: the same request starts afresh.
     assert admit(store, "u3", "h1").outcome == "created"
 
@@ -378,10 +382,10 @@ def test_history_pages_newest_first_with_equal_scores(backend: Backend) -> None:
     cursor: tuple[int, str] | None = None
     pages = 0
     while True:
-        records, cursor = store.list_generations("hist", 2, cursor)
+        records, cursor = store.generations.history("hist", 2, cursor)
         pages += 1
         assert 0 < len(records) <= 2
-        seen += [r["id"] for r in records]
+        seen += [r.id for r in records]
         if cursor is None:
             break
         assert cursor[1] == seen[-1]
@@ -389,37 +393,37 @@ def test_history_pages_newest_first_with_equal_scores(backend: Backend) -> None:
     assert seen == expected
     assert pages == 4
 
-    everything, cursor = store.list_generations("hist", 100, None)
-    assert [r["id"] for r in everything] == expected
+    everything, cursor = store.generations.history("hist", 100, None)
+    assert [r.id for r in everything] == expected
     assert cursor is None
-    assert everything[0]["style"] == "anime"
+    assert everything[0].style == "anime"
 
     # A generation whose record is gone (expired) is skipped, not returned empty.
     backend.raw.command("DEL", f"{backend.prefix}gen:{expected[0]}")
-    remaining, _ = store.list_generations("hist", 3, None)
-    assert [r["id"] for r in remaining] == expected[1:4]
-    assert store.list_generations("nobody", 5, None) == ([], None)
+    remaining, _ = store.generations.history("hist", 3, None)
+    assert [r.id for r in remaining] == expected[1:4]
+    assert store.generations.history("nobody", 5, None) == ([], None)
 
 
 def test_quota_counts_open_jobs_and_json_documents(backend: Backend) -> None:
     store = backend.store
-    assert store.quota_counts([]) == []
-    assert store.quota_counts(["q:none:hour"]) == [0]
+    assert store.counters.quota_counts([]) == []
+    assert store.counters.quota_counts(["q:none:hour"]) == [0]
     at = now_ms()
     first = created_id(admit(store, "u1", "h1", at=at))
     second = created_id(admit(store, "u1", "h2", at=at + 5))
-    assert store.quota_counts(["q:u1:hour", "q:none:day", "q:u1:day"]) == [2, 0, 2]
-    assert store.open_jobs() == [first, second]  # oldest deadline first
-    assert store.open_jobs(limit=1) == [first]
+    assert store.counters.quota_counts(["q:u1:hour", "q:none:day", "q:u1:day"]) == [2, 0, 2]
+    assert store.generations.open_ids() == [first, second]  # oldest deadline first
+    assert store.generations.open_ids(limit=1) == [first]
     finish(store, first, "h1")
-    assert store.open_jobs() == [second]
+    assert store.generations.open_ids() == [second]
 
     document = json.dumps({"name": "Zoë", "tags": ["a", "b"], "n": 1})
-    assert store.get_json("doc") is None
-    store.set_json("doc", document)
-    assert store.get_json("doc") == document
-    store.set_json("doc:ttl", "OK", ttl=60)
-    assert store.get_json("doc:ttl") == "OK"
+    assert store.kv.get("doc") is None
+    store.kv.set("doc", document)
+    assert store.kv.get("doc") == document
+    store.kv.set("doc:ttl", "OK", ttl=60)
+    assert store.kv.get("doc:ttl") == "OK"
     assert 0 < int(backend.raw.command("TTL", f"{backend.prefix}doc:ttl")) <= 60
     assert store.ping() is True
 
@@ -451,14 +455,14 @@ def test_each_store_method_is_one_round_trip_on_upstash(redis_server: Any) -> No
         calls: dict[str, int] = {}
         steps: list[tuple[str, Callable[[], object]]] = [
             ("admit", lambda: admit(store, "u1", "h2")),
-            ("claim", lambda: store.claim_job(gid, now_ms(), 1000)),
+            ("claim", lambda: store.generations.claim(gid, now_ms(), 1000)),
             ("finish", lambda: finish(store, gid, "h1")),
-            ("get_generation", lambda: store.get_generation(gid)),
-            ("list_generations", lambda: store.list_generations("u1", 10, None)),
-            ("quota_counts", lambda: store.quota_counts(["q:u1:hour", "q:u1:day"])),
-            ("open_jobs", store.open_jobs),
-            ("get_json", lambda: store.get_json("x")),
-            ("set_json", lambda: store.set_json("x", "{}")),
+            ("get_generation", lambda: store.generations.get(gid)),
+            ("list_generations", lambda: store.generations.history("u1", 10, None)),
+            ("quota_counts", lambda: store.counters.quota_counts(["q:u1:hour", "q:u1:day"])),
+            ("open_jobs", store.generations.open_ids),
+            ("get_json", lambda: store.kv.get("x")),
+            ("set_json", lambda: store.kv.set("x", "{}")),
             ("ping", store.ping),
         ]
         for name, call in steps:

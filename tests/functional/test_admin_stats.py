@@ -14,7 +14,7 @@ from chalicelib.adapters.store.client import RedisPyClient
 from chalicelib.adapters.store.redis_store import RedisStateStore
 from chalicelib.ports import ProviderDown
 from chalicelib.services.counters import LATENCY_BUCKETS_MS, bucket_label, job_counters
-from chalicelib.services.generations import spend_keys
+from chalicelib.domain.periods import spend_keys
 from chalicelib.services.stats import budget_state, percentile
 from tests.conftest import auth
 from tests.fakes import CountingRedis, RecordingProvider
@@ -100,8 +100,8 @@ def test_budget_state(
 ) -> None:
     client, container, _ = counted
     day, month = spend_keys(time.time())
-    container.store.set_json(day, repr(day_spent))
-    container.store.set_json(month, repr(month_spent))
+    container.store.kv.set(day, repr(day_spent))
+    container.store.kv.set(month, repr(month_spent))
     budget = client.http.get("/v1/admin/stats", headers=admin_headers()).json_body["budget"]
     assert (budget["daily"]["state"], budget["monthly"]["state"], budget["state"]) == states
     assert budget["daily"]["ratio"] == pytest.approx(day_spent / 25.0)
@@ -140,7 +140,7 @@ def test_stats_need_the_store(counted: Any, monkeypatch: Any) -> None:
     def down(keys: Any) -> Any:
         raise StoreError("down")
 
-    monkeypatch.setattr(container.store, "counter_values", down)
+    monkeypatch.setattr(container.store.counters, "values", down)
     response = client.http.get("/v1/admin/stats", headers=admin_headers())
     assert response.status_code == 503
     assert response.json_body["error"]["code"] == "store_unavailable"

@@ -61,7 +61,7 @@ def test_a_key_authenticates_as_its_own_enterprise_identity(app_client: tuple[An
     assert made.json_body["lane"] == "premium"
     own = client.http.get(f"/v1/generations/{made.json_body['id']}", headers=key_headers(issued["key"]))
     assert own.status_code == 200
-    record = container.store.get_generation(made.json_body["id"])
+    record = container.store.generations.get(made.json_body["id"])
     assert record["owner"] == f"k:{issued['id']}"
     # enterprise has no windows by default: the quota lists none
     quota = client.http.get("/v1/me/quota", headers=key_headers(issued["key"])).json_body
@@ -77,11 +77,11 @@ def test_keys_are_stored_only_as_a_keyed_hash(
     issued = issue_key(client, limits={"day": 10})
     assert generate(client, key_headers(issued["key"])).status_code == 200
     client.http.get("/v1/admin/api-keys", headers=admin_headers())
-    dump = raw_store_text(redis_server, store._prefix)
+    dump = raw_store_text(redis_server, store.keyspace.prefix)
     assert issued["key"] not in dump
     assert issued["key"][len("afk_live_") :] not in dump  # not even the random part
     digest = hash_key(container.settings.api_key_pepper_bytes, issued["key"])
-    assert f"{store._prefix}apikey:{digest}" in dump  # looked up by HMAC(pepper, key)
+    assert f"{store.keyspace.prefix}apikey:{digest}" in dump  # looked up by HMAC(pepper, key)
     # a plain (unkeyed) SHA-256 of the key would let a copy of the store confirm a guess: not used
     import hashlib
 
@@ -93,7 +93,7 @@ def test_lookup_is_one_get_and_garbage_costs_no_store_call(store: Any, redis_ser
     from chalicelib.adapters.store.redis_store import RedisStateStore
 
     counting = CountingRedis(RedisPyClient(redis_server))
-    service = ApiKeyService(RedisStateStore(counting, prefix=store._prefix), b"pepper-for-this-test")
+    service = ApiKeyService(RedisStateStore(counting, prefix=store.keyspace.prefix), b"pepper-for-this-test")
     issued = service.issue("one", "enterprise", {"hour": 3})
     counting.calls.clear()
     identity = service.lookup(issued.key)

@@ -155,12 +155,11 @@ def test_a_worker_that_dies_every_time_leaves_the_message_to_the_dlq_and_the_rea
     wire: Wire, lanes: SqsLanes, provider: RecordingProvider, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     container = wire(job_deadline_seconds=1)
-    assert container.jobs is not None
 
     def crash(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("the worker dies before it can decide anything")
 
-    monkeypatch.setattr(container.jobs, "handle_message", crash)
+    monkeypatch.setattr(container.lanes, "handle", crash)
     headers = {**auth("dlq-user", "free"), "Prefer": "respond-async"}
     with Client(app, stage_name="local") as client:
         gen_id = post(client, {"style": "flat", "variation": 4}, headers).json_body["id"]
@@ -206,8 +205,8 @@ def test_only_a_fast_request_on_a_quiet_lane_with_a_healthy_provider_is_answered
     class Fal(RecordingProvider):
         name = "fal"
 
-    router = ProviderRouter([Fal()], store, policy=BreakerPolicy(failure_threshold=1))
-    store.record_provider_outcome(
+    router = ProviderRouter([Fal()], store.breakers, policy=BreakerPolicy(failure_threshold=1))
+    store.breakers.record(
         "fal", "failure", int(time.time() * 1000), BreakerPolicy(failure_threshold=1)
     )
     wire(provider_override=router)

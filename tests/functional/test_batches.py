@@ -20,7 +20,7 @@ from chalice.test import Client
 from app import app
 from chalicelib.adapters.storage.local import LocalObjectStore
 from chalicelib.adapters.store.redis_store import RedisStateStore
-from chalicelib.bootstrap import Container, api_keys_for, build_container, set_container
+from chalicelib.bootstrap import Container, build_container, set_container
 from chalicelib.webhook_signatures import verify_standard_webhook
 from tests.conftest import auth, make_settings
 from tests.fakes import RecordingProvider
@@ -84,7 +84,7 @@ def client(container: Container) -> Iterator[Any]:
 
 def issue(container: Container, limits: dict[str, int] | None = None) -> tuple[dict[str, str], str]:
     """A new enterprise key: its request headers and its webhook secret."""
-    issued = api_keys_for(container).issue("acme", "enterprise", limits)
+    issued = container.api_keys.issue("acme", "enterprise", limits)
     return {"X-API-Key": issued.key, "Content-Type": "application/json"}, issued.webhook_secret
 
 
@@ -229,16 +229,16 @@ def test_a_failed_callback_is_retried_with_backoff_until_it_is_delivered(
     ]
     lanes.drain(client, "batch")
     assert hook.call_count == 1  # refused by the client's server: due again in 30 s
-    (due,) = store.due_jobs("callback", int((time.time() + 31) * 1000))
+    (due,) = store.timers.due("callback", int((time.time() + 31) * 1000))
     assert due == gen_id
     assert reap(client) == {}  # not yet
-    store.schedule_job("callback", gen_id, 0)  # 30 s later
+    store.timers.schedule("callback", gen_id, 0)  # 30 s later
     assert reap(client) == {"callback:delivered": 1}
     assert hook.call_count == 2
     first, second = (call.request for call in hook.calls)
     assert first.headers["webhook-id"] == second.headers["webhook-id"] == f"msg_{gen_id}"
     verify_standard_webhook(secret, second.headers, second.content)
-    assert store.due_jobs("callback", int((time.time() + 10**6) * 1000)) == []
+    assert store.timers.due("callback", int((time.time() + 10**6) * 1000)) == []
 
 
 def test_a_callback_to_a_private_address_is_never_made(
@@ -251,7 +251,7 @@ def test_a_callback_to_a_private_address_is_never_made(
     lanes.drain(client, "batch")
     assert client.http.get(f"/v1/generations/{gen_id}", headers=headers).json_body["status"] == "succeeded"
     assert private.call_count == 0
-    assert json.loads(store.get_json(f"callback:{gen_id}") or "{}")["status"] == "gave_up"
+    assert json.loads(store.kv.get(f"callback:{gen_id}") or "{}")["status"] == "gave_up"
     assert reap(client) == {}
 
 
@@ -290,7 +290,7 @@ def test_a_batch_whose_record_cannot_be_written_is_refused_and_its_items_refunde
     def down(*args: Any, **kwargs: Any) -> None:
         raise StoreError("connection reset")
 
-    monkeypatch.setattr(store, "set_json", down)
+    monkeypatch.setattr(store.kv, "set", down)
     refused = post_batch(client, {"items": [{"style": "flat", "variation": n} for n in range(2)]}, headers)
     assert refused.status_code == 503
     assert refused.json_body["error"]["code"] == "store_unavailable"

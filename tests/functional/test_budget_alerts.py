@@ -15,9 +15,11 @@ from typing import Any
 import httpx
 import pytest
 
-from chalicelib.services.budget_alerts import BudgetAlerts, SnsChannel, WebhookChannel, check_alert_url
-from chalicelib.services.counters import period_ids
-from chalicelib.services.generations import Budget, spend_keys
+from chalicelib.adapters.outbound.alerts import SnsChannel, WebhookChannel, check_alert_url
+from chalicelib.services.budget_alerts import BudgetAlerts
+from chalicelib.domain.periods import period_ids
+from chalicelib.domain.budget import Budget
+from chalicelib.domain.periods import spend_keys
 from chalicelib.webhook_signatures import verify_standard_webhook
 from tests.conftest import auth
 from tests.fakes import RecordingProvider
@@ -60,9 +62,9 @@ def alerts_for(store: Any, receiver: Receiver, sleeps: Sleeps | None = None, **b
 def spend(store: Any, day: float | None = None, month: float | None = None) -> None:
     day_key, month_key = spend_keys(time.time())
     if day is not None:
-        store.set_json(day_key, repr(day))
+        store.kv.set(day_key, repr(day))
     if month is not None:
-        store.set_json(month_key, repr(month))
+        store.kv.set(month_key, repr(month))
 
 
 def test_each_threshold_fires_once_per_period(store: Any) -> None:
@@ -137,7 +139,7 @@ def test_retries_with_backoff_then_gives_up_and_tries_again_later(store: Any) ->
     assert len(down.requests) == 3
     _, month_id = period_ids(time.time())
     assert 0 < int(store._client.command("TTL", store._k(f"alert:budget:month:{month_id}:50"))) <= 300
-    store.delete_key(f"alert:budget:month:{month_id}:50")  # the retry marker runs out
+    store.kv.delete(f"alert:budget:month:{month_id}:50")  # the retry marker runs out
     assert [a.threshold for a in alerts_for(store, Receiver()).check()] == [50]
 
 
@@ -167,7 +169,7 @@ def test_https_only_except_loopback() -> None:
 
 
 def test_misconfigured_channels_are_left_out_loudly(tmp_path: Path, store: Any) -> None:
-    from chalicelib.bootstrap import build_budget_alerts
+    from chalicelib.bootstrap.operations import build_alert_channels
     from tests.conftest import make_settings
 
     settings = make_settings(tmp_path, budget_alert_url="http://alerts.example/x", budget_alert_secret=SECRET)
@@ -176,11 +178,11 @@ def test_misconfigured_channels_are_left_out_loudly(tmp_path: Path, store: Any) 
     handler = _ListHandler(records)
     alerts_log.addHandler(handler)
     try:
-        assert build_budget_alerts(settings, store).channels == []
+        assert [c.name for c in build_alert_channels(settings)] == []
         no_secret = make_settings(tmp_path, budget_alert_url=URL)
-        assert build_budget_alerts(no_secret, store).channels == []
+        assert [c.name for c in build_alert_channels(no_secret)] == []
         good = make_settings(tmp_path, budget_alert_url=URL, budget_alert_secret=SECRET)
-        assert build_budget_alerts(good, store).channels == ["webhook"]
+        assert [c.name for c in build_alert_channels(good)] == ["webhook"]
     finally:
         alerts_log.removeHandler(handler)
     messages = [r.getMessage() for r in records]

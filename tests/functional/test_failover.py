@@ -8,7 +8,7 @@ adapter's client, in every worker thread); ``assert_all_mocked`` fails any reque
 Images come back inline (fal ``sync_mode`` data URIs, Together ``b64_json``), so no download and
 no DNS is involved. Where a vendor answers with a URL (Replicate), the SSRF guard of
 ``chalicelib.fetch`` still resolves the host before it fetches: that test builds the provider
-with ``build_provider(settings, store, resolver=...)``, the seam bootstrap offers for this, and
+with ``build_provider(settings, store.breakers, resolver=...)``, the seam bootstrap offers for this, and
 hands it to ``build_container``. Nothing in production code knows about tests.
 """
 
@@ -28,7 +28,7 @@ import respx
 from chalicelib.adapters.providers.router import ProviderRouter
 from chalicelib.adapters.storage.local import LocalObjectStore
 from chalicelib.adapters.store.redis_store import RedisStateStore
-from chalicelib.bootstrap import Container, build_container, build_provider, describe, set_container
+from chalicelib.bootstrap import Container, build_container, build_provider, set_container
 from tests.conftest import auth, make_settings
 from tests.unit.providers.helpers import png_bytes, public_resolver
 
@@ -128,7 +128,7 @@ def image_keys(objects: LocalObjectStore, root: Path) -> set[str]:
 
 def test_the_router_is_built_from_the_settings(wire: Wire) -> None:
     container = wire()
-    assert describe(container)["provider"] == "router"
+    assert container.describe()["provider"] == "router"
     assert isinstance(container.provider, ProviderRouter)
     assert [p.name for p in container.provider.candidates("fast")] == ["fal", "together"]
 
@@ -176,7 +176,7 @@ def test_429_with_retry_after_skips_the_primary_for_its_duration(
     assert second.json_body["provider"] == "together"
     assert fal.call_count == 1  # skipped entirely within the 30 s
     assert together.call_count == 2
-    health = store.provider_health(["fal"])["fal"]
+    health = store.breakers.health(["fal"])["fal"]
     assert health.cooling(int(time.time() * 1000))
     assert health.failures == 0
 
@@ -193,19 +193,19 @@ def test_breaker_opens_after_repeated_failures_and_half_opens_after_the_cool_dow
         assert response.json_body["provider"] == "together"
     assert fal.call_count == 3
     now_ms = int(time.time() * 1000)
-    assert store.provider_health(["fal"])["fal"].state(now_ms) == "open"
+    assert store.breakers.health(["fal"])["fal"].state(now_ms) == "open"
 
     skipped = post(client, {"style": "flat", "variation": 10}, headers)
     assert skipped.json_body["provider"] == "together"
     assert fal.call_count == 3  # open: not called
 
-    time.sleep(max(0.0, store.provider_health(["fal"])["fal"].open_until_ms / 1000 - time.time()) + 0.05)
+    time.sleep(max(0.0, store.breakers.health(["fal"])["fal"].open_until_ms / 1000 - time.time()) + 0.05)
     fal.mock(return_value=fal_ok())
     trial = post(client, {"style": "flat", "variation": 11}, headers)
     assert trial.status_code == 200, trial.body
     assert trial.json_body["provider"] == "fal"  # the half-open trial went through and succeeded
     assert fal.call_count == 4
-    assert store.provider_health(["fal"])["fal"].state(int(time.time() * 1000)) == "closed"
+    assert store.breakers.health(["fal"])["fal"].state(int(time.time() * 1000)) == "closed"
     assert together.call_count == 4
 
 
@@ -267,7 +267,7 @@ def test_bad_key_alerts_and_the_next_request_skips_that_provider(
     assert post(client, {"style": "oil", "variation": 1}, headers).json_body["provider"] == "together"
     assert post(client, {"style": "oil", "variation": 2}, headers).json_body["provider"] == "together"
     assert fal.call_count == 1
-    health = store.provider_health(["fal"])["fal"]
+    health = store.breakers.health(["fal"])["fal"]
     assert health.reason == "auth"
     assert health.open_until_ms > int(time.time() * 1000) + 3500 * 1000
 
@@ -278,7 +278,7 @@ def test_a_url_output_is_fetched_through_the_ssrf_guard_on_failover(
     keys = {**KEYS, "together_api_key": None, "replicate_api_token": "r8_functional_token_0123456789"}
     settings = make_settings(tmp_path, **keys)
     # The one seam for DNS: the SSRF guard resolves replicate.delivery through this resolver.
-    wire(provider=build_provider(settings, store, resolver=public_resolver), **keys)
+    wire(provider=build_provider(settings, store.breakers, resolver=public_resolver), **keys)
     vendors.post(FAL_SCHNELL).mock(return_value=vendor_error(500))
     output = "https://replicate.delivery/xezq/abc123/out-0.png"
     replicate = vendors.post(REPLICATE_SCHNELL).mock(

@@ -22,21 +22,20 @@ import pytest
 from PIL import Image
 
 from chalicelib.adapters.providers.router import ProviderRouter
-from chalicelib.adapters.sources.batch_ai import (
+from chalicelib.services.gallery_ai import (
     LICENSE,
     SYSTEM_IDENTITY,
     BatchAISource,
     gallery_spend_key,
-    serves_ai,
     state_key,
 )
 from chalicelib.adapters.storage.local import LocalObjectStore
 from chalicelib.adapters.store.redis_store import RedisStateStore
-from chalicelib.bootstrap import Container, build_container, gallery_refresh_for, set_container
+from chalicelib.bootstrap import Container, build_container, set_container
 from chalicelib.domain.styles import STYLES, STYLES_BY_ID
 from chalicelib.ports import GenerationRecord, ProviderDown, ProviderRequest, ProviderResult
 from chalicelib.services.gallery_refresh import GalleryRefresh
-from chalicelib.services.generations import spend_keys
+from chalicelib.domain.periods import spend_keys
 from tests.conftest import FILES_BASE, make_settings
 from tests.fakes import RecordingProvider
 
@@ -81,7 +80,7 @@ def build(tmp_path: Path, store: RedisStateStore, gallery_objects_dir: Path) -> 
 
     def make(vendor: Any, **overrides: Any) -> Container:
         settings = make_settings(tmp_path, **{"gallery_ai_per_run": 1, **overrides})
-        provider = ProviderRouter([vendor], store) if isinstance(vendor, FakeVendor) else vendor
+        provider = ProviderRouter([vendor], store.breakers) if isinstance(vendor, FakeVendor) else vendor
         container = build_container(settings, store=store, objects=objects, provider=provider)
         set_container(container)
         built.append(container)
@@ -94,20 +93,20 @@ def build(tmp_path: Path, store: RedisStateStore, gallery_objects_dir: Path) -> 
 
 
 def refresh_job(container: Container) -> GalleryRefresh:
-    job = gallery_refresh_for(container)
+    job = container.gallery_refresh
     assert job.sources[0].name == "ai"
     return job
 
 
 def gallery_jobs(container: Container) -> list[GenerationRecord]:
-    records, _ = container.store.list_generations(SYSTEM_IDENTITY.key, 1000, None)
+    records, _ = container.store.generations.history(SYSTEM_IDENTITY.key, 1000, None)
     return records
 
 
 def pending(container: Container) -> dict[str, list[dict[str, Any]]]:
     out = {}
     for style in STYLE_IDS:
-        raw = container.store.get_json(state_key(style))
+        raw = container.store.kv.get(state_key(style))
         out[style] = json.loads(raw)["pending"] if raw else []
     return out
 
@@ -115,7 +114,7 @@ def pending(container: Container) -> dict[str, list[dict[str, Any]]]:
 def settle(container: Container, timeout: float = 60.0) -> None:
     """Wait until the batch lane has ended every job it was given."""
     deadline = time.monotonic() + timeout
-    while container.store.open_jobs():
+    while container.store.generations.open_ids():
         assert time.monotonic() < deadline, "the batch lane did not finish its jobs"
         time.sleep(0.05)
 
@@ -163,7 +162,7 @@ def test_jobs_submitted_on_the_batch_lane_are_published_as_ai_items_by_a_later_r
     settle(container)
     assert vendor.inner.total_calls == len(STYLE_IDS)
     # Their cost went to the gallery's own counter (and the total), not to a client tier.
-    spent, total, enterprise = container.store.counter_values(
+    spent, total, enterprise = container.store.counters.values(
         [
             gallery_spend_key(time.time()),
             spend_keys(time.time())[0],
@@ -190,7 +189,7 @@ def test_jobs_submitted_on_the_batch_lane_are_published_as_ai_items_by_a_later_r
             assert Image.open(io.BytesIO(data)).size == (int(size), int(size))
     # Copied byte for byte from the generation's renditions.
     anime = next(r for r in submitted if r["style"] == "anime")
-    generated = json.loads(container.store.get_generation(anime["id"])["images"])  # type: ignore[index]
+    generated = json.loads(container.store.generations.get(anime["id"])["images"])  # type: ignore[index]
     listed = next(i for i in items if i["style"] == "anime")["images"]
     assert container.objects.get(generated["512"]) == container.objects.get(
         listed["512"].split("/v1/files/")[1]
@@ -218,7 +217,7 @@ def test_the_refresh_never_waits_on_a_busy_gpu_and_keeps_at_most_per_run_open(bu
         assert time.monotonic() - started < 10
         assert first.added == {} and second.added == {}
         assert len(gallery_jobs(container)) == len(STYLE_IDS)
-        statuses = container.store.generation_statuses([r["id"] for r in gallery_jobs(container)])
+        statuses = container.store.generations.statuses([r["id"] for r in gallery_jobs(container)])
         assert set(statuses) <= {"queued", "running"}
     finally:
         gate.set()
@@ -256,7 +255,7 @@ def test_the_budget_share_stops_submission(build: Build, counter: str, value: st
     vendor = FakeVendor()
     container = build(vendor, daily_budget_usd=25.0, gallery_ai_budget_share=0.1)
     now = time.time()
-    container.store.set_json(gallery_spend_key(now) if counter == "gallery" else spend_keys(now)[0], value)
+    container.store.kv.set(gallery_spend_key(now) if counter == "gallery" else spend_keys(now)[0], value)
 
     report = refresh_job(container).run()
 
@@ -289,7 +288,7 @@ def test_failed_jobs_are_not_published(build: Build, client: Any) -> None:
     job.run()
     settle(container)
     oil = next(r for r in gallery_jobs(container) if r["style"] == "oil")
-    assert container.store.get_generation(oil["id"])["status"] == "failed"  # type: ignore[index]
+    assert container.store.generations.get(oil["id"])["status"] == "failed"  # type: ignore[index]
 
     report = job.run()
 
@@ -304,7 +303,7 @@ def test_jobs_made_by_the_procedural_fallback_are_not_published(build: Build, st
 
     # A router whose only vendor always fails: the offline renderer, its last resort, makes them.
     router = ProviderRouter(
-        [FakeVendor(fail_styles=frozenset(STYLE_IDS))], store, fallback=ProceduralProvider()
+        [FakeVendor(fail_styles=frozenset(STYLE_IDS))], store.breakers, fallback=ProceduralProvider()
     )
     container = build(router)
     job = refresh_job(container)
@@ -316,20 +315,28 @@ def test_jobs_made_by_the_procedural_fallback_are_not_published(build: Build, st
 
 
 def test_without_an_ai_provider_there_is_no_batch_ai_source(build: Build, store: RedisStateStore) -> None:
-    assert not serves_ai(RecordingProvider())
-    assert not serves_ai(ProviderRouter([], store))
-    assert serves_ai(ProviderRouter([FakeVendor()], store))
+    assert not RecordingProvider().vendors
+    assert not ProviderRouter([], store.breakers).vendors
+    assert ProviderRouter([FakeVendor()], store.breakers).vendors
     procedural_only = build(RecordingProvider())
-    assert [s.name for s in gallery_refresh_for(procedural_only).sources] == ["procedural"]
+    assert [s.name for s in procedural_only.gallery_refresh.sources] == ["procedural"]
     turned_off = build(FakeVendor(), gallery_ai_per_run=0)
-    assert "ai" not in [s.name for s in gallery_refresh_for(turned_off).sources]
+    assert "ai" not in [s.name for s in turned_off.gallery_refresh.sources]
 
 
 def test_the_source_alone_yields_nothing_before_its_jobs_end(build: Build) -> None:
     gate = threading.Event()
     container = build(FakeVendor(gate=gate))
     source = BatchAISource(
-        container.generations, container.store, container.queue, daily_budget_usd=25.0, per_run=2
+        admission=container.admission,
+        finish=container.finish,
+        generations=container.store.generations,
+        counters=container.store.counters,
+        kv=container.store.kv,
+        queue=container.queue,
+        clock=container.clock,
+        daily_budget_usd=25.0,
+        per_run=2,
     )
     try:
         assert list(source.fetch("anime", 2)) == []

@@ -178,7 +178,7 @@ def test_refresh_rehosts_new_items_and_publishes_once(
     third = job.run()
     assert third.status == "unchanged" and third.added == {}
     assert objects.manifest_puts == 2
-    assert store.get_json(LOCK_KEY) is None and store.get_json(CHECKPOINT_KEY) is None
+    assert store.kv.get(LOCK_KEY) is None and store.kv.get(CHECKPOINT_KEY) is None
 
 
 def test_same_image_bytes_under_two_ids_become_one_item(
@@ -216,8 +216,8 @@ def test_a_crash_mid_refresh_then_a_second_run_equals_one_clean_run(
     with pytest.raises(RuntimeError, match="injected crash"):
         job.run()
     assert crashed_objects.get(MANIFEST_KEY) == before  # nothing published by the crashed run
-    assert store.get_json(LOCK_KEY) is None  # the lock was released
-    checkpoint = json.loads(store.get_json(CHECKPOINT_KEY) or "{}")
+    assert store.kv.get(LOCK_KEY) is None  # the lock was released
+    checkpoint = json.loads(store.kv.get(CHECKPOINT_KEY) or "{}")
     assert len(checkpoint["staged"]) == 6  # two checkpoints of three items each
 
     _, second = make_job(crashed_objects, store, [pexels(), ProceduralSource(SEED_PER_STYLE)])
@@ -226,7 +226,7 @@ def test_a_crash_mid_refresh_then_a_second_run_equals_one_clean_run(
     assert report.resumed and report.run_id == checkpoint["run_id"]
     assert report.added == {"pexels": 10}
     assert crashed_objects.get(MANIFEST_KEY) == clean_manifest
-    assert store.get_json(CHECKPOINT_KEY) is None
+    assert store.kv.get(CHECKPOINT_KEY) is None
 
 
 def test_listings_during_a_refresh_see_the_old_or_the_new_gallery(
@@ -303,9 +303,9 @@ def test_only_one_refresh_runs_at_a_time(
 ) -> None:
     store = new_store(redis_server)
     _, job = make_job(copy_objects(gallery_objects_dir, tmp_path / "o"), store, [])
-    store.set_once(LOCK_KEY, "someone-else", 60)
+    store.kv.set_once(LOCK_KEY, "someone-else", 60)
     assert job.run().status == "busy"
-    assert store.get_json(LOCK_KEY) == "someone-else"
+    assert store.kv.get(LOCK_KEY) == "someone-else"
 
 
 # --------------------------------------------------------------------------------------------
@@ -413,7 +413,7 @@ def test_admin_refresh_in_the_local_stage_answers_at_once(
     assert not source.finished.is_set()  # the run is still waiting in the background
     source.go.set()
     wait_for(lambda: private_container.gallery.entry("proc-anime-900") is not None)
-    wait_for(lambda: private_container.store.get_json(LOCK_KEY) is None)
+    wait_for(lambda: private_container.store.kv.get(LOCK_KEY) is None)
 
 
 def test_the_schedule_runs_the_same_job(app_client: Any, private_container: Container) -> None:

@@ -249,13 +249,13 @@ def test_a_retry_after_a_lost_reply_runs_the_job_and_charges_once(client: Any, c
     # The store admitted the first attempt but its reply never reached us: nothing dispatched it.
     identity = Identity("user", "lost-reply", "free")
     request = GenerationRequest(style="anime", variation=321)
-    admitted, _ = container.generations.admit(identity, request, idempotency_key="retry-me")
+    admitted = container.admission.admit(identity, request, idempotency_key="retry-me")
     assert admitted.outcome == "created"
 
     headers = {**auth("lost-reply"), "Idempotency-Key": "retry-me"}
     retried = post(client, {"style": "anime", "variation": 321}, headers)
     assert retried.status_code == 200, retried.body
-    assert retried.json_body["id"] == admitted.generation["id"]
+    assert retried.json_body["id"] == admitted.generation.id
     assert retried.json_body["status"] == "succeeded"
     quota = client.http.get("/v1/me/quota", headers=headers).json_body
     assert all(w["remaining"] == 4 for w in quota["limits"])
@@ -285,7 +285,7 @@ def test_a_failed_claim_in_the_request_hands_the_job_to_its_lane(
 ) -> None:
     from chalicelib.ports import StoreError
 
-    real_claim = container.store.claim_job
+    real_claim = container.store.generations.claim
     calls = {"n": 0}
 
     def flaky_claim(*args: Any, **kwargs: Any) -> Any:
@@ -294,7 +294,7 @@ def test_a_failed_claim_in_the_request_hands_the_job_to_its_lane(
             raise StoreError("timeout")
         return real_claim(*args, **kwargs)
 
-    monkeypatch.setattr(container.store, "claim_job", flaky_claim)
+    monkeypatch.setattr(container.store.generations, "claim", flaky_claim)
     headers = auth("flaky-claim")
     accepted = post(client, {"style": "flat", "variation": 77}, headers)
     assert accepted.status_code == 202, accepted.body

@@ -34,8 +34,8 @@ def test_queued_jobs_survive_a_restart(tmp_path: Path, store: Any, objects: Any)
             for v in (1, 2)
         ]
     # One of them had been claimed by a worker that died mid-job.
-    assert store.claim_job(ids[0], int(time.time() * 1000), 120_000) is not None
-    assert store.get_generation(ids[0])["status"] == "running"
+    assert store.generations.claim(ids[0], int(time.time() * 1000), 120_000) is not None
+    assert store.generations.get(ids[0])["status"] == "running"
 
     # Second process on the same store: recovery queues both again and they finish.
     provider = RecordingProvider()
@@ -45,12 +45,12 @@ def test_queued_jobs_survive_a_restart(tmp_path: Path, store: Any, objects: Any)
         start_local(second)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
-            statuses = [store.get_generation(i)["status"] for i in ids]
+            statuses = [store.generations.get(i)["status"] for i in ids]
             if statuses == ["succeeded", "succeeded"]:
                 break
             time.sleep(0.05)
         assert statuses == ["succeeded", "succeeded"]
         assert provider.total_calls == 2
-        assert store.open_jobs() == []
+        assert store.generations.open_ids() == []
     finally:
         set_container(None)

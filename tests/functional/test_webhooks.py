@@ -139,7 +139,7 @@ def wire(
     def build(**overrides: Any) -> Container:
         values = {"public_url": PUBLIC_URL, **lanes.settings(), **overrides}
         settings = make_settings(tmp_path, **values)
-        provider = build_provider(settings, store, resolver=public_resolver)
+        provider = build_provider(settings, store.breakers, resolver=public_resolver)
         container = build_container(
             settings, store=store, objects=objects, provider=provider, resolver=public_resolver
         )
@@ -382,7 +382,7 @@ def test_runpod_callbacks_carry_a_per_job_secret(
     assert params["job"] == [gen_id]
     token = params["token"][0]
     assert len(token) >= 32
-    assert token not in json.dumps(store.get_generation(gen_id))  # kept only as a hash
+    assert token not in json.dumps(store.generations.get(gen_id))  # kept only as a hash
 
     data_uri = "data:image/png;base64," + base64.b64encode(PNG).decode()
     body = json.dumps({"id": "rp-1", "status": "COMPLETED", "output": {"image": data_uri}}).encode()
@@ -420,14 +420,14 @@ def test_a_webhook_that_never_comes_is_replaced_by_the_reapers_poll(
     gen_id = submit_async(client, lanes, headers)
     assert client.lambda_.invoke("reaper", reaper_event(client)).payload["counts"] == {}  # not due yet
 
-    store.schedule_job("poll", gen_id, 0)  # its expected time has passed, and no webhook came
+    store.timers.schedule("poll", gen_id, 0)  # its expected time has passed, and no webhook came
     assert client.lambda_.invoke("reaper", reaper_event(client)).payload["counts"] == {"poll:pending": 1}
     assert get(client, gen_id, headers)["status"] == "running"
-    store.schedule_job("poll", gen_id, 0)
+    store.timers.schedule("poll", gen_id, 0)
     assert client.lambda_.invoke("reaper", reaper_event(client)).payload["counts"] == {"poll:done": 1}
     assert get(client, gen_id, headers)["status"] == "succeeded"
     assert status.call_count == 2
-    assert store.due_jobs("poll", int(time.time() * 1000) + 10**9) == []
+    assert store.timers.due("poll", int(time.time() * 1000) + 10**9) == []
 
 
 def test_a_job_that_never_finishes_is_canceled_failed_and_refunded_at_its_deadline(

@@ -11,7 +11,8 @@ import pytest
 
 from chalicelib.domain.errors import InvalidRequest
 from chalicelib.domain.styles import STYLES
-from chalicelib.ports import GalleryEntry, StoreError
+from chalicelib.domain.gallery import GalleryEntry
+from chalicelib.ports import StoreError
 from chalicelib.services.gallery import MANIFEST_KEY, VERSION_KEY, GalleryService
 
 
@@ -49,11 +50,11 @@ class MemoryStore:
         if self.down:
             raise StoreError("down")
 
-    def get_json(self, key: str) -> str | None:
+    def get(self, key: str) -> str | None:
         self._call("get_json")
         return self.data.get(key)
 
-    def set_json(self, key: str, value: str, ttl: int | None = None) -> None:
+    def set(self, key: str, value: str, ttl: int | None = None) -> None:
         self._call("set_json")
         self.data[key] = value
 
@@ -85,7 +86,7 @@ def entries(n: int, source: str = "procedural") -> list[GalleryEntry]:
 
 
 def service(objects: MemoryObjects, store: MemoryStore | None, clock: Clock) -> GalleryService:
-    return GalleryService(objects, store=store, revalidate_seconds=60, clock=clock)  # type: ignore[arg-type]
+    return GalleryService(objects, kv=store, revalidate_seconds=60, clock=clock)  # type: ignore[arg-type]
 
 
 def test_warm_listing_costs_no_call_and_revalidation_one_small_read() -> None:

@@ -98,9 +98,9 @@ def test_events_in_the_test_stage_go_to_the_metrics_logger(capsys: pytest.Captur
         metrics.admitted("joined")
         metrics.admitted("created")  # neither a hit nor a refusal: nothing
         metrics.admitted("rate_limited")
-        metrics.provider_attempt(Attempt("fal", 120.0, "retryable"))
-        metrics.provider_attempt(Attempt("replicate", skipped="open"))  # not called: not an error
-        metrics.provider_attempt(Attempt("together", 300.0))  # made the image
+        metrics.on_provider_attempted(Attempt("fal", 120.0, "retryable"))
+        metrics.on_provider_attempted(Attempt("replicate", skipped="open"))  # not called: not an error
+        metrics.on_provider_attempted(Attempt("together", 300.0))  # made the image
     assert capsys.readouterr().out == ""
     docs = [json.loads(line) for line in handler.lines]
     for doc in docs:
@@ -176,5 +176,5 @@ def test_a_metric_never_raises(monkeypatch: pytest.MonkeyPatch) -> None:
     with captured("chalicelib.metrics", logging.DEBUG) as handler:
         metrics.admitted("cached")  # a write that fails
         metrics.generation_completed("fal", float("nan"), 0.0)  # a value JSON cannot carry
-        metrics.provider_attempt(object())  # type: ignore[arg-type]  # not an attempt at all
+        metrics.on_provider_attempted(object())  # type: ignore[arg-type]  # not an attempt at all
     assert handler.lines == ["metric not emitted"] * 3

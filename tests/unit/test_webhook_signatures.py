@@ -9,8 +9,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from chalicelib.adapters.outbound.fal_keys import FalJwks
 from chalicelib.webhook_signatures import (
-    FalJwks,
     SignatureError,
     fal_signed_message,
     sign_standard_webhook,

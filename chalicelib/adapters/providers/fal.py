@@ -129,7 +129,7 @@ class FalProvider(HttpProvider):
             body["num_inference_steps"] = steps
         return body
 
-    def generate(self, request: ProviderRequest) -> ProviderResult:
+    def _generate(self, request: ProviderRequest) -> ProviderResult:
         started = time.perf_counter()
         model = self.model_for(request.quality)
         body = self.build_input(request, model)

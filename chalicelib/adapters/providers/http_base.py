@@ -13,6 +13,7 @@ re-raised ``from None`` so that a traceback does not drag the request along.
 
 from __future__ import annotations
 
+import contextvars
 import email.utils
 import re
 import time
@@ -39,6 +40,7 @@ from chalicelib.fetch import (
 )
 from chalicelib.ports import (
     ContentRejected,
+    ImageProvider,
     ProviderAuthError,
     ProviderBadRequest,
     ProviderDown,
@@ -187,7 +189,10 @@ def same_origin(url: str, base_url: str) -> bool:
     return (a.scheme, a.host, a.port) == (b.scheme, b.host, b.port)
 
 
-class HttpProvider(KeyedHttpClient):
+_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("provider_deadline", default=None)
+
+
+class HttpProvider(KeyedHttpClient, ImageProvider):
     """Base of the HTTP adapters: client, error mapping, image loading, results."""
 
     default_allowed_hosts: tuple[str, ...] = ()
@@ -223,6 +228,10 @@ class HttpProvider(KeyedHttpClient):
 
     # -- configuration ---------------------------------------------------------------------
 
+    @property
+    def vendors(self) -> tuple[str, ...]:
+        return (self.name,)
+
     def supports(self, quality: str) -> bool:
         """True if this adapter has a model for ``quality`` (fast, standard, pro)."""
         return quality in self._models
@@ -252,6 +261,7 @@ class HttpProvider(KeyedHttpClient):
             kwargs["params"] = params
         if headers:
             kwargs["headers"] = headers
+        timeout = self._remaining_timeout(timeout)
         if timeout is not None:
             kwargs["timeout"] = timeout
         try:
@@ -370,5 +380,29 @@ class HttpProvider(KeyedHttpClient):
             latency_ms=(time.perf_counter() - started) * 1000,
         )
 
-    def generate(self, request: ProviderRequest) -> ProviderResult:  # pragma: no cover - abstract
+    def generate(self, request: ProviderRequest, *, within_s: float | None = None) -> ProviderResult:
+        """Make the image; with ``within_s``, no HTTP call of it waits past that many seconds."""
+        token = _deadline.set(None if within_s is None else self._clock() + within_s)
+        try:
+            return self._generate(request)
+        finally:
+            _deadline.reset(token)
+
+    def _generate(self, request: ProviderRequest) -> ProviderResult:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def _remaining_timeout(self, timeout: httpx.Timeout | None) -> httpx.Timeout | None:
+        """The call's timeout, cut to what is left of the generation's deadline (if it has one)."""
+        deadline = _deadline.get()
+        if deadline is None:
+            return timeout
+        left = deadline - self._clock()
+        if left <= 0:
+            raise RetryableProviderError(f"{self.name}: no time left before the deadline")
+        base = timeout or self._timeout
+        return httpx.Timeout(
+            connect=min(base.connect or left, left),
+            read=min(base.read or left, left),
+            write=min(base.write or left, left),
+            pool=min(base.pool or left, left),
+        )

@@ -103,7 +103,7 @@ class OpenAIProvider(HttpProvider):
                 return True
         return super().is_billing_problem(status, payload, text)
 
-    def generate(self, request: ProviderRequest) -> ProviderResult:
+    def _generate(self, request: ProviderRequest) -> ProviderResult:
         started = time.perf_counter()
         model = self.model_for(request.quality)
         payload = self._call_json(

@@ -5,17 +5,17 @@ from __future__ import annotations
 import time
 
 from chalicelib.domain.styles import get_style
-from chalicelib.ports import ProviderBadRequest, ProviderRequest, ProviderResult
+from chalicelib.ports import ImageProvider, ProviderBadRequest, ProviderRequest, ProviderResult
 
 RENDER_SIZE = 1024
 
 
-class ProceduralProvider:
+class ProceduralProvider(ImageProvider):
     """:class:`chalicelib.ports.ImageProvider` that draws avatars locally at 1024 px."""
 
     name = "procedural"
 
-    def generate(self, request: ProviderRequest) -> ProviderResult:
+    def generate(self, request: ProviderRequest, *, within_s: float | None = None) -> ProviderResult:
         from chalicelib.render.procedural import render_avatar  # lazy: Pillow is a cold-start cost
 
         style = get_style(request.style_id)

@@ -16,75 +16,33 @@ Three vendors offer such an API (see each adapter's docstring for the sources):
 - RunPod: ``POST /v2/{endpoint}/run`` with ``webhook``; the body is the job as ``/status`` reports
   it. RunPod signs nothing: the callback URL carries a per-job secret (stored hashed on the job).
 
-A :class:`ProviderJob` is what the store keeps on the job record (``provider_job``, JSON).
+A :class:`ProviderJob` (``domain/provider_job.py``) is what the generation keeps of the job.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
-from typing import Any, Generic, Protocol, TypeVar
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
 
 from chalicelib.adapters.providers.fal import FalProvider
 from chalicelib.adapters.providers.http_base import CONTENT_POLICY_MARKERS
 from chalicelib.adapters.providers.replicate import TERMINAL_STATUSES, ReplicateProvider
 from chalicelib.adapters.providers.runpod import FINAL_STATUSES, RunPodProvider
+from chalicelib.domain.provider_job import ProviderJob
 from chalicelib.ports import (
     ContentRejected,
     ImageProvider,
+    JobFailed,
     ProviderDown,
     ProviderError,
     ProviderRequest,
     ProviderResult,
+    QueuedProvider,
     RetryableProviderError,
 )
 
 AdapterT = TypeVar("AdapterT", FalProvider, ReplicateProvider, RunPodProvider)
-
-
-@dataclass(frozen=True)
-class ProviderJob:
-    """A job accepted by a provider's queue: its id and the URLs the provider gave for it."""
-
-    provider: str
-    id: str
-    submitted_ms: int = 0
-    status_url: str = ""
-    response_url: str = ""
-    cancel_url: str = ""
-    secret_hash: str = ""  # sha256 hex of the per-job callback secret (providers that sign nothing)
-
-    def to_json(self) -> str:
-        return json.dumps({k: v for k, v in asdict(self).items() if v}, separators=(",", ":"))
-
-    @classmethod
-    def from_json(cls, text: str | None) -> ProviderJob | None:
-        if not text:
-            return None
-        try:
-            doc = json.loads(text)
-            return cls(
-                provider=str(doc["provider"]),
-                id=str(doc["id"]),
-                submitted_ms=int(doc.get("submitted_ms", 0)),
-                status_url=str(doc.get("status_url", "")),
-                response_url=str(doc.get("response_url", "")),
-                cancel_url=str(doc.get("cancel_url", "")),
-                secret_hash=str(doc.get("secret_hash", "")),
-            )
-        except (TypeError, ValueError, KeyError):
-            return None
-
-
-class JobFailed(Exception):
-    """The provider reports the job itself failed (refused, errored, canceled, or an unusable
-    output): a retry means a new submission. Any other :class:`ProviderError` raised while reading
-    a job (a timeout, a 5xx, an output download that failed) is transient: read it again later."""
-
-    def __init__(self, error: ProviderError) -> None:
-        super().__init__(str(error))
-        self.error = error
 
 
 def _read_output(produce: Callable[[], ProviderResult]) -> ProviderResult:
@@ -105,35 +63,6 @@ def _failure(produce: Callable[[], Any], fallback: str) -> JobFailed:
     except ProviderError as exc:
         return JobFailed(exc)
     return JobFailed(RetryableProviderError(fallback))
-
-
-class QueuedProvider(Protocol):
-    """A provider's queue API. ``poll`` and ``from_webhook`` answer the result when the job is done,
-    None while it is not, and raise :class:`JobFailed` if it failed (any other ProviderError is
-    transient)."""
-
-    name: str
-    signs_webhooks: bool  # False: the callback URL must carry a per-job secret
-
-    def supports(self, quality: str) -> bool: ...
-
-    def submit(self, request: ProviderRequest, webhook_url: str | None) -> ProviderJob:
-        """Queue the request at the provider; it calls ``webhook_url`` when it is done."""
-        ...
-
-    def poll(self, job: ProviderJob, *, quality: str, size: int) -> ProviderResult | None: ...
-
-    def delivery_job_id(self, payload: Any) -> str:
-        """The provider's job id named in a webhook body ('' if none)."""
-        ...
-
-    def from_webhook(
-        self, job: ProviderJob, payload: Any, *, quality: str, size: int
-    ) -> ProviderResult | None: ...
-
-    def cancel(self, job: ProviderJob) -> None:
-        """Best effort: stop a job nobody waits for any more."""
-        ...
 
 
 def _job_id(payload: Any, field: str) -> str:
@@ -294,19 +223,21 @@ def as_queued(provider: ImageProvider) -> QueuedProvider | None:
 
 
 class QueuedProviders:
-    """The queue-capable providers behind the configured provider, per quality, in route order."""
+    """:class:`chalicelib.ports.ProviderQueues`: the queue-capable providers behind the configured
+    provider, per quality, in route order. ``enabled=False`` (no public URL for webhooks): none."""
 
-    def __init__(self, provider: ImageProvider) -> None:
+    def __init__(self, provider: ImageProvider, *, enabled: bool = True) -> None:
         self._provider = provider
+        self._enabled = enabled
         self._by_name: dict[str, QueuedProvider] = {}
         for quality in ("fast", "standard", "pro"):
             for queued in self._wrap(quality):
                 self._by_name.setdefault(queued.name, queued)
 
     def _wrap(self, quality: str) -> list[QueuedProvider]:
-        candidates = getattr(self._provider, "candidates", None)
-        adapters: Sequence[ImageProvider] = candidates(quality) if callable(candidates) else [self._provider]
-        wrapped = [as_queued(adapter) for adapter in adapters]
+        if not self._enabled:
+            return []
+        wrapped = [as_queued(adapter) for adapter in self._provider.candidates(quality)]
         return [q for q in wrapped if q is not None and q.supports(quality)]
 
     def for_quality(self, quality: str) -> list[QueuedProvider]:
@@ -315,5 +246,6 @@ class QueuedProviders:
     def get(self, name: str) -> QueuedProvider | None:
         return self._by_name.get(name)
 
-    def __bool__(self) -> bool:
+    @property
+    def available(self) -> bool:
         return bool(self._by_name)

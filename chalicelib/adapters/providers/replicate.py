@@ -117,7 +117,7 @@ class ReplicateProvider(HttpProvider):
             "num_outputs": 1,
         }
 
-    def generate(self, request: ProviderRequest) -> ProviderResult:
+    def _generate(self, request: ProviderRequest) -> ProviderResult:
         started = time.perf_counter()
         deadline = self._clock() + self._deadline_seconds
         model = self.model_for(request.quality)

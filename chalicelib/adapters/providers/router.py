@@ -30,9 +30,11 @@ What a failure means (the ``kind`` of :class:`~chalicelib.ports.ProviderError`):
 - ``content_rejected``: raised at once, never tried elsewhere (shopping a refused prompt around
   until some vendor accepts it is exactly what a content policy forbids).
 
-Routing has an overall deadline (25 s by default, under API Gateway's 29 s): no attempt starts
-with less than ``min_attempt_s`` left. Adapters that offer ``generate_within(request, seconds)``
-get the time left; the others are built with timeouts inside the deadline (see bootstrap).
+Routing has an overall deadline (25 s by default, under API Gateway's 29 s, or the caller's
+``within_s`` if shorter): no attempt starts with less than ``min_attempt_s`` left, and each
+provider is given the time left (``generate(request, within_s=...)``).
+
+Every attempt is published as a :class:`ProviderAttempted` event (metrics count the failures).
 
 A breaker store that cannot be reached never fails a generation: the router then routes as if
 every breaker were closed, and logs it.
@@ -46,17 +48,20 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from chalicelib.domain.events import ProviderAttempted
+from chalicelib.messagebus import MessageBus
 from chalicelib.ports import (
     BreakerOutcome,
     BreakerPolicy,
     ImageProvider,
+    ProviderBreakers,
     ProviderDown,
     ProviderError,
     ProviderHealth,
     ProviderRequest,
     ProviderResult,
-    StateStore,
     StoreError,
+    breaker_outcome,
 )
 
 log = logging.getLogger("avatarflow.providers")
@@ -72,7 +77,7 @@ DEFAULT_MIN_ATTEMPT_S = 1.0
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
-Observer = Callable[["Attempt"], None]
+Attempt = ProviderAttempted  # what the router records of each provider it considered
 
 
 @dataclass(frozen=True)
@@ -88,20 +93,6 @@ class RetryPolicy:
         return rng() * min(self.max_delay_s, self.base_delay_s * (2.0**retry))
 
 
-@dataclass(frozen=True)
-class Attempt:
-    """One provider considered for one request: called (with its latency) or skipped, and why."""
-
-    provider: str
-    latency_ms: float = 0.0
-    error_kind: str | None = None  # None when it made the image (or was skipped)
-    skipped: str | None = None  # "open", "cooling", "trial_taken", "deadline"
-
-    @property
-    def ok(self) -> bool:
-        return self.error_kind is None and self.skipped is None
-
-
 class AllProvidersFailed(ProviderDown):
     """Every candidate failed or was skipped; ``attempts`` says what happened to each."""
 
@@ -111,26 +102,12 @@ class AllProvidersFailed(ProviderDown):
         super().__init__(message, retry_after=retry_after)
         self.attempts = tuple(attempts)
 
-
-def breaker_outcome(error: ProviderError) -> BreakerOutcome:
-    """What a provider error means for that provider's breaker."""
-    if error.kind == "content_rejected":
-        return "success"  # the provider works: it answered, and said no
-    if error.kind == "auth":
-        return "auth"
-    if error.kind == "bad_request":
-        return "neutral"
-    if error.kind == "retryable" and error.retry_after is not None and error.retry_after > 0:
-        return "throttled"
-    return "failure"
+    @property
+    def failed_providers(self) -> tuple[str, ...]:
+        return tuple(a.provider for a in self.attempts if a.error_kind)
 
 
-def _supports(provider: ImageProvider, quality: str) -> bool:
-    supports = getattr(provider, "supports", None)
-    return bool(supports(quality)) if callable(supports) else True
-
-
-class ProviderRouter:
+class ProviderRouter(ImageProvider):
     """:class:`chalicelib.ports.ImageProvider` that fails over between providers, with breakers."""
 
     name = "router"
@@ -138,7 +115,7 @@ class ProviderRouter:
     def __init__(
         self,
         providers: Iterable[ImageProvider],
-        store: StateStore,
+        breakers: ProviderBreakers,
         *,
         fallback: ImageProvider | None = None,
         routes: Mapping[str, Sequence[str]] = DEFAULT_ROUTES,
@@ -151,14 +128,14 @@ class ProviderRouter:
         monotonic: Clock = time.monotonic,
         sleep: Sleep = time.sleep,
         rng: Callable[[], float] = random.random,
-        observer: Observer | None = None,
+        bus: MessageBus | None = None,
     ) -> None:
         self._providers: dict[str, ImageProvider] = {}
         for provider in providers:
             if provider.name in self._providers:
                 raise ValueError(f"provider {provider.name!r} is configured twice")
             self._providers[provider.name] = provider
-        self._store = store
+        self._breakers = breakers
         self._fallback = fallback
         self._routes = {quality: tuple(names) for quality, names in routes.items()}
         self._policy = policy or BreakerPolicy()
@@ -173,7 +150,7 @@ class ProviderRouter:
         self._monotonic = monotonic
         self._sleep = sleep
         self._rng = rng
-        self._observer = observer
+        self._bus = bus
 
     def __repr__(self) -> str:
         names = [*self._providers, *([self._fallback.name] if self._fallback else [])]
@@ -182,15 +159,16 @@ class ProviderRouter:
     # -- configuration ---------------------------------------------------------------------
 
     @property
-    def provider_names(self) -> list[str]:
-        return list(self._providers)
+    def vendors(self) -> tuple[str, ...]:
+        """The configured vendors, each with its breaker (the offline fallback has none)."""
+        return tuple(self._providers)
 
     def candidates(self, quality: str) -> list[ImageProvider]:
         """The providers to try for ``quality``, in order (the fallback last)."""
         chosen = [
             self._providers[name]
             for name in self._routes.get(quality, ())
-            if name in self._providers and _supports(self._providers[name], quality)
+            if name in self._providers and self._providers[name].supports(quality)
         ]
         if self._fallback is not None:
             chosen.append(self._fallback)
@@ -201,8 +179,9 @@ class ProviderRouter:
 
     # -- generation ------------------------------------------------------------------------
 
-    def generate(self, request: ProviderRequest) -> ProviderResult:
-        deadline = self._monotonic() + self._deadline_s
+    def generate(self, request: ProviderRequest, *, within_s: float | None = None) -> ProviderResult:
+        budget = self._deadline_s if within_s is None else min(self._deadline_s, within_s)
+        deadline = self._monotonic() + budget
         candidates = self.candidates(request.quality)
         if not candidates:
             raise AllProvidersFailed(f"no image provider is configured for quality {request.quality!r}", ())
@@ -247,7 +226,7 @@ class ProviderRouter:
 
     def _call(self, provider: ImageProvider, request: ProviderRequest, deadline: float) -> ProviderResult:
         """One provider, retried only where a repeated request cannot make a second image."""
-        retries = max(1, self._retry.max_attempts) if getattr(provider, "dedups_requests", False) else 1
+        retries = max(1, self._retry.max_attempts) if provider.dedups_requests else 1
         for attempt in range(retries):
             try:
                 return self._call_once(provider, request, deadline)
@@ -263,13 +242,7 @@ class ProviderRouter:
     def _call_once(
         self, provider: ImageProvider, request: ProviderRequest, deadline: float
     ) -> ProviderResult:
-        generate_within = getattr(provider, "generate_within", None)
-        if callable(generate_within):
-            result = generate_within(request, max(0.0, deadline - self._monotonic()))
-            if not isinstance(result, ProviderResult):
-                raise ProviderDown(f"{provider.name}: generate_within returned no result")
-            return result
-        return provider.generate(request)
+        return provider.generate(request, within_s=max(0.0, deadline - self._monotonic()))
 
     # -- breakers --------------------------------------------------------------------------
 
@@ -280,7 +253,7 @@ class ProviderRouter:
         if not names:
             return {}
         try:
-            return self._store.provider_health(names)
+            return self._breakers.health(names)
         except StoreError:
             log.warning("provider breakers unreadable; routing as if all were closed", exc_info=True)
             return {}
@@ -294,7 +267,7 @@ class ProviderRouter:
             return "open"
         if current == "half_open":
             try:
-                claimed = self._store.claim_provider_trial(state.name, now_ms, self._trial_lease_ms)
+                claimed = self._breakers.claim_trial(state.name, now_ms, self._trial_lease_ms)
             except StoreError:
                 log.warning("provider breaker claim failed; trying %s anyway", state.name, exc_info=True)
                 return None
@@ -329,7 +302,7 @@ class ProviderRouter:
         self, name: str, outcome: BreakerOutcome, kind: str, retry_after: float | None = None
     ) -> ProviderHealth | None:
         try:
-            return self._store.record_provider_outcome(
+            return self._breakers.record(
                 name, outcome, self._now_ms(), self._policy, retry_after=retry_after, kind=kind
             )
         except StoreError:
@@ -347,8 +320,5 @@ class ProviderRouter:
                 "skipped": attempt.skipped,
             },
         )
-        if self._observer is not None:
-            try:
-                self._observer(attempt)
-            except Exception:
-                log.exception("provider attempt observer failed")
+        if self._bus is not None:
+            self._bus.publish(attempt)

@@ -122,7 +122,7 @@ class RunPodProvider(HttpProvider):
         worker_input.update(self._input_extra)
         return worker_input
 
-    def generate(self, request: ProviderRequest) -> ProviderResult:
+    def _generate(self, request: ProviderRequest) -> ProviderResult:
         started = time.perf_counter()
         deadline = self._clock() + self._deadline_seconds
         model = self.model_for(request.quality)

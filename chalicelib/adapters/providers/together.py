@@ -100,7 +100,7 @@ class TogetherProvider(HttpProvider):
             body["steps"] = steps
         return body
 
-    def generate(self, request: ProviderRequest) -> ProviderResult:
+    def _generate(self, request: ProviderRequest) -> ProviderResult:
         started = time.perf_counter()
         model = self.model_for(request.quality)
         payload = self._call_json(

@@ -1,4 +1,7 @@
-"""The embedded job queue: worker threads that serve premium before free before batch."""
+"""The embedded job queue: worker threads that serve premium before free before batch.
+
+Client callbacks go before every job: they are quick, and a client is waiting for them.
+"""
 
 from __future__ import annotations
 
@@ -9,67 +12,94 @@ import threading
 from collections.abc import Callable
 
 from chalicelib.domain.tiers import LANES
+from chalicelib.ports import MessageKind
 
 log = logging.getLogger(__name__)
 
 LANE_PRIORITY = {lane: rank for rank, lane in enumerate(LANES)}
+CALLBACK_PRIORITY = -1
+Consumer = Callable[[str, MessageKind], object]
 
 
 class InProcessQueue:
     """:class:`chalicelib.ports.JobQueue` served by daemon threads in this process.
 
     Jobs are also recorded as open in the state store when they are admitted, so a restart
-    finds them there and enqueues them again (see ``services.jobs.recover_open_jobs``).
+    finds them there and queues them again (``services/reap.py``, ``recover_open_jobs``).
     """
 
-    def __init__(self, handler: Callable[[str], None], threads: int = 2, autostart: bool = True) -> None:
-        self._handler = handler
-        self._heap: list[tuple[int, int, str]] = []
+    durable = False  # messages live in this process only
+
+    def __init__(self, threads: int = 2) -> None:
+        self._heap: list[tuple[int, int, str, MessageKind]] = []
         self._seq = itertools.count()
         self._cond = threading.Condition()
-        self._queued: set[str] = set()
+        self._queued: set[tuple[str, MessageKind]] = set()
+        self._busy = 0
         self._threads = max(1, threads)
+        self._consumer: Consumer | None = None
         self._started = False
-        self._autostart = autostart
+
+    def serve(self, consumer: Consumer, *, start: bool = True) -> None:
+        """Hand every message to ``consumer`` (the lane worker), from ``threads`` daemon threads
+        started now (or with :meth:`start`, when ``start`` is False)."""
+        self._consumer = consumer
+        if start:
+            self.start()
 
     def start(self) -> None:
         with self._cond:
-            if self._started:
+            if self._started or self._consumer is None:
                 return
             self._started = True
         for n in range(self._threads):
             threading.Thread(target=self._serve, name=f"avatarflow-worker-{n}", daemon=True).start()
 
-    def enqueue(self, generation_id: str, lane: str) -> None:
+    def enqueue(self, generation_id: str, lane: str, kind: MessageKind = "job") -> None:
+        rank = CALLBACK_PRIORITY if kind == "callback" else LANE_PRIORITY.get(lane, len(LANES))
         with self._cond:
-            if generation_id in self._queued:
-                return  # already waiting: a second copy would only find the job claimed
-            self._queued.add(generation_id)
-            heapq.heappush(self._heap, (LANE_PRIORITY.get(lane, len(LANES)), next(self._seq), generation_id))
-            self._cond.notify()
-        if self._autostart:
-            self.start()
+            if (generation_id, kind) in self._queued:
+                return  # already waiting: a second copy would only find the work done
+            self._queued.add((generation_id, kind))
+            heapq.heappush(self._heap, (rank, next(self._seq), generation_id, kind))
+            self._cond.notify_all()
 
     def depth(self, lane: str) -> int:
         rank = LANE_PRIORITY.get(lane, len(LANES))
         with self._cond:
             return sum(1 for item in self._heap if item[0] == rank)
 
-    def take(self, timeout: float | None = None) -> str | None:
-        """The next job by lane priority, or None after ``timeout`` seconds with nothing queued."""
+    def take(self, timeout: float | None = None) -> tuple[str, MessageKind] | None:
+        """The next message by priority, or None after ``timeout`` seconds with nothing queued."""
         with self._cond:
             if not self._cond.wait_for(lambda: bool(self._heap), timeout=timeout):
                 return None
-            _, _, generation_id = heapq.heappop(self._heap)
-            self._queued.discard(generation_id)
-            return generation_id
+            _, _, generation_id, kind = heapq.heappop(self._heap)
+            self._queued.discard((generation_id, kind))
+            self._busy += 1
+            return generation_id, kind
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Wait until nothing is queued or being handled (tests, shutdown); False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._heap and not self._busy, timeout=timeout)
+
+    def _done(self) -> None:
+        with self._cond:
+            self._busy -= 1
+            self._cond.notify_all()
 
     def _serve(self) -> None:
+        consumer = self._consumer
+        assert consumer is not None  # noqa: S101 - start() needs one
         while True:
-            generation_id = self.take()
-            if generation_id is None:
+            message = self.take()
+            if message is None:
                 continue
+            generation_id, kind = message
             try:
-                self._handler(generation_id)
-            except Exception:  # a worker thread must survive any one job
-                log.exception("job failed in worker", extra={"job_id": generation_id})
+                consumer(generation_id, kind)
+            except Exception:  # a worker thread must survive any one message
+                log.exception("lane message failed in worker", extra={"job_id": generation_id})
+            finally:
+                self._done()

@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from chalicelib.domain.tiers import LANES
-from chalicelib.ports import QueueError
+from chalicelib.ports import MessageKind, QueueError
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def message_body(generation_id: str, lane: str, kind: str = "job") -> str:
     return json.dumps(body, separators=(",", ":"))
 
 
-def parse_message(body: str) -> tuple[str, str, str]:
+def parse_message(body: str) -> tuple[str, str, MessageKind]:
     """(job id, lane, kind) of a lane message; ``ValueError`` if it is not one of ours."""
     try:
         doc = json.loads(body)
@@ -55,7 +55,7 @@ def parse_message(body: str) -> tuple[str, str, str]:
     job, lane, kind = doc.get("job"), doc.get("lane", "free"), doc.get("kind", "job")
     if not (isinstance(job, str) and job.startswith("gen_") and len(job) <= 64):
         raise ValueError("the message names no job")
-    if not isinstance(lane, str) or not isinstance(kind, str):
+    if not isinstance(lane, str) or kind not in ("job", "callback"):
         raise ValueError("the message has a malformed lane or kind")
     return job, lane, kind
 
@@ -127,10 +127,12 @@ class SqsQueue:
             raise QueueError(f"no SQS queue for lane {lane!r}")
         return url
 
-    def enqueue(self, generation_id: str, lane: str) -> None:
-        self.send(generation_id, lane)
+    def enqueue(self, generation_id: str, lane: str, kind: MessageKind = "job") -> None:
+        self.send(generation_id, lane, kind=kind)
 
-    def send(self, generation_id: str, lane: str, *, kind: str = "job", delay_seconds: int = 0) -> None:
+    def send(
+        self, generation_id: str, lane: str, *, kind: MessageKind = "job", delay_seconds: int = 0
+    ) -> None:
         """Send one message; ``delay_seconds`` (0..900) holds it back (retries with backoff)."""
         from botocore.exceptions import BotoCoreError, ClientError
 

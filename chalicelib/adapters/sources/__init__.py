@@ -4,8 +4,9 @@
   re-hosted under ``gallery/`` (square, 128/256/512 WebP, content-addressed);
 - :mod:`.unsplash`: photos hotlinked from Unsplash's CDN, as its guidelines require;
 - :mod:`.procedural`: the offline renderer, the embedded default with no key at all.
-- :mod:`.batch_ai`: the gallery's own AI avatars, pre-generated on the batch lane within a
-  share of the daily budget (only where a real AI provider is configured).
+
+The gallery's own AI avatars (pre-generated on the batch lane) come from a use case,
+``services/gallery_ai.py``, which is a gallery source too.
 
 Each implements :class:`chalicelib.ports.GallerySource`; modules are imported where they are
 used (``bootstrap.build_sources``) so that the Lambda cold start does not pay for them.

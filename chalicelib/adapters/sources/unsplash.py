@@ -22,7 +22,8 @@ import httpx
 from chalicelib.adapters.keyed_http import USER_AGENT, Secret, make_timeout
 from chalicelib.adapters.providers.http_base import same_origin
 from chalicelib.adapters.sources.base import HttpSource, clean_id, clean_tag, malformed
-from chalicelib.ports import GalleryEntry, SourceItem
+from chalicelib.domain.gallery import GalleryEntry
+from chalicelib.ports import SourceItem
 
 __all__ = ["UNSPLASH_IMAGE_HOSTS", "UnsplashDownloadTracker", "UnsplashSource", "hotlink_urls"]
 

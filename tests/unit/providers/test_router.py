@@ -23,12 +23,13 @@ from chalicelib.adapters.providers.router import (
     Attempt,
     ProviderRouter,
     RetryPolicy,
-    breaker_outcome,
 )
+from chalicelib.adapters.store.breakers import RedisBreakers
 from chalicelib.adapters.store.client import RedisPyClient
 from chalicelib.adapters.store.redis_store import RedisStateStore
 from chalicelib.adapters.store.upstash import UpstashClient
 from chalicelib.bootstrap import build_provider
+from chalicelib.messagebus import MessageBus
 from chalicelib.ports import (
     BreakerPolicy,
     ContentRejected,
@@ -39,8 +40,10 @@ from chalicelib.ports import (
     ProviderHealth,
     ProviderRequest,
     ProviderResult,
+    ImageProvider,
     RetryableProviderError,
     StoreError,
+    breaker_outcome,
 )
 from tests.conftest import make_settings
 from tests.fakes import CountingRedis
@@ -71,7 +74,7 @@ class FakeClock:
         self.advance(seconds)
 
 
-class FakeProvider:
+class FakeProvider(ImageProvider):
     """An image provider that answers from a script of outcomes, then with ``default``."""
 
     def __init__(
@@ -101,7 +104,7 @@ class FakeProvider:
         self.script.extend(outcomes)
         return self
 
-    def generate(self, request: ProviderRequest) -> ProviderResult:
+    def generate(self, request: ProviderRequest, *, within_s: float | None = None) -> ProviderResult:
         self.calls += 1
         if self.clock is not None:
             self.clock.advance(self.latency_s)
@@ -122,7 +125,7 @@ class Rig:
     providers: dict[str, FakeProvider]
 
     def health(self, name: str) -> ProviderHealth:
-        return self.store.provider_health([name])[name]
+        return self.store.breakers.health([name])[name]
 
     def state(self, name: str) -> str:
         return self.health(name).state(int(self.clock.now * 1000))
@@ -163,13 +166,13 @@ def rig(
     attempts: list[Attempt] = []
     router = ProviderRouter(
         providers,
-        store,
+        store.breakers,
         fallback=fallback,
         policy=options.pop("policy", POLICY),
         clock=clock.time,
         monotonic=clock.monotonic,
         sleep=clock.sleep,
-        observer=attempts.append,
+        bus=MessageBus({Attempt: [attempts.append]}),
         **options,
     )
     return Rig(router, store, clock, attempts, {p.name: p for p in providers})
@@ -191,7 +194,7 @@ def test_candidates_per_quality_follow_the_routes_and_the_configuration(store: R
     openai = FakeProvider("openai", ("fast", "standard", "pro"))
     fallback = ProceduralProvider()
     # Given in any order: the route decides.
-    router = ProviderRouter([openai, runpod, replicate, together, fal], store, fallback=fallback)
+    router = ProviderRouter([openai, runpod, replicate, together, fal], store.breakers, fallback=fallback)
 
     def names(quality: str) -> list[str]:
         return [p.name for p in router.candidates(quality)]
@@ -200,13 +203,13 @@ def test_candidates_per_quality_follow_the_routes_and_the_configuration(store: R
     assert names("standard") == ["fal", "replicate", "procedural"]
     assert names("pro") == ["openai", "procedural"]  # fal has no pro model configured
 
-    only_some = ProviderRouter([replicate, openai], store)
+    only_some = ProviderRouter([replicate, openai], store.breakers)
     assert [p.name for p in only_some.candidates("fast")] == ["replicate"]
     assert [p.name for p in only_some.candidates("pro")] == ["openai"]
     assert only_some.candidates("ultra") == []
 
     fal_pro = FakeProvider("fal", ("fast", "standard", "pro"))
-    assert [p.name for p in ProviderRouter([openai, fal_pro], store).candidates("pro")] == ["fal", "openai"]
+    assert [p.name for p in ProviderRouter([openai, fal_pro], store.breakers).candidates("pro")] == ["fal", "openai"]
 
 
 def test_no_candidate_for_a_quality_is_provider_down_without_a_call(store: RedisStateStore) -> None:
@@ -219,7 +222,7 @@ def test_no_candidate_for_a_quality_is_provider_down_without_a_call(store: Redis
 
 def test_the_same_provider_twice_is_a_configuration_error(store: RedisStateStore) -> None:
     with pytest.raises(ValueError, match="twice"):
-        ProviderRouter([FakeProvider("fal"), FakeProvider("fal")], store)
+        ProviderRouter([FakeProvider("fal"), FakeProvider("fal")], store.breakers)
 
 
 def test_breaker_outcome_classification() -> None:
@@ -332,7 +335,7 @@ def test_procedural_fallback_is_last_and_has_no_breaker(store: RedisStateStore) 
     for _ in range(5):
         assert r.generate().provider == "procedural"
     assert r.tried() == [("fal", None, "open"), ("procedural", None, None)]
-    assert store.provider_health(["procedural"])["procedural"] == ProviderHealth("procedural")
+    assert store.breakers.health(["procedural"])["procedural"] == ProviderHealth("procedural")
 
 
 def test_an_unexpected_adapter_exception_counts_as_down(store: RedisStateStore) -> None:
@@ -386,7 +389,7 @@ def test_half_open_lets_one_trial_through_and_closes_on_success(store: RedisStat
     assert r.state("fal") == "half_open"
     # Another Lambda takes the trial first: this one goes elsewhere.
     now_ms = int(r.clock.now * 1000)
-    assert store.claim_provider_trial("fal", now_ms, 30_000) is True
+    assert store.breakers.claim_trial("fal", now_ms, 30_000) is True
     r.generate()
     assert r.tried() == [("fal", None, "trial_taken"), ("together", None, None)]
     assert r.providers["fal"].calls == 3
@@ -402,11 +405,11 @@ def test_half_open_lets_one_trial_through_and_closes_on_success(store: RedisStat
 def test_only_one_claim_of_a_half_open_trial_wins(store: RedisStateStore) -> None:
     now_ms = 1_700_000_000_000
     for _ in range(3):
-        store.record_provider_outcome("fal", "failure", now_ms, POLICY, kind="retryable")
+        store.breakers.record("fal", "failure", now_ms, POLICY, kind="retryable")
     later = now_ms + 30_000
-    claims = [store.claim_provider_trial("fal", later + i, 25_000) for i in range(5)]
+    claims = [store.breakers.claim_trial("fal", later + i, 25_000) for i in range(5)]
     assert claims == [True, False, False, False, False]
-    assert store.claim_provider_trial("together", later, 25_000) is True  # closed: always
+    assert store.breakers.claim_trial("together", later, 25_000) is True  # closed: always
 
 
 def test_failed_trial_reopens_with_a_doubled_cool_down_up_to_the_maximum(store: RedisStateStore) -> None:
@@ -481,7 +484,7 @@ def test_auth_failure_opens_for_long_and_alerts_without_the_key(
     clock = FakeClock()
     together = FakeProvider("together", ("fast",))
     router = ProviderRouter(
-        [fal, together], store, policy=POLICY, clock=clock.time, monotonic=clock.monotonic, sleep=clock.sleep
+        [fal, together], store.breakers, policy=POLICY, clock=clock.time, monotonic=clock.monotonic, sleep=clock.sleep
     )
     with respx.mock(assert_all_mocked=True) as mock:
         route = mock.post("https://fal.test/fal-ai/flux/schnell").mock(
@@ -500,7 +503,7 @@ def test_auth_failure_opens_for_long_and_alerts_without_the_key(
         assert "secretpart0123456789" not in logs.text
         assert "fal-key-0123456789" not in logs.text
 
-        health = store.provider_health(["fal"])["fal"]
+        health = store.breakers.health(["fal"])["fal"]
         assert health.reason == "auth"
         assert health.open_until_ms == round((clock.now + 3600) * 1000)
         clock.advance(3599)
@@ -509,7 +512,7 @@ def test_auth_failure_opens_for_long_and_alerts_without_the_key(
         clock.advance(1)  # half-open: one trial, which fails the same way and opens it again
         router.generate(make_request())
         assert route.call_count == 2
-        assert store.provider_health(["fal"])["fal"].open_until_ms == round((clock.now + 3600) * 1000)
+        assert store.breakers.health(["fal"])["fal"].open_until_ms == round((clock.now + 3600) * 1000)
     fal.close()
 
 
@@ -566,9 +569,10 @@ class DeadlineAwareProvider(FakeProvider):
         super().__init__(*args, **kwargs)
         self.budgets: list[float] = []
 
-    def generate_within(self, request: ProviderRequest, timeout_s: float) -> ProviderResult:
-        self.budgets.append(timeout_s)
-        return self.generate(request)
+    def generate(self, request: ProviderRequest, *, within_s: float | None = None) -> ProviderResult:
+        assert within_s is not None
+        self.budgets.append(within_s)
+        return super().generate(request)
 
 
 def test_the_time_left_is_passed_to_providers_that_take_it(store: RedisStateStore) -> None:
@@ -583,16 +587,17 @@ def test_the_time_left_is_passed_to_providers_that_take_it(store: RedisStateStor
 # -- the store ---------------------------------------------------------------------------------
 
 
-class BrokenBreakers(RedisStateStore):
-    def provider_health(self, names: Any) -> dict[str, ProviderHealth]:
+class BrokenBreakers(RedisBreakers):
+    def health(self, names: Any) -> dict[str, ProviderHealth]:
         raise StoreError("down")
 
-    def record_provider_outcome(self, *args: Any, **kwargs: Any) -> ProviderHealth:
+    def record(self, *args: Any, **kwargs: Any) -> ProviderHealth:
         raise StoreError("down")
 
 
 def test_an_unreachable_store_never_fails_a_generation(redis_server: Any) -> None:
-    store = BrokenBreakers(RedisPyClient(redis_server), prefix="broken:")
+    store = RedisStateStore(RedisPyClient(redis_server), prefix="broken:")
+    store.breakers = BrokenBreakers(store.keyspace)
     r = two(store)
     r.providers["fal"].fail(RetryableProviderError("500"))
     assert r.generate().provider == "together"
@@ -617,40 +622,40 @@ def test_breaker_script_runs_the_same_on_redis_and_upstash(
 ) -> None:
     store = any_store
     now = 1_700_000_000_000
-    assert store.provider_health([]) == {}
-    assert store.provider_health(["fal", "together"]) == {
+    assert store.breakers.health([]) == {}
+    assert store.breakers.health(["fal", "together"]) == {
         "fal": ProviderHealth("fal"),
         "together": ProviderHealth("together"),
     }
     for n in (1, 2):
-        assert store.record_provider_outcome("fal", "failure", now, POLICY, kind="down").failures == n
-    opened = store.record_provider_outcome("fal", "failure", now, POLICY, kind="down")
+        assert store.breakers.record("fal", "failure", now, POLICY, kind="down").failures == n
+    opened = store.breakers.record("fal", "failure", now, POLICY, kind="down")
     assert (opened.open_until_ms, opened.cooldown_ms, opened.reason) == (now + 30_000, 30_000, "down")
     assert opened.state(now) == "open"
     assert opened.state(now + 30_000) == "half_open"
-    ttl_ms = int(redis_server.pttl(f"{store._prefix}breaker:fal"))
+    ttl_ms = int(redis_server.pttl(f"{store.keyspace.prefix}breaker:fal"))
     assert 30_000 < ttl_ms <= 30_000 + round(POLICY.memory_s * 1000)
 
-    assert store.claim_provider_trial("fal", now + 29_999, 10_000) is False
-    assert store.claim_provider_trial("fal", now + 30_000, 10_000) is True
-    assert store.claim_provider_trial("fal", now + 30_001, 10_000) is False
-    reopened = store.record_provider_outcome("fal", "failure", now + 30_500, POLICY, kind="retryable")
+    assert store.breakers.claim_trial("fal", now + 29_999, 10_000) is False
+    assert store.breakers.claim_trial("fal", now + 30_000, 10_000) is True
+    assert store.breakers.claim_trial("fal", now + 30_001, 10_000) is False
+    reopened = store.breakers.record("fal", "failure", now + 30_500, POLICY, kind="retryable")
     assert (reopened.open_until_ms, reopened.cooldown_ms) == (now + 30_500 + 60_000, 60_000)
 
-    cooled = store.record_provider_outcome(
+    cooled = store.breakers.record(
         "together", "throttled", now, POLICY, retry_after=12.5, kind="retryable"
     )
     assert (cooled.cooling_until_ms, cooled.failures) == (now + 12_500, 0)
-    assert store.claim_provider_trial("together", now + 1_000, 10_000) is False
+    assert store.breakers.claim_trial("together", now + 1_000, 10_000) is False
 
-    locked = store.record_provider_outcome("openai", "auth", now, POLICY, kind="auth")
+    locked = store.breakers.record("openai", "auth", now, POLICY, kind="auth")
     assert (locked.open_until_ms, locked.reason) == (now + 3_600_000, "auth")
 
-    closed = store.record_provider_outcome("fal", "success", now + 100_000, POLICY)
+    closed = store.breakers.record("fal", "success", now + 100_000, POLICY)
     assert closed == ProviderHealth("fal")
-    assert int(redis_server.exists(f"{store._prefix}breaker:fal")) == 0  # healthy: nothing kept
+    assert int(redis_server.exists(f"{store.keyspace.prefix}breaker:fal")) == 0  # healthy: nothing kept
 
-    read = store.provider_health(["fal", "together", "openai"])
+    read = store.breakers.health(["fal", "together", "openai"])
     assert read["fal"] == ProviderHealth("fal")
     assert read["together"] == cooled
     assert read["openai"] == locked
@@ -660,7 +665,7 @@ def test_breaker_script_runs_the_same_on_redis_and_upstash(
 
 
 def test_no_key_at_all_keeps_the_procedural_renderer_alone(tmp_path: Path, store: RedisStateStore) -> None:
-    provider = build_provider(make_settings(tmp_path), store)
+    provider = build_provider(make_settings(tmp_path), store.breakers)
     assert isinstance(provider, ProceduralProvider)
 
 
@@ -674,7 +679,7 @@ def test_keys_build_the_router_in_route_order(tmp_path: Path, store: RedisStateS
         together_api_key="tg-test",
         fal_key="fal-test",
     )
-    router = build_provider(settings, store)
+    router = build_provider(settings, store.breakers)
     assert isinstance(router, ProviderRouter)
     assert router.name == "router"
     assert [p.name for p in router.candidates("fast")] == ["fal", "together", "replicate", "runpod"]
@@ -685,7 +690,7 @@ def test_keys_build_the_router_in_route_order(tmp_path: Path, store: RedisStateS
 
 def test_procedural_fallback_defaults_on_in_local_only(tmp_path: Path, store: RedisStateStore) -> None:
     def fast_names(**settings: Any) -> list[str]:
-        router = build_provider(make_settings(tmp_path, fal_key="fal-test", **settings), store)
+        router = build_provider(make_settings(tmp_path, fal_key="fal-test", **settings), store.breakers)
         assert isinstance(router, ProviderRouter)
         return [p.name for p in router.candidates("fast")]
 
@@ -698,13 +703,13 @@ def test_procedural_fallback_defaults_on_in_local_only(tmp_path: Path, store: Re
 def test_runpod_without_an_endpoint_is_skipped_with_an_alert(
     tmp_path: Path, store: RedisStateStore, logs: pytest.LogCaptureFixture
 ) -> None:
-    router = build_provider(make_settings(tmp_path, runpod_api_key="rp-secret", fal_key="f"), store)
+    router = build_provider(make_settings(tmp_path, runpod_api_key="rp-secret", fal_key="f"), store.breakers)
     assert isinstance(router, ProviderRouter)
-    assert router.provider_names == ["fal"]
+    assert router.vendors == ("fal",)
     assert any(r.name == "avatarflow.alerts" and "RUNPOD_ENDPOINT_ID" in r.getMessage() for r in logs.records)
     assert "rp-secret" not in logs.text
 
 
 def test_bad_price_overrides_fail_at_startup(tmp_path: Path, store: RedisStateStore) -> None:
     with pytest.raises(ValueError, match="JSON"):
-        build_provider(make_settings(tmp_path, fal_key="f", provider_prices="{nope"), store)
+        build_provider(make_settings(tmp_path, fal_key="f", provider_prices="{nope"), store.breakers)

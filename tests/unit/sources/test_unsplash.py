@@ -9,7 +9,8 @@ import pytest
 import respx
 
 from chalicelib.adapters.sources.unsplash import UnsplashDownloadTracker, UnsplashSource, hotlink_urls
-from chalicelib.ports import GalleryEntry, SourceItem, SourceRateLimited
+from chalicelib.domain.gallery import GalleryEntry
+from chalicelib.ports import SourceItem, SourceRateLimited
 from tests.unit.sources.payloads import NOW, UNSPLASH_KEY, unsplash_page, unsplash_photo
 
 SEARCH = "https://api.unsplash.com/search/photos"

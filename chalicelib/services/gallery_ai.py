@@ -9,12 +9,12 @@ The refresh job calls :meth:`BatchAISource.fetch` once per style and run. Each c
    the refresh job copies byte for byte under ``gallery/``, so that the 30-day ``img/`` lifecycle
    never expires them. Queued and running jobs simply stay pending: nothing waits on a GPU.
 2. **submits** new jobs for variations of the style not yet made, on the batch lane (the lowest
-   priority: user traffic always goes first), admitted through ``GenerationService.admit`` like
+   priority: user traffic always goes first), admitted through ``Admission.admit`` like
    any generation (same cache, in-flight joins, spend guard), under a system identity
    (:data:`SYSTEM_IDENTITY`: an enterprise-tier API-key identity with no quota windows, which no
-   client can authenticate as). Records are tagged ``gallery_candidate=1`` and carry the
-   accounting tier ``gallery`` (the record's ``tier`` field, set through ``admit``'s ``extra``
-   after the enterprise entitlements were checked): a finished job then adds its cost to
+   client can authenticate as). Generations are tagged ``gallery_candidate`` and carry the
+   accounting tier ``gallery`` (the generation's ``tier``, set through ``admit``'s
+   ``accounting_tier`` after the enterprise entitlements were checked): a finished job then adds its cost to
    ``spend:day:YYYYMMDD:tier:gallery`` in the same store call that finishes it, like every tier's
    spend, and the gallery's pre-generation never passes for an enterprise client's spend or jobs
    in the admin stats.
@@ -41,36 +41,36 @@ Why it is shaped like this:
 - **Bounded growth**: at most ``max_per_style`` variations per style are ever asked for, so the
   share of the budget is spent filling the gallery, not forever.
 
-Unlike the HTTP sources this one drives a use case (``GenerationService.admit``, the batch lane)
-rather than a vendor API, so it depends on ``services.generations``; ``bootstrap`` builds it only
-where ``serves_ai`` says a real AI provider is configured.
+Unlike the HTTP sources this one drives a use case (``Admission.admit``, the batch lane) rather
+than a vendor API, so it lives with the use cases; ``bootstrap`` builds it only where the provider
+has AI vendors behind it (``ImageProvider.vendors``).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Callable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-from chalicelib.domain.errors import ApiError, BudgetExhausted, QuotaExceeded, RateLimited
+from chalicelib.domain.errors import BudgetExhausted, DomainError, QuotaExceeded, RateLimited
+from chalicelib.domain.generation import Failure, Generation
 from chalicelib.domain.identity import Identity
 from chalicelib.domain.models import GenerationRequest, Quality
+from chalicelib.domain.periods import spend_keys
 from chalicelib.domain.styles import STYLES, STYLES_BY_ID
 from chalicelib.ports import (
-    GenerationRecord,
-    ImageProvider,
+    Clock,
+    Counters,
+    GenerationStore,
     JobQueue,
+    KeyValueStore,
     SourceItem,
     SourceUnavailable,
-    StateStore,
     StoreError,
 )
-from chalicelib.services.generations import spend_keys
-
-if TYPE_CHECKING:
-    from chalicelib.services.generations import GenerationService
+from chalicelib.services.admission import Admission
+from chalicelib.services.finish import FinishGeneration
 
 __all__ = [
     "GALLERY_TIER",
@@ -78,7 +78,6 @@ __all__ = [
     "SYSTEM_IDENTITY",
     "BatchAISource",
     "gallery_spend_key",
-    "serves_ai",
     "state_key",
 ]
 
@@ -91,7 +90,6 @@ LICENSE = "avatarflow-generated"
 # (``windows=()``: an operator's enterprise caps in AVATARFLOW_TIERS do not apply to it). API keys
 # are "key_..." and are looked up by hash, so no client can ever authenticate as it.
 SYSTEM_IDENTITY = Identity("api_key", "gallery-batch", "enterprise", windows=())
-RECORD_TAGS: Mapping[str, str] = {"gallery_candidate": "1", "tier": GALLERY_TIER}
 TOP_VARIATION = 999
 MAX_OFFERS = 3  # a succeeded job offered this many times without being published is given up
 STATE_TTL = 365 * 24 * 3600  # the variation counter must outlive the gap between refreshes
@@ -105,17 +103,8 @@ def state_key(style: str) -> str:
 
 def gallery_spend_key(now: float) -> str:
     """Today's spend of the gallery's pre-generation (USD): the ``gallery`` tier's day counter, as
-    ``GenerationService`` adds it when a job finishes (``<day key>:tier:<record's tier>``)."""
+    ``FinishGeneration`` adds it when a job finishes (``<day key>:tier:<generation's tier>``)."""
     return f"{spend_keys(now)[0]}:tier:{GALLERY_TIER}"
-
-
-def serves_ai(provider: ImageProvider) -> bool:
-    """True when ``provider`` makes real AI images: a router over at least one vendor, or any
-    single provider other than the offline renderer (whose pictures the procedural source has)."""
-    names = getattr(provider, "provider_names", None)
-    if isinstance(names, list):
-        return bool(names)
-    return getattr(provider, "name", "procedural") != "procedural"
 
 
 class BatchAISource:
@@ -126,10 +115,14 @@ class BatchAISource:
 
     def __init__(
         self,
-        generations: GenerationService,
-        store: StateStore,
-        queue: JobQueue,
         *,
+        admission: Admission,
+        finish: FinishGeneration,
+        generations: GenerationStore,
+        counters: Counters,
+        kv: KeyValueStore,
+        queue: JobQueue,
+        clock: Clock,
         daily_budget_usd: float,
         budget_share: float = 0.1,
         per_run: int = 4,
@@ -137,14 +130,16 @@ class BatchAISource:
         size: Literal[512, 1024] = 512,
         max_per_style: int = 100,
         is_published: Callable[[str], bool] | None = None,
-        clock: Callable[[], float] = time.time,
     ) -> None:
         """``per_run``: new jobs per style and run, and also the most that may be open per style.
         ``max_per_style``: variations ever submitted per style (the gallery stops growing there).
         ``is_published(source_id)``: whether the gallery lists that item already; without it a
         succeeded job is dropped from the pending list as soon as it has been offered once."""
+        self._admission = admission
+        self._finish = finish
         self._generations = generations
-        self._store = store
+        self._counters = counters
+        self._kv = kv
         self._queue = queue
         self._daily_budget = max(0.0, daily_budget_usd)
         self._share = min(1.0, max(0.0, budget_share))
@@ -191,7 +186,7 @@ class BatchAISource:
         pending: list[dict[str, Any]] = state["pending"]
         if not pending:
             return [], 0
-        statuses = self._store.generation_statuses([str(p["id"]) for p in pending])
+        statuses = self._generations.statuses([str(p["id"]) for p in pending])
         keep: list[dict[str, Any]] = []
         items: list[SourceItem] = []
         open_jobs = 0
@@ -215,7 +210,7 @@ class BatchAISource:
                     "gallery AI item given up after %d offers", MAX_OFFERS, extra={"job_id": job["id"]}
                 )
             else:
-                item = self._item(style, int(job["v"]), self._store.get_generation(str(job["id"])))
+                item = self._item(style, int(job["v"]), self._generations.get(str(job["id"])))
                 if item is None:
                     continue
                 items.append(item)
@@ -224,32 +219,27 @@ class BatchAISource:
         state["pending"] = keep
         return items, open_jobs
 
-    def _item(self, style: str, variation: int, record: GenerationRecord | None) -> SourceItem | None:
-        if record is None or record.get("status") != "succeeded":
+    def _item(self, style: str, variation: int, generation: Generation | None) -> SourceItem | None:
+        if generation is None or generation.status != "succeeded":
             return None
-        provider = record.get("provider") or ""
-        if provider in ("", "procedural"):
+        if generation.provider in (None, "procedural"):
             # The router's offline fallback made it: the procedural source already has that look.
             log.info(
                 "gallery AI job made by the procedural fallback; not published",
-                extra={"job_id": record.get("id")},
+                extra={"job_id": generation.id},
             )
             return None
-        try:
-            images = json.loads(record.get("images") or "{}")
-        except ValueError:
-            images = None
-        if not isinstance(images, dict) or not all(isinstance(images.get(s), str) for s in SIZES):
-            log.warning("gallery AI job without its renditions", extra={"job_id": record.get("id")})
+        images = generation.images or {}
+        if not all(images.get(s) for s in SIZES):
+            log.warning("gallery AI job without its renditions", extra={"job_id": generation.id})
             return None
-        quality = record.get("quality") or self._quality
         return SourceItem(
             source=self.name,
             source_id=self._source_id(style, variation),
             style=style,
-            tags=(STYLES_BY_ID[style].look.technique, "ai", quality),
+            tags=(STYLES_BY_ID[style].look.technique, "ai", generation.quality or self._quality),
             license=LICENSE,
-            stored_keys={s: str(images[s]) for s in SIZES},
+            stored_keys={s: images[s] for s in SIZES},
         )
 
     def _source_id(self, style: str, variation: int) -> str:
@@ -268,39 +258,41 @@ class BatchAISource:
                 style=style, prompt="", variation=variation, size=self._size, quality=self._quality
             )
             try:
-                result, _ = self._generations.admit(
-                    SYSTEM_IDENTITY, request, lane=BATCH_LANE, extra=dict(RECORD_TAGS)
+                admitted = self._admission.admit(
+                    SYSTEM_IDENTITY,
+                    request,
+                    lane=BATCH_LANE,
+                    accounting_tier=GALLERY_TIER,
+                    gallery_candidate=True,
                 )
             except (BudgetExhausted, QuotaExceeded, RateLimited) as exc:
                 log.info("gallery AI submission stopped: %s", exc.code, extra={"style": style})
                 return
-            except ApiError as exc:  # the style or quality is not allowed: a configuration error
+            except DomainError as exc:  # the style or quality is not allowed: a configuration error
                 log.warning("gallery AI submission refused: %s", exc.message, extra={"style": style})
                 return
-            record = result.generation
-            if record is None:
-                return
-            if result.outcome == "created":
+            generation = admitted.generation
+            if admitted.outcome == "created":
                 try:
-                    self._queue.enqueue(record["id"], BATCH_LANE)
+                    self._queue.enqueue(generation.id, BATCH_LANE)
                 except Exception:
                     # Nothing lost: the job ends now, refunded; the variation is asked again later.
-                    log.exception("gallery AI job could not be queued", extra={"job_id": record["id"]})
-                    self._generations.fail(record, "internal", "The job could not be queued.")
+                    log.exception("gallery AI job could not be queued", extra={"job_id": generation.id})
+                    self._finish.fail(generation, Failure("internal", "The job could not be queued."))
                     return
             # created, cached (already made), joined (in flight) or replayed: follow it by its id.
-            state["pending"].append({"id": record["id"], "v": variation})
+            state["pending"].append({"id": generation.id, "v": variation})
             state["next"] = variation - 1
             log.info(
                 "gallery AI job submitted (%s)",
-                result.outcome,
-                extra={"job_id": record["id"], "style": style, "variation": variation},
+                admitted.outcome,
+                extra={"job_id": generation.id, "style": style, "variation": variation},
             )
 
     def _within_budget(self) -> bool:
         """One store read: today's gallery spend under its share, and today's total under the budget."""
-        now = self._clock()
-        spent, total = self._store.counter_values([gallery_spend_key(now), spend_keys(now)[0]])
+        now = self._clock.time()
+        spent, total = self._counters.values([gallery_spend_key(now), spend_keys(now)[0]])
         if spent >= self.budget_usd:
             log.info("gallery AI paused: its share of today's budget is spent (%.4f USD)", spent)
             return False
@@ -313,7 +305,7 @@ class BatchAISource:
 
     def _load(self, style: str) -> dict[str, Any]:
         """``{"next": variation, "pending": [{"id", "v", "offers"?}]}``; a fresh one if unreadable."""
-        raw = self._store.get_json(state_key(style))
+        raw = self._kv.get(state_key(style))
         try:
             doc = json.loads(raw) if raw else {}
         except ValueError:
@@ -334,4 +326,4 @@ class BatchAISource:
         return {"next": next_variation, "pending": pending}
 
     def _save(self, style: str, state: Mapping[str, Any]) -> None:
-        self._store.set_json(state_key(style), json.dumps(state, separators=(",", ":")), STATE_TTL)
+        self._kv.set(state_key(style), json.dumps(state, separators=(",", ":")), STATE_TTL)

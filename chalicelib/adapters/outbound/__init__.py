@@ -1,0 +1,1 @@
+"""Outbound HTTP for the use cases: client callbacks, budget alerts, signing keys."""

@@ -1,0 +1,202 @@
+"""Generations on Redis: a hash per generation, moved by the Lua scripts (one round trip each).
+
+The hash's fields are :meth:`Generation.to_fields`; replies are read back with
+:meth:`Generation.from_fields`. Nothing else here knows what a field means.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+
+from chalicelib.adapters.store.client import Arg
+from chalicelib.adapters.store.keyspace import Keyspace
+from chalicelib.adapters.store.replies import epoch_ms, hash_reply, optional_int, pairs, text
+from chalicelib.adapters.store.scripts import script
+from chalicelib.domain.generation import Generation
+from chalicelib.domain.provider_job import ProviderJob
+from chalicelib.ports import AdmitRequest, AdmitResult, Finish, StoreError
+
+RECORD_TTL_SECONDS = 30 * 24 * 3600  # the same 30 days as the R2 lifecycle of unchosen images
+
+
+def _generation(fields: dict[str, str]) -> Generation | None:
+    return Generation.from_fields(fields) if fields.get("id") else None
+
+
+class RedisGenerations:
+    """:class:`chalicelib.ports.GenerationStore` on Redis."""
+
+    def __init__(self, keys: Keyspace) -> None:
+        self._keys = keys
+
+    # -- the hot path --------------------------------------------------------------------------
+    def admit(self, request: AdmitRequest) -> AdmitResult:
+        keys, new = self._keys, request.generation
+        owner = new.owner
+        cache_key, inflight_key, followers_key = keys.request_keys(new.request_hash)
+        if request.idempotency_key is not None:
+            # Hashed: the client's key may be long or odd, and is not ours to keep in clear.
+            digest = hashlib.sha256(request.idempotency_key.encode()).hexdigest()[:40]
+            idem_key = keys.key(f"idem:{owner}:{digest}")
+        else:
+            idem_key = keys.key("idem:none")
+        record = new.to_fields()
+        script_keys = [
+            keys.key(request.rate_key),
+            idem_key,
+            cache_key,
+            inflight_key,
+            keys.generation(new.id),
+            keys.key(f"hist:{owner}"),
+            keys.key("jobs:open"),
+            followers_key,
+            keys.key(request.spend_keys[0]),
+            keys.key(request.spend_keys[1]),
+            *(keys.key(w.key) for w in request.windows),
+        ]
+        args: list[Arg] = [
+            request.now_ms,
+            new.id,
+            new.request_hash,
+            request.rate_limit,
+            request.rate_reset_at,
+            "1" if request.idempotency_key is not None else "0",
+            request.idempotency_ttl,
+            request.deadline_ms,
+            keys.generation_prefix,
+            RECORD_TTL_SECONDS,
+            len(request.windows),
+            len(record),
+            repr(float(request.spend_limits[0])),
+            repr(float(request.spend_limits[1])),
+            " ".join(f"{keys.key(prefix)} {ttl}" for prefix, ttl in request.stats_prefixes),
+        ]
+        for window in request.windows:
+            args += [window.limit, window.reset_at]
+        for name, value in record.items():
+            args += [name, value]
+        reply = keys.client.run_script(script("admit"), script_keys, args)
+        try:
+            return AdmitResult(
+                outcome=text(reply[0]),  # type: ignore[arg-type]
+                generation=_generation(pairs(reply[5:])) if len(reply) > 5 else None,
+                limit=optional_int(reply[1]),
+                remaining=optional_int(reply[2]),
+                reset_at=optional_int(reply[3]),
+                retry_after=optional_int(reply[4]),
+            )
+        except (IndexError, TypeError, ValueError, KeyError) as exc:
+            raise StoreError("state store returned an unexpected admit reply") from exc
+
+    def claim(self, generation_id: str, now_ms: int, lease_ms: int, force: bool = False) -> Generation | None:
+        reply = self._keys.client.run_script(
+            script("claim"), [self._keys.generation(generation_id)], [now_ms, lease_ms, "1" if force else "0"]
+        )
+        return _generation(pairs(reply))
+
+    def finish(self, finish: Finish) -> bool:
+        ended = finish.generation
+        if ended.is_open:
+            raise ValueError("finish needs the generation as it ended (Generation.ended)")
+        request_hash = ended.request_hash
+        if not request_hash:  # names the cache and in-flight keys: read it from the record
+            stored = self.get(ended.id)
+            request_hash = stored.request_hash if stored is not None else ""
+        cache_key, inflight_key, followers_key = self._keys.request_keys(request_hash)
+        keys = [
+            self._keys.generation(ended.id),
+            cache_key,
+            inflight_key,
+            followers_key,
+            self._keys.key("jobs:open"),
+            self._keys.key("jobs:callback"),
+            self._keys.key("jobs:poll"),
+        ]
+        succeeded = ended.status == "succeeded"
+        args: list[Arg] = [
+            ended.id,
+            ended.status,
+            ended.completed_at or "",
+            json.dumps(dict(ended.images or {}), separators=(",", ":")),
+            ended.provider or "",
+            ended.error.code if ended.error else "",
+            ended.error.message if ended.error else "",
+            finish.cache_ttl,
+            self._keys.generation_prefix,
+            len(finish.counters),
+        ]
+        for counter in finish.counters:
+            args += [self._keys.key(counter.key), repr(float(counter.amount)), counter.ttl]
+        extra = _success_fields(ended) if succeeded else {}
+        args.append(len(extra))
+        for name, value in extra.items():
+            args += [name, value]
+        args.append(epoch_ms(ended.completed_at or ""))  # when its callback (if any) is due
+        return int(self._keys.client.run_script(script("finish"), keys, args)) > 0
+
+    def release(self, generation_id: str) -> bool:
+        reply = self._keys.client.run_script(
+            script("release"),
+            [self._keys.generation(generation_id), self._keys.timer("poll")],
+            [generation_id],
+        )
+        return int(reply) == 1
+
+    def hand_to_provider(
+        self, generation_id: str, job: ProviderJob, lease_until_ms: int, poll_at_ms: int
+    ) -> bool:
+        reply = self._keys.client.run_script(
+            script("provider_job"),
+            [self._keys.generation(generation_id), self._keys.timer("poll")],
+            [job.to_json(), int(lease_until_ms), int(poll_at_ms), generation_id],
+        )
+        return int(reply) == 1
+
+    # -- reads ---------------------------------------------------------------------------------
+    def get(self, generation_id: str) -> Generation | None:
+        return _generation(
+            hash_reply(self._keys.client.command("HGETALL", self._keys.generation(generation_id)))
+        )
+
+    def history(
+        self, identity_key: str, limit: int, cursor: tuple[int, str] | None
+    ) -> tuple[list[Generation], tuple[int, str] | None]:
+        max_score = str(cursor[0]) if cursor else "+inf"
+        cursor_id = cursor[1] if cursor else ""
+        reply = self._keys.client.run_script(
+            script("history"),
+            [self._keys.key(f"hist:{identity_key}")],
+            [max_score, cursor_id, limit, self._keys.generation_prefix],
+        )
+        next_score, next_id, count = text(reply[0]), text(reply[1]), int(reply[2])
+        found: list[Generation] = []
+        pos = 3
+        for _ in range(count):
+            width = int(reply[pos])
+            generation = _generation(pairs(reply[pos + 1 : pos + 1 + width]))
+            if generation is not None:
+                found.append(generation)
+            pos += 1 + width
+        next_cursor = (int(float(next_score)), next_id) if next_id else None
+        return found, next_cursor
+
+    def statuses(self, generation_ids: Sequence[str]) -> list[str | None]:
+        if not generation_ids:
+            return []
+        reply = self._keys.client.run_script(
+            script("statuses"), [self._keys.generation(g) for g in generation_ids], []
+        )
+        return [text(v) or None for v in reply]
+
+    def open_ids(self, limit: int = 1000) -> list[str]:
+        return [
+            text(v) for v in self._keys.client.command("ZRANGE", self._keys.key("jobs:open"), 0, limit - 1)
+        ]
+
+
+def _success_fields(ended: Generation) -> dict[str, str]:
+    """What a success adds to the record beyond the result: the model, its latency and cost."""
+    fields = ended.to_fields()
+    return {name: fields[name] for name in ("model", "provider_latency_ms", "cost_usd") if name in fields}

@@ -1,0 +1,41 @@
+"""Where each thing lives in Redis: one prefix per deployment, the key names in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chalicelib.adapters.store.client import RedisClient
+
+# jobs:open      open jobs by deadline (admit.lua adds, finish.lua removes)
+# jobs:poll      webhook-mode jobs by when to poll the provider (the reaper's fallback)
+# jobs:callback  ended jobs with a callback_url by when to deliver it (finish.lua adds)
+TIMER_KEYS = {"deadline": "jobs:open", "poll": "jobs:poll", "callback": "jobs:callback"}
+
+
+@dataclass(frozen=True)
+class Keyspace:
+    """A client and the prefix of every key it touches."""
+
+    client: RedisClient
+    prefix: str = "af:"
+
+    def key(self, name: str) -> str:
+        return self.prefix + name
+
+    @property
+    def generation_prefix(self) -> str:
+        return self.key("gen:")
+
+    def generation(self, generation_id: str) -> str:
+        return self.generation_prefix + generation_id
+
+    def request_keys(self, request_hash: str) -> tuple[str, str, str]:
+        """The result cache, the in-flight claim and the followers list of identical requests."""
+        return (
+            self.key(f"cache:{request_hash}"),
+            self.key(f"inflight:{request_hash}"),
+            self.key(f"followers:{request_hash}"),
+        )
+
+    def timer(self, timer: str) -> str:
+        return self.key(TIMER_KEYS[timer])

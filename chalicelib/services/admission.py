@@ -1,0 +1,195 @@
+"""Admission: may this caller have this generation now? One store call decides it atomically.
+
+The admit script (``admit.lua``) checks the general request rate, replays an ``Idempotency-Key``,
+serves the result cache, joins an identical request in flight, applies the spend guard and every
+quota window, and only then charges the windows, records the job and claims the in-flight slot.
+Entitlements (style, quality, size, callbacks) need no store and are checked first.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from chalicelib.domain.errors import (
+    BudgetExhausted,
+    Conflict,
+    Forbidden,
+    InvalidRequest,
+    QuotaExceeded,
+    RateLimit,
+    RateLimited,
+    StoreUnavailable,
+)
+from chalicelib.domain.events import GenerationAdmitted
+from chalicelib.domain.generation import Generation, iso, request_hash
+from chalicelib.domain.identity import Identity
+from chalicelib.domain.models import GenerationRequest
+from chalicelib.domain.periods import spend_keys, stats_prefixes, window_period
+from chalicelib.domain.styles import get_style
+from chalicelib.domain.tiers import Tier
+from chalicelib.messagebus import MessageBus
+from chalicelib.ports import AdmitOutcome, AdmitRequest, Clock, GenerationStore, StoreError, WindowCharge
+from chalicelib.services.counters import DAY_STATS_TTL, MONTH_STATS_TTL
+from chalicelib.services.gallery import GalleryService
+from chalicelib.services.policy import GenerationPolicy
+
+
+@dataclass(frozen=True)
+class Admitted:
+    """An accepted request: ``created`` (a new job), ``cached``, ``joined`` or ``replayed``."""
+
+    outcome: AdmitOutcome
+    generation: Generation
+    rate_limit: RateLimit | None
+
+
+def window_charges(identity: Identity, tier: Tier, now: float) -> list[WindowCharge]:
+    """The quota counters a generation of this identity is charged to, as of ``now``."""
+    charges = []
+    for window in identity.windows if identity.windows is not None else tier.windows:
+        label, reset_at = window_period(window, now)
+        charges.append(WindowCharge(window.name, f"q:{identity.key}:{label}", window.limit, reset_at))
+    return charges
+
+
+class Admission:
+    """Checks entitlements and admits requests (``POST /v1/generations``, batches, gallery AI)."""
+
+    def __init__(
+        self,
+        *,
+        generations: GenerationStore,
+        tiers: Mapping[str, Tier],
+        gallery: GalleryService,
+        policy: GenerationPolicy,
+        bus: MessageBus,
+        clock: Clock,
+    ) -> None:
+        self._generations = generations
+        self._tiers = tiers
+        self._gallery = gallery
+        self._policy = policy
+        self._bus = bus
+        self._clock = clock
+
+    def check_entitlements(self, identity: Identity, req: GenerationRequest) -> None:
+        """Raise the refusal (invalid style, a quality or size the tier lacks) with no store call."""
+        tier = self._tiers[identity.tier]
+        style = get_style(req.style)
+        if style is None:
+            raise InvalidRequest(
+                f"Unknown style {req.style!r}; see GET /v1/styles.",
+                details=[{"field": "style", "message": "unknown style"}],
+            )
+        if req.quality not in style.qualities or req.quality not in tier.qualities:
+            raise Forbidden(f"The {tier.name} tier does not include quality {req.quality!r}.")
+        if req.size not in tier.sizes:
+            raise Forbidden(f"The {tier.name} tier does not include size {req.size}.")
+        if req.callback_url and identity.kind != "api_key":
+            raise Forbidden("callback_url is available to enterprise API clients only.")
+
+    def admit(
+        self,
+        identity: Identity,
+        req: GenerationRequest,
+        *,
+        idempotency_key: str | None = None,
+        lane: str | None = None,
+        batch: str | None = None,
+        accounting_tier: str | None = None,
+        gallery_candidate: bool = False,
+        rate: tuple[str, int] | None = None,
+    ) -> Admitted:
+        """Admit one request in one store call, or raise its refusal (429, 503, 409).
+
+        ``lane`` overrides the tier's (batches), ``batch`` tags the job with its batch,
+        ``accounting_tier`` the tier its spend and stats count under (the gallery's own jobs), and
+        ``rate`` replaces the general request rate counter (its key and limit: a batch counts once,
+        not once per item)."""
+        self.check_entitlements(identity, req)
+        tier = self._tiers[identity.tier]
+        now = self._clock.time()
+        new = Generation(
+            id="gen_" + secrets.token_urlsafe(15),
+            owner=identity.key,
+            style=req.style,
+            prompt=req.prompt,
+            variation=req.variation,
+            size=req.size,
+            quality=req.quality,
+            lane=lane or tier.lane,
+            tier=accounting_tier or tier.name,
+            created_at=iso(now),
+            request_hash=request_hash(req.style, req.prompt, req.variation, req.size, req.quality),
+            callback_url=req.callback_url,
+            batch=batch,
+            gallery_candidate=gallery_candidate,
+        )
+        minute = int(now) // 60
+        request = AdmitRequest(
+            generation=new,
+            windows=window_charges(identity, tier, now),
+            rate_key=rate[0] if rate else f"rl:{identity.key}:{minute}",
+            rate_limit=rate[1] if rate else self._policy.rate_per_minute,
+            rate_reset_at=(minute + 1) * 60,
+            now_ms=int(now * 1000),
+            deadline_ms=int((now + self._policy.job_deadline_s) * 1000),
+            idempotency_key=idempotency_key,
+            spend_keys=spend_keys(now),
+            spend_limits=self._policy.budget.limits_for(tier.name),
+            stats_prefixes=tuple(zip(stats_prefixes(now), (DAY_STATS_TTL, MONTH_STATS_TTL), strict=True)),
+        )
+        try:
+            result = self._generations.admit(request)
+        except StoreError as exc:
+            # Quotas fail closed; the gallery (read from the object store) still offers a way out.
+            raise StoreUnavailable(
+                "The service cannot check quotas right now; pick from the gallery or retry shortly.",
+                retry_after=5,
+                suggestions=self._gallery.suggest(req.style, req.prompt),
+            ) from exc
+        self._bus.publish(GenerationAdmitted(result.outcome))
+        rate_limit = None
+        if result.limit is not None:
+            rate_limit = RateLimit(result.limit, result.remaining or 0, result.reset_at or 0)
+        self._raise_for_refusal(result.outcome, result.retry_after, req, rate_limit)
+        if result.generation is None:  # every accepting outcome carries the record
+            raise StoreError("the store accepted a request without returning its record")
+        return Admitted(result.outcome, result.generation, rate_limit)
+
+    def _raise_for_refusal(
+        self,
+        outcome: AdmitOutcome,
+        retry_after: int | None,
+        req: GenerationRequest,
+        rate_limit: RateLimit | None,
+    ) -> None:
+        if outcome in ("quota_exceeded", "rate_limited"):
+            suggestions = self._gallery.suggest(req.style, req.prompt)
+            if outcome == "quota_exceeded":
+                raise QuotaExceeded(
+                    "You have used every generation of your tier for now; pick from the gallery or retry "
+                    "after the reset.",
+                    retry_after=retry_after or 1,
+                    suggestions=suggestions,
+                    rate_limit=rate_limit,
+                )
+            raise RateLimited(
+                "Too many requests; slow down.",
+                retry_after=retry_after or 1,
+                suggestions=suggestions,
+                rate_limit=rate_limit,
+            )
+        if outcome == "budget_exhausted":
+            raise BudgetExhausted(
+                "Custom avatars are paused for now; pick one from the gallery instead.",
+                retry_after=3600,
+                suggestions=self._gallery.suggest(req.style, req.prompt),
+                rate_limit=rate_limit,
+            )
+        if outcome == "idempotency_conflict":
+            raise Conflict(
+                "This Idempotency-Key was used with a different request body.", rate_limit=rate_limit
+            )

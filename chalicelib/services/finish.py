@@ -1,0 +1,147 @@
+"""Ending a job: succeeded (the image processed, every size stored) or failed (refunded), once.
+
+``finish.lua`` ends the job and every identical request that joined it in one atomic call, with
+the job's spend and stats counters; whoever ends it publishes :class:`GenerationFinished` (and
+:class:`SpendRecorded` for a paid provider call), for the handlers to react.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from chalicelib.domain.errors import DomainError, ProviderUnavailable
+from chalicelib.domain.events import GenerationFinished, SpendRecorded
+from chalicelib.domain.generation import Failure, Generation, Outcome, Success, iso
+from chalicelib.domain.periods import spend_keys
+from chalicelib.messagebus import MessageBus
+from chalicelib.ports import (
+    Clock,
+    Counter,
+    Finish,
+    GenerationStore,
+    ObjectStore,
+    ProviderError,
+    ProviderResult,
+)
+from chalicelib.services.counters import job_counters
+
+log = logging.getLogger(__name__)
+
+DAY_TTL = 3 * 86400
+MONTH_TTL = 40 * 86400
+NO_PROVIDER = "No provider could serve it."
+
+
+def failure_for(exc: BaseException) -> Failure:
+    """The failure a job deserves for an exception that ended it."""
+    if isinstance(exc, ProviderError):
+        if exc.kind == "content_rejected":
+            return Failure("content_rejected", str(exc))
+        return Failure("provider_unavailable", NO_PROVIDER)
+    if isinstance(exc, DomainError):
+        return Failure(exc.code, exc.message)
+    return Failure("internal", "The generation failed unexpectedly.")
+
+
+class FinishGeneration:
+    """Ends jobs: :meth:`succeed` with a provider's result, :meth:`fail` with a reason."""
+
+    def __init__(
+        self,
+        *,
+        generations: GenerationStore,
+        objects: ObjectStore,
+        bus: MessageBus,
+        clock: Clock,
+        cache_ttl_s: int,
+    ) -> None:
+        self._generations = generations
+        self._objects = objects
+        self._bus = bus
+        self._clock = clock
+        self._cache_ttl = cache_ttl_s
+
+    def succeed(self, generation: Generation, result: ProviderResult) -> bool:
+        """The image pipeline, every size stored, and the job ended as succeeded with its spend and
+        stats; False if it had already ended. Raises ``ProviderUnavailable`` for an unusable image."""
+        from chalicelib.images import ImageRejected, process_image
+
+        try:
+            renditions = process_image(
+                result.picture if result.picture is not None else result.image, generation.sizes
+            )
+        except ImageRejected as exc:
+            raise ProviderUnavailable(f"The provider returned an unusable image ({exc.reason}).") from exc
+        for rendition in renditions:
+            self._objects.put(rendition.key, rendition.data, rendition.content_type)
+        outcome = Success(
+            images={str(r.size): r.key for r in renditions},
+            provider=result.provider,
+            model=result.model,
+            latency_ms=result.latency_ms,
+            cost_usd=result.cost_usd,
+        )
+        return self._end(generation, outcome, self._spend(generation, result.provider, result.cost_usd))
+
+    def fail(
+        self, generation: Generation, failure: Failure, *, failed_providers: tuple[str, ...] = ()
+    ) -> bool:
+        """End a job as failed (its charge refunded); False if it had already ended."""
+        return self._end(generation, failure, failed_providers=failed_providers)
+
+    def fail_for(self, generation: Generation, exc: BaseException, *, provider: str | None = None) -> bool:
+        """End a job as failed with the error code its exception deserves. ``provider`` is the
+        provider that raised it, counted as failed in the stats where the error names none itself."""
+        failure = failure_for(exc)
+        failed: tuple[str, ...] = ()
+        if isinstance(exc, ProviderError):
+            log.warning("provider failed", extra={"job_id": generation.id, "kind": exc.kind})
+            if failure.code != "content_rejected":  # a refusal proves the provider works
+                named = exc.failed_providers
+                failed = named if named is not None else ((provider,) if provider else ())
+        return self.fail(generation, failure, failed_providers=failed)
+
+    def _end(
+        self,
+        generation: Generation,
+        outcome: Outcome,
+        spend: list[Counter] | None = None,
+        *,
+        failed_providers: tuple[str, ...] = (),
+    ) -> bool:
+        now = self._clock.time()
+        ended = generation.ended(outcome, iso(now))
+        made = outcome if isinstance(outcome, Success) else None
+        counters = [
+            *(spend or []),
+            *job_counters(
+                now,
+                status=ended.status,
+                tier=generation.tier,
+                provider=made.provider if made else None,
+                latency_ms=made.latency_ms if made else None,
+                failed_providers=failed_providers,
+            ),
+        ]
+        done = self._generations.finish(Finish(ended, cache_ttl=self._cache_ttl, counters=counters))
+        if made is not None and made.cost_usd > 0:
+            # Paid whether or not the job was still open: the spend guard must see it.
+            self._bus.publish(SpendRecorded(made.provider, generation.tier, made.cost_usd))
+        if done:
+            self._bus.publish(GenerationFinished(ended))
+        return done
+
+    def _spend(self, generation: Generation, provider: str, cost: float) -> list[Counter]:
+        """What a paid job adds to the spend counters, in the same call that finishes it."""
+        if cost <= 0:
+            return []
+        day, month = spend_keys(self._clock.time())
+        tier = generation.tier
+        return [
+            Counter(day, cost, DAY_TTL),
+            Counter(f"{day}:provider:{provider}", cost, DAY_TTL),
+            Counter(f"{day}:tier:{tier}", cost, DAY_TTL),
+            Counter(month, cost, MONTH_TTL),
+            Counter(f"{month}:provider:{provider}", cost, MONTH_TTL),
+            Counter(f"{month}:tier:{tier}", cost, MONTH_TTL),
+        ]

@@ -1,0 +1,112 @@
+"""``POST /v1/generations``: admit the request in one store call, then answer from the cache,
+run the job within the request's wait, or queue it (202).
+
+A request identical to one in flight joins it and waits for the same result; a replayed request
+(same ``Idempotency-Key``) gets the same generation, charged once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chalicelib.domain import models
+from chalicelib.domain.errors import InvalidRequest, ProviderUnavailable, RateLimit
+from chalicelib.domain.generation import Generation
+from chalicelib.domain.identity import Identity
+from chalicelib.services.admission import Admission
+from chalicelib.services.dispatch import Dispatch
+from chalicelib.services.gallery import GalleryService
+from chalicelib.services.policy import GenerationPolicy
+from chalicelib.services.run_in_request import RunInRequest
+from chalicelib.services.views import GenerationView
+from chalicelib.services.waiting import WaitForGeneration
+
+
+@dataclass(frozen=True)
+class Requested:
+    """The generation as the request leaves it (succeeded, or still queued or running) and the
+    caller's tightest rate window."""
+
+    generation: models.Generation
+    rate_limit: RateLimit | None
+
+    @property
+    def finished(self) -> bool:
+        return self.generation.status == "succeeded"
+
+
+class RequestGeneration:
+    """The use case behind ``POST /v1/generations`` (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        admission: Admission,
+        dispatch: Dispatch,
+        run_in_request: RunInRequest,
+        waiting: WaitForGeneration,
+        view: GenerationView,
+        gallery: GalleryService,
+        policy: GenerationPolicy,
+    ) -> None:
+        self._admission = admission
+        self._dispatch = dispatch
+        self._run_in_request = run_in_request
+        self._waiting = waiting
+        self._view = view
+        self._gallery = gallery
+        self._policy = policy
+
+    def __call__(
+        self,
+        identity: Identity,
+        req: models.GenerationRequest,
+        *,
+        idempotency_key: str | None = None,
+        respond_async: bool = False,
+        wait: float | None = None,
+    ) -> Requested:
+        """Admit, then answer: ``wait`` seconds at most (``Prefer: wait``; None: the default), or
+        at once with ``respond_async``. A failed generation raises its error (never charged)."""
+        admitted = self._admission.admit(identity, req, idempotency_key=idempotency_key)
+        generation, rate_limit = admitted.generation, admitted.rate_limit
+        wait_s = self._policy.wait_for(wait)
+        try:
+            if admitted.outcome == "created":
+                generation = self._dispatch_new(generation, wait_s, respond_async)
+            else:
+                if admitted.outcome == "replayed" and generation.never_started:
+                    # The first attempt's reply was lost after the store admitted it (e.g. a timeout
+                    # on the way back), so nothing dispatched the job. Queue it now; the claim makes
+                    # a duplicate harmless, and the client's retry is not charged again.
+                    self._dispatch.enqueue(generation)
+                if generation.is_open and not respond_async:
+                    # Joined an identical request in flight (or replayed one): wait for it like our own.
+                    generation = self._waiting.until_ended(generation, wait_s)
+        except ProviderUnavailable as exc:
+            exc.rate_limit = rate_limit
+            raise
+        return self._answer(generation, rate_limit)
+
+    def _dispatch_new(self, generation: Generation, wait: float, respond_async: bool) -> Generation:
+        if respond_async or wait <= 0 or not self._dispatch.sync_allowed(generation):
+            self._dispatch.enqueue(generation)
+            return generation
+        return self._run_in_request.run(generation, wait)
+
+    def _answer(self, generation: Generation, rate_limit: RateLimit | None) -> Requested:
+        if generation.error is not None:
+            if generation.error.code == "content_rejected":
+                raise InvalidRequest(
+                    "The request was refused by the provider's content policy; it was not charged.",
+                    details=[{"field": "prompt", "message": generation.error.message}],
+                    rate_limit=rate_limit,
+                )
+            raise ProviderUnavailable(
+                "No image provider could make this avatar right now; it was not charged. Pick one from the "
+                "gallery or retry later.",
+                retry_after=30,
+                suggestions=self._gallery.suggest(generation.style, generation.prompt),
+                rate_limit=rate_limit,
+            )
+        return Requested(self._view.render(generation), rate_limit)

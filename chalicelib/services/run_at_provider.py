@@ -1,0 +1,78 @@
+"""The request waiting for its job in webhook mode: submit it to a provider's queue API and poll
+that job until the wait runs out (a Lambda cannot finish work after it has answered).
+
+The answer is the job as it is then: ended (200 or an error), or still running (202) and left to
+the webhook, the poller or the reaper: the same provider job, never a second one.
+"""
+
+from __future__ import annotations
+
+from chalicelib.domain.errors import DomainError
+from chalicelib.domain.generation import Generation
+from chalicelib.ports import Clock, GenerationStore, ProviderError
+from chalicelib.services.collect import CollectResult
+from chalicelib.services.dispatch import Dispatch
+from chalicelib.services.finish import FinishGeneration
+from chalicelib.services.run_job import NOT_RETRIED
+from chalicelib.services.submit import SubmitToProvider
+
+FIRST_POLL_S = 0.5
+MAX_POLL_GAP_S = 2.0
+
+
+class RunAtProvider:
+    """Runs a request's job at a provider's queue API within the request's wait."""
+
+    def __init__(
+        self,
+        *,
+        generations: GenerationStore,
+        submit: SubmitToProvider,
+        collect: CollectResult,
+        dispatch: Dispatch,
+        finish: FinishGeneration,
+        clock: Clock,
+        lease_ms: int,
+    ) -> None:
+        self._generations = generations
+        self._submit = submit
+        self._collect = collect
+        self._dispatch = dispatch
+        self._finish = finish
+        self._clock = clock
+        self._lease_ms = lease_ms
+
+    def run_within(self, generation: Generation, wait: float) -> Generation | None:
+        """The job after at most ``wait`` seconds; None when no queue-capable provider serves it
+        (the caller runs it in-process then)."""
+        candidates = self._submit.candidates(generation.quality)
+        if not candidates:
+            return None
+        deadline = self._clock.monotonic() + wait
+        claimed = self._generations.claim(generation.id, int(self._clock.time() * 1000), self._lease_ms)
+        if claimed is None:
+            return self._latest(generation)
+        try:
+            job = self._submit.submit(claimed, candidates)
+        except ProviderError as exc:
+            if exc.kind in NOT_RETRIED:
+                self._finish.fail_for(claimed, exc)
+            else:
+                self._dispatch.requeue(claimed, exc)  # no provider took it now: its lane retries it (202)
+            return self._latest(claimed)
+        except DomainError as exc:
+            self._finish.fail_for(claimed, exc)
+            return self._latest(claimed)
+        provider = self._submit.provider(job.provider) if job is not None else None
+        if job is None or provider is None:
+            return self._latest(claimed)
+        delay = FIRST_POLL_S
+        while self._clock.monotonic() + delay < deadline:
+            self._clock.sleep(delay)
+            if self._collect.poll(claimed, provider, job) in ("done", "failed"):
+                break
+            delay = min(delay * 1.5, MAX_POLL_GAP_S)
+        return self._latest(claimed)
+
+    def _latest(self, generation: Generation) -> Generation:
+        return self._generations.get(generation.id) or generation

@@ -1,0 +1,150 @@
+"""A provider's completion callback (``POST /v1/webhooks/{provider}``): verified, then acted on once.
+
+The signature is checked against the raw body (fal: ED25519 with fal's published keys; Replicate:
+Standard Webhooks with its ``whsec_`` secret; RunPod signs nothing, so the callback URL carries a
+per-job secret, kept hashed on the job). Stale timestamps and replayed deliveries are refused; a
+verified delivery about a job still waiting on that provider job ends it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Mapping
+from typing import Literal
+
+from chalicelib.domain.errors import InvalidRequest, NotFound, ProviderUnavailable, Unauthorized
+from chalicelib.domain.generation import Generation
+from chalicelib.logs import log_context
+from chalicelib.ports import Clock, GenerationStore, KeyValueStore, QueuedProvider, WebhookKeys
+from chalicelib.services.collect import CollectOutcome, CollectResult
+from chalicelib.services.submit import SubmitToProvider
+from chalicelib.webhook_signatures import (
+    SignatureError,
+    verify_fal_webhook,
+    verify_job_secret,
+    verify_standard_webhook,
+)
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_PROVIDERS = ("fal", "replicate", "runpod")
+REPLAY_TTL_S = 24 * 3600
+WebhookOutcome = CollectOutcome | Literal["duplicate", "ignored"]
+
+
+def valid_job_id(value: str | None) -> bool:
+    return bool(value) and value is not None and value.startswith("gen_") and len(value) <= 64
+
+
+class ReceiveWebhook:
+    """Receives provider webhooks (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        generations: GenerationStore,
+        kv: KeyValueStore,
+        submit: SubmitToProvider,
+        collect: CollectResult,
+        fal_keys: WebhookKeys,
+        replicate_secret: str,
+        clock: Clock,
+    ) -> None:
+        self._generations = generations
+        self._kv = kv
+        self._submit = submit
+        self._collect = collect
+        self._fal_keys = fal_keys
+        self._replicate_secret = replicate_secret
+        self._clock = clock
+
+    def receive(
+        self, provider: str, headers: Mapping[str, str], query: Mapping[str, str], body: bytes
+    ) -> WebhookOutcome:
+        """Act on one delivery. Raises ``NotFound`` (no such webhook), ``Unauthorized`` (bad
+        signature), ``InvalidRequest`` (not JSON) and ``ProviderUnavailable`` (not processed yet:
+        the provider delivers it again)."""
+        context = {"provider": provider} if provider in WEBHOOK_PROVIDERS else {}
+        if valid_job_id(query.get("job")):
+            context["job_id"] = query["job"]
+        with log_context(**context):
+            return self._receive(provider, {k.lower(): v for k, v in headers.items()}, query, body)
+
+    def _receive(
+        self, provider: str, headers: Mapping[str, str], query: Mapping[str, str], body: bytes
+    ) -> WebhookOutcome:
+        queued = self._submit.provider(provider) if provider in WEBHOOK_PROVIDERS else None
+        if queued is None:
+            raise NotFound("No such webhook.")
+        job_id = query.get("job", "")
+        generation = (
+            self._generations.get(job_id) if valid_job_id(job_id) and not queued.signs_webhooks else None
+        )
+        try:
+            delivery = self._verify(provider, headers, query, body, generation)
+        except SignatureError as exc:
+            log.warning("webhook refused", extra={"provider": provider, "reason": exc.reason})
+            raise Unauthorized("The webhook signature is not valid.") from None
+        try:
+            payload = json.loads(body)
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            raise InvalidRequest("The webhook body is not JSON.") from None
+        if not self._kv.set_once(f"webhook:{delivery}", "1", REPLAY_TTL_S):
+            return "duplicate"  # seen before: nothing happens twice
+        if generation is None and valid_job_id(job_id):
+            generation = self._generations.get(job_id)
+        if not self._about_waiting_job(generation, queued, payload, headers):
+            return "ignored"  # verified, but not (or no longer) about a job waiting on this provider job
+        assert generation is not None and generation.provider_job is not None  # noqa: S101 - checked above
+        job = generation.provider_job
+        try:
+            outcome = self._collect.collect(
+                generation,
+                queued,
+                job,
+                lambda: queued.from_webhook(job, payload, quality=generation.quality, size=generation.size),
+            )
+        except Exception:
+            log.exception("webhook processing failed", extra={"job_id": generation.id, "provider": provider})
+            outcome = "transient"
+        if outcome == "transient":
+            # Let the provider deliver it again (and the poller read it meanwhile).
+            self._kv.delete(f"webhook:{delivery}")
+            raise ProviderUnavailable("The result could not be processed yet; retry.", retry_after=5)
+        return outcome
+
+    def _verify(
+        self,
+        provider: str,
+        headers: Mapping[str, str],
+        query: Mapping[str, str],
+        body: bytes,
+        generation: Generation | None,
+    ) -> str:
+        """The delivery's id once its signature is verified; raises ``SignatureError``."""
+        now = self._clock.time()
+        if provider == "replicate":
+            return "replicate:" + verify_standard_webhook(self._replicate_secret, headers, body, now=now)
+        if provider == "fal":
+            verify_fal_webhook(self._fal_keys, headers, body, now=now)
+            signature = headers.get("x-fal-webhook-signature", "")
+            return "fal:" + hashlib.sha256(signature.encode()).hexdigest()[:40]
+        job = generation.provider_job if generation is not None else None
+        verify_job_secret(
+            job.secret_hash if job is not None and job.provider == "runpod" else "", query.get("token")
+        )
+        return "runpod:" + hashlib.sha256(body).hexdigest()[:40]
+
+    @staticmethod
+    def _about_waiting_job(
+        generation: Generation | None, queued: QueuedProvider, payload: object, headers: Mapping[str, str]
+    ) -> bool:
+        job = generation.provider_job if generation is not None else None
+        if generation is None or generation.is_terminal or job is None or job.provider != queued.name:
+            return False
+        if queued.delivery_job_id(payload) != job.id:
+            return False
+        # fal signs the request id header, not the body's copy of it: both must name the job.
+        return queued.name != "fal" or headers.get("x-fal-webhook-request-id", "") == job.id
