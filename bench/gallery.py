@@ -42,8 +42,8 @@ from bench.report import (
     pin_to_one_core,
     write_section,
 )
+from chalicelib.domain.gallery import GalleryEntry
 from chalicelib.domain.styles import STYLES
-from chalicelib.ports import GalleryEntry
 from chalicelib.services.gallery import GalleryService
 
 SIZES: tuple[int, ...] = (500, 20_000)

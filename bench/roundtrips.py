@@ -268,21 +268,26 @@ def _ok(response: Any) -> bool:
 
 def post_direct(bench: Bench) -> str:
     """The admit script alone, as the service calls it for a free user's cache miss."""
+    from chalicelib.domain.generation import Generation, iso
     from chalicelib.ports import AdmitRequest, WindowCharge
 
     now = time.time()
     n = next(_direct_ids)
     result = bench.store.generations.admit(
         AdmitRequest(
-            identity_key=f"direct-{n}",
-            generation_id=f"gen_direct{n:012d}",
-            request_hash=f"direct-{n}",
-            record={
-                "id": f"gen_direct{n:012d}",
-                "owner": f"direct-{n}",
-                "style": "anime",
-                "request_hash": f"d{n}",
-            },
+            generation=Generation(
+                id=f"gen_direct{n:012d}",
+                owner=f"direct-{n}",
+                style="anime",
+                prompt="",
+                variation=0,
+                size=512,
+                quality="fast",
+                lane="free",
+                tier="free",
+                created_at=iso(now),
+                request_hash=f"direct-{n}",
+            ),
             windows=[
                 WindowCharge("hour", f"q:direct-{n}:h", 5, int(now) // 3600 * 3600 + 3600),
                 WindowCharge("day", f"q:direct-{n}:d", 5, int(now) // 86400 * 86400 + 86400),

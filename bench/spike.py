@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.report import DOC, command_line, machine, markdown_table, write_section
+from chalicelib.ports import ImageProvider
 
 SECTION = "spike"
 SECTION_HEADING = "## A spike on the embedded stack (bench/spike.py)"
@@ -42,7 +43,7 @@ TRENDING_SHARE = 0.3
 STYLES = ("anime", "oil", "pixel", "flat", "watercolor", "cartoon3d", "sketch", "cyberpunk")
 
 
-class InstantProvider:
+class InstantProvider(ImageProvider):
     """Makes a picture at once, in memory, counting calls per distinct request."""
 
     name = "instant"
@@ -51,7 +52,7 @@ class InstantProvider:
         self.calls: Counter[tuple[str, str, int, int, str]] = Counter()
         self._lock = threading.Lock()
 
-    def generate(self, request: Any) -> Any:
+    def generate(self, request: Any, *, within_s: float | None = None) -> Any:
         from PIL import Image
 
         from chalicelib.ports import ProviderResult

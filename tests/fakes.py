@@ -53,3 +53,12 @@ class CountingRedis:
     def command(self, *args: Any) -> Any:
         self.calls.append(f"command:{args[0]}")
         return self._inner.command(*args)
+
+
+def settle(container: Any, timeout: float = 30.0) -> None:
+    """Wait until the embedded lanes have handled every message they were given (no polling)."""
+    from chalicelib.adapters.queue.inprocess import InProcessQueue
+
+    queue = container.queue
+    assert isinstance(queue, InProcessQueue), "only the embedded lanes can be waited for"
+    assert queue.wait_idle(timeout), "the lanes did not finish their work in time"

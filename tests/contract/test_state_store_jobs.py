@@ -5,7 +5,6 @@ Run on every adapter (the ``backend`` fixture of ``test_state_store``: embedded 
 
 from __future__ import annotations
 
-import json
 import time
 
 import pytest
@@ -51,7 +50,9 @@ def admit(
     )
 
 
-def new_job(store: RedisStateStore, req_hash: str, *, at: int | None = None, callback_url: str | None = None) -> str:
+def new_job(
+    store: RedisStateStore, req_hash: str, *, at: int | None = None, callback_url: str | None = None
+) -> str:
     result = admit(store, "k:key_1", req_hash, at=now_ms() if at is None else at, callback_url=callback_url)
     assert result.outcome == "created" and result.generation is not None
     return result.generation.id
@@ -61,7 +62,9 @@ def finish(store: RedisStateStore, gid: str, req_hash: str, status: str = "succe
     generation = store.generations.get(gid)
     assert generation is not None
     outcome: Success | Failure = (
-        Success({"512": "img/x.webp"}, "fal") if status == "succeeded" else Failure("provider_unavailable", "down")
+        Success({"512": "img/x.webp"}, "fal")
+        if status == "succeeded"
+        else Failure("provider_unavailable", "down")
     )
     # Callbacks are due when the job ends.
     return store.generations.finish(Finish(generation.ended(outcome, iso(time.time()))))
@@ -71,7 +74,9 @@ def test_a_provider_job_holds_the_claim_and_schedules_its_poll(backend: Backend)
     store = backend.store
     gid = new_job(store, "pj1")
     at = now_ms()
-    assert not store.generations.hand_to_provider(gid, ProviderJob("fal", "r1"), at + HOUR, at + 20_000)  # queued
+    assert not store.generations.hand_to_provider(
+        gid, ProviderJob("fal", "r1"), at + HOUR, at + 20_000
+    )  # queued
     assert store.generations.claim(gid, at, 120_000) is not None
     assert store.generations.hand_to_provider(gid, ProviderJob("fal", "r1"), at + HOUR, at + 20_000)
     record = store.generations.get(gid)

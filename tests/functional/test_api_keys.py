@@ -62,7 +62,7 @@ def test_a_key_authenticates_as_its_own_enterprise_identity(app_client: tuple[An
     own = client.http.get(f"/v1/generations/{made.json_body['id']}", headers=key_headers(issued["key"]))
     assert own.status_code == 200
     record = container.store.generations.get(made.json_body["id"])
-    assert record["owner"] == f"k:{issued['id']}"
+    assert record is not None and record.owner == f"k:{issued['id']}"
     # enterprise has no windows by default: the quota lists none
     quota = client.http.get("/v1/me/quota", headers=key_headers(issued["key"])).json_body
     assert quota == {"tier": "enterprise", "limits": []}
@@ -93,7 +93,9 @@ def test_lookup_is_one_get_and_garbage_costs_no_store_call(store: Any, redis_ser
     from chalicelib.adapters.store.redis_store import RedisStateStore
 
     counting = CountingRedis(RedisPyClient(redis_server))
-    service = ApiKeyService(RedisStateStore(counting, prefix=store.keyspace.prefix), b"pepper-for-this-test")
+    service = ApiKeyService(
+        RedisStateStore(counting, prefix=store.keyspace.prefix).api_keys, b"pepper-for-this-test"
+    )
     issued = service.issue("one", "enterprise", {"hour": 3})
     counting.calls.clear()
     identity = service.lookup(issued.key)

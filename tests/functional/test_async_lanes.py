@@ -206,9 +206,7 @@ def test_only_a_fast_request_on_a_quiet_lane_with_a_healthy_provider_is_answered
         name = "fal"
 
     router = ProviderRouter([Fal()], store.breakers, policy=BreakerPolicy(failure_threshold=1))
-    store.breakers.record(
-        "fal", "failure", int(time.time() * 1000), BreakerPolicy(failure_threshold=1)
-    )
+    store.breakers.record("fal", "failure", int(time.time() * 1000), BreakerPolicy(failure_threshold=1))
     wire(provider_override=router)
     with Client(app, stage_name="local") as client:
         unhealthy = post(client, {"style": "anime", "variation": 7}, auth("quick-2", "free"))

@@ -16,10 +16,10 @@ import httpx
 import pytest
 
 from chalicelib.adapters.outbound.alerts import SnsChannel, WebhookChannel, check_alert_url
-from chalicelib.services.budget_alerts import BudgetAlerts
-from chalicelib.domain.periods import period_ids
+from chalicelib.bootstrap import SystemClock
 from chalicelib.domain.budget import Budget
-from chalicelib.domain.periods import spend_keys
+from chalicelib.domain.periods import period_ids, spend_keys
+from chalicelib.services.budget_alerts import BudgetAlerts
 from chalicelib.webhook_signatures import verify_standard_webhook
 from tests.conftest import auth
 from tests.fakes import RecordingProvider
@@ -56,7 +56,13 @@ def alerts_for(store: Any, receiver: Receiver, sleeps: Sleeps | None = None, **b
     channel = WebhookChannel(
         URL, SECRET, transport=httpx.MockTransport(receiver), sleep=sleeps if sleeps is not None else Sleeps()
     )
-    return BudgetAlerts(store, Budget(**budget) if budget else Budget(), [channel])
+    return BudgetAlerts(
+        counters=store.counters,
+        kv=store.kv,
+        budget=Budget(**budget) if budget else Budget(),
+        channels=[channel],
+        clock=SystemClock(),
+    )
 
 
 def spend(store: Any, day: float | None = None, month: float | None = None) -> None:
@@ -138,7 +144,11 @@ def test_retries_with_backoff_then_gives_up_and_tries_again_later(store: Any) ->
     assert alerts_for(store, down).check() == []  # every attempt failed: not marked as sent
     assert len(down.requests) == 3
     _, month_id = period_ids(time.time())
-    assert 0 < int(store._client.command("TTL", store._k(f"alert:budget:month:{month_id}:50"))) <= 300
+    assert (
+        0
+        < int(store.keyspace.client.command("TTL", store.keyspace.key(f"alert:budget:month:{month_id}:50")))
+        <= 300
+    )
     store.kv.delete(f"alert:budget:month:{month_id}:50")  # the retry marker runs out
     assert [a.threshold for a in alerts_for(store, Receiver()).check()] == [50]
 
@@ -292,7 +302,13 @@ def test_sns_topic_under_moto(store: Any, monkeypatch: pytest.MonkeyPatch, tmp_p
             "QueueArn"
         ]
         sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
-        alerts = BudgetAlerts(store, Budget(), [SnsChannel(topic)])
+        alerts = BudgetAlerts(
+            counters=store.counters,
+            kv=store.kv,
+            budget=Budget(),
+            channels=[SnsChannel(topic)],
+            clock=SystemClock(),
+        )
         spend(store, day=20.0)
         assert [a.threshold for a in alerts.check()] == [50, 80]
         messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]

@@ -22,6 +22,13 @@ import pytest
 from PIL import Image
 
 from chalicelib.adapters.providers.router import ProviderRouter
+from chalicelib.adapters.storage.local import LocalObjectStore
+from chalicelib.adapters.store.redis_store import RedisStateStore
+from chalicelib.bootstrap import Container, build_container, set_container
+from chalicelib.domain.generation import Generation
+from chalicelib.domain.periods import spend_keys
+from chalicelib.domain.styles import STYLES, STYLES_BY_ID
+from chalicelib.ports import ImageProvider, ProviderDown, ProviderRequest, ProviderResult
 from chalicelib.services.gallery_ai import (
     LICENSE,
     SYSTEM_IDENTITY,
@@ -29,13 +36,7 @@ from chalicelib.services.gallery_ai import (
     gallery_spend_key,
     state_key,
 )
-from chalicelib.adapters.storage.local import LocalObjectStore
-from chalicelib.adapters.store.redis_store import RedisStateStore
-from chalicelib.bootstrap import Container, build_container, set_container
-from chalicelib.domain.styles import STYLES, STYLES_BY_ID
-from chalicelib.ports import GenerationRecord, ProviderDown, ProviderRequest, ProviderResult
 from chalicelib.services.gallery_refresh import GalleryRefresh
-from chalicelib.domain.periods import spend_keys
 from tests.conftest import FILES_BASE, make_settings
 from tests.fakes import RecordingProvider
 
@@ -43,7 +44,7 @@ STYLE_IDS = [s.id for s in STYLES]
 COST = 0.01  # USD per image
 
 
-class FakeVendor:
+class FakeVendor(ImageProvider):
     """The procedural renderer under an AI vendor's name (so the router routes ``fast`` to it),
     optionally held at a gate (a busy GPU) or failing for some styles."""
 
@@ -59,7 +60,7 @@ class FakeVendor:
         self.gate = gate
         self.fail_styles = fail_styles
 
-    def generate(self, request: ProviderRequest) -> ProviderResult:
+    def generate(self, request: ProviderRequest, *, within_s: float | None = None) -> ProviderResult:
         if self.gate is not None:
             self.gate.wait(30)
         if request.style_id in self.fail_styles:
@@ -98,9 +99,9 @@ def refresh_job(container: Container) -> GalleryRefresh:
     return job
 
 
-def gallery_jobs(container: Container) -> list[GenerationRecord]:
-    records, _ = container.store.generations.history(SYSTEM_IDENTITY.key, 1000, None)
-    return records
+def gallery_jobs(container: Container) -> list[Generation]:
+    found, _ = container.store.generations.history(SYSTEM_IDENTITY.key, 1000, None)
+    return found
 
 
 def pending(container: Container) -> dict[str, list[dict[str, Any]]]:
@@ -152,12 +153,12 @@ def test_jobs_submitted_on_the_batch_lane_are_published_as_ai_items_by_a_later_r
 
     assert first.added == {}  # nothing finished yet: nothing is published
     submitted = gallery_jobs(container)
-    assert sorted(r["style"] for r in submitted) == sorted(STYLE_IDS)  # one per style (per_run=1)
+    assert sorted(r.style for r in submitted) == sorted(STYLE_IDS)  # one per style (per_run=1)
     for record in submitted:
-        assert record["lane"] == "batch"
-        assert record["gallery_candidate"] == "1"
-        assert record["tier"] == "gallery"
-        assert (record["prompt"], record["variation"], record["quality"]) == ("", "999", "fast")
+        assert record.lane == "batch"
+        assert record.gallery_candidate is True
+        assert record.tier == "gallery"
+        assert (record.prompt, record.variation, record.quality) == ("", 999, "fast")
 
     settle(container)
     assert vendor.inner.total_calls == len(STYLE_IDS)
@@ -188,8 +189,10 @@ def test_jobs_submitted_on_the_batch_lane_are_published_as_ai_items_by_a_later_r
             assert data is not None
             assert Image.open(io.BytesIO(data)).size == (int(size), int(size))
     # Copied byte for byte from the generation's renditions.
-    anime = next(r for r in submitted if r["style"] == "anime")
-    generated = json.loads(container.store.generations.get(anime["id"])["images"])  # type: ignore[index]
+    anime = next(r for r in submitted if r.style == "anime")
+    made = container.store.generations.get(anime.id)
+    assert made is not None and made.images is not None
+    generated = made.images
     listed = next(i for i in items if i["style"] == "anime")["images"]
     assert container.objects.get(generated["512"]) == container.objects.get(
         listed["512"].split("/v1/files/")[1]
@@ -200,8 +203,8 @@ def test_jobs_submitted_on_the_batch_lane_are_published_as_ai_items_by_a_later_r
     settle(container)
     third = job.run()
     assert third.added == {"ai": len(STYLE_IDS)}
-    variations = sorted(r["variation"] for r in gallery_jobs(container) if r["style"] == "anime")
-    assert variations == ["997", "998", "999"]
+    variations = sorted(r.variation for r in gallery_jobs(container) if r.style == "anime")
+    assert variations == [997, 998, 999]
     assert all(p["v"] <= 998 for jobs in pending(container).values() for p in jobs)
     assert len(ai_items(client)) == 2 * len(STYLE_IDS)
 
@@ -217,7 +220,7 @@ def test_the_refresh_never_waits_on_a_busy_gpu_and_keeps_at_most_per_run_open(bu
         assert time.monotonic() - started < 10
         assert first.added == {} and second.added == {}
         assert len(gallery_jobs(container)) == len(STYLE_IDS)
-        statuses = container.store.generations.statuses([r["id"] for r in gallery_jobs(container)])
+        statuses = container.store.generations.statuses([r.id for r in gallery_jobs(container)])
         assert set(statuses) <= {"queued", "running"}
     finally:
         gate.set()
@@ -287,15 +290,16 @@ def test_failed_jobs_are_not_published(build: Build, client: Any) -> None:
     job = refresh_job(container)
     job.run()
     settle(container)
-    oil = next(r for r in gallery_jobs(container) if r["style"] == "oil")
-    assert container.store.generations.get(oil["id"])["status"] == "failed"  # type: ignore[index]
+    oil = next(r for r in gallery_jobs(container) if r.style == "oil")
+    failed = container.store.generations.get(oil.id)
+    assert failed is not None and failed.status == "failed"
 
     report = job.run()
 
     assert report.added == {"ai": len(STYLE_IDS) - 1}
     ids = {i["id"] for i in ai_items(client)}
     assert "ai-oil-fast-v999" not in ids and "ai-anime-fast-v999" in ids
-    assert oil["id"] not in {p["id"] for p in pending(container)["oil"]}  # dropped, not retried
+    assert oil.id not in {p["id"] for p in pending(container)["oil"]}  # dropped, not retried
 
 
 def test_jobs_made_by_the_procedural_fallback_are_not_published(build: Build, store: RedisStateStore) -> None:
@@ -309,7 +313,7 @@ def test_jobs_made_by_the_procedural_fallback_are_not_published(build: Build, st
     job = refresh_job(container)
     job.run()
     settle(container)
-    assert {r["provider"] for r in gallery_jobs(container)} == {"procedural"}
+    assert {r.provider for r in gallery_jobs(container)} == {"procedural"}
 
     assert job.run().added == {}
 

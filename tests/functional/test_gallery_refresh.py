@@ -22,13 +22,14 @@ import pytest
 import respx
 from PIL import Image
 
+from chalicelib.adapters.outbound.images import HttpImageFetcher
 from chalicelib.adapters.sources.pexels import PexelsSource
 from chalicelib.adapters.sources.procedural import ProceduralSource
 from chalicelib.adapters.sources.unsplash import UnsplashSource
 from chalicelib.adapters.storage.local import LocalObjectStore
 from chalicelib.adapters.store.client import RedisPyClient
 from chalicelib.adapters.store.redis_store import RedisStateStore
-from chalicelib.bootstrap import Container, build_container, set_container
+from chalicelib.bootstrap import Container, SystemClock, build_container, set_container
 from chalicelib.ports import GallerySource, SourceItem
 from chalicelib.services.gallery import MANIFEST_KEY, GalleryService
 from chalicelib.services.gallery_refresh import CHECKPOINT_KEY, LOCK_KEY, GalleryRefresh
@@ -99,8 +100,16 @@ def pexels(per_run: int = 10) -> PexelsSource:
 def make_job(
     objects: Any, store: RedisStateStore, sources: list[GallerySource], **kwargs: Any
 ) -> tuple[GalleryService, GalleryRefresh]:
-    gallery = GalleryService(objects, store=store)
-    return gallery, GalleryRefresh(gallery, objects, store, sources, resolver=public_resolver, **kwargs)
+    gallery = GalleryService(objects, kv=store.kv)
+    return gallery, GalleryRefresh(
+        gallery=gallery,
+        objects=objects,
+        kv=store.kv,
+        sources=sources,
+        fetcher=HttpImageFetcher(resolver=public_resolver),
+        clock=SystemClock(),
+        **kwargs,
+    )
 
 
 def manifest_ids(objects: LocalObjectStore) -> set[str]:
@@ -237,7 +246,7 @@ def test_listings_during_a_refresh_see_the_old_or_the_new_gallery(
     store = new_store(redis_server)
     # Other Lambdas: one revalidating through the store's version, one by reading the manifest.
     readers = [
-        GalleryService(LocalObjectStore(local._root, FILES_BASE), store=store, revalidate_seconds=0),
+        GalleryService(LocalObjectStore(local._root, FILES_BASE), kv=store.kv, revalidate_seconds=0),
         GalleryService(LocalObjectStore(local._root, FILES_BASE), revalidate_seconds=0),
     ]
     old = frozenset(i.id for i in readers[0].page(None, None, 100, None).items)
@@ -337,7 +346,12 @@ def app_client(private_container: Container) -> Iterator[Any]:
 
 def use_sources(container: Container, sources: list[GallerySource]) -> GalleryRefresh:
     job = GalleryRefresh(
-        container.gallery, container.objects, container.store, sources, resolver=public_resolver
+        gallery=container.gallery,
+        objects=container.objects,
+        kv=container.store.kv,
+        sources=sources,
+        fetcher=HttpImageFetcher(resolver=public_resolver),
+        clock=container.clock,
     )
     container.gallery_refresh = job
     return job

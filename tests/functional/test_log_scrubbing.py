@@ -159,7 +159,7 @@ def test_no_secret_in_any_log_line(
 class _ContextProvider(RecordingProvider):
     """The renderer, logging one line from inside the job (as a real adapter does)."""
 
-    def generate(self, request: Any) -> Any:
+    def generate(self, request: Any, *, within_s: float | None = None) -> Any:
         logging.getLogger("avatarflow.providers").info("rendering")
         return super().generate(request)
 

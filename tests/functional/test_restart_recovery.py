@@ -12,7 +12,7 @@ from chalice.test import Client
 from app import app
 from chalicelib.bootstrap import build_container, set_container, start_local
 from tests.conftest import auth, make_settings
-from tests.fakes import RecordingProvider
+from tests.fakes import RecordingProvider, settle
 
 
 def test_queued_jobs_survive_a_restart(tmp_path: Path, store: Any, objects: Any) -> None:
@@ -35,7 +35,8 @@ def test_queued_jobs_survive_a_restart(tmp_path: Path, store: Any, objects: Any)
         ]
     # One of them had been claimed by a worker that died mid-job.
     assert store.generations.claim(ids[0], int(time.time() * 1000), 120_000) is not None
-    assert store.generations.get(ids[0])["status"] == "running"
+    claimed = store.generations.get(ids[0])
+    assert claimed is not None and claimed.status == "running"
 
     # Second process on the same store: recovery queues both again and they finish.
     provider = RecordingProvider()
@@ -43,12 +44,8 @@ def test_queued_jobs_survive_a_restart(tmp_path: Path, store: Any, objects: Any)
     set_container(second)
     try:
         start_local(second)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            statuses = [store.generations.get(i)["status"] for i in ids]
-            if statuses == ["succeeded", "succeeded"]:
-                break
-            time.sleep(0.05)
+        settle(second, 20)
+        statuses = store.generations.statuses(ids)
         assert statuses == ["succeeded", "succeeded"]
         assert provider.total_calls == 2
         assert store.generations.open_ids() == []

@@ -8,8 +8,8 @@ import pytest
 
 from chalicelib.api.errors import error_response
 from chalicelib.domain.errors import (
-    DomainError,
     BudgetExhausted,
+    DomainError,
     NotFound,
     ProviderUnavailable,
     QuotaExceeded,
@@ -28,7 +28,5 @@ def test_every_429_and_503_carries_retry_after(error_type: type[DomainError]) ->
 
 
 def test_a_retry_after_given_by_the_error_is_kept_and_other_statuses_get_none() -> None:
-    assert (
-        error_response(QuotaExceeded("x", retry_after=3600)).headers["Retry-After"] == "3600"
-    )
+    assert error_response(QuotaExceeded("x", retry_after=3600)).headers["Retry-After"] == "3600"
     assert "Retry-After" not in error_response(NotFound("x")).headers

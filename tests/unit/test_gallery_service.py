@@ -10,8 +10,8 @@ from collections import Counter
 import pytest
 
 from chalicelib.domain.errors import InvalidRequest
-from chalicelib.domain.styles import STYLES
 from chalicelib.domain.gallery import GalleryEntry
+from chalicelib.domain.styles import STYLES
 from chalicelib.ports import StoreError
 from chalicelib.services.gallery import MANIFEST_KEY, VERSION_KEY, GalleryService
 

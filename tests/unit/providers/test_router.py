@@ -33,6 +33,7 @@ from chalicelib.messagebus import MessageBus
 from chalicelib.ports import (
     BreakerPolicy,
     ContentRejected,
+    ImageProvider,
     ProviderAuthError,
     ProviderBadRequest,
     ProviderDown,
@@ -40,7 +41,6 @@ from chalicelib.ports import (
     ProviderHealth,
     ProviderRequest,
     ProviderResult,
-    ImageProvider,
     RetryableProviderError,
     StoreError,
     breaker_outcome,
@@ -209,7 +209,10 @@ def test_candidates_per_quality_follow_the_routes_and_the_configuration(store: R
     assert only_some.candidates("ultra") == []
 
     fal_pro = FakeProvider("fal", ("fast", "standard", "pro"))
-    assert [p.name for p in ProviderRouter([openai, fal_pro], store.breakers).candidates("pro")] == ["fal", "openai"]
+    assert [p.name for p in ProviderRouter([openai, fal_pro], store.breakers).candidates("pro")] == [
+        "fal",
+        "openai",
+    ]
 
 
 def test_no_candidate_for_a_quality_is_provider_down_without_a_call(store: RedisStateStore) -> None:
@@ -484,7 +487,12 @@ def test_auth_failure_opens_for_long_and_alerts_without_the_key(
     clock = FakeClock()
     together = FakeProvider("together", ("fast",))
     router = ProviderRouter(
-        [fal, together], store.breakers, policy=POLICY, clock=clock.time, monotonic=clock.monotonic, sleep=clock.sleep
+        [fal, together],
+        store.breakers,
+        policy=POLICY,
+        clock=clock.time,
+        monotonic=clock.monotonic,
+        sleep=clock.sleep,
     )
     with respx.mock(assert_all_mocked=True) as mock:
         route = mock.post("https://fal.test/fal-ai/flux/schnell").mock(
@@ -642,9 +650,7 @@ def test_breaker_script_runs_the_same_on_redis_and_upstash(
     reopened = store.breakers.record("fal", "failure", now + 30_500, POLICY, kind="retryable")
     assert (reopened.open_until_ms, reopened.cooldown_ms) == (now + 30_500 + 60_000, 60_000)
 
-    cooled = store.breakers.record(
-        "together", "throttled", now, POLICY, retry_after=12.5, kind="retryable"
-    )
+    cooled = store.breakers.record("together", "throttled", now, POLICY, retry_after=12.5, kind="retryable")
     assert (cooled.cooling_until_ms, cooled.failures) == (now + 12_500, 0)
     assert store.breakers.claim_trial("together", now + 1_000, 10_000) is False
 
