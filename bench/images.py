@@ -8,7 +8,7 @@ Run from the repository root::
 It builds a deterministic, photo-like 1024x1024 picture (gradients, shapes, multi-scale texture
 and grain - about as hard to compress as a real photo), saves it as PNG and as JPEG q=90 (AI
 providers return both), and measures the CPU time (``time.process_time``) of one full run
-"bytes → every size in WebP" for ``chalicelib.images.process_image`` and for a naive pipeline
+"bytes → every size in WebP" for ``chalicelib.adapters.imaging.pipeline.process_image`` and for a naive pipeline
 (open, convert, resize each size from the full source with LANCZOS, WebP with method=6),
 interleaved in the same process, pinned to one core where the OS allows it.
 """
@@ -39,7 +39,7 @@ from bench.report import (
     pin_to_one_core,
     write_section,
 )
-from chalicelib.images import process_image
+from chalicelib.adapters.imaging.pipeline import process_image
 
 SIZES: tuple[int, ...] = (128, 256, 512, 1024)
 SOURCE_SIDE = 1024
@@ -240,7 +240,7 @@ def report(
             f"- workload: one {SOURCE_SIDE}x{SOURCE_SIDE} photo-like picture → WebP q={QUALITY} at "
             f"{'/'.join(map(str, SIZES))}; CPU time (`time.process_time`) per full run, {runs} runs "
             "per pipeline, interleaved, after warm-up",
-            "- optimized = `chalicelib.images.process_image` (verify, JPEG draft, square crop, LANCZOS "
+            "- optimized = `chalicelib.adapters.imaging.pipeline.process_image` (verify, JPEG draft, square crop, LANCZOS "
             "cascade, WebP method 2 above 256 px and 4 up to 256 px); naive = open, convert, resize "
             "every size from the full source with LANCZOS, WebP method 6",
             f"- target: optimized median ≤ {TARGET_MEDIAN_MS:.0f} ms on one core: "

@@ -118,7 +118,7 @@ def running_bench(workdir: Path) -> Iterator[Bench]:
     from chalicelib.adapters.store.embedded import open_embedded_redis
     from chalicelib.adapters.store.redis_store import RedisStateStore
     from chalicelib.adapters.store.upstash import UpstashClient
-    from chalicelib.bootstrap import build_container, set_container
+    from chalicelib.bootstrap import build_container, seed_gallery, set_container
     from chalicelib.config import Settings
     from chalicelib.services.gallery import GalleryService
     from tests.fakes import RecordingProvider
@@ -131,7 +131,7 @@ def running_bench(workdir: Path) -> Iterator[Bench]:
         upstash = UpstashClient(harness.url, harness.token)
         stack.callback(upstash.close)
         objects = LocalObjectStore(workdir / "objects", FILES_BASE)
-        GalleryService(objects).ensure_seeded(1)
+        seed_gallery(GalleryService(objects), objects, 1)
         store = RedisStateStore(upstash, prefix="bench:")
         settings = Settings(
             stage="bench",

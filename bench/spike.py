@@ -110,7 +110,7 @@ def run(requests: int, identities: int, threads: int, seed: int) -> dict[str, An
     from chalicelib.adapters.store.client import RedisPyClient
     from chalicelib.adapters.store.embedded import open_embedded_redis
     from chalicelib.adapters.store.redis_store import RedisStateStore
-    from chalicelib.bootstrap import build_container, set_container
+    from chalicelib.bootstrap import build_container, seed_gallery, set_container
     from chalicelib.config import Settings
     from chalicelib.domain.identity import Identity
     from chalicelib.domain.periods import window_period
@@ -129,7 +129,7 @@ def run(requests: int, identities: int, threads: int, seed: int) -> dict[str, An
         worker_threads=2,
     )
     container = build_container(settings, store=store, objects=objects, provider=provider)
-    container.gallery.ensure_seeded(1)  # the 429s carry suggestions
+    seed_gallery(container.gallery, container.objects, 1)  # the 429s carry suggestions
     set_container(container)
 
     # 4 in 5 identities are free users (5 an hour, 5 a day), the others premium (50 an hour).

@@ -16,7 +16,7 @@ from chalicelib.adapters.storage.local import LocalObjectStore
 from chalicelib.adapters.store.client import RedisPyClient
 from chalicelib.adapters.store.embedded import open_embedded_redis
 from chalicelib.adapters.store.redis_store import RedisStateStore
-from chalicelib.bootstrap import Container, build_container, set_container
+from chalicelib.bootstrap import Container, build_container, seed_gallery, set_container
 from chalicelib.config import Settings
 from chalicelib.services.gallery import GalleryService
 from tests.fakes import RecordingProvider
@@ -47,7 +47,8 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 def gallery_objects_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A local object store with a procedural gallery, seeded once per run."""
     root = tmp_path_factory.mktemp("objects")
-    GalleryService(LocalObjectStore(root, FILES_BASE)).ensure_seeded(SEED_PER_STYLE)
+    seeded = LocalObjectStore(root, FILES_BASE)
+    seed_gallery(GalleryService(seeded), seeded, SEED_PER_STYLE)
     return root
 
 

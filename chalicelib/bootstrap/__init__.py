@@ -1,77 +1,18 @@
-"""Wires the application once per container: adapters from the settings, the message bus and its
-handlers, then the use cases on top. Tests pass their own adapters in.
-
-Reading order, from a request to a provider: ``build_container`` builds the ports
-(``bootstrap/adapters.py``), the bus with the reactions to domain events, then each use case with
-exactly the ports it needs. Nothing is bound late: the in-process queue is handed its consumer (the
-lane worker) once that exists.
-"""
+"""Wires the application once per container (``wiring.build_container``) and keeps it for the
+process; tests pass their own adapters in and install the container with :func:`set_container`."""
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
-from chalicelib.bootstrap.adapters import (
-    breaker_policy,
-    build_objects,
-    build_provider,
-    build_queue,
-    build_store,
-    secret,
-)
-from chalicelib.bootstrap.operations import (
-    build_alert_channels,
-    build_download_tracker,
-    build_fal_keys,
-    build_jwks,
-    build_webhook_sender,
-)
-from chalicelib.config import Settings, get_settings
-from chalicelib.domain.budget import Budget
-from chalicelib.domain.events import (
-    GalleryItemChosen,
-    GenerationAdmitted,
-    GenerationFinished,
-    ProviderAttempted,
-    SpendRecorded,
-)
-from chalicelib.domain.tiers import Tier, load_tiers
-from chalicelib.messagebus import MessageBus
-from chalicelib.ports import Clock, ImageProvider, JobQueue, ObjectStore, StateStore
-from chalicelib.services.admission import Admission
-from chalicelib.services.api_keys import ApiKeyService
-from chalicelib.services.avatars import AvatarService
-from chalicelib.services.batches import BatchService
-from chalicelib.services.budget_alerts import BudgetAlerts
-from chalicelib.services.callbacks import CallbackScheduler, DeliverCallback
-from chalicelib.services.collect import CollectResult
-from chalicelib.services.dispatch import Dispatch
-from chalicelib.services.finish import FinishGeneration
+from chalicelib.bootstrap.adapters import build_objects, build_pipeline, build_provider, build_store
+from chalicelib.bootstrap.container import Container, SystemClock
+from chalicelib.bootstrap.wiring import build_container
+from chalicelib.ports import ObjectStore
 from chalicelib.services.gallery import GalleryService
-from chalicelib.services.identity import Authenticator
-from chalicelib.services.lanes import LaneWorker
-from chalicelib.services.policy import GenerationPolicy
-from chalicelib.services.provider_health import ProviderHealthCheck
-from chalicelib.services.read import ReadGenerations
 from chalicelib.services.reap import Reaper
-from chalicelib.services.request import RequestGeneration
-from chalicelib.services.run_at_provider import RunAtProvider
-from chalicelib.services.run_in_request import RunInRequest
-from chalicelib.services.run_job import RunJob
-from chalicelib.services.submit import SubmitToProvider
-from chalicelib.services.views import GenerationView
-from chalicelib.services.waiting import WaitForGeneration
-from chalicelib.services.webhooks import ReceiveWebhook
-
-if TYPE_CHECKING:
-    from chalicelib.fetch import Resolver
-    from chalicelib.services.gallery_refresh import GalleryRefresh
-    from chalicelib.services.stats import StatsService
 
 __all__ = [
     "Container",
@@ -81,6 +22,7 @@ __all__ = [
     "build_provider",
     "build_store",
     "get_container",
+    "seed_gallery",
     "set_container",
     "start_local",
 ]
@@ -88,294 +30,16 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-class SystemClock:
-    """:class:`chalicelib.ports.Clock` on the real clocks."""
+def seed_gallery(gallery: GalleryService, objects: ObjectStore, per_style: int) -> int:
+    """Fill an empty gallery with procedural avatars (the local stage's first start, tests)."""
+    from chalicelib.adapters.sources.procedural import procedural_entries
 
-    def time(self) -> float:
-        return time.time()
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    def sleep(self, seconds: float) -> None:
-        time.sleep(seconds)
-
-
-@dataclass
-class Container:
-    """The wired application: the ports, the bus, and the use cases the entrypoints call."""
-
-    settings: Settings
-    policy: GenerationPolicy
-    clock: Clock
-    store: StateStore
-    objects: ObjectStore
-    queue: JobQueue
-    provider: ImageProvider
-    tiers: dict[str, Tier]
-    bus: MessageBus
-    authenticator: Authenticator
-    api_keys: ApiKeyService
-    gallery: GalleryService
-    view: GenerationView
-    admission: Admission
-    finish: FinishGeneration
-    request_generation: RequestGeneration
-    reads: ReadGenerations
-    avatars: AvatarService
-    batches: BatchService
-    lanes: LaneWorker
-    webhooks: ReceiveWebhook
-    reaper: Reaper
-    budget_alerts: BudgetAlerts
-    resolver: Resolver | None = None
-
-    @functools.cached_property
-    def gallery_refresh(self) -> GalleryRefresh:
-        """The refresh job (the schedule and the admin route), built on first use: its sources
-        import vendor code that no request needs."""
-        from chalicelib.bootstrap.gallery import build_gallery_refresh
-
-        return build_gallery_refresh(self)
-
-    @functools.cached_property
-    def stats(self) -> StatsService:
-        """``GET /v1/admin/stats``, built on first use."""
-        from chalicelib.services.stats import StatsService
-
-        return StatsService(
-            self.store.counters,
-            tiers=self.tiers,
-            budget=self.policy.budget,
-            providers=self.provider.vendors or (self.provider.name,),
-            clock=self.clock,
-        )
-
-    def describe(self) -> dict[str, Any]:
-        """Which adapter serves each port (for /v1/health and the logs; no secrets)."""
-        return {
-            "store_adapter": type(self.store).__name__,
-            "object_store": type(self.objects).__name__,
-            "queue": type(self.queue).__name__,
-            "provider": self.provider.name,
-        }
-
-
-def _policy(settings: Settings) -> GenerationPolicy:
-    return GenerationPolicy(
-        rate_per_minute=settings.request_rate_per_minute,
-        default_wait_s=settings.default_wait_seconds,
-        max_wait_s=settings.max_wait_seconds,
-        cache_ttl_s=settings.cache_ttl_seconds,
-        job_deadline_s=settings.job_deadline_seconds,
-        sync_qualities=settings.sync_quality_list,
-        sync_max_depth=settings.sync_max_lane_depth,
-        max_receives=settings.lane_max_receives,
-        max_attempts=settings.job_max_attempts,
-        budget=Budget(settings.daily_budget_usd, settings.monthly_budget_usd, settings.budget_hard_cap_ratio),
-    )
-
-
-def build_container(
-    settings: Settings | None = None,
-    *,
-    store: StateStore | None = None,
-    objects: ObjectStore | None = None,
-    provider: ImageProvider | None = None,
-    queue: JobQueue | None = None,
-    clock: Clock | None = None,
-    start_workers: bool = True,
-    resolver: Resolver | None = None,
-) -> Container:
-    """Wire the application; any adapter given is used instead of the one the settings select.
-    ``resolver`` replaces DNS for the SSRF checks of outbound calls (tests)."""
-    settings = settings or get_settings()
-    clock = clock or SystemClock()
-    policy = _policy(settings)
-    store = store or build_store(settings)
-    objects = objects or build_objects(settings)
-    queue = queue or build_queue(settings)
-    tiers = load_tiers(settings.tiers_json)
-    view = GenerationView(objects, queue)
-
-    # The reactions to what happens, each a handler of a domain event.
-    budget_alerts = BudgetAlerts(
-        counters=store.counters,
-        kv=store.kv,
-        budget=policy.budget,
-        channels=build_alert_channels(settings),
-        clock=clock,
-    )
-    from chalicelib import metrics
-
-    bus = MessageBus(
-        {
-            GenerationAdmitted: [metrics.on_admitted],
-            GenerationFinished: [metrics.on_finished, CallbackScheduler(queue).on_finished],
-            SpendRecorded: [budget_alerts.on_spend],
-            ProviderAttempted: [metrics.on_provider_attempted],
-        }
-    )
-    if (track_download := build_download_tracker(settings)) is not None:
-        bus.subscribe(GalleryItemChosen, track_download)
-    provider = provider or build_provider(settings, store.breakers, bus, resolver=resolver)
-    gallery = GalleryService(objects, kv=store.kv)
-
-    # The use cases.
-    generations = store.generations
-    finish = FinishGeneration(
-        generations=generations, objects=objects, bus=bus, clock=clock, cache_ttl_s=policy.cache_ttl_s
-    )
-    dispatch = Dispatch(
-        generations=generations,
-        queue=queue,
-        finish=finish,
-        gallery=gallery,
-        policy=policy,
-        provider_healthy=ProviderHealthCheck(store.breakers, provider, clock=clock),
-    )
-    run_job = RunJob(
-        generations=generations, provider=provider, finish=finish, clock=clock, lease_ms=policy.lease_ms
-    )
-    submit = SubmitToProvider(
-        generations=generations,
-        breakers=store.breakers,
-        queues=_provider_queues(settings, provider),
-        bus=bus,
-        clock=clock,
-        public_url=settings.public_url,
-        breaker_policy=breaker_policy(settings),
-        job_deadline_s=policy.job_deadline_s,
-    )
-    collect = CollectResult(
-        kv=store.kv, finish=finish, dispatch=dispatch, bus=bus, clock=clock, max_attempts=policy.max_attempts
-    )
-    admission = Admission(
-        generations=generations, tiers=tiers, gallery=gallery, policy=policy, bus=bus, clock=clock
-    )
-    reads = ReadGenerations(
-        generations=generations, counters=store.counters, tiers=tiers, view=view, clock=clock
-    )
-    callbacks = DeliverCallback(
-        generations=generations,
-        kv=store.kv,
-        timers=store.timers,
-        api_keys=store.api_keys,
-        sender=build_webhook_sender(resolver),
-        view=view,
-        clock=clock,
-    )
-    request_generation = RequestGeneration(
-        admission=admission,
-        dispatch=dispatch,
-        run_in_request=RunInRequest(
-            generations=generations,
-            run_job=run_job,
-            at_provider=RunAtProvider(
-                generations=generations,
-                submit=submit,
-                collect=collect,
-                dispatch=dispatch,
-                finish=finish,
-                clock=clock,
-                lease_ms=policy.lease_ms,
-            ),
-            dispatch=dispatch,
-            threads=policy.sync_threads,
-        ),
-        waiting=WaitForGeneration(generations=generations, clock=clock),
-        view=view,
-        gallery=gallery,
-        policy=policy,
-    )
-    lanes = LaneWorker(
-        generations=generations,
-        run_job=run_job,
-        submit=submit,
-        finish=finish,
-        callbacks=callbacks,
-        policy=policy,
-        clock=clock,
-    )
-    _serve_in_process(queue, lanes, start_workers)
-    api_keys = ApiKeyService(store.api_keys, settings.api_key_pepper_bytes)
-    return Container(
-        settings=settings,
-        policy=policy,
-        clock=clock,
-        store=store,
-        objects=objects,
-        queue=queue,
-        provider=provider,
-        tiers=tiers,
-        bus=bus,
-        authenticator=Authenticator(
-            settings.jwt_secret.get_secret_value(),
-            api_keys.lookup if api_keys.enabled else None,
-            jwks=build_jwks(settings),
-        ),
-        api_keys=api_keys,
-        gallery=gallery,
-        view=view,
-        admission=admission,
-        finish=finish,
-        request_generation=request_generation,
-        reads=reads,
-        avatars=AvatarService(
-            generations=generations, kv=store.kv, objects=objects, gallery=gallery, bus=bus
-        ),
-        batches=BatchService(
-            generations=generations,
-            kv=store.kv,
-            queue=queue,
-            admission=admission,
-            finish=finish,
-            reads=reads,
-            clock=clock,
-        ),
-        lanes=lanes,
-        webhooks=ReceiveWebhook(
-            generations=generations,
-            kv=store.kv,
-            submit=submit,
-            collect=collect,
-            fal_keys=build_fal_keys(settings),
-            replicate_secret=secret(settings.replicate_webhook_secret) or "",
-            clock=clock,
-        ),
-        reaper=Reaper(
-            generations=generations,
-            timers=store.timers,
-            queue=queue,
-            submit=submit,
-            collect=collect,
-            finish=finish,
-            callbacks=callbacks,
-            clock=clock,
-        ),
-        budget_alerts=budget_alerts,
-        resolver=resolver,
-    )
-
-
-def _provider_queues(settings: Settings, provider: ImageProvider) -> Any:
-    """The providers' queue APIs: webhook mode needs the API's public URL for the callbacks."""
-    from chalicelib.adapters.providers.queued import QueuedProviders
-
-    return QueuedProviders(provider, enabled=settings.public_url is not None)
-
-
-def _serve_in_process(queue: JobQueue, lanes: LaneWorker, start: bool) -> None:
-    """The embedded queue's workers hand each message to the lane worker (SQS has its Lambdas)."""
-    from chalicelib.adapters.queue.inprocess import InProcessQueue
-
-    if isinstance(queue, InProcessQueue):
-        queue.serve(lanes.handle, start=start)
+    return gallery.ensure_seeded(lambda: procedural_entries(objects, build_pipeline(), per_style))
 
 
 def start_local(container: Container) -> None:
     """What a local process does once: seed an empty gallery and pick up jobs left open."""
-    added = container.gallery.ensure_seeded(container.settings.gallery_seed_per_style)
+    added = seed_gallery(container.gallery, container.objects, container.settings.gallery_seed_per_style)
     if added:
         log.info("seeded the gallery with %d procedural avatars", added)
     recovered = container.reaper.recover_open_jobs()

@@ -16,11 +16,19 @@ from pydantic import SecretStr
 
 from chalicelib.config import Settings
 from chalicelib.messagebus import MessageBus
-from chalicelib.ports import BreakerPolicy, ImageProvider, JobQueue, ObjectStore, ProviderBreakers, StateStore
+from chalicelib.ports import (
+    BreakerPolicy,
+    ImagePipeline,
+    ImageProvider,
+    JobQueue,
+    ObjectStore,
+    ProviderBreakers,
+    StateStore,
+)
 
 if TYPE_CHECKING:
+    from chalicelib.adapters.outbound.fetch import Resolver
     from chalicelib.adapters.providers.pricing import PriceTable
-    from chalicelib.fetch import Resolver
 
 log = logging.getLogger(__name__)
 alerts = logging.getLogger("avatarflow.alerts")
@@ -84,6 +92,13 @@ def build_objects(settings: Settings) -> ObjectStore:
     from chalicelib.adapters.storage.local import LocalObjectStore
 
     return LocalObjectStore(settings.data_dir / "objects", settings.files_base_url)
+
+
+def build_pipeline() -> ImagePipeline:
+    """Pillow, imported when the first picture is processed."""
+    from chalicelib.adapters.imaging.pipeline import PillowPipeline
+
+    return PillowPipeline()
 
 
 def build_queue(settings: Settings) -> JobQueue:

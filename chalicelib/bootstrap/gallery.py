@@ -57,5 +57,6 @@ def build_gallery_refresh(container: Container) -> GalleryRefresh:
         kv=container.store.kv,
         sources=sources,
         fetcher=build_image_fetcher(container.resolver),
+        pipeline=container.pipeline,
         clock=container.clock,
     )

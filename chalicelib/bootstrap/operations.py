@@ -18,8 +18,8 @@ from chalicelib.ports import (
 )
 
 if TYPE_CHECKING:
+    from chalicelib.adapters.outbound.fetch import Resolver
     from chalicelib.domain.events import GalleryItemChosen
-    from chalicelib.fetch import Resolver
 
 alerts_log = logging.getLogger("avatarflow.alerts")
 

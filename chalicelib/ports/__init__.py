@@ -13,6 +13,7 @@ and an embedded default, and ``tests/contract`` runs one suite against both.
 | ``breakers``      | provider circuit breakers shared by every Lambda        |
 | ``api_keys``      | enterprise API keys (keyed hashes)                      |
 | ``objects``       | images and documents with public URLs                   |
+| ``images``        | the image pipeline: verify, square, sizes, WebP         |
 | ``queue``         | the lanes                                               |
 | ``providers``     | image providers                                         |
 | ``provider_queues`` | providers' queue APIs (webhook mode)                  |
@@ -44,6 +45,7 @@ from chalicelib.ports.generations import (
     GenerationStore,
     WindowCharge,
 )
+from chalicelib.ports.images import ImagePipeline, ImageRejected, Rendition
 from chalicelib.ports.keyvalue import KeyValueStore
 from chalicelib.ports.objects import IMMUTABLE_CACHE_CONTROL, ObjectStore, ObjectStoreError
 from chalicelib.ports.outbound import (
@@ -100,7 +102,9 @@ __all__ = [
     "GallerySource",
     "GenerationStore",
     "ImageFetcher",
+    "ImagePipeline",
     "ImageProvider",
+    "ImageRejected",
     "JobFailed",
     "JobQueue",
     "JobTimers",
@@ -119,6 +123,7 @@ __all__ = [
     "ProviderResult",
     "QueueError",
     "QueuedProvider",
+    "Rendition",
     "RetryableProviderError",
     "SigningKeys",
     "SourceAuthError",

@@ -19,6 +19,8 @@ from chalicelib.ports import (
     Counter,
     Finish,
     GenerationStore,
+    ImagePipeline,
+    ImageRejected,
     ObjectStore,
     ProviderError,
     ProviderResult,
@@ -51,12 +53,14 @@ class FinishGeneration:
         *,
         generations: GenerationStore,
         objects: ObjectStore,
+        pipeline: ImagePipeline,
         bus: MessageBus,
         clock: Clock,
         cache_ttl_s: int,
     ) -> None:
         self._generations = generations
         self._objects = objects
+        self._pipeline = pipeline
         self._bus = bus
         self._clock = clock
         self._cache_ttl = cache_ttl_s
@@ -64,10 +68,8 @@ class FinishGeneration:
     def succeed(self, generation: Generation, result: ProviderResult) -> bool:
         """The image pipeline, every size stored, and the job ended as succeeded with its spend and
         stats; False if it had already ended. Raises ``ProviderUnavailable`` for an unusable image."""
-        from chalicelib.images import ImageRejected, process_image
-
         try:
-            renditions = process_image(
+            renditions = self._pipeline.renditions(
                 result.picture if result.picture is not None else result.image, generation.sizes
             )
         except ImageRejected as exc:

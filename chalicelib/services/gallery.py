@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from chalicelib.domain.errors import InvalidRequest, NotFound
 from chalicelib.domain.gallery import GalleryEntry
 from chalicelib.domain.models import Attribution, GalleryItem, GalleryPage
-from chalicelib.domain.styles import STYLES, STYLES_BY_ID
+from chalicelib.domain.styles import STYLES_BY_ID
 from chalicelib.ports import KeyValueStore, ObjectStore, StoreError
 
 log = logging.getLogger(__name__)
@@ -287,37 +287,13 @@ class GalleryService:
         )
 
     # -- seeding -------------------------------------------------------------------------------
-    def ensure_seeded(self, per_style: int) -> int:
-        """On first start, fill an empty gallery with procedural avatars; returns items added."""
+    def ensure_seeded(self, seed: Callable[[], Iterable[GalleryEntry]]) -> int:
+        """On first start, fill an empty gallery with ``seed()``'s entries; returns items added."""
         if self._current().items or self._objects.exists(MANIFEST_KEY):
             return 0
-        entries = list(procedural_entries(self._objects, per_style))
+        entries = list(seed())
         self.publish(entries)
         return len(entries)
-
-
-def procedural_entries(objects: ObjectStore, per_style: int) -> Iterable[GalleryEntry]:
-    """Render, size and store ``per_style`` procedural avatars for every style (deterministic)."""
-    from chalicelib.images import process_image
-    from chalicelib.render.procedural import render_avatar
-
-    for style in STYLES:
-        for n in range(per_style):
-            picture = render_avatar(style, "", 1000 + n, size=512)
-            keys = {}
-            for rendition in process_image(picture, GALLERY_SIZES):
-                # gallery/ never expires in the R2 lifecycle, unlike img/ of unchosen generations.
-                key = "gallery/" + rendition.key.split("/", 1)[1]
-                objects.put(key, rendition.data, rendition.content_type)
-                keys[str(rendition.size)] = key
-            yield GalleryEntry(
-                id=f"proc-{style.id}-{n:03d}",
-                style=style.id,
-                tags=(style.look.technique, "illustration", "procedural"),
-                source="procedural",
-                image_keys=keys,
-                license="CC0-1.0",
-            )
 
 
 def _encode_cursor(item_id: str) -> str:

@@ -16,7 +16,15 @@ from typing import Any, Literal
 
 from chalicelib.domain.gallery import GalleryEntry
 from chalicelib.domain.styles import STYLES_BY_ID
-from chalicelib.ports import DeliveryRefused, GallerySource, ImageFetcher, ObjectStore, SourceItem
+from chalicelib.ports import (
+    DeliveryRefused,
+    GallerySource,
+    ImageFetcher,
+    ImagePipeline,
+    ImageRejected,
+    ObjectStore,
+    SourceItem,
+)
 from chalicelib.services.gallery import GALLERY_SIZES, entry_from_json
 
 log = logging.getLogger(__name__)
@@ -103,9 +111,10 @@ class KnownItems:
 class GalleryIntake:
     """Takes one source item into a run (see the module docstring)."""
 
-    def __init__(self, objects: ObjectStore, fetcher: ImageFetcher) -> None:
+    def __init__(self, objects: ObjectStore, fetcher: ImageFetcher, pipeline: ImagePipeline) -> None:
         self._objects = objects
         self._fetcher = fetcher
+        self._pipeline = pipeline
 
     def take(self, source: GallerySource, item: SourceItem, run: RefreshRun, known: KnownItems) -> Outcome:
         ident = entry_id(source.name, item.source_id)
@@ -163,10 +172,8 @@ class GalleryIntake:
 
     def _store_renditions(self, picture: Any) -> dict[str, str] | None:
         """Square, 128/256/512 WebP under ``gallery/`` (content-addressed); None if rejected."""
-        from chalicelib.images import ImageRejected, process_image
-
         try:
-            renditions = process_image(picture, GALLERY_SIZES)
+            renditions = self._pipeline.renditions(picture, GALLERY_SIZES)
         except ImageRejected as exc:
             log.warning("gallery refresh: image rejected (%s)", exc.reason)
             return None

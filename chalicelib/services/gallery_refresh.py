@@ -30,6 +30,7 @@ from chalicelib.ports import (
     Clock,
     GallerySource,
     ImageFetcher,
+    ImagePipeline,
     KeyValueStore,
     ObjectStore,
     SourceAuthError,
@@ -86,6 +87,7 @@ class GalleryRefresh:
         kv: KeyValueStore,
         sources: Sequence[GallerySource],
         fetcher: ImageFetcher,
+        pipeline: ImagePipeline,
         clock: Clock,
         lock_seconds: int = 900,
         checkpoint_every: int = 5,
@@ -93,7 +95,7 @@ class GalleryRefresh:
         self._gallery = gallery
         self._kv = kv
         self.sources = tuple(sources)
-        self._intake = GalleryIntake(objects, fetcher)
+        self._intake = GalleryIntake(objects, fetcher, pipeline)
         self._clock = clock
         self._lock_seconds = lock_seconds
         self._checkpoint_every = max(1, checkpoint_every)

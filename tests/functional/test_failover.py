@@ -7,7 +7,7 @@ adapter's client, in every worker thread); ``assert_all_mocked`` fails any reque
 
 Images come back inline (fal ``sync_mode`` data URIs, Together ``b64_json``), so no download and
 no DNS is involved. Where a vendor answers with a URL (Replicate), the SSRF guard of
-``chalicelib.fetch`` still resolves the host before it fetches: that test builds the provider
+``chalicelib.adapters.outbound.fetch`` still resolves the host before it fetches: that test builds the provider
 with ``build_provider(settings, store.breakers, resolver=...)``, the seam bootstrap offers for this, and
 hands it to ``build_container``. Nothing in production code knows about tests.
 """

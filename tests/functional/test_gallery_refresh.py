@@ -22,6 +22,7 @@ import pytest
 import respx
 from PIL import Image
 
+from chalicelib.adapters.imaging.pipeline import PillowPipeline
 from chalicelib.adapters.outbound.images import HttpImageFetcher
 from chalicelib.adapters.sources.pexels import PexelsSource
 from chalicelib.adapters.sources.procedural import ProceduralSource
@@ -107,6 +108,7 @@ def make_job(
         kv=store.kv,
         sources=sources,
         fetcher=HttpImageFetcher(resolver=public_resolver),
+        pipeline=PillowPipeline(),
         clock=SystemClock(),
         **kwargs,
     )
@@ -351,6 +353,7 @@ def use_sources(container: Container, sources: list[GallerySource]) -> GalleryRe
         kv=container.store.kv,
         sources=sources,
         fetcher=HttpImageFetcher(resolver=public_resolver),
+        pipeline=container.pipeline,
         clock=container.clock,
     )
     container.gallery_refresh = job

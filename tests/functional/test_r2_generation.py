@@ -13,7 +13,7 @@ import pytest
 from moto import mock_aws
 
 from chalicelib.adapters.storage.r2 import R2ObjectStore
-from chalicelib.bootstrap import build_container, set_container
+from chalicelib.bootstrap import build_container, seed_gallery, set_container
 from chalicelib.ports import IMMUTABLE_CACHE_CONTROL, StateStore
 from chalicelib.services.gallery import GalleryService
 from tests.conftest import auth, make_settings
@@ -69,7 +69,7 @@ def r2_app(tmp_path: Path, store: StateStore, monkeypatch: pytest.MonkeyPatch) -
             secret_access_key=SECRET_KEY,
         )
         objects.client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "auto"})
-        GalleryService(objects).ensure_seeded(1)
+        seed_gallery(GalleryService(objects), objects, 1)
         settings = make_settings(
             tmp_path,
             r2_endpoint_url=R2_ENDPOINT,

@@ -1,4 +1,4 @@
-"""chalicelib.fetch: the SSRF-safe download of provider output (no real network: respx)."""
+"""chalicelib.adapters.outbound.fetch: the SSRF-safe download of provider output (no real network: respx)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import httpx
 import pytest
 import respx
 
-from chalicelib.fetch import (
+from chalicelib.adapters.outbound.fetch import (
     FAL_ALLOWED_HOSTS,
     FetchRefused,
     decode_base64,

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageCms, TiffImagePlugin
 
-from chalicelib.images import GALLERY_SIZES, ImageRejected, Rendition, process_image
+from chalicelib.adapters.imaging.pipeline import GALLERY_SIZES, ImageRejected, Rendition, process_image
 
 KEY_RE = re.compile(r"^img/[0-9a-f]{40}\.webp$")
 ALL_SIZES = (128, 256, 512, 1024)
@@ -470,7 +470,7 @@ def test_rejection_pickles_with_its_reason() -> None:
 
 
 def test_importing_the_module_does_not_import_pillow() -> None:
-    code = "import sys, chalicelib.images; sys.exit(any(m.startswith('PIL') for m in sys.modules))"
+    code = "import sys, chalicelib.adapters.imaging.pipeline; sys.exit(any(m.startswith('PIL') for m in sys.modules))"
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, timeout=60, check=False
     )

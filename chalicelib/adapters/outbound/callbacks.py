@@ -1,6 +1,6 @@
 """Client callbacks over HTTPS: :class:`chalicelib.ports.WebhookSender` on httpx.
 
-The URL is checked like any outbound fetch (``chalicelib.fetch``): https only, no credentials,
+The URL is checked like any outbound fetch (``chalicelib.adapters.outbound.fetch``): https only, no credentials,
 and every address the host resolves to must be public (no private, loopback, link-local or
 metadata address); the connection itself goes through ``GuardedTransport``, which checks the
 address again at connect time (DNS rebinding). Redirects are not followed; a proxy from the
@@ -15,7 +15,13 @@ from collections.abc import Mapping
 
 import httpx
 
-from chalicelib.fetch import FetchRefused, GuardedTransport, Resolver, is_public_address, system_resolver
+from chalicelib.adapters.outbound.fetch import (
+    FetchRefused,
+    GuardedTransport,
+    Resolver,
+    is_public_address,
+    system_resolver,
+)
 from chalicelib.ports import DeliveryFailed, DeliveryRefused
 
 USER_AGENT = "avatarflow-webhooks/1.0"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import httpx
 
-from chalicelib.fetch import DEFAULT_MAX_BYTES, FetchRefused, Resolver, fetch_image
+from chalicelib.adapters.outbound.fetch import DEFAULT_MAX_BYTES, FetchRefused, Resolver, fetch_image
 from chalicelib.ports import DeliveryRefused
 
 

@@ -31,6 +31,7 @@ from typing import Any
 
 import httpx
 
+from chalicelib.adapters.outbound.fetch import DEFAULT_MAX_BYTES, FAL_ALLOWED_HOSTS, Resolver
 from chalicelib.adapters.providers.http_base import (
     Clock,
     HttpProvider,
@@ -43,7 +44,6 @@ from chalicelib.adapters.providers.http_base import (
     same_origin,
 )
 from chalicelib.adapters.providers.pricing import PriceTable
-from chalicelib.fetch import DEFAULT_MAX_BYTES, FAL_ALLOWED_HOSTS, Resolver
 from chalicelib.ports import (
     ContentRejected,
     ProviderBadRequest,

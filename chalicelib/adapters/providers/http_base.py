@@ -2,7 +2,7 @@
 
 One lazily built :class:`httpx.Client` per adapter (reused across calls and threads), explicit
 timeouts, vendor answers mapped onto the :class:`chalicelib.ports.ProviderError` hierarchy, and
-image loading through :mod:`chalicelib.fetch` (``data:`` URIs and raw base64 decoded locally).
+image loading through :mod:`chalicelib.adapters.outbound.fetch` (``data:`` URIs and raw base64 decoded locally).
 
 Secrets: the key and the client come from :class:`chalicelib.adapters.keyed_http.KeyedHttpClient`
 (the key in a masked :class:`Secret`, sent only in the client's default headers). Error messages
@@ -29,8 +29,7 @@ from chalicelib.adapters.keyed_http import (
     Secret,
     make_timeout,
 )
-from chalicelib.adapters.providers.pricing import PriceTable
-from chalicelib.fetch import (
+from chalicelib.adapters.outbound.fetch import (
     DEFAULT_MAX_BYTES,
     FetchRefused,
     Resolver,
@@ -38,6 +37,7 @@ from chalicelib.fetch import (
     decode_data_uri,
     fetch_image,
 )
+from chalicelib.adapters.providers.pricing import PriceTable
 from chalicelib.ports import (
     ContentRejected,
     ImageProvider,

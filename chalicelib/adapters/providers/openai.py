@@ -26,6 +26,7 @@ from typing import Any
 
 import httpx
 
+from chalicelib.adapters.outbound.fetch import DEFAULT_MAX_BYTES, OPENAI_ALLOWED_HOSTS, Resolver
 from chalicelib.adapters.providers.http_base import (
     Clock,
     HttpProvider,
@@ -34,7 +35,6 @@ from chalicelib.adapters.providers.http_base import (
     first_item,
 )
 from chalicelib.adapters.providers.pricing import PriceTable
-from chalicelib.fetch import DEFAULT_MAX_BYTES, OPENAI_ALLOWED_HOSTS, Resolver
 from chalicelib.ports import ProviderDown, ProviderRequest, ProviderResult
 
 # DALL-E 3 serves any quality tier asked of it; the router decides when OpenAI is used.

@@ -31,6 +31,7 @@ from typing import Any, Literal
 
 import httpx
 
+from chalicelib.adapters.outbound.fetch import DEFAULT_MAX_BYTES, REPLICATE_ALLOWED_HOSTS, Resolver
 from chalicelib.adapters.providers.http_base import (
     CONTENT_POLICY_MARKERS,
     Clock,
@@ -41,7 +42,6 @@ from chalicelib.adapters.providers.http_base import (
     same_origin,
 )
 from chalicelib.adapters.providers.pricing import PriceTable
-from chalicelib.fetch import DEFAULT_MAX_BYTES, REPLICATE_ALLOWED_HOSTS, Resolver
 from chalicelib.ports import (
     ContentRejected,
     ProviderDown,

@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 
+from chalicelib.adapters.outbound.fetch import DEFAULT_MAX_BYTES, RUNPOD_ALLOWED_HOSTS, Resolver
 from chalicelib.adapters.providers.http_base import (
     CONTENT_POLICY_MARKERS,
     Clock,
@@ -35,7 +36,6 @@ from chalicelib.adapters.providers.http_base import (
     safe_id,
 )
 from chalicelib.adapters.providers.pricing import PriceTable
-from chalicelib.fetch import DEFAULT_MAX_BYTES, RUNPOD_ALLOWED_HOSTS, Resolver
 from chalicelib.ports import (
     ContentRejected,
     ProviderDown,

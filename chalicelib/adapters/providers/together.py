@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 
+from chalicelib.adapters.outbound.fetch import DEFAULT_MAX_BYTES, TOGETHER_ALLOWED_HOSTS, Resolver
 from chalicelib.adapters.providers.http_base import (
     Clock,
     HttpProvider,
@@ -32,7 +33,6 @@ from chalicelib.adapters.providers.http_base import (
     nsfw_flagged,
 )
 from chalicelib.adapters.providers.pricing import PriceTable
-from chalicelib.fetch import DEFAULT_MAX_BYTES, TOGETHER_ALLOWED_HOSTS, Resolver
 from chalicelib.ports import ContentRejected, ProviderDown, ProviderRequest, ProviderResult
 
 TOGETHER_MODELS: Mapping[str, str] = {

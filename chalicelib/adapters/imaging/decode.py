@@ -1,58 +1,34 @@
-"""The image pipeline: untrusted bytes in, content-addressed square WebP renditions out.
+"""Untrusted bytes (or an image made in-process) to a verified, oriented, square, sRGB RGB picture.
 
-``process_image`` turns a provider's (or a user's) picture into one WebP per requested size:
-
-1. **Verify** (bytes input): size limits, a format whitelist (PNG, JPEG, WebP, GIF - first frame
-   only), a pixel-count guard read from the header *before* any pixel is decoded, Pillow's
-   ``verify()`` on one open and the decode from a fresh open (``verify()`` leaves the image
-   unusable). Every way the input can be unacceptable ends in :class:`ImageRejected` with a short
-   machine ``reason``: ``too_large``, ``not_an_image``, ``unsupported_format``,
-   ``too_many_pixels``, ``corrupt`` or ``too_small``.
-2. **Normalise**: EXIF orientation applied, an embedded ICC profile converted to sRGB, alpha
-   flattened onto white, RGB. No metadata survives: the WebP carries no EXIF, XMP or ICC.
-3. **Square crop**: centred for landscape; for portrait the square starts about 10% from the
-   top (clamped), because faces sit in the upper part of a portrait.
-4. **Resize**, cheaply: JPEGs are decoded at a reduced DCT scale (``draft``) that still covers the
-   largest size; the largest size is resized from the source (``reducing_gap`` lets Pillow
-   ``reduce()`` by an integer factor first) and each smaller size from the previous, smaller,
-   result. Sources smaller than a requested size are upscaled (every advertised size exists).
-5. **Encode** WebP with a ``method`` measured for speed (see ``bench/images.py``); the object
-   key is derived from the bytes, so the same input always yields the same keys.
+Verify: size limits, a format whitelist (PNG, JPEG, WebP, GIF - first frame only), a pixel-count
+guard read from the header *before* any pixel is decoded, Pillow's ``verify()`` on one open and
+the decode from a fresh open (``verify()`` leaves the image unusable). Every way the input can be
+unacceptable ends in :class:`ImageRejected` with a short machine ``reason``: ``too_large``,
+``not_an_image``, ``unsupported_format``, ``too_many_pixels``, ``corrupt`` or ``too_small``.
+Then EXIF orientation applied, an embedded ICC profile converted to sRGB, alpha flattened onto
+white; the square starts about 10% from the top for a portrait (faces sit in its upper part).
 
 Pillow is imported inside the functions only: this module sits on the Lambda cold-start path.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
 import struct
-from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from chalicelib.ports.images import ImageRejected
 
 if TYPE_CHECKING:
     from PIL import Image
-
-GALLERY_SIZES: tuple[int, ...] = (128, 256, 512)
 
 # The formats accepted from bytes. Pillow names a JPEG carrying a multi-picture index (many
 # phone cameras write them) "MPO"; its first frame is an ordinary JPEG.
 _ACCEPTED_FORMATS: tuple[str, ...] = ("PNG", "JPEG", "WEBP", "GIF")
 _JPEG_FORMATS = frozenset({"JPEG", "MPO"})
 _MIN_SOURCE_SIDE = 64
-_MAX_RENDITION_SIZE = 4096
 # Portrait crops start this fraction of the height from the top (then clamped).
 _PORTRAIT_TOP_FRACTION = 0.10
-# Pillow's reducing_gap: ``reduce()`` by an integer factor first while the remaining LANCZOS
-# step still downscales by at least this much (Pillow's own default for thumbnails).
-_REDUCING_GAP = 2.0
-# WebP ``method`` (0 = fastest .. 6 = smallest). Measured with bench/images.py on a 1024x1024
-# photo-like picture at quality 82: method 3-4 cost ~2.3x method 2 for ~4% fewer bytes at the
-# same PSNR, method 6 ~7x; so 2 for the large sizes and 4 where it is nearly free.
-_WEBP_METHOD_LARGE = 2
-_WEBP_METHOD_SMALL = 4
-_WEBP_SMALL_MAX_SIDE = 256
 _WHITE = (255, 255, 255)
 
 # What Pillow raises on malformed input while parsing or decoding untrusted bytes.
@@ -92,78 +68,6 @@ _UNSUPPORTED_MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"\xc5\xd0\xd3\xc6", "EPS"),
 )
 _ACCEPTED_MAGIC: tuple[bytes, ...] = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a")
-
-
-class ImageRejected(Exception):
-    """Input that is not an acceptable image; ``reason`` is a short machine word."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
-
-    def __reduce__(self) -> tuple[type[ImageRejected], tuple[str, str]]:
-        return (type(self), (self.reason, self.message))
-
-    def __str__(self) -> str:
-        return self.message
-
-    def __repr__(self) -> str:
-        return f"ImageRejected(reason={self.reason!r}, message={self.message!r})"
-
-
-@dataclass(frozen=True)
-class Rendition:
-    size: int
-    key: str
-    """Content-addressed object key: ``img/<first 40 hex of sha256(data)>.webp``."""
-    data: bytes
-    """The WebP bytes."""
-    content_type: str = "image/webp"
-
-
-def process_image(
-    source: bytes | Image.Image,
-    sizes: Sequence[int],
-    *,
-    max_bytes: int = 20 * 1024 * 1024,
-    max_pixels: int = 40_000_000,
-    quality: int = 82,
-) -> list[Rendition]:
-    """Verify, guard against bombs, strip metadata, square-crop, resize to each size, encode WebP.
-
-    ``source`` is untrusted bytes, or a Pillow image the caller made (which is not modified).
-    Returns one :class:`Rendition` per entry of ``sizes``, in the order given. Raises
-    :class:`ImageRejected` for unacceptable input and ``ValueError`` for bad arguments.
-    """
-    from PIL import Image
-
-    wanted = _check_sizes(sizes)
-    if not 0 <= quality <= 100:
-        raise ValueError(f"quality must be 0..100, got {quality!r}")
-
-    if isinstance(source, bytes | bytearray | memoryview):
-        square = _decode_bytes(bytes(source), largest=wanted[0], max_bytes=max_bytes, max_pixels=max_pixels)
-    elif isinstance(source, Image.Image):
-        square = _prepare_given(source, max_pixels=max_pixels)
-    else:
-        raise TypeError(f"source must be bytes or a PIL.Image.Image, not {type(source).__name__}")
-
-    by_size = _render_all(square, wanted, quality=quality)
-    return [by_size[size] for size in sizes]
-
-
-# --- checks --------------------------------------------------------------------------------
-
-
-def _check_sizes(sizes: Sequence[int]) -> list[int]:
-    """The distinct sizes, largest first; ``ValueError`` for anything that is not a sane side."""
-    if isinstance(sizes, str | bytes) or not sizes:
-        raise ValueError("sizes must be a non-empty sequence of ints")
-    for size in sizes:
-        if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= _MAX_RENDITION_SIZE:
-            raise ValueError(f"each size must be an int in 1..{_MAX_RENDITION_SIZE}, got {size!r}")
-    return sorted(set(sizes), reverse=True)
 
 
 def _check_dimensions(width: int, height: int, *, max_pixels: int) -> None:
@@ -212,7 +116,7 @@ def _unsupported(name: str) -> ImageRejected:
 # --- decoding ------------------------------------------------------------------------------
 
 
-def _decode_bytes(data: bytes, *, largest: int, max_bytes: int, max_pixels: int) -> Image.Image:
+def decode_bytes(data: bytes, *, largest: int, max_bytes: int, max_pixels: int) -> Image.Image:
     """Verified, decoded, oriented, square-cropped RGB image from untrusted bytes."""
     from PIL import Image
 
@@ -273,7 +177,7 @@ def _open(data: bytes) -> Image.Image:
         raise ImageRejected("corrupt", "the image header is damaged") from exc
 
 
-def _prepare_given(image: Image.Image, *, max_pixels: int) -> Image.Image:
+def prepare_given(image: Image.Image, *, max_pixels: int) -> Image.Image:
     """Oriented, square-cropped RGB copy of a caller's image (which is left as it was)."""
     width, height = image.size
     _check_dimensions(width, height, max_pixels=max_pixels)
@@ -367,32 +271,3 @@ def _apply_icc(image: Image.Image, icc: bytes) -> Image.Image:
 
 
 # --- resizing and encoding -----------------------------------------------------------------
-
-
-def _render_all(square: Image.Image, wanted: list[int], *, quality: int) -> dict[int, Rendition]:
-    """One rendition per size (``wanted`` is largest first), each resized from the smallest
-    image already at hand that is at least as large: the source for the largest size (and for
-    any upscale), then the previous rendition."""
-    from PIL import Image
-
-    base = square
-    renditions: dict[int, Rendition] = {}
-    for size in wanted:
-        if size == base.width:
-            picture = base
-        else:
-            picture = base.resize((size, size), Image.Resampling.LANCZOS, reducing_gap=_REDUCING_GAP)
-        if size < base.width:
-            base = picture
-        renditions[size] = _encode(picture, size, quality=quality)
-    return renditions
-
-
-def _encode(picture: Image.Image, size: int, *, quality: int) -> Rendition:
-    method = _WEBP_METHOD_SMALL if size <= _WEBP_SMALL_MAX_SIDE else _WEBP_METHOD_LARGE
-    buffer = io.BytesIO()
-    # No metadata: Pillow's WebP writer only embeds what is passed here, and nothing is.
-    picture.save(buffer, "WEBP", quality=quality, method=method, icc_profile="", exif=b"", xmp=b"")
-    data = buffer.getvalue()
-    digest = hashlib.sha256(data).hexdigest()[:40]
-    return Rendition(size=size, key=f"img/{digest}.webp", data=data)

@@ -1,0 +1,1 @@
+"""The image pipeline on Pillow: verify and normalise (``decode``), resize and encode (``pipeline``)."""

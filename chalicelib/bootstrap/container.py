@@ -1,0 +1,107 @@
+"""The wired application: what ``build_container`` returns and the entrypoints use."""
+
+from __future__ import annotations
+
+import functools
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.config import Settings
+from chalicelib.domain.tiers import Tier
+from chalicelib.messagebus import MessageBus
+from chalicelib.ports import Clock, ImagePipeline, ImageProvider, JobQueue, ObjectStore, StateStore
+from chalicelib.services.admission import Admission
+from chalicelib.services.api_keys import ApiKeyService
+from chalicelib.services.avatars import AvatarService
+from chalicelib.services.batches import BatchService
+from chalicelib.services.budget_alerts import BudgetAlerts
+from chalicelib.services.finish import FinishGeneration
+from chalicelib.services.gallery import GalleryService
+from chalicelib.services.identity import Authenticator
+from chalicelib.services.lanes import LaneWorker
+from chalicelib.services.policy import GenerationPolicy
+from chalicelib.services.read import ReadGenerations
+from chalicelib.services.reap import Reaper
+from chalicelib.services.request import RequestGeneration
+from chalicelib.services.views import GenerationView
+from chalicelib.services.webhooks import ReceiveWebhook
+
+if TYPE_CHECKING:
+    from chalicelib.adapters.outbound.ssrf import Resolver
+    from chalicelib.services.gallery_refresh import GalleryRefresh
+    from chalicelib.services.stats import StatsService
+
+
+class SystemClock:
+    """:class:`chalicelib.ports.Clock` on the real clocks."""
+
+    def time(self) -> float:
+        return time.time()
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+@dataclass
+class Container:
+    """The wired application: the ports, the bus, and the use cases the entrypoints call."""
+
+    settings: Settings
+    policy: GenerationPolicy
+    clock: Clock
+    store: StateStore
+    objects: ObjectStore
+    pipeline: ImagePipeline
+    queue: JobQueue
+    provider: ImageProvider
+    tiers: dict[str, Tier]
+    bus: MessageBus
+    authenticator: Authenticator
+    api_keys: ApiKeyService
+    gallery: GalleryService
+    view: GenerationView
+    admission: Admission
+    finish: FinishGeneration
+    request_generation: RequestGeneration
+    reads: ReadGenerations
+    avatars: AvatarService
+    batches: BatchService
+    lanes: LaneWorker
+    webhooks: ReceiveWebhook
+    reaper: Reaper
+    budget_alerts: BudgetAlerts
+    resolver: Resolver | None = None
+
+    @functools.cached_property
+    def gallery_refresh(self) -> GalleryRefresh:
+        """The refresh job (the schedule and the admin route), built on first use: its sources
+        import vendor code that no request needs."""
+        from chalicelib.bootstrap.gallery import build_gallery_refresh
+
+        return build_gallery_refresh(self)
+
+    @functools.cached_property
+    def stats(self) -> StatsService:
+        """``GET /v1/admin/stats``, built on first use."""
+        from chalicelib.services.stats import StatsService
+
+        return StatsService(
+            self.store.counters,
+            tiers=self.tiers,
+            budget=self.policy.budget,
+            providers=self.provider.vendors or (self.provider.name,),
+            clock=self.clock,
+        )
+
+    def describe(self) -> dict[str, Any]:
+        """Which adapter serves each port (for /v1/health and the logs; no secrets)."""
+        return {
+            "store_adapter": type(self.store).__name__,
+            "object_store": type(self.objects).__name__,
+            "queue": type(self.queue).__name__,
+            "provider": self.provider.name,
+        }

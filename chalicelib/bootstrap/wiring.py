@@ -1,0 +1,294 @@
+"""``build_container``: the ports from the settings (``adapters.py``, ``operations.py``), the message
+bus with the reactions to domain events, then each use case with exactly the ports it needs.
+
+Reading order, from a request to a provider: ``RequestGeneration`` admits (``Admission``), then
+dispatches (``Dispatch``): it runs the job within the wait (``RunInRequest``: ``RunJob`` on a
+thread, or ``RunAtProvider`` in webhook mode) or queues it; the lanes run it later
+(``LaneWorker``). Every end goes through ``FinishGeneration``, which publishes the events. Nothing
+is bound late: the in-process queue is handed its consumer (the lane worker) once that exists.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.bootstrap.adapters import (
+    breaker_policy,
+    build_objects,
+    build_pipeline,
+    build_provider,
+    build_queue,
+    build_store,
+    secret,
+)
+from chalicelib.bootstrap.container import Container, SystemClock
+from chalicelib.bootstrap.operations import (
+    build_alert_channels,
+    build_download_tracker,
+    build_fal_keys,
+    build_jwks,
+    build_webhook_sender,
+)
+from chalicelib.config import Settings, get_settings
+from chalicelib.domain.budget import Budget
+from chalicelib.domain.events import (
+    GalleryItemChosen,
+    GenerationAdmitted,
+    GenerationFinished,
+    ProviderAttempted,
+    SpendRecorded,
+)
+from chalicelib.domain.tiers import load_tiers
+from chalicelib.messagebus import MessageBus
+from chalicelib.ports import Clock, ImageProvider, JobQueue, ObjectStore, StateStore
+from chalicelib.services.admission import Admission
+from chalicelib.services.api_keys import ApiKeyService
+from chalicelib.services.avatars import AvatarService
+from chalicelib.services.batches import BatchService
+from chalicelib.services.budget_alerts import BudgetAlerts
+from chalicelib.services.callbacks import CallbackScheduler, DeliverCallback
+from chalicelib.services.collect import CollectResult
+from chalicelib.services.dispatch import Dispatch
+from chalicelib.services.finish import FinishGeneration
+from chalicelib.services.gallery import GalleryService
+from chalicelib.services.identity import Authenticator
+from chalicelib.services.lanes import LaneWorker
+from chalicelib.services.policy import GenerationPolicy
+from chalicelib.services.provider_health import ProviderHealthCheck
+from chalicelib.services.read import ReadGenerations
+from chalicelib.services.reap import Reaper
+from chalicelib.services.request import RequestGeneration
+from chalicelib.services.run_at_provider import RunAtProvider
+from chalicelib.services.run_in_request import RunInRequest
+from chalicelib.services.run_job import RunJob
+from chalicelib.services.submit import SubmitToProvider
+from chalicelib.services.views import GenerationView
+from chalicelib.services.waiting import WaitForGeneration
+from chalicelib.services.webhooks import ReceiveWebhook
+
+if TYPE_CHECKING:
+    from chalicelib.adapters.outbound.fetch import Resolver
+
+__all__ = ["build_container"]
+
+log = logging.getLogger(__name__)
+
+
+def _policy(settings: Settings) -> GenerationPolicy:
+    return GenerationPolicy(
+        rate_per_minute=settings.request_rate_per_minute,
+        default_wait_s=settings.default_wait_seconds,
+        max_wait_s=settings.max_wait_seconds,
+        cache_ttl_s=settings.cache_ttl_seconds,
+        job_deadline_s=settings.job_deadline_seconds,
+        sync_qualities=settings.sync_quality_list,
+        sync_max_depth=settings.sync_max_lane_depth,
+        max_receives=settings.lane_max_receives,
+        max_attempts=settings.job_max_attempts,
+        budget=Budget(settings.daily_budget_usd, settings.monthly_budget_usd, settings.budget_hard_cap_ratio),
+    )
+
+
+def build_container(
+    settings: Settings | None = None,
+    *,
+    store: StateStore | None = None,
+    objects: ObjectStore | None = None,
+    provider: ImageProvider | None = None,
+    queue: JobQueue | None = None,
+    clock: Clock | None = None,
+    start_workers: bool = True,
+    resolver: Resolver | None = None,
+) -> Container:
+    """Wire the application; any adapter given is used instead of the one the settings select.
+    ``resolver`` replaces DNS for the SSRF checks of outbound calls (tests)."""
+    settings = settings or get_settings()
+    clock = clock or SystemClock()
+    policy = _policy(settings)
+    store = store or build_store(settings)
+    objects = objects or build_objects(settings)
+    pipeline = build_pipeline()
+    queue = queue or build_queue(settings)
+    tiers = load_tiers(settings.tiers_json)
+    view = GenerationView(objects, queue)
+
+    # The reactions to what happens, each a handler of a domain event.
+    budget_alerts = BudgetAlerts(
+        counters=store.counters,
+        kv=store.kv,
+        budget=policy.budget,
+        channels=build_alert_channels(settings),
+        clock=clock,
+    )
+    from chalicelib import metrics
+
+    bus = MessageBus(
+        {
+            GenerationAdmitted: [metrics.on_admitted],
+            GenerationFinished: [metrics.on_finished, CallbackScheduler(queue).on_finished],
+            SpendRecorded: [budget_alerts.on_spend],
+            ProviderAttempted: [metrics.on_provider_attempted],
+        }
+    )
+    if (track_download := build_download_tracker(settings)) is not None:
+        bus.subscribe(GalleryItemChosen, track_download)
+    provider = provider or build_provider(settings, store.breakers, bus, resolver=resolver)
+    gallery = GalleryService(objects, kv=store.kv)
+
+    # The use cases.
+    generations = store.generations
+    finish = FinishGeneration(
+        generations=generations,
+        objects=objects,
+        pipeline=pipeline,
+        bus=bus,
+        clock=clock,
+        cache_ttl_s=policy.cache_ttl_s,
+    )
+    dispatch = Dispatch(
+        generations=generations,
+        queue=queue,
+        finish=finish,
+        gallery=gallery,
+        policy=policy,
+        provider_healthy=ProviderHealthCheck(store.breakers, provider, clock=clock),
+    )
+    run_job = RunJob(
+        generations=generations, provider=provider, finish=finish, clock=clock, lease_ms=policy.lease_ms
+    )
+    submit = SubmitToProvider(
+        generations=generations,
+        breakers=store.breakers,
+        queues=_provider_queues(settings, provider),
+        bus=bus,
+        clock=clock,
+        public_url=settings.public_url,
+        breaker_policy=breaker_policy(settings),
+        job_deadline_s=policy.job_deadline_s,
+    )
+    collect = CollectResult(
+        kv=store.kv, finish=finish, dispatch=dispatch, bus=bus, clock=clock, max_attempts=policy.max_attempts
+    )
+    admission = Admission(
+        generations=generations, tiers=tiers, gallery=gallery, policy=policy, bus=bus, clock=clock
+    )
+    reads = ReadGenerations(
+        generations=generations, counters=store.counters, tiers=tiers, view=view, clock=clock
+    )
+    callbacks = DeliverCallback(
+        generations=generations,
+        kv=store.kv,
+        timers=store.timers,
+        api_keys=store.api_keys,
+        sender=build_webhook_sender(resolver),
+        view=view,
+        clock=clock,
+    )
+    request_generation = RequestGeneration(
+        admission=admission,
+        dispatch=dispatch,
+        run_in_request=RunInRequest(
+            generations=generations,
+            run_job=run_job,
+            at_provider=RunAtProvider(
+                generations=generations,
+                submit=submit,
+                collect=collect,
+                dispatch=dispatch,
+                finish=finish,
+                clock=clock,
+                lease_ms=policy.lease_ms,
+            ),
+            dispatch=dispatch,
+            threads=policy.sync_threads,
+        ),
+        waiting=WaitForGeneration(generations=generations, clock=clock),
+        view=view,
+        gallery=gallery,
+        policy=policy,
+    )
+    lanes = LaneWorker(
+        generations=generations,
+        run_job=run_job,
+        submit=submit,
+        finish=finish,
+        callbacks=callbacks,
+        policy=policy,
+        clock=clock,
+    )
+    _serve_in_process(queue, lanes, start_workers)
+    api_keys = ApiKeyService(store.api_keys, settings.api_key_pepper_bytes)
+    return Container(
+        settings=settings,
+        policy=policy,
+        clock=clock,
+        store=store,
+        objects=objects,
+        pipeline=pipeline,
+        queue=queue,
+        provider=provider,
+        tiers=tiers,
+        bus=bus,
+        authenticator=Authenticator(
+            settings.jwt_secret.get_secret_value(),
+            api_keys.lookup if api_keys.enabled else None,
+            jwks=build_jwks(settings),
+        ),
+        api_keys=api_keys,
+        gallery=gallery,
+        view=view,
+        admission=admission,
+        finish=finish,
+        request_generation=request_generation,
+        reads=reads,
+        avatars=AvatarService(
+            generations=generations, kv=store.kv, objects=objects, gallery=gallery, bus=bus
+        ),
+        batches=BatchService(
+            generations=generations,
+            kv=store.kv,
+            queue=queue,
+            admission=admission,
+            finish=finish,
+            reads=reads,
+            clock=clock,
+        ),
+        lanes=lanes,
+        webhooks=ReceiveWebhook(
+            generations=generations,
+            kv=store.kv,
+            submit=submit,
+            collect=collect,
+            fal_keys=build_fal_keys(settings),
+            replicate_secret=secret(settings.replicate_webhook_secret) or "",
+            clock=clock,
+        ),
+        reaper=Reaper(
+            generations=generations,
+            timers=store.timers,
+            queue=queue,
+            submit=submit,
+            collect=collect,
+            finish=finish,
+            callbacks=callbacks,
+            clock=clock,
+        ),
+        budget_alerts=budget_alerts,
+        resolver=resolver,
+    )
+
+
+def _provider_queues(settings: Settings, provider: ImageProvider) -> Any:
+    """The providers' queue APIs: webhook mode needs the API's public URL for the callbacks."""
+    from chalicelib.adapters.providers.queued import QueuedProviders
+
+    return QueuedProviders(provider, enabled=settings.public_url is not None)
+
+
+def _serve_in_process(queue: JobQueue, lanes: LaneWorker, start: bool) -> None:
+    """The embedded queue's workers hand each message to the lane worker (SQS has its Lambdas)."""
+    from chalicelib.adapters.queue.inprocess import InProcessQueue
+
+    if isinstance(queue, InProcessQueue):
+        queue.serve(lanes.handle, start=start)
