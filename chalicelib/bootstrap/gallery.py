@@ -22,7 +22,7 @@ def build_batch_ai_source(container: Container) -> GallerySource | None:
     settings = container.settings
     if settings.gallery_ai_per_run <= 0 or not container.provider.vendors:
         return None
-    from chalicelib.services.gallery_ai import BatchAISource
+    from chalicelib.services.gallery_ai import BatchAISource, GalleryAIPolicy
     from chalicelib.services.gallery_intake import entry_id
 
     gallery = container.gallery
@@ -34,9 +34,11 @@ def build_batch_ai_source(container: Container) -> GallerySource | None:
         kv=container.store.kv,
         queue=container.queue,
         clock=container.clock,
-        daily_budget_usd=settings.daily_budget_usd,
-        budget_share=settings.gallery_ai_budget_share,
-        per_run=settings.gallery_ai_per_run,
+        policy=GalleryAIPolicy(
+            daily_budget_usd=settings.daily_budget_usd,
+            budget_share=settings.gallery_ai_budget_share,
+            per_run=settings.gallery_ai_per_run,
+        ),
         is_published=lambda source_id: gallery.entry(entry_id("ai", source_id)) is not None,
     )
 

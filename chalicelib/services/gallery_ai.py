@@ -51,6 +51,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from chalicelib.domain.errors import BudgetExhausted, DomainError, QuotaExceeded, RateLimited
@@ -77,6 +78,7 @@ __all__ = [
     "LICENSE",
     "SYSTEM_IDENTITY",
     "BatchAISource",
+    "GalleryAIPolicy",
     "gallery_spend_key",
     "state_key",
 ]
@@ -107,6 +109,18 @@ def gallery_spend_key(now: float) -> str:
     return f"{spend_keys(now)[0]}:tier:{GALLERY_TIER}"
 
 
+@dataclass(frozen=True)
+class GalleryAIPolicy:
+    """How much of the budget the gallery's own AI avatars may use, and how they are made."""
+
+    daily_budget_usd: float
+    budget_share: float = 0.1  # of the daily budget
+    per_run: int = 4  # new jobs per style and run, and also the most that may be open per style
+    quality: Quality = "fast"
+    size: Literal[512, 1024] = 512
+    max_per_style: int = 100  # variations ever submitted per style (the gallery stops growing there)
+
+
 class BatchAISource:
     """:class:`chalicelib.ports.GallerySource` of AI avatars pre-generated on the batch lane."""
 
@@ -123,17 +137,10 @@ class BatchAISource:
         kv: KeyValueStore,
         queue: JobQueue,
         clock: Clock,
-        daily_budget_usd: float,
-        budget_share: float = 0.1,
-        per_run: int = 4,
-        quality: Quality = "fast",
-        size: Literal[512, 1024] = 512,
-        max_per_style: int = 100,
+        policy: GalleryAIPolicy,
         is_published: Callable[[str], bool] | None = None,
     ) -> None:
-        """``per_run``: new jobs per style and run, and also the most that may be open per style.
-        ``max_per_style``: variations ever submitted per style (the gallery stops growing there).
-        ``is_published(source_id)``: whether the gallery lists that item already; without it a
+        """``is_published(source_id)``: whether the gallery lists that item already; without it a
         succeeded job is dropped from the pending list as soon as it has been offered once."""
         self._admission = admission
         self._finish = finish
@@ -141,15 +148,15 @@ class BatchAISource:
         self._counters = counters
         self._kv = kv
         self._queue = queue
-        self._daily_budget = max(0.0, daily_budget_usd)
-        self._share = min(1.0, max(0.0, budget_share))
-        self.per_run = max(0, per_run)
-        self._quality = quality
-        self._size = size
-        self._lowest = TOP_VARIATION + 1 - max(0, min(max_per_style, TOP_VARIATION + 1))
+        self._daily_budget = max(0.0, policy.daily_budget_usd)
+        self._share = min(1.0, max(0.0, policy.budget_share))
+        self.per_run = max(0, policy.per_run)
+        self._quality = policy.quality
+        self._size = policy.size
+        self._lowest = TOP_VARIATION + 1 - max(0, min(policy.max_per_style, TOP_VARIATION + 1))
         self._is_published = is_published
         self._clock = clock
-        self.styles = tuple(s.id for s in STYLES if quality in s.qualities)
+        self.styles = tuple(s.id for s in STYLES if policy.quality in s.qualities)
 
     def __repr__(self) -> str:
         return f"BatchAISource(share={self._share}, per_run={self.per_run}, quality={self._quality!r})"

@@ -33,6 +33,7 @@ from chalicelib.services.gallery_ai import (
     LICENSE,
     SYSTEM_IDENTITY,
     BatchAISource,
+    GalleryAIPolicy,
     gallery_spend_key,
     state_key,
 )
@@ -339,8 +340,7 @@ def test_the_source_alone_yields_nothing_before_its_jobs_end(build: Build) -> No
         kv=container.store.kv,
         queue=container.queue,
         clock=container.clock,
-        daily_budget_usd=25.0,
-        per_run=2,
+        policy=GalleryAIPolicy(daily_budget_usd=25.0, per_run=2),
     )
     try:
         assert list(source.fetch("anime", 2)) == []

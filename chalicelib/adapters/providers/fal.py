@@ -32,17 +32,8 @@ from typing import Any
 import httpx
 
 from chalicelib.adapters.outbound.fetch import DEFAULT_MAX_BYTES, FAL_ALLOWED_HOSTS, Resolver
-from chalicelib.adapters.providers.http_base import (
-    Clock,
-    HttpProvider,
-    Sleep,
-    as_dict,
-    as_str,
-    first_item,
-    make_timeout,
-    nsfw_flagged,
-    same_origin,
-)
+from chalicelib.adapters.providers.answers import as_dict, as_str, first_item, nsfw_flagged, same_origin
+from chalicelib.adapters.providers.http_base import Clock, HttpProvider, Sleep, make_timeout
 from chalicelib.adapters.providers.pricing import PriceTable
 from chalicelib.ports import (
     ContentRejected,

@@ -27,13 +27,8 @@ from typing import Any
 import httpx
 
 from chalicelib.adapters.outbound.fetch import DEFAULT_MAX_BYTES, OPENAI_ALLOWED_HOSTS, Resolver
-from chalicelib.adapters.providers.http_base import (
-    Clock,
-    HttpProvider,
-    Sleep,
-    as_dict,
-    first_item,
-)
+from chalicelib.adapters.providers.answers import as_dict, first_item
+from chalicelib.adapters.providers.http_base import Clock, HttpProvider, Sleep
 from chalicelib.adapters.providers.pricing import PriceTable
 from chalicelib.ports import ProviderDown, ProviderRequest, ProviderResult
 

@@ -25,8 +25,8 @@ import json
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
+from chalicelib.adapters.providers.answers import CONTENT_POLICY_MARKERS
 from chalicelib.adapters.providers.fal import FalProvider
-from chalicelib.adapters.providers.http_base import CONTENT_POLICY_MARKERS
 from chalicelib.adapters.providers.replicate import TERMINAL_STATUSES, ReplicateProvider
 from chalicelib.adapters.providers.runpod import FINAL_STATUSES, RunPodProvider
 from chalicelib.domain.provider_job import ProviderJob

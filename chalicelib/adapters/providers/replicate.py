@@ -32,15 +32,8 @@ from typing import Any, Literal
 import httpx
 
 from chalicelib.adapters.outbound.fetch import DEFAULT_MAX_BYTES, REPLICATE_ALLOWED_HOSTS, Resolver
-from chalicelib.adapters.providers.http_base import (
-    CONTENT_POLICY_MARKERS,
-    Clock,
-    HttpProvider,
-    Sleep,
-    make_timeout,
-    safe_id,
-    same_origin,
-)
+from chalicelib.adapters.providers.answers import CONTENT_POLICY_MARKERS, safe_id, same_origin
+from chalicelib.adapters.providers.http_base import Clock, HttpProvider, Sleep, make_timeout
 from chalicelib.adapters.providers.pricing import PriceTable
 from chalicelib.ports import (
     ContentRejected,

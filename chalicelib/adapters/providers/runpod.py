@@ -26,15 +26,8 @@ from typing import Any
 import httpx
 
 from chalicelib.adapters.outbound.fetch import DEFAULT_MAX_BYTES, RUNPOD_ALLOWED_HOSTS, Resolver
-from chalicelib.adapters.providers.http_base import (
-    CONTENT_POLICY_MARKERS,
-    Clock,
-    HttpProvider,
-    Sleep,
-    make_timeout,
-    nsfw_flagged,
-    safe_id,
-)
+from chalicelib.adapters.providers.answers import CONTENT_POLICY_MARKERS, nsfw_flagged, safe_id
+from chalicelib.adapters.providers.http_base import Clock, HttpProvider, Sleep, make_timeout
 from chalicelib.adapters.providers.pricing import PriceTable
 from chalicelib.ports import (
     ContentRejected,

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from chalicelib.adapters.keyed_http import KeyedHttpClient
-from chalicelib.adapters.providers.http_base import parse_retry_after
+from chalicelib.adapters.providers.answers import parse_retry_after
 from chalicelib.ports import SourceAuthError, SourceError, SourceItem, SourceRateLimited, SourceUnavailable
 
 __all__ = ["DEFAULT_COOLDOWN_S", "HttpSource", "clean_id", "clean_tag", "malformed", "page_cursor"]

@@ -20,7 +20,7 @@ from urllib.parse import quote
 import httpx
 
 from chalicelib.adapters.keyed_http import USER_AGENT, Secret, make_timeout
-from chalicelib.adapters.providers.http_base import same_origin
+from chalicelib.adapters.providers.answers import same_origin
 from chalicelib.adapters.sources.base import HttpSource, clean_id, clean_tag, malformed
 from chalicelib.domain.gallery import GalleryEntry
 from chalicelib.ports import SourceItem

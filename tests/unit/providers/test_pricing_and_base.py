@@ -7,13 +7,8 @@ import time
 
 import pytest
 
-from chalicelib.adapters.providers.http_base import (
-    Secret,
-    error_message,
-    make_timeout,
-    nsfw_flagged,
-    parse_retry_after,
-)
+from chalicelib.adapters.providers.answers import error_message, nsfw_flagged, parse_retry_after
+from chalicelib.adapters.providers.http_base import Secret, make_timeout
 from chalicelib.adapters.providers.pricing import (
     DEFAULT_PRICES,
     Price,
