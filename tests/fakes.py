@@ -62,3 +62,27 @@ def settle(container: Any, timeout: float = 30.0) -> None:
     queue = container.queue
     assert isinstance(queue, InProcessQueue), "only the embedded lanes can be waited for"
     assert queue.wait_idle(timeout), "the lanes did not finish their work in time"
+
+
+class FakeClock:
+    """:class:`chalicelib.ports.Clock` moved by hand: ``sleep`` advances it at once, and a test jumps
+    past a deadline with ``advance`` instead of waiting for it."""
+
+    def __init__(self, now: float = 1_700_000_000.0) -> None:
+        self.now = now
+        self.slept: list[float] = []
+        self._lock = threading.Lock()
+
+    def time(self) -> float:
+        return self.now
+
+    def monotonic(self) -> float:
+        return self.now - 1_600_000_000.0
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self.now += seconds
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.advance(seconds)
