@@ -86,3 +86,11 @@ class FakeClock:
     def sleep(self, seconds: float) -> None:
         self.slept.append(seconds)
         self.advance(seconds)
+
+
+def path_of(url: str) -> str:
+    """The path (and query) of an absolute URL: what the Chalice test client requests."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")

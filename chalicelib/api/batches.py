@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from chalice.app import Response
 
-from chalicelib.api.http import caller, json_response, parse_body
+from chalicelib.api.http import absolute_url, caller, json_response, parse_body
 from chalicelib.api.routing import ApiBlueprint
 from chalicelib.bootstrap import get_container
 from chalicelib.domain.models import BatchRequest
@@ -20,7 +20,7 @@ def create_batch() -> Response:
     identity = caller(request)
     body = parse_body(request, BatchRequest, max_bytes=MAX_BATCH_BODY_BYTES)
     accepted = get_container().batches.create(identity, body)
-    return json_response(accepted, 202, {"Location": f"/v1/batches/{accepted.id}"})
+    return json_response(accepted, 202, {"Location": absolute_url(request, f"/v1/batches/{accepted.id}")})
 
 
 @batches.route("/v1/batches/{batch_id}", methods=["GET"])

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from chalice.app import Request, Response
 from pydantic import BaseModel, ValidationError
 
-from chalicelib.bootstrap import get_container
+from chalicelib.bootstrap import current_settings, get_container
 from chalicelib.domain.errors import InvalidRequest, PayloadTooLarge
 from chalicelib.domain.identity import Identity
 from chalicelib.logs import bind
@@ -45,7 +45,8 @@ def parse_body(request: Request, model: type[Model], max_bytes: int = MAX_BODY_B
         raise InvalidRequest("A JSON body is required.")
     try:
         data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+    except (UnicodeDecodeError, RecursionError, ValueError):
+        # ValueError covers malformed JSON and numbers past Python's int digit limit (4,300).
         raise InvalidRequest("The body is not valid JSON.") from None
     if not isinstance(data, dict):
         raise InvalidRequest("The body must be a JSON object.")
@@ -88,3 +89,20 @@ def caller(request: Request) -> Identity:
     identity = get_container().authenticator.authenticate(request.headers, source_ip(request))
     bind(identity_kind=identity.kind)
     return identity
+
+
+def absolute_url(request: Request, path: str) -> str:
+    """``path`` (an API path such as ``/v1/generations/<id>``) as an absolute URL a client can
+    follow: under ``AVATARFLOW_PUBLIC_URL`` where set, else under the host and stage prefix this
+    request came through (API Gateway puts the stage, or a custom domain's base path, before the
+    route: ``/v1api/v1/...``)."""
+    public = current_settings().public_url
+    if public:
+        return public.rstrip("/") + path
+    context = request.context or {}
+    full = str(context.get("path") or "")
+    own = str(request.to_original_event().get("path") or "")
+    prefix = full[: len(full) - len(own)] if own and full.endswith(own) else ""
+    host = request.headers.get("host") or "localhost"
+    scheme = request.headers.get("x-forwarded-proto") or ("https" if context.get("domainName") else "http")
+    return f"{scheme}://{host}{prefix.rstrip('/')}{path}"

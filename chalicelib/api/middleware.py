@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from chalice.app import Request, Response
 
-from chalicelib.bootstrap import get_container
+from chalicelib.bootstrap import current_settings
 from chalicelib.logs import log_context
 
 log = logging.getLogger("avatarflow.http")
@@ -46,7 +46,9 @@ def _normalize_chalice_error(response: Response) -> Response:
 
 
 def _cors(request: Request, response: Response) -> None:
-    origins = get_container().settings.cors_origin_list
+    # The settings, not the container: an error response (the container could not be built) gets
+    # its CORS headers too, so that a page can read it.
+    origins = current_settings().cors_origin_list
     origin = request.headers.get("origin")
     if "*" in origins:
         response.headers["Access-Control-Allow-Origin"] = "*"

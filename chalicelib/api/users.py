@@ -5,7 +5,7 @@ from __future__ import annotations
 from chalice.app import Response
 
 from chalicelib.api.errors import rate_limit_headers
-from chalicelib.api.http import caller, int_param, json_response, parse_body, query
+from chalicelib.api.http import absolute_url, caller, int_param, json_response, parse_body, query
 from chalicelib.api.prefer import Prefer
 from chalicelib.api.routing import ApiBlueprint
 from chalicelib.bootstrap import get_container
@@ -33,7 +33,7 @@ def create_generation() -> Response:
     headers = rate_limit_headers(requested.rate_limit)
     if requested.finished:
         return json_response(generation, 200, headers)
-    headers["Location"] = f"/v1/generations/{generation.id}"
+    headers["Location"] = absolute_url(request, f"/v1/generations/{generation.id}")
     headers["Retry-After"] = str(max(1, round(generation.eta_seconds or 1)))
     return json_response(generation, 202, headers)
 

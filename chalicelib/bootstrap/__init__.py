@@ -10,7 +10,8 @@ import time
 from chalicelib.bootstrap.adapters import build_objects, build_pipeline, build_provider, build_store
 from chalicelib.bootstrap.container import Container, SystemClock
 from chalicelib.bootstrap.wiring import build_container
-from chalicelib.ports import ObjectStore
+from chalicelib.config import Settings, get_settings
+from chalicelib.ports import ObjectStore, StoreError
 from chalicelib.services.gallery import GalleryService
 from chalicelib.services.reap import Reaper
 
@@ -21,6 +22,7 @@ __all__ = [
     "build_objects",
     "build_provider",
     "build_store",
+    "current_settings",
     "get_container",
     "seed_gallery",
     "set_container",
@@ -37,23 +39,39 @@ def seed_gallery(gallery: GalleryService, objects: ObjectStore, per_style: int) 
     return gallery.ensure_seeded(lambda: procedural_entries(objects, build_pipeline(), per_style))
 
 
-def start_local(container: Container) -> None:
-    """What a local process does once: seed an empty gallery and pick up jobs left open."""
+def start_local(container: Container) -> bool:
+    """What a local process does once: seed an empty gallery and pick up jobs left open.
+    False if the store could not be reached for the jobs (the background reaper tries again):
+    the process still starts, and serves the gallery meanwhile."""
     added = seed_gallery(container.gallery, container.objects, container.settings.gallery_seed_per_style)
     if added:
         log.info("seeded the gallery with %d procedural avatars", added)
-    recovered = container.reaper.recover_open_jobs()
+    return _recover(container.reaper)
+
+
+def _recover(reaper: Reaper) -> bool:
+    try:
+        recovered = reaper.recover_open_jobs()
+    except StoreError:
+        log.warning("state store unreachable: open jobs will be picked up again once it answers")
+        return False
     if recovered:
         log.info("re-queued %d open jobs after a restart", recovered)
+    return True
 
 
-def start_background_reaper(reaper: Reaper, interval_s: float = 60.0) -> threading.Thread:
-    """The embedded stack's reaper: the same pass as the scheduled one, from a daemon thread."""
+def start_background_reaper(
+    reaper: Reaper, interval_s: float = 60.0, *, recovered: bool = True
+) -> threading.Thread:
+    """The embedded stack's reaper: the same pass as the scheduled one, from a daemon thread (and
+    the restart recovery, until it has run once)."""
 
     def loop() -> None:
+        done = recovered
         while True:
             time.sleep(interval_s)
             try:
+                done = done or _recover(reaper)
                 reaper.reap()
             except Exception:
                 log.exception("background reaper pass failed")
@@ -75,10 +93,18 @@ def get_container() -> Container:
             if _container is None:
                 container = build_container()
                 if container.settings.stage == "local":
-                    start_local(container)
-                    start_background_reaper(container.reaper)  # no EventBridge schedule runs locally
+                    recovered = start_local(container)
+                    # No EventBridge schedule runs locally.
+                    start_background_reaper(container.reaper, recovered=recovered)
                 _container = container
     return _container
+
+
+def current_settings() -> Settings:
+    """The settings of the installed container, else of the environment: never builds anything
+    (middleware that runs after a failed build still needs them)."""
+    container = _container
+    return container.settings if container is not None else get_settings()
 
 
 def set_container(container: Container | None) -> None:

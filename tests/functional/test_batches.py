@@ -117,7 +117,7 @@ def test_a_batch_runs_on_the_batch_lane_and_calls_back_each_final_generation_sig
     accepted = post_batch(client, {"items": items, "callback_url": HOOK}, headers)
     assert accepted.status_code == 202, accepted.body
     batch_id, ids = accepted.json_body["id"], accepted.json_body["generation_ids"]
-    assert accepted.headers["Location"] == f"/v1/batches/{batch_id}"
+    assert accepted.headers["Location"] == f"http://localhost/v1/batches/{batch_id}"
     assert len(ids) == 3 and len(set(ids)) == 3
     # Two new jobs on the batch lane; the third item is identical to the first and joins it.
     assert sorted(b["job"] for b in bodies(lanes.receive("batch"))) == sorted(ids[:2])

@@ -13,7 +13,7 @@ from PIL import Image
 
 from chalicelib.ports import ProviderDown
 from tests.conftest import FILES_BASE, auth
-from tests.fakes import RecordingProvider
+from tests.fakes import RecordingProvider, path_of
 
 JSON = {"Content-Type": "application/json"}
 
@@ -59,7 +59,7 @@ def test_premium_gets_1024_and_free_is_forbidden(client: Any) -> None:
     premium = accepted.json_body
     while premium["status"] != "succeeded" and time.monotonic() < deadline:
         time.sleep(0.05)
-        premium = client.http.get(accepted.headers["Location"], headers=headers).json_body
+        premium = client.http.get(path_of(accepted.headers["Location"]), headers=headers).json_body
     assert set(premium["images"]) == {"128", "256", "512", "1024"}
     assert premium["lane"] == "premium"
     assert fetch_image(client, premium["images"]["1024"]).size == (1024, 1024)
@@ -151,8 +151,8 @@ def test_respond_async_answers_202_with_location_and_finishes(client: Any) -> No
     assert accepted.status_code == 202
     assert accepted.json_body["status"] in ("queued", "running")
     assert accepted.json_body["eta_seconds"] > 0
-    location = accepted.headers["Location"]
-    assert location == f"/v1/generations/{accepted.json_body['id']}"
+    location = path_of(accepted.headers["Location"])
+    assert accepted.headers["Location"] == f"http://localhost/v1/generations/{accepted.json_body['id']}"
     assert int(accepted.headers["Retry-After"]) >= 1
     deadline = time.monotonic() + 20
     status = None
@@ -175,7 +175,7 @@ def test_wait_shorter_than_the_job_answers_202_and_the_same_call_finishes(
     assert accepted.json_body["status"] == "running"
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        body = client.http.get(accepted.headers["Location"], headers=headers).json_body
+        body = client.http.get(path_of(accepted.headers["Location"]), headers=headers).json_body
         if body["status"] == "succeeded":
             break
         time.sleep(0.05)
@@ -302,6 +302,6 @@ def test_a_failed_claim_in_the_request_hands_the_job_to_its_lane(
     body = accepted.json_body
     while time.monotonic() < deadline and body["status"] != "succeeded":
         time.sleep(0.05)
-        body = client.http.get(accepted.headers["Location"], headers=headers).json_body
+        body = client.http.get(path_of(accepted.headers["Location"]), headers=headers).json_body
     assert body["status"] == "succeeded"
     assert calls["n"] == 2

@@ -24,7 +24,7 @@ from chalicelib.logs import JsonFormatter
 from chalicelib.ports import ProviderDown
 from chalicelib.services.api_keys import hash_key
 from tests.conftest import JWT_SECRET, token
-from tests.fakes import RecordingProvider
+from tests.fakes import RecordingProvider, path_of
 from tests.ops_support import ADMIN_TOKEN, JSON, admin_headers, issue_key, key_headers, operated_app
 
 ALERT_SECRET = "whsec_" + base64.b64encode(b"budget-alert-secret-0123456789ab").decode()
@@ -187,7 +187,7 @@ def test_request_and_job_lines_carry_their_context(tmp_path: Path, store: Any, o
             assert queued.status_code == 202
             deadline = time.monotonic() + 20
             while time.monotonic() < deadline:
-                polled = client.http.get(queued.headers["Location"], headers=user).json_body
+                polled = client.http.get(path_of(queued.headers["Location"]), headers=user).json_body
                 if polled["status"] == "succeeded":
                     break
                 time.sleep(0.05)
