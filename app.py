@@ -7,6 +7,7 @@ from chalice.app import Chalice
 from chalicelib.api.admin import admin
 from chalicelib.api.admin_gallery import admin_gallery
 from chalicelib.api.batches import batches
+from chalicelib.api.dev import dev
 from chalicelib.api.middleware import http_middleware
 from chalicelib.api.preflight import add_preflight_routes
 from chalicelib.api.public import public
@@ -34,4 +35,5 @@ app.register_blueprint(lanes)
 app.register_blueprint(reaper)
 app.register_blueprint(admin)
 app.register_blueprint(schedules)
+app.register_blueprint(dev)
 add_preflight_routes(app)

@@ -106,3 +106,18 @@ def absolute_url(request: Request, path: str) -> str:
     host = request.headers.get("host") or "localhost"
     scheme = request.headers.get("x-forwarded-proto") or ("https" if context.get("domainName") else "http")
     return f"{scheme}://{host}{prefix.rstrip('/')}{path}"
+
+
+def etag(data: bytes) -> str:
+    """A strong ETag of immutable content."""
+    import hashlib
+
+    return '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
+
+
+def etag_matches(if_none_match: str | None, tag: str) -> bool:
+    """``If-None-Match`` (a list of tags, weak or strong, or ``*``) names ``tag``: answer 304."""
+    if not if_none_match:
+        return False
+    candidates = [c.strip() for c in if_none_match.split(",")]
+    return "*" in candidates or any(c.removeprefix("W/") == tag for c in candidates)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from chalice.app import Response
 
-from chalicelib.api.http import int_param, json_response, query
+from chalicelib.api.http import etag, etag_matches, int_param, json_response, query
 from chalicelib.api.routing import ApiBlueprint
 from chalicelib.bootstrap import get_container
 from chalicelib.domain.errors import InvalidRequest, NotFound
 from chalicelib.domain.models import Health, StyleList, StyleOut
 from chalicelib.domain.styles import STYLES
+from chalicelib.ports import IMMUTABLE_CACHE_CONTROL
 
 public = ApiBlueprint(__name__)
 
@@ -73,11 +74,13 @@ def public_avatar(user_id: str) -> Response:
     )
 
 
-@public.route("/v1/files/{folder}/{name}", methods=["GET"])
+@public.route("/v1/files/{folder}/{name}", methods=["GET", "HEAD"])
 def local_file(folder: str, name: str) -> Response:
-    """Serves the local object store (the local stage only; production serves R2 behind the CDN)."""
+    """Serves the local object store (the local stage only; production serves R2 behind the CDN,
+    which answers HEAD, ETag and If-None-Match itself)."""
     from chalicelib.adapters.storage.local import is_valid_key
 
+    request = public.current_request
     container = get_container()
     key = f"{folder}/{name}"
     if container.settings.uses_r2 or not is_valid_key(key) or not name.endswith(".webp"):
@@ -85,11 +88,15 @@ def local_file(folder: str, name: str) -> Response:
     data = container.objects.get(key)
     if data is None:
         raise NotFound("No such file.")
-    return Response(
-        body=data,
-        status_code=200,
-        headers={"Content-Type": "image/webp", "Cache-Control": "public, max-age=31536000, immutable"},
-    )
+    tag = etag(data)
+    headers: dict[str, str | list[str]] = {
+        "Content-Type": "image/webp",
+        "Cache-Control": IMMUTABLE_CACHE_CONTROL,
+        "ETag": tag,
+    }
+    if etag_matches(request.headers.get("if-none-match"), tag):
+        return Response(body=b"", status_code=304, headers=headers)
+    return Response(body=b"" if request.method == "HEAD" else data, status_code=200, headers=headers)
 
 
 @public.route("/v1/openapi.json", methods=["GET"])

@@ -314,3 +314,18 @@ class AdminStats(BaseModel):
     today: PeriodStats
     month: PeriodStats
     budget: BudgetStats
+
+
+# -- the local stage's development tokens ------------------------------------------------------
+
+
+class DevTokenRequest(_Strict):
+    """``POST /v1/dev/token`` (local stage only): a user identity without an identity provider."""
+
+    sub: str = Field(min_length=1, max_length=256, description="The user id the token names.")
+    tier: Literal["free", "premium", "enterprise"] = "free"
+
+
+class DevToken(BaseModel):
+    token: str = Field(description="An HS256 JWT for `Authorization: Bearer <token>`, valid 24 h.")
+    expires_at: int = Field(description="Epoch seconds.")

@@ -13,6 +13,7 @@ from chalicelib.ports import SigningKeys
 
 USER_TIERS = ("free", "premium", "enterprise")
 MAX_TOKEN_CHARS = 8192
+DEV_TOKEN_TTL_S = 24 * 3600
 
 ApiKeyLookup = Callable[[str], Identity | None]
 
@@ -80,3 +81,15 @@ class Authenticator:
         if identity is None:
             raise Unauthorized("The API key is unknown or revoked.")
         return identity
+
+
+def issue_dev_token(secret: str, subject: str, tier: str, now: float) -> tuple[str, int]:
+    """A user token for the local stage (its "sign in as" control): HS256 with the JWT secret,
+    expiring in 24 h. Returns the token and its expiry (epoch seconds)."""
+    if tier not in USER_TIERS:
+        raise ValueError(f"unknown tier {tier!r}")
+    expires_at = int(now) + DEV_TOKEN_TTL_S
+    token = jwt.encode(
+        {"sub": subject, "tier": tier, "iat": int(now), "exp": expires_at}, secret, algorithm="HS256"
+    )
+    return token, expires_at

@@ -141,3 +141,26 @@ def test_cors_preflight_on_routes_with_path_parameters(client: Any) -> None:
         preflight = client.http.options(path, headers=headers)
         assert preflight.status_code == 204, path
         assert preflight.headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_images_answer_head_carry_an_etag_and_a_matching_if_none_match_gets_304(client: Any) -> None:
+    item = client.http.get("/v1/gallery?limit=1").json_body["items"][0]
+    path = "/v1/files/" + item["images"]["128"].split("/v1/files/", 1)[1]
+    accept = {"Accept": "*/*"}
+
+    full = client.http.get(path, headers=accept)
+    assert full.status_code == 200 and full.body[:4] == b"RIFF"
+    tag = full.headers["ETag"]
+    assert tag.startswith('"') and tag.endswith('"') and len(tag) > 10
+
+    head = client.http.request("HEAD", path, headers=accept)
+    assert head.status_code == 200
+    assert head.headers["ETag"] == tag and head.headers["Content-Type"] == "image/webp"
+    assert head.body in (b"", "")
+
+    for condition in (tag, f"W/{tag}", f'"other", {tag}', "*"):
+        cached = client.http.get(path, headers={**accept, "If-None-Match": condition})
+        assert cached.status_code == 304, condition
+        assert cached.headers["ETag"] == tag and cached.body in (b"", "")
+    stale = client.http.get(path, headers={**accept, "If-None-Match": '"something-else"'})
+    assert stale.status_code == 200 and stale.body == full.body

@@ -29,7 +29,7 @@ class ProceduralSource:
 
     def fetch(self, style: str, budget: int, cursor: str | None = None) -> Iterator[SourceItem]:
         look = STYLES_BY_ID.get(style)
-        if look is None:
+        if look is None or budget <= 0:
             return
         for n in range(self.per_run):
             yield SourceItem(
