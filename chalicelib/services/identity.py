@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import jwt
-
 from chalicelib.domain.errors import Unauthorized
 from chalicelib.domain.identity import Identity
 from chalicelib.ports import SigningKeys
@@ -39,6 +37,8 @@ class Authenticator:
         return Identity("anonymous", source_ip or "unknown", "anonymous")
 
     def _from_bearer(self, authorization: str) -> Identity:
+        import jwt  # lazy: PyJWT loads cryptography, a cold-start cost anonymous and API-key calls skip
+
         scheme, _, token = authorization.strip().partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
@@ -88,6 +88,8 @@ def issue_dev_token(secret: str, subject: str, tier: str, now: float) -> tuple[s
     expiring in 24 h. Returns the token and its expiry (epoch seconds)."""
     if tier not in USER_TIERS:
         raise ValueError(f"unknown tier {tier!r}")
+    import jwt
+
     expires_at = int(now) + DEV_TOKEN_TTL_S
     token = jwt.encode(
         {"sub": subject, "tier": tier, "iat": int(now), "exp": expires_at}, secret, algorithm="HS256"
