@@ -15,11 +15,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
-from pathlib import Path
-from typing import Any
-
 import os
 from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator
 

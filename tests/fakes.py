@@ -68,8 +68,10 @@ class FakeClock:
     """:class:`chalicelib.ports.Clock` moved by hand: ``sleep`` advances it at once, and a test jumps
     past a deadline with ``advance`` instead of waiting for it."""
 
-    def __init__(self, now: float = 1_700_000_000.0) -> None:
-        self.now = now
+    def __init__(self, now: float | None = None) -> None:
+        # From the real time by default: the store scripts set absolute expiries (EXPIREAT) from
+        # this clock, and a date in the past would expire what they write at once.
+        self.now = time.time() if now is None else now
         self.slept: list[float] = []
         self._lock = threading.Lock()
 

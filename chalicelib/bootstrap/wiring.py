@@ -198,7 +198,6 @@ def build_container(
                 dispatch=dispatch,
                 finish=finish,
                 clock=clock,
-                lease_ms=policy.lease_ms,
             ),
             dispatch=dispatch,
             threads=policy.sync_threads,

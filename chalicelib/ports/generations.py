@@ -47,6 +47,7 @@ class AdmitRequest:
     spend_keys: tuple[str, str] = ("spend:day:none", "spend:month:none")  # today's, this month's USD
     spend_limits: tuple[float, float] = (-1.0, -1.0)  # the tier's daily and monthly cap; < 0 = none
     stats_prefixes: tuple[tuple[str, int], ...] = ()  # (prefix, ttl): admit.lua counts outcomes there
+    claim_lease_ms: int | None = None  # claim a created job for the caller, who runs it at once
 
 
 @dataclass(frozen=True)

@@ -90,6 +90,10 @@ class Admission:
         if req.callback_url and identity.kind != "api_key":
             raise Forbidden("callback_url is available to enterprise API clients only.")
 
+    def lane_for(self, identity: Identity) -> str:
+        """The lane this identity's generations go to."""
+        return self._tiers[identity.tier].lane
+
     def admit(
         self,
         identity: Identity,
@@ -101,13 +105,15 @@ class Admission:
         accounting_tier: str | None = None,
         gallery_candidate: bool = False,
         rate: tuple[str, int] | None = None,
+        claim_lease_ms: int | None = None,
     ) -> Admitted:
         """Admit one request in one store call, or raise its refusal (429, 503, 409).
 
         ``lane`` overrides the tier's (batches), ``batch`` tags the job with its batch,
         ``accounting_tier`` the tier its spend and stats count under (the gallery's own jobs), and
         ``rate`` replaces the general request rate counter (its key and limit: a batch counts once,
-        not once per item)."""
+        not once per item). With ``claim_lease_ms`` a created job comes back claimed (running) for
+        the caller, who runs it at once."""
         self.check_entitlements(identity, req)
         tier = self._tiers[identity.tier]
         now = self._clock.time()
@@ -140,6 +146,7 @@ class Admission:
             spend_keys=spend_keys(now),
             spend_limits=self._policy.budget.limits_for(tier.name),
             stats_prefixes=tuple(zip(stats_prefixes(now), (DAY_STATS_TTL, MONTH_STATS_TTL), strict=True)),
+            claim_lease_ms=claim_lease_ms,
         )
         try:
             result = self._generations.admit(request)

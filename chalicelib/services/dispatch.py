@@ -42,14 +42,14 @@ class Dispatch:
         self._policy = policy
         self._provider_healthy = provider_healthy
 
-    def sync_allowed(self, generation: Generation) -> bool:
+    def sync_allowed(self, quality: str, lane: str) -> bool:
         """Answer within the wait only for a quick quality, a lane that is not backed up and a
         provider that is healthy; anything else is queued at once (202)."""
-        if generation.quality not in self._policy.sync_qualities:
+        if quality not in self._policy.sync_qualities:
             return False
-        if self._queue.depth(generation.lane) > self._policy.sync_max_depth:
+        if self._queue.depth(lane) > self._policy.sync_max_depth:
             return False
-        return self._provider_healthy(generation.quality)
+        return self._provider_healthy(quality)
 
     def enqueue(self, generation: Generation) -> None:
         """Queue a job on its lane; if that fails, fail the job (refunded) and raise a 503."""

@@ -65,9 +65,10 @@ class FinishGeneration:
         self._clock = clock
         self._cache_ttl = cache_ttl_s
 
-    def succeed(self, generation: Generation, result: ProviderResult) -> bool:
+    def succeed(self, generation: Generation, result: ProviderResult) -> Generation | None:
         """The image pipeline, every size stored, and the job ended as succeeded with its spend and
-        stats; False if it had already ended. Raises ``ProviderUnavailable`` for an unusable image."""
+        stats. Returns the generation as it ended, or None if it had already ended (elsewhere).
+        Raises ``ProviderUnavailable`` for an unusable image."""
         try:
             renditions = self._pipeline.renditions(
                 result.picture if result.picture is not None else result.image, generation.sizes
@@ -87,20 +88,23 @@ class FinishGeneration:
 
     def fail(
         self, generation: Generation, failure: Failure, *, failed_providers: tuple[str, ...] = ()
-    ) -> bool:
-        """End a job as failed (its charge refunded); False if it had already ended."""
+    ) -> Generation | None:
+        """End a job as failed (its charge refunded); None if it had already ended."""
         return self._end(generation, failure, failed_providers=failed_providers)
 
-    def fail_for(self, generation: Generation, exc: BaseException, *, provider: str | None = None) -> bool:
+    def fail_for(
+        self, generation: Generation, exc: BaseException, *, provider: str | None = None
+    ) -> Generation | None:
         """End a job as failed with the error code its exception deserves. ``provider`` is the
-        provider that raised it, counted as failed in the stats where the error names none itself."""
+        provider that failed it (an error, or an unusable image), counted as failed in the stats
+        where the error names none itself."""
         failure = failure_for(exc)
         failed: tuple[str, ...] = ()
         if isinstance(exc, ProviderError):
             log.warning("provider failed", extra={"job_id": generation.id, "kind": exc.kind})
-            if failure.code != "content_rejected":  # a refusal proves the provider works
-                named = exc.failed_providers
-                failed = named if named is not None else ((provider,) if provider else ())
+        if failure.code != "content_rejected":  # a refusal proves the provider works
+            named = exc.failed_providers if isinstance(exc, ProviderError) else None
+            failed = named if named is not None else ((provider,) if provider else ())
         return self.fail(generation, failure, failed_providers=failed)
 
     def _end(
@@ -110,7 +114,7 @@ class FinishGeneration:
         spend: list[Counter] | None = None,
         *,
         failed_providers: tuple[str, ...] = (),
-    ) -> bool:
+    ) -> Generation | None:
         now = self._clock.time()
         ended = generation.ended(outcome, iso(now))
         made = outcome if isinstance(outcome, Success) else None
@@ -129,9 +133,10 @@ class FinishGeneration:
         if made is not None and made.cost_usd > 0:
             # Paid whether or not the job was still open: the spend guard must see it.
             self._bus.publish(SpendRecorded(made.provider, generation.tier, made.cost_usd))
-        if done:
-            self._bus.publish(GenerationFinished(ended))
-        return done
+        if not done:
+            return None
+        self._bus.publish(GenerationFinished(ended))
+        return ended
 
     def _spend(self, generation: Generation, provider: str, cost: float) -> list[Counter]:
         """What a paid job adds to the spend counters, in the same call that finishes it."""

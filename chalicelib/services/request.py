@@ -17,7 +17,7 @@ from chalicelib.services.admission import Admission
 from chalicelib.services.dispatch import Dispatch
 from chalicelib.services.gallery import GalleryService
 from chalicelib.services.policy import GenerationPolicy
-from chalicelib.services.run_in_request import RunInRequest
+from chalicelib.services.run_in_request import Reservation, RunInRequest
 from chalicelib.services.views import GenerationView
 from chalicelib.services.waiting import WaitForGeneration
 
@@ -68,13 +68,30 @@ class RequestGeneration:
     ) -> Requested:
         """Admit, then answer: ``wait`` seconds at most (``Prefer: wait``; None: the default), or
         at once with ``respond_async``. A failed generation raises its error (never charged)."""
-        admitted = self._admission.admit(identity, req, idempotency_key=idempotency_key)
-        generation, rate_limit = admitted.generation, admitted.rate_limit
         wait_s = self._policy.wait_for(wait)
+        reservation = self._reserve(identity, req, wait_s, respond_async)
+        try:
+            admitted = self._admission.admit(
+                identity,
+                req,
+                idempotency_key=idempotency_key,
+                claim_lease_ms=self._policy.lease_ms if reservation is not None else None,
+            )
+        except BaseException:
+            if reservation is not None:
+                reservation.release()  # refused: the thread slot goes back
+            raise
+        generation, rate_limit = admitted.generation, admitted.rate_limit
         try:
             if admitted.outcome == "created":
-                generation = self._dispatch_new(generation, wait_s, respond_async)
+                if reservation is not None:
+                    # Claimed for this request by the admit script: run it now.
+                    generation = self._run_in_request.run(generation, wait_s, reservation)
+                else:
+                    self._dispatch.enqueue(generation)
             else:
+                if reservation is not None:
+                    reservation.release()
                 if admitted.outcome == "replayed" and generation.never_started:
                     # The first attempt's reply was lost after the store admitted it (e.g. a timeout
                     # on the way back), so nothing dispatched the job. Queue it now; the claim makes
@@ -84,15 +101,20 @@ class RequestGeneration:
                     # Joined an identical request in flight (or replayed one): wait for it like our own.
                     generation = self._waiting.until_ended(generation, wait_s)
         except ProviderUnavailable as exc:
-            exc.rate_limit = rate_limit
+            exc.rate_limit = exc.rate_limit or rate_limit
             raise
         return self._answer(generation, rate_limit)
 
-    def _dispatch_new(self, generation: Generation, wait: float, respond_async: bool) -> Generation:
-        if respond_async or wait <= 0 or not self._dispatch.sync_allowed(generation):
-            self._dispatch.enqueue(generation)
-            return generation
-        return self._run_in_request.run(generation, wait)
+    def _reserve(
+        self, identity: Identity, req: models.GenerationRequest, wait: float, respond_async: bool
+    ) -> Reservation | None:
+        """A way to run the job within the wait, reserved before admission so that the admit
+        script can claim the job in the same call; None: it will be queued (202)."""
+        if respond_async or wait <= 0:
+            return None
+        if not self._dispatch.sync_allowed(req.quality, self._admission.lane_for(identity)):
+            return None
+        return self._run_in_request.reserve(req.quality)
 
     def _answer(self, generation: Generation, rate_limit: RateLimit | None) -> Requested:
         if generation.error is not None:

@@ -32,7 +32,6 @@ class RunAtProvider:
         dispatch: Dispatch,
         finish: FinishGeneration,
         clock: Clock,
-        lease_ms: int,
     ) -> None:
         self._generations = generations
         self._submit = submit
@@ -40,18 +39,15 @@ class RunAtProvider:
         self._dispatch = dispatch
         self._finish = finish
         self._clock = clock
-        self._lease_ms = lease_ms
 
-    def run_within(self, generation: Generation, wait: float) -> Generation | None:
-        """The job after at most ``wait`` seconds; None when no queue-capable provider serves it
-        (the caller runs it in-process then)."""
-        candidates = self._submit.candidates(generation.quality)
-        if not candidates:
-            return None
+    def serves(self, quality: str) -> bool:
+        """Webhook mode, with a queue-capable provider for this quality."""
+        return bool(self._submit.candidates(quality))
+
+    def run_claimed(self, claimed: Generation, wait: float) -> Generation:
+        """The job (claimed for this request when it was admitted) after at most ``wait`` seconds."""
+        candidates = self._submit.candidates(claimed.quality)
         deadline = self._clock.monotonic() + wait
-        claimed = self._generations.claim(generation.id, int(self._clock.time() * 1000), self._lease_ms)
-        if claimed is None:
-            return self._latest(generation)
         try:
             job = self._submit.submit(claimed, candidates)
         except ProviderError as exc:

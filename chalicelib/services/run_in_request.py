@@ -1,18 +1,19 @@
 """The request waiting for its own job: run it now, within the wait, and answer with the result.
 
-In webhook mode the job goes to a provider's queue API and the request polls it
-(:class:`RunAtProvider`); otherwise it runs on one of a few threads of this process. A job that
-outlives the wait goes on (the same call finishes it: never a second provider call) and the
-request answers 202.
+The request reserves a way to run before it is admitted (a free thread of this process, or, in
+webhook mode, a provider's queue API), so that the admit script can claim the job for it in the
+same store call: one round trip fewer on the hot path. The job then runs on the reserved thread
+(:class:`RunJob`) or at the provider (:class:`RunAtProvider`). A job that outlives the wait goes
+on (the same call finishes it: never a second provider call) and the request answers 202.
 """
 
 from __future__ import annotations
 
 import contextvars
-import dataclasses
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 from chalicelib.domain.generation import Generation
 from chalicelib.ports import GenerationStore, StoreError
@@ -21,6 +22,20 @@ from chalicelib.services.run_at_provider import RunAtProvider
 from chalicelib.services.run_job import RunJob
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class Reservation:
+    """A way to run one job now: a thread slot (``at_provider`` False) or a provider's queue API."""
+
+    at_provider: bool
+    _release: threading.BoundedSemaphore | None = field(default=None, repr=False)
+
+    def release(self) -> None:
+        """Give the slot back (once); the job was not run here after all."""
+        slot, self._release = self._release, None
+        if slot is not None:
+            slot.release()
 
 
 class RunInRequest:
@@ -42,50 +57,56 @@ class RunInRequest:
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="avatarflow-sync")
         self._slots = threading.BoundedSemaphore(threads)
 
-    def run(self, generation: Generation, wait: float) -> Generation:
-        """The job after at most ``wait`` seconds: ended, or still running; queued on its lane
-        when it cannot run here (no free thread, a failed claim)."""
-        try:
-            latest = self._at_provider.run_within(generation, wait)
-        except Exception:
-            # Admitted and charged: never leave it waiting for the reaper. The lane runs it; the
-            # claim lease and the stored provider job keep that from running it twice.
-            log.exception("sync path failed; handing the job to its lane", extra={"job_id": generation.id})
-            self._dispatch.enqueue(generation)
-            return generation
-        if latest is not None:
-            return latest
-        return self._on_a_thread(generation, wait)
-
-    def _on_a_thread(self, generation: Generation, wait: float) -> Generation:
+    def reserve(self, quality: str) -> Reservation | None:
+        """A way to run a job of this quality now, or None (every thread busy: queue it)."""
+        if self._at_provider.serves(quality):
+            return Reservation(at_provider=True)
         if not self._slots.acquire(blocking=False):
-            self._dispatch.enqueue(generation)
-            return generation
+            return None
+        return Reservation(at_provider=False, _release=self._slots)
 
-        def run_and_release() -> None:
+    def run(self, claimed: Generation, wait: float, reservation: Reservation) -> Generation:
+        """The job (claimed for this request when it was admitted) after at most ``wait``
+        seconds: ended, or still running."""
+        if reservation.at_provider:
             try:
-                self._run_job.run(generation.id)
+                return self._at_provider.run_claimed(claimed, wait)
+            except Exception as exc:
+                # Admitted and charged: never leave it waiting for the reaper. Released and put on
+                # its lane; the stored provider job keeps the lane from submitting it twice.
+                log.exception("sync path failed; handing the job to its lane", extra={"job_id": claimed.id})
+                self._dispatch.requeue(claimed, exc)
+                return claimed
+        return self._on_a_thread(claimed, wait, reservation)
+
+    def _on_a_thread(self, claimed: Generation, wait: float, reservation: Reservation) -> Generation:
+        def run_and_release() -> Generation | None:
+            try:
+                return self._run_job.run_claimed(claimed)
             finally:
-                self._slots.release()
+                reservation.release()
 
         try:
             # The job's log lines keep the request's context (request id, caller's kind).
             future = self._executor.submit(contextvars.copy_context().run, run_and_release)
-        except RuntimeError:  # executor shut down: hand the job to the lanes
-            self._slots.release()
-            self._dispatch.enqueue(generation)
-            return generation
+        except RuntimeError as exc:  # executor shut down: hand the job to the lanes
+            reservation.release()
+            self._dispatch.requeue(claimed, exc)
+            return claimed
         try:
-            future.result(timeout=wait)
+            ended = future.result(timeout=wait)
         except TimeoutError:
-            self._dispatch.hand_over(generation)
-            return dataclasses.replace(generation, status="running")
+            self._dispatch.hand_over(claimed)
+            return claimed
         except StoreError:
-            # run_job catches everything after its claim, so the claim itself failed: nothing ran.
-            log.warning(
-                "could not claim the job in the request; handing it to its lane",
-                extra={"job_id": generation.id},
-            )
-            self._dispatch.enqueue(generation)
-            return generation
-        return self._generations.get(generation.id) or generation
+            # The job could not be ended (the store failed on the way): its lease runs out and the
+            # lane (or the reaper) takes it over.
+            log.warning("could not end the job in the request", extra={"job_id": claimed.id})
+            self._dispatch.hand_over(claimed)
+            return claimed
+        if ended is not None:
+            return ended  # as this call ended it: no need to read it back
+        return self._generations.get(claimed.id) or claimed
+
+
+__all__ = ["Reservation", "RunInRequest"]

@@ -55,39 +55,39 @@ class RunJob:
         self._clock = clock
         self._lease_ms = lease_ms
 
-    def run(self, generation_id: str, *, force: bool = False) -> None:
-        """Claim the job, make the image, store every size, and end it (or fail and refund)."""
-        with log_context(job_id=generation_id):
-            now_ms = int(self._clock.time() * 1000)
-            generation = self._generations.claim(generation_id, now_ms, self._lease_ms, force=force)
-            if generation is None:
-                return  # already running elsewhere, or already ended: nothing to do twice
-            self.execute(generation)
-
     def execute(self, generation: Generation, *, final: bool = True) -> bool:
         """Make the image of a claimed job here and end it. A failure fails the job (refunded)
         unless ``final`` is False and a retry may pass: the job is then released, to be claimed
         again when its lane redelivers it, and False is returned."""
+        done, _ = self._execute(generation, final=final)
+        return done
+
+    def run_claimed(self, generation: Generation) -> Generation | None:
+        """Run a job the caller already holds (claimed when it was admitted) to its end. Returns
+        the generation as it ended here, or None if something else ended it first."""
+        _, ended = self._execute(generation, final=True)
+        return ended
+
+    def _execute(self, generation: Generation, *, final: bool) -> tuple[bool, Generation | None]:
         with log_context(job_id=generation.id):
             try:
                 result = self._provider.generate(provider_request(generation))
                 with log_context(provider=result.provider):
-                    self._finish.succeed(generation, result)
+                    return True, self._finish.succeed(generation, result)
             except ProviderError as exc:
                 if not final and exc.kind not in NOT_RETRIED:
                     log.warning(
                         "provider failed; retrying later", extra={"job_id": generation.id, "kind": exc.kind}
                     )
-                    return not self._generations.release(generation.id)
-                self._finish.fail_for(generation, exc, provider=self._provider.name)
+                    return not self._generations.release(generation.id), None
+                return True, self._finish.fail_for(generation, exc, provider=self._provider.name)
             except DomainError as exc:
-                self._finish.fail_for(generation, exc)
+                return True, self._finish.fail_for(generation, exc)
             except Exception as exc:
                 if not final:
                     log.warning(
                         "job attempt crashed; retrying later", exc_info=True, extra={"job_id": generation.id}
                     )
-                    return not self._generations.release(generation.id)
+                    return not self._generations.release(generation.id), None
                 log.exception("job crashed", extra={"job_id": generation.id})
-                self._finish.fail_for(generation, exc)
-            return True
+                return True, self._finish.fail_for(generation, exc)

@@ -72,6 +72,7 @@ class RedisGenerations:
             repr(float(request.spend_limits[0])),
             repr(float(request.spend_limits[1])),
             " ".join(f"{keys.key(prefix)} {ttl}" for prefix, ttl in request.stats_prefixes),
+            request.claim_lease_ms or 0,
         ]
         for window in request.windows:
             args += [window.limit, window.reset_at]

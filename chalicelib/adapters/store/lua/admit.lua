@@ -14,6 +14,8 @@
 --       'prefix ttl ...' ('' = none; every outcome INCRs prefix .. 'admit:' .. outcome, so the
 --       admin stats count admissions and cache hits without another round trip; those keys are
 --       built here from the prefix, fine on a single-shard Redis as in finish.lua),
+--       16 claim lease ms (> 0: a created job is claimed for the caller, who runs it at once:
+--       running, attempts 1, leased until now + lease, saving the claim's own round trip),
 --       then N pairs (limit, reset epoch s), then F pairs (field, value) of the new record.
 -- Reply: {outcome, limit, remaining, reset, retry_after, field, value, ...}; -1 means none.
 
@@ -34,7 +36,8 @@ local day_limit = tonumber(ARGV[13])
 local month_limit = tonumber(ARGV[14])
 local stats = {}
 for word in string.gmatch(ARGV[15] or '', '%S+') do stats[#stats + 1] = word end
-local win_base = 15
+local claim_lease_ms = tonumber(ARGV[16])
+local win_base = 16
 local field_base = win_base + 2 * nwin
 
 local function window_limit(i) return tonumber(ARGV[win_base + 2 * i - 1]) end
@@ -160,7 +163,12 @@ for i = 1, nwin do
   consider(window_limit(i), window_limit(i) - c, window_reset(i))
   charged[#charged + 1] = KEYS[10 + i]
 end
-write_record({'status', 'queued', 'cached', '0', 'charged', table.concat(charged, ' ')})
+if claim_lease_ms > 0 then
+  write_record({'status', 'running', 'cached', '0', 'charged', table.concat(charged, ' '),
+                'attempts', '1', 'lease_until', string.format('%.0f', now_ms + claim_lease_ms)})
+else
+  write_record({'status', 'queued', 'cached', '0', 'charged', table.concat(charged, ' ')})
+end
 redis.call('SET', KEYS[4], gen_id, 'PX', math.max(deadline_ms - now_ms, 1000))
 redis.call('ZADD', KEYS[7], deadline_ms, gen_id)
 return reply('created', -1, KEYS[5])
