@@ -124,7 +124,7 @@ class _Handler(BaseHTTPRequestHandler):
         harness._record(path, body, len(raw), dict(self.headers.items()))
         wait, after = harness._pause()
         if wait and not after:
-            harness._sleep(wait)
+            harness._hold(wait)
         fault = harness._fault
         if fault is not None:
             self._reply(*fault)
@@ -135,7 +135,7 @@ class _Handler(BaseHTTPRequestHandler):
         b64 = (self.headers.get("Upstash-Encoding") or "").lower() == "base64"
         status, payload = harness.handle(path, body, b64)
         if wait and after:
-            harness._sleep(wait)
+            harness._hold(wait)
         self._reply(status, json.dumps(payload).encode(), _JSON)
 
     def _reply(self, status: int, body: bytes, content_type: str) -> None:
@@ -228,7 +228,8 @@ class UpstashHarness:
     def _pause(self) -> tuple[float, bool]:
         return self._delay, self._delay_after
 
-    def _sleep(self, seconds: float) -> None:
+    def _hold(self, seconds: float) -> None:
+        """The simulated slowness of :meth:`delay`: ``seconds``, or until :meth:`heal` releases it."""
         self._wake.wait(seconds)
 
     # -- counting ----------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ of the adapter that needs it, so that the Lambda cold start imports only what it
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,7 @@ from chalicelib.config import Settings
 from chalicelib.messagebus import MessageBus
 from chalicelib.ports import (
     BreakerPolicy,
+    Clock,
     ImagePipeline,
     ImageProvider,
     JobQueue,
@@ -217,8 +219,11 @@ def build_provider(
     bus: MessageBus | None = None,
     *,
     resolver: Resolver | None = None,
+    clock: Clock | None = None,
 ) -> ImageProvider:
-    """The router over every vendor that has a key, or the offline renderer alone if none has."""
+    """The router over every vendor that has a key, or the offline renderer alone if none has.
+    ``clock`` is the router's time (breaker cool-downs, its deadline, the gaps between retries):
+    the container's clock, else the real one."""
     from chalicelib.adapters.providers.procedural import ProceduralProvider
 
     keys = [(secret(key_of(settings)), build) for key_of, build in VENDORS]
@@ -242,5 +247,8 @@ def build_provider(
         fallback=ProceduralProvider() if settings.uses_procedural_fallback else None,
         policy=breaker_policy(settings),
         deadline_s=deadline,
+        clock=clock.time if clock else time.time,
+        monotonic=clock.monotonic if clock else time.monotonic,
+        sleep=clock.sleep if clock else time.sleep,
         bus=bus,
     )

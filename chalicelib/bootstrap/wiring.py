@@ -133,7 +133,7 @@ def build_container(
     )
     if (track_download := build_download_tracker(settings)) is not None:
         bus.subscribe(GalleryItemChosen, track_download)
-    provider = provider or build_provider(settings, store.breakers, bus, resolver=resolver)
+    provider = provider or build_provider(settings, store.breakers, bus, resolver=resolver, clock=clock)
     gallery = GalleryService(objects, kv=store.kv)
 
     # The use cases.

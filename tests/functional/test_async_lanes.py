@@ -8,6 +8,7 @@ renderer behind the call-counting double.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,10 +21,10 @@ from app import app
 from chalicelib.adapters.providers.router import ProviderRouter
 from chalicelib.adapters.storage.local import LocalObjectStore
 from chalicelib.adapters.store.redis_store import RedisStateStore
-from chalicelib.bootstrap import Container, build_container, set_container
-from chalicelib.ports import BreakerPolicy, ProviderDown
+from chalicelib.bootstrap import Container, build_container, get_container, set_container
+from chalicelib.ports import BreakerPolicy, Clock, ProviderDown
 from tests.conftest import FILES_BASE, auth, make_settings
-from tests.fakes import RecordingProvider
+from tests.fakes import FakeClock, RecordingProvider, wait_ended
 from tests.lanes_harness import SqsLanes, bodies, sqs_lanes
 
 Wire = Callable[..., Container]
@@ -43,10 +44,10 @@ def wire(
     provider: RecordingProvider,
     lanes: SqsLanes,
 ) -> Iterator[Wire]:
-    def build(*, provider_override: Any = None, **overrides: Any) -> Container:
+    def build(*, provider_override: Any = None, clock: Clock | None = None, **overrides: Any) -> Container:
         settings = make_settings(tmp_path, **lanes.settings(), **{"lane_max_receives": 3, **overrides})
         container = build_container(
-            settings, store=store, objects=objects, provider=provider_override or provider
+            settings, store=store, objects=objects, provider=provider_override or provider, clock=clock
         )
         set_container(container)
         return container
@@ -78,13 +79,6 @@ def remaining(client: Any, headers: dict[str, str]) -> dict[str, int]:
     return {w["window"]: w["remaining"] for w in quota["limits"]}
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
-
-
 def test_an_async_request_is_a_lane_message_that_a_worker_finishes(
     client: Any, lanes: SqsLanes, provider: RecordingProvider, objects: LocalObjectStore
 ) -> None:
@@ -110,14 +104,27 @@ def test_an_async_request_is_a_lane_message_that_a_worker_finishes(
 
 
 def test_a_job_delivered_twice_calls_the_provider_once_and_is_charged_once(
-    client: Any, lanes: SqsLanes, provider: RecordingProvider
+    client: Any, lanes: SqsLanes, provider: RecordingProvider, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     headers = {**auth("twice-user", "free"), "Prefer": "respond-async"}
     gen_id = post(client, {"style": "pixel", "variation": 2}, headers).json_body["id"]
     (message,) = lanes.receive("free")
     # At-least-once delivery: two copies of the message reach the worker at the same time.
     twin = {**message, "MessageId": message["MessageId"] + "-copy"}
-    provider.delay = 0.5
+    # The copy that claims the job holds it at the provider until the other copy has been told
+    # to come back later.
+    provider.gate = threading.Event()
+    container = get_container()
+    real_handle = container.lanes.handle
+
+    def handle(*args: Any, **kwargs: Any) -> Any:
+        outcome = real_handle(*args, **kwargs)
+        if outcome == "retry":
+            assert provider.gate is not None
+            provider.gate.set()
+        return outcome
+
+    monkeypatch.setattr(container.lanes, "handle", handle)
     failed, _ = lanes.deliver(client, "free", [message, twin])
     assert len(failed) == 1  # the copy that found the job held asks to come back later
     assert get(client, gen_id, headers)["status"] == "succeeded"
@@ -154,7 +161,8 @@ def test_a_provider_failing_forever_fails_the_job_at_the_nth_receive_before_the_
 def test_a_worker_that_dies_every_time_leaves_the_message_to_the_dlq_and_the_reaper_refunds(
     wire: Wire, lanes: SqsLanes, provider: RecordingProvider, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    container = wire(job_deadline_seconds=1)
+    clock = FakeClock(time.time())
+    container = wire(job_deadline_seconds=1, clock=clock)
 
     def crash(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("the worker dies before it can decide anything")
@@ -171,7 +179,7 @@ def test_a_worker_that_dies_every_time_leaves_the_message_to_the_dlq_and_the_rea
         assert get(client, gen_id, headers)["status"] == "queued"
         assert remaining(client, headers) == {"hour": 4, "day": 4}
 
-        time.sleep(1.1)  # past the job's deadline
+        clock.advance(1.1)  # past the job's deadline
         event = client.events.generate_cw_event(
             source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]
         )
@@ -217,7 +225,7 @@ def test_only_a_fast_request_on_a_quiet_lane_with_a_healthy_provider_is_answered
 def test_a_sync_call_that_outlives_its_wait_finishes_once_even_with_its_lane_message(
     client: Any, lanes: SqsLanes, provider: RecordingProvider
 ) -> None:
-    provider.delay = 1.0
+    provider.gate = threading.Event()  # the call runs until its lane message has been looked at
     headers = {**auth("impatient", "free"), "Prefer": "wait=0.2"}
     accepted = post(client, {"style": "popart", "variation": 8}, headers)
     assert accepted.status_code == 202
@@ -227,7 +235,9 @@ def test_a_sync_call_that_outlives_its_wait_finishes_once_even_with_its_lane_mes
     failed, batch = lanes.deliver(client, "free")
     assert bodies(batch) == [{"job": gen_id, "lane": "free"}]
     assert failed == {batch[0]["MessageId"]}  # the call's lease is live: come back later
-    wait_for(lambda: get(client, gen_id, headers)["status"] == "succeeded")
+    provider.gate.set()
+    wait_ended(get_container(), gen_id)  # the request's own call ends it
+    assert get(client, gen_id, headers)["status"] == "succeeded"
     failed, _ = lanes.deliver(client, "free")
     assert failed == set()
     assert provider.total_calls == 1

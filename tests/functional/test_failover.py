@@ -29,7 +29,9 @@ from chalicelib.adapters.providers.router import ProviderRouter
 from chalicelib.adapters.storage.local import LocalObjectStore
 from chalicelib.adapters.store.redis_store import RedisStateStore
 from chalicelib.bootstrap import Container, build_container, build_provider, set_container
+from chalicelib.ports import Clock
 from tests.conftest import auth, make_settings
+from tests.fakes import FakeClock
 from tests.unit.providers.helpers import png_bytes, public_resolver
 
 FAL = "https://fal.test"
@@ -97,9 +99,9 @@ Wire = Callable[..., Container]
 def wire(tmp_path: Path, store: RedisStateStore, objects: LocalObjectStore) -> Iterator[Wire]:
     """Install a container built from settings; any setting can be overridden."""
 
-    def build(*, provider: Any = None, **overrides: Any) -> Container:
+    def build(*, provider: Any = None, clock: Clock | None = None, **overrides: Any) -> Container:
         settings = make_settings(tmp_path, **{**KEYS, **overrides})
-        container = build_container(settings, store=store, objects=objects, provider=provider)
+        container = build_container(settings, store=store, objects=objects, provider=provider, clock=clock)
         set_container(container)
         return container
 
@@ -184,7 +186,8 @@ def test_429_with_retry_after_skips_the_primary_for_its_duration(
 def test_breaker_opens_after_repeated_failures_and_half_opens_after_the_cool_down(
     client: Any, wire: Wire, vendors: respx.MockRouter, store: RedisStateStore
 ) -> None:
-    wire(breaker_failure_threshold=3, breaker_cooldown_seconds=1.5)
+    clock = FakeClock(time.time())  # the router's breakers open and cool down by the container's clock
+    wire(breaker_failure_threshold=3, breaker_cooldown_seconds=1.5, clock=clock)
     fal = vendors.post(FAL_SCHNELL).mock(return_value=vendor_error(502))
     together = vendors.post(TOGETHER_IMAGES).mock(return_value=together_ok())
     headers = auth("breaker-user", "premium")
@@ -192,20 +195,20 @@ def test_breaker_opens_after_repeated_failures_and_half_opens_after_the_cool_dow
         response = post(client, {"style": "flat", "variation": variation}, headers)
         assert response.json_body["provider"] == "together"
     assert fal.call_count == 3
-    now_ms = int(time.time() * 1000)
+    now_ms = int(clock.time() * 1000)
     assert store.breakers.health(["fal"])["fal"].state(now_ms) == "open"
 
     skipped = post(client, {"style": "flat", "variation": 10}, headers)
     assert skipped.json_body["provider"] == "together"
     assert fal.call_count == 3  # open: not called
 
-    time.sleep(max(0.0, store.breakers.health(["fal"])["fal"].open_until_ms / 1000 - time.time()) + 0.05)
+    clock.advance(max(0.0, store.breakers.health(["fal"])["fal"].open_until_ms / 1000 - clock.time()) + 0.05)
     fal.mock(return_value=fal_ok())
     trial = post(client, {"style": "flat", "variation": 11}, headers)
     assert trial.status_code == 200, trial.body
     assert trial.json_body["provider"] == "fal"  # the half-open trial went through and succeeded
     assert fal.call_count == 4
-    assert store.breakers.health(["fal"])["fal"].state(int(time.time() * 1000)) == "closed"
+    assert store.breakers.health(["fal"])["fal"].state(int(clock.time() * 1000)) == "closed"
     assert together.call_count == 4
 
 

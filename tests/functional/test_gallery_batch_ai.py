@@ -40,6 +40,7 @@ from chalicelib.services.gallery_ai import (
 from chalicelib.services.gallery_refresh import GalleryRefresh
 from tests.conftest import FILES_BASE, make_settings
 from tests.fakes import RecordingProvider
+from tests.fakes import settle as lanes_idle
 
 STYLE_IDS = [s.id for s in STYLES]
 COST = 0.01  # USD per image
@@ -115,10 +116,8 @@ def pending(container: Container) -> dict[str, list[dict[str, Any]]]:
 
 def settle(container: Container, timeout: float = 60.0) -> None:
     """Wait until the batch lane has ended every job it was given."""
-    deadline = time.monotonic() + timeout
-    while container.store.generations.open_ids():
-        assert time.monotonic() < deadline, "the batch lane did not finish its jobs"
-        time.sleep(0.05)
+    lanes_idle(container, timeout)
+    assert not container.store.generations.open_ids(), "the batch lane did not finish its jobs"
 
 
 def ai_items(client: Any) -> list[dict[str, Any]]:
@@ -275,7 +274,7 @@ def test_a_zero_share_submits_nothing(build: Build) -> None:
     container = build(vendor, gallery_ai_budget_share=0.0)
 
     refresh_job(container).run()
-    time.sleep(0.2)
+    settle(container)  # had the run queued anything, the batch lane would have run it by now
 
     assert gallery_jobs(container) == []
     assert vendor.inner.total_calls == 0

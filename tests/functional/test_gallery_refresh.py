@@ -26,7 +26,7 @@ from chalicelib.adapters.imaging.pipeline import PillowPipeline
 from chalicelib.adapters.outbound.images import HttpImageFetcher
 from chalicelib.adapters.sources.pexels import PexelsSource
 from chalicelib.adapters.sources.procedural import ProceduralSource
-from chalicelib.adapters.sources.unsplash import UnsplashSource
+from chalicelib.adapters.sources.unsplash import UnsplashDownloadTracker, UnsplashSource
 from chalicelib.adapters.storage.local import LocalObjectStore
 from chalicelib.adapters.store.client import RedisPyClient
 from chalicelib.adapters.store.redis_store import RedisStateStore
@@ -121,12 +121,19 @@ def manifest_ids(objects: LocalObjectStore) -> set[str]:
 
 
 class CountingObjects:
-    """An object store that counts puts, can be slow, and can crash on the n-th image put."""
+    """An object store that counts puts, can crash on the n-th image put, and can call ``after_put``
+    after each put (a test holds the writer there while others look)."""
 
-    def __init__(self, inner: LocalObjectStore, *, delay: float = 0.0, crash_at: int | None = None) -> None:
+    def __init__(
+        self,
+        inner: LocalObjectStore,
+        *,
+        crash_at: int | None = None,
+        after_put: Callable[[], None] | None = None,
+    ) -> None:
         self.inner = inner
-        self.delay = delay
         self.crash_at = crash_at
+        self.after_put = after_put
         self.image_puts = 0
         self.manifest_puts = 0
 
@@ -137,9 +144,9 @@ class CountingObjects:
             self.image_puts += 1
             if self.crash_at is not None and self.image_puts == self.crash_at:
                 raise RuntimeError("injected crash")
-        if self.delay:
-            time.sleep(self.delay)
         self.inner.put(key, data, content_type, cache_control)
+        if self.after_put is not None:
+            self.after_put()
 
     def get(self, key: str) -> bytes | None:
         return self.inner.get(key)
@@ -252,20 +259,44 @@ def test_listings_during_a_refresh_see_the_old_or_the_new_gallery(
         GalleryService(LocalObjectStore(local._root, FILES_BASE), revalidate_seconds=0),
     ]
     old = frozenset(i.id for i in readers[0].page(None, None, 100, None).items)
-    _, job = make_job(CountingObjects(local, delay=0.005), store, [pexels(per_run=8)])
     seen: list[frozenset[str]] = []
     stop = threading.Event()
+    listed = threading.Condition()
+    listings = [0, 0, 0, 0]  # per reader thread: listings finished
 
-    def list_continuously(reader: GalleryService) -> None:
+    def readers_list(times: int, *, every: bool) -> None:
+        """Block until a reader (or each reader) has finished ``times`` more listings; with two,
+        the last of them began after this call."""
+        with listed:
+            marks = list(listings)
+            assert listed.wait_for(
+                lambda: (all if every else any)(
+                    n >= mark + times for n, mark in zip(listings, marks, strict=True)
+                ),
+                timeout=10,
+            ), "the readers stopped listing"
+
+    def list_continuously(n: int, reader: GalleryService) -> None:
         while not stop.is_set():
-            seen.append(frozenset(i.id for i in reader.page(None, None, 100, None).items))
+            snapshot = frozenset(i.id for i in reader.page(None, None, 100, None).items)
+            with listed:
+                seen.append(snapshot)
+                listings[n] += 1
+                listed.notify_all()
 
-    threads = [threading.Thread(target=list_continuously, args=(r,)) for r in readers for _ in range(2)]
+    # The writer waits after each put until a reader has listed again: the listings interleave
+    # with the whole refresh, however the threads are scheduled.
+    objects = CountingObjects(local, after_put=lambda: readers_list(1, every=False))
+    _, job = make_job(objects, store, [pexels(per_run=8)])
+    threads = [
+        threading.Thread(target=list_continuously, args=(n, reader))
+        for n, reader in enumerate(r for r in readers for _ in range(2))
+    ]
     for thread in threads:
         thread.start()
     try:
         report = job.run()
-        time.sleep(0.05)
+        readers_list(2, every=True)  # a listing that began after the run ended, by every reader
     finally:
         stop.set()
         for thread in threads:
@@ -422,15 +453,26 @@ def test_admin_refresh_in_the_local_stage_answers_at_once(
         private_container, "settings", private_container.settings.model_copy(update={"stage": "local"})
     )
     source = BlockingSource()
-    use_sources(private_container, [source])
+    job = use_sources(private_container, [source])
+    ran = threading.Event()
+    real_run = job.run
+
+    def run(*, deadline_s: float | None = None) -> Any:
+        try:
+            return real_run(deadline_s=deadline_s)
+        finally:
+            ran.set()
+
+    job.run = run  # type: ignore[method-assign]
 
     response = refresh(app_client, {"Authorization": f"Bearer {OPERATOR}"})
 
     assert response.status_code == 202 and response.json_body["status"] == "started"
     assert not source.finished.is_set()  # the run is still waiting in the background
     source.go.set()
-    wait_for(lambda: private_container.gallery.entry("proc-anime-900") is not None)
-    wait_for(lambda: private_container.store.kv.get(LOCK_KEY) is None)
+    assert ran.wait(10), "the background run did not end"
+    assert private_container.gallery.entry("proc-anime-900") is not None
+    assert private_container.store.kv.get(LOCK_KEY) is None
 
 
 def test_the_schedule_runs_the_same_job(app_client: Any, private_container: Container) -> None:
@@ -453,11 +495,23 @@ def test_the_schedule_runs_the_same_job(app_client: Any, private_container: Cont
     assert len(calls) == 1 and calls[0] is not None and 0 < calls[0] < 3
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    ends = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < ends, "timed out waiting"
-        time.sleep(0.02)
+class TrackedDownloads:
+    """Counts the ends of Unsplash's download tracking calls, which run on background threads."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self._ended = threading.Semaphore(0)
+        real_track = UnsplashDownloadTracker._track
+
+        def track(tracker: UnsplashDownloadTracker, url: str) -> None:
+            try:
+                real_track(tracker, url)
+            finally:
+                self._ended.release()
+
+        monkeypatch.setattr(UnsplashDownloadTracker, "_track", track)
+
+    def wait_one(self, timeout: float = 10.0) -> None:
+        assert self._ended.acquire(timeout=timeout), "the download tracking call did not end"
 
 
 # --------------------------------------------------------------------------------------------
@@ -466,8 +520,9 @@ def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
 
 
 def test_choosing_an_unsplash_photo_calls_its_download_location(
-    router: respx.MockRouter, app_client: Any, private_container: Container
+    router: respx.MockRouter, app_client: Any, private_container: Container, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    downloads = TrackedDownloads(monkeypatch)
     router.get(UNSPLASH_SEARCH).mock(
         return_value=httpx.Response(
             200, json=unsplash_page([unsplash_photo("abc"), unsplash_photo("def")], 1)
@@ -491,7 +546,8 @@ def test_choosing_an_unsplash_photo_calls_its_download_location(
     )
     assert response.status_code == 200
     assert response.json_body["avatar"]["images"] == item["images"]
-    wait_for(lambda: tracked.call_count == 1)
+    downloads.wait_one()
+    assert tracked.call_count == 1
     assert tracked.calls.last.request.headers["Authorization"] == f"Client-ID {UNSPLASH_KEY}"
 
     # Unsplash failing never fails the choice.
@@ -499,7 +555,8 @@ def test_choosing_an_unsplash_photo_calls_its_download_location(
         "/v1/me/avatar", headers=headers, body=json.dumps({"gallery_id": "unsplash-def"})
     )
     assert other.status_code == 200
-    wait_for(lambda: failing.call_count == 1)
+    downloads.wait_one()
+    assert failing.call_count == 1
     # A procedural item calls nothing.
     first = app_client.http.get("/v1/gallery?style=anime&limit=1").json_body["items"][0]
     assert (

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import io
 import json
-import time
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 from PIL import Image
 
+from chalicelib.bootstrap import Container
 from chalicelib.ports import ProviderDown
 from tests.conftest import FILES_BASE, auth
-from tests.fakes import RecordingProvider, path_of, settle
+from tests.fakes import RecordingProvider, open_after, path_of, settle, wait_ended
 
 JSON = {"Content-Type": "application/json"}
 
@@ -50,16 +51,14 @@ def test_generation_succeeds_with_every_size_as_webp(client: Any) -> None:
     assert response.headers["X-RateLimit-Remaining"] == "2"  # anonymous: 3 per hour, one used
 
 
-def test_premium_gets_1024_and_free_is_forbidden(client: Any) -> None:
+def test_premium_gets_1024_and_free_is_forbidden(client: Any, container: Container) -> None:
     headers = auth("p1", "premium")
     accepted = post(client, {"style": "oil", "size": 1024, "quality": "standard"}, headers)
     # Only the fast quality is answered within the wait: standard is queued at once.
     assert accepted.status_code == 202, accepted.body
-    deadline = time.monotonic() + 20
-    premium = accepted.json_body
-    while premium["status"] != "succeeded" and time.monotonic() < deadline:
-        time.sleep(0.05)
-        premium = client.http.get(path_of(accepted.headers["Location"]), headers=headers).json_body
+    settle(container)  # the premium lane has run it
+    premium = client.http.get(path_of(accepted.headers["Location"]), headers=headers).json_body
+    assert premium["status"] == "succeeded"
     assert set(premium["images"]) == {"128", "256", "512", "1024"}
     assert premium["lane"] == "premium"
     assert fetch_image(client, premium["images"]["1024"]).size == (1024, 1024)
@@ -145,7 +144,7 @@ def test_failed_generation_is_refunded(client: Any, provider: RecordingProvider)
     assert retry.json_body["cached"] is False
 
 
-def test_respond_async_answers_202_with_location_and_finishes(client: Any) -> None:
+def test_respond_async_answers_202_with_location_and_finishes(client: Any, container: Container) -> None:
     headers = {**auth("async-user"), "Prefer": "respond-async"}
     accepted = post(client, {"style": "cyberpunk", "variation": 7}, headers)
     assert accepted.status_code == 202
@@ -154,39 +153,34 @@ def test_respond_async_answers_202_with_location_and_finishes(client: Any) -> No
     location = path_of(accepted.headers["Location"])
     assert accepted.headers["Location"] == f"http://localhost/v1/generations/{accepted.json_body['id']}"
     assert int(accepted.headers["Retry-After"]) >= 1
-    deadline = time.monotonic() + 20
-    status = None
-    while time.monotonic() < deadline:
-        status = client.http.get(location, headers=headers).json_body
-        if status["status"] == "succeeded":
-            break
-        time.sleep(0.05)
+    settle(container)  # its lane has run it
+    status = client.http.get(location, headers=headers).json_body
     assert status is not None and status["status"] == "succeeded"
     assert set(status["images"]) == {"128", "256", "512"}
 
 
 def test_wait_shorter_than_the_job_answers_202_and_the_same_call_finishes(
-    client: Any, provider: RecordingProvider
+    client: Any, container: Container, provider: RecordingProvider
 ) -> None:
-    provider.delay = 1.0
+    provider.gate = threading.Event()  # the job runs until the request has answered
     headers = {**auth("impatient"), "Prefer": "wait=0.2"}
     accepted = post(client, {"style": "popart"}, headers)
     assert accepted.status_code == 202
     assert accepted.json_body["status"] == "running"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        body = client.http.get(path_of(accepted.headers["Location"]), headers=headers).json_body
-        if body["status"] == "succeeded":
-            break
-        time.sleep(0.05)
+    provider.gate.set()
+    wait_ended(container, accepted.json_body["id"])  # the request's own call goes on and ends it
+    body = client.http.get(path_of(accepted.headers["Location"]), headers=headers).json_body
     assert body["status"] == "succeeded"
     assert provider.total_calls == 1
 
 
 def test_identical_requests_in_flight_start_one_provider_call(
-    client: Any, provider: RecordingProvider
+    client: Any, container: Container, provider: RecordingProvider
 ) -> None:
-    provider.delay = 0.5
+    # The first request's provider call runs until all eight have been admitted: every other one
+    # finds it in flight.
+    provider.gate = threading.Event()
+    open_after(container, 8, provider.gate)
     body = {"style": "cartoon3d", "prompt": "same thing", "variation": 5}
 
     def ask(n: int) -> Any:
@@ -294,7 +288,7 @@ def test_a_job_the_request_cannot_start_goes_to_its_lane(
     headers = auth("refused-thread")
     accepted = post(client, {"style": "flat", "variation": 77}, headers)
     assert accepted.status_code == 202, accepted.body
-    settle(container)
+    settle(container)  # its lane has run it
     body = client.http.get(path_of(accepted.headers["Location"]), headers=headers).json_body
     assert body["status"] == "succeeded"
     quota = client.http.get("/v1/me/quota", headers=headers).json_body

@@ -13,7 +13,6 @@ from __future__ import annotations
 import itertools
 import json
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -30,7 +29,7 @@ from chalicelib.adapters.store.scripts import script
 from chalicelib.adapters.store.upstash import UpstashClient
 from chalicelib.bootstrap import Container, build_container, set_container
 from tests.conftest import auth, make_settings
-from tests.fakes import RecordingProvider
+from tests.fakes import RecordingProvider, open_after, settle
 from tests.upstash_harness import UpstashHarness, upstash_harness_fixture  # noqa: F401 - a fixture
 
 THREADS = 16
@@ -71,18 +70,16 @@ class UpstashApp:
             return list(pool.map(lambda call: call(), calls))
 
     def wait_until_ended(self, owners: dict[str, str], timeout: float = 15.0) -> dict[str, Any]:
-        """Poll GET /v1/generations/{id} (as each owner) until every generation has ended."""
-        deadline = time.monotonic() + timeout
-        latest: dict[str, Any] = {}
-        while time.monotonic() < deadline:
-            latest = {
-                gid: self.client.http.get(f"/v1/generations/{gid}", headers=auth(sub)).json_body
-                for gid, sub in owners.items()
-            }
-            if all(g["status"] in ("succeeded", "failed") for g in latest.values()):
-                return latest
-            time.sleep(0.1)
-        raise AssertionError(f"generations still open after {timeout}s: {latest}")
+        """Wait for the lanes to finish, then GET /v1/generations/{id} (as each owner): every
+        generation must have ended."""
+        settle(self.container, timeout)
+        latest = {
+            gid: self.client.http.get(f"/v1/generations/{gid}", headers=auth(sub)).json_body
+            for gid, sub in owners.items()
+        }
+        if all(g["status"] in ("succeeded", "failed") for g in latest.values()):
+            return latest
+        raise AssertionError(f"generations still open once the lanes were idle: {latest}")
 
 
 @pytest.fixture
@@ -146,7 +143,10 @@ def test_200_concurrent_requests_of_one_free_user_admit_exactly_five(
 def test_50_concurrent_retries_with_one_idempotency_key_make_one_generation(
     make_app: Callable[..., UpstashApp],
 ) -> None:
-    api = make_app(provider=RecordingProvider(delay=0.3))
+    # The job runs until all 50 retries have been decided: they find it queued or running.
+    gate = threading.Event()
+    api = make_app(provider=RecordingProvider(gate=gate))
+    open_after(api.container, 50, gate)
     headers = {**auth("idem-user", "free"), "Prefer": "respond-async", "Idempotency-Key": "order-42"}
     body = {"style": "watercolor", "prompt": "a lighthouse at dusk", "variation": 7}
     responses = api.concurrently([partial(api.post, body, headers) for _ in range(50)])
@@ -165,7 +165,10 @@ def test_50_concurrent_retries_with_one_idempotency_key_make_one_generation(
 def test_50_concurrent_identical_requests_start_one_provider_call(
     make_app: Callable[..., UpstashApp],
 ) -> None:
-    api = make_app(provider=RecordingProvider(delay=0.3))
+    # The job runs until all 50 requests have been admitted: 49 of them join it in flight.
+    gate = threading.Event()
+    api = make_app(provider=RecordingProvider(gate=gate))
+    open_after(api.container, 50, gate)
     body = {"style": "pixel", "prompt": "A   Robot  with a Red scarf", "variation": 3}
     users = [f"twin-{i}" for i in range(50)]
     responses = api.concurrently(

@@ -27,8 +27,10 @@ from app import app
 from chalicelib.adapters.storage.local import LocalObjectStore
 from chalicelib.adapters.store.redis_store import RedisStateStore
 from chalicelib.bootstrap import Container, build_container, build_provider, set_container
+from chalicelib.ports import Clock
 from chalicelib.webhook_signatures import fal_signed_message, sign_standard_webhook
 from tests.conftest import FILES_BASE, auth, make_settings
+from tests.fakes import FakeClock
 from tests.lanes_harness import SqsLanes, bodies, sqs_lanes
 from tests.unit.providers.helpers import png_bytes, public_resolver
 
@@ -136,12 +138,12 @@ def wire(
     lanes: SqsLanes,
     vendors: respx.MockRouter,
 ) -> Iterator[Wire]:
-    def build(**overrides: Any) -> Container:
+    def build(*, clock: Clock | None = None, **overrides: Any) -> Container:
         values = {"public_url": PUBLIC_URL, **lanes.settings(), **overrides}
         settings = make_settings(tmp_path, **values)
-        provider = build_provider(settings, store.breakers, resolver=public_resolver)
+        provider = build_provider(settings, store.breakers, resolver=public_resolver, clock=clock)
         container = build_container(
-            settings, store=store, objects=objects, provider=provider, resolver=public_resolver
+            settings, store=store, objects=objects, provider=provider, resolver=public_resolver, clock=clock
         )
         set_container(container)
         return container
@@ -220,7 +222,9 @@ def test_fal_job_goes_lane_then_queue_api_then_signed_webhook_to_succeeded(
     vendors: respx.MockRouter,
     signer: FalSigner,
 ) -> None:
-    objects = wire(**FAL).objects
+    # The identical request below waits its whole wait for a job that is at the provider: on a fake
+    # clock that wait takes no real time.
+    objects = wire(clock=FakeClock(time.time()), **FAL).objects
     submit = vendors.post(FAL_SUBMIT).mock(return_value=fal_submission())
     headers = auth("fal-user", "free")
     gen_id = submit_async(client, lanes, headers)
@@ -435,7 +439,8 @@ def test_a_webhook_that_never_comes_is_replaced_by_the_reapers_poll(
 def test_a_job_that_never_finishes_is_canceled_failed_and_refunded_at_its_deadline(
     wire: Wire, client: Any, lanes: SqsLanes, vendors: respx.MockRouter
 ) -> None:
-    wire(job_deadline_seconds=1, **FAL)
+    clock = FakeClock(time.time())
+    wire(job_deadline_seconds=1, clock=clock, **FAL)
     vendors.post(FAL_SUBMIT).mock(return_value=fal_submission())
     vendors.get(f"{FAL_QUEUE}/fal-ai/flux/requests/req-1/status").mock(
         return_value=httpx.Response(200, json={"status": "IN_PROGRESS"})
@@ -446,7 +451,7 @@ def test_a_job_that_never_finishes_is_canceled_failed_and_refunded_at_its_deadli
     headers = auth("late-user", "free")
     gen_id = submit_async(client, lanes, headers)
     assert remaining(client, headers) == {"hour": 4, "day": 4}
-    time.sleep(1.1)
+    clock.advance(1.1)  # past the job's deadline
     report = client.lambda_.invoke("reaper", reaper_event(client)).payload
     assert report["counts"] == {"deadline:expired": 1}
     body = get(client, gen_id, headers)
