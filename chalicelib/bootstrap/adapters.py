@@ -250,5 +250,6 @@ def build_provider(
         fallback=ProceduralProvider() if settings.uses_procedural_fallback else None,
         policy=breaker_policy(settings),
         deadline_s=deadline,
+        attempt_reserve_s=settings.provider_attempt_reserve_seconds,
         bus=bus,
     )
