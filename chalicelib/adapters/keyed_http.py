@@ -20,10 +20,10 @@ DEFAULT_CONNECT_TIMEOUT = 3.0
 
 
 def make_timeout(
-    read: float, *, connect: float = DEFAULT_CONNECT_TIMEOUT, write: float = 10.0
+    read: float, *, connect: float = DEFAULT_CONNECT_TIMEOUT, write: float = 10.0, pool: float = 5.0
 ) -> httpx.Timeout:
     """An explicit timeout: a short connect, a per-provider read."""
-    return httpx.Timeout(connect=connect, read=read, write=write, pool=5.0)
+    return httpx.Timeout(connect=connect, read=read, write=write, pool=pool)
 
 
 class Secret:
@@ -70,6 +70,10 @@ class KeyedHttpClient:
         self._client: httpx.Client | None = None
         self._client_lock = threading.Lock()
 
+    def client_transport(self) -> httpx.BaseTransport | None:
+        """The transport of the API client (None: httpx's default); the injected one by default."""
+        return self._transport
+
     def auth_headers(self) -> dict[str, str]:
         """The headers that carry the key (``Authorization: Bearer <key>`` unless overridden)."""
         return {"Authorization": f"Bearer {self._secret.reveal()}"}
@@ -82,7 +86,7 @@ class KeyedHttpClient:
                 if self._client is None:
                     self._client = httpx.Client(
                         timeout=self._timeout,
-                        transport=self._transport,
+                        transport=self.client_transport(),
                         headers={**self.auth_headers(), "User-Agent": USER_AGENT, **self.extra_headers},
                         follow_redirects=False,  # never replay the key to another host
                     )

@@ -126,7 +126,11 @@ def build_queue(settings: Settings) -> JobQueue:
 
 @dataclass(frozen=True)
 class VendorOptions:
-    """What every HTTP provider adapter is built with."""
+    """What every HTTP provider adapter is built with.
+
+    No timeout of an adapter goes beyond the router's deadline; within a generation, each call is
+    further cut to what is left of its attempt's budget (``within_s``) and bounded in total.
+    """
 
     deadline_s: float  # the router's overall deadline: no adapter timeout goes beyond it
     prices: PriceTable
@@ -134,9 +138,13 @@ class VendorOptions:
     resolver: Resolver | None  # replaces DNS for the SSRF checks of downloads (tests only)
 
     def timeout(self, read_s: float) -> Any:
-        from chalicelib.adapters.providers.http_base import make_timeout
+        """The adapter's timeout: ``read_s`` per read, every phase at most the deadline."""
+        from chalicelib.adapters.providers.http_base import DEFAULT_CONNECT_TIMEOUT, make_timeout
 
-        return make_timeout(min(read_s, self.deadline_s))
+        d = self.deadline_s
+        return make_timeout(
+            min(read_s, d), connect=min(DEFAULT_CONNECT_TIMEOUT, d), write=min(10.0, d), pool=min(5.0, d)
+        )
 
     def common(self) -> dict[str, Any]:
         return {"resolver": self.resolver, "prices": self.prices, "fetch_timeout": self.fetch_timeout_s}
@@ -250,5 +258,6 @@ def build_provider(
         clock=clock.time if clock else time.time,
         monotonic=clock.monotonic if clock else time.monotonic,
         sleep=clock.sleep if clock else time.sleep,
+        attempt_reserve_s=settings.provider_attempt_reserve_seconds,
         bus=bus,
     )

@@ -11,7 +11,8 @@ redirect hop:
   shared/CGNAT, or an IPv4-mapped/6to4/NAT64 form of one of those); literal IPs likewise;
 - redirects are followed by hand (at most 3), re-checking all of the above for each hop;
 - the body is streamed and abandoned past ``max_bytes`` (``Content-Length`` is checked first),
-  and content types that are clearly not images (HTML, JSON, text...) are refused.
+  and content types that are clearly not images (HTML, JSON, text...) are refused;
+- ``timeout`` bounds the whole download, every hop and byte included (``bounded.py``).
 
 In production the connection itself goes through :class:`GuardedTransport` (``ssrf.py``), which
 resolves and checks the host again at connect time and connects to the address it checked, so a
@@ -23,12 +24,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import time
 from collections.abc import Collection
 from urllib.parse import unquote_to_bytes
 
 import httpx
 
+from chalicelib.adapters.outbound.bounded import BodyRefused, call_deadline, read_capped
 from chalicelib.adapters.outbound.ssrf import (
     FetchRefused,
     GuardedTransport,
@@ -147,30 +148,25 @@ def decode_data_uri(uri: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
 # --------------------------------------------------------------------------------------------
 
 
-def _read_capped(response: httpx.Response, max_bytes: int, deadline: float) -> bytes:
-    length = response.headers.get("content-length")
-    if length is not None and length.strip().isdigit() and int(length) > max_bytes:
-        raise FetchRefused("too_large", "the image is larger than allowed")
-    # We ask for identity. httpx would still inflate a gzip/deflate (or brotli/zstd) body whole,
-    # chunk by chunk, before the cap below sees it: a bomb. An encoded answer is refused, and
-    # the raw bytes are what is counted.
-    encoding = response.headers.get("content-encoding", "").strip().lower()
-    if encoding not in ("", "identity"):
-        raise FetchRefused("not_an_image", "the response is content-encoded; images are fetched as they are")
-    chunks: list[bytes] = []
-    total = 0
-    # A response built from bytes is read already (test transports): its content is the raw body.
-    raw = iter((response.content,)) if response.is_stream_consumed else response.iter_raw()
-    for chunk in raw:
-        total += len(chunk)
-        if total > max_bytes:
-            raise FetchRefused("too_large", "the image is larger than allowed")
-        if time.monotonic() > deadline:  # a slow drip must not outlive the overall budget
-            raise FetchRefused("timeout", "the download took too long")
-        chunks.append(chunk)
-    if total == 0:
+def _read_image(response: httpx.Response, max_bytes: int, deadline: float | None) -> bytes:
+    """The image body, streamed under the cap and the deadline (``bounded.read_capped``).
+
+    We ask for identity. httpx would inflate a gzip/deflate (or brotli/zstd) body whole, chunk by
+    chunk, before a cap could see it: a bomb. An encoded answer is refused, and the raw bytes are
+    what is counted."""
+    try:
+        body = read_capped(response, max_bytes, deadline)
+    except BodyRefused as exc:
+        if exc.reason == "too_large":
+            raise FetchRefused("too_large", "the image is larger than allowed") from None
+        if exc.reason == "timeout":  # a slow drip must not outlive the overall budget
+            raise FetchRefused("timeout", "the download took too long") from None
+        raise FetchRefused(
+            "not_an_image", "the response is content-encoded; images are fetched as they are"
+        ) from None
+    if not body:
         raise FetchRefused("not_an_image", "the response body is empty")
-    return b"".join(chunks)
+    return body
 
 
 def fetch_image(
@@ -195,7 +191,6 @@ def fetch_image(
         current = httpx.URL(url)
     except (httpx.InvalidURL, TypeError, ValueError):
         raise FetchRefused("bad_url", "the URL cannot be parsed") from None
-    deadline = time.monotonic() + timeout
     headers = {
         "User-Agent": user_agent,  # some CDNs (Together's) refuse requests without one
         "Accept": "image/*",
@@ -208,8 +203,10 @@ def fetch_image(
         trust_env=False,  # an env proxy would bypass the address checks
         headers=headers,
     )
+    # ``timeout`` bounds the whole download (every hop, every byte): the guarded transport cuts
+    # each socket operation to what is left (``bounded.DeadlineBackend``), the body read stops there.
     try:
-        with client:
+        with client, call_deadline(timeout) as deadline:
             for _hop in range(MAX_REDIRECTS + 1):
                 _check_destination(current, allowed_hosts, resolve)
                 with client.stream("GET", current) as response:
@@ -227,7 +224,7 @@ def fetch_image(
                         )
                     if not looks_like_image_type(response.headers.get("content-type")):
                         raise FetchRefused("not_an_image", "the response is not an image")
-                    return _read_capped(response, max_bytes, deadline)
+                    return _read_image(response, max_bytes, deadline)
             raise FetchRefused("too_many_redirects", f"more than {MAX_REDIRECTS} redirects")
     except httpx.TimeoutException:
         raise FetchRefused("timeout", "the download timed out") from None

@@ -20,6 +20,8 @@ from typing import Any, Literal
 import httpcore
 import httpx
 
+from chalicelib.adapters.outbound.bounded import DeadlineBackend
+
 Resolver = Callable[[str], list[str]]
 """Host name -> its IP addresses as strings (the default wraps ``socket.getaddrinfo``)."""
 
@@ -175,7 +177,7 @@ class _GuardedBackend(httpcore.NetworkBackend):
 
     def __init__(self, resolver: Resolver) -> None:
         self._resolver = resolver
-        self._inner = httpcore.SyncBackend()
+        self._inner = DeadlineBackend()  # every socket operation within the call's deadline
 
     def connect_tcp(
         self,

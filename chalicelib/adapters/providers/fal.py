@@ -33,7 +33,13 @@ import httpx
 
 from chalicelib.adapters.outbound.fetch import DEFAULT_MAX_BYTES, FAL_ALLOWED_HOSTS, Resolver
 from chalicelib.adapters.providers.answers import as_dict, as_str, first_item, nsfw_flagged, same_origin
-from chalicelib.adapters.providers.http_base import Clock, HttpProvider, Sleep, make_timeout
+from chalicelib.adapters.providers.http_base import (
+    DEFAULT_MAX_ANSWER_BYTES,
+    Clock,
+    HttpProvider,
+    Sleep,
+    make_timeout,
+)
 from chalicelib.adapters.providers.pricing import PriceTable
 from chalicelib.ports import (
     ContentRejected,
@@ -80,6 +86,7 @@ class FalProvider(HttpProvider):
         resolver: Resolver | None = None,
         prices: PriceTable | None = None,
         max_image_bytes: int = DEFAULT_MAX_BYTES,
+        max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
         fetch_timeout: float = 15.0,
         sleep: Sleep = time.sleep,
         clock: Clock = time.monotonic,
@@ -93,6 +100,7 @@ class FalProvider(HttpProvider):
             resolver=resolver,
             prices=prices,
             max_image_bytes=max_image_bytes,
+            max_answer_bytes=max_answer_bytes,
             fetch_timeout=fetch_timeout,
             sleep=sleep,
             clock=clock,

@@ -4,6 +4,20 @@ One lazily built :class:`httpx.Client` per adapter (reused across calls and thre
 timeouts, vendor answers mapped onto the :class:`chalicelib.ports.ProviderError` hierarchy, and
 image loading through :mod:`chalicelib.adapters.outbound.fetch` (``data:`` URIs and raw base64 decoded locally).
 
+Time. ``generate(request, within_s=...)`` sets the generation's deadline; every HTTP call, poll
+sleep and image download of it ends by then, or raises :class:`RetryableProviderError` (a timeout).
+Each call is also bounded in *total* (not per read) by its connect plus read timeout, inside a
+generation or not: the client's transport cuts every socket operation to what is left
+(:class:`chalicelib.adapters.outbound.bounded.DeadlineBackend`: a drip of one byte every few
+seconds, in the headers or the body, ends there), and each phase's timeout is cut to it too.
+
+Size. Answers are read as streams (``bounded.read_capped``), never past ``max_answer_bytes`` (8 MiB
+by default: a JSON answer with an inline ``b64_json`` or ``data:`` image of a few MB fits; a 40 MB
+answer is refused after at most 8 MiB): a bigger answer is :class:`ProviderDown` (the provider is
+misbehaving: the breaker counts it and the router goes on). gzip/deflate answers are inflated
+chunk by chunk under the same cap. An error answer (non-2xx) is read up to 64 KiB and the rest
+dropped: its status and the start of its message are all we use.
+
 Secrets: the key and the client come from :class:`chalicelib.adapters.keyed_http.KeyedHttpClient`
 (the key in a masked :class:`Secret`, sent only in the client's default headers). Error messages
 carry the provider name, the HTTP status and the vendor's own short message with the key scrubbed
@@ -27,6 +41,7 @@ from chalicelib.adapters.keyed_http import (
     Secret,
     make_timeout,
 )
+from chalicelib.adapters.outbound.bounded import BodyRefused, DeadlineTransport, call_deadline, read_capped
 from chalicelib.adapters.outbound.fetch import (
     DEFAULT_MAX_BYTES,
     FetchRefused,
@@ -57,6 +72,7 @@ from chalicelib.ports import (
 
 __all__ = [
     "DEFAULT_CONNECT_TIMEOUT",  # re-exported from keyed_http, like USER_AGENT, Secret, make_timeout
+    "DEFAULT_MAX_ANSWER_BYTES",
     "USER_AGENT",
     "Clock",
     "HttpProvider",
@@ -67,6 +83,11 @@ __all__ = [
 
 Sleep = Callable[[float], None]
 Clock = Callable[[], float]
+
+DEFAULT_MAX_ANSWER_BYTES = 8 * 1024 * 1024  # a JSON answer, inline base64 image included
+ERROR_BODY_BYTES = 64 * 1024  # what is read of an error answer: its message is at the start
+_ACCEPT_ENCODING = "gzip, deflate"  # what read_capped inflates under the cap (never brotli/zstd)
+_BODY_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 
 _deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("provider_deadline", default=None)
 
@@ -88,6 +109,7 @@ class HttpProvider(KeyedHttpClient, ImageProvider):
         resolver: Resolver | None = None,
         prices: PriceTable | None = None,
         max_image_bytes: int = DEFAULT_MAX_BYTES,
+        max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
         fetch_timeout: float = 15.0,
         sleep: Sleep = time.sleep,
         clock: Clock = time.monotonic,
@@ -98,6 +120,7 @@ class HttpProvider(KeyedHttpClient, ImageProvider):
         self._resolver = resolver
         self._prices = prices or PriceTable()
         self._max_image_bytes = max_image_bytes
+        self._max_answer_bytes = max_answer_bytes
         self._fetch_timeout = fetch_timeout
         self._sleep = sleep
         self._clock = clock
@@ -123,6 +146,10 @@ class HttpProvider(KeyedHttpClient, ImageProvider):
 
     # -- HTTP (the client, close() and _scrub() are KeyedHttpClient's) ----------------------
 
+    def client_transport(self) -> httpx.BaseTransport:
+        """The injected transport (tests), else httpx's own over the deadline-bounded sockets."""
+        return self._transport or DeadlineTransport()
+
     def _send(
         self,
         method: str,
@@ -133,18 +160,31 @@ class HttpProvider(KeyedHttpClient, ImageProvider):
         headers: Mapping[str, str] | None = None,
         timeout: httpx.Timeout | None = None,
     ) -> httpx.Response:
-        kwargs: dict[str, Any] = {}
-        if json_body is not None:
-            kwargs["json"] = json_body
-        if params:
-            kwargs["params"] = params
-        if headers:
-            kwargs["headers"] = headers
-        timeout = self._remaining_timeout(timeout)
-        if timeout is not None:
-            kwargs["timeout"] = timeout
+        """One call, bounded in total and read whole under the answer cap (see the module doc)."""
+        left = self._time_left()
+        timeout = self._remaining_timeout(timeout, left)
+        total = None if timeout.read is None else (timeout.connect or 0.0) + timeout.read
+        if left is not None:
+            total = left if total is None else min(total, left)
         try:
-            return self.client.request(method, url, **kwargs)
+            request = self.client.build_request(
+                method,
+                url,
+                json=json_body,
+                params=params or None,
+                headers={"Accept-Encoding": _ACCEPT_ENCODING, **(headers or {})},
+                timeout=timeout,
+            )
+            with call_deadline(total) as deadline:
+                response = self.client.send(request, stream=True)
+                try:
+                    ok = response.is_success
+                    limit = self._max_answer_bytes if ok else ERROR_BODY_BYTES
+                    body = read_capped(response, limit, deadline, inflate=True, truncate=not ok)
+                finally:
+                    response.close()
+        except BodyRefused as exc:
+            raise self._body_error(exc) from None
         except httpx.TimeoutException as exc:
             raise RetryableProviderError(f"{self.name}: timed out ({type(exc).__name__})") from None
         except (httpx.ConnectError, httpx.UnsupportedProtocol, httpx.InvalidURL):
@@ -152,6 +192,21 @@ class HttpProvider(KeyedHttpClient, ImageProvider):
             raise ProviderDown(f"{self.name}: cannot connect to the API") from None
         except httpx.HTTPError as exc:
             raise RetryableProviderError(f"{self.name}: transport error ({type(exc).__name__})") from None
+        reason = response.extensions.get("reason_phrase")
+        return httpx.Response(
+            response.status_code,
+            headers=[(k, v) for k, v in response.headers.multi_items() if k.lower() not in _BODY_HEADERS],
+            content=body,
+            request=request,
+            extensions={"reason_phrase": reason} if isinstance(reason, bytes) else {},
+        )
+
+    def _body_error(self, exc: BodyRefused) -> ProviderError:
+        if exc.reason == "timeout":
+            return RetryableProviderError(f"{self.name}: timed out (the answer took too long)")
+        if exc.reason == "too_large":
+            return ProviderDown(f"{self.name}: the answer is larger than {self._max_answer_bytes} bytes")
+        return ProviderDown(f"{self.name}: the answer could not be read ({exc})")
 
     def _call_json(
         self,
@@ -221,6 +276,7 @@ class HttpProvider(KeyedHttpClient, ImageProvider):
 
     def load_image(self, ref: str, *, raw_base64: bool = False) -> bytes:
         """The bytes behind a ``data:`` URI, an https URL (allowlisted) or, if allowed, raw base64."""
+        left = self._time_left()  # the download ends by the generation's deadline too
         try:
             if ref.startswith("data:"):
                 return decode_data_uri(ref, max_bytes=self._max_image_bytes)
@@ -230,7 +286,7 @@ class HttpProvider(KeyedHttpClient, ImageProvider):
                 ref,
                 allowed_hosts=self._allowed_hosts,
                 max_bytes=self._max_image_bytes,
-                timeout=self._fetch_timeout,
+                timeout=self._fetch_timeout if left is None else min(self._fetch_timeout, left),
                 transport=self._transport,
                 resolver=self._resolver,
                 user_agent=USER_AGENT,
@@ -270,15 +326,24 @@ class HttpProvider(KeyedHttpClient, ImageProvider):
     def _generate(self, request: ProviderRequest) -> ProviderResult:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _remaining_timeout(self, timeout: httpx.Timeout | None) -> httpx.Timeout | None:
-        """The call's timeout, cut to what is left of the generation's deadline (if it has one)."""
+    # -- the generation's deadline ---------------------------------------------------------
+
+    def _time_left(self) -> float | None:
+        """Seconds left before the generation's deadline (None: no deadline, not in ``generate``);
+        raises a timeout once it has passed."""
         deadline = _deadline.get()
         if deadline is None:
-            return timeout
+            return None
         left = deadline - self._clock()
         if left <= 0:
             raise RetryableProviderError(f"{self.name}: no time left before the deadline")
+        return left
+
+    def _remaining_timeout(self, timeout: httpx.Timeout | None, left: float | None) -> httpx.Timeout:
+        """The call's timeout, each phase cut to ``left`` (what is left of the deadline, if any)."""
         base = timeout or self._timeout
+        if left is None:
+            return base
         return httpx.Timeout(
             connect=min(base.connect or left, left),
             read=min(base.read or left, left),

@@ -28,7 +28,7 @@ import httpx
 
 from chalicelib.adapters.outbound.fetch import DEFAULT_MAX_BYTES, OPENAI_ALLOWED_HOSTS, Resolver
 from chalicelib.adapters.providers.answers import as_dict, first_item
-from chalicelib.adapters.providers.http_base import Clock, HttpProvider, Sleep
+from chalicelib.adapters.providers.http_base import DEFAULT_MAX_ANSWER_BYTES, Clock, HttpProvider, Sleep
 from chalicelib.adapters.providers.pricing import PriceTable
 from chalicelib.ports import ProviderDown, ProviderRequest, ProviderResult
 
@@ -56,6 +56,7 @@ class OpenAIProvider(HttpProvider):
         resolver: Resolver | None = None,
         prices: PriceTable | None = None,
         max_image_bytes: int = DEFAULT_MAX_BYTES,
+        max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
         fetch_timeout: float = 15.0,
         sleep: Sleep = time.sleep,
         clock: Clock = time.monotonic,
@@ -69,6 +70,7 @@ class OpenAIProvider(HttpProvider):
             resolver=resolver,
             prices=prices,
             max_image_bytes=max_image_bytes,
+            max_answer_bytes=max_answer_bytes,
             fetch_timeout=fetch_timeout,
             sleep=sleep,
             clock=clock,

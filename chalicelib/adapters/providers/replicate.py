@@ -33,7 +33,13 @@ import httpx
 
 from chalicelib.adapters.outbound.fetch import DEFAULT_MAX_BYTES, REPLICATE_ALLOWED_HOSTS, Resolver
 from chalicelib.adapters.providers.answers import CONTENT_POLICY_MARKERS, safe_id, same_origin
-from chalicelib.adapters.providers.http_base import Clock, HttpProvider, Sleep, make_timeout
+from chalicelib.adapters.providers.http_base import (
+    DEFAULT_MAX_ANSWER_BYTES,
+    Clock,
+    HttpProvider,
+    Sleep,
+    make_timeout,
+)
 from chalicelib.adapters.providers.pricing import PriceTable
 from chalicelib.ports import (
     ContentRejected,
@@ -50,6 +56,7 @@ REPLICATE_MODELS: Mapping[str, str] = {
 }
 TERMINAL_STATUSES = frozenset({"succeeded", "failed", "canceled"})
 MAX_PREFER_WAIT = 60  # Replicate's limit for Prefer: wait
+ANSWER_MARGIN_S = 5.0  # after the Prefer: wait, time for the answer (and, within a deadline, a poll)
 
 
 class ReplicateProvider(HttpProvider):
@@ -76,6 +83,7 @@ class ReplicateProvider(HttpProvider):
         resolver: Resolver | None = None,
         prices: PriceTable | None = None,
         max_image_bytes: int = DEFAULT_MAX_BYTES,
+        max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
         fetch_timeout: float = 15.0,
         sleep: Sleep = time.sleep,
         clock: Clock = time.monotonic,
@@ -89,6 +97,7 @@ class ReplicateProvider(HttpProvider):
             resolver=resolver,
             prices=prices,
             max_image_bytes=max_image_bytes,
+            max_answer_bytes=max_answer_bytes,
             fetch_timeout=fetch_timeout,
             sleep=sleep,
             clock=clock,
@@ -112,17 +121,26 @@ class ReplicateProvider(HttpProvider):
 
     def _generate(self, request: ProviderRequest) -> ProviderResult:
         started = time.perf_counter()
-        deadline = self._clock() + self._deadline_seconds
+        left = self._time_left()  # of the generation's deadline (None: no deadline)
+        limit = self._deadline_seconds if left is None else min(self._deadline_seconds, left)
+        deadline = self._clock() + limit
         model = self.model_for(request.quality)
+        # Replicate holds the request for up to the wait: within a deadline, short enough that
+        # the prediction (and its id, to cancel it) comes back before the deadline.
+        wait = (
+            self._wait_seconds
+            if left is None
+            else max(1, min(self._wait_seconds, int(left - ANSWER_MARGIN_S)))
+        )
         prediction = self._call_json(
             "POST",
             f"{self._base_url}/v1/models/{model}/predictions",
             json_body={"input": self.build_input(request)},
-            headers={"Prefer": f"wait={self._wait_seconds}"},
-            # The server holds the request for up to the wait: read for a little longer.
-            timeout=make_timeout(self._wait_seconds + 5.0),
+            headers={"Prefer": f"wait={wait}"},
+            # Read for a little longer than the wait, never longer than this adapter's own deadline.
+            timeout=make_timeout(min(wait + ANSWER_MARGIN_S, self._deadline_seconds)),
         )
-        prediction = self._wait(prediction, deadline)
+        prediction = self._wait(prediction, deadline, limit)
         image = self.load_image(self._output_url(prediction))
         return self.make_result(image, model, request.size, request.size, started)
 
@@ -187,13 +205,14 @@ class ReplicateProvider(HttpProvider):
         prediction_id = safe_id(prediction.get("id"), self.name, "prediction id")
         return f"{self._base_url}/v1/predictions/{prediction_id}"
 
-    def _wait(self, prediction: dict[str, Any], deadline: float) -> dict[str, Any]:
+    def _wait(self, prediction: dict[str, Any], deadline: float, limit: float) -> dict[str, Any]:
+        """Poll until the prediction ends; no sleep goes past ``deadline`` (``limit`` s from the start)."""
         delay = self._poll_interval
         while self._status(prediction) not in TERMINAL_STATUSES:
             if self._clock() + delay > deadline:
-                self._cancel(prediction)
+                self._cancel(prediction)  # with what is left of the deadline, if anything
                 raise RetryableProviderError(
-                    f"{self.name}: the prediction did not finish within {self._deadline_seconds:.0f} s"
+                    f"{self.name}: the prediction did not finish within {limit:.0f} s"
                 )
             self._sleep(delay)
             prediction = self._call_json("GET", self._poll_url(prediction))

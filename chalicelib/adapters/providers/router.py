@@ -31,8 +31,12 @@ What a failure means (the ``kind`` of :class:`~chalicelib.ports.ProviderError`):
   until some vendor accepts it is exactly what a content policy forbids).
 
 Routing has an overall deadline (25 s by default, under API Gateway's 29 s, or the caller's
-``within_s`` if shorter): no attempt starts with less than ``min_attempt_s`` left, and each
-provider is given the time left (``generate(request, within_s=...)``).
+``within_s`` if shorter): no attempt starts with less than ``min_attempt_s`` left. Each attempt
+has a budget, passed as ``generate(request, within_s=...)`` (adapters end every call, poll and
+download by then): the time left, less ``attempt_reserve_s`` (8 s by default, from
+``AVATARFLOW_PROVIDER_ATTEMPT_RESERVE_SECONDS``) for each later vendor whose breaker is neither
+open nor cooling and ``min_attempt_s`` for the offline fallback; but never less than an equal share
+of the time left, nor ``min_attempt_s``. A hanging fal gets 17 s of 25, Together the 8 s left.
 
 Every attempt is published as a :class:`ProviderAttempted` event (metrics count the failures).
 
@@ -74,6 +78,7 @@ DEFAULT_ROUTES: Mapping[str, tuple[str, ...]] = {
 }
 DEFAULT_DEADLINE_S = 25.0
 DEFAULT_MIN_ATTEMPT_S = 1.0
+DEFAULT_ATTEMPT_RESERVE_S = 8.0  # kept back for each later vendor: a FLUX image with time to spare
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
@@ -123,6 +128,7 @@ class ProviderRouter(ImageProvider):
         retry: RetryPolicy | None = None,
         deadline_s: float = DEFAULT_DEADLINE_S,
         min_attempt_s: float = DEFAULT_MIN_ATTEMPT_S,
+        attempt_reserve_s: float = DEFAULT_ATTEMPT_RESERVE_S,
         trial_lease_s: float | None = None,
         clock: Clock = time.time,
         monotonic: Clock = time.monotonic,
@@ -142,6 +148,7 @@ class ProviderRouter(ImageProvider):
         self._retry = retry or RetryPolicy()
         self._deadline_s = deadline_s
         self._min_attempt_s = min_attempt_s
+        self._attempt_reserve_s = max(0.0, attempt_reserve_s)
         # A trial that never reports back (its Lambda died) frees the half-open slot after this.
         self._trial_lease_ms = round(
             (trial_lease_s if trial_lease_s is not None else deadline_s + 5.0) * 1000
@@ -187,7 +194,7 @@ class ProviderRouter(ImageProvider):
             raise AllProvidersFailed(f"no image provider is configured for quality {request.quality!r}", ())
         health = self._read_health([p.name for p in candidates if p is not self._fallback])
         attempts: list[Attempt] = []
-        for provider in candidates:
+        for index, provider in enumerate(candidates):
             tracked = provider is not self._fallback
             if deadline - self._monotonic() < self._min_attempt_s:
                 self._note(attempts, Attempt(provider.name, skipped="deadline"))
@@ -199,8 +206,9 @@ class ProviderRouter(ImageProvider):
                     self._note(attempts, Attempt(provider.name, skipped=skipped))
                     continue
             started = self._monotonic()
+            ends = self._attempt_deadline(deadline, candidates[index + 1 :], health)
             try:
-                result = self._call(provider, request, deadline)
+                result = self._call(provider, request, ends)
             except ProviderError as exc:
                 latency = (self._monotonic() - started) * 1000
                 self._note(attempts, Attempt(provider.name, latency, exc.kind))
@@ -223,6 +231,19 @@ class ProviderRouter(ImageProvider):
             return result
         summary = ", ".join(f"{a.provider}: {a.skipped or a.error_kind}" for a in attempts)
         raise AllProvidersFailed(f"no image provider could make the image ({summary})", attempts)
+
+    def _attempt_deadline(
+        self, deadline: float, later: Sequence[ImageProvider], health: Mapping[str, ProviderHealth]
+    ) -> float:
+        """When the attempt starting now must end: the time left less a reserve for the later
+        candidates, but at least an equal share of it and ``min_attempt_s`` (see the module doc)."""
+        now = self._monotonic()
+        left = deadline - now
+        fallback = any(p is self._fallback for p in later)
+        vendors = sum(1 for p in later if p is not self._fallback and self._may_try(health.get(p.name)))
+        reserve = vendors * self._attempt_reserve_s + (self._min_attempt_s if fallback else 0.0)
+        share = left / (1 + vendors + int(fallback))
+        return now + min(left, max(left - reserve, share, self._min_attempt_s))
 
     def _call(self, provider: ImageProvider, request: ProviderRequest, deadline: float) -> ProviderResult:
         """One provider, retried only where a repeated request cannot make a second image."""
@@ -257,6 +278,13 @@ class ProviderRouter(ImageProvider):
         except StoreError:
             log.warning("provider breakers unreadable; routing as if all were closed", exc_info=True)
             return {}
+
+    def _may_try(self, state: ProviderHealth | None) -> bool:
+        """False if the breaker read at the start skips this provider anyway (open or cooling)."""
+        if state is None:
+            return True
+        now_ms = self._now_ms()
+        return not state.cooling(now_ms) and state.state(now_ms) != "open"
 
     def _skip_reason(self, state: ProviderHealth) -> str | None:
         now_ms = self._now_ms()

@@ -27,7 +27,13 @@ import httpx
 
 from chalicelib.adapters.outbound.fetch import DEFAULT_MAX_BYTES, RUNPOD_ALLOWED_HOSTS, Resolver
 from chalicelib.adapters.providers.answers import CONTENT_POLICY_MARKERS, nsfw_flagged, safe_id
-from chalicelib.adapters.providers.http_base import Clock, HttpProvider, Sleep, make_timeout
+from chalicelib.adapters.providers.http_base import (
+    DEFAULT_MAX_ANSWER_BYTES,
+    Clock,
+    HttpProvider,
+    Sleep,
+    make_timeout,
+)
 from chalicelib.adapters.providers.pricing import PriceTable
 from chalicelib.ports import (
     ContentRejected,
@@ -41,6 +47,7 @@ from chalicelib.ports import (
 RUNPOD_MODELS: Mapping[str, str] = {"fast": "flux-schnell", "standard": "flux-dev"}
 RUNPOD_STEPS: Mapping[str, int] = {"flux-schnell": 4, "flux-dev": 28}
 FINAL_STATUSES = frozenset({"COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"})
+ANSWER_MARGIN_S = 5.0  # after the runsync wait, time for the answer (and, within a deadline, a poll)
 
 
 class RunPodProvider(HttpProvider):
@@ -69,6 +76,7 @@ class RunPodProvider(HttpProvider):
         resolver: Resolver | None = None,
         prices: PriceTable | None = None,
         max_image_bytes: int = DEFAULT_MAX_BYTES,
+        max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
         fetch_timeout: float = 15.0,
         sleep: Sleep = time.sleep,
         clock: Clock = time.monotonic,
@@ -82,6 +90,7 @@ class RunPodProvider(HttpProvider):
             resolver=resolver,
             prices=prices,
             max_image_bytes=max_image_bytes,
+            max_answer_bytes=max_answer_bytes,
             fetch_timeout=fetch_timeout,
             sleep=sleep,
             clock=clock,
@@ -117,16 +126,22 @@ class RunPodProvider(HttpProvider):
 
     def _generate(self, request: ProviderRequest) -> ProviderResult:
         started = time.perf_counter()
-        deadline = self._clock() + self._deadline_seconds
+        left = self._time_left()  # of the generation's deadline (None: no deadline)
+        limit = self._deadline_seconds if left is None else min(self._deadline_seconds, left)
+        deadline = self._clock() + limit
         model = self.model_for(request.quality)
+        # RunPod holds runsync for up to the wait: within a deadline, short enough that the job
+        # (and its id, to cancel it) comes back before the deadline.
+        wait = self._sync_wait if left is None else max(1.0, min(self._sync_wait, left - ANSWER_MARGIN_S))
         job = self._call_json(
             "POST",
             f"{self._endpoint_url}/runsync",
             json_body={"input": self.build_input(request, model)},
-            params={"wait": str(int(self._sync_wait * 1000))},
-            timeout=make_timeout(self._sync_wait + 5.0),
+            params={"wait": str(int(wait * 1000))},
+            # Read for a little longer than the wait, never longer than this adapter's own deadline.
+            timeout=make_timeout(min(wait + ANSWER_MARGIN_S, self._deadline_seconds)),
         )
-        job = self._wait(job, deadline)
+        job = self._wait(job, deadline, limit)
         image = self._image_from_job(job)
         return self.make_result(image, model, request.size, request.size, started)
 
@@ -166,15 +181,14 @@ class RunPodProvider(HttpProvider):
             raise ProviderDown(f"{self.name}: unexpected response shape (no status)")
         return status.upper()
 
-    def _wait(self, job: dict[str, Any], deadline: float) -> dict[str, Any]:
+    def _wait(self, job: dict[str, Any], deadline: float, limit: float) -> dict[str, Any]:
+        """Poll until the job ends; no sleep goes past ``deadline`` (``limit`` s from the start)."""
         delay = self._poll_interval
         while self._status(job) not in FINAL_STATUSES:
             job_id = safe_id(job.get("id"), self.name, "job id")
             if self._clock() + delay > deadline:
-                self._cancel(job_id)
-                raise RetryableProviderError(
-                    f"{self.name}: the job did not finish within {self._deadline_seconds:.0f} s"
-                )
+                self._cancel(job_id)  # with what is left of the deadline, if anything
+                raise RetryableProviderError(f"{self.name}: the job did not finish within {limit:.0f} s")
             self._sleep(delay)
             job = self._call_json("GET", f"{self._endpoint_url}/status/{job_id}")
             delay = min(delay * 1.5, self._max_poll_interval)

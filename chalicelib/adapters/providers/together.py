@@ -25,7 +25,7 @@ import httpx
 
 from chalicelib.adapters.outbound.fetch import DEFAULT_MAX_BYTES, TOGETHER_ALLOWED_HOSTS, Resolver
 from chalicelib.adapters.providers.answers import as_dict, first_item, nsfw_flagged
-from chalicelib.adapters.providers.http_base import Clock, HttpProvider, Sleep
+from chalicelib.adapters.providers.http_base import DEFAULT_MAX_ANSWER_BYTES, Clock, HttpProvider, Sleep
 from chalicelib.adapters.providers.pricing import PriceTable
 from chalicelib.ports import ContentRejected, ProviderDown, ProviderRequest, ProviderResult
 
@@ -59,6 +59,7 @@ class TogetherProvider(HttpProvider):
         resolver: Resolver | None = None,
         prices: PriceTable | None = None,
         max_image_bytes: int = DEFAULT_MAX_BYTES,
+        max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
         fetch_timeout: float = 15.0,
         sleep: Sleep = time.sleep,
         clock: Clock = time.monotonic,
@@ -72,6 +73,7 @@ class TogetherProvider(HttpProvider):
             resolver=resolver,
             prices=prices,
             max_image_bytes=max_image_bytes,
+            max_answer_bytes=max_answer_bytes,
             fetch_timeout=fetch_timeout,
             sleep=sleep,
             clock=clock,

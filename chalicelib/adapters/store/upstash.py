@@ -29,12 +29,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
 from pydantic import SecretStr
 
+from chalicelib.adapters.outbound.bounded import DeadlineStream, cap_timeouts
 from chalicelib.adapters.store.client import Arg
 from chalicelib.adapters.store.scripts import LuaScript
 from chalicelib.ports import StoreError
@@ -56,24 +57,6 @@ class _HttpStatusError(Exception):
         self.status = status
 
 
-class _BudgetStream(httpx.SyncByteStream):
-    """A response body that stops with a timeout once the call's deadline has passed."""
-
-    def __init__(self, inner: httpx.SyncByteStream, deadline: float, request: httpx.Request) -> None:
-        self._inner = inner
-        self._deadline = deadline
-        self._request = request
-
-    def __iter__(self) -> Iterator[bytes]:
-        for chunk in self._inner:
-            if time.monotonic() > self._deadline:
-                raise httpx.ReadTimeout("the state store call ran out of time", request=self._request)
-            yield chunk
-
-    def close(self) -> None:
-        self._inner.close()
-
-
 class _BudgetTransport(httpx.BaseTransport):
     """Caps every timeout of a request at what is left of the calling thread's deadline, and refuses
     statuses that carry no Redis reply."""
@@ -88,11 +71,7 @@ class _BudgetTransport(httpx.BaseTransport):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise httpx.PoolTimeout("the state store call ran out of time", request=request)
-            timeouts = dict(request.extensions.get("timeout") or {})
-            for name in ("connect", "read", "write", "pool"):
-                configured = timeouts.get(name)
-                timeouts[name] = remaining if configured is None else min(float(configured), remaining)
-            request.extensions["timeout"] = timeouts
+            request.extensions["timeout"] = cap_timeouts(request.extensions.get("timeout") or {}, remaining)
         response = self._inner.handle_request(request)
         if response.status_code not in _ACCEPTED_STATUSES:
             response.close()
@@ -102,7 +81,7 @@ class _BudgetTransport(httpx.BaseTransport):
         return httpx.Response(
             response.status_code,
             headers=response.headers,
-            stream=_BudgetStream(response.stream, deadline, request),
+            stream=DeadlineStream(response.stream, deadline, request),
             extensions=response.extensions,
             request=request,
         )
