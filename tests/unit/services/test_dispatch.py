@@ -1,0 +1,134 @@
+"""Dispatch: whether a request may wait for its job, queueing jobs (a job that cannot be queued is
+failed and refunded at once), handing a running job over, and requeueing a failed attempt."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from chalicelib.domain.errors import ProviderUnavailable
+from chalicelib.domain.events import GenerationFinished
+from chalicelib.ports import BreakerPolicy, ImageProvider, ProviderDown
+from chalicelib.services.dispatch import NOT_QUEUED, Dispatch
+from chalicelib.services.provider_health import ProviderHealthCheck
+from tests.unit.services.fakes import QuickProvider
+from tests.unit.services.wiring import PREMIUM, USER, Build, UseCases
+
+
+def dispatch_with(use_cases: UseCases, healthy: bool) -> Dispatch:
+    return Dispatch(
+        generations=use_cases.store.generations,
+        queue=use_cases.queue,
+        finish=use_cases.finish,
+        gallery=use_cases.gallery,
+        policy=use_cases.policy,
+        provider_healthy=lambda quality: healthy,
+    )
+
+
+def test_a_fast_job_on_a_quiet_lane_with_a_healthy_provider_may_wait(use_cases: UseCases) -> None:
+    assert use_cases.dispatch.sync_allowed(use_cases.admit(USER))
+
+
+def test_a_slow_quality_is_queued_at_once(use_cases: UseCases) -> None:
+    assert not use_cases.dispatch.sync_allowed(use_cases.admit(PREMIUM, quality="standard"))
+
+
+def test_a_backed_up_lane_queues_every_request(use_cases: UseCases) -> None:
+    generation = use_cases.admit(USER)
+    use_cases.queue.depths["free"] = use_cases.policy.sync_max_depth
+    assert use_cases.dispatch.sync_allowed(generation)
+    use_cases.queue.depths["free"] = use_cases.policy.sync_max_depth + 1
+    assert not use_cases.dispatch.sync_allowed(generation)
+    use_cases.queue.depths["free"] = 0
+    use_cases.queue.depths["premium"] = 1000  # another lane's backlog does not matter
+    assert use_cases.dispatch.sync_allowed(generation)
+
+
+def test_an_unhealthy_provider_queues_every_request(use_cases: UseCases) -> None:
+    generation = use_cases.admit(USER)
+    assert not dispatch_with(use_cases, healthy=False).sync_allowed(generation)
+    assert dispatch_with(use_cases, healthy=True).sync_allowed(generation)
+
+
+def test_an_open_breaker_of_every_vendor_queues_requests(build: Build) -> None:
+    class Vendor(QuickProvider):
+        @property
+        def vendors(self) -> tuple[str, ...]:
+            return ("fal",)
+
+        def candidates(self, quality: str) -> Sequence[ImageProvider]:
+            return [QuickProvider(name="fal")]
+
+    use_cases = build(provider=Vendor())
+    generation = use_cases.admit(USER)
+    use_cases.store.breakers.record("fal", "failure", use_cases.now_ms, BreakerPolicy(failure_threshold=1))
+    dispatch = dispatch_with(use_cases, healthy=True)
+    check = ProviderHealthCheck(use_cases.store.breakers, use_cases.provider, clock=use_cases.clock)
+    assert not check("fast")
+    assert dispatch.sync_allowed(generation)  # the injected check decides
+    assert not use_cases.dispatch.sync_allowed(generation)
+
+
+def test_enqueue_puts_the_job_on_its_lane(use_cases: UseCases) -> None:
+    generation = use_cases.admit(PREMIUM, quality="standard")
+    use_cases.dispatch.enqueue(generation)
+    assert use_cases.queue.messages == [(generation.id, "premium", "job")]
+    assert use_cases.record(generation.id).status == "queued"
+
+
+def test_a_job_that_cannot_be_queued_is_failed_refunded_and_reported(use_cases: UseCases) -> None:
+    generation = use_cases.admit(USER, style="watercolor")
+    use_cases.queue.fail = True
+    with pytest.raises(ProviderUnavailable, match="not charged") as refused:
+        use_cases.dispatch.enqueue(generation)
+    assert refused.value.retry_after == 30
+    assert refused.value.suggestions and refused.value.suggestions[0]["style"] == "watercolor"
+    stored = use_cases.record(generation.id)
+    assert stored.status == "failed"
+    assert stored.error == NOT_QUEUED
+    assert stored.refunded
+    assert use_cases.quota_used(USER) == [0, 0]
+    assert [e.generation.status for e in use_cases.events.of(GenerationFinished)] == ["failed"]
+
+
+def test_hand_over_queues_a_running_job_only_on_a_durable_queue(build: Build) -> None:
+    volatile = build()
+    running = volatile.claimed(USER)
+    volatile.dispatch.hand_over(running)
+    assert volatile.queue.messages == []
+
+    durable = build(durable=True)
+    running = durable.claimed(USER, variation=1)
+    durable.dispatch.hand_over(running)
+    assert durable.queue.messages == [(running.id, "free", "job")]
+    durable.queue.fail = True
+    durable.dispatch.hand_over(running)  # best effort: nothing raised, nothing ended
+    assert durable.record(running.id).status == "running"
+
+
+def test_requeue_releases_the_job_and_queues_it_again(use_cases: UseCases) -> None:
+    running = use_cases.claimed(USER)
+    use_cases.dispatch.requeue(running, ProviderDown("503"))
+    stored = use_cases.record(running.id)
+    assert stored.status == "queued"
+    assert use_cases.queue.jobs() == [running.id]
+    assert use_cases.quota_used(USER) == [1, 1]
+
+
+def test_requeue_of_a_job_that_is_not_running_does_nothing(use_cases: UseCases) -> None:
+    queued = use_cases.admit(USER)
+    use_cases.dispatch.requeue(queued, ProviderDown("503"))
+    assert use_cases.queue.messages == []
+    assert use_cases.record(queued.id).status == "queued"
+
+
+def test_requeue_that_cannot_queue_fails_the_job_with_its_error(use_cases: UseCases) -> None:
+    running = use_cases.claimed(USER)
+    use_cases.queue.fail = True
+    use_cases.dispatch.requeue(running, ProviderDown("503"))
+    stored = use_cases.record(running.id)
+    assert stored.status == "failed"
+    assert stored.error is not None and stored.error.code == "provider_unavailable"
+    assert use_cases.quota_used(USER) == [0, 0]

@@ -1,0 +1,81 @@
+"""RunAtProvider: in webhook mode the request submits its job to a queue API and polls it on the
+injected clock until its wait runs out; the same provider job is left to the webhook otherwise."""
+
+from __future__ import annotations
+
+import pytest
+
+from chalicelib.ports import ContentRejected, ProviderDown
+from chalicelib.services.run_at_provider import FIRST_POLL_S
+from tests.unit.services.fakes import FakeQueuedProvider, result_png
+from tests.unit.services.wiring import USER, Build
+
+
+def test_outside_webhook_mode_it_declines(build: Build) -> None:
+    use_cases = build()
+    generation = use_cases.admit(USER)
+    assert use_cases.at_provider.run_within(generation, 10.0) is None
+    assert use_cases.record(generation.id).status == "queued"  # not even claimed
+
+
+def test_it_polls_until_the_provider_job_is_done(build: Build) -> None:
+    fal = FakeQueuedProvider("fal", answers=[None, None, result_png("fal")])
+    use_cases = build(queued=[fal])
+    generation = use_cases.admit(USER)
+    latest = use_cases.at_provider.run_within(generation, 10.0)
+    assert latest is not None and latest.status == "succeeded"
+    assert latest.provider == "fal"
+    assert fal.polls == 3
+    assert use_cases.clock.slept == pytest.approx([0.5, 0.75, 1.125])  # a growing gap
+    assert len(fal.submitted) == 1
+
+
+def test_a_job_outliving_the_wait_is_left_running_at_the_provider(build: Build) -> None:
+    fal = FakeQueuedProvider("fal", answers=[None])
+    use_cases = build(queued=[fal])
+    generation = use_cases.admit(USER)
+    latest = use_cases.at_provider.run_within(generation, 4.0)
+    assert latest is not None and latest.status == "running"
+    assert latest.provider_job is not None and latest.provider_job.provider == "fal"
+    assert sum(use_cases.clock.slept) <= 4.0  # never sleeps past the wait
+    assert fal.polls == len(use_cases.clock.slept) >= 2
+    assert len(fal.submitted) == 1
+    assert use_cases.queue.messages == []  # the webhook, the poller or the reaper end it
+
+
+def test_too_short_a_wait_submits_without_polling(build: Build) -> None:
+    fal = FakeQueuedProvider("fal")
+    use_cases = build(queued=[fal])
+    latest = use_cases.at_provider.run_within(use_cases.admit(USER), FIRST_POLL_S / 2)
+    assert latest is not None and latest.provider_job is not None
+    assert fal.polls == 0
+
+
+def test_no_provider_taking_it_now_requeues_it_for_its_lane(build: Build) -> None:
+    fal = FakeQueuedProvider("fal", submit_error=ProviderDown("fal 503"))
+    use_cases = build(queued=[fal])
+    generation = use_cases.admit(USER)
+    latest = use_cases.at_provider.run_within(generation, 10.0)
+    assert latest is not None and latest.status == "queued"
+    assert use_cases.queue.jobs() == [generation.id]
+    assert use_cases.quota_used(USER) == [1, 1]
+
+
+def test_a_refused_request_fails_at_once(build: Build) -> None:
+    fal = FakeQueuedProvider("fal", submit_error=ContentRejected("flagged"))
+    use_cases = build(queued=[fal])
+    generation = use_cases.admit(USER)
+    latest = use_cases.at_provider.run_within(generation, 10.0)
+    assert latest is not None and latest.status == "failed"
+    assert latest.error is not None and latest.error.code == "content_rejected"
+    assert use_cases.quota_used(USER) == [0, 0]
+    assert use_cases.queue.messages == []
+
+
+def test_a_job_claimed_elsewhere_is_answered_as_it_is(build: Build) -> None:
+    fal = FakeQueuedProvider("fal")
+    use_cases = build(queued=[fal])
+    running = use_cases.claimed(USER)
+    latest = use_cases.at_provider.run_within(running, 10.0)
+    assert latest == use_cases.record(running.id)
+    assert fal.submitted == []

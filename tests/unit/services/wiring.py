@@ -1,0 +1,333 @@
+"""The use cases wired as ``bootstrap/wiring.py`` wires them, on the embedded Redis, with a fake
+clock, a recording provider, fake queues and a subscriber of every domain event: no HTTP layer,
+no network, no sleeping. Tests get them from the ``build`` and ``use_cases`` fixtures."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from chalicelib.adapters.imaging.pipeline import PillowPipeline
+from chalicelib.adapters.storage.local import LocalObjectStore
+from chalicelib.adapters.store.redis_store import RedisStateStore
+from chalicelib.domain.budget import Budget
+from chalicelib.domain.events import GenerationFinished
+from chalicelib.domain.generation import Generation
+from chalicelib.domain.identity import Identity
+from chalicelib.domain.models import GenerationRequest
+from chalicelib.domain.periods import stats_prefixes
+from chalicelib.domain.tiers import load_tiers
+from chalicelib.messagebus import MessageBus
+from chalicelib.ports import BreakerPolicy
+from chalicelib.services.admission import Admission, window_charges
+from chalicelib.services.batches import BatchService
+from chalicelib.services.budget_alerts import BudgetAlerts
+from chalicelib.services.callbacks import CallbackScheduler, DeliverCallback
+from chalicelib.services.collect import CollectResult
+from chalicelib.services.dispatch import Dispatch
+from chalicelib.services.finish import FinishGeneration
+from chalicelib.services.gallery import GalleryService
+from chalicelib.services.lanes import LaneWorker
+from chalicelib.services.policy import GenerationPolicy
+from chalicelib.services.provider_health import ProviderHealthCheck
+from chalicelib.services.read import ReadGenerations
+from chalicelib.services.reap import Reaper
+from chalicelib.services.request import RequestGeneration
+from chalicelib.services.run_at_provider import RunAtProvider
+from chalicelib.services.run_in_request import RunInRequest
+from chalicelib.services.run_job import RunJob
+from chalicelib.services.submit import SubmitToProvider
+from chalicelib.services.views import GenerationView
+from chalicelib.services.waiting import WaitForGeneration
+from chalicelib.services.webhooks import ReceiveWebhook
+from tests.conftest import FILES_BASE
+from tests.fakes import RecordingProvider
+from tests.unit.services.fakes import (
+    EventLog,
+    FakeAlertChannel,
+    FakeProviderQueues,
+    FakeQueue,
+    FakeQueuedProvider,
+    FakeSender,
+    NoWebhookKeys,
+    QuickProvider,
+    SteppingClock,
+)
+
+PUBLIC_URL = "https://api.avatarflow.test"
+
+USER = Identity("user", "user-1", "free")
+OTHER_USER = Identity("user", "user-2", "free")
+ANONYMOUS = Identity("anonymous", "203.0.113.7", "anonymous")
+PREMIUM = Identity("user", "premium-1", "premium")
+API_KEY = Identity("api_key", "key_test1", "enterprise")
+
+
+def request(
+    style: str = "anime", prompt: str = "a cat", variation: int = 0, **more: Any
+) -> GenerationRequest:
+    return GenerationRequest(style=style, prompt=prompt, variation=variation, **more)
+
+
+@dataclass
+class UseCases:
+    """Every use case, the ports and fakes behind them, and a few state readers for assertions."""
+
+    store: RedisStateStore
+    images: LocalObjectStore
+    images_dir: Path
+    clock: SteppingClock
+    provider: QuickProvider | RecordingProvider
+    queue: FakeQueue
+    queues: FakeProviderQueues
+    sender: FakeSender
+    bus: MessageBus
+    events: EventLog
+    policy: GenerationPolicy
+    gallery: GalleryService
+    view: GenerationView
+    finish: FinishGeneration
+    dispatch: Dispatch
+    run_job: RunJob
+    submit: SubmitToProvider
+    collect: CollectResult
+    admission: Admission
+    reads: ReadGenerations
+    callbacks: DeliverCallback
+    at_provider: RunAtProvider
+    run_in_request: RunInRequest
+    waiting: WaitForGeneration
+    request: RequestGeneration
+    lanes: LaneWorker
+    webhooks: ReceiveWebhook
+    reaper: Reaper
+    batches: BatchService
+    budget_alerts: BudgetAlerts
+
+    def admit(self, identity: Identity = USER, **req: Any) -> Generation:
+        """A created generation (queued, charged), asserted to be new."""
+        admitted = self.admission.admit(identity, request(**req))
+        assert admitted.outcome == "created", admitted.outcome
+        return admitted.generation
+
+    def claimed(self, identity: Identity = USER, **req: Any) -> Generation:
+        """A created generation, claimed (running) as a worker would."""
+        generation = self.admit(identity, **req)
+        claimed = self.store.generations.claim(generation.id, self.now_ms, self.policy.lease_ms)
+        assert claimed is not None
+        return claimed
+
+    def record(self, generation_id: str) -> Generation:
+        """The generation as the store holds it now."""
+        found = self.store.generations.get(generation_id)
+        assert found is not None, generation_id
+        return found
+
+    def quota_used(self, identity: Identity = USER) -> list[int]:
+        """The identity's quota counters now, one per window of its tier (hour, day, ...)."""
+        tier = load_tiers(None)[identity.tier]
+        charges = window_charges(identity, tier, self.clock.time())
+        return self.store.counters.quota_counts([c.key for c in charges])
+
+    def day_stat(self, name: str) -> float:
+        """Today's stats counter ``stats:day:<day>:<name>``."""
+        return self.store.counters.values([stats_prefixes(self.clock.time())[0] + name])[0]
+
+    def stored_keys(self) -> set[str]:
+        """Every object key the jobs stored (``img/...``)."""
+        return {str(p.relative_to(self.images_dir)) for p in self.images_dir.rglob("*") if p.is_file()}
+
+    @property
+    def now_ms(self) -> int:
+        return int(self.clock.time() * 1000)
+
+
+Build = Callable[..., UseCases]
+
+
+def wire(
+    store: RedisStateStore,
+    objects: LocalObjectStore,
+    images_dir: Path,
+    *,
+    provider: QuickProvider | RecordingProvider | None = None,
+    queued: Sequence[FakeQueuedProvider] = (),
+    public_url: str | None = PUBLIC_URL,
+    durable: bool = False,
+    replicate_secret: str = "",
+    alert_channels: Sequence[FakeAlertChannel] = (),
+    budget: Budget | None = None,
+    callback_attempts: int = 8,
+    **policy: Any,
+) -> UseCases:
+    """The use cases as ``build_container`` wires them, with: the ``SteppingClock`` at :data:`NOW`, the
+    ``provider`` (a :class:`QuickProvider` by default), a :class:`FakeQueue` (``durable`` or not),
+    ``queued`` provider queue APIs (webhook mode when there are some and a ``public_url``), a
+    :class:`FakeSender` for client callbacks, ``alert_channels`` and ``budget`` for the budget
+    alerts, and any :class:`GenerationPolicy` field as a keyword (``rate_per_minute=2``, ...).
+    The message bus has the callback scheduler, as in production, and an :class:`EventLog`."""
+    clock = SteppingClock()
+    settings = GenerationPolicy(budget=budget or Budget(), **policy)
+    provider = provider if provider is not None else QuickProvider()
+    queue = FakeQueue(durable=durable)
+    queues = FakeProviderQueues(queued)
+    sender = FakeSender()
+    tiers = load_tiers(None)
+    images = LocalObjectStore(images_dir, FILES_BASE)
+    view = GenerationView(images, queue)
+    gallery = GalleryService(objects, kv=store.kv)  # the seeded gallery: suggestions
+    budget_alerts = BudgetAlerts(
+        counters=store.counters,
+        kv=store.kv,
+        budget=settings.budget,
+        channels=alert_channels,
+        clock=clock,
+    )
+    bus = MessageBus({GenerationFinished: [CallbackScheduler(queue).on_finished]})
+    events = EventLog(bus)
+    generations = store.generations
+    finish = FinishGeneration(
+        generations=generations,
+        objects=images,
+        pipeline=PillowPipeline(),
+        bus=bus,
+        clock=clock,
+        cache_ttl_s=settings.cache_ttl_s,
+    )
+    dispatch = Dispatch(
+        generations=generations,
+        queue=queue,
+        finish=finish,
+        gallery=gallery,
+        policy=settings,
+        provider_healthy=ProviderHealthCheck(store.breakers, provider, clock=clock),
+    )
+    run_job = RunJob(
+        generations=generations, provider=provider, finish=finish, clock=clock, lease_ms=settings.lease_ms
+    )
+    submit = SubmitToProvider(
+        generations=generations,
+        breakers=store.breakers,
+        queues=queues,
+        bus=bus,
+        clock=clock,
+        public_url=public_url,
+        breaker_policy=BreakerPolicy(failure_threshold=1),
+        job_deadline_s=settings.job_deadline_s,
+    )
+    collect = CollectResult(
+        kv=store.kv,
+        finish=finish,
+        dispatch=dispatch,
+        bus=bus,
+        clock=clock,
+        max_attempts=settings.max_attempts,
+    )
+    admission = Admission(
+        generations=generations, tiers=tiers, gallery=gallery, policy=settings, bus=bus, clock=clock
+    )
+    reads = ReadGenerations(
+        generations=generations, counters=store.counters, tiers=tiers, view=view, clock=clock
+    )
+    callbacks = DeliverCallback(
+        generations=generations,
+        kv=store.kv,
+        timers=store.timers,
+        api_keys=store.api_keys,
+        sender=sender,
+        view=view,
+        clock=clock,
+        max_attempts=callback_attempts,
+    )
+    at_provider = RunAtProvider(
+        generations=generations,
+        submit=submit,
+        collect=collect,
+        dispatch=dispatch,
+        finish=finish,
+        clock=clock,
+        lease_ms=settings.lease_ms,
+    )
+    run_in_request = RunInRequest(
+        generations=generations,
+        run_job=run_job,
+        at_provider=at_provider,
+        dispatch=dispatch,
+        threads=settings.sync_threads,
+    )
+    waiting = WaitForGeneration(generations=generations, clock=clock)
+    return UseCases(
+        store=store,
+        images=images,
+        images_dir=images_dir,
+        clock=clock,
+        provider=provider,
+        queue=queue,
+        queues=queues,
+        sender=sender,
+        bus=bus,
+        events=events,
+        policy=settings,
+        gallery=gallery,
+        view=view,
+        finish=finish,
+        dispatch=dispatch,
+        run_job=run_job,
+        submit=submit,
+        collect=collect,
+        admission=admission,
+        reads=reads,
+        callbacks=callbacks,
+        at_provider=at_provider,
+        run_in_request=run_in_request,
+        waiting=waiting,
+        request=RequestGeneration(
+            admission=admission,
+            dispatch=dispatch,
+            run_in_request=run_in_request,
+            waiting=waiting,
+            view=view,
+            gallery=gallery,
+            policy=settings,
+        ),
+        lanes=LaneWorker(
+            generations=generations,
+            run_job=run_job,
+            submit=submit,
+            finish=finish,
+            callbacks=callbacks,
+            policy=settings,
+            clock=clock,
+        ),
+        webhooks=ReceiveWebhook(
+            generations=generations,
+            kv=store.kv,
+            submit=submit,
+            collect=collect,
+            fal_keys=NoWebhookKeys(),
+            replicate_secret=replicate_secret,
+            clock=clock,
+        ),
+        reaper=Reaper(
+            generations=generations,
+            timers=store.timers,
+            queue=queue,
+            submit=submit,
+            collect=collect,
+            finish=finish,
+            callbacks=callbacks,
+            clock=clock,
+        ),
+        batches=BatchService(
+            generations=generations,
+            kv=store.kv,
+            queue=queue,
+            admission=admission,
+            finish=finish,
+            reads=reads,
+            clock=clock,
+        ),
+        budget_alerts=budget_alerts,
+    )
