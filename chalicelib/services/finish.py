@@ -102,7 +102,7 @@ class FinishGeneration:
         failed: tuple[str, ...] = ()
         if isinstance(exc, ProviderError):
             log.warning("provider failed", extra={"job_id": generation.id, "kind": exc.kind})
-        if failure.code != "content_rejected":  # a refusal proves the provider works
+        if failure.code == "provider_unavailable":  # not a refusal (it proves the provider works)
             named = exc.failed_providers if isinstance(exc, ProviderError) else None
             failed = named if named is not None else ((provider,) if provider else ())
         return self.fail(generation, failure, failed_providers=failed)

@@ -55,6 +55,15 @@ class RunJob:
         self._clock = clock
         self._lease_ms = lease_ms
 
+    def run(self, generation_id: str, *, force: bool = False) -> Generation | None:
+        """Claim the job, make the image, store every size, and end it (or fail and refund).
+        Returns the generation as it ended here; None if it was not claimable (running elsewhere,
+        or ended) or something else ended it first."""
+        with log_context(job_id=generation_id):
+            now_ms = int(self._clock.time() * 1000)
+            generation = self._generations.claim(generation_id, now_ms, self._lease_ms, force=force)
+            return self.run_claimed(generation) if generation is not None else None
+
     def execute(self, generation: Generation, *, final: bool = True) -> bool:
         """Make the image of a claimed job here and end it. A failure fails the job (refunded)
         unless ``final`` is False and a retry may pass: the job is then released, to be claimed

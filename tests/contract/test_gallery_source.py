@@ -22,11 +22,11 @@ import httpx
 import pytest
 import respx
 
+from chalicelib.adapters.outbound.fetch import host_allowed
 from chalicelib.adapters.sources.generated_photos import GeneratedPhotosSource
 from chalicelib.adapters.sources.pexels import PexelsSource
 from chalicelib.adapters.sources.procedural import ProceduralSource
 from chalicelib.adapters.sources.unsplash import UnsplashSource
-from chalicelib.fetch import host_allowed
 from chalicelib.ports import (
     GallerySource,
     SourceAuthError,

@@ -28,28 +28,30 @@ def dispatch_with(use_cases: UseCases, healthy: bool) -> Dispatch:
 
 
 def test_a_fast_job_on_a_quiet_lane_with_a_healthy_provider_may_wait(use_cases: UseCases) -> None:
-    assert use_cases.dispatch.sync_allowed(use_cases.admit(USER))
+    generation = use_cases.admit(USER)
+    assert use_cases.dispatch.sync_allowed(generation.quality, generation.lane)
 
 
 def test_a_slow_quality_is_queued_at_once(use_cases: UseCases) -> None:
-    assert not use_cases.dispatch.sync_allowed(use_cases.admit(PREMIUM, quality="standard"))
+    generation = use_cases.admit(PREMIUM, quality="standard")
+    assert not use_cases.dispatch.sync_allowed(generation.quality, generation.lane)
 
 
 def test_a_backed_up_lane_queues_every_request(use_cases: UseCases) -> None:
     generation = use_cases.admit(USER)
     use_cases.queue.depths["free"] = use_cases.policy.sync_max_depth
-    assert use_cases.dispatch.sync_allowed(generation)
+    assert use_cases.dispatch.sync_allowed(generation.quality, generation.lane)
     use_cases.queue.depths["free"] = use_cases.policy.sync_max_depth + 1
-    assert not use_cases.dispatch.sync_allowed(generation)
+    assert not use_cases.dispatch.sync_allowed(generation.quality, generation.lane)
     use_cases.queue.depths["free"] = 0
     use_cases.queue.depths["premium"] = 1000  # another lane's backlog does not matter
-    assert use_cases.dispatch.sync_allowed(generation)
+    assert use_cases.dispatch.sync_allowed(generation.quality, generation.lane)
 
 
 def test_an_unhealthy_provider_queues_every_request(use_cases: UseCases) -> None:
     generation = use_cases.admit(USER)
-    assert not dispatch_with(use_cases, healthy=False).sync_allowed(generation)
-    assert dispatch_with(use_cases, healthy=True).sync_allowed(generation)
+    assert not dispatch_with(use_cases, healthy=False).sync_allowed(generation.quality, generation.lane)
+    assert dispatch_with(use_cases, healthy=True).sync_allowed(generation.quality, generation.lane)
 
 
 def test_an_open_breaker_of_every_vendor_queues_requests(build: Build) -> None:
@@ -67,8 +69,8 @@ def test_an_open_breaker_of_every_vendor_queues_requests(build: Build) -> None:
     dispatch = dispatch_with(use_cases, healthy=True)
     check = ProviderHealthCheck(use_cases.store.breakers, use_cases.provider, clock=use_cases.clock)
     assert not check("fast")
-    assert dispatch.sync_allowed(generation)  # the injected check decides
-    assert not use_cases.dispatch.sync_allowed(generation)
+    assert dispatch.sync_allowed(generation.quality, generation.lane)  # the injected check decides
+    assert not use_cases.dispatch.sync_allowed(generation.quality, generation.lane)
 
 
 def test_enqueue_puts_the_job_on_its_lane(use_cases: UseCases) -> None:

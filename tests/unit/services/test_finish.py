@@ -30,7 +30,7 @@ def spent_today(use_cases: UseCases, suffix: str = "") -> float:
 def test_succeed_stores_every_size_and_ends_the_job(use_cases: UseCases) -> None:
     running = use_cases.claimed(USER, size=512)
     use_cases.clock.advance(3)
-    assert use_cases.finish.succeed(running, made(use_cases, running.id)) is True
+    assert use_cases.finish.succeed(running, made(use_cases, running.id)) is not None
 
     stored = use_cases.record(running.id)
     assert stored.status == "succeeded"
@@ -78,9 +78,9 @@ def test_a_job_that_had_already_ended_is_not_ended_twice_but_its_spend_is_publis
 ) -> None:
     running = use_cases.claimed(USER)
     result = made(use_cases, running.id, cost=0.01)
-    assert use_cases.finish.succeed(running, result) is True
-    assert use_cases.finish.succeed(running, result) is False  # a late duplicate (say a second provider run)
-    assert use_cases.finish.fail(running, FAILED) is False
+    assert use_cases.finish.succeed(running, result) is not None
+    assert use_cases.finish.succeed(running, result) is None  # a late duplicate (say a second provider run)
+    assert use_cases.finish.fail(running, FAILED) is None
     assert len(use_cases.events.of(GenerationFinished)) == 1
     assert use_cases.events.of(SpendRecorded) == [SpendRecorded("fal", "free", 0.01)] * 2
     assert use_cases.record(running.id).status == "succeeded"
@@ -115,9 +115,9 @@ def test_fail_refunds_the_charge_exactly_once(use_cases: UseCases) -> None:
     kept = use_cases.admit(USER, variation=1)
     failing = use_cases.claimed(USER, variation=2)
     assert use_cases.quota_used(USER) == [2, 2]
-    assert use_cases.finish.fail(failing, FAILED) is True
+    assert use_cases.finish.fail(failing, FAILED) is not None
     assert use_cases.quota_used(USER) == [1, 1]
-    assert use_cases.finish.fail(failing, FAILED) is False
+    assert use_cases.finish.fail(failing, FAILED) is None
     assert use_cases.quota_used(USER) == [1, 1]  # refunded once; the other job keeps its charge
 
     stored = use_cases.record(failing.id)
@@ -156,6 +156,11 @@ def test_the_finished_event_counts_the_requests_that_ended_with_the_job(use_case
         (ContentRejected("nsfw"), "content_rejected", 0),
         (ProviderDown("503"), "provider_unavailable", 1),
         (RetryableProviderError("timeout"), "provider_unavailable", 1),
+        (
+            ProviderUnavailable("The provider returned an unusable image (corrupt)."),
+            "provider_unavailable",
+            1,
+        ),
         (InvalidRequest("unknown style"), "invalid_request", 0),
         (KeyError("boom"), "internal", 0),
     ],
@@ -164,7 +169,7 @@ def test_fail_for_maps_errors_to_codes_and_counts_the_failed_provider(
     use_cases: UseCases, exc: Exception, code: str, failed_stat: int
 ) -> None:
     running = use_cases.claimed(USER)
-    assert use_cases.finish.fail_for(running, exc, provider="together") is True
+    assert use_cases.finish.fail_for(running, exc, provider="together") is not None
     stored = use_cases.record(running.id)
     assert stored.error is not None and stored.error.code == code
     assert stored.error == failure_for(exc)

@@ -5,24 +5,24 @@ from __future__ import annotations
 
 import pytest
 
+from chalicelib.domain.generation import Failure
 from chalicelib.ports import ContentRejected, ProviderDown
 from chalicelib.services.run_at_provider import FIRST_POLL_S
 from tests.unit.services.fakes import FakeQueuedProvider, result_png
 from tests.unit.services.wiring import USER, Build
 
 
-def test_outside_webhook_mode_it_declines(build: Build) -> None:
+def test_outside_webhook_mode_it_serves_nothing(build: Build) -> None:
     use_cases = build()
-    generation = use_cases.admit(USER)
-    assert use_cases.at_provider.run_within(generation, 10.0) is None
-    assert use_cases.record(generation.id).status == "queued"  # not even claimed
+    assert not use_cases.at_provider.serves("fast")
+    assert build(queued=[FakeQueuedProvider("fal")]).at_provider.serves("fast")
 
 
 def test_it_polls_until_the_provider_job_is_done(build: Build) -> None:
     fal = FakeQueuedProvider("fal", answers=[None, None, result_png("fal")])
     use_cases = build(queued=[fal])
-    generation = use_cases.admit(USER)
-    latest = use_cases.at_provider.run_within(generation, 10.0)
+    generation = use_cases.admitted_for_the_request(USER)
+    latest = use_cases.at_provider.run_claimed(generation, 10.0)
     assert latest is not None and latest.status == "succeeded"
     assert latest.provider == "fal"
     assert fal.polls == 3
@@ -33,8 +33,8 @@ def test_it_polls_until_the_provider_job_is_done(build: Build) -> None:
 def test_a_job_outliving_the_wait_is_left_running_at_the_provider(build: Build) -> None:
     fal = FakeQueuedProvider("fal", answers=[None])
     use_cases = build(queued=[fal])
-    generation = use_cases.admit(USER)
-    latest = use_cases.at_provider.run_within(generation, 4.0)
+    generation = use_cases.admitted_for_the_request(USER)
+    latest = use_cases.at_provider.run_claimed(generation, 4.0)
     assert latest is not None and latest.status == "running"
     assert latest.provider_job is not None and latest.provider_job.provider == "fal"
     assert sum(use_cases.clock.slept) <= 4.0  # never sleeps past the wait
@@ -46,7 +46,7 @@ def test_a_job_outliving_the_wait_is_left_running_at_the_provider(build: Build) 
 def test_too_short_a_wait_submits_without_polling(build: Build) -> None:
     fal = FakeQueuedProvider("fal")
     use_cases = build(queued=[fal])
-    latest = use_cases.at_provider.run_within(use_cases.admit(USER), FIRST_POLL_S / 2)
+    latest = use_cases.at_provider.run_claimed(use_cases.admitted_for_the_request(USER), FIRST_POLL_S / 2)
     assert latest is not None and latest.provider_job is not None
     assert fal.polls == 0
 
@@ -54,8 +54,8 @@ def test_too_short_a_wait_submits_without_polling(build: Build) -> None:
 def test_no_provider_taking_it_now_requeues_it_for_its_lane(build: Build) -> None:
     fal = FakeQueuedProvider("fal", submit_error=ProviderDown("fal 503"))
     use_cases = build(queued=[fal])
-    generation = use_cases.admit(USER)
-    latest = use_cases.at_provider.run_within(generation, 10.0)
+    generation = use_cases.admitted_for_the_request(USER)
+    latest = use_cases.at_provider.run_claimed(generation, 10.0)
     assert latest is not None and latest.status == "queued"
     assert use_cases.queue.jobs() == [generation.id]
     assert use_cases.quota_used(USER) == [1, 1]
@@ -64,18 +64,19 @@ def test_no_provider_taking_it_now_requeues_it_for_its_lane(build: Build) -> Non
 def test_a_refused_request_fails_at_once(build: Build) -> None:
     fal = FakeQueuedProvider("fal", submit_error=ContentRejected("flagged"))
     use_cases = build(queued=[fal])
-    generation = use_cases.admit(USER)
-    latest = use_cases.at_provider.run_within(generation, 10.0)
+    generation = use_cases.admitted_for_the_request(USER)
+    latest = use_cases.at_provider.run_claimed(generation, 10.0)
     assert latest is not None and latest.status == "failed"
     assert latest.error is not None and latest.error.code == "content_rejected"
     assert use_cases.quota_used(USER) == [0, 0]
     assert use_cases.queue.messages == []
 
 
-def test_a_job_claimed_elsewhere_is_answered_as_it_is(build: Build) -> None:
+def test_a_job_that_ended_meanwhile_cancels_its_provider_job(build: Build) -> None:
     fal = FakeQueuedProvider("fal")
     use_cases = build(queued=[fal])
-    running = use_cases.claimed(USER)
-    latest = use_cases.at_provider.run_within(running, 10.0)
-    assert latest == use_cases.record(running.id)
-    assert fal.submitted == []
+    running = use_cases.admitted_for_the_request(USER)
+    use_cases.finish.fail(use_cases.record(running.id), Failure("internal", "ended elsewhere"))
+    latest = use_cases.at_provider.run_claimed(running, 10.0)
+    assert latest.status == "failed"
+    assert len(fal.submitted) == 1 and len(fal.canceled) == 1  # nobody waits for it any more

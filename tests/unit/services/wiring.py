@@ -112,6 +112,12 @@ class UseCases:
         assert admitted.outcome == "created", admitted.outcome
         return admitted.generation
 
+    def admitted_for_the_request(self, identity: Identity = USER, **req: Any) -> Generation:
+        """A created generation claimed by the admit script for the request that will run it."""
+        admitted = self.admission.admit(identity, request(**req), claim_lease_ms=self.policy.lease_ms)
+        assert admitted.outcome == "created" and admitted.generation.status == "running"
+        return admitted.generation
+
     def claimed(self, identity: Identity = USER, **req: Any) -> Generation:
         """A created generation, claimed (running) as a worker would."""
         generation = self.admit(identity, **req)
@@ -248,7 +254,6 @@ def wire(
         dispatch=dispatch,
         finish=finish,
         clock=clock,
-        lease_ms=settings.lease_ms,
     )
     run_in_request = RunInRequest(
         generations=generations,
