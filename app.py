@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from chalice.app import Chalice
 
 from chalicelib.api.admin import admin
@@ -13,6 +15,7 @@ from chalicelib.api.preflight import add_preflight_routes
 from chalicelib.api.public import public
 from chalicelib.api.users import users
 from chalicelib.api.webhooks import webhooks
+from chalicelib.bootstrap import exit_on_sigterm
 from chalicelib.logs import configure_logging
 from chalicelib.workers.gallery_schedule import gallery_schedule
 from chalicelib.workers.lanes import lanes
@@ -20,6 +23,9 @@ from chalicelib.workers.reaper import reaper
 from chalicelib.workers.schedules import schedules
 
 configure_logging()
+if os.environ.get("AVATARFLOW_STAGE") == "local":
+    # `chalice local` (`make run`) sets it from .chalice/config.json; Lambda and the tests do not.
+    exit_on_sigterm()
 
 # configure_logs=False: Chalice would take over the "avatarflow" logger (level ERROR, a second handler).
 app = Chalice(app_name="avatarflow", configure_logs=False)

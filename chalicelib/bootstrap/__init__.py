@@ -4,8 +4,10 @@ process; tests pass their own adapters in and install the container with :func:`
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 import time
+from types import FrameType
 
 from chalicelib.bootstrap.adapters import build_objects, build_pipeline, build_provider, build_store
 from chalicelib.bootstrap.container import Container, SystemClock
@@ -23,6 +25,7 @@ __all__ = [
     "build_provider",
     "build_store",
     "current_settings",
+    "exit_on_sigterm",
     "get_container",
     "seed_gallery",
     "set_container",
@@ -79,6 +82,28 @@ def start_background_reaper(
     thread = threading.Thread(target=loop, name="avatarflow-reaper", daemon=True)
     thread.start()
     return thread
+
+
+def exit_on_sigterm() -> bool:
+    """Make SIGTERM (what process managers send) end this process the way Ctrl-C does: through a
+    clean interpreter exit, whose exit hooks shut the embedded Redis down. Python's default for
+    SIGTERM is to die at once, leaving the redis-server daemon running with nobody to stop it.
+
+    Only the main thread may install a signal handler: elsewhere (``chalice local`` with
+    autoreload imports the app in a thread) nothing changes and False is returned.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        log.debug("SIGTERM handler not installed: not the main thread")
+        return False
+    signal.signal(signal.SIGTERM, _exit)
+    return True
+
+
+def _exit(signum: int, frame: FrameType | None) -> None:
+    # Status 0: a stop asked for and carried out is a success to a process manager (a 143 is not,
+    # to supervisord or systemd, without extra configuration).
+    log.info("SIGTERM: stopping")
+    raise SystemExit(0)
 
 
 _container: Container | None = None

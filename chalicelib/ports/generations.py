@@ -74,11 +74,21 @@ class Finish:
     """A job as it ended (``Generation.ended``), and what ending it adds to the counters.
 
     Success fills the result cache for ``cache_ttl`` seconds; failure refunds the quota the job
-    was charged, once."""
+    was charged, once.
+
+    The two kinds of counter differ on a job that had already ended (reaped past its deadline,
+    or finished by another run) or is no longer known:
+
+    - ``spend``: what a provider was paid for this result. Added on every call, ended job or
+      not: the money is gone either way, and the spend guard must see it.
+    - ``counters``: the stats of the job (status, tier, provider, latency). Added only by the
+      call that ends the job, so that each job counts once.
+    """
 
     generation: Generation
     cache_ttl: int = 7 * 24 * 3600
     counters: Sequence[Counter] = field(default_factory=tuple)
+    spend: Sequence[Counter] = field(default_factory=tuple)
 
 
 class GenerationStore(Protocol):
@@ -93,7 +103,8 @@ class GenerationStore(Protocol):
         ...
 
     def finish(self, finish: Finish) -> bool:
-        """End a job (and the identical requests that joined it); False if it had already ended."""
+        """End a job (and the identical requests that joined it); False if it had already ended
+        or is unknown. ``finish.spend`` is added in every case, ``finish.counters`` only when True."""
         ...
 
     def release(self, generation_id: str) -> bool:

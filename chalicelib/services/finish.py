@@ -1,8 +1,9 @@
 """Ending a job: succeeded (the image processed, every size stored) or failed (refunded), once.
 
 ``finish.lua`` ends the job and every identical request that joined it in one atomic call, with
-the job's spend and stats counters; whoever ends it publishes :class:`GenerationFinished` (and
-:class:`SpendRecorded` for a paid provider call), for the handlers to react.
+the job's stats counters; the spend counters of a paid provider call are added by the same call
+even when the job had already ended. Whoever ends it publishes :class:`GenerationFinished`, and
+every paid provider call :class:`SpendRecorded`, for the handlers to react.
 """
 
 from __future__ import annotations
@@ -118,18 +119,19 @@ class FinishGeneration:
         now = self._clock.time()
         ended = generation.ended(outcome, iso(now))
         made = outcome if isinstance(outcome, Success) else None
-        counters = [
-            *(spend or []),
-            *job_counters(
-                now,
-                status=ended.status,
-                tier=generation.tier,
-                provider=made.provider if made else None,
-                latency_ms=made.latency_ms if made else None,
-                failed_providers=failed_providers,
-            ),
-        ]
-        done = self._generations.finish(Finish(ended, cache_ttl=self._cache_ttl, counters=counters))
+        stats = job_counters(
+            now,
+            status=ended.status,
+            tier=generation.tier,
+            provider=made.provider if made else None,
+            latency_ms=made.latency_ms if made else None,
+            failed_providers=failed_providers,
+        )
+        # The store adds the spend even if the job had already ended (a late result was paid for
+        # all the same), and the stats only if this call ends it (each job counts once).
+        done = self._generations.finish(
+            Finish(ended, cache_ttl=self._cache_ttl, counters=stats, spend=spend or ())
+        )
         if made is not None and made.cost_usd > 0:
             # Paid whether or not the job was still open: the spend guard must see it.
             self._bus.publish(SpendRecorded(made.provider, generation.tier, made.cost_usd))

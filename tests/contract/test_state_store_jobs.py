@@ -5,6 +5,7 @@ Run on every adapter (the ``backend`` fixture of ``test_state_store``: embedded 
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from chalicelib.adapters.store.redis_store import RedisStateStore
 from chalicelib.domain.generation import Failure, Generation, Success, iso
 from chalicelib.domain.provider_job import ProviderJob
-from chalicelib.ports import AdmitRequest, AdmitResult, Finish
+from chalicelib.ports import AdmitRequest, AdmitResult, Counter, Finish
 from tests.contract.test_state_store import Backend, backend, gen_id, now_ms
 
 __all__ = ["backend"]  # the parametrized fixture, shared with the main suite
@@ -158,3 +159,35 @@ def test_statuses_of_many_generations_in_one_call(backend: Backend) -> None:
         None,
     ]
     assert store.generations.statuses([]) == []
+
+
+def test_an_ended_job_still_counts_the_spend_of_a_late_result_but_not_its_stats(backend: Backend) -> None:
+    store = backend.store
+    gid = new_job(store, "late1")
+    generation = store.generations.get(gid)
+    assert generation is not None
+    ended_at = iso(time.time())
+    # The reaper fails it past its deadline: it counts once as failed, and nothing was paid.
+    reaped = generation.ended(Failure("timeout", "past its deadline"), ended_at)
+    assert store.generations.finish(Finish(reaped, counters=[Counter("stats:late:status:failed", 1, 3600)]))
+
+    # The provider's result arrives after that: the job stays failed and is counted no more, but
+    # the provider was paid, and the spend guard must see it.
+    late = Finish(
+        generation.ended(Success({"512": "img/late.webp"}, "fal", cost_usd=0.25), ended_at),
+        counters=[Counter("stats:late:status:succeeded", 1, 3600)],
+        spend=[Counter("spend:day:late", 0.25, 3600), Counter("spend:month:late", 0.25, 7200)],
+    )
+    assert store.generations.finish(late) is False
+    keys = ["spend:day:late", "spend:month:late", "stats:late:status:succeeded", "stats:late:status:failed"]
+    assert store.counters.values(keys) == [0.25, 0.25, 0.0, 1.0]
+    assert 3500 < int(backend.raw.command("TTL", f"{backend.prefix}spend:month:late")) <= 7200
+    record = store.generations.get(gid)
+    assert record is not None
+    assert (record.status, record.images, record.error is not None) == ("failed", None, True)
+
+    # Each paid call counts (a second run paid again), and so does a job no longer known.
+    assert store.generations.finish(late) is False
+    gone = dataclasses.replace(late, generation=dataclasses.replace(late.generation, id=gen_id()))
+    assert store.generations.finish(gone) is False
+    assert store.counters.values(keys) == [0.75, 0.75, 0.0, 1.0]

@@ -10,11 +10,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
 from PIL import Image
+
+from tests.e2e.processes import drain, embedded_server_pid, exited, kill_if_running, read_until
 
 ROOT = Path(__file__).resolve().parents[2]
 CHALICE = Path(sys.executable).parent / "chalice"
@@ -28,17 +31,35 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def local_env(base: str, data_dir: Path, seed_per_style: int) -> dict[str, str]:
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("AVATARFLOW_", "UPSTASH_", "R2_"))},
+        "AVATARFLOW_STAGE": "local",
+        "AVATARFLOW_DATA_DIR": str(data_dir),
+        "AVATARFLOW_FILES_BASE_URL": f"{base}/v1/files",
+        "AVATARFLOW_GALLERY_SEED_PER_STYLE": str(seed_per_style),
+    }
+
+
+def chalice_local(port: int) -> list[str]:
+    return [
+        str(CHALICE),
+        "local",
+        "--stage",
+        "local",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-autoreload",
+    ]
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("AVATARFLOW_", "UPSTASH_", "R2_"))},
-        "AVATARFLOW_STAGE": "local",
-        "AVATARFLOW_DATA_DIR": str(tmp_path_factory.mktemp("e2e-data")),
-        "AVATARFLOW_FILES_BASE_URL": f"{base}/v1/files",
-        "AVATARFLOW_GALLERY_SEED_PER_STYLE": "2",
-    }
+    env = local_env(base, tmp_path_factory.mktemp("e2e-data"), 2)
     # The same two steps as `make run`: prepare the data dir, then `chalice local`.
     subprocess.run(
         [sys.executable, "-m", "chalicelib.cli", "prepare"],
@@ -49,17 +70,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         timeout=300,
     )
     process = subprocess.Popen(
-        [
-            str(CHALICE),
-            "local",
-            "--stage",
-            "local",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--no-autoreload",
-        ],
+        chalice_local(port),
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -143,3 +154,46 @@ def test_bad_input_over_http_is_4xx_json(server: str) -> None:
         assert response.status_code == 400
         assert response.json()["error"]["code"] == "invalid_request"
         assert http.get("/v1/gallery", params={"limit": 1000}).status_code == 400
+
+
+def test_sigterm_stops_the_server_and_its_embedded_redis(tmp_path: Path) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    data_dir = tmp_path / "data"
+    process = subprocess.Popen(
+        chalice_local(port),
+        cwd=ROOT,
+        env={**local_env(base, data_dir, 1), "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    redis_pid = 0
+    try:
+        assert process.stdout is not None
+        read_until(process.stdout, b"Serving on", timeout=60)  # listening
+        drain(process.stdout)
+        # Concurrent requests: several store connections are open when the signal comes.
+        with httpx.Client(base_url=base, timeout=60) as http, ThreadPoolExecutor(4) as pool:
+            statuses = list(
+                pool.map(
+                    lambda v: (
+                        http.post(
+                            "/v1/generations",
+                            json={"style": "flat", "variation": v},
+                            headers={"Prefer": "respond-async"},
+                        ).status_code
+                    ),
+                    range(4),
+                )
+            )
+        assert all(s < 500 for s in statuses), statuses  # answered (anonymous quota may refuse some)
+        redis_pid = embedded_server_pid(data_dir)
+        assert redis_pid and not exited(redis_pid, 0)
+
+        process.send_signal(signal.SIGTERM)  # what systemd, docker, supervisord and IDEs send
+        assert process.wait(timeout=30) == 0
+        assert exited(redis_pid, 10), "the embedded redis-server outlived the server"
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+        kill_if_running(redis_pid or embedded_server_pid(data_dir))  # a failure before it was read

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Any
 
-from chalicelib.domain.periods import spend_keys
-from tests.conftest import auth
+from chalice.test import Client
+
+from app import app
+from chalicelib.bootstrap import build_container, set_container
+from chalicelib.domain.generation import Failure
+from chalicelib.domain.periods import spend_keys, stats_prefixes
+from chalicelib.services.run_job import provider_request
+from tests.conftest import auth, make_settings
 from tests.fakes import RecordingProvider
 
 
@@ -53,3 +60,33 @@ def test_premium_stops_at_the_hard_cap(client: Any, store: Any) -> None:
     refused = post(client, auth("paying", "premium"), style="flat", variation=3)
     assert refused.status_code == 503
     assert refused.json_body["error"]["code"] == "budget_exhausted"
+
+
+def test_a_late_result_of_a_reaped_job_still_counts_its_spend(
+    tmp_path: Path, store: Any, objects: Any
+) -> None:
+    provider = RecordingProvider(cost_usd=0.004)
+    container = build_container(
+        make_settings(tmp_path), store=store, objects=objects, provider=provider, start_workers=False
+    )
+    set_container(container)
+    try:
+        with Client(app, stage_name="local") as client:
+            accepted = post(client, {**auth("late", "premium"), "Prefer": "respond-async"}, style="anime")
+        assert accepted.status_code == 202
+        # A worker claims the job and calls the provider; meanwhile the reaper fails it (past its deadline).
+        running = store.generations.claim(accepted.json_body["id"], int(time.time() * 1000), 120_000)
+        assert running is not None
+        assert container.finish.fail(running, Failure("timeout", "past its deadline")) is not None
+        result = provider.generate(provider_request(running))
+        assert container.finish.succeed(running, result) is None  # too late to end it...
+    finally:
+        set_container(None)
+    day, month = spend_keys(time.time())
+    assert float(store.kv.get(day)) == float(store.kv.get(month)) == 0.004  # ...but paid for
+    assert float(store.kv.get(f"{day}:provider:procedural")) == 0.004
+    stats_day, _ = stats_prefixes(time.time())
+    counted = store.counters.values([f"{stats_day}status:failed", f"{stats_day}status:succeeded"])
+    assert counted == [1.0, 0.0]  # the job counts once, as it ended
+    record = store.generations.get(running.id)
+    assert record is not None and record.status == "failed"

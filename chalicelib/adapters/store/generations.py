@@ -126,10 +126,11 @@ class RedisGenerations:
             ended.error.message if ended.error else "",
             finish.cache_ttl,
             self._keys.generation_prefix,
-            len(finish.counters),
         ]
-        for counter in finish.counters:
-            args += [self._keys.key(counter.key), repr(float(counter.amount)), counter.ttl]
+        for counters in (finish.counters, finish.spend):  # stats: once per job; spend: every call
+            args.append(len(counters))
+            for counter in counters:
+                args += [self._keys.key(counter.key), repr(float(counter.amount)), counter.ttl]
         extra = _success_fields(ended) if succeeded else {}
         args.append(len(extra))
         for name, value in extra.items():

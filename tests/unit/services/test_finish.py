@@ -88,11 +88,6 @@ def test_a_job_that_had_already_ended_is_not_ended_twice_but_its_spend_is_publis
     assert use_cases.day_stat("status:failed") == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: finish.lua skips the counters of a job that had already ended, so a paid late "
-    "duplicate is published (SpendRecorded) but never added to the spend the guard reads",
-)
 def test_the_spend_of_a_late_duplicate_reaches_the_spend_counters(use_cases: UseCases) -> None:
     running = use_cases.claimed(USER)
     result = made(use_cases, running.id, cost=0.01)
