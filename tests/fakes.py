@@ -58,13 +58,13 @@ class CountingRedis:
         self._inner = inner
         self.calls: list[str] = []
 
-    def run_script(self, script: Any, keys: Any, args: Any) -> Any:
+    def run_script(self, script: Any, keys: Any, args: Any, *, timeout: float | None = None) -> Any:
         self.calls.append(f"script:{script.name}")
-        return self._inner.run_script(script, keys, args)
+        return self._inner.run_script(script, keys, args, timeout=timeout)
 
-    def command(self, *args: Any) -> Any:
+    def command(self, *args: Any, timeout: float | None = None) -> Any:
         self.calls.append(f"command:{args[0]}")
-        return self._inner.command(*args)
+        return self._inner.command(*args, timeout=timeout)
 
 
 def settle(container: Any, timeout: float = 30.0) -> None:

@@ -202,7 +202,7 @@ def build_container(
             dispatch=dispatch,
             threads=policy.sync_threads,
         ),
-        waiting=WaitForGeneration(generations=generations, clock=clock),
+        waiting=WaitForGeneration(generations=generations),
         view=view,
         gallery=gallery,
         policy=policy,

@@ -42,6 +42,7 @@ from chalicelib.ports.generations import (
     AdmitResult,
     Counter,
     Finish,
+    Finished,
     GenerationStore,
     WindowCharge,
 )
@@ -99,6 +100,7 @@ __all__ = [
     "DeliveryFailed",
     "DeliveryRefused",
     "Finish",
+    "Finished",
     "GallerySource",
     "GenerationStore",
     "ImageFetcher",

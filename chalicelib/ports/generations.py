@@ -91,6 +91,16 @@ class Finish:
     spend: Sequence[Counter] = field(default_factory=tuple)
 
 
+@dataclass(frozen=True)
+class Finished:
+    """What ending a job did: ``ended`` False if it had already ended (or is unknown); the
+    identical requests that ended with it so far, and those still to end (``finish_followers``)."""
+
+    ended: bool
+    followers: int = 0
+    pending: int = 0
+
+
 class GenerationStore(Protocol):
     """Generation records and their atomic moves (the Lua scripts); raises ``StoreError``."""
 
@@ -102,9 +112,19 @@ class GenerationStore(Protocol):
         """Move a queued job to running (or take over an expired lease); None if not claimable."""
         ...
 
-    def finish(self, finish: Finish) -> bool:
-        """End a job (and the identical requests that joined it); False if it had already ended
-        or is unknown. ``finish.spend`` is added in every case, ``finish.counters`` only when True."""
+    def finish(self, finish: Finish) -> Finished:
+        """End a job and the first of the identical requests that joined it, waking whoever waits
+        for any of them. ``finish.spend`` is added in every case (a provider paid for a late result
+        still cost money), ``finish.counters`` only when this call ended the job."""
+        ...
+
+    def finish_followers(self, generation_id: str) -> tuple[int, int]:
+        """End the next chunk of an ended job's followers: (ended now, still to end)."""
+        ...
+
+    def wait_ended(self, generation: Generation, timeout_s: float) -> Generation | None:
+        """Block until ``generation`` ends, at most ``timeout_s`` seconds, in ONE call (no polling):
+        the generation as it ended, or None if it is still open."""
         ...
 
     def release(self, generation_id: str) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal, Protocol
 
-TimerKind = Literal["deadline", "poll", "callback"]
+TimerKind = Literal["deadline", "poll", "callback", "followers"]
 
 
 class JobTimers(Protocol):
@@ -12,7 +12,8 @@ class JobTimers(Protocol):
 
     def due(self, timer: TimerKind, now_ms: int, limit: int = 100) -> list[str]:
         """Ids whose timer is due by ``now_ms``, earliest first: ``deadline`` (open jobs past their
-        deadline), ``poll`` (webhook jobs to poll), ``callback`` (client callbacks to deliver)."""
+        deadline), ``poll`` (webhook jobs to poll), ``callback`` (client callbacks to deliver),
+        ``followers`` (ended jobs whose joined requests are still to be ended)."""
         ...
 
     def schedule(self, timer: TimerKind, generation_id: str, at_ms: int | None) -> None:

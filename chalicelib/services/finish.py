@@ -129,15 +129,26 @@ class FinishGeneration:
         )
         # The store adds the spend even if the job had already ended (a late result was paid for
         # all the same), and the stats only if this call ends it (each job counts once).
-        done = self._generations.finish(
+        finished = self._generations.finish(
             Finish(ended, cache_ttl=self._cache_ttl, counters=stats, spend=spend or ())
         )
         if made is not None and made.cost_usd > 0:
             # Paid whether or not the job was still open: the spend guard must see it.
             self._bus.publish(SpendRecorded(made.provider, generation.tier, made.cost_usd))
-        if not done:
+        if not finished.ended:
             return None
-        self._bus.publish(GenerationFinished(ended))
+        followers = finished.followers + self.finish_followers(ended.id, finished.pending)
+        self._bus.publish(GenerationFinished(ended, followers=followers))
+        return ended
+
+    def finish_followers(self, generation_id: str, pending: int = 1) -> int:
+        """End the identical requests an ended job still has, a chunk per store call (so that
+        no call holds the store for long); returns how many were ended. Whatever a failure here
+        leaves, the reaper's ``followers`` timer picks up."""
+        ended = 0
+        while pending > 0:
+            now, pending = self._generations.finish_followers(generation_id)
+            ended += now
         return ended
 
     def _spend(self, generation: Generation, provider: str, cost: float) -> list[Counter]:

@@ -2,6 +2,7 @@
 
 - polls the webhook-mode jobs whose webhook is late (the polling fallback), with a growing gap;
 - ends every job still open past its deadline (one last poll, else failed and refunded);
+- ends the joined requests a job's finisher left (it stopped between two chunks);
 - delivers the client callbacks that are due (retries with backoff).
 
 And, when a local process starts, it queues again the jobs the store still holds open.
@@ -72,6 +73,7 @@ class Reaper:
 
         run("poll", self.poll)
         run("deadline", self.expire)
+        run("followers", self.end_followers)
         run("callback", self._callbacks.deliver)
         if counts:
             log.info("reaper pass", extra={"counts": counts})
@@ -113,6 +115,11 @@ class Reaper:
         log.warning("job past its deadline: failed", extra={"job_id": generation_id})
         self._finish.fail_for(generation, PAST_DEADLINE, provider=job.provider if job is not None else None)
         return "expired"
+
+    def end_followers(self, generation_id: str) -> str:
+        """End the joined requests an ended job left (its finisher stopped half way)."""
+        self._finish.finish_followers(generation_id)
+        return "ended"
 
     def recover_open_jobs(self) -> int:
         """Queue again every job the store still holds open (after a restart of the worker)."""

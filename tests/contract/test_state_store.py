@@ -145,7 +145,7 @@ def finish(
         else Failure("provider_unavailable", "down")
     )
     ended = new_generation(gid, "u1", req_hash).ended(outcome, "2030-01-01T00:00:05.000Z")
-    return store.generations.finish(Finish(ended, counters=counters))
+    return store.generations.finish(Finish(ended, counters=counters)).ended
 
 
 def created_id(result: AdmitResult) -> str:

@@ -68,7 +68,7 @@ def finish(store: RedisStateStore, gid: str, req_hash: str, status: str = "succe
         else Failure("provider_unavailable", "down")
     )
     # Callbacks are due when the job ends.
-    return store.generations.finish(Finish(generation.ended(outcome, iso(time.time()))))
+    return store.generations.finish(Finish(generation.ended(outcome, iso(time.time())))).ended
 
 
 def test_a_provider_job_holds_the_claim_and_schedules_its_poll(backend: Backend) -> None:
@@ -178,7 +178,7 @@ def test_an_ended_job_still_counts_the_spend_of_a_late_result_but_not_its_stats(
         counters=[Counter("stats:late:status:succeeded", 1, 3600)],
         spend=[Counter("spend:day:late", 0.25, 3600), Counter("spend:month:late", 0.25, 7200)],
     )
-    assert store.generations.finish(late) is False
+    assert store.generations.finish(late).ended is False
     keys = ["spend:day:late", "spend:month:late", "stats:late:status:succeeded", "stats:late:status:failed"]
     assert store.counters.values(keys) == [0.25, 0.25, 0.0, 1.0]
     assert 3500 < int(backend.raw.command("TTL", f"{backend.prefix}spend:month:late")) <= 7200
@@ -187,7 +187,7 @@ def test_an_ended_job_still_counts_the_spend_of_a_late_result_but_not_its_stats(
     assert (record.status, record.images, record.error is not None) == ("failed", None, True)
 
     # Each paid call counts (a second run paid again), and so does a job no longer known.
-    assert store.generations.finish(late) is False
+    assert store.generations.finish(late).ended is False
     gone = dataclasses.replace(late, generation=dataclasses.replace(late.generation, id=gen_id()))
-    assert store.generations.finish(gone) is False
+    assert store.generations.finish(gone).ended is False
     assert store.counters.values(keys) == [0.75, 0.75, 0.0, 1.0]

@@ -17,11 +17,14 @@ Arg = str | int | float
 
 
 class RedisClient(Protocol):
-    """One call is one round trip."""
+    """One call is one round trip. ``timeout`` (seconds) is for a call that blocks on purpose
+    (``BLPOP key 20``): the call may take that long, and no longer."""
 
-    def run_script(self, script: LuaScript, keys: Sequence[str], args: Sequence[Arg]) -> Any: ...
+    def run_script(
+        self, script: LuaScript, keys: Sequence[str], args: Sequence[Arg], *, timeout: float | None = None
+    ) -> Any: ...
 
-    def command(self, *args: Arg) -> Any: ...
+    def command(self, *args: Arg, timeout: float | None = None) -> Any: ...
 
 
 class RedisPyClient:

@@ -8,17 +8,24 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Sequence
 
 from chalicelib.adapters.store.client import Arg
 from chalicelib.adapters.store.keyspace import Keyspace
 from chalicelib.adapters.store.replies import epoch_ms, hash_reply, optional_int, pairs, text
 from chalicelib.adapters.store.scripts import script
-from chalicelib.domain.generation import Generation
+from chalicelib.domain.generation import Failure, Generation, Success
 from chalicelib.domain.provider_job import ProviderJob
-from chalicelib.ports import AdmitRequest, AdmitResult, Finish, StoreError
+from chalicelib.ports import AdmitRequest, AdmitResult, Finish, Finished, StoreError
 
 RECORD_TTL_SECONDS = 30 * 24 * 3600  # the same 30 days as the R2 lifecycle of unchosen images
+WAKE_TTL_SECONDS = 120  # a waiter arriving late (up to the longest wait) still finds its token
+# Followers ended per script call: at most a few ms of Redis time each, whatever the crowd
+# (bench/roundtrips.py measures it at 10,000 followers).
+FOLLOWER_CHUNK = 400
+FOLLOWERS_REAPER_DELAY_MS = 60_000
+TOKEN_FIELDS = 6  # status, completed_at, images, provider, error code, error message (finish.lua)
 
 
 def _generation(fields: dict[str, str]) -> Generation | None:
@@ -97,7 +104,7 @@ class RedisGenerations:
         )
         return _generation(pairs(reply))
 
-    def finish(self, finish: Finish) -> bool:
+    def finish(self, finish: Finish) -> Finished:
         ended = finish.generation
         if ended.is_open:
             raise ValueError("finish needs the generation as it ended (Generation.ended)")
@@ -114,6 +121,8 @@ class RedisGenerations:
             self._keys.key("jobs:open"),
             self._keys.key("jobs:callback"),
             self._keys.key("jobs:poll"),
+            self._keys.pending_followers(ended.id),
+            self._keys.timer("followers"),
         ]
         succeeded = ended.status == "succeeded"
         args: list[Arg] = [
@@ -135,8 +144,46 @@ class RedisGenerations:
         args.append(len(extra))
         for name, value in extra.items():
             args += [name, value]
-        args.append(epoch_ms(ended.completed_at or ""))  # when its callback (if any) is due
-        return int(self._keys.client.run_script(script("finish"), keys, args)) > 0
+        completed_ms = epoch_ms(ended.completed_at or "")
+        # Followers left for later are the reaper's a minute on, if their finisher has not ended them.
+        reaper_at = completed_ms + FOLLOWERS_REAPER_DELAY_MS
+        args += [completed_ms, self._keys.wake_prefix, WAKE_TTL_SECONDS, FOLLOWER_CHUNK, reaper_at]
+        reply = self._keys.client.run_script(script("finish"), keys, args)
+        try:
+            code, followers, pending = (int(v) for v in reply)
+        except (TypeError, ValueError) as exc:
+            raise StoreError("state store returned an unexpected finish reply") from exc
+        return Finished(ended=code > 0, followers=followers, pending=pending)
+
+    def finish_followers(self, generation_id: str) -> tuple[int, int]:
+        keys = self._keys
+        reply = keys.client.run_script(
+            script("finish_followers"),
+            [
+                keys.generation(generation_id),
+                keys.pending_followers(generation_id),
+                keys.timer("followers"),
+                keys.key("jobs:callback"),
+            ],
+            [generation_id, keys.generation_prefix, keys.wake_prefix, WAKE_TTL_SECONDS, FOLLOWER_CHUNK, 0],
+        )
+        try:
+            ended, left = (int(v) for v in reply)
+        except (TypeError, ValueError) as exc:
+            raise StoreError("state store returned an unexpected finish_followers reply") from exc
+        return ended, left
+
+    def wait_ended(self, generation: Generation, timeout_s: float) -> Generation | None:
+        if not generation.is_open:
+            return generation
+        # BLPOP blocks for whole or fractional seconds (Redis >= 6); 0 would block forever.
+        block = max(0.01, round(timeout_s, 2))
+        reply = self._keys.client.command(
+            "BLPOP", self._keys.wake_prefix + generation.id, block, timeout=math.ceil(block) + 1
+        )
+        if not reply:
+            return None
+        return _ended_by(generation, text(reply[1]))
 
     def release(self, generation_id: str) -> bool:
         reply = self._keys.client.run_script(
@@ -196,6 +243,20 @@ class RedisGenerations:
         return [
             text(v) for v in self._keys.client.command("ZRANGE", self._keys.key("jobs:open"), 0, limit - 1)
         ]
+
+
+def _ended_by(generation: Generation, token: str) -> Generation:
+    """The generation as the job it waited for ended (the token finish.lua pushed)."""
+    parts = token.split("\x1f")
+    if len(parts) != TOKEN_FIELDS:
+        raise StoreError("state store returned an unexpected wake-up token")
+    status, completed_at, images, provider, code, message = parts
+    outcome: Success | Failure
+    if status == "succeeded":
+        outcome = Success(images=json.loads(images or "{}"), provider=provider)
+    else:
+        outcome = Failure(code or "internal", message or "The generation failed.")
+    return generation.ended(outcome, completed_at)
 
 
 def _success_fields(ended: Generation) -> dict[str, str]:

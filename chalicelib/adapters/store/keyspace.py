@@ -9,7 +9,14 @@ from chalicelib.adapters.store.client import RedisClient
 # jobs:open      open jobs by deadline (admit.lua adds, finish.lua removes)
 # jobs:poll      webhook-mode jobs by when to poll the provider (the reaper's fallback)
 # jobs:callback  ended jobs with a callback_url by when to deliver it (finish.lua adds)
-TIMER_KEYS = {"deadline": "jobs:open", "poll": "jobs:poll", "callback": "jobs:callback"}
+# jobs:followers ended jobs whose followers are still to be ended (finish.lua adds, the last
+#                finish_followers.lua call removes; the reaper finishes what a caller left)
+TIMER_KEYS = {
+    "deadline": "jobs:open",
+    "poll": "jobs:poll",
+    "callback": "jobs:callback",
+    "followers": "jobs:followers",
+}
 
 
 @dataclass(frozen=True)
@@ -39,3 +46,12 @@ class Keyspace:
 
     def timer(self, timer: str) -> str:
         return self.key(TIMER_KEYS[timer])
+
+    def pending_followers(self, generation_id: str) -> str:
+        """An ended job's followers still to end (its followers list, moved aside)."""
+        return self.key(f"followers:of:{generation_id}")
+
+    @property
+    def wake_prefix(self) -> str:
+        """``ended:<id>``: the short-lived list a waiting request blocks on."""
+        return self.key("ended:")

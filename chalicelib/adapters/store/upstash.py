@@ -67,11 +67,15 @@ class _BudgetTransport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         deadline: float | None = getattr(self._local, "deadline", None)
+        blocking: float | None = getattr(self._local, "blocking", None)
         if deadline is not None:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise httpx.PoolTimeout("the state store call ran out of time", request=request)
-            request.extensions["timeout"] = cap_timeouts(request.extensions.get("timeout") or {}, remaining)
+            timeouts = dict(request.extensions.get("timeout") or {})
+            if blocking is not None:  # a blocking command: its reply comes after the block
+                timeouts["read"] = remaining
+            request.extensions["timeout"] = cap_timeouts(timeouts, remaining)
         response = self._inner.handle_request(request)
         if response.status_code not in _ACCEPTED_STATUSES:
             response.close()
@@ -166,9 +170,11 @@ class UpstashClient:
             headers.setdefault("Upstash-Sync-Token", "")
 
     # -- RedisClient ---------------------------------------------------------------------------
-    def run_script(self, script: LuaScript, keys: Sequence[str], args: Sequence[Arg]) -> Any:
+    def run_script(
+        self, script: LuaScript, keys: Sequence[str], args: Sequence[Arg], *, timeout: float | None = None
+    ) -> Any:
         tail = [str(len(keys)), *keys, *(_wire(a) for a in args)]
-        deadline = time.monotonic() + self._budget
+        deadline = self._deadline_for(timeout)
         what = f"script {script.name}"
         failure: StoreError | None = None
         try:
@@ -181,13 +187,19 @@ class UpstashClient:
         # NOSCRIPT: the script did not run. EVAL runs it and caches it under the same SHA.
         return self._checked(what, ["EVAL", script.source, *tail], deadline, retries=0)
 
-    def command(self, *args: Arg) -> Any:
+    def command(self, *args: Arg, timeout: float | None = None) -> Any:
         if not args:
             raise ValueError("command() needs a command name")
         name = str(args[0]).upper()
         retries = self._read_retries if name in READ_ONLY_COMMANDS else 0
-        deadline = time.monotonic() + self._budget
+        deadline = self._deadline_for(timeout)
         return self._checked(f"command {name}", [name, *(_wire(a) for a in args[1:])], deadline, retries)
+
+    def _deadline_for(self, timeout: float | None) -> float:
+        """The call's deadline: the usual budget, or a blocking call's own ``timeout`` plus the
+        budget (the reply comes after the block); its reads may wait that long too."""
+        self._local.blocking = timeout
+        return time.monotonic() + self._budget + (timeout or 0.0)
 
     def close(self) -> None:
         self._http.close()

@@ -132,11 +132,6 @@ def test_identical_requests_that_joined_end_with_the_job(use_cases: UseCases) ->
     assert ended.images == use_cases.record(leader.id).images
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: GenerationFinished.followers is never set: the store's finish() answers a bool, so "
-    "the count of joined requests that finish.lua ended with the job is lost",
-)
 def test_the_finished_event_counts_the_requests_that_ended_with_the_job(use_cases: UseCases) -> None:
     leader = use_cases.claimed(USER)
     use_cases.admission.admit(OTHER_USER, request())

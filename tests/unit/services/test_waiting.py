@@ -1,52 +1,60 @@
-"""WaitForGeneration: reading a job someone else runs again, at a growing gap, on the injected
-clock, until it ends or the wait runs out."""
+"""WaitForGeneration: a request waiting for a job someone else runs blocks on the store until the
+job ends or the wait runs out: one round trip, no polling, on both store adapters (the contract
+suite covers Upstash)."""
 
 from __future__ import annotations
 
-import dataclasses
+import threading
+import time
 
-import pytest
-
-from chalicelib.services.waiting import FIRST_LOOK_S, MAX_GAP_S
-from tests.unit.services.wiring import USER, UseCases
-
-
-def test_it_returns_as_soon_as_the_job_has_ended(use_cases: UseCases) -> None:
-    generation = use_cases.admit(USER)
-    looks: list[int] = []
-
-    def someone_works() -> None:
-        looks.append(1)
-        if len(looks) == 3:
-            use_cases.run_job.run(generation.id)
-
-    use_cases.clock.on_sleep.append(someone_works)
-    ended = use_cases.waiting.until_ended(generation, 10.0)
-    assert ended.status == "succeeded"
-    assert ended == use_cases.record(generation.id)
-    assert use_cases.clock.slept == pytest.approx([FIRST_LOOK_S, FIRST_LOOK_S * 1.5, FIRST_LOOK_S * 2.25])
+from chalicelib.adapters.store.redis_store import RedisStateStore
+from chalicelib.services.waiting import WaitForGeneration
+from tests.fakes import CountingRedis
+from tests.unit.services.wiring import OTHER_USER, USER, UseCases
 
 
-def test_it_gives_up_when_the_wait_runs_out_with_the_latest_state(use_cases: UseCases) -> None:
-    generation = use_cases.admit(USER)
-    use_cases.clock.on_sleep.append(
-        lambda: use_cases.store.generations.claim(generation.id, use_cases.now_ms, 60_000)
+def test_a_joined_request_is_woken_by_its_leaders_end_in_one_call(use_cases: UseCases) -> None:
+    leader = use_cases.claimed(USER)
+    joined = use_cases.admission.admit(OTHER_USER, use_cases.request_for(leader)).generation
+    assert joined.leader == leader.id
+    ended = threading.Timer(0.2, lambda: use_cases.run_job.run_claimed(leader))
+    ended.start()
+    started = time.monotonic()
+    woken = use_cases.waiting.until_ended(joined, 10.0)
+    assert time.monotonic() - started < 5.0  # woken by the end, not by the wait running out
+    ended.join()
+    assert woken.status == "succeeded" and woken.id == joined.id
+    assert woken.images == use_cases.record(leader.id).images
+    stored = use_cases.record(joined.id)
+    assert (stored.status, stored.images, stored.completed_at) == (
+        woken.status,
+        woken.images,
+        woken.completed_at,
     )
-    latest = use_cases.waiting.until_ended(generation, 5.0)
-    assert latest.status == "running"  # what the store says now, not what was passed in
-    assert sum(use_cases.clock.slept) == pytest.approx(5.0)
-    assert max(use_cases.clock.slept) <= MAX_GAP_S
-    assert use_cases.clock.slept[-2] == pytest.approx(MAX_GAP_S)
 
 
-def test_no_wait_no_look(use_cases: UseCases) -> None:
+def test_a_job_that_ended_before_the_wait_began_answers_at_once(use_cases: UseCases) -> None:
+    leader = use_cases.claimed(USER)
+    use_cases.run_job.run_claimed(leader)
+    started = time.monotonic()
+    assert use_cases.waiting.until_ended(leader, 10.0).status == "succeeded"
+    assert time.monotonic() - started < 2.0
+
+
+def test_the_wait_runs_out_and_the_job_is_answered_as_it_was(use_cases: UseCases) -> None:
     generation = use_cases.admit(USER)
-    assert use_cases.waiting.until_ended(generation, 0.0) == generation
-    assert use_cases.clock.slept == []
+    started = time.monotonic()
+    assert use_cases.waiting.until_ended(generation, 0.3) == generation
+    assert 0.25 <= time.monotonic() - started < 3.0
 
 
-def test_a_record_that_disappears_returns_what_was_known(use_cases: UseCases) -> None:
+def test_a_wait_is_one_call_and_no_wait_is_none(use_cases: UseCases) -> None:
+    counting = CountingRedis(use_cases.store.keyspace.client)
+    waiting = WaitForGeneration(
+        generations=RedisStateStore(counting, use_cases.store.keyspace.prefix).generations
+    )
     generation = use_cases.admit(USER)
-    ghost = dataclasses.replace(generation, id="gen_vanished")
-    assert use_cases.waiting.until_ended(ghost, 5.0) == ghost
-    assert use_cases.clock.slept == [pytest.approx(FIRST_LOOK_S)]
+    assert waiting.until_ended(generation, 0.0) == generation
+    assert counting.calls == []
+    assert waiting.until_ended(generation, 0.2) == generation
+    assert counting.calls == ["command:BLPOP"]

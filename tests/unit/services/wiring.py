@@ -125,6 +125,16 @@ class UseCases:
         assert claimed is not None
         return claimed
 
+    def request_for(self, generation: Generation) -> GenerationRequest:
+        """The request an identical one would send (same style, prompt, variation, size, quality)."""
+        return GenerationRequest(
+            style=generation.style,
+            prompt=generation.prompt,
+            variation=generation.variation,
+            size=generation.size,  # type: ignore[arg-type]
+            quality=generation.quality,  # type: ignore[arg-type]
+        )
+
     def record(self, generation_id: str) -> Generation:
         """The generation as the store holds it now."""
         found = self.store.generations.get(generation_id)
@@ -262,7 +272,7 @@ def wire(
         dispatch=dispatch,
         threads=settings.sync_threads,
     )
-    waiting = WaitForGeneration(generations=generations, clock=clock)
+    waiting = WaitForGeneration(generations=generations)
     return UseCases(
         store=store,
         images=images,

@@ -5,14 +5,23 @@
 -- that had already ended or is unknown: a provider paid for a late result (the job reaped, or
 -- ended by another run) still cost money the spend guard must see.
 --
+-- Waiters are woken without polling: the job's (and each follower's) outcome is pushed to a
+-- short-lived list, ``ended:<id>``, on which a waiting request blocks (BLPOP). Followers are ended
+-- a chunk at a time, so that no call holds Redis for long: the rest of the list is moved aside
+-- (a new identical job may start a list of its own at once), ``finish_followers.lua`` goes on with
+-- it, and a timer entry lets the reaper finish it if the caller dies.
+--
 -- KEYS: 1 generation hash, 2 cache hash, 3 in-flight claim, 4 followers list, 5 open jobs zset,
---       6 callbacks zset and 7 poll zset (both optional: see the end of the script)
+--       6 callbacks zset, 7 poll zset, 8 this job's followers still to end, 9 followers timer zset
 -- ARGV: 1 generation id, 2 status (succeeded|failed), 3 completed_at, 4 images json,
 --       5 provider, 6 error code, 7 error message, 8 cache ttl, 9 generation key prefix,
 --       10 stats counter count C, then C triples (key, amount, ttl), then a spend counter
 --       count S and S triples, then a count E of extra record fields (provider latency, cost)
---       and E (field, value) pairs, then the time (ms) at which callbacks are due
--- Reply: -1 if unknown, 0 if it had already ended, else 1 + the number of followers ended.
+--       and E (field, value) pairs, then the time (ms) at which callbacks are due, then the
+--       wake-up list prefix, its ttl (s), the follower chunk size, and when (ms) the reaper takes
+--       over the followers left for later
+-- Reply: {code, followers ended, followers still to end}; code -1 if unknown, 0 if it had
+-- already ended, 1 if this call ended it.
 -- Follower hashes are addressed by prefix + id: they are not known before the script reads
 -- the followers list (fine on a single-shard Redis such as Upstash or the embedded one).
 
@@ -38,8 +47,8 @@ local extra_base = spend_base + 1 + 3 * nspend
 add_counters(spend_base + 1, nspend)  -- before any early return: paid is paid
 
 local current = redis.call('HGET', KEYS[1], 'status')
-if not current then return -1 end
-if current == 'succeeded' or current == 'failed' then return 0 end
+if not current then return {-1, 0, 0} end
+if current == 'succeeded' or current == 'failed' then return {0, 0, 0} end
 
 local result
 if status == 'succeeded' then
@@ -64,28 +73,50 @@ for i = 0, nextra - 1 do
   redis.call('HSET', KEYS[1], ARGV[extra_base + 1 + 2 * i], ARGV[extra_base + 2 + 2 * i])
 end
 
-local followers = redis.call('LRANGE', KEYS[4], 0, -1)
-local ended = 1
-for _, follower_id in ipairs(followers) do
-  local key = ARGV[9] .. follower_id
-  local fstatus = redis.call('HGET', key, 'status')
-  if fstatus == 'queued' or fstatus == 'running' then
-    redis.call('HSET', key, unpack(result))
-    ended = ended + 1
-    if KEYS[6] and redis.call('HEXISTS', key, 'callback_url') == 1 then
-      redis.call('ZADD', KEYS[6], tonumber(ARGV[extra_base + 1 + 2 * nextra] or '0'), follower_id)
+local nextra_end = extra_base + 1 + 2 * nextra
+local callback_due = tonumber(ARGV[nextra_end] or '0')
+local wake_prefix = ARGV[nextra_end + 1]
+local wake_ttl = tonumber(ARGV[nextra_end + 2])
+local chunk = tonumber(ARGV[nextra_end + 3])
+local reaper_at = tonumber(ARGV[nextra_end + 4])
+-- The wake-up token: what a waiter needs to end its own copy of the job, fields split by \31.
+local token = table.concat({ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]}, '\31')
+redis.call('RPUSH', wake_prefix .. gen_id, token)
+redis.call('EXPIRE', wake_prefix .. gen_id, wake_ttl)
+
+-- Up to `chunk` followers now (the same loop as finish_followers.lua: scripts cannot share code).
+local ended, left = 0, 0
+if redis.call('EXISTS', KEYS[4]) == 1 then
+  redis.call('RENAME', KEYS[4], KEYS[8])
+  local batch = redis.call('LRANGE', KEYS[8], 0, chunk - 1)
+  for _, follower_id in ipairs(batch) do
+    local key = ARGV[9] .. follower_id
+    local fstatus = redis.call('HGET', key, 'status')
+    if fstatus == 'queued' or fstatus == 'running' then
+      redis.call('HSET', key, unpack(result))
+      redis.call('RPUSH', wake_prefix .. follower_id, token)
+      redis.call('EXPIRE', wake_prefix .. follower_id, wake_ttl)
+      ended = ended + 1
+      if redis.call('HEXISTS', key, 'callback_url') == 1 then
+        redis.call('ZADD', KEYS[6], callback_due, follower_id)
+      end
     end
   end
+  redis.call('LTRIM', KEYS[8], chunk, -1)
+  left = redis.call('LLEN', KEYS[8])
+  if left > 0 then
+    redis.call('PEXPIRE', KEYS[8], 3600000)
+    redis.call('ZADD', KEYS[9], reaper_at, gen_id)
+  end
 end
-redis.call('DEL', KEYS[4])
 if redis.call('GET', KEYS[3]) == gen_id then redis.call('DEL', KEYS[3]) end
 redis.call('ZREM', KEYS[5], gen_id)
--- A job (or follower) with a callback_url is scheduled for its callback in this same call, so that
--- no ended job misses it; a job polled in webhook mode needs no more polls.
-if KEYS[6] and redis.call('HEXISTS', KEYS[1], 'callback_url') == 1 then
-  redis.call('ZADD', KEYS[6], tonumber(ARGV[extra_base + 1 + 2 * nextra] or '0'), gen_id)
+-- A job with a callback_url is scheduled for its callback in this same call, so that no ended
+-- job misses it; a job polled in webhook mode needs no more polls.
+if redis.call('HEXISTS', KEYS[1], 'callback_url') == 1 then
+  redis.call('ZADD', KEYS[6], callback_due, gen_id)
 end
-if KEYS[7] then redis.call('ZREM', KEYS[7], gen_id) end
+redis.call('ZREM', KEYS[7], gen_id)
 
 add_counters(11, ncounters)
-return ended
+return {1, ended, left}

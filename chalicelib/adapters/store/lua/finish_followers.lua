@@ -1,0 +1,52 @@
+-- finish_followers.lua: end the next chunk of an ended job's followers (identical requests that
+-- joined it), as finish.lua ended the first one: each gets the job's outcome, its waiters are woken
+-- (``ended:<id>``) and its callback scheduled. A chunk at a time, so that no call holds Redis for
+-- long; the last one drops the list and the reaper's timer entry.
+--
+-- KEYS: 1 the job's hash, 2 its followers still to end, 3 followers timer zset, 4 callbacks zset
+-- ARGV: 1 job id, 2 generation key prefix, 3 wake-up list prefix, 4 its ttl (s), 5 chunk size,
+--       6 when callbacks are due (ms)
+-- Reply: {followers ended by this call, followers still to end}
+
+local job = redis.call('HMGET', KEYS[1], 'status', 'completed_at', 'images', 'provider', 'error_code',
+                       'error_message')
+local status = job[1]
+if status ~= 'succeeded' and status ~= 'failed' then
+  -- Not ended (or gone): nothing to hand on. Forget the timer; the list ages out.
+  redis.call('ZREM', KEYS[3], ARGV[1])
+  return {0, 0}
+end
+local result
+if status == 'succeeded' then
+  result = {'status', 'succeeded', 'completed_at', job[2] or '', 'images', job[3] or '', 'provider', job[4] or ''}
+else
+  result = {'status', 'failed', 'completed_at', job[2] or '', 'error_code', job[5] or '',
+            'error_message', job[6] or '', 'provider', job[4] or ''}
+end
+local token = table.concat({status, job[2] or '', job[3] or '{}', job[4] or '', job[5] or '', job[6] or ''}, '\31')
+local wake_prefix, wake_ttl, chunk = ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+local callback_due = tonumber(ARGV[6])
+
+-- The same loop as finish.lua's first chunk.
+local ended = 0
+local batch = redis.call('LRANGE', KEYS[2], 0, chunk - 1)
+for _, follower_id in ipairs(batch) do
+  local key = ARGV[2] .. follower_id
+  local fstatus = redis.call('HGET', key, 'status')
+  if fstatus == 'queued' or fstatus == 'running' then
+    redis.call('HSET', key, unpack(result))
+    redis.call('RPUSH', wake_prefix .. follower_id, token)
+    redis.call('EXPIRE', wake_prefix .. follower_id, wake_ttl)
+    ended = ended + 1
+    if redis.call('HEXISTS', key, 'callback_url') == 1 then
+      redis.call('ZADD', KEYS[4], callback_due, follower_id)
+    end
+  end
+end
+redis.call('LTRIM', KEYS[2], chunk, -1)
+local left = redis.call('LLEN', KEYS[2])
+if left == 0 then
+  redis.call('DEL', KEYS[2])
+  redis.call('ZREM', KEYS[3], ARGV[1])
+end
+return {ended, left}
