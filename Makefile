@@ -82,6 +82,8 @@ bench: install
 	$(PY) -m bench.roundtrips --write
 	$(PY) -m bench.spike --write
 	$(PY) -m bench.durability --write
+	$(PY) -m bench.followers --write
+	$(PY) -m bench.coldstart --write --baseline bbd5954
 
 clean:
 	rm -rf $(VENV) .avatarflow .pytest_cache .mypy_cache .ruff_cache build .chalice/deployments

@@ -47,7 +47,14 @@ TARGETS: dict[str, int | None] = {
     "hit": 1,
     "get": 1,
     "gallery": 0,
+    "quota": 1,
+    "history": 1,
+    "sync": 2,
+    "join": 2,
+    "join20": 2,
+    "replay": 2,
 }
+WAITER_RUNS = 10  # the joined and replayed rows end a job per run on a second client
 
 
 @dataclass(frozen=True)
@@ -86,6 +93,7 @@ class Bench:
     store: Any
     upstash: Any
     token: Callable[[str, str], dict[str, str]]
+    direct: Any  # the same store on the embedded Redis itself: calls the harness does not count
 
     @contextmanager
     def counted(self, sink: dict[str, Any]) -> Iterator[None]:
@@ -115,6 +123,7 @@ def running_bench(workdir: Path) -> Iterator[Bench]:
 
     from app import app
     from chalicelib.adapters.storage.local import LocalObjectStore
+    from chalicelib.adapters.store.client import RedisPyClient
     from chalicelib.adapters.store.embedded import open_embedded_redis
     from chalicelib.adapters.store.redis_store import RedisStateStore
     from chalicelib.adapters.store.upstash import UpstashClient
@@ -146,7 +155,8 @@ def running_bench(workdir: Path) -> Iterator[Bench]:
         set_container(container)
         stack.callback(set_container, None)
         client = stack.enter_context(Client(app, stage_name="local"))
-        yield Bench(client, harness, store, upstash, _auth_factory())
+        direct = RedisStateStore(RedisPyClient(redis), prefix="bench:")
+        yield Bench(client, harness, store, upstash, _auth_factory(), direct)
 
 
 def measure(bench: Bench, runs: int) -> tuple[list[Row], dict[str, int]]:
@@ -230,6 +240,7 @@ def measure(bench: Bench, runs: int) -> tuple[list[Row], dict[str, int]]:
                 lambda r: r.status_code == 200 and r.json_body["status"] == "succeeded",
             )
     redis.close()
+    measure_waiters(bench, record, post)
 
     labels = {
         "miss": "`POST /v1/generations`, cache miss, `Prefer: respond-async` (until the 202)",
@@ -238,9 +249,12 @@ def measure(bench: Bench, runs: int) -> tuple[list[Row], dict[str, int]]:
         "gallery": "`GET /v1/gallery` (warm)",
         "quota": "`GET /v1/me/quota`",
         "history": "`GET /v1/generations` (history page)",
-        "admit_direct": "store only: `RedisStateStore.admit_generation` (miss)",
+        "admit_direct": "store only: `store.generations.admit` (the admit script, miss)",
         "baseline": "baseline: cache `GET` + hourly and daily `upstash_ratelimit.FixedWindow` (miss)",
         "sync": "`POST /v1/generations`, cache miss run inside the request (whole request, renderer)",
+        "join": "`POST /v1/generations` joining an identical job in flight, waiting for it (default 8 s wait)",
+        "join20": "the same with `Prefer: wait=20`",
+        "replay": "`POST /v1/generations` replaying its `Idempotency-Key`: its own job is queued, it waits",
     }
     rows = []
     for key, label in labels.items():
@@ -302,6 +316,63 @@ def post_direct(bench: Bench) -> str:
     return str(result.outcome)
 
 
+def measure_waiters(bench: Bench, record: Callable[..., None], post: Callable[..., Any]) -> None:
+    """Requests that wait for a job someone else ends: the job is ended during the wait by a second
+    client on the Redis itself (not through the counted REST bridge), so only the waiting request's
+    own calls are counted."""
+    import threading
+
+    from chalicelib.domain.generation import Success, iso, request_hash
+    from chalicelib.ports import Finish
+
+    direct = bench.direct
+    images = {"128": "img/wait-128.webp", "256": "img/wait-256.webp", "512": "img/wait-512.webp"}
+
+    def end_later(generation_id: str, followers_key: str | None) -> threading.Thread:
+        def run() -> None:
+            give_up = time.monotonic() + 10
+            if followers_key is not None:  # once the waiter has joined
+                while (
+                    not direct.keyspace.client.command("LLEN", followers_key) and time.monotonic() < give_up
+                ):
+                    time.sleep(0.002)
+            time.sleep(0.05)  # ... and blocks
+            claimed = direct.generations.claim(generation_id, int(time.time() * 1000), 60_000)
+            assert claimed is not None, generation_id
+            direct.generations.finish(Finish(claimed.ended(Success(images, "bench"), iso(time.time()))))
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        return thread
+
+    for i in range(WAITER_RUNS):
+        for key, extra in (("join", {}), ("join20", {"Prefer": "wait=20"})):
+            body = {"style": "oil", "prompt": f"{key} {i}"}
+            leader = post(f"lead-{key}-{i}", body, {"Prefer": "respond-async"})
+            assert leader.status_code == 202, leader.json_body
+            followers_key = direct.keyspace.request_keys(request_hash("oil", body["prompt"], 0, 512, "fast"))[
+                2
+            ]
+            ender = end_later(leader.json_body["id"], followers_key)
+            record(
+                key,
+                partial(post, f"follow-{key}-{i}", body, extra),
+                lambda r: r.status_code == 200 and r.json_body["cached"] is True,
+            )
+            ender.join()
+        body = {"style": "sketch", "prompt": f"replay {i}"}
+        again = {"Idempotency-Key": f"bench-replay-{i}"}
+        first = post(f"replayer-{i}", body, {**again, "Prefer": "respond-async"})
+        assert first.status_code == 202, first.json_body
+        ender = end_later(first.json_body["id"], None)
+        record(
+            "replay",
+            partial(post, f"replayer-{i}", body, again),
+            lambda r, gid=first.json_body["id"]: r.status_code == 200 and r.json_body["id"] == gid,
+        )
+        ender.join()
+
+
 def _range(values: Sequence[int]) -> str:
     low, high = min(values), max(values)
     return str(low) if low == high else f"{low}-{high}"
@@ -347,7 +418,10 @@ def report(rows: Sequence[Row], extra: dict[str, int], *, runs: int, command: st
             "region, tens of ms across regions), so the REST-call column is what drives latency and the bill",
             f"- cold: the first generation request after `SCRIPT FLUSH` made {extra['cold_calls']} REST calls "
             "(`EVALSHA` → `NOSCRIPT` → `EVAL`, which caches the script); every later call is one `EVALSHA`",
-            f"- targets (miss 1, hit 1, get 1, warm gallery 0): {'met' if met else 'NOT met'}; the baseline "
+            "- waiting rows: the job is ended by a second client on the Redis itself while the request waits "
+            "(not counted); the request blocks on the store once (`BLPOP` over REST) instead of polling",
+            f"- targets (miss 1, hit 1, get 1, quota 1, history 1, warm gallery 0, miss run in the request 2, "
+            f"joined or replayed and waiting 2): {'met' if met else 'NOT met'}; the baseline "
             f"needs {ratio:.0f}x the calls of the admit script for a cache miss and still has no idempotency, "
             "in-flight claim, job record, history or per-minute rate (each one more call), and is not atomic "
             "(a refused daily check has already charged the hourly window)",

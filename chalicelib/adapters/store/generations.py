@@ -23,7 +23,7 @@ RECORD_TTL_SECONDS = 30 * 24 * 3600  # the same 30 days as the R2 lifecycle of u
 WAKE_TTL_SECONDS = 120  # a waiter arriving late (up to the longest wait) still finds its token
 # Followers ended per script call: at most a few ms of Redis time each, whatever the crowd
 # (bench/roundtrips.py measures it at 10,000 followers).
-FOLLOWER_CHUNK = 400
+FOLLOWER_CHUNK = 300
 FOLLOWERS_REAPER_DELAY_MS = 60_000
 TOKEN_FIELDS = 6  # status, completed_at, images, provider, error code, error message (finish.lua)
 
@@ -178,8 +178,10 @@ class RedisGenerations:
             return generation
         # BLPOP blocks for whole or fractional seconds (Redis >= 6); 0 would block forever.
         block = max(0.01, round(timeout_s, 2))
+        # A follower's outcome comes with its leader's: one token per waiter on the leader's list.
+        job_id = generation.leader or generation.id
         reply = self._keys.client.command(
-            "BLPOP", self._keys.wake_prefix + generation.id, block, timeout=math.ceil(block) + 1
+            "BLPOP", self._keys.wake_prefix + job_id, block, timeout=math.ceil(block) + 1
         )
         if not reply:
             return None

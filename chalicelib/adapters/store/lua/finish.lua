@@ -5,8 +5,9 @@
 -- that had already ended or is unknown: a provider paid for a late result (the job reaped, or
 -- ended by another run) still cost money the spend guard must see.
 --
--- Waiters are woken without polling: the job's (and each follower's) outcome is pushed to a
--- short-lived list, ``ended:<id>``, on which a waiting request blocks (BLPOP). Followers are ended
+-- Waiters are woken without polling: the job's outcome is pushed to a short-lived list,
+-- ``ended:<id>``, one token per waiter (the job's own request, and each follower), on which a
+-- waiting request blocks (BLPOP). Followers are ended
 -- a chunk at a time, so that no call holds Redis for long: the rest of the list is moved aside
 -- (a new identical job may start a list of its own at once), ``finish_followers.lua`` goes on with
 -- it, and a timer entry lets the reaper finish it if the caller dies.
@@ -80,28 +81,29 @@ local wake_ttl = tonumber(ARGV[nextra_end + 2])
 local chunk = tonumber(ARGV[nextra_end + 3])
 local reaper_at = tonumber(ARGV[nextra_end + 4])
 -- The wake-up token: what a waiter needs to end its own copy of the job, fields split by \31.
+-- One per waiter: the job's own (a replayed request), then one per follower ended (below); a
+-- follower's waiter blocks on its leader's list.
 local token = table.concat({ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]}, '\31')
-redis.call('RPUSH', wake_prefix .. gen_id, token)
-redis.call('EXPIRE', wake_prefix .. gen_id, wake_ttl)
+local wake_key = wake_prefix .. gen_id
+redis.call('RPUSH', wake_key, token)
 
 -- Up to `chunk` followers now (the same loop as finish_followers.lua: scripts cannot share code).
 local ended, left = 0, 0
 if redis.call('EXISTS', KEYS[4]) == 1 then
   redis.call('RENAME', KEYS[4], KEYS[8])
   local batch = redis.call('LRANGE', KEYS[8], 0, chunk - 1)
+  local tokens = {}
   for _, follower_id in ipairs(batch) do
     local key = ARGV[9] .. follower_id
-    local fstatus = redis.call('HGET', key, 'status')
-    if fstatus == 'queued' or fstatus == 'running' then
+    local follower = redis.call('HMGET', key, 'status', 'callback_url')
+    if follower[1] == 'queued' or follower[1] == 'running' then
       redis.call('HSET', key, unpack(result))
-      redis.call('RPUSH', wake_prefix .. follower_id, token)
-      redis.call('EXPIRE', wake_prefix .. follower_id, wake_ttl)
       ended = ended + 1
-      if redis.call('HEXISTS', key, 'callback_url') == 1 then
-        redis.call('ZADD', KEYS[6], callback_due, follower_id)
-      end
+      tokens[ended] = token
+      if follower[2] then redis.call('ZADD', KEYS[6], callback_due, follower_id) end
     end
   end
+  if ended > 0 then redis.call('RPUSH', wake_key, unpack(tokens)) end
   redis.call('LTRIM', KEYS[8], chunk, -1)
   left = redis.call('LLEN', KEYS[8])
   if left > 0 then
@@ -109,6 +111,7 @@ if redis.call('EXISTS', KEYS[4]) == 1 then
     redis.call('ZADD', KEYS[9], reaper_at, gen_id)
   end
 end
+redis.call('EXPIRE', wake_key, wake_ttl)
 if redis.call('GET', KEYS[3]) == gen_id then redis.call('DEL', KEYS[3]) end
 redis.call('ZREM', KEYS[5], gen_id)
 -- A job with a callback_url is scheduled for its callback in this same call, so that no ended

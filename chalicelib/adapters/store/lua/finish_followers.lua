@@ -1,6 +1,7 @@
 -- finish_followers.lua: end the next chunk of an ended job's followers (identical requests that
--- joined it), as finish.lua ended the first one: each gets the job's outcome, its waiters are woken
--- (``ended:<id>``) and its callback scheduled. A chunk at a time, so that no call holds Redis for
+-- joined it), as finish.lua ended the first one: each gets the job's outcome, its waiter is woken
+-- (a token on the job's ``ended:<id>``, which a follower's waiter blocks on) and its callback
+-- scheduled. A chunk at a time, so that no call holds Redis for
 -- long; the last one drops the list and the reaper's timer entry.
 --
 -- KEYS: 1 the job's hash, 2 its followers still to end, 3 followers timer zset, 4 callbacks zset
@@ -29,19 +30,22 @@ local callback_due = tonumber(ARGV[6])
 
 -- The same loop as finish.lua's first chunk.
 local ended = 0
+local tokens = {}
 local batch = redis.call('LRANGE', KEYS[2], 0, chunk - 1)
 for _, follower_id in ipairs(batch) do
   local key = ARGV[2] .. follower_id
-  local fstatus = redis.call('HGET', key, 'status')
-  if fstatus == 'queued' or fstatus == 'running' then
+  local follower = redis.call('HMGET', key, 'status', 'callback_url')
+  if follower[1] == 'queued' or follower[1] == 'running' then
     redis.call('HSET', key, unpack(result))
-    redis.call('RPUSH', wake_prefix .. follower_id, token)
-    redis.call('EXPIRE', wake_prefix .. follower_id, wake_ttl)
     ended = ended + 1
-    if redis.call('HEXISTS', key, 'callback_url') == 1 then
-      redis.call('ZADD', KEYS[4], callback_due, follower_id)
-    end
+    tokens[ended] = token
+    if follower[2] then redis.call('ZADD', KEYS[4], callback_due, follower_id) end
   end
+end
+if ended > 0 then
+  local wake_key = wake_prefix .. ARGV[1]
+  redis.call('RPUSH', wake_key, unpack(tokens))
+  redis.call('EXPIRE', wake_key, wake_ttl)
 end
 redis.call('LTRIM', KEYS[2], chunk, -1)
 local left = redis.call('LLEN', KEYS[2])
