@@ -15,7 +15,6 @@ from chalicelib.api.preflight import add_preflight_routes
 from chalicelib.api.public import public
 from chalicelib.api.users import users
 from chalicelib.api.webhooks import webhooks
-from chalicelib.bootstrap import exit_on_sigterm
 from chalicelib.logs import configure_logging
 from chalicelib.workers.gallery_schedule import gallery_schedule
 from chalicelib.workers.lanes import lanes
@@ -25,6 +24,8 @@ from chalicelib.workers.schedules import schedules
 configure_logging()
 if os.environ.get("AVATARFLOW_STAGE") == "local":
     # `chalice local` (`make run`) sets it from .chalice/config.json; Lambda and the tests do not.
+    from chalicelib.bootstrap.local import exit_on_sigterm
+
     exit_on_sigterm()
 
 # configure_logs=False: Chalice would take over the "avatarflow" logger (level ERROR, a second handler).

@@ -15,7 +15,6 @@ from chalicelib.api.routing import ApiBlueprint
 from chalicelib.bootstrap import get_container
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.models import DevToken, DevTokenRequest
-from chalicelib.services.identity import issue_dev_token
 
 dev = ApiBlueprint(__name__)
 
@@ -48,6 +47,8 @@ def dev_token() -> Response:
     if container.settings.stage != "local":
         raise NotFound("No such route.")
     body = parse_body(dev.current_request, DevTokenRequest)
+    from chalicelib.services.identity import issue_dev_token  # the local stage only: not on cold starts
+
     token, expires_at = issue_dev_token(
         container.settings.jwt_secret.get_secret_value(), body.sub, body.tier, container.clock.time()
     )

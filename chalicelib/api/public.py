@@ -10,7 +10,7 @@ from chalicelib.bootstrap import get_container
 from chalicelib.domain.errors import InvalidRequest, NotFound
 from chalicelib.domain.models import Health, StyleList, StyleOut
 from chalicelib.domain.styles import STYLES
-from chalicelib.ports import IMMUTABLE_CACHE_CONTROL
+from chalicelib.ports.objects import IMMUTABLE_CACHE_CONTROL
 
 public = ApiBlueprint(__name__)
 

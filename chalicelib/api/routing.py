@@ -15,7 +15,7 @@ from chalice.app import Blueprint
 
 from chalicelib.api.errors import error_response
 from chalicelib.domain.errors import DomainError, InternalError, StoreUnavailable
-from chalicelib.ports import StoreError
+from chalicelib.ports.errors import StoreError
 
 log = logging.getLogger("avatarflow.api")
 

@@ -1,21 +1,22 @@
-"""Wires the application once per container (``wiring.build_container``) and keeps it for the
-process; tests pass their own adapters in and install the container with :func:`set_container`."""
+"""Wires the application once per container and keeps it for the process; tests pass their own
+adapters in (``build_container``) and install the result with :func:`set_container`.
+
+Nothing heavy is imported here: ``import app`` (the Lambda cold start) loads only this module's
+accessors; the wiring (every use case and adapter module) is imported when the first request
+asks for the container.
+"""
 
 from __future__ import annotations
 
-import logging
-import signal
 import threading
-import time
-from types import FrameType
+from typing import TYPE_CHECKING, Any
 
-from chalicelib.bootstrap.adapters import build_objects, build_pipeline, build_provider, build_store
-from chalicelib.bootstrap.container import Container, SystemClock
-from chalicelib.bootstrap.wiring import build_container
-from chalicelib.config import Settings, get_settings
-from chalicelib.ports import ObjectStore, StoreError
-from chalicelib.services.gallery import GalleryService
-from chalicelib.services.reap import Reaper
+if TYPE_CHECKING:
+    from chalicelib.bootstrap.adapters import build_objects, build_provider, build_store
+    from chalicelib.bootstrap.container import Container, SystemClock
+    from chalicelib.bootstrap.local import exit_on_sigterm, seed_gallery, start_local
+    from chalicelib.bootstrap.wiring import build_container
+    from chalicelib.config import Settings
 
 __all__ = [
     "Container",
@@ -32,78 +33,27 @@ __all__ = [
     "start_local",
 ]
 
-log = logging.getLogger(__name__)
+# Where each re-exported name lives, imported on first use (PEP 562).
+_LAZY = {
+    "Container": "chalicelib.bootstrap.container",
+    "SystemClock": "chalicelib.bootstrap.container",
+    "build_container": "chalicelib.bootstrap.wiring",
+    "build_objects": "chalicelib.bootstrap.adapters",
+    "build_provider": "chalicelib.bootstrap.adapters",
+    "build_store": "chalicelib.bootstrap.adapters",
+    "exit_on_sigterm": "chalicelib.bootstrap.local",
+    "seed_gallery": "chalicelib.bootstrap.local",
+    "start_local": "chalicelib.bootstrap.local",
+}
 
 
-def seed_gallery(gallery: GalleryService, objects: ObjectStore, per_style: int) -> int:
-    """Fill an empty gallery with procedural avatars (the local stage's first start, tests)."""
-    from chalicelib.adapters.sources.procedural import procedural_entries
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
 
-    return gallery.ensure_seeded(lambda: procedural_entries(objects, build_pipeline(), per_style))
-
-
-def start_local(container: Container) -> bool:
-    """What a local process does once: seed an empty gallery and pick up jobs left open.
-    False if the store could not be reached for the jobs (the background reaper tries again):
-    the process still starts, and serves the gallery meanwhile."""
-    added = seed_gallery(container.gallery, container.objects, container.settings.gallery_seed_per_style)
-    if added:
-        log.info("seeded the gallery with %d procedural avatars", added)
-    return _recover(container.reaper)
-
-
-def _recover(reaper: Reaper) -> bool:
-    try:
-        recovered = reaper.recover_open_jobs()
-    except StoreError:
-        log.warning("state store unreachable: open jobs will be picked up again once it answers")
-        return False
-    if recovered:
-        log.info("re-queued %d open jobs after a restart", recovered)
-    return True
-
-
-def start_background_reaper(
-    reaper: Reaper, interval_s: float = 60.0, *, recovered: bool = True
-) -> threading.Thread:
-    """The embedded stack's reaper: the same pass as the scheduled one, from a daemon thread (and
-    the restart recovery, until it has run once)."""
-
-    def loop() -> None:
-        done = recovered
-        while True:
-            time.sleep(interval_s)
-            try:
-                done = done or _recover(reaper)
-                reaper.reap()
-            except Exception:
-                log.exception("background reaper pass failed")
-
-    thread = threading.Thread(target=loop, name="avatarflow-reaper", daemon=True)
-    thread.start()
-    return thread
-
-
-def exit_on_sigterm() -> bool:
-    """Make SIGTERM (what process managers send) end this process the way Ctrl-C does: through a
-    clean interpreter exit, whose exit hooks shut the embedded Redis down. Python's default for
-    SIGTERM is to die at once, leaving the redis-server daemon running with nobody to stop it.
-
-    Only the main thread may install a signal handler: elsewhere (``chalice local`` with
-    autoreload imports the app in a thread) nothing changes and False is returned.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        log.debug("SIGTERM handler not installed: not the main thread")
-        return False
-    signal.signal(signal.SIGTERM, _exit)
-    return True
-
-
-def _exit(signum: int, frame: FrameType | None) -> None:
-    # Status 0: a stop asked for and carried out is a success to a process manager (a 143 is not,
-    # to supervisord or systemd, without extra configuration).
-    log.info("SIGTERM: stopping")
-    raise SystemExit(0)
+    return getattr(importlib.import_module(module), name)
 
 
 _container: Container | None = None
@@ -116,8 +66,12 @@ def get_container() -> Container:
     if _container is None:
         with _lock:
             if _container is None:
+                from chalicelib.bootstrap.wiring import build_container
+
                 container = build_container()
                 if container.settings.stage == "local":
+                    from chalicelib.bootstrap.local import start_background_reaper, start_local
+
                     recovered = start_local(container)
                     # No EventBridge schedule runs locally.
                     start_background_reaper(container.reaper, recovered=recovered)
@@ -129,7 +83,11 @@ def current_settings() -> Settings:
     """The settings of the installed container, else of the environment: never builds anything
     (middleware that runs after a failed build still needs them)."""
     container = _container
-    return container.settings if container is not None else get_settings()
+    if container is not None:
+        return container.settings
+    from chalicelib.config import get_settings
+
+    return get_settings()
 
 
 def set_container(container: Container | None) -> None:

@@ -7,30 +7,29 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.config import Settings
-from chalicelib.domain.tiers import Tier
-from chalicelib.messagebus import MessageBus
-from chalicelib.ports import Clock, ImagePipeline, ImageProvider, JobQueue, ObjectStore, StateStore
-from chalicelib.services.admission import Admission
-from chalicelib.services.api_keys import ApiKeyService
-from chalicelib.services.avatars import AvatarService
-from chalicelib.services.batches import BatchService
-from chalicelib.services.budget_alerts import BudgetAlerts
-from chalicelib.services.finish import FinishGeneration
-from chalicelib.services.gallery import GalleryService
-from chalicelib.services.identity import Authenticator
-from chalicelib.services.lanes import LaneWorker
-from chalicelib.services.policy import GenerationPolicy
-from chalicelib.services.read import ReadGenerations
-from chalicelib.services.reap import Reaper
-from chalicelib.services.request import RequestGeneration
-from chalicelib.services.views import GenerationView
-from chalicelib.services.webhooks import ReceiveWebhook
-
 if TYPE_CHECKING:
     from chalicelib.adapters.outbound.ssrf import Resolver
+    from chalicelib.config import Settings
+    from chalicelib.domain.tiers import Tier
+    from chalicelib.messagebus import MessageBus
+    from chalicelib.ports import Clock, ImagePipeline, ImageProvider, JobQueue, ObjectStore, StateStore
+    from chalicelib.services.admission import Admission
+    from chalicelib.services.api_keys import ApiKeyService
+    from chalicelib.services.avatars import AvatarService
+    from chalicelib.services.batches import BatchService
+    from chalicelib.services.budget_alerts import BudgetAlerts
+    from chalicelib.services.finish import FinishGeneration
+    from chalicelib.services.gallery import GalleryService
     from chalicelib.services.gallery_refresh import GalleryRefresh
+    from chalicelib.services.identity import Authenticator
+    from chalicelib.services.lanes import LaneWorker
+    from chalicelib.services.policy import GenerationPolicy
+    from chalicelib.services.read import ReadGenerations
+    from chalicelib.services.reap import Reaper
+    from chalicelib.services.request import RequestGeneration
     from chalicelib.services.stats import StatsService
+    from chalicelib.services.views import GenerationView
+    from chalicelib.services.webhooks import ReceiveWebhook
 
 
 class SystemClock:

@@ -11,7 +11,7 @@ is bound late: the in-process queue is handed its consumer (the lane worker) onc
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from chalicelib.bootstrap.adapters import (
     breaker_policy,
@@ -41,7 +41,15 @@ from chalicelib.domain.events import (
 )
 from chalicelib.domain.tiers import load_tiers
 from chalicelib.messagebus import MessageBus
-from chalicelib.ports import Clock, ImageProvider, JobQueue, ObjectStore, StateStore
+from chalicelib.ports import (
+    Clock,
+    ImageProvider,
+    JobQueue,
+    ObjectStore,
+    ProviderQueues,
+    QueuedProvider,
+    StateStore,
+)
 from chalicelib.services.admission import Admission
 from chalicelib.services.api_keys import ApiKeyService
 from chalicelib.services.avatars import AvatarService
@@ -278,11 +286,26 @@ def build_container(
     )
 
 
-def _provider_queues(settings: Settings, provider: ImageProvider) -> Any:
+class _NoProviderQueues:
+    """:class:`chalicelib.ports.ProviderQueues` outside webhook mode: none (and no vendor code to
+    import for them on a cold start)."""
+
+    available = False
+
+    def for_quality(self, quality: str) -> list[QueuedProvider]:
+        return []
+
+    def get(self, name: str) -> QueuedProvider | None:
+        return None
+
+
+def _provider_queues(settings: Settings, provider: ImageProvider) -> ProviderQueues:
     """The providers' queue APIs: webhook mode needs the API's public URL for the callbacks."""
+    if settings.public_url is None:
+        return _NoProviderQueues()
     from chalicelib.adapters.providers.queued import QueuedProviders
 
-    return QueuedProviders(provider, enabled=settings.public_url is not None)
+    return QueuedProviders(provider)
 
 
 def _serve_in_process(queue: JobQueue, lanes: LaneWorker, start: bool) -> None:

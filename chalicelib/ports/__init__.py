@@ -23,63 +23,68 @@ and an embedded default, and ``tests/contract`` runs one suite against both.
 | ``clock``         | time                                                    |
 """
 
-from chalicelib.ports.alerts import AlertChannel, AlertDeliveryError
-from chalicelib.ports.api_keys import ApiKeyRecord, ApiKeyStore
-from chalicelib.ports.breakers import (
-    BreakerOutcome,
-    BreakerPolicy,
-    BreakerState,
-    ProviderBreakers,
-    ProviderHealth,
-    breaker_outcome,
-)
-from chalicelib.ports.clock import Clock
-from chalicelib.ports.counters import Counters
-from chalicelib.ports.errors import StoreError
-from chalicelib.ports.generations import (
-    AdmitOutcome,
-    AdmitRequest,
-    AdmitResult,
-    Counter,
-    Finish,
-    Finished,
-    GenerationStore,
-    WindowCharge,
-)
-from chalicelib.ports.images import ImagePipeline, ImageRejected, Rendition
-from chalicelib.ports.keyvalue import KeyValueStore
-from chalicelib.ports.objects import IMMUTABLE_CACHE_CONTROL, ObjectStore, ObjectStoreError
-from chalicelib.ports.outbound import (
-    DeliveryFailed,
-    DeliveryRefused,
-    ImageFetcher,
-    SigningKeys,
-    WebhookKeys,
-    WebhookSender,
-)
-from chalicelib.ports.provider_queues import JobFailed, ProviderQueues, QueuedProvider
-from chalicelib.ports.providers import (
-    ContentRejected,
-    ImageProvider,
-    ProviderAuthError,
-    ProviderBadRequest,
-    ProviderDown,
-    ProviderError,
-    ProviderRequest,
-    ProviderResult,
-    RetryableProviderError,
-)
-from chalicelib.ports.queue import JobQueue, MessageKind, QueueError
-from chalicelib.ports.sources import (
-    GallerySource,
-    SourceAuthError,
-    SourceError,
-    SourceItem,
-    SourceRateLimited,
-    SourceUnavailable,
-)
-from chalicelib.ports.state import StateStore
-from chalicelib.ports.timers import JobTimers, TimerKind
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from chalicelib.ports.alerts import AlertChannel, AlertDeliveryError
+    from chalicelib.ports.api_keys import ApiKeyRecord, ApiKeyStore
+    from chalicelib.ports.breakers import (
+        BreakerOutcome,
+        BreakerPolicy,
+        BreakerState,
+        ProviderBreakers,
+        ProviderHealth,
+        breaker_outcome,
+    )
+    from chalicelib.ports.clock import Clock
+    from chalicelib.ports.counters import Counters
+    from chalicelib.ports.errors import StoreError
+    from chalicelib.ports.generations import (
+        AdmitOutcome,
+        AdmitRequest,
+        AdmitResult,
+        Counter,
+        Finish,
+        Finished,
+        GenerationStore,
+        WindowCharge,
+    )
+    from chalicelib.ports.images import ImagePipeline, ImageRejected, Rendition
+    from chalicelib.ports.keyvalue import KeyValueStore
+    from chalicelib.ports.objects import IMMUTABLE_CACHE_CONTROL, ObjectStore, ObjectStoreError
+    from chalicelib.ports.outbound import (
+        DeliveryFailed,
+        DeliveryRefused,
+        ImageFetcher,
+        SigningKeys,
+        WebhookKeys,
+        WebhookSender,
+    )
+    from chalicelib.ports.provider_queues import JobFailed, ProviderQueues, QueuedProvider
+    from chalicelib.ports.providers import (
+        ContentRejected,
+        ImageProvider,
+        ProviderAuthError,
+        ProviderBadRequest,
+        ProviderDown,
+        ProviderError,
+        ProviderRequest,
+        ProviderResult,
+        RetryableProviderError,
+    )
+    from chalicelib.ports.queue import JobQueue, MessageKind, QueueError
+    from chalicelib.ports.sources import (
+        GallerySource,
+        SourceAuthError,
+        SourceError,
+        SourceItem,
+        SourceRateLimited,
+        SourceUnavailable,
+    )
+    from chalicelib.ports.state import StateStore
+    from chalicelib.ports.timers import JobTimers, TimerKind
 
 __all__ = [
     "IMMUTABLE_CACHE_CONTROL",
@@ -141,3 +146,75 @@ __all__ = [
     "WindowCharge",
     "breaker_outcome",
 ]
+
+# Where each name lives, imported on first use (PEP 562): importing one port module (as the entry
+# points do for an error class) must not import them all on a Lambda cold start.
+_LAZY = {
+    "AdmitOutcome": "chalicelib.ports.generations",
+    "AdmitRequest": "chalicelib.ports.generations",
+    "AdmitResult": "chalicelib.ports.generations",
+    "AlertChannel": "chalicelib.ports.alerts",
+    "AlertDeliveryError": "chalicelib.ports.alerts",
+    "ApiKeyRecord": "chalicelib.ports.api_keys",
+    "ApiKeyStore": "chalicelib.ports.api_keys",
+    "BreakerOutcome": "chalicelib.ports.breakers",
+    "BreakerPolicy": "chalicelib.ports.breakers",
+    "BreakerState": "chalicelib.ports.breakers",
+    "Clock": "chalicelib.ports.clock",
+    "ContentRejected": "chalicelib.ports.providers",
+    "Counter": "chalicelib.ports.generations",
+    "Counters": "chalicelib.ports.counters",
+    "DeliveryFailed": "chalicelib.ports.outbound",
+    "DeliveryRefused": "chalicelib.ports.outbound",
+    "Finish": "chalicelib.ports.generations",
+    "Finished": "chalicelib.ports.generations",
+    "GallerySource": "chalicelib.ports.sources",
+    "GenerationStore": "chalicelib.ports.generations",
+    "IMMUTABLE_CACHE_CONTROL": "chalicelib.ports.objects",
+    "ImageFetcher": "chalicelib.ports.outbound",
+    "ImagePipeline": "chalicelib.ports.images",
+    "ImageProvider": "chalicelib.ports.providers",
+    "ImageRejected": "chalicelib.ports.images",
+    "JobFailed": "chalicelib.ports.provider_queues",
+    "JobQueue": "chalicelib.ports.queue",
+    "JobTimers": "chalicelib.ports.timers",
+    "KeyValueStore": "chalicelib.ports.keyvalue",
+    "MessageKind": "chalicelib.ports.queue",
+    "ObjectStore": "chalicelib.ports.objects",
+    "ObjectStoreError": "chalicelib.ports.objects",
+    "ProviderAuthError": "chalicelib.ports.providers",
+    "ProviderBadRequest": "chalicelib.ports.providers",
+    "ProviderBreakers": "chalicelib.ports.breakers",
+    "ProviderDown": "chalicelib.ports.providers",
+    "ProviderError": "chalicelib.ports.providers",
+    "ProviderHealth": "chalicelib.ports.breakers",
+    "ProviderQueues": "chalicelib.ports.provider_queues",
+    "ProviderRequest": "chalicelib.ports.providers",
+    "ProviderResult": "chalicelib.ports.providers",
+    "QueueError": "chalicelib.ports.queue",
+    "QueuedProvider": "chalicelib.ports.provider_queues",
+    "Rendition": "chalicelib.ports.images",
+    "RetryableProviderError": "chalicelib.ports.providers",
+    "SigningKeys": "chalicelib.ports.outbound",
+    "SourceAuthError": "chalicelib.ports.sources",
+    "SourceError": "chalicelib.ports.sources",
+    "SourceItem": "chalicelib.ports.sources",
+    "SourceRateLimited": "chalicelib.ports.sources",
+    "SourceUnavailable": "chalicelib.ports.sources",
+    "StateStore": "chalicelib.ports.state",
+    "StoreError": "chalicelib.ports.errors",
+    "TimerKind": "chalicelib.ports.timers",
+    "WebhookKeys": "chalicelib.ports.outbound",
+    "WebhookSender": "chalicelib.ports.outbound",
+    "WindowCharge": "chalicelib.ports.generations",
+    "breaker_outcome": "chalicelib.ports.breakers",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)

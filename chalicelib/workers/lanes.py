@@ -30,7 +30,6 @@ from typing import Any
 
 from chalice.app import Blueprint, SQSEvent
 
-from chalicelib.adapters.queue.sqs import parse_message
 from chalicelib.bootstrap import get_container
 from chalicelib.logs import log_context
 
@@ -53,6 +52,8 @@ def lane_queue_name(lane: str, env: Mapping[str, str] | None = None) -> str:
 
 def _handle_one(raw: Mapping[str, Any]) -> bool:
     """True if the record is done (delete it), False if it should be redelivered."""
+    from chalicelib.adapters.queue.sqs import parse_message  # lazy: not on the API's cold start
+
     try:
         job_id, _lane, kind = parse_message(str(raw.get("body", "")))
     except ValueError:

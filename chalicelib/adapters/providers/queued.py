@@ -224,19 +224,16 @@ def as_queued(provider: ImageProvider) -> QueuedProvider | None:
 
 class QueuedProviders:
     """:class:`chalicelib.ports.ProviderQueues`: the queue-capable providers behind the configured
-    provider, per quality, in route order. ``enabled=False`` (no public URL for webhooks): none."""
+    provider, per quality, in route order."""
 
-    def __init__(self, provider: ImageProvider, *, enabled: bool = True) -> None:
+    def __init__(self, provider: ImageProvider) -> None:
         self._provider = provider
-        self._enabled = enabled
         self._by_name: dict[str, QueuedProvider] = {}
         for quality in ("fast", "standard", "pro"):
             for queued in self._wrap(quality):
                 self._by_name.setdefault(queued.name, queued)
 
     def _wrap(self, quality: str) -> list[QueuedProvider]:
-        if not self._enabled:
-            return []
         wrapped = [as_queued(adapter) for adapter in self._provider.candidates(quality)]
         return [q for q in wrapped if q is not None and q.supports(quality)]
 

@@ -15,6 +15,8 @@ Errors never carry a credential: messages name the operation, the key and the er
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from typing import Any
 
 from chalicelib.adapters.storage.local import is_valid_key
@@ -69,25 +71,27 @@ class R2ObjectStore:
         secret_access_key: str | None = None,
         client: Any = None,
     ) -> None:
-        from botocore.exceptions import BotoCoreError, ClientError
-
         if not bucket:
             raise ValueError("R2 needs a bucket name (R2_BUCKET)")
         base = public_base_url.strip().rstrip("/")
         if not base.startswith(("https://", "http://")):
             raise ValueError("R2_PUBLIC_BASE_URL must be an absolute http(s) URL")
-        if client is None:
-            if not (endpoint_url and access_key_id and secret_access_key):
-                raise ValueError(
-                    "R2 needs R2_ENDPOINT_URL, R2_ACCESS_KEY_ID and R2_SECRET_ACCESS_KEY (or a client)"
-                )
-            client = make_r2_client(endpoint_url, access_key_id, secret_access_key)
-        # The credentials live in the client only: nothing on this object can leak them.
-        self._client = client
+        if client is None and not (endpoint_url and access_key_id and secret_access_key):
+            raise ValueError(
+                "R2 needs R2_ENDPOINT_URL, R2_ACCESS_KEY_ID and R2_SECRET_ACCESS_KEY (or a client)"
+            )
+
+        # The client (and boto3, ~0.1-0.3 s of a cold start) is made on the first read or write: a
+        # container that only serves public URLs (cache hits, the gallery) never pays for it. Until
+        # then the credentials wait in a closure: not an attribute, so no repr or log shows them.
+        def make_client() -> Any:
+            return client or make_r2_client(str(endpoint_url), str(access_key_id), str(secret_access_key))
+
+        self._make_client: Callable[[], Any] = make_client
+        self._client: Any = client
+        self._lock = threading.Lock()
         self._bucket = bucket
         self._base = base
-        self._client_error: type[Exception] = ClientError
-        self._errors: tuple[type[Exception], ...] = (BotoCoreError, ClientError)
 
     def __repr__(self) -> str:
         return f"R2ObjectStore(bucket={self._bucket!r}, public_base_url={self._base!r})"
@@ -95,7 +99,17 @@ class R2ObjectStore:
     @property
     def client(self) -> Any:
         """The underlying S3 client (for event hooks in tests and for operators' scripts)."""
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = self._make_client()
         return self._client
+
+    @property
+    def _errors(self) -> tuple[type[Exception], ...]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        return (BotoCoreError, ClientError)
 
     @property
     def bucket(self) -> str:
@@ -107,7 +121,7 @@ class R2ObjectStore:
     ) -> None:
         self._check(key)
         try:
-            self._client.put_object(
+            self.client.put_object(
                 Bucket=self._bucket,
                 Key=key,
                 Body=data,
@@ -120,7 +134,7 @@ class R2ObjectStore:
     def get(self, key: str) -> bytes | None:
         self._check(key)
         try:
-            response = self._client.get_object(Bucket=self._bucket, Key=key)
+            response = self.client.get_object(Bucket=self._bucket, Key=key)
             body = response["Body"]
             try:
                 data: bytes = body.read()
@@ -135,7 +149,7 @@ class R2ObjectStore:
     def exists(self, key: str) -> bool:
         self._check(key)
         try:
-            self._client.head_object(Bucket=self._bucket, Key=key)
+            self.client.head_object(Bucket=self._bucket, Key=key)
         except self._errors as exc:
             if self._is_missing(exc):
                 return False
@@ -153,7 +167,9 @@ class R2ObjectStore:
 
     def _is_missing(self, exc: Exception) -> bool:
         # A missing bucket is a configuration error, not a missing object: only the key's 404s count.
-        if not isinstance(exc, self._client_error):
+        from botocore.exceptions import ClientError
+
+        if not isinstance(exc, ClientError):
             return False
         code = _error_code(exc)
         if code in _MISSING_KEY_CODES:
@@ -163,7 +179,9 @@ class R2ObjectStore:
 
     def _failure(self, action: str, key: str, exc: Exception) -> ObjectStoreError:
         """An error that names what failed and why, built from codes only (no credential can leak)."""
-        if isinstance(exc, self._client_error):
+        from botocore.exceptions import ClientError
+
+        if isinstance(exc, ClientError):
             code = _error_code(exc) or "error"
             status = _http_status(exc)
             reason = f"{code} (HTTP {status})" if status else code

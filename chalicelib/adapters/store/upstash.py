@@ -94,6 +94,51 @@ class _BudgetTransport(httpx.BaseTransport):
         self._inner.close()
 
 
+def _library_client(
+    url: str, token: str, client: httpx.Client, *, allow_telemetry: bool, read_your_writes: bool
+) -> Any:
+    """upstash-redis's ``Redis``, on our bounded ``client``.
+
+    The library offers no way to pass an httpx client in: its constructor builds one (``timeout=None``,
+    and a TLS context, ~18 ms of a cold start) that we would only replace. So the ``SyncHttpClient``
+    it builds is swapped for a subclass that takes ours, for the time of the constructor. The
+    library is pinned to 1.8.x; a version that moved these names fails here, loudly.
+    """
+    from upstash_redis import client as library
+    from upstash_redis.http import SyncHttpClient
+
+    class GivenClient(SyncHttpClient):
+        def __init__(self, **kwargs: Any) -> None:
+            self._encoding = kwargs["encoding"]
+            self._retries = kwargs["retries"]
+            self._retry_interval = kwargs["retry_interval"]
+            self._sync_token_cb = kwargs.get("sync_token_cb")
+            self._client = client
+
+    namespace: dict[str, Any] = vars(library)  # the name the constructor looks up
+    with _LIBRARY_LOCK:
+        original = namespace["SyncHttpClient"]
+        namespace["SyncHttpClient"] = GivenClient
+        try:
+            redis = library.Redis(
+                url,
+                token,
+                rest_encoding="base64",
+                rest_retries=0,  # we decide what may be retried, and within which budget
+                rest_retry_interval=0,
+                allow_telemetry=allow_telemetry,
+                read_your_writes=read_your_writes,
+            )
+        finally:
+            namespace["SyncHttpClient"] = original
+    if not isinstance(getattr(redis, "_http", None), GivenClient):
+        raise RuntimeError("upstash-redis internals changed (no _http); pin upstash-redis==1.8.*")
+    return redis
+
+
+_LIBRARY_LOCK = threading.Lock()
+
+
 def _wire(value: Arg) -> str:
     """Arguments as redis-py sends them: ints as digits, floats by ``repr``, strings as they are."""
     if isinstance(value, float):
@@ -127,8 +172,6 @@ class UpstashClient:
         read_your_writes: bool = True,
         max_connections: int = 32,
     ) -> None:
-        from upstash_redis import Redis
-
         secret = token.get_secret_value() if isinstance(token, SecretStr) else token
         if not secret:
             raise ValueError("the Upstash REST token is empty")
@@ -140,29 +183,19 @@ class UpstashClient:
         self._budget = budget_seconds
         self._read_retries = max(0, read_retries)
         self._local = threading.local()
-        self._redis = Redis(
-            url.rstrip("/"),
-            secret,
-            rest_encoding="base64",
-            rest_retries=0,  # we decide what may be retried, and within which budget
-            rest_retry_interval=0,
-            allow_telemetry=allow_telemetry,
-            read_your_writes=read_your_writes,
-        )
-        # upstash-redis offers no way to pass an httpx client in (it builds one with timeout=None):
-        # replace the private attribute, and fail loudly if a new version moved it.
-        http = getattr(self._redis, "_http", None)
-        default_client = getattr(http, "_client", None)
-        if not isinstance(default_client, httpx.Client):
-            raise RuntimeError("upstash-redis internals changed (no _http._client); pin upstash-redis==1.8.*")
-        default_client.close()
         self._http = httpx.Client(
             timeout=timeout,
             transport=_BudgetTransport(transport or httpx.HTTPTransport(retries=0), self._local),
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
             follow_redirects=False,
         )
-        http._client = self._http  # type: ignore[union-attr]
+        self._redis = _library_client(
+            url.rstrip("/"),
+            secret,
+            self._http,
+            allow_telemetry=allow_telemetry,
+            read_your_writes=read_your_writes,
+        )
         # The library adds the sync-token header to its shared headers dict on the first call; adding
         # it now keeps that dict's size fixed while other threads copy it into their requests.
         headers = getattr(self._redis, "_headers", None)
