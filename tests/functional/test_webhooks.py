@@ -541,3 +541,29 @@ def test_an_unknown_provider_is_404_and_an_unsigned_body_401(wire: Wire, client:
         "/v1/webhooks/fal?job=gen_x", headers={"Content-Type": "text/plain"}, body=b"{"
     )
     assert response.status_code == 401
+
+
+def test_a_webhook_whose_output_cannot_be_fetched_yet_is_refused_with_503_and_accepted_on_redelivery(
+    wire: Wire, client: Any, lanes: SqsLanes, vendors: respx.MockRouter, signer: FalSigner
+) -> None:
+    wire(**FAL)
+    vendors.post(FAL_SUBMIT).mock(return_value=fal_submission())
+    headers = auth("flaky-output", "free")
+    gen_id = submit_async(client, lanes, headers)
+    output = vendors.routes[1]
+    output.mock(return_value=httpx.Response(503, text="upstream busy"))
+    body = fal_webhook()
+    delivery = signer.headers("req-1", body)
+
+    refused = post_webhook(client, "fal", f"job={gen_id}", body, delivery)
+    assert refused.status_code == 503, refused.body
+    assert refused.json_body["error"]["code"] == "provider_unavailable"
+    assert refused.headers["Retry-After"] == "5"
+    assert get(client, gen_id, headers)["status"] == "running"  # nothing lost, nothing ended
+
+    # fal redelivers the same (still signed) message once the output is reachable.
+    output.mock(return_value=httpx.Response(200, headers={"Content-Type": "image/png"}, content=PNG))
+    accepted = post_webhook(client, "fal", f"job={gen_id}", body, delivery)
+    assert (accepted.status_code, accepted.json_body) == (200, {"status": "done"})
+    assert get(client, gen_id, headers)["status"] == "succeeded"
+    assert remaining(client, headers) == {"hour": 4, "day": 4}
