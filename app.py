@@ -1,4 +1,4 @@
-"""The avatarflow Chalice app: registers blueprints and middleware; nothing else."""
+"""The avatarflow Chalice app: registers blueprints, middleware and the WebSocket handlers; nothing else."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from chalicelib.api.dev import dev
 from chalicelib.api.middleware import http_middleware
 from chalicelib.api.preflight import add_preflight_routes
 from chalicelib.api.public import public
+from chalicelib.api.realtime import realtime, register_websocket_handlers
 from chalicelib.api.users import users
 from chalicelib.api.webhooks import webhooks
 from chalicelib.logs import configure_logging
@@ -36,4 +37,7 @@ app.register_blueprint(reaper)
 app.register_blueprint(admin)
 app.register_blueprint(schedules)
 app.register_blueprint(dev)
+app.register_blueprint(realtime)
+# API Gateway's WebSocket API: each name is the Lambda handler string Chalice gives it (app.<name>).
+ws_connect, ws_message, ws_disconnect = register_websocket_handlers(app)
 add_preflight_routes(app)

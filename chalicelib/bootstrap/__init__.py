@@ -27,6 +27,7 @@ __all__ = [
     "seed_gallery",
     "set_container",
     "start_local",
+    "start_realtime",
 ]
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,26 @@ def start_local(container: Container) -> bool:
     if added:
         log.info("seeded the gallery with %d procedural avatars", added)
     return _recover(container.reaper)
+
+
+def start_realtime(container: Container) -> int | None:
+    """The local stage's WebSocket server, listening (its port), where the push channel is the
+    embedded one; None where it is API Gateway's, or the port is taken (polling still works)."""
+    from chalicelib.adapters.push.local_server import LocalWebSocketServer
+
+    push = container.push
+    if not isinstance(push, LocalWebSocketServer):
+        return None
+    try:
+        return push.start(container.realtime)
+    except OSError as exc:
+        log.warning(
+            "the WebSocket server cannot listen on %s:%d (%s): no push, polling works",
+            push.host,
+            push.port,
+            exc,
+        )
+        return None
 
 
 def _recover(reaper: Reaper) -> bool:
@@ -96,6 +117,8 @@ def get_container() -> Container:
                     recovered = start_local(container)
                     # No EventBridge schedule runs locally.
                     start_background_reaper(container.reaper, recovered=recovered)
+                    # No API Gateway either: the embedded WebSocket server plays its part.
+                    start_realtime(container)
                 _container = container
     return _container
 

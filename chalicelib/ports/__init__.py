@@ -19,6 +19,8 @@ and an embedded default, and ``tests/contract`` runs one suite against both.
 | ``provider_queues`` | providers' queue APIs (webhook mode)                  |
 | ``sources``       | gallery sources                                         |
 | ``outbound``      | client callbacks, picture downloads, signing keys       |
+| ``push``          | messages to WebSocket connections                       |
+| ``watches``       | who watches which generation (connections, watches)     |
 | ``alerts``        | budget alert channels                                   |
 | ``clock``         | time                                                    |
 """
@@ -56,7 +58,7 @@ from chalicelib.ports.outbound import (
     WebhookKeys,
     WebhookSender,
 )
-from chalicelib.ports.provider_queues import JobFailed, ProviderQueues, QueuedProvider
+from chalicelib.ports.provider_queues import JobFailed, Pending, ProviderQueues, QueuedProvider
 from chalicelib.ports.providers import (
     ContentRejected,
     ImageProvider,
@@ -68,6 +70,7 @@ from chalicelib.ports.providers import (
     ProviderResult,
     RetryableProviderError,
 )
+from chalicelib.ports.push import ConnectionGone, PushChannel, PushError
 from chalicelib.ports.queue import JobQueue, MessageKind, QueueError
 from chalicelib.ports.sources import (
     GallerySource,
@@ -79,6 +82,7 @@ from chalicelib.ports.sources import (
 )
 from chalicelib.ports.state import StateStore
 from chalicelib.ports.timers import JobTimers, TimerKind
+from chalicelib.ports.watches import Connection, Watcher, WatchOutcome, WatchRegistry, WatchResult
 
 __all__ = [
     "IMMUTABLE_CACHE_CONTROL",
@@ -93,6 +97,8 @@ __all__ = [
     "BreakerPolicy",
     "BreakerState",
     "Clock",
+    "Connection",
+    "ConnectionGone",
     "ContentRejected",
     "Counter",
     "Counters",
@@ -112,6 +118,7 @@ __all__ = [
     "MessageKind",
     "ObjectStore",
     "ObjectStoreError",
+    "Pending",
     "ProviderAuthError",
     "ProviderBadRequest",
     "ProviderBreakers",
@@ -121,6 +128,8 @@ __all__ = [
     "ProviderQueues",
     "ProviderRequest",
     "ProviderResult",
+    "PushChannel",
+    "PushError",
     "QueueError",
     "QueuedProvider",
     "Rendition",
@@ -134,6 +143,10 @@ __all__ = [
     "StateStore",
     "StoreError",
     "TimerKind",
+    "WatchOutcome",
+    "WatchRegistry",
+    "WatchResult",
+    "Watcher",
     "WebhookKeys",
     "WebhookSender",
     "WindowCharge",

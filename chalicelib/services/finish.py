@@ -26,6 +26,7 @@ from chalicelib.ports import (
     ProviderResult,
 )
 from chalicelib.services.counters import job_counters
+from chalicelib.services.progress import publish_phase
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,7 @@ class FinishGeneration:
     def succeed(self, generation: Generation, result: ProviderResult) -> bool:
         """The image pipeline, every size stored, and the job ended as succeeded with its spend and
         stats; False if it had already ended. Raises ``ProviderUnavailable`` for an unusable image."""
+        publish_phase(self._bus, generation, "storing", self._clock)
         try:
             renditions = self._pipeline.renditions(
                 result.picture if result.picture is not None else result.image, generation.sizes
@@ -123,6 +125,7 @@ class FinishGeneration:
                 provider=made.provider if made else None,
                 latency_ms=made.latency_ms if made else None,
                 failed_providers=failed_providers,
+                quality=generation.quality,
             ),
         ]
         done = self._generations.finish(Finish(ended, cache_ttl=self._cache_ttl, counters=counters))

@@ -69,6 +69,14 @@ class InProcessQueue:
         with self._cond:
             return sum(1 for item in self._heap if item[0] == rank)
 
+    def position(self, generation_id: str, lane: str) -> int | None:
+        """1 + the jobs served before this one (every lane ahead of it counts); None if not queued."""
+        with self._cond:
+            mine = next((item for item in self._heap if item[2] == generation_id and item[3] == "job"), None)
+            if mine is None:
+                return None
+            return 1 + sum(1 for item in self._heap if item[3] == "job" and item[:2] < mine[:2])
+
     def take(self, timeout: float | None = None) -> tuple[str, MessageKind] | None:
         """The next message by priority, or None after ``timeout`` seconds with nothing queued."""
         with self._cond:
