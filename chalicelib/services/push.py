@@ -75,6 +75,19 @@ class PushUpdates:
         except StoreError as exc:
             log.warning("end of a batch not pushed: %s", exc, extra={"batch_id": event.batch_id})
             return
+        if not watchers:
+            return
+        # Items that joined another item's job (identical requests) ended with it but had no event
+        # of their own: their final state goes out now, before the batch's.
+        for generation_id in event.generation_ids:
+            try:
+                item = self._generations.get(generation_id)
+            except StoreError:
+                item = None
+            if item is not None and item.leader:
+                text = _json(GenerationMessage(generation=self._view.render(item)))
+                for watcher in watchers:
+                    self._send(watcher.connection_id, text)
         batch = BatchStatus(
             id=event.batch_id, counts=dict(event.counts), generation_ids=list(event.generation_ids)
         )

@@ -184,11 +184,13 @@ class RealtimeSessions:
     # -- sending -------------------------------------------------------------------------------
     def _error(self, connection_id: str, error: DomainError) -> None:
         body = ErrorBody(code=error.code, message=error.message, details=error.details or None)
-        self._send(connection_id, ErrorMessage(error=body))
+        # The contract's error shape: "details" only where there are some.
+        self._send(connection_id, ErrorMessage(error=body).model_dump_json(exclude_none=True))
 
-    def _send(self, connection_id: str, message: BaseModel) -> None:
+    def _send(self, connection_id: str, message: BaseModel | str) -> None:
+        text = message if isinstance(message, str) else message.model_dump_json()
         try:
-            self._push.send(connection_id, message.model_dump_json())
+            self._push.send(connection_id, text)
         except ConnectionGone:
             try:
                 self._watches.forget(connection_id)

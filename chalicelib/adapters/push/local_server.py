@@ -90,6 +90,8 @@ class LocalWebSocketServer:
             if self._server is not None:
                 return self.port
             self._endpoint = endpoint
+            # The library logs every handshake and close at INFO: only its warnings matter here.
+            logging.getLogger("avatarflow.websocket").setLevel(logging.WARNING)
             self._server = serve(
                 self._serve_connection,
                 self.host,
