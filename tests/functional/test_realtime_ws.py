@@ -302,3 +302,22 @@ def test_get_realtime_tells_where_the_websocket_api_is(ws: WsApp, tmp_path: Path
     )
     assert ws.client.http.get("/v1/realtime").status_code == 404
     set_container(ws.container)
+
+
+def test_openapi_documents_realtime_and_the_progress_of_a_generation(ws: WsApp) -> None:
+    doc = ws.client.http.get("/v1/openapi.json").json_body
+    realtime = doc["paths"]["/v1/realtime"]["get"]
+    assert realtime["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/RealtimeInfo"
+    }
+    schemas = doc["components"]["schemas"]
+    assert set(schemas["RealtimeInfo"]["properties"]) == {"url", "protocol"}
+    progress = schemas["Generation"]["properties"]["progress"]
+    assert {"$ref": "#/components/schemas/Progress"} in progress["anyOf"]
+    assert set(schemas["Progress"]["properties"]) == {"phase", "percent", "queue_position", "message"}
+    assert schemas["Progress"]["properties"]["phase"]["enum"] == [
+        "queued",
+        "starting",
+        "generating",
+        "storing",
+    ]
