@@ -81,6 +81,7 @@ bench: install
 	$(PY) -m bench.gallery --write
 	$(PY) -m bench.roundtrips --write
 	$(PY) -m bench.spike --write
+	$(PY) -m bench.realtime --write
 
 clean:
 	rm -rf $(VENV) .avatarflow .pytest_cache .mypy_cache .ruff_cache build .chalice/deployments

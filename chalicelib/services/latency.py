@@ -77,9 +77,12 @@ class LatencyEstimates:
         return DEFAULT_SECONDS.get(quality, DEFAULT_SECONDS["standard"])
 
     def refresh(self) -> None:
-        """Read today's histograms (one MGET); keeps what it had if the store does not answer."""
+        """Read today's histograms (one MGET); keeps what it had if the store does not answer.
+        The next background read is due ``refresh_s`` from now."""
         if self._counters is None:
             return
+        with self._lock:
+            self._read_at = self._clock.monotonic()
         now = self._clock.time()
         keys = {quality: latency_quality_keys(now, quality) for quality in QUALITIES}
         try:

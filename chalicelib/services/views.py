@@ -45,6 +45,11 @@ class GenerationView:
         self._clock = clock or _WallClock()
         self._latency = latency
 
+    @property
+    def latency(self) -> LatencyEstimates | None:
+        """The latency estimates the ETAs come from (benchmarks warm them before measuring)."""
+        return self._latency
+
     def eta_seconds(self, generation: Generation) -> float | None:
         """Seconds until an open job is likely done (None once it ended)."""
         found = self._estimate(generation)
