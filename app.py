@@ -14,6 +14,7 @@ from chalicelib.api.public import public
 from chalicelib.api.realtime import realtime, register_websocket_handlers
 from chalicelib.api.users import users
 from chalicelib.api.webhooks import webhooks
+from chalicelib.bootstrap import warm_start_if_asked
 from chalicelib.logs import configure_logging
 from chalicelib.workers.gallery_schedule import gallery_schedule
 from chalicelib.workers.lanes import lanes
@@ -41,3 +42,4 @@ app.register_blueprint(realtime)
 # API Gateway's WebSocket API: each name is the Lambda handler string Chalice gives it (app.<name>).
 ws_connect, ws_message, ws_disconnect = register_websocket_handlers(app)
 add_preflight_routes(app)
+warm_start_if_asked()  # make run: the local WebSocket server listens before the first request

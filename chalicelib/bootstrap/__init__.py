@@ -4,6 +4,7 @@ process; tests pass their own adapters in and install the container with :func:`
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 
@@ -28,6 +29,7 @@ __all__ = [
     "set_container",
     "start_local",
     "start_realtime",
+    "warm_start_if_asked",
 ]
 
 log = logging.getLogger(__name__)
@@ -121,6 +123,23 @@ def get_container() -> Container:
                     start_realtime(container)
                 _container = container
     return _container
+
+
+def warm_start_if_asked() -> None:
+    """``make run`` sets ``AVATARFLOW_WARM_START=1``: the container (and, in the local stage, its
+    WebSocket server and reaper) is built at once in the background rather than on the first
+    request, so ``ws://localhost:8001`` answers before any HTTP call. Off by default: a Lambda's
+    import stays cheap and builds nothing."""
+    if os.environ.get("AVATARFLOW_WARM_START") != "1":
+        return
+
+    def build() -> None:
+        try:
+            get_container()
+        except Exception:
+            log.exception("warm start failed: the first request builds the container instead")
+
+    threading.Thread(target=build, name="avatarflow-warm-start", daemon=True).start()
 
 
 def current_settings() -> Settings:

@@ -66,10 +66,11 @@ class LatencyEstimates:
     def p50_seconds(self, quality: str) -> float:
         with self._lock:
             recent = list(self._recent.get(quality, ()))
-            stored = self._stored.get(quality)
         if len(recent) >= MIN_SAMPLES:
             return statistics.median(recent)
         self._maybe_refresh()
+        with self._lock:
+            stored = self._stored.get(quality)
         if stored is not None:
             return stored
         if recent:

@@ -202,3 +202,44 @@ def test_the_management_endpoint_and_region_come_from_the_websocket_url() -> Non
     assert management_endpoint("ws://127.0.0.1:8001/") == "http://127.0.0.1:8001"
     with pytest.raises(ValueError, match="full http"):
         ApiGatewayPush("abc123.execute-api.eu-west-3.amazonaws.com")
+
+
+# -- the local server's own promises (API Gateway keeps these itself) -----------------------------
+
+
+def test_the_local_server_closes_an_idle_connection_and_tells_the_endpoint() -> None:
+    endpoint = RecordingEndpoint()
+    server = LocalWebSocketServer("127.0.0.1", 0, idle_timeout_s=0.3)
+    port = server.start(endpoint)
+    try:
+        with connect(f"ws://127.0.0.1:{port}/") as client:
+            connection_id = endpoint.connected.get(timeout=5)
+            client.send('{"action": "watch"}')  # activity: the idle clock starts again
+            with pytest.raises(ConnectionClosed) as closed:
+                client.recv(timeout=5)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
+        assert endpoint.gone.get(timeout=5) == connection_id
+        assert endpoint.frames == [(connection_id, '{"action": "watch"}')]
+    finally:
+        server.stop()
+
+
+def test_the_local_server_refuses_a_handshake_its_endpoint_refuses() -> None:
+    from websockets.exceptions import InvalidStatus
+
+    from chalicelib.domain.errors import Unauthorized
+
+    class Refusing(RecordingEndpoint):
+        def connect(self, connection_id: str, query: Mapping[str, str], source_ip: str) -> object:
+            assert query == {"token": "bad"} and source_ip == "127.0.0.1"
+            raise Unauthorized("no")
+
+    server = LocalWebSocketServer("127.0.0.1", 0)
+    port = server.start(Refusing())
+    try:
+        with pytest.raises(InvalidStatus) as refused:
+            connect(f"ws://127.0.0.1:{port}/?token=bad")
+        assert refused.value.response.status_code == 401
+        assert server.connection_count == 0
+    finally:
+        server.stop()

@@ -45,6 +45,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "AVATARFLOW_WS_PORT": str(ws_port),
         "AVATARFLOW_WORKER_THREADS": "1",  # one lane worker: a second job waits in line
         "AVATARFLOW_PROCEDURAL_DELAY_SECONDS": str(DELAY_S),
+        "AVATARFLOW_WARM_START": "1",  # as `make run`: the WebSocket server listens before any request
     }
     subprocess.run(
         [sys.executable, "-m", "chalicelib.cli", "prepare"],
@@ -74,10 +75,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     try:
         deadline = time.monotonic() + 60
         while True:
-            try:
+            try:  # the WebSocket server first: make run starts it without waiting for a request
+                with connect(f"ws://127.0.0.1:{ws_port}/", open_timeout=2):
+                    pass
                 if httpx.get(f"{base}/v1/health", timeout=2).status_code == 200:
                     break
-            except httpx.TransportError:
+            except (httpx.TransportError, OSError, InvalidStatus):
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(
