@@ -21,9 +21,11 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 install: $(STAMP)
 
-## Start the service on embedded defaults (no account anywhere) at http://localhost:$(PORT)
+## Start the service on embedded defaults (no account anywhere) at http://localhost:$(PORT), and its
+## real-time status WebSocket API at ws://localhost:$${AVATARFLOW_WS_PORT:-8001} (started at once)
 run: install
 	AVATARFLOW_STAGE=local $(PY) -m chalicelib.cli prepare
+	AVATARFLOW_WARM_START=1 \
 	AVATARFLOW_FILES_BASE_URL=$${AVATARFLOW_FILES_BASE_URL:-http://localhost:$(PORT)/v1/files} \
 		$(VENV)/bin/chalice local --stage local --host 127.0.0.1 --port $(PORT) --no-autoreload
 
@@ -84,6 +86,7 @@ bench: install
 	$(PY) -m bench.durability --write
 	$(PY) -m bench.followers --write
 	$(PY) -m bench.coldstart --write --baseline bbd5954
+	$(PY) -m bench.realtime --write
 
 clean:
 	rm -rf $(VENV) .avatarflow .pytest_cache .mypy_cache .ruff_cache build .chalice/deployments

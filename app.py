@@ -1,4 +1,4 @@
-"""The avatarflow Chalice app: registers blueprints and middleware; nothing else."""
+"""The avatarflow Chalice app: registers blueprints, middleware and the WebSocket handlers; nothing else."""
 
 from __future__ import annotations
 
@@ -13,8 +13,10 @@ from chalicelib.api.dev import dev
 from chalicelib.api.middleware import http_middleware
 from chalicelib.api.preflight import add_preflight_routes
 from chalicelib.api.public import public
+from chalicelib.api.realtime import realtime, register_websocket_handlers
 from chalicelib.api.users import users
 from chalicelib.api.webhooks import webhooks
+from chalicelib.bootstrap import warm_start_if_asked
 from chalicelib.logs import configure_logging
 from chalicelib.workers.gallery_schedule import gallery_schedule
 from chalicelib.workers.lanes import lanes
@@ -43,4 +45,8 @@ app.register_blueprint(reaper)
 app.register_blueprint(admin)
 app.register_blueprint(schedules)
 app.register_blueprint(dev)
+app.register_blueprint(realtime)
+# API Gateway's WebSocket API: each name is the Lambda handler string Chalice gives it (app.<name>).
+ws_connect, ws_message, ws_disconnect = register_websocket_handlers(app)
 add_preflight_routes(app)
+warm_start_if_asked()  # make run: the local WebSocket server listens before the first request

@@ -53,8 +53,26 @@ TARGETS: dict[str, int | None] = {
     "join": 2,
     "join20": 2,
     "replay": 2,
+    # Real-time status: a phase reads who watches (and records the phase) in one call, and no more;
+    # a job's end is pushed from the finish script's own reply (the call the job makes anyway).
+    "push_progress": 1,
+    "push_progress_watched": 1,
+    "push_finished": 1,
 }
 WAITER_RUNS = 10  # the joined and replayed rows end a job per run on a second client
+
+
+class RecordingPush:
+    """A push channel that accepts every message (the bench counts store calls, not sends)."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+
+    def send(self, connection_id: str, message: str) -> None:
+        self.sent.append((connection_id, message))
+
+    def close(self, connection_id: str) -> None:
+        pass
 
 
 @dataclass(frozen=True)
@@ -94,6 +112,8 @@ class Bench:
     upstash: Any
     token: Callable[[str, str], dict[str, str]]
     direct: Any  # the same store on the embedded Redis itself: calls the harness does not count
+    container: Any = None
+    push: RecordingPush | None = None
 
     @contextmanager
     def counted(self, sink: dict[str, Any]) -> Iterator[None]:
@@ -149,14 +169,20 @@ def running_bench(workdir: Path) -> Iterator[Bench]:
             jwt_secret=JWT_SECRET,
             cors_origins="*",
         )
+        push = RecordingPush()
         container = build_container(
-            settings, store=store, objects=objects, provider=RecordingProvider(), start_workers=False
+            settings,
+            store=store,
+            objects=objects,
+            provider=RecordingProvider(),
+            start_workers=False,
+            push=push,
         )
         set_container(container)
         stack.callback(set_container, None)
         client = stack.enter_context(Client(app, stage_name="local"))
         direct = RedisStateStore(RedisPyClient(redis), prefix="bench:")
-        yield Bench(client, harness, store, upstash, _auth_factory(), direct)
+        yield Bench(client, harness, store, upstash, _auth_factory(), direct, container, push)
 
 
 def measure(bench: Bench, runs: int) -> tuple[list[Row], dict[str, int]]:
@@ -179,6 +205,8 @@ def measure(bench: Bench, runs: int) -> tuple[list[Row], dict[str, int]]:
             "/v1/generations", headers={**auth(sub, "free"), **(extra or {})}, body=json.dumps(body)
         )
 
+    # The ETA estimates read their latency histograms once now, not in a measured request's window.
+    bench.container.view.latency.refresh()
     # Cold: the very first call of a script after a SCRIPT FLUSH (EVALSHA → NOSCRIPT → EVAL).
     bench.upstash.command("SCRIPT", "FLUSH")
     cold: dict[str, Any] = {}
@@ -233,6 +261,9 @@ def measure(bench: Bench, runs: int) -> tuple[list[Row], dict[str, int]]:
         record("history", partial(get, "/v1/generations?limit=10", headers=auth(sub, "free")), _ok)
         record("admit_direct", partial(post_direct, bench), lambda outcome: outcome == "created")
         record("baseline", partial(baseline_miss, i), lambda allowed: allowed is True)
+        other = post(sub, {**body, "variation": (i + 1) % 1000}, {"Prefer": "respond-async"})
+        assert other.status_code == 202, other.json_body
+        record_pushes(bench, record, gid=gid, other=other.json_body["id"], sub=sub, i=i)
         if i < SYNC_RUNS:  # the renderer dominates its time: a few runs are enough
             record(
                 "sync",
@@ -255,6 +286,10 @@ def measure(bench: Bench, runs: int) -> tuple[list[Row], dict[str, int]]:
         "join": "`POST /v1/generations` joining an identical job in flight, waiting for it (default 8 s wait)",
         "join20": "the same with `Prefer: wait=20`",
         "replay": "`POST /v1/generations` replaying its `Idempotency-Key`: its own job is queued, it waits",
+        "push_progress": "push: a job's phase (`GenerationProgressed`), nobody watching",
+        "push_progress_watched": "push: a job's phase, 2 connections watching (2 messages sent)",
+        "push_finished": "a job's end and its push, 2 connections watching (the finish script answers who watches)",
+        "lane_job": "a queued job run by a lane worker (claim, 3 phases pushed, finish with its end pushed)",
     }
     rows = []
     for key, label in labels.items():
@@ -271,6 +306,41 @@ def measure(bench: Bench, runs: int) -> tuple[list[Row], dict[str, int]]:
             )
         )
     return rows, {"cold_calls": cold["calls"], "cold_commands": len(cold["commands"])}
+
+
+def record_pushes(
+    bench: Bench, record: Callable[..., None], *, gid: str, other: str, sub: str, i: int
+) -> None:
+    """The real-time push's store calls, by event: what each one costs the job that publishes it
+    (``other``, a second queued job of ``sub``, is ended through the finish use case)."""
+    from chalicelib.domain.errors import ProviderUnavailable
+    from chalicelib.domain.events import GenerationProgressed
+    from chalicelib.domain.progress import JobProgress
+    from chalicelib.ports import Connection
+
+    store, bus = bench.store, bench.container.bus
+    generation = store.generations.get(gid)
+    progress = JobProgress("starting", since_ms=int(time.time() * 1000), attempt=generation.attempts)
+    record("push_progress", partial(bus.publish, GenerationProgressed(generation, progress)), lambda _: True)
+    for n in range(2):
+        store.watches.connect(Connection(f"c{i}-{n}", "user", sub, "free"), 7200)
+        assert store.watches.watch_generation(f"c{i}-{n}", gid, limit=20, ttl_s=7200).outcome == "ok"
+    assert bench.push is not None
+    sent = len(bench.push.sent)
+    record(
+        "push_progress_watched",
+        partial(bus.publish, GenerationProgressed(generation, progress)),
+        lambda _: True,
+    )
+    assert len(bench.push.sent) == sent + 2
+    ending = store.generations.get(other)
+    for n in range(2):
+        assert store.watches.watch_generation(f"c{i}-{n}", other, limit=20, ttl_s=7200).outcome == "ok"
+    failure = ProviderUnavailable("bench: ended without a provider")
+    record("push_finished", partial(bench.container.finish.fail_for, ending, failure), lambda _: True)
+    assert len(bench.push.sent) == sent + 4
+    if i < SYNC_RUNS:  # a whole job: the renderer dominates its time
+        record("lane_job", partial(bench.container.lanes.handle, gid), lambda outcome: outcome == "done")
 
 
 _direct_ids = iter(range(10**9))
@@ -420,8 +490,14 @@ def report(rows: Sequence[Row], extra: dict[str, int], *, runs: int, command: st
             "(`EVALSHA` → `NOSCRIPT` → `EVAL`, which caches the script); every later call is one `EVALSHA`",
             "- waiting rows: the job is ended by a second client on the Redis itself while the request waits "
             "(not counted); the request blocks on the store once (`BLPOP` over REST) instead of polling",
+            "- real-time push: a phase a job publishes costs it one store call, the one that reads who watches "
+            "(`ws_progress.lua` records the phase in the same call); its end costs none beyond the finish "
+            "script, which answers who watches; a job run inside its request publishes no phase while only "
+            "that request knows its id (the `sync` row); the message is rendered from the event, never read "
+            "back; the sends themselves are not store calls",
             f"- targets (miss 1, hit 1, get 1, quota 1, history 1, warm gallery 0, miss run in the request 2, "
-            f"joined or replayed and waiting 2): {'met' if met else 'NOT met'}; the baseline "
+            f"joined or replayed and waiting 2, a phase pushed 1, an end finished and pushed 1): "
+            f"{'met' if met else 'NOT met'}; the baseline "
             f"needs {ratio:.0f}x the calls of the admit script for a cache miss and still has no idempotency, "
             "in-flight claim, job record, history or per-minute rate (each one more call), and is not atomic "
             "(a refused daily check has already charged the hourly window)",

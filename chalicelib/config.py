@@ -55,6 +55,17 @@ class Settings(BaseModel):
     worker_threads: int = _env("AVATARFLOW_WORKER_THREADS", 2)
     key_prefix: str = _env("AVATARFLOW_KEY_PREFIX", "af:")
 
+    # --- real-time status (WebSocket) -----------------------------------------------------
+    # The deployed WebSocket API (wss://{api id}.execute-api.{region}.amazonaws.com/{stage}, set by
+    # the infra template): pushes go to its management API. Unset: the embedded server of the local
+    # stage, on AVATARFLOW_WS_HOST:AVATARFLOW_WS_PORT.
+    websocket_url: str | None = _env("AVATARFLOW_WEBSOCKET_URL")
+    ws_host: str = _env("AVATARFLOW_WS_HOST", "127.0.0.1")
+    ws_port: int = _env("AVATARFLOW_WS_PORT", 8001, ge=0, le=65535)
+    # A slow stand-in for a real provider in the local stage (demos, the e2e test): the offline
+    # renderer waits this long before drawing. 0 in every deployed stage.
+    procedural_delay_seconds: float = _env("AVATARFLOW_PROCEDURAL_DELAY_SECONDS", 0.0, ge=0.0, le=60.0)
+
     # --- state store ----------------------------------------------------------------------
     upstash_url: str | None = _env("UPSTASH_REDIS_REST_URL")
     upstash_token: SecretStr | None = _env("UPSTASH_REDIS_REST_TOKEN")
@@ -148,6 +159,7 @@ class Settings(BaseModel):
         "runpod_output_hosts",
         "provider_prices",
         "procedural_fallback",
+        "websocket_url",
         mode="before",
     )
     @classmethod

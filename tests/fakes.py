@@ -52,18 +52,28 @@ class RecordingProvider(ImageProvider):
 
 
 class CountingRedis:
-    """Wraps a RedisClient and counts round trips (scripts and commands)."""
+    """Wraps a RedisClient and counts round trips (scripts and commands), and which thread made each
+    (``threads``): a request's own calls are those of the thread that served it."""
 
     def __init__(self, inner: Any) -> None:
         self._inner = inner
         self.calls: list[str] = []
+        self.threads: list[tuple[int, str]] = []
+
+    def _count(self, call: str) -> None:
+        self.calls.append(call)
+        self.threads.append((threading.get_ident(), call))
+
+    def calls_of_this_thread(self) -> list[str]:
+        me = threading.get_ident()
+        return [call for ident, call in self.threads if ident == me]
 
     def run_script(self, script: Any, keys: Any, args: Any, *, timeout: float | None = None) -> Any:
-        self.calls.append(f"script:{script.name}")
+        self._count(f"script:{script.name}")
         return self._inner.run_script(script, keys, args, timeout=timeout)
 
     def command(self, *args: Any, timeout: float | None = None) -> Any:
-        self.calls.append(f"command:{args[0]}")
+        self._count(f"command:{args[0]}")
         return self._inner.command(*args, timeout=timeout)
 
 

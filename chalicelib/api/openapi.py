@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from chalicelib.domain import models as m
+from chalicelib.domain.messages import RealtimeInfo
 
 ERROR = m.ErrorResponse
 
@@ -58,6 +59,14 @@ ROUTES: list[tuple[str, str, str, type[BaseModel] | None, dict[int, type[BaseMod
     ),
     ("get", "/v1/me/avatar", "The chosen avatar", None, {200: m.AvatarOut, 401: ERROR, 404: ERROR}, True),
     ("get", "/v1/openapi.json", "This document", None, {200: None}, False),
+    (
+        "get",
+        "/v1/realtime",
+        "Where the real-time status WebSocket API is (watch generations; see docs/contract.md)",
+        None,
+        {200: RealtimeInfo, 404: ERROR},
+        False,
+    ),
     (
         "post",
         "/v1/admin/gallery/refresh",

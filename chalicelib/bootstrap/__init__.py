@@ -8,13 +8,15 @@ asks for the container.
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from chalicelib.bootstrap.adapters import build_objects, build_provider, build_store
     from chalicelib.bootstrap.container import Container, SystemClock
-    from chalicelib.bootstrap.local import exit_on_sigterm, seed_gallery, start_local
+    from chalicelib.bootstrap.local import exit_on_sigterm, seed_gallery, start_local, start_realtime
     from chalicelib.bootstrap.wiring import build_container
     from chalicelib.config import Settings
 
@@ -31,6 +33,8 @@ __all__ = [
     "seed_gallery",
     "set_container",
     "start_local",
+    "start_realtime",
+    "warm_start_if_asked",
 ]
 
 # Where each re-exported name lives, imported on first use (PEP 562).
@@ -44,6 +48,7 @@ _LAZY = {
     "exit_on_sigterm": "chalicelib.bootstrap.local",
     "seed_gallery": "chalicelib.bootstrap.local",
     "start_local": "chalicelib.bootstrap.local",
+    "start_realtime": "chalicelib.bootstrap.local",
 }
 
 
@@ -70,13 +75,38 @@ def get_container() -> Container:
 
                 container = build_container()
                 if container.settings.stage == "local":
-                    from chalicelib.bootstrap.local import start_background_reaper, start_local
+                    from chalicelib.bootstrap.local import (
+                        start_background_reaper,
+                        start_local,
+                        start_realtime,
+                    )
 
                     recovered = start_local(container)
                     # No EventBridge schedule runs locally.
                     start_background_reaper(container.reaper, recovered=recovered)
+                    # No API Gateway either: the embedded WebSocket server plays its part.
+                    start_realtime(container)
                 _container = container
     return _container
+
+
+def warm_start_if_asked() -> None:
+    """``make run`` sets ``AVATARFLOW_WARM_START=1``: the container (and, in the local stage, its
+    WebSocket server and reaper) is built at once in the background rather than on the first
+    request, so ``ws://localhost:8001`` answers before any HTTP call. Off by default: a Lambda's
+    import stays cheap and builds nothing."""
+    if os.environ.get("AVATARFLOW_WARM_START") != "1":
+        return
+
+    def build() -> None:
+        try:
+            get_container()
+        except Exception:
+            logging.getLogger(__name__).exception(
+                "warm start failed: the first request builds the container instead"
+            )
+
+    threading.Thread(target=build, name="avatarflow-warm-start", daemon=True).start()
 
 
 def current_settings() -> Settings:

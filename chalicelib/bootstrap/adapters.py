@@ -25,6 +25,7 @@ from chalicelib.ports import (
     JobQueue,
     ObjectStore,
     ProviderBreakers,
+    PushChannel,
     StateStore,
 )
 
@@ -101,6 +102,18 @@ def build_pipeline() -> ImagePipeline:
     from chalicelib.adapters.imaging.pipeline import PillowPipeline
 
     return PillowPipeline()
+
+
+def build_push(settings: Settings) -> PushChannel:
+    """API Gateway's management API for the deployed WebSocket API (``AVATARFLOW_WEBSOCKET_URL``),
+    else the local stage's embedded WebSocket server (started by ``bootstrap.get_container``)."""
+    if settings.websocket_url:
+        from chalicelib.adapters.push.apigateway import ApiGatewayPush, management_endpoint
+
+        return ApiGatewayPush(management_endpoint(settings.websocket_url))
+    from chalicelib.adapters.push.local_server import LocalWebSocketServer
+
+    return LocalWebSocketServer(settings.ws_host, settings.ws_port)
 
 
 def build_queue(settings: Settings) -> JobQueue:
@@ -236,7 +249,7 @@ def build_provider(
 
     keys = [(secret(key_of(settings)), build) for key_of, build in VENDORS]
     if not any(key for key, _ in keys):
-        return ProceduralProvider()
+        return ProceduralProvider(delay_s=settings.procedural_delay_seconds)
 
     from chalicelib.adapters.providers.pricing import load_prices
     from chalicelib.adapters.providers.router import ProviderRouter

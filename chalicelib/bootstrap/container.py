@@ -12,7 +12,15 @@ if TYPE_CHECKING:
     from chalicelib.config import Settings
     from chalicelib.domain.tiers import Tier
     from chalicelib.messagebus import MessageBus
-    from chalicelib.ports import Clock, ImagePipeline, ImageProvider, JobQueue, ObjectStore, StateStore
+    from chalicelib.ports import (
+        Clock,
+        ImagePipeline,
+        ImageProvider,
+        JobQueue,
+        ObjectStore,
+        PushChannel,
+        StateStore,
+    )
     from chalicelib.services.admission import Admission
     from chalicelib.services.api_keys import ApiKeyService
     from chalicelib.services.avatars import AvatarService
@@ -25,6 +33,7 @@ if TYPE_CHECKING:
     from chalicelib.services.lanes import LaneWorker
     from chalicelib.services.policy import GenerationPolicy
     from chalicelib.services.read import ReadGenerations
+    from chalicelib.services.realtime import RealtimeSessions
     from chalicelib.services.reap import Reaper
     from chalicelib.services.request import RequestGeneration
     from chalicelib.services.stats import StatsService
@@ -73,6 +82,8 @@ class Container:
     webhooks: ReceiveWebhook
     reaper: Reaper
     budget_alerts: BudgetAlerts
+    push: PushChannel
+    realtime: RealtimeSessions
     resolver: Resolver | None = None
 
     @functools.cached_property
@@ -103,4 +114,5 @@ class Container:
             "object_store": type(self.objects).__name__,
             "queue": type(self.queue).__name__,
             "provider": self.provider.name,
+            "push": type(self.push).__name__,
         }

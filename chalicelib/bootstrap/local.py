@@ -35,6 +35,26 @@ def start_local(container: Container) -> bool:
     return _recover(container.reaper)
 
 
+def start_realtime(container: Container) -> int | None:
+    """The local stage's WebSocket server, listening (its port), where the push channel is the
+    embedded one; None where it is API Gateway's, or the port is taken (polling still works)."""
+    from chalicelib.adapters.push.local_server import LocalWebSocketServer
+
+    push = container.push
+    if not isinstance(push, LocalWebSocketServer):
+        return None
+    try:
+        return push.start(container.realtime)
+    except OSError as exc:
+        log.warning(
+            "the WebSocket server cannot listen on %s:%d (%s): no push, polling works",
+            push.host,
+            push.port,
+            exc,
+        )
+        return None
+
+
 def _recover(reaper: Reaper) -> bool:
     try:
         recovered = reaper.recover_open_jobs()

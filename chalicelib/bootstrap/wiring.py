@@ -18,6 +18,7 @@ from chalicelib.bootstrap.adapters import (
     build_objects,
     build_pipeline,
     build_provider,
+    build_push,
     build_queue,
     build_store,
     secret,
@@ -33,9 +34,11 @@ from chalicelib.bootstrap.operations import (
 from chalicelib.config import Settings, get_settings
 from chalicelib.domain.budget import Budget
 from chalicelib.domain.events import (
+    BatchFinished,
     GalleryItemChosen,
     GenerationAdmitted,
     GenerationFinished,
+    GenerationProgressed,
     ProviderAttempted,
     SpendRecorded,
 )
@@ -47,12 +50,14 @@ from chalicelib.ports import (
     JobQueue,
     ObjectStore,
     ProviderQueues,
+    PushChannel,
     QueuedProvider,
     StateStore,
 )
 from chalicelib.services.admission import Admission
 from chalicelib.services.api_keys import ApiKeyService
 from chalicelib.services.avatars import AvatarService
+from chalicelib.services.batch_completion import BatchCompletion
 from chalicelib.services.batches import BatchService
 from chalicelib.services.budget_alerts import BudgetAlerts
 from chalicelib.services.callbacks import CallbackScheduler, DeliverCallback
@@ -62,9 +67,12 @@ from chalicelib.services.finish import FinishGeneration
 from chalicelib.services.gallery import GalleryService
 from chalicelib.services.identity import Authenticator
 from chalicelib.services.lanes import LaneWorker
+from chalicelib.services.latency import LatencyEstimates
 from chalicelib.services.policy import GenerationPolicy
 from chalicelib.services.provider_health import ProviderHealthCheck
+from chalicelib.services.push import PushUpdates
 from chalicelib.services.read import ReadGenerations
+from chalicelib.services.realtime import RealtimeSessions
 from chalicelib.services.reap import Reaper
 from chalicelib.services.request import RequestGeneration
 from chalicelib.services.run_at_provider import RunAtProvider
@@ -108,6 +116,7 @@ def build_container(
     clock: Clock | None = None,
     start_workers: bool = True,
     resolver: Resolver | None = None,
+    push: PushChannel | None = None,
 ) -> Container:
     """Wire the application; any adapter given is used instead of the one the settings select.
     ``resolver`` replaces DNS for the SSRF checks of outbound calls (tests)."""
@@ -119,7 +128,9 @@ def build_container(
     pipeline = build_pipeline()
     queue = queue or build_queue(settings)
     tiers = load_tiers(settings.tiers_json)
-    view = GenerationView(objects, queue)
+    push = push or build_push(settings)
+    latency = LatencyEstimates(store.counters, clock)
+    view = GenerationView(objects, queue, clock=clock, latency=latency)
 
     # The reactions to what happens, each a handler of a domain event.
     budget_alerts = BudgetAlerts(
@@ -141,6 +152,15 @@ def build_container(
     )
     if (track_download := build_download_tracker(settings)) is not None:
         bus.subscribe(GalleryItemChosen, track_download)
+    # The real-time push: each change of a watched generation, the end of a watched batch.
+    pushes = PushUpdates(watches=store.watches, push=push, view=view, generations=store.generations)
+    bus.subscribe(GenerationFinished, latency.on_finished)
+    bus.subscribe(GenerationProgressed, pushes.on_progressed)
+    bus.subscribe(GenerationFinished, pushes.on_finished)
+    bus.subscribe(
+        GenerationFinished, BatchCompletion(kv=store.kv, generations=store.generations, bus=bus).on_finished
+    )
+    bus.subscribe(BatchFinished, pushes.on_batch_finished)
     provider = provider or build_provider(settings, store.breakers, bus, resolver=resolver, clock=clock)
     gallery = GalleryService(objects, kv=store.kv)
 
@@ -163,7 +183,12 @@ def build_container(
         provider_healthy=ProviderHealthCheck(store.breakers, provider, clock=clock),
     )
     run_job = RunJob(
-        generations=generations, provider=provider, finish=finish, clock=clock, lease_ms=policy.lease_ms
+        generations=generations,
+        provider=provider,
+        finish=finish,
+        clock=clock,
+        lease_ms=policy.lease_ms,
+        bus=bus,
     )
     submit = SubmitToProvider(
         generations=generations,
@@ -208,6 +233,7 @@ def build_container(
                 clock=clock,
             ),
             dispatch=dispatch,
+            bus=bus,
             threads=policy.sync_threads,
         ),
         waiting=WaitForGeneration(generations=generations),
@@ -223,9 +249,24 @@ def build_container(
         callbacks=callbacks,
         policy=policy,
         clock=clock,
+        bus=bus,
     )
     _serve_in_process(queue, lanes, start_workers)
     api_keys = ApiKeyService(store.api_keys, settings.api_key_pepper_bytes)
+    authenticator = Authenticator(
+        settings.jwt_secret.get_secret_value(),
+        api_keys.lookup if api_keys.enabled else None,
+        jwks=build_jwks(settings),
+    )
+    batches = BatchService(
+        generations=generations,
+        kv=store.kv,
+        queue=queue,
+        admission=admission,
+        finish=finish,
+        reads=reads,
+        clock=clock,
+    )
     return Container(
         settings=settings,
         policy=policy,
@@ -237,11 +278,7 @@ def build_container(
         provider=provider,
         tiers=tiers,
         bus=bus,
-        authenticator=Authenticator(
-            settings.jwt_secret.get_secret_value(),
-            api_keys.lookup if api_keys.enabled else None,
-            jwks=build_jwks(settings),
-        ),
+        authenticator=authenticator,
         api_keys=api_keys,
         gallery=gallery,
         view=view,
@@ -252,15 +289,7 @@ def build_container(
         avatars=AvatarService(
             generations=generations, kv=store.kv, objects=objects, gallery=gallery, bus=bus
         ),
-        batches=BatchService(
-            generations=generations,
-            kv=store.kv,
-            queue=queue,
-            admission=admission,
-            finish=finish,
-            reads=reads,
-            clock=clock,
-        ),
+        batches=batches,
         lanes=lanes,
         webhooks=ReceiveWebhook(
             generations=generations,
@@ -282,6 +311,15 @@ def build_container(
             clock=clock,
         ),
         budget_alerts=budget_alerts,
+        push=push,
+        realtime=RealtimeSessions(
+            authenticator=authenticator,
+            watches=store.watches,
+            push=push,
+            generations=generations,
+            batches=batches,
+            view=view,
+        ),
         resolver=resolver,
     )
 

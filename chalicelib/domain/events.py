@@ -1,15 +1,18 @@
 """Domain events: what happened, recorded by a use case and handed to the message bus.
 
-Reactions (client callbacks, budget checks, metrics, and later the real-time push) are handlers
+Reactions (client callbacks, budget checks, metrics, the real-time push) are handlers
 registered in ``bootstrap``; a use case never knows who listens.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from chalicelib.domain.gallery import GalleryEntry
 from chalicelib.domain.generation import Generation
+from chalicelib.domain.progress import JobProgress
+from chalicelib.domain.watcher import Watcher
 
 
 class Event:
@@ -27,10 +30,33 @@ class GenerationAdmitted(Event):
 @dataclass(frozen=True)
 class GenerationFinished(Event):
     """A job ended (succeeded or failed), as it now is; ``followers`` identical requests that
-    joined it ended with it."""
+    joined it ended with it; ``watchers``, where the store said so as it ended the job (in the
+    same call), the connections that watched it or its batch (None: not known, ask the store)."""
 
     generation: Generation
     followers: int = 0
+    watchers: tuple[Watcher, ...] | None = None
+
+
+@dataclass(frozen=True)
+class GenerationProgressed(Event):
+    """An open job moved on: a lane picked it up (``starting``), its provider call began or the
+    provider reported progress (``generating``), or its image is being stored (``storing``).
+    ``generation`` is the job as its worker holds it (running); ``progress`` is the new phase."""
+
+    generation: Generation
+    progress: JobProgress
+
+
+@dataclass(frozen=True)
+class BatchFinished(Event):
+    """Every generation of an enterprise batch has ended; ``counts`` by status, as
+    ``GET /v1/batches/{id}`` reports them."""
+
+    batch_id: str
+    owner: str
+    generation_ids: tuple[str, ...]
+    counts: Mapping[str, int]
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
+from chalicelib.domain.progress import JobProgress
 from chalicelib.domain.provider_job import ProviderJob
 
 Status = Literal["queued", "running", "succeeded", "failed"]
@@ -125,6 +126,7 @@ class Generation:
     model: str | None = None
     provider_latency_ms: float | None = None
     cost_usd: float | None = None
+    progress: JobProgress | None = None  # the running phase, as recorded (see domain/progress.py)
     unknown: Mapping[str, str] = field(default_factory=dict)  # fields a newer writer added: kept
 
     # -- what it is ----------------------------------------------------------------------------
@@ -169,7 +171,7 @@ class Generation:
         """running -> queued: an attempt failed and will be retried; the charge stays."""
         if self.status != "running":
             raise IllegalTransition(f"{self.id} is not running ({self.status})")
-        return dataclasses.replace(self, status="queued", lease_until_ms=0, provider_job=None)
+        return dataclasses.replace(self, status="queued", lease_until_ms=0, provider_job=None, progress=None)
 
     def ended(self, outcome: Outcome, completed_at: str) -> Generation:
         """running | queued -> succeeded | failed. A failure refunds what the job was charged."""
@@ -233,6 +235,7 @@ class Generation:
             "model": self.model or "",
             "provider_latency_ms": _decimal(self.provider_latency_ms, 1),
             "cost_usd": _decimal(self.cost_usd, 6),
+            "progress": self.progress.to_json() if self.progress else "",
             **self.unknown,
         }
         return {name: value for name, value in fields.items() if value != ""}
@@ -275,6 +278,7 @@ class Generation:
             model=get("model") or None,
             provider_latency_ms=_float(get("provider_latency_ms")),
             cost_usd=_float(get("cost_usd")),
+            progress=JobProgress.from_json(get("progress")),
             unknown={k: v for k, v in fields.items() if k not in _KNOWN_FIELDS},
         )
 
@@ -311,6 +315,7 @@ _KNOWN_FIELDS = frozenset(
         "model",
         "provider_latency_ms",
         "cost_usd",
+        "progress",
     ]
 )
 

@@ -63,6 +63,17 @@ class ErrorInfo(BaseModel):
     message: str
 
 
+class Progress(BaseModel):
+    """How far an open generation has come (``null`` once it ended)."""
+
+    phase: Literal["queued", "starting", "generating", "storing"]
+    percent: float | None = Field(
+        ge=0, le=100, description="The provider's own figure where it gives one, else an estimate."
+    )
+    queue_position: int | None = Field(description="1 = next in its lane, where known.")
+    message: str = Field(description='Ready to show, e.g. "Creating your unique avatar… about 5 s".')
+
+
 class Generation(BaseModel):
     id: str
     status: Status
@@ -77,6 +88,7 @@ class Generation(BaseModel):
     error: ErrorInfo | None
     lane: Lane
     eta_seconds: float | None
+    progress: Progress | None = None
     created_at: str
     completed_at: str | None
 

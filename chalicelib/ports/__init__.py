@@ -19,6 +19,8 @@ and an embedded default, and ``tests/contract`` runs one suite against both.
 | ``provider_queues`` | providers' queue APIs (webhook mode)                  |
 | ``sources``       | gallery sources                                         |
 | ``outbound``      | client callbacks, picture downloads, signing keys       |
+| ``push``          | messages to WebSocket connections                       |
+| ``watches``       | who watches which generation (connections, watches)     |
 | ``alerts``        | budget alert channels                                   |
 | ``clock``         | time                                                    |
 """
@@ -62,7 +64,7 @@ if TYPE_CHECKING:
         WebhookKeys,
         WebhookSender,
     )
-    from chalicelib.ports.provider_queues import JobFailed, ProviderQueues, QueuedProvider
+    from chalicelib.ports.provider_queues import JobFailed, Pending, ProviderQueues, QueuedProvider
     from chalicelib.ports.providers import (
         ContentRejected,
         ImageProvider,
@@ -74,6 +76,7 @@ if TYPE_CHECKING:
         ProviderResult,
         RetryableProviderError,
     )
+    from chalicelib.ports.push import ConnectionGone, PushChannel, PushError
     from chalicelib.ports.queue import JobQueue, MessageKind, QueueError
     from chalicelib.ports.sources import (
         GallerySource,
@@ -85,6 +88,7 @@ if TYPE_CHECKING:
     )
     from chalicelib.ports.state import StateStore
     from chalicelib.ports.timers import JobTimers, TimerKind
+    from chalicelib.ports.watches import Connection, Watcher, WatchOutcome, WatchRegistry, WatchResult
 
 __all__ = [
     "IMMUTABLE_CACHE_CONTROL",
@@ -99,6 +103,8 @@ __all__ = [
     "BreakerPolicy",
     "BreakerState",
     "Clock",
+    "Connection",
+    "ConnectionGone",
     "ContentRejected",
     "Counter",
     "Counters",
@@ -119,6 +125,7 @@ __all__ = [
     "MessageKind",
     "ObjectStore",
     "ObjectStoreError",
+    "Pending",
     "ProviderAuthError",
     "ProviderBadRequest",
     "ProviderBreakers",
@@ -128,6 +135,8 @@ __all__ = [
     "ProviderQueues",
     "ProviderRequest",
     "ProviderResult",
+    "PushChannel",
+    "PushError",
     "QueueError",
     "QueuedProvider",
     "Rendition",
@@ -141,6 +150,10 @@ __all__ = [
     "StateStore",
     "StoreError",
     "TimerKind",
+    "WatchOutcome",
+    "WatchRegistry",
+    "WatchResult",
+    "Watcher",
     "WebhookKeys",
     "WebhookSender",
     "WindowCharge",
@@ -150,6 +163,15 @@ __all__ = [
 # Where each name lives, imported on first use (PEP 562): importing one port module (as the entry
 # points do for an error class) must not import them all on a Lambda cold start.
 _LAZY = {
+    "Pending": "chalicelib.ports.provider_queues",
+    "ConnectionGone": "chalicelib.ports.push",
+    "PushChannel": "chalicelib.ports.push",
+    "PushError": "chalicelib.ports.push",
+    "Connection": "chalicelib.ports.watches",
+    "Watcher": "chalicelib.ports.watches",
+    "WatchOutcome": "chalicelib.ports.watches",
+    "WatchRegistry": "chalicelib.ports.watches",
+    "WatchResult": "chalicelib.ports.watches",
     "AdmitOutcome": "chalicelib.ports.generations",
     "AdmitRequest": "chalicelib.ports.generations",
     "AdmitResult": "chalicelib.ports.generations",

@@ -8,6 +8,7 @@ from typing import Literal, Protocol
 
 from chalicelib.domain.generation import Generation
 from chalicelib.domain.provider_job import ProviderJob
+from chalicelib.domain.watcher import Watcher
 
 AdmitOutcome = Literal[
     "created",
@@ -99,6 +100,7 @@ class Finished:
     ended: bool
     followers: int = 0
     pending: int = 0
+    watchers: tuple[Watcher, ...] = ()  # who watched the job (or its batch) as this call ended it
 
 
 class GenerationStore(Protocol):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from chalicelib.domain.provider_job import ProviderJob
@@ -18,10 +19,20 @@ class JobFailed(Exception):
         self.error = error
 
 
+@dataclass(frozen=True)
+class Pending:
+    """A provider job that is not done yet, and what the provider said of it: still in its queue
+    (``running`` False, maybe at ``queue_position``) or running (maybe ``percent`` done)."""
+
+    running: bool = True
+    percent: float | None = None
+    queue_position: int | None = None
+
+
 class QueuedProvider(Protocol):
     """A provider's queue API. ``poll`` and ``from_webhook`` answer the result when the job is done,
-    None while it is not, and raise :class:`JobFailed` if it failed (any other ProviderError is
-    transient)."""
+    :class:`Pending` (or None) while it is not, and raise :class:`JobFailed` if it failed (any
+    other ProviderError is transient)."""
 
     name: str
     signs_webhooks: bool  # False: the callback URL must carry a per-job secret
@@ -32,7 +43,7 @@ class QueuedProvider(Protocol):
         """Queue the request at the provider; it calls ``webhook_url`` when it is done."""
         ...
 
-    def poll(self, job: ProviderJob, *, quality: str, size: int) -> ProviderResult | None: ...
+    def poll(self, job: ProviderJob, *, quality: str, size: int) -> ProviderResult | Pending | None: ...
 
     def delivery_job_id(self, payload: Any) -> str:
         """The provider's job id named in a webhook body ('' if none)."""
@@ -40,7 +51,7 @@ class QueuedProvider(Protocol):
 
     def from_webhook(
         self, job: ProviderJob, payload: Any, *, quality: str, size: int
-    ) -> ProviderResult | None: ...
+    ) -> ProviderResult | Pending | None: ...
 
     def cancel(self, job: ProviderJob) -> None:
         """Best effort: stop a job nobody waits for any more."""

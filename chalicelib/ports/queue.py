@@ -28,3 +28,8 @@ class JobQueue(Protocol):
     def depth(self, lane: str) -> int:
         """Roughly how many jobs wait in the lane (for the sync-or-async decision)."""
         ...
+
+    def position(self, generation_id: str, lane: str) -> int | None:
+        """Roughly where a queued job waits in its lane (1 = next), None where unknown: exact for
+        the in-process lanes, the lane's approximate depth on SQS."""
+        ...

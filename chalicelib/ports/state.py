@@ -17,12 +17,13 @@ from chalicelib.ports.errors import StoreError
 from chalicelib.ports.generations import GenerationStore
 from chalicelib.ports.keyvalue import KeyValueStore
 from chalicelib.ports.timers import JobTimers
+from chalicelib.ports.watches import WatchRegistry
 
 __all__ = ["StateStore", "StoreError"]
 
 
 class StateStore(Protocol):
-    """Hot state: quotas, idempotency, result cache, jobs, timers, breakers, API keys."""
+    """Hot state: quotas, idempotency, result cache, jobs, timers, breakers, API keys, watches."""
 
     @property
     def generations(self) -> GenerationStore: ...
@@ -41,6 +42,9 @@ class StateStore(Protocol):
 
     @property
     def api_keys(self) -> ApiKeyStore: ...
+
+    @property
+    def watches(self) -> WatchRegistry: ...
 
     def ping(self) -> bool:
         """True when the store answers (a health check: never raises)."""

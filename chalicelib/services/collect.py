@@ -14,13 +14,23 @@ from collections.abc import Callable
 from typing import Literal
 
 from chalicelib.domain.errors import DomainError
-from chalicelib.domain.events import ProviderAttempted
+from chalicelib.domain.events import GenerationProgressed, ProviderAttempted
 from chalicelib.domain.generation import Generation
+from chalicelib.domain.progress import JobProgress, Phase
 from chalicelib.domain.provider_job import ProviderJob
 from chalicelib.messagebus import MessageBus
-from chalicelib.ports import Clock, JobFailed, KeyValueStore, ProviderError, ProviderResult, QueuedProvider
+from chalicelib.ports import (
+    Clock,
+    JobFailed,
+    KeyValueStore,
+    Pending,
+    ProviderError,
+    ProviderResult,
+    QueuedProvider,
+)
 from chalicelib.services.dispatch import Dispatch
 from chalicelib.services.finish import FinishGeneration
+from chalicelib.services.progress import publish_progress
 from chalicelib.services.run_job import NOT_RETRIED
 
 log = logging.getLogger(__name__)
@@ -63,7 +73,7 @@ class CollectResult:
         generation: Generation,
         provider: QueuedProvider,
         job: ProviderJob,
-        produce: Callable[[], ProviderResult | None],
+        produce: Callable[[], ProviderResult | Pending | None],
     ) -> CollectOutcome:
         """Read a provider job's outcome once (completion claim) and end the job if it is final."""
         claim = f"completing:{generation.id}"
@@ -84,8 +94,10 @@ class CollectResult:
         except BaseException:
             self._kv.delete(claim)
             raise
-        if result is None:
+        if result is None or isinstance(result, Pending):
             self._kv.delete(claim)
+            if result is not None:
+                self._progressed(generation, result)
             return "pending"
         now_ms = self._clock.time() * 1000
         latency_ms = max(0.0, now_ms - job.submitted_ms) if job.submitted_ms else result.latency_ms
@@ -100,6 +112,25 @@ class CollectResult:
             self._kv.delete(claim)  # e.g. the object store failed: whoever comes next retries
             raise
         return "done"
+
+    def _progressed(self, generation: Generation, pending: Pending) -> None:
+        """What the provider said of a job still running there, for whoever watches it."""
+        phase: Phase = "generating" if pending.running else "starting"
+        known = generation.progress
+        same = known is not None and known.phase == phase and known.attempt == generation.attempts
+        publish_progress(
+            self._bus,
+            GenerationProgressed(
+                generation,
+                JobProgress(
+                    phase,
+                    since_ms=known.since_ms if same and known else int(self._clock.time() * 1000),
+                    attempt=generation.attempts,
+                    percent=pending.percent,
+                    provider_queue_position=pending.queue_position,
+                ),
+            ),
+        )
 
     def _provider_failed(self, generation: Generation, exc: ProviderError, provider: str) -> None:
         """The provider says the job failed: retry it (a new submission) a few times, then fail it."""

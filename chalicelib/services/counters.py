@@ -10,6 +10,7 @@ stats read them back with one MGET. Days and months are UTC, like the spend coun
     stats:{day|month}:{period}:provider:{name}:ok     jobs a provider made
     stats:{day|month}:{period}:provider:{name}:error  jobs in which a provider failed
     stats:{day|month}:{period}:latency:{name}:{bucket} provider latency histogram (fixed buckets)
+    stats:day:{day}:latencyq:{quality}:{bucket}       the same per quality, today (ETAs, progress)
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ __all__ = [
     "MONTH_STATS_TTL",
     "bucket_label",
     "job_counters",
+    "latency_quality_keys",
 ]
 
 DAY_STATS_TTL = 3 * 86400
@@ -63,6 +65,7 @@ def job_counters(
     provider: str | None = None,
     latency_ms: float | None = None,
     failed_providers: Iterable[str] = (),
+    quality: str | None = None,
 ) -> list[Counter]:
     """What one finished job adds to the stats counters of today and this month.
 
@@ -80,4 +83,14 @@ def job_counters(
                 counters.append(Counter(f"{prefix}latency:{provider}:{bucket_label(latency_ms)}", 1, ttl))
         for name in failed:
             counters.append(Counter(f"{prefix}provider:{name}:error", 1, ttl))
+    if quality and provider and latency_ms is not None:
+        # Per quality, today only: what the ETAs of open jobs are estimated from.
+        day = stats_prefixes(now)[0]
+        counters.append(Counter(f"{day}latencyq:{quality}:{bucket_label(latency_ms)}", 1, DAY_STATS_TTL))
     return counters
+
+
+def latency_quality_keys(now: float, quality: str) -> list[str]:
+    """Today's latency histogram of one quality, bucket by bucket (``LATENCY_BUCKETS_MS``, then inf)."""
+    day = stats_prefixes(now)[0]
+    return [f"{day}latencyq:{quality}:{label}" for label in (*(f"le{b}" for b in LATENCY_BUCKETS_MS), "inf")]

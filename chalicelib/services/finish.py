@@ -27,6 +27,7 @@ from chalicelib.ports import (
     ProviderResult,
 )
 from chalicelib.services.counters import job_counters
+from chalicelib.services.progress import publish_phase
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,7 @@ class FinishGeneration:
         """The image pipeline, every size stored, and the job ended as succeeded with its spend and
         stats. Returns the generation as it ended, or None if it had already ended (elsewhere).
         Raises ``ProviderUnavailable`` for an unusable image."""
+        publish_phase(self._bus, generation, "storing", self._clock)
         try:
             renditions = self._pipeline.renditions(
                 result.picture if result.picture is not None else result.image, generation.sizes
@@ -126,6 +128,7 @@ class FinishGeneration:
             provider=made.provider if made else None,
             latency_ms=made.latency_ms if made else None,
             failed_providers=failed_providers,
+            quality=generation.quality,
         )
         # The store adds the spend even if the job had already ended (a late result was paid for
         # all the same), and the stats only if this call ends it (each job counts once).
@@ -138,7 +141,7 @@ class FinishGeneration:
         if not finished.ended:
             return None
         followers = finished.followers + self.finish_followers(ended.id, finished.pending)
-        self._bus.publish(GenerationFinished(ended, followers=followers))
+        self._bus.publish(GenerationFinished(ended, followers=followers, watchers=finished.watchers))
         return ended
 
     def finish_followers(self, generation_id: str, pending: int = 1) -> int:

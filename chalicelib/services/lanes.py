@@ -13,10 +13,12 @@ import logging
 from typing import Literal
 
 from chalicelib.domain.errors import DomainError
+from chalicelib.messagebus import MessageBus
 from chalicelib.ports import Clock, GenerationStore, MessageKind, ProviderError, StoreError
 from chalicelib.services.callbacks import DeliverCallback
 from chalicelib.services.finish import FinishGeneration
 from chalicelib.services.policy import GenerationPolicy
+from chalicelib.services.progress import publish_phase
 from chalicelib.services.run_job import NOT_RETRIED, RunJob
 from chalicelib.services.submit import SubmitToProvider
 
@@ -38,8 +40,10 @@ class LaneWorker:
         callbacks: DeliverCallback,
         policy: GenerationPolicy,
         clock: Clock,
+        bus: MessageBus,
     ) -> None:
         self._generations = generations
+        self._bus = bus
         self._run_job = run_job
         self._submit = submit
         self._finish = finish
@@ -74,6 +78,7 @@ class LaneWorker:
                 return "done"  # ended, or at a provider (its webhook, the poller or the reaper end it)
             # Another worker holds it: look again later; past N receives the reaper is the backstop.
             return "done" if final else "retry"
+        publish_phase(self._bus, generation, "starting", self._clock)
         try:
             candidates = self._submit.candidates(generation.quality)
             if not candidates:

@@ -5,6 +5,8 @@ webhook mode, a provider's queue API), so that the admit script can claim the jo
 same store call: one round trip fewer on the hot path. The job then runs on the reserved thread
 (:class:`RunJob`) or at the provider (:class:`RunAtProvider`). A job that outlives the wait goes
 on (the same call finishes it: never a second provider call) and the request answers 202.
+Until the request answers, the job is *unannounced* (see ``services/progress.py``): its phases
+cost no store call, since nobody else knows its id yet.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from chalicelib.domain.generation import Generation
+from chalicelib.messagebus import MessageBus
 from chalicelib.ports import GenerationStore, StoreError
 from chalicelib.services.dispatch import Dispatch
+from chalicelib.services.progress import Unannounced, unannounced
 from chalicelib.services.run_at_provider import RunAtProvider
 from chalicelib.services.run_job import RunJob
 
@@ -48,8 +52,10 @@ class RunInRequest:
         run_job: RunJob,
         at_provider: RunAtProvider,
         dispatch: Dispatch,
+        bus: MessageBus,
         threads: int,
     ) -> None:
+        self._bus = bus
         self._generations = generations
         self._run_job = run_job
         self._at_provider = at_provider
@@ -68,21 +74,29 @@ class RunInRequest:
     def run(self, claimed: Generation, wait: float, reservation: Reservation) -> Generation:
         """The job (claimed for this request when it was admitted) after at most ``wait``
         seconds: ended, or still running."""
+        holder = Unannounced(self._bus)
         if reservation.at_provider:
             try:
-                return self._at_provider.run_claimed(claimed, wait)
+                with unannounced(holder):
+                    found = self._at_provider.run_claimed(claimed, wait)
             except Exception as exc:
                 # Admitted and charged: never leave it waiting for the reaper. Released and put on
                 # its lane; the stored provider job keeps the lane from submitting it twice.
                 log.exception("sync path failed; handing the job to its lane", extra={"job_id": claimed.id})
                 self._dispatch.requeue(claimed, exc)
                 return claimed
-        return self._on_a_thread(claimed, wait, reservation)
+            if found.is_open:
+                holder.announce()  # the request answers 202: the job's phase is on record from now
+            return found
+        return self._on_a_thread(claimed, wait, reservation, holder)
 
-    def _on_a_thread(self, claimed: Generation, wait: float, reservation: Reservation) -> Generation:
+    def _on_a_thread(
+        self, claimed: Generation, wait: float, reservation: Reservation, holder: Unannounced
+    ) -> Generation:
         def run_and_release() -> Generation | None:
             try:
-                return self._run_job.run_claimed(claimed)
+                with unannounced(holder):
+                    return self._run_job.run_claimed(claimed)
             finally:
                 reservation.release()
 
@@ -96,12 +110,14 @@ class RunInRequest:
         try:
             ended = future.result(timeout=wait)
         except TimeoutError:
+            holder.announce()  # the request answers 202 while the job runs on
             self._dispatch.hand_over(claimed)
             return claimed
         except StoreError:
             # The job could not be ended (the store failed on the way): its lease runs out and the
             # lane (or the reaper) takes it over.
             log.warning("could not end the job in the request", extra={"job_id": claimed.id})
+            holder.announce()
             self._dispatch.hand_over(claimed)
             return claimed
         if ended is not None:

@@ -13,8 +13,10 @@ from chalicelib.domain.errors import DomainError, InvalidRequest
 from chalicelib.domain.generation import Generation
 from chalicelib.domain.styles import get_style
 from chalicelib.logs import log_context
+from chalicelib.messagebus import MessageBus
 from chalicelib.ports import Clock, GenerationStore, ImageProvider, ProviderError, ProviderRequest
 from chalicelib.services.finish import FinishGeneration
+from chalicelib.services.progress import publish_phase
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +50,10 @@ class RunJob:
         finish: FinishGeneration,
         clock: Clock,
         lease_ms: int,
+        bus: MessageBus,
     ) -> None:
         self._generations = generations
+        self._bus = bus
         self._provider = provider
         self._finish = finish
         self._clock = clock
@@ -80,7 +84,9 @@ class RunJob:
     def _execute(self, generation: Generation, *, final: bool) -> tuple[bool, Generation | None]:
         with log_context(job_id=generation.id):
             try:
-                result = self._provider.generate(provider_request(generation))
+                request = provider_request(generation)
+                publish_phase(self._bus, generation, "generating", self._clock)
+                result = self._provider.generate(request)
                 with log_context(provider=result.provider):
                     return True, self._finish.succeed(generation, result)
             except ProviderError as exc:

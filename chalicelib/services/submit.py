@@ -29,6 +29,7 @@ from chalicelib.ports import (
     StoreError,
     breaker_outcome,
 )
+from chalicelib.services.progress import publish_phase
 from chalicelib.services.run_job import provider_request
 from chalicelib.webhook_signatures import secret_hash
 
@@ -118,6 +119,9 @@ class SubmitToProvider:
                 candidate.cancel(job)
                 return None
             log.info("job submitted", extra={"job_id": generation.id, "provider": candidate.name})
+            publish_phase(
+                self._bus, dataclasses.replace(generation, provider_job=job), "generating", self._clock
+            )
             return job
         raise last_error or RetryableProviderError("every queue-capable provider is cooling down or open")
 

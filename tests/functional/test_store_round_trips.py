@@ -38,9 +38,10 @@ def test_async_request_is_one_script_call(counted: Any) -> None:
     headers = {**auth("rt"), "Prefer": "respond-async"}
     response = client.http.post("/v1/generations", headers=headers, body=json.dumps({"style": "anime"}))
     assert response.status_code == 202
-    # The worker thread may already claim and finish the job; the request itself made one call.
-    request_calls = [c for c in counter.calls if c not in ("script:claim", "script:finish")]
-    assert request_calls == ["script:admit"]
+    # The worker thread may already claim and finish the job (and push its progress), and the
+    # latency estimates read their histograms from a thread of their own; the request itself
+    # (served on this thread by the test client) made one call.
+    assert counter.calls_of_this_thread() == ["script:admit"]
 
 
 def test_cache_hit_is_one_script_call(counted: Any) -> None:

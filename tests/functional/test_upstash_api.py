@@ -133,9 +133,12 @@ def test_200_concurrent_requests_of_one_free_user_admit_exactly_five(
     assert {r.json_body["error"]["code"] for r in refused} <= {"quota_exceeded", "rate_limited"}
     assert all(int(r.headers["Retry-After"]) >= 1 for r in refused)
 
-    # One REST call per request: the admit script, by SHA.
-    assert api.harness.counts == {"/": 200}
-    assert api.harness.commands == ["EVALSHA"] * 200
+    # One REST call per request: the admit script, by SHA. Beside them, at most one read of the
+    # latency histograms, from the ETA estimates' own thread (services/latency.py).
+    background = api.harness.commands.count("MGET")
+    assert background <= 1
+    assert api.harness.counts == {"/": 200 + background}
+    assert [c for c in api.harness.commands if c != "MGET"] == ["EVALSHA"] * 200
     quota = api.client.http.get("/v1/me/quota", headers=auth("burst", "free")).json_body
     assert [w["remaining"] for w in quota["limits"]] == [0, 0]
 

@@ -486,3 +486,24 @@ def test_gateway_answers_use_the_contract_error_shape() -> None:
         assert properties["RestApiId"] == ref("RestAPI")
         body = json.loads(properties["ResponseTemplates"]["application/json"])
         assert set(body["error"]) == {"code", "message"}
+
+
+# --- the real-time status API (WebSocket) ---------------------------------------------------------
+
+
+def test_functions_get_the_websocket_url_of_the_api_chalice_generates() -> None:
+    env = globals_env()
+    url = env["AVATARFLOW_WEBSOCKET_URL"]
+    assert list(url) == ["Fn::Sub"]
+    # Only the API's id: a reference to its stage would close a cycle through the handler functions.
+    assert "${WebsocketAPI}" in url["Fn::Sub"] and "WebsocketAPIStage" not in url["Fn::Sub"]
+    for stage in deployed_stages():
+        assert url["Fn::Sub"].endswith("/" + chalice_config()["stages"][stage]["api_gateway_stage"])
+    assert template()["Outputs"]["WebsocketURL"]["Value"] == url
+
+
+def test_websocket_handlers_are_short_functions_within_api_gateways_limits() -> None:
+    for stage in deployed_stages():
+        for function in ("websocket_connect", "websocket_message", "websocket_disconnect"):
+            timeout = function_setting(stage, function, "lambda_timeout")
+            assert isinstance(timeout, int) and timeout <= 29, f"{stage}: {function}"

@@ -176,6 +176,13 @@ class FalProvider(HttpProvider):
         payload = self._call_json("GET", status_url)
         return as_str(payload.get("status"), self.name, "status")
 
+    def status_detail(self, status_url: str) -> dict[str, Any]:
+        """A queued request's status document with its logs (``?logs=1``): ``status``, and
+        ``queue_position`` while IN_QUEUE or ``logs`` while IN_PROGRESS (progress, where printed)."""
+        if not same_origin(status_url, self._queue_base_url):
+            raise ProviderBadRequest(f"{self.name}: the status URL is not on the queue host")
+        return self._call_json("GET", status_url, params={"logs": "1"})
+
     def cancel(self, cancel_url: str) -> None:
         """Best effort: cancel a queued request (only ever on fal's own queue host)."""
         if not same_origin(cancel_url, self._queue_base_url):

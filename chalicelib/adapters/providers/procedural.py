@@ -15,6 +15,11 @@ class ProceduralProvider(ImageProvider):
 
     name = "procedural"
 
+    def __init__(self, *, delay_s: float = 0.0) -> None:
+        # A slow stand-in for an AI vendor (AVATARFLOW_PROCEDURAL_DELAY_SECONDS, local stage only):
+        # what a page shows while it waits can be seen, and tested, offline.
+        self._delay_s = max(0.0, delay_s)
+
     def generate(self, request: ProviderRequest, *, within_s: float | None = None) -> ProviderResult:
         from chalicelib.render.procedural import render_avatar  # lazy: Pillow is a cold-start cost
 
@@ -22,6 +27,8 @@ class ProceduralProvider(ImageProvider):
         if style is None:
             raise ProviderBadRequest(f"unknown style {request.style_id!r}")
         started = time.perf_counter()
+        if self._delay_s:
+            time.sleep(self._delay_s)
         picture = render_avatar(style, request.user_prompt, request.variation, size=RENDER_SIZE)
         return ProviderResult(
             image=b"",

@@ -27,6 +27,7 @@ from typing import Any, Generic, TypeVar
 
 from chalicelib.adapters.providers.answers import CONTENT_POLICY_MARKERS
 from chalicelib.adapters.providers.fal import FalProvider
+from chalicelib.adapters.providers.progress import percent_in_logs, queue_position, runpod_percent
 from chalicelib.adapters.providers.replicate import TERMINAL_STATUSES, ReplicateProvider
 from chalicelib.adapters.providers.runpod import FINAL_STATUSES, RunPodProvider
 from chalicelib.domain.provider_job import ProviderJob
@@ -34,6 +35,7 @@ from chalicelib.ports import (
     ContentRejected,
     ImageProvider,
     JobFailed,
+    Pending,
     ProviderDown,
     ProviderError,
     ProviderRequest,
@@ -89,14 +91,14 @@ class _AdapterQueue(Generic[AdapterT]):
 
     def from_webhook(
         self, job: ProviderJob, payload: Any, *, quality: str, size: int
-    ) -> ProviderResult | None:
+    ) -> ProviderResult | Pending | None:
         if not isinstance(payload, dict):
             raise JobFailed(ProviderDown(f"{self.name}: the webhook body is not an object"))
         return self._from_body(job, payload, quality, size)
 
     def _from_body(
         self, job: ProviderJob, body: dict[str, Any], quality: str, size: int
-    ) -> ProviderResult | None:
+    ) -> ProviderResult | Pending | None:
         raise NotImplementedError
 
     def cancel(self, job: ProviderJob) -> None:
@@ -117,9 +119,13 @@ class FalQueue(_AdapterQueue[FalProvider]):
             cancel_url=sub.cancel_url or "",
         )
 
-    def poll(self, job: ProviderJob, *, quality: str, size: int) -> ProviderResult | None:
-        if self._adapter.status(job.status_url).upper() in ("IN_QUEUE", "IN_PROGRESS"):
-            return None
+    def poll(self, job: ProviderJob, *, quality: str, size: int) -> ProviderResult | Pending | None:
+        doc = self._adapter.status_detail(job.status_url)
+        status = str(doc.get("status", "")).upper()
+        if status == "IN_QUEUE":
+            return Pending(running=False, queue_position=queue_position(doc))
+        if status == "IN_PROGRESS":
+            return Pending(percent=percent_in_logs(doc.get("logs")))
         return _read_output(lambda: self._adapter.result(job.response_url, quality=quality, size=size))
 
     def _from_body(
@@ -157,18 +163,20 @@ class ReplicateQueue(_AdapterQueue[ReplicateProvider]):
             cancel_url=str(urls.get("cancel") or ""),
         )
 
-    def poll(self, job: ProviderJob, *, quality: str, size: int) -> ProviderResult | None:
+    def poll(self, job: ProviderJob, *, quality: str, size: int) -> ProviderResult | Pending | None:
         return self._interpret(self._adapter.prediction(job.id), quality, size)
 
     def _from_body(
         self, job: ProviderJob, body: dict[str, Any], quality: str, size: int
-    ) -> ProviderResult | None:
+    ) -> ProviderResult | Pending | None:
         return self._interpret(body, quality, size)
 
-    def _interpret(self, prediction: dict[str, Any], quality: str, size: int) -> ProviderResult | None:
+    def _interpret(
+        self, prediction: dict[str, Any], quality: str, size: int
+    ) -> ProviderResult | Pending | None:
         status = prediction.get("status")
         if status not in TERMINAL_STATUSES:
-            return None
+            return Pending(running=status == "processing", percent=percent_in_logs(prediction.get("logs")))
 
         def produce() -> ProviderResult | None:
             return self._adapter.result_from_prediction(prediction, quality=quality, size=size)
@@ -185,18 +193,19 @@ class RunPodQueue(_AdapterQueue[RunPodProvider]):
     def submit(self, request: ProviderRequest, webhook_url: str | None) -> ProviderJob:
         return ProviderJob("runpod", self._adapter.submit(request, webhook_url))
 
-    def poll(self, job: ProviderJob, *, quality: str, size: int) -> ProviderResult | None:
+    def poll(self, job: ProviderJob, *, quality: str, size: int) -> ProviderResult | Pending | None:
         return self._interpret(self._adapter.status(job.id), quality, size)
 
     def _from_body(
         self, job: ProviderJob, body: dict[str, Any], quality: str, size: int
-    ) -> ProviderResult | None:
+    ) -> ProviderResult | Pending | None:
         return self._interpret(body, quality, size)
 
-    def _interpret(self, doc: dict[str, Any], quality: str, size: int) -> ProviderResult | None:
+    def _interpret(self, doc: dict[str, Any], quality: str, size: int) -> ProviderResult | Pending | None:
         status = str(doc.get("status", "")).upper()
         if status not in FINAL_STATUSES:
-            return None
+            running = status == "IN_PROGRESS"
+            return Pending(running=running, percent=runpod_percent(doc.get("output")) if running else None)
 
         def produce() -> ProviderResult | None:
             return self._adapter.result_from_job(doc, quality=quality, size=size)

@@ -34,7 +34,7 @@ class InProcessQueue:
         self._heap: list[tuple[int, int, str, MessageKind]] = []
         self._seq = itertools.count()
         self._cond = threading.Condition()
-        self._queued: set[tuple[str, MessageKind]] = set()
+        self._queued: dict[tuple[str, MessageKind], tuple[int, int]] = {}  # -> (rank, seq) in the heap
         self._busy = 0
         self._threads = max(1, threads)
         self._consumer: Consumer | None = None
@@ -60,8 +60,9 @@ class InProcessQueue:
         with self._cond:
             if (generation_id, kind) in self._queued:
                 return  # already waiting: a second copy would only find the work done
-            self._queued.add((generation_id, kind))
-            heapq.heappush(self._heap, (rank, next(self._seq), generation_id, kind))
+            seq = next(self._seq)
+            self._queued[(generation_id, kind)] = (rank, seq)
+            heapq.heappush(self._heap, (rank, seq, generation_id, kind))
             self._cond.notify_all()
 
     def depth(self, lane: str) -> int:
@@ -69,13 +70,21 @@ class InProcessQueue:
         with self._cond:
             return sum(1 for item in self._heap if item[0] == rank)
 
+    def position(self, generation_id: str, lane: str) -> int | None:
+        """1 + the jobs served before this one (every lane ahead of it counts); None if not queued."""
+        with self._cond:
+            mine = next((item for item in self._heap if item[2] == generation_id and item[3] == "job"), None)
+            if mine is None:
+                return None
+            return 1 + sum(1 for item in self._heap if item[3] == "job" and item[:2] < mine[:2])
+
     def take(self, timeout: float | None = None) -> tuple[str, MessageKind] | None:
         """The next message by priority, or None after ``timeout`` seconds with nothing queued."""
         with self._cond:
             if not self._cond.wait_for(lambda: bool(self._heap), timeout=timeout):
                 return None
             _, _, generation_id, kind = heapq.heappop(self._heap)
-            self._queued.discard((generation_id, kind))
+            self._queued.pop((generation_id, kind), None)
             self._busy += 1
             return generation_id, kind
 

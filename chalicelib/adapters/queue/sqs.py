@@ -145,6 +145,11 @@ class SqsQueue:
         except (BotoCoreError, ClientError) as exc:
             raise QueueError(f"SQS send to the {lane} lane failed: {type(exc).__name__}") from None
 
+    def position(self, generation_id: str, lane: str) -> int | None:
+        """SQS tells no message's place: the lane's approximate depth stands for it (None if empty)."""
+        depth = self.depth(lane)
+        return depth if depth > 0 else None
+
     def depth(self, lane: str) -> int:
         now = self._clock()
         cached = self._depths.get(lane)

@@ -15,6 +15,7 @@ from chalicelib.adapters.store.client import Arg
 from chalicelib.adapters.store.keyspace import Keyspace
 from chalicelib.adapters.store.replies import epoch_ms, hash_reply, optional_int, pairs, text
 from chalicelib.adapters.store.scripts import script
+from chalicelib.adapters.store.watches import watchers_of
 from chalicelib.domain.generation import Failure, Generation, Success
 from chalicelib.domain.provider_job import ProviderJob
 from chalicelib.ports import AdmitRequest, AdmitResult, Finish, Finished, StoreError
@@ -123,6 +124,8 @@ class RedisGenerations:
             self._keys.key("jobs:poll"),
             self._keys.pending_followers(ended.id),
             self._keys.timer("followers"),
+            self._keys.watchers_prefix + ended.id,
+            self._keys.watchers_prefix + (ended.batch or ended.id),
         ]
         succeeded = ended.status == "succeeded"
         args: list[Arg] = [
@@ -150,10 +153,11 @@ class RedisGenerations:
         args += [completed_ms, self._keys.wake_prefix, WAKE_TTL_SECONDS, FOLLOWER_CHUNK, reaper_at]
         reply = self._keys.client.run_script(script("finish"), keys, args)
         try:
-            code, followers, pending = (int(v) for v in reply)
+            code, followers, pending = (int(v) for v in reply[:3])
+            watchers = tuple(watchers_of(reply[3:]))
         except (TypeError, ValueError) as exc:
             raise StoreError("state store returned an unexpected finish reply") from exc
-        return Finished(ended=code > 0, followers=followers, pending=pending)
+        return Finished(ended=code > 0, followers=followers, pending=pending, watchers=watchers)
 
     def finish_followers(self, generation_id: str) -> tuple[int, int]:
         keys = self._keys

@@ -52,6 +52,11 @@ class Keyspace:
         return self.key(f"followers:of:{generation_id}")
 
     @property
+    def watchers_prefix(self) -> str:
+        """``ws:watchers:<topic>``: the connections watching a generation or a batch."""
+        return self.key("ws:watchers:")
+
+    @property
     def wake_prefix(self) -> str:
         """``ended:<id>``: the short-lived list a waiting request blocks on."""
         return self.key("ended:")

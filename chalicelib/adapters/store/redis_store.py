@@ -10,6 +10,7 @@ from chalicelib.adapters.store.generations import RedisGenerations
 from chalicelib.adapters.store.keyspace import Keyspace
 from chalicelib.adapters.store.replies import text
 from chalicelib.adapters.store.small import RedisCounters, RedisKeyValue, RedisTimers
+from chalicelib.adapters.store.watches import RedisWatches
 from chalicelib.ports import StoreError
 
 
@@ -25,6 +26,7 @@ class RedisStateStore:
         self.kv = RedisKeyValue(keys)
         self.breakers = RedisBreakers(keys)
         self.api_keys = RedisApiKeys(keys)
+        self.watches = RedisWatches(keys)
 
     def ping(self) -> bool:
         try:

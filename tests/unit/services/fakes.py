@@ -16,6 +16,7 @@ from chalicelib.domain.events import (
     GalleryItemChosen,
     GenerationAdmitted,
     GenerationFinished,
+    GenerationProgressed,
     ProviderAttempted,
     SpendRecorded,
 )
@@ -94,6 +95,11 @@ class FakeQueue:
 
     def depth(self, lane: str) -> int:
         return self.depths.get(lane, 0)
+
+    def position(self, generation_id: str, lane: str) -> int | None:
+        """1-based among the job messages still kept for ``lane``; None if it has none there."""
+        waiting = [gid for gid, at, kind in self.messages if at == lane and kind == "job"]
+        return waiting.index(generation_id) + 1 if generation_id in waiting else None
 
     def jobs(self, kind: MessageKind = "job") -> list[str]:
         return [gid for gid, _, k in self.messages if k == kind]
@@ -218,7 +224,14 @@ class SteppingClock(FakeClock):
 class EventLog:
     """A subscriber of every domain event, in publication order."""
 
-    KINDS = (GenerationAdmitted, GenerationFinished, SpendRecorded, ProviderAttempted, GalleryItemChosen)
+    KINDS = (
+        GenerationAdmitted,
+        GenerationProgressed,
+        GenerationFinished,
+        SpendRecorded,
+        ProviderAttempted,
+        GalleryItemChosen,
+    )
 
     def __init__(self, bus: MessageBus) -> None:
         self.events: list[Event] = []

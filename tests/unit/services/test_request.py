@@ -10,6 +10,8 @@ import pytest
 
 from chalicelib.domain.errors import InvalidRequest, ProviderUnavailable
 from chalicelib.ports import ContentRejected, ProviderDown
+from chalicelib.services.latency import DEFAULT_SECONDS
+from chalicelib.services.views import STORING_SECONDS
 from tests.conftest import FILES_BASE
 from tests.fakes import RecordingProvider
 from tests.unit.services.fakes import QuickProvider
@@ -49,7 +51,8 @@ def test_respond_async_or_no_wait_queues_the_job(
     answered = use_cases.request(USER, request(), respond_async=respond_async, wait=wait)
     assert not answered.finished
     assert answered.generation.status == "queued"
-    assert answered.generation.eta_seconds == pytest.approx(4.0)
+    typical = DEFAULT_SECONDS[answered.generation.quality]
+    assert answered.generation.eta_seconds == pytest.approx(typical + STORING_SECONDS)
     assert use_cases.queue.messages == [(answered.generation.id, "free", "job")]
     assert use_cases.provider.total_calls == 0
 

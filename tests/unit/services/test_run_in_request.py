@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import threading
 
-from chalicelib.domain.events import GenerationFinished
+from chalicelib.domain.events import GenerationFinished, GenerationProgressed
 from chalicelib.domain.provider_job import ProviderJob
+from chalicelib.messagebus import MessageBus
 from chalicelib.ports import ProviderRequest, StoreError
+from chalicelib.services.progress import Unannounced, publish_phase, unannounced
 from chalicelib.services.run_in_request import Reservation
+from tests.fakes import FakeClock
 from tests.unit.services.fakes import FakeQueuedProvider, QuickProvider, result_png
 from tests.unit.services.wiring import USER, Build, UseCases
 
@@ -125,3 +128,53 @@ def test_a_crash_of_the_webhook_path_hands_the_job_to_its_lane(build: Build) -> 
     assert use_cases.record(generation.id).status == "queued"  # released for its lane
     assert use_cases.queue.jobs() == [generation.id]
     assert use_cases.quota_used(USER) == [1, 1]
+
+
+def test_a_job_only_its_waiting_request_knows_publishes_no_phase(use_cases: UseCases) -> None:
+    # Nobody else has its id: recording its phases would cost the hot path store calls for no one.
+    reservation = reserve(use_cases)
+    generation = use_cases.admitted_for_the_request(USER)
+    latest = use_cases.run_in_request.run(generation, 10.0, reservation)
+    assert latest.status == "succeeded"
+    assert use_cases.events.of(GenerationProgressed) == []
+    assert [e.generation.id for e in use_cases.events.of(GenerationFinished)] == [generation.id]
+
+
+def test_once_the_request_answers_202_the_jobs_latest_phase_goes_out_and_later_ones_follow(
+    build: Build,
+) -> None:
+    gate = threading.Event()
+    use_cases = build(provider=QuickProvider(gate=gate))
+    finished = when_finished(use_cases)
+    reservation = reserve(use_cases)
+    generation = use_cases.admitted_for_the_request(USER)
+    try:
+        latest = use_cases.run_in_request.run(generation, 0.2, reservation)
+        assert latest.status == "running"
+        # Held while the request waited, published once it answered (or, had the thread not got
+        # that far yet, published as it gets there): either way once, never lost.
+        assert [e.progress.phase for e in use_cases.events.of(GenerationProgressed)] in ([], ["generating"])
+    finally:
+        gate.set()
+    assert finished.wait(10)
+    phases = [e.progress.phase for e in use_cases.events.of(GenerationProgressed)]
+    assert phases == ["generating", "storing"]
+    assert all(e.generation.id == generation.id for e in use_cases.events.of(GenerationProgressed))
+
+
+def test_held_phases_go_out_latest_only_when_announced_and_later_ones_at_once(use_cases: UseCases) -> None:
+    bus = MessageBus()
+    seen: list[str] = []
+    bus.subscribe(GenerationProgressed, lambda event: seen.append(event.progress.phase))
+    generation = use_cases.admitted_for_the_request(USER)
+    holder = Unannounced(bus)
+    with unannounced(holder):
+        publish_phase(bus, generation, "generating", FakeClock(0.0))
+        publish_phase(bus, generation, "storing", FakeClock(1.0))
+    assert seen == []
+    holder.announce()
+    assert seen == ["storing"]  # only where the job is now
+    with unannounced(holder):
+        publish_phase(bus, generation, "storing", FakeClock(2.0))
+    publish_phase(bus, generation, "generating", FakeClock(3.0))  # no holder: published as ever
+    assert seen == ["storing", "storing", "generating"]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from chalicelib.domain.generation import Failure
+from chalicelib.services.latency import DEFAULT_SECONDS
+from chalicelib.services.views import STORING_SECONDS
 from tests.conftest import FILES_BASE
 from tests.unit.services.wiring import USER, UseCases
 
@@ -28,12 +30,16 @@ def test_a_succeeded_generation_shows_public_urls_and_no_eta(use_cases: UseCases
     assert body.completed_at == stored.completed_at
 
 
-def test_an_open_generation_gets_an_eta_from_its_lane_depth(use_cases: UseCases) -> None:
+def test_an_open_generation_gets_an_eta_from_its_place_in_line(use_cases: UseCases) -> None:
     generation = use_cases.admit(USER)
-    assert use_cases.view.eta_seconds(generation) == 4.0
-    use_cases.queue.depths["free"] = 3
+    typical = DEFAULT_SECONDS[generation.quality]  # nothing measured yet
+    assert use_cases.view.eta_seconds(generation) == typical + STORING_SECONDS
+    use_cases.queue.messages += [("ahead-1", "free", "job"), ("ahead-2", "free", "job")]
+    use_cases.queue.enqueue(generation.id, "free")
     body = use_cases.view.render(generation)
-    assert body.eta_seconds == 16.0
+    assert body.eta_seconds == 3 * typical + STORING_SECONDS  # two jobs ahead of it, then its own
+    assert body.progress is not None
+    assert (body.progress.phase, body.progress.queue_position) == ("queued", 3)
     assert body.images is None and body.completed_at is None
 
 

@@ -221,7 +221,12 @@ def wire(
         provider_healthy=ProviderHealthCheck(store.breakers, provider, clock=clock),
     )
     run_job = RunJob(
-        generations=generations, provider=provider, finish=finish, clock=clock, lease_ms=settings.lease_ms
+        generations=generations,
+        provider=provider,
+        finish=finish,
+        bus=bus,
+        clock=clock,
+        lease_ms=settings.lease_ms,
     )
     submit = SubmitToProvider(
         generations=generations,
@@ -270,6 +275,7 @@ def wire(
         run_job=run_job,
         at_provider=at_provider,
         dispatch=dispatch,
+        bus=bus,
         threads=settings.sync_threads,
     )
     waiting = WaitForGeneration(generations=generations)
@@ -313,6 +319,7 @@ def wire(
             submit=submit,
             finish=finish,
             callbacks=callbacks,
+            bus=bus,
             policy=settings,
             clock=clock,
         ),

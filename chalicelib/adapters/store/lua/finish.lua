@@ -13,7 +13,8 @@
 -- it, and a timer entry lets the reaper finish it if the caller dies.
 --
 -- KEYS: 1 generation hash, 2 cache hash, 3 in-flight claim, 4 followers list, 5 open jobs zset,
---       6 callbacks zset, 7 poll zset, 8 this job's followers still to end, 9 followers timer zset
+--       6 callbacks zset, 7 poll zset, 8 this job's followers still to end, 9 followers timer zset,
+--       10 the job's watchers set, 11 its batch's watchers set (KEYS[10] again if none)
 -- ARGV: 1 generation id, 2 status (succeeded|failed), 3 completed_at, 4 images json,
 --       5 provider, 6 error code, 7 error message, 8 cache ttl, 9 generation key prefix,
 --       10 stats counter count C, then C triples (key, amount, ttl), then a spend counter
@@ -21,8 +22,10 @@
 --       and E (field, value) pairs, then the time (ms) at which callbacks are due, then the
 --       wake-up list prefix, its ttl (s), the follower chunk size, and when (ms) the reaper takes
 --       over the followers left for later
--- Reply: {code, followers ended, followers still to end}; code -1 if unknown, 0 if it had
--- already ended, 1 if this call ended it.
+-- Reply: {code, followers ended, followers still to end, watcher...}; code -1 if unknown, 0 if it
+-- had already ended, 1 if this call ended it; then, when it did, who watches the job (followers'
+-- watchers included) or its batch ("<connection> <watched id>" each): its end is pushed to them
+-- without another round trip.
 -- Follower hashes are addressed by prefix + id: they are not known before the script reads
 -- the followers list (fine on a single-shard Redis such as Upstash or the embedded one).
 
@@ -122,4 +125,6 @@ end
 redis.call('ZREM', KEYS[7], gen_id)
 
 add_counters(11, ncounters)
-return {1, ended, left}
+local reply = {1, ended, left}
+for _, watcher in ipairs(redis.call('SUNION', KEYS[10], KEYS[11])) do reply[#reply + 1] = watcher end
+return reply

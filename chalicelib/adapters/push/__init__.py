@@ -1,0 +1,1 @@
+"""Push channels to WebSocket connections: API Gateway's management API, and the local server."""

@@ -1,0 +1,52 @@
+"""The real-time status protocol (``avatarflow.events.v1``): ``GET /v1/realtime`` and the WebSocket
+messages, as pydantic models (the OpenAPI document and the handlers share them)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from chalicelib.domain.models import BatchStatus, ErrorBody, Generation
+
+REALTIME_PROTOCOL: Literal["avatarflow.events.v1"] = "avatarflow.events.v1"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class RealtimeInfo(BaseModel):
+    """``GET /v1/realtime``: where the WebSocket API is, and the protocol it speaks."""
+
+    url: str = Field(description="wss://… (ws://… in the local stage); credentials go in its query string.")
+    protocol: Literal["avatarflow.events.v1"] = REALTIME_PROTOCOL
+
+
+class WatchGeneration(_Strict):
+    """Client → server: push every change of one generation of the caller's."""
+
+    action: Literal["watch"]
+    generation_id: str = Field(min_length=1, max_length=64)
+
+
+class WatchBatch(_Strict):
+    """Client → server: push every change of each generation of one batch, then the batch."""
+
+    action: Literal["watch_batch"]
+    batch_id: str = Field(min_length=1, max_length=64)
+
+
+class GenerationMessage(BaseModel):
+    type: Literal["generation"] = "generation"
+    generation: Generation
+
+
+class BatchMessage(BaseModel):
+    type: Literal["batch"] = "batch"
+    batch: BatchStatus
+
+
+class ErrorMessage(BaseModel):
+    type: Literal["error"] = "error"
+    error: ErrorBody
