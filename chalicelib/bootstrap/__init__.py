@@ -14,8 +14,9 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from chalicelib.adapters.system_clock import SystemClock
     from chalicelib.bootstrap.adapters import build_objects, build_provider, build_store
-    from chalicelib.bootstrap.container import Container, SystemClock
+    from chalicelib.bootstrap.container import Container
     from chalicelib.bootstrap.local import exit_on_sigterm, seed_gallery, start_local, start_realtime
     from chalicelib.bootstrap.wiring import build_container
     from chalicelib.config import Settings
@@ -40,7 +41,7 @@ __all__ = [
 # Where each re-exported name lives, imported on first use (PEP 562).
 _LAZY = {
     "Container": "chalicelib.bootstrap.container",
-    "SystemClock": "chalicelib.bootstrap.container",
+    "SystemClock": "chalicelib.adapters.system_clock",
     "build_container": "chalicelib.bootstrap.wiring",
     "build_objects": "chalicelib.bootstrap.adapters",
     "build_provider": "chalicelib.bootstrap.adapters",

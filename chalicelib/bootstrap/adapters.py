@@ -8,7 +8,6 @@ of the adapter that needs it, so that the Lambda cold start imports only what it
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -268,9 +267,7 @@ def build_provider(
         fallback=ProceduralProvider() if settings.uses_procedural_fallback else None,
         policy=breaker_policy(settings),
         deadline_s=deadline,
-        clock=clock.time if clock else time.time,
-        monotonic=clock.monotonic if clock else time.monotonic,
-        sleep=clock.sleep if clock else time.sleep,
+        clock=clock,
         attempt_reserve_s=settings.provider_attempt_reserve_seconds,
         bus=bus,
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -39,19 +38,6 @@ if TYPE_CHECKING:
     from chalicelib.services.stats import StatsService
     from chalicelib.services.views import GenerationView
     from chalicelib.services.webhooks import ReceiveWebhook
-
-
-class SystemClock:
-    """:class:`chalicelib.ports.Clock` on the real clocks."""
-
-    def time(self) -> float:
-        return time.time()
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    def sleep(self, seconds: float) -> None:
-        time.sleep(seconds)
 
 
 @dataclass

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from chalicelib.adapters.system_clock import SystemClock
 from chalicelib.bootstrap.adapters import (
     breaker_policy,
     build_objects,
@@ -23,7 +24,7 @@ from chalicelib.bootstrap.adapters import (
     build_store,
     secret,
 )
-from chalicelib.bootstrap.container import Container, SystemClock
+from chalicelib.bootstrap.container import Container
 from chalicelib.bootstrap.operations import (
     build_alert_channels,
     build_download_tracker,

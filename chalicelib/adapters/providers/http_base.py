@@ -12,11 +12,9 @@ generation or not: the client's transport cuts every socket operation to what is
 seconds, in the headers or the body, ends there), and each phase's timeout is cut to it too.
 
 Size. Answers are read as streams (``bounded.read_capped``), never past ``max_answer_bytes`` (8 MiB
-by default: a JSON answer with an inline ``b64_json`` or ``data:`` image of a few MB fits; a 40 MB
-answer is refused after at most 8 MiB): a bigger answer is :class:`ProviderDown` (the provider is
-misbehaving: the breaker counts it and the router goes on). gzip/deflate answers are inflated
-chunk by chunk under the same cap. An error answer (non-2xx) is read up to 64 KiB and the rest
-dropped: its status and the start of its message are all we use.
+by default: an inline image of a few MB fits; a 40 MB answer is refused after 8 MiB): a bigger
+answer is :class:`ProviderDown` (the breaker counts it, the router goes on). gzip/deflate answers
+are inflated chunk by chunk under the same cap. An error answer (non-2xx) is read up to 64 KiB.
 
 Secrets: the key and the client come from :class:`chalicelib.adapters.keyed_http.KeyedHttpClient`
 (the key in a masked :class:`Secret`, sent only in the client's default headers). Error messages

@@ -48,15 +48,16 @@ from __future__ import annotations
 
 import logging
 import random
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from chalicelib.adapters.system_clock import SystemClock
 from chalicelib.domain.events import ProviderAttempted
 from chalicelib.messagebus import MessageBus
 from chalicelib.ports import (
     BreakerOutcome,
     BreakerPolicy,
+    Clock,
     ImageProvider,
     ProviderBreakers,
     ProviderDown,
@@ -80,8 +81,6 @@ DEFAULT_DEADLINE_S = 25.0
 DEFAULT_MIN_ATTEMPT_S = 1.0
 DEFAULT_ATTEMPT_RESERVE_S = 8.0  # kept back for each later vendor: a FLUX image with time to spare
 
-Clock = Callable[[], float]
-Sleep = Callable[[float], None]
 Attempt = ProviderAttempted  # what the router records of each provider it considered
 
 
@@ -130,9 +129,7 @@ class ProviderRouter(ImageProvider):
         min_attempt_s: float = DEFAULT_MIN_ATTEMPT_S,
         attempt_reserve_s: float = DEFAULT_ATTEMPT_RESERVE_S,
         trial_lease_s: float | None = None,
-        clock: Clock = time.time,
-        monotonic: Clock = time.monotonic,
-        sleep: Sleep = time.sleep,
+        clock: Clock | None = None,
         rng: Callable[[], float] = random.random,
         bus: MessageBus | None = None,
     ) -> None:
@@ -153,9 +150,10 @@ class ProviderRouter(ImageProvider):
         self._trial_lease_ms = round(
             (trial_lease_s if trial_lease_s is not None else deadline_s + 5.0) * 1000
         )
-        self._clock = clock
-        self._monotonic = monotonic
-        self._sleep = sleep
+        clock = clock or SystemClock()
+        self._clock = clock.time
+        self._monotonic = clock.monotonic
+        self._sleep = clock.sleep
         self._rng = rng
         self._bus = bus
 

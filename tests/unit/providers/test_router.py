@@ -169,9 +169,7 @@ def rig(
         store.breakers,
         fallback=fallback,
         policy=options.pop("policy", POLICY),
-        clock=clock.time,
-        monotonic=clock.monotonic,
-        sleep=clock.sleep,
+        clock=clock,
         bus=MessageBus({Attempt: [attempts.append]}),
         **options,
     )
@@ -490,9 +488,7 @@ def test_auth_failure_opens_for_long_and_alerts_without_the_key(
         [fal, together],
         store.breakers,
         policy=POLICY,
-        clock=clock.time,
-        monotonic=clock.monotonic,
-        sleep=clock.sleep,
+        clock=clock,
     )
     with respx.mock(assert_all_mocked=True) as mock:
         route = mock.post("https://fal.test/fal-ai/flux/schnell").mock(
