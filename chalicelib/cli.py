@@ -13,9 +13,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", choices=["prepare"], help="prepare: seed an empty local gallery")
     parser.parse_args(argv)
     container = build_container(start_workers=False)
-    before = len(container.gallery.entries())
+    before = container.gallery.count()
     start_local(container)
-    after = len(container.gallery.entries())
+    after = container.gallery.count()
     print(f"gallery: {after} items ({after - before} added); data in {container.settings.data_dir}/")
     return 0
 

@@ -1,4 +1,4 @@
-"""A gallery item as the manifest stores it."""
+"""A gallery item as the gallery's shards store it."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class GalleryEntry:
-    """One gallery item as stored in the manifest: image keys, not URLs."""
+    """One gallery item as stored: image keys, not URLs."""
 
     id: str
     style: str

@@ -26,6 +26,7 @@ from chalicelib.ports import (
     SourceItem,
 )
 from chalicelib.services.gallery import GALLERY_SIZES, entry_from_json
+from chalicelib.services.gallery_publish import PublishedItems
 
 log = logging.getLogger(__name__)
 
@@ -86,16 +87,26 @@ class RefreshRun:
 
 @dataclass
 class KnownItems:
-    """What is in the gallery already (or staged): ids, picture keys, hotlinked URLs, hashes."""
+    """What is in the gallery already (or staged): ids, picture keys, hotlinked URLs, hashes.
+
+    The stored gallery is asked through ``published`` (fingerprints of its ids and pictures: no
+    shard is read); the sets hold what this run staged.
+    """
 
     ids: set[str]
     keys: set[str]
     urls: set[str]
     hashes: dict[str, str]
+    published: PublishedItems | None = None
 
     @classmethod
-    def of(cls, entries: Iterable[GalleryEntry], hashes: Mapping[str, str]) -> KnownItems:
-        known = cls(set(), set(), set(), dict(hashes))
+    def of(
+        cls,
+        entries: Iterable[GalleryEntry],
+        hashes: Mapping[str, str],
+        published: PublishedItems | None = None,
+    ) -> KnownItems:
+        known = cls(set(), set(), set(), dict(hashes), published)
         for entry in entries:
             known.add(entry)
         return known
@@ -106,6 +117,15 @@ class KnownItems:
             self.keys.add(entry.image_keys["512"])
         if entry.external_urls and entry.external_urls.get("512"):
             self.urls.add(entry.external_urls["512"])
+
+    def has_id(self, ident: str) -> bool:
+        return ident in self.ids or (self.published is not None and self.published.has_id(ident))
+
+    def has_key(self, key: str) -> bool:
+        return key in self.keys or (self.published is not None and self.published.has_picture(key))
+
+    def has_url(self, url: str) -> bool:
+        return url in self.urls or (self.published is not None and self.published.has_picture(url))
 
 
 class GalleryIntake:
@@ -118,7 +138,7 @@ class GalleryIntake:
 
     def take(self, source: GallerySource, item: SourceItem, run: RefreshRun, known: KnownItems) -> Outcome:
         ident = entry_id(source.name, item.source_id)
-        if ident in known.ids:
+        if known.has_id(ident):
             return "known"
         if item.style not in STYLES_BY_ID:
             return self._skip(run, source, item, "unknown style")
@@ -126,7 +146,7 @@ class GalleryIntake:
             urls = {s: item.external_urls.get(s, "") for s in ("128", "256", "512")}
             if not all(u.startswith("https://") for u in urls.values()):
                 return self._skip(run, source, item, "incomplete external URLs")
-            if urls["512"] in known.urls:
+            if known.has_url(urls["512"]):
                 run.duplicates += 1
                 return "duplicate"
             entry = self._entry(ident, item, {}, urls)
@@ -135,7 +155,7 @@ class GalleryIntake:
             if not all("/" in key for key in stored.values()):
                 return self._skip(run, source, item, "incomplete stored renditions")
             targets = {s: gallery_key(key) for s, key in stored.items()}
-            if targets["512"] in known.keys:
+            if known.has_key(targets["512"]):
                 run.duplicates += 1
                 return "duplicate"
             if not self._copy_renditions(stored, targets):
@@ -161,7 +181,7 @@ class GalleryIntake:
             keys = self._store_renditions(picture)
             if keys is None:
                 return self._skip(run, source, item, "not an acceptable image")
-            if keys["512"] in known.keys:
+            if known.has_key(keys["512"]):
                 run.duplicates += 1
                 return "duplicate"
             entry = self._entry(ident, item, keys, None)

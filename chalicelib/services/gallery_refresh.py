@@ -10,8 +10,9 @@ The job is
 - **resumable**: progress (the items staged so far, each source's page cursor and counts) is
   checkpointed in the state store every few items; a run that crashes is resumed by the next
   one, and re-hosted images are content-addressed, so doing an item twice is harmless;
-- **atomic for readers**: the manifest is written once, at the end, in one put; a listing
-  during a refresh sees the old gallery or the new one, never half of it.
+- **atomic for readers**: the new items are published once, at the end: the shards of the
+  styles they belong to (the others are neither read nor rewritten), then the gallery's index in
+  one put; a listing during a refresh sees the old gallery or the new one, never half of it.
 
 Only one refresh runs at a time (a lock in the state store, with a TTL in case a runner dies).
 """
@@ -125,8 +126,10 @@ class GalleryRefresh:
         if resumed:
             log.info("gallery refresh: resuming run %s (%d staged)", run.run_id, len(run.staged))
 
-        base = {e.id: e for e in self._gallery.read_entries()}
-        known = KnownItems.of([*base.values(), *run.staged.values()], run.hashes)
+        # The stored gallery's ids and pictures, as fingerprints: no shard is read until the
+        # publish, and then only the shards of the styles that get new items.
+        published = self._gallery.published()
+        known = KnownItems.of(run.staged.values(), run.hashes, published)
         cursors: dict[str, dict[str, str | None]] = self._load(CURSORS_KEY)
         cooldowns: dict[str, float] = self._load(COOLDOWNS_KEY)
         now = self._clock.time()
@@ -149,13 +152,12 @@ class GalleryRefresh:
 
         report.added = dict(run.added)
         report.duplicates, report.skipped = run.duplicates, run.skipped
-        if run.staged:
-            merged = {**base, **run.staged}
-            report.version = self._gallery.publish(merged.values())
-            report.status = "published"
-            report.total = len(merged)
+        if run.staged or published.legacy:  # an old single manifest is rewritten as shards
+            report.version = self._gallery.add(run.staged.values())
+            report.status = "published" if run.staged else "unchanged"
+            report.total = self._gallery.count()
         else:
-            report.total = len(base)
+            report.total = published.total
         self._save(CURSORS_KEY, cursors, CURSORS_TTL)
         self._save(COOLDOWNS_KEY, cooldowns, CURSORS_TTL)
         self._kv.delete(CHECKPOINT_KEY)

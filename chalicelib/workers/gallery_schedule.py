@@ -23,13 +23,13 @@ gallery_schedule = Blueprint(__name__)
 
 # Read at import: the schedule expression is fixed when the app is deployed.
 _RATE_HOURS = max(1, int(os.environ.get("AVATARFLOW_GALLERY_REFRESH_RATE_HOURS", "24") or 24))
-_MARGIN_S = 10.0  # at most this is left to publish the manifest and save the cursors
+_MARGIN_S = 10.0  # at most this is left to publish the gallery and save the cursors
 
 
 @gallery_schedule.schedule(
     Rate(_RATE_HOURS, unit=Rate.HOURS),
     name="gallery_refresh",
-    description="Add new items from the gallery sources, then publish the manifest once.",
+    description="Add new items from the gallery sources, then publish the gallery once.",
 )
 def refresh_gallery(event: Any) -> dict[str, Any]:
     remaining_ms = _remaining_ms(event)

@@ -32,7 +32,7 @@ from chalicelib.adapters.store.client import RedisPyClient
 from chalicelib.adapters.store.redis_store import RedisStateStore
 from chalicelib.bootstrap import Container, SystemClock, build_container, set_container
 from chalicelib.ports import GallerySource, SourceItem
-from chalicelib.services.gallery import MANIFEST_KEY, GalleryService
+from chalicelib.services.gallery import INDEX_KEY, GalleryService
 from chalicelib.services.gallery_refresh import CHECKPOINT_KEY, LOCK_KEY, GalleryRefresh
 from tests.conftest import FILES_BASE, SEED_PER_STYLE, auth, make_settings
 from tests.unit.providers.helpers import public_resolver
@@ -50,6 +50,7 @@ from tests.unit.sources.payloads import (
 SEARCH = "https://api.pexels.com/v1/search"
 UNSPLASH_SEARCH = "https://api.unsplash.com/search/photos"
 OPERATOR = "op-secret-token"
+SHARD_OBJECTS = ("gallery/shard-", "gallery/locator-", "gallery/pictures-")
 PER_PAGE = 4
 
 
@@ -114,15 +115,15 @@ def make_job(
     )
 
 
-def manifest_ids(objects: LocalObjectStore) -> set[str]:
-    raw = objects.get(MANIFEST_KEY)
-    assert raw is not None
-    return {item["id"] for item in json.loads(raw)["items"]}
+def published_ids(objects: LocalObjectStore) -> set[str]:
+    """The ids of the gallery as published now (read by a fresh reader)."""
+    assert objects.get(INDEX_KEY) is not None
+    return {e.id for e in GalleryService(objects).entries()}
 
 
 class CountingObjects:
-    """An object store that counts puts, can crash on the n-th image put, and can call ``after_put``
-    after each put (a test holds the writer there while others look)."""
+    """An object store that counts puts (the gallery index's apart), can crash on the n-th image put,
+    and can call ``after_put`` after each put (a test holds the writer there while others look)."""
 
     def __init__(
         self,
@@ -138,9 +139,9 @@ class CountingObjects:
         self.manifest_puts = 0
 
     def put(self, key: str, data: bytes, content_type: str, cache_control: str = "x") -> None:
-        if key == MANIFEST_KEY:
+        if key == INDEX_KEY:
             self.manifest_puts += 1
-        else:
+        elif not key.startswith(SHARD_OBJECTS):
             self.image_puts += 1
             if self.crash_at is not None and self.image_puts == self.crash_at:
                 raise RuntimeError("injected crash")
@@ -170,15 +171,15 @@ def test_refresh_rehosts_new_items_and_publishes_once(
     local = copy_objects(gallery_objects_dir, tmp_path / "objects")
     objects = CountingObjects(local)
     store = new_store(redis_server)
-    seed = manifest_ids(local)
+    seed = published_ids(local)
     gallery, job = make_job(objects, store, [pexels(per_run=6), ProceduralSource(SEED_PER_STYLE)])
 
     report = job.run()
 
     assert report.status == "published"
     assert report.added == {"pexels": 6}
-    assert objects.manifest_puts == 1  # one put: readers never see half a gallery
-    assert manifest_ids(local) == seed | {f"pexels-{pid}" for pid in range(101, 107)}
+    assert objects.manifest_puts == 1  # one put of the index: readers never see half a gallery
+    assert published_ids(local) == seed | {f"pexels-{pid}" for pid in range(101, 107)}
     assert world.search.call_count == 2  # two pages of 4 gave the 6 items
     item = gallery.get("pexels-101")
     assert item.source == "pexels" and item.style == "professional"
@@ -210,7 +211,7 @@ def test_same_image_bytes_under_two_ids_become_one_item(
     report = job.run()
 
     assert report.added == {"pexels": 2} and report.duplicates == 1
-    ids = manifest_ids(local)
+    ids = published_ids(local)
     assert "pexels-201" in ids and "pexels-203" in ids and "pexels-202" not in ids
 
 
@@ -224,16 +225,16 @@ def test_a_crash_mid_refresh_then_a_second_run_equals_one_clean_run(
         clean_objects, new_store(redis_server), [pexels(), ProceduralSource(SEED_PER_STYLE)]
     )
     assert clean_job.run().added == {"pexels": 10}
-    clean_manifest = clean_objects.get(MANIFEST_KEY)
+    clean_manifest = clean_objects.get(INDEX_KEY)
 
     crashed_objects = copy_objects(gallery_objects_dir, tmp_path / "crashed")
-    before = crashed_objects.get(MANIFEST_KEY)
+    before = crashed_objects.get(INDEX_KEY)
     store = new_store(redis_server)
     flaky = CountingObjects(crashed_objects, crash_at=3 * 7 + 2)  # in the 8th item's renditions
     _, job = make_job(flaky, store, [pexels(), ProceduralSource(SEED_PER_STYLE)], checkpoint_every=3)
     with pytest.raises(RuntimeError, match="injected crash"):
         job.run()
-    assert crashed_objects.get(MANIFEST_KEY) == before  # nothing published by the crashed run
+    assert crashed_objects.get(INDEX_KEY) == before  # nothing published by the crashed run
     assert store.kv.get(LOCK_KEY) is None  # the lock was released
     checkpoint = json.loads(store.kv.get(CHECKPOINT_KEY) or "{}")
     assert len(checkpoint["staged"]) == 6  # two checkpoints of three items each
@@ -243,7 +244,7 @@ def test_a_crash_mid_refresh_then_a_second_run_equals_one_clean_run(
 
     assert report.resumed and report.run_id == checkpoint["run_id"]
     assert report.added == {"pexels": 10}
-    assert crashed_objects.get(MANIFEST_KEY) == clean_manifest
+    assert crashed_objects.get(INDEX_KEY) == clean_manifest
     assert store.kv.get(CHECKPOINT_KEY) is None
 
 
@@ -253,7 +254,7 @@ def test_listings_during_a_refresh_see_the_old_or_the_new_gallery(
     PexelsWorld(router, list(range(401, 409)))
     local = copy_objects(gallery_objects_dir, tmp_path / "objects")
     store = new_store(redis_server)
-    # Other Lambdas: one revalidating through the store's version, one by reading the manifest.
+    # Other Lambdas: one revalidating through the store's version, one by reading the index.
     readers = [
         GalleryService(LocalObjectStore(local._root, FILES_BASE), kv=store.kv, revalidate_seconds=0),
         GalleryService(LocalObjectStore(local._root, FILES_BASE), revalidate_seconds=0),
