@@ -1,35 +1,198 @@
-"""The OpenAPI 3.1 document, generated from the same pydantic models the handlers use."""
+"""The OpenAPI 3.1 document, generated from the same pydantic models the handlers use.
+
+Request schemas are the models' validation schemas (``domain/models.py``, ``domain/fields.py``),
+parameters and response headers are declared once (``api/openapi_params.py``), string formats come
+from ``api/formats.py``. ``tests/functional/test_openapi_sync.py`` checks that ``OPERATIONS`` is the
+app's route list and that every bound here is the one the code applies.
+"""
 
 from __future__ import annotations
 
 import functools
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from chalicelib.api import openapi_params as p
+from chalicelib.api.webhooks import WEBHOOK_CONTENT_TYPES
 from chalicelib.domain import models as m
 from chalicelib.domain.messages import RealtimeInfo
 
 ERROR = m.ErrorResponse
+Auth = Literal["none", "user", "admin"]
+Json = dict[str, Any]
 
-# (method, path, summary, request model, {status: response model or None}, auth)
-ROUTES: list[tuple[str, str, str, type[BaseModel] | None, dict[int, type[BaseModel] | None], bool]] = [
-    ("get", "/v1/health", "Service health", None, {200: m.Health, 503: m.Health}, False),
-    ("get", "/v1/styles", "Avatar styles", None, {200: m.StyleList}, False),
-    ("get", "/v1/gallery", "List the gallery", None, {200: m.GalleryPage, 400: ERROR}, False),
-    ("get", "/v1/gallery/{item_id}", "One gallery item", None, {200: m.GalleryItem, 404: ERROR}, False),
-    ("get", "/v1/avatars/{user_id}", "Redirect to a user's avatar", None, {302: None, 400: ERROR}, False),
-    (
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str
+    operation_id: str
+    summary: str
+    body: type[BaseModel] | None
+    responses: Mapping[int, type[BaseModel] | None]
+    auth: Auth = "user"
+    parameters: tuple[str, ...] = ()  # components/parameters by name
+    headers: Mapping[int, Json] = field(default_factory=dict)  # response headers by status
+    content: Mapping[int, str] = field(default_factory=dict)  # a status's media type, if not JSON
+    raw_body: tuple[str, ...] = ()  # an optional body of any of these media types, read as bytes
+
+
+RETRY = p.header_refs(("Retry-After",))
+RATE = p.header_refs(p.RATE_LIMIT_HEADERS)
+RATE_IF_COUNTED = p.header_refs(p.RATE_LIMIT_HEADERS, required=False)
+USER_ERRORS: dict[int, type[BaseModel] | None] = {400: ERROR, 401: ERROR}
+ADMIN_ERRORS: dict[int, type[BaseModel] | None] = {401: ERROR, 403: ERROR}
+
+OPERATIONS: tuple[Operation, ...] = (
+    Operation(
+        "get",
+        "/v1/health",
+        "health",
+        "Service health",
+        None,
+        {200: m.Health, 503: m.Health},
+        "none",
+        headers={503: RETRY},
+    ),
+    Operation("get", "/v1/styles", "styles", "Avatar styles", None, {200: m.StyleList}, "none"),
+    Operation(
+        "get",
+        "/v1/gallery",
+        "gallery_list",
+        "List the gallery",
+        None,
+        {200: m.GalleryPage, 400: ERROR},
+        "none",
+        ("GalleryStyle", "GalleryTag", "GalleryLimit", "GalleryCursor"),
+    ),
+    Operation(
+        "get",
+        "/v1/gallery/{item_id}",
+        "gallery_item",
+        "One gallery item",
+        None,
+        {200: m.GalleryItem, 404: ERROR},
+        "none",
+    ),
+    Operation(
+        "get",
+        "/v1/avatars/{user_id}",
+        "public_avatar",
+        "Redirect to a user's avatar",
+        None,
+        {302: None, 400: ERROR, 404: ERROR},
+        "none",
+        ("AvatarSize",),
+        {302: p.header_refs(("Location",))},
+    ),
+    Operation(
+        "get",
+        "/v1/files/{folder}/{name}",
+        "local_file",
+        "An image of the local object store (the local stage only; production serves R2 behind the CDN)",
+        None,
+        {200: None, 304: None, 404: ERROR},
+        "none",
+        ("IfNoneMatch",),
+        {200: p.header_refs(("ETag",)), 304: p.header_refs(("ETag",))},
+        {200: "image/webp"},
+    ),
+    Operation(
+        "head",
+        "/v1/files/{folder}/{name}",
+        "local_file",
+        "The headers of a local image (the local stage only)",
+        None,
+        {200: None, 304: None, 404: None},
+        "none",
+        ("IfNoneMatch",),
+        {200: p.header_refs(("ETag",)), 304: p.header_refs(("ETag",))},
+    ),
+    Operation(
         "post",
         "/v1/generations",
+        "create_generation",
         "Request a custom avatar",
         m.GenerationRequest,
         {
             200: m.Generation,
             202: m.Generation,
-            400: ERROR,
-            401: ERROR,
+            **USER_ERRORS,
+            403: ERROR,
+            409: ERROR,
+            413: ERROR,
+            415: ERROR,
+            422: ERROR,
+            429: ERROR,
+            503: ERROR,
+        },
+        parameters=("IdempotencyKey", "Prefer"),
+        headers={
+            200: RATE,
+            202: {**p.header_refs(("Location", "Retry-After")), **RATE},
+            429: {**RETRY, **RATE_IF_COUNTED},
+            503: {**RETRY, **RATE_IF_COUNTED},
+            **dict.fromkeys((400, 401, 403, 409, 413, 415, 422), RATE_IF_COUNTED),
+        },
+    ),
+    Operation(
+        "get",
+        "/v1/generations",
+        "list_generations",
+        "The caller's generations, newest first",
+        None,
+        {200: m.GenerationPage, **USER_ERRORS},
+        parameters=("HistoryLimit", "HistoryCursor"),
+    ),
+    Operation(
+        "get",
+        "/v1/generations/{generation_id}",
+        "get_generation",
+        "One generation (the caller's own; anyone else's is 404)",
+        None,
+        {200: m.Generation, 401: ERROR, 404: ERROR},
+    ),
+    Operation("get", "/v1/me/quota", "my_quota", "The caller's quota", None, {200: m.Quota, 401: ERROR}),
+    Operation(
+        "put",
+        "/v1/me/avatar",
+        "choose_avatar",
+        "Choose an avatar",
+        m.AvatarChoice,
+        {200: m.AvatarOut, **USER_ERRORS, 404: ERROR, 409: ERROR, 413: ERROR, 415: ERROR},
+    ),
+    Operation(
+        "get",
+        "/v1/me/avatar",
+        "my_avatar",
+        "The chosen avatar",
+        None,
+        {200: m.AvatarOut, 401: ERROR, 404: ERROR},
+    ),
+    Operation("get", "/v1/openapi.json", "openapi", "This document", None, {200: None}, "none"),
+    Operation(
+        "post",
+        "/v1/admin/gallery/refresh",
+        "refresh_gallery",
+        "Refresh the gallery from its sources (operators)",
+        None,
+        {202: m.GalleryRefreshAccepted, **ADMIN_ERRORS, 503: ERROR},
+        "admin",
+        headers={503: RETRY},
+    ),
+    Operation(
+        "post",
+        "/v1/batches",
+        "create_batch",
+        "Request a batch of custom avatars (enterprise API keys)",
+        m.BatchRequest,
+        {
+            202: m.BatchAccepted,
+            **USER_ERRORS,
             403: ERROR,
             409: ERROR,
             413: ERROR,
@@ -37,188 +200,107 @@ ROUTES: list[tuple[str, str, str, type[BaseModel] | None, dict[int, type[BaseMod
             429: ERROR,
             503: ERROR,
         },
-        True,
+        headers={202: p.header_refs(("Location",)), 429: RETRY, 503: RETRY},
     ),
-    (
+    Operation(
         "get",
-        "/v1/generations",
-        "The caller's generations",
+        "/v1/batches/{batch_id}",
+        "get_batch",
+        "A batch's progress",
         None,
-        {200: m.GenerationPage, 400: ERROR, 401: ERROR},
-        True,
+        {200: m.BatchStatus, 401: ERROR, 404: ERROR},
     ),
-    ("get", "/v1/generations/{generation_id}", "One generation", None, {200: m.Generation, 404: ERROR}, True),
-    ("get", "/v1/me/quota", "The caller's quota", None, {200: m.Quota, 401: ERROR}, True),
-    (
-        "put",
-        "/v1/me/avatar",
-        "Choose an avatar",
-        m.AvatarChoice,
-        {200: m.AvatarOut, 400: ERROR, 401: ERROR, 404: ERROR, 409: ERROR},
-        True,
-    ),
-    ("get", "/v1/me/avatar", "The chosen avatar", None, {200: m.AvatarOut, 401: ERROR, 404: ERROR}, True),
-    ("get", "/v1/openapi.json", "This document", None, {200: None}, False),
-    (
+    Operation(
         "get",
         "/v1/realtime",
+        "realtime_info",
         "Where the real-time status WebSocket API is (watch generations; see docs/contract.md)",
         None,
         {200: RealtimeInfo, 404: ERROR},
-        False,
+        "none",
     ),
-    (
+    Operation(
         "post",
-        "/v1/admin/gallery/refresh",
-        "Refresh the gallery from its sources (operators)",
-        None,
-        {202: m.GalleryRefreshAccepted, 401: ERROR, 403: ERROR, 503: ERROR},
-        True,
+        "/v1/dev/token",
+        "dev_token",
+        "A user token without an identity provider (the local stage only; 404 elsewhere)",
+        m.DevTokenRequest,
+        {200: m.DevToken, 400: ERROR, 404: ERROR, 413: ERROR, 415: ERROR},
+        "none",
     ),
-    (
-        "post",
-        "/v1/batches",
-        "Request a batch of custom avatars (enterprise API keys)",
-        m.BatchRequest,
-        {202: m.BatchAccepted, 400: ERROR, 401: ERROR, 403: ERROR, 413: ERROR, 429: ERROR, 503: ERROR},
-        True,
+    Operation(
+        "get", "/", "root", "Where to start: links to the document and the guides", None, {200: None}, "none"
     ),
-    ("get", "/v1/batches/{batch_id}", "A batch's progress", None, {200: m.BatchStatus, 404: ERROR}, True),
-    (
+    Operation(
         "post",
         "/v1/webhooks/{provider}",
+        "provider_webhook",
         "Completion callback of a generation provider (not for clients; signed)",
         None,
-        {200: None, 400: ERROR, 401: ERROR, 404: ERROR, 503: ERROR},
-        False,
+        {200: None, 400: ERROR, 401: ERROR, 404: ERROR, 413: ERROR, 503: ERROR},
+        "none",
+        headers={503: RETRY},
+        raw_body=tuple(WEBHOOK_CONTENT_TYPES),
     ),
-    (
+    Operation(
         "post",
         "/v1/admin/api-keys",
+        "create_api_key",
         "Issue an enterprise API key (operators; the key is shown once)",
         m.ApiKeyCreate,
-        {201: m.ApiKeyCreated, 400: ERROR, 401: ERROR, 403: ERROR, 413: ERROR, 415: ERROR, 503: ERROR},
-        True,
+        {201: m.ApiKeyCreated, 400: ERROR, **ADMIN_ERRORS, 413: ERROR, 415: ERROR, 503: ERROR},
+        "admin",
+        headers={503: RETRY},
     ),
-    (
+    Operation(
         "get",
         "/v1/admin/api-keys",
+        "list_api_keys",
         "List the API keys (operators)",
         None,
-        {200: m.ApiKeyList, 401: ERROR, 403: ERROR},
-        True,
+        {200: m.ApiKeyList, **ADMIN_ERRORS},
+        "admin",
     ),
-    (
+    Operation(
         "delete",
         "/v1/admin/api-keys/{key_id}",
+        "revoke_api_key",
         "Revoke an API key at once (operators)",
         None,
-        {204: None, 401: ERROR, 403: ERROR, 404: ERROR},
-        True,
+        {204: None, **ADMIN_ERRORS, 404: ERROR},
+        "admin",
     ),
-    (
+    Operation(
         "get",
         "/v1/admin/stats",
+        "admin_stats",
         "Operational stats (operators)",
         None,
-        {200: m.AdminStats, 401: ERROR, 403: ERROR},
-        True,
+        {200: m.AdminStats, **ADMIN_ERRORS},
+        "admin",
     ),
-]
-
-QUERY_PARAMS: dict[str, list[dict[str, Any]]] = {
-    "/v1/gallery": [
-        {"name": "style", "in": "query", "schema": {"type": "string"}},
-        {"name": "tag", "in": "query", "schema": {"type": "string"}},
-        {
-            "name": "limit",
-            "in": "query",
-            "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 24},
-        },
-        {"name": "cursor", "in": "query", "schema": {"type": "string"}},
-    ],
-    "/v1/generations": [
-        {
-            "name": "limit",
-            "in": "query",
-            "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
-        },
-        {"name": "cursor", "in": "query", "schema": {"type": "string"}},
-    ],
-    "/v1/avatars/{user_id}": [
-        {
-            "name": "size",
-            "in": "query",
-            "schema": {"type": "integer", "enum": [128, 256, 512], "default": 256},
-        },
-    ],
+)
+REQUEST_MODELS = frozenset(op.body for op in OPERATIONS if op.body is not None)
+SECURITY: dict[Auth, list[Json]] = {
+    "none": [],
+    "user": [{}, {"bearer": []}, {"apiKey": []}],  # anonymous visitors are welcome where the tier allows
+    "admin": [{"bearer": []}],  # the operator's AVATARFLOW_ADMIN_TOKEN only
 }
-
-GENERATION_HEADERS = [
-    {
-        "name": "Idempotency-Key",
-        "in": "header",
-        "schema": {"type": "string", "maxLength": 255},
-        "description": "Same key and identity within 24 h returns the same generation, charged once.",
-    },
-    {
-        "name": "Prefer",
-        "in": "header",
-        "schema": {"type": "string"},
-        "description": "respond-async (always 202) or wait=N (wait at most N seconds; default 8).",
-    },
-]
 
 
 @functools.cache
 def openapi_document() -> dict[str, Any]:
     models = sorted(
-        {model for route in ROUTES for model in [route[3], *route[4].values()] if model is not None},
+        {model for op in OPERATIONS for model in [op.body, *op.responses.values()] if model is not None},
         key=lambda model: model.__name__,
     )
     _, schema = models_json_schema(
-        [
-            (
-                model,
-                "serialization"
-                if model not in (m.GenerationRequest, m.AvatarChoice, m.BatchRequest, m.ApiKeyCreate)
-                else "validation",
-            )
-            for model in models
-        ],
+        [(model, "validation" if model in REQUEST_MODELS else "serialization") for model in models],
         ref_template="#/components/schemas/{model}",
     )
     paths: dict[str, dict[str, Any]] = {}
-    for method, path, summary, request_model, responses, auth in ROUTES:
-        operation: dict[str, Any] = {"summary": summary, "responses": {}}
-        parameters: list[dict[str, Any]] = [
-            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-            for name in _path_params(path)
-        ]
-        parameters += QUERY_PARAMS.get(path, []) if method == "get" else []
-        if path == "/v1/generations" and method == "post":
-            parameters += GENERATION_HEADERS
-        if parameters:
-            operation["parameters"] = parameters
-        if request_model is not None:
-            operation["requestBody"] = {
-                "required": True,
-                "content": {
-                    "application/json": {"schema": {"$ref": f"#/components/schemas/{request_model.__name__}"}}
-                },
-            }
-        for status, model in responses.items():
-            response: dict[str, Any] = {"description": _describe(status)}
-            if model is not None:
-                response["content"] = {
-                    "application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}
-                }
-            operation["responses"][str(status)] = response
-        if auth:
-            operation["security"] = [{}, {"bearer": []}, {"apiKey": []}]
-        if path.startswith("/v1/admin/"):
-            operation["security"] = [{"bearer": []}]  # the operator's AVATARFLOW_ADMIN_TOKEN only
-        paths.setdefault(path, {})[method] = operation
+    for op in OPERATIONS:
+        paths.setdefault(op.path, {})[op.method] = _operation(op)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -230,6 +312,8 @@ def openapi_document() -> dict[str, Any]:
         "paths": paths,
         "components": {
             "schemas": schema.get("$defs", {}),
+            "parameters": p.parameters(),
+            "headers": p.headers(),
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
                 "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
@@ -238,24 +322,63 @@ def openapi_document() -> dict[str, Any]:
     }
 
 
-def _path_params(path: str) -> list[str]:
+def _operation(op: Operation) -> Json:
+    # A HEAD shares its GET's view (and so its name), but operation ids must be unique.
+    operation_id = f"{op.operation_id}_head" if op.method == "head" else op.operation_id
+    operation: Json = {"operationId": operation_id, "summary": op.summary, "responses": {}}
+    parameters = [p.path_parameter(name) for name in path_params(op.path)]
+    parameters += [{"$ref": f"#/components/parameters/{name}"} for name in op.parameters]
+    if parameters:
+        operation["parameters"] = parameters
+    if op.body is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": _ref(op.body)}},
+        }
+    elif op.raw_body:
+        # Whatever a provider sends is accepted: the signature, not the content type, decides.
+        operation["requestBody"] = {"required": False, "content": {ct: {"schema": {}} for ct in op.raw_body}}
+    for status, model in op.responses.items():
+        response: Json = {"description": describe(status)}
+        if model is not None:
+            response["content"] = {"application/json": {"schema": _ref(model)}}
+        elif status in op.content:
+            response["content"] = {
+                op.content[status]: {"schema": {"type": "string", "contentMediaType": op.content[status]}}
+            }
+        elif status == 200:
+            response["content"] = {"application/json": {"schema": {"type": "object"}}}
+        if status in op.headers:
+            response["headers"] = op.headers[status]
+        operation["responses"][str(status)] = response
+    operation["security"] = SECURITY[op.auth]
+    return operation
+
+
+def _ref(model: type[BaseModel]) -> Json:
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def path_params(path: str) -> list[str]:
     return [part[1:-1] for part in path.split("/") if part.startswith("{")]
 
 
-def _describe(status: int) -> str:
+def describe(status: int) -> str:
     return {
         200: "OK",
         201: "Created",
-        202: "Accepted; poll the Location",
+        202: "Accepted: the work goes on (poll the Location where one is given)",
         204: "No content",
         302: "Redirect to the image",
+        304: "Not modified: the copy held is current",
         400: "Invalid request",
         401: "Unauthorized",
-        403: "Forbidden for this tier",
+        403: "Forbidden for this caller or tier",
         404: "Not found",
         409: "Conflict",
         413: "Payload too large",
         415: "Unsupported media type",
+        422: "Content rejected by moderation (never charged)",
         429: "Quota exceeded or rate limited",
         503: "Unavailable: budget, providers or store",
     }.get(status, "Response")

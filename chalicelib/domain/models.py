@@ -1,15 +1,19 @@
 """Pydantic models of every request and response body in the contract.
 
 The handlers validate with these and the OpenAPI document is generated from them, so the two
-cannot drift apart.
+cannot drift apart: what a validator checks, the schema states (the style list, the https callback,
+printable text, exactly one avatar source), from the same constants.
 """
 
 from __future__ import annotations
 
-import unicodedata
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+from chalicelib.domain.fields import HTTPS_URL_PATTERN, JsonInt, exactly_one, https_url, integral, printable
+from chalicelib.domain.styles import STYLES
+from chalicelib.domain.text import PROMPT_CONTROLS, first_forbidden
 
 Quality = Literal["fast", "standard", "pro"]
 Status = Literal["queued", "running", "succeeded", "failed"]
@@ -17,6 +21,7 @@ Lane = Literal["premium", "free", "batch"]
 Source = Literal["pexels", "generated_photos", "unsplash", "ai", "procedural"]
 
 MAX_PROMPT_CHARS = 300
+STYLE_IDS: tuple[str, ...] = tuple(style.id for style in STYLES)
 
 
 class _Strict(BaseModel):
@@ -26,33 +31,37 @@ class _Strict(BaseModel):
 class GenerationRequest(_Strict):
     """What a client asks for in ``POST /v1/generations``."""
 
-    style: str = Field(min_length=1, max_length=64, description="A style id from GET /v1/styles.")
-    prompt: str = Field("", max_length=MAX_PROMPT_CHARS, description="Optional subject description.")
-    variation: int = Field(0, ge=0, le=999, description="Pick another take on the same request.")
+    style: str = Field(
+        min_length=1,
+        max_length=64,
+        description="A style id from GET /v1/styles.",
+        json_schema_extra={"enum": list(STYLE_IDS)},
+    )
+    prompt: str = Field(
+        "",
+        max_length=MAX_PROMPT_CHARS,
+        description="Optional subject description: printable text (tabs and line breaks allowed).",
+        json_schema_extra=printable(PROMPT_CONTROLS),
+    )
+    variation: JsonInt = Field(0, ge=0, le=999, description="Pick another take on the same request.")
     size: Literal[512, 1024] = Field(512, description="Largest edge in pixels of the largest image.")
     quality: Quality = "fast"
     callback_url: str | None = Field(
-        None, max_length=2048, description="https URL called when the generation ends (enterprise only)."
+        None,
+        max_length=2048,
+        description="https URL called when the generation ends (enterprise only).",
+        json_schema_extra={"pattern": HTTPS_URL_PATTERN},
     )
 
     @field_validator("prompt")
     @classmethod
     def _printable_prompt(cls, value: str) -> str:
-        # Control characters (other than ordinary whitespace) have no place in a prompt and are a
-        # classic way to smuggle instructions or break logs downstream.
-        for ch in value:
-            if ch in "\t\n\r":
-                continue
-            if unicodedata.category(ch) in ("Cc", "Cs", "Co", "Cn"):
-                raise ValueError("prompt contains control or unassigned characters")
+        # domain/text.py: control, private-use and unassigned characters have no place in a prompt.
+        if first_forbidden(value, PROMPT_CONTROLS) is not None:
+            raise ValueError("prompt contains control or unassigned characters")
         return value
 
-    @field_validator("callback_url")
-    @classmethod
-    def _https_callback(cls, value: str | None) -> str | None:
-        if value is not None and not value.lower().startswith("https://"):
-            raise ValueError("callback_url must be an https URL")
-        return value
+    _https_callback = field_validator("callback_url")(https_url)
 
 
 ImageSet = dict[str, str]
@@ -145,6 +154,8 @@ class Quota(BaseModel):
 class AvatarChoice(_Strict):
     """``PUT /v1/me/avatar``: exactly one of ``gallery_id`` or ``generation_id``."""
 
+    model_config = ConfigDict(json_schema_extra=exactly_one("gallery_id", "generation_id"))
+
     gallery_id: str | None = Field(None, min_length=1, max_length=128)
     generation_id: str | None = Field(None, min_length=1, max_length=128)
 
@@ -201,15 +212,13 @@ class BatchRequest(_Strict):
 
     items: list[GenerationRequest] = Field(min_length=1, max_length=MAX_BATCH_ITEMS)
     callback_url: str | None = Field(
-        None, max_length=2048, description="https URL called with each final Generation (signed)."
+        None,
+        max_length=2048,
+        description="https URL called with each final Generation (signed).",
+        json_schema_extra={"pattern": HTTPS_URL_PATTERN},
     )
 
-    @field_validator("callback_url")
-    @classmethod
-    def _https_callback(cls, value: str | None) -> str | None:
-        if value is not None and not value.lower().startswith("https://"):
-            raise ValueError("callback_url must be an https URL")
-        return value
+    _https_callback = field_validator("callback_url")(https_url)
 
 
 class BatchAccepted(BaseModel):
@@ -226,25 +235,34 @@ class BatchStatus(BaseModel):
 # -- admin: API keys and stats -----------------------------------------------------------------
 
 
+Cap = Annotated[int, Field(ge=1, le=10_000_000), BeforeValidator(integral)]
+MonthCap = Annotated[int, Field(ge=1, le=100_000_000), BeforeValidator(integral)]
+
+
 class ApiKeyLimits(_Strict):
     """An API key's own generation caps; a window left out is not capped."""
 
-    hour: int | None = Field(None, ge=1, le=10_000_000, description="Generations per UTC hour.")
-    day: int | None = Field(None, ge=1, le=10_000_000, description="Generations per UTC day.")
-    month: int | None = Field(None, ge=1, le=100_000_000, description="Generations per calendar month.")
+    hour: Cap | None = Field(None, description="Generations per UTC hour.")
+    day: Cap | None = Field(None, description="Generations per UTC day.")
+    month: MonthCap | None = Field(None, description="Generations per calendar month.")
 
 
 class ApiKeyCreate(_Strict):
     """``POST /v1/admin/api-keys``."""
 
-    name: str = Field(min_length=1, max_length=100, description="Who the key is for (shown in listings).")
+    name: str = Field(
+        min_length=1,
+        max_length=100,
+        description="Who the key is for (shown in listings): printable text, not only blanks.",
+        json_schema_extra=printable(nonblank=True),
+    )
     tier: Literal["enterprise"] = "enterprise"
     limits: ApiKeyLimits | None = None
 
     @field_validator("name")
     @classmethod
     def _printable_name(cls, value: str) -> str:
-        if not value.strip() or any(unicodedata.category(ch) in ("Cc", "Cs", "Co", "Cn") for ch in value):
+        if not value.strip() or first_forbidden(value) is not None:
             raise ValueError("name must be printable text")
         return value
 

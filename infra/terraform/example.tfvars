@@ -6,4 +6,5 @@ cloudflare_zone_id     = "fedcba9876543210fedcba9876543210"
 r2_bucket_name         = "avatarflow-dev-images"
 r2_location            = "enam"
 public_domain          = "img-dev.example.com"
+cors_origins           = ["https://dev.example.com"]
 upstash_primary_region = "us-east-1"

@@ -21,6 +21,26 @@ resource "cloudflare_r2_custom_domain" "public" {
   min_tls     = "1.2"
 }
 
+# Pages read the images cross-origin (drawn on a canvas, fetched to crop or cache): R2 answers CORS for
+# the origins the API allows (output cors_origins = the API's CorsOrigins parameter). Read-only, no
+# request header needed; ETag exposed so that a page can revalidate what it holds.
+resource "cloudflare_r2_bucket_cors" "images" {
+  account_id  = var.cloudflare_account_id
+  bucket_name = cloudflare_r2_bucket.images.name
+
+  rules = [
+    {
+      id = "pages-read-images"
+      allowed = {
+        methods = ["GET", "HEAD"]
+        origins = var.cors_origins
+      }
+      expose_headers  = ["ETag"]
+      max_age_seconds = 3600
+    },
+  ]
+}
+
 # Keys the service writes: img/<digest>.webp (every generation), pinned/... (a user's chosen avatar,
 # copied out of img/ when chosen), gallery/... (the gallery and its manifest). Only img/ expires.
 resource "cloudflare_r2_bucket_lifecycle" "images" {

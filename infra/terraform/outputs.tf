@@ -25,3 +25,8 @@ output "r2_public_base_url" {
   description = "R2_PUBLIC_BASE_URL (parameter R2PublicBaseUrl), where the CDN serves the bucket."
   value       = "https://${cloudflare_r2_custom_domain.public.domain}"
 }
+
+output "cors_origins" {
+  description = "AVATARFLOW_CORS_ORIGINS (parameter CorsOrigins): the origins R2 allows, comma separated, for the API to allow too."
+  value       = join(",", var.cors_origins)
+}

@@ -39,6 +39,19 @@ variable "public_domain" {
   type        = string
 }
 
+variable "cors_origins" {
+  description = "Browser origins whose pages read the images cross-origin (a canvas, fetch), e.g. [\"https://www.example.com\"], or [\"*\"] for any page. The API allows the same origins: terraform output cors_origins is its CloudFormation parameter CorsOrigins."
+  type        = list(string)
+
+  validation {
+    condition = length(var.cors_origins) > 0 && alltrue([
+      for origin in var.cors_origins :
+      (origin == "*" && length(var.cors_origins) == 1) || can(regex("^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$", origin))
+    ])
+    error_message = "List origins as scheme://host[:port] (no path, no trailing slash), or [\"*\"] alone."
+  }
+}
+
 variable "unchosen_generation_days" {
   description = "Days after which generated images under img/ that nobody chose are deleted. Chosen avatars (pinned/) and the gallery (gallery/) never expire."
   type        = number

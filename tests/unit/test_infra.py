@@ -507,3 +507,112 @@ def test_websocket_handlers_are_short_functions_within_api_gateways_limits() -> 
         for function in ("websocket_connect", "websocket_message", "websocket_disconnect"):
             timeout = function_setting(stage, function, "lambda_timeout")
             assert isinstance(timeout, int) and timeout <= 29, f"{stage}: {function}"
+
+
+# --- CORS: one list of origins for the API, its gateway answers and the images ------------------
+
+
+def cfn_value(value: Any, parameters: dict[str, str]) -> Any:
+    """The value of the few intrinsics the gateway responses use, for these parameter values."""
+    if isinstance(value, dict) and len(value) == 1:
+        ((name, argument),) = value.items()
+        if name == "Ref":
+            return parameters[argument]
+        if name == "Fn::Split":
+            return cfn_value(argument[1], parameters).split(argument[0])
+        if name == "Fn::Select":
+            return cfn_value(argument[1], parameters)[int(argument[0])]
+        if name == "Fn::Sub":
+            text, variables = argument if isinstance(argument, list) else (argument, {})
+            for key, inner in variables.items():
+                text = text.replace("${" + key + "}", cfn_value(inner, parameters))
+            return text
+    assert isinstance(value, str), f"unsupported intrinsic {value!r}"
+    return value
+
+
+def gateway_responses() -> dict[str, dict[str, Any]]:
+    return {
+        logical_id: spec["Properties"]
+        for logical_id, spec in resources().items()
+        if spec.get("Type") == "AWS::ApiGateway::GatewayResponse"
+    }
+
+
+CORS_EXAMPLES = {  # CorsOrigins -> is it valid
+    "*": True,
+    "https://www.example.com": True,
+    "https://www.example.com,https://app.example.com:8443,http://localhost:3000": True,
+    "": False,
+    "https://www.example.com,*": False,
+    "*,https://www.example.com": False,
+    "https://www.example.com/": False,
+    "https://www.example.com/app": False,
+    "https://www.example.com, https://app.example.com": False,
+    "www.example.com": False,
+}
+
+
+def test_the_functions_get_the_origins_from_one_parameter() -> None:
+    parameter = template()["Parameters"]["CorsOrigins"]
+    assert "Default" not in parameter, "each deployment states its origins"
+    assert globals_env()["AVATARFLOW_CORS_ORIGINS"] == ref("CorsOrigins")
+    for stage in deployed_stages():
+        # A function's own variable (Chalice's, from the config) would win over the Globals one.
+        assert "AVATARFLOW_CORS_ORIGINS" not in chalice_config()["stages"][stage].get(
+            "environment_variables", {}
+        )
+        assert "AVATARFLOW_CORS_ORIGINS" not in chalice_config().get("environment_variables", {})
+    pattern = re.compile(parameter["AllowedPattern"])
+    for value, valid in CORS_EXAMPLES.items():
+        assert bool(pattern.fullmatch(value)) is valid, value
+        if valid:  # what the service makes of it (config.py)
+            origins = Settings(cors_origins=value).cors_origin_list
+            assert origins == value.split(","), value
+
+
+@pytest.mark.parametrize("origins", [value for value, valid in CORS_EXAMPLES.items() if valid])
+def test_gateway_answers_allow_the_configured_origin_not_any(origins: str) -> None:
+    """A gateway response's headers are static: "*" only where "*" is configured, else the first
+    configured origin (the others are documented in docs/deploy.md)."""
+    expected = "*" if origins == "*" else origins.split(",", maxsplit=1)[0]
+    responses = gateway_responses()
+    assert responses
+    for logical_id, properties in responses.items():
+        header = properties["ResponseParameters"]["gatewayresponse.header.Access-Control-Allow-Origin"]
+        assert cfn_value(header, {"CorsOrigins": origins}) == f"'{expected}'", logical_id
+    text = TEMPLATE.read_text(encoding="utf-8")
+    assert "Access-Control-Allow-Origin: \"'*'\"" not in text
+
+
+def test_r2_lets_the_configured_origins_read_images() -> None:
+    text = terraform_text()
+    cors = hcl_block(text, r'resource\s+"cloudflare_r2_bucket_cors"\s+"\w+"')
+    assert re.search(r"bucket_name\s*=\s*cloudflare_r2_bucket\.images\.name", cors)
+    rules = list_items(cors, "rules")
+    assert len(rules) == 1
+    rule = rules[0]
+    assert re.findall(r"methods\s*=\s*\[([^\]]*)\]", rule) == ['"GET", "HEAD"'], "read-only"
+    assert re.search(r"origins\s*=\s*var\.cors_origins\b", rule)
+    exposed = re.search(r"expose_headers\s*=\s*\[([^\]]*)\]", rule)
+    assert exposed and '"ETag"' in exposed.group(1)
+    variable = hcl_block(text, r'variable\s+"cors_origins"')
+    assert re.search(r"type\s*=\s*list\(string\)", variable)
+    assert "default" not in variable, "each stage states its origins"
+    output = hcl_block(text, r'output\s+"cors_origins"')
+    assert re.search(r'value\s*=\s*join\(",",\s*var\.cors_origins\)', output)
+    assert "cors_origins" in (TERRAFORM / "example.tfvars").read_text(encoding="utf-8")
+
+
+def test_terraform_and_the_template_accept_the_same_origins() -> None:
+    """Terraform's output is the template's parameter: what one accepts, the other does too."""
+    variable = hcl_block(terraform_text(), r'variable\s+"cors_origins"')
+    found = re.search(r'regex\("([^"]+)"', variable)
+    assert found, "the cors_origins validation checks each origin with a regex"
+    origin = re.compile(found.group(1).replace("\\\\", "\\"))
+    parameter = re.compile(template()["Parameters"]["CorsOrigins"]["AllowedPattern"])
+    for value in CORS_EXAMPLES:
+        origins = value.split(",")
+        # variables.tf: "*" alone, or every item an origin.
+        terraform_ok = origins == ["*"] or (bool(value) and all(origin.fullmatch(o) for o in origins))
+        assert terraform_ok == bool(parameter.fullmatch(value)), value
