@@ -16,13 +16,17 @@ from chalicelib.api.public import public
 from chalicelib.api.realtime import realtime, register_websocket_handlers
 from chalicelib.api.users import users
 from chalicelib.api.webhooks import webhooks
-from chalicelib.bootstrap import warm_start_if_asked
+from chalicelib.bootstrap import collect_rarely_while_starting, warm_start_if_asked
 from chalicelib.logs import configure_logging
 from chalicelib.workers.gallery_schedule import gallery_schedule
 from chalicelib.workers.lanes import lanes
 from chalicelib.workers.reaper import reaper
 from chalicelib.workers.schedules import schedules
 
+# We use no pydantic plugins: skip pydantic's scan of every installed package's entry points when
+# it builds its first model (a few ms of each cold start). Set in the environment to override.
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+collect_rarely_while_starting()  # until the container is built (bootstrap.get_container)
 configure_logging()
 if os.environ.get("AVATARFLOW_STAGE") == "local":
     # `chalice local` (`make run`) sets it from .chalice/config.json; Lambda and the tests do not.

@@ -8,7 +8,6 @@ from chalicelib.api.admin_auth import require_admin
 from chalicelib.api.http import json_response, parse_body
 from chalicelib.api.routing import ApiBlueprint
 from chalicelib.bootstrap import get_container
-from chalicelib.domain.models import ApiKeyCreate, ApiKeyCreated, ApiKeyList, ApiKeyOut
 
 __all__ = ["admin"]
 
@@ -19,6 +18,8 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 @admin.route("/v1/admin/api-keys", methods=["POST"])
 def create_api_key() -> Response:
+    from chalicelib.domain.models import ApiKeyCreate, ApiKeyCreated
+
     request = admin.current_request
     require_admin(request)
     body = parse_body(request, ApiKeyCreate)
@@ -30,6 +31,8 @@ def create_api_key() -> Response:
 
 @admin.route("/v1/admin/api-keys", methods=["GET"])
 def list_api_keys() -> Response:
+    from chalicelib.domain.models import ApiKeyList, ApiKeyOut
+
     require_admin(admin.current_request)
     items = [
         ApiKeyOut(

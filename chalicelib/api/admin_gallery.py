@@ -12,7 +12,6 @@ from chalicelib.api.admin_auth import require_admin
 from chalicelib.api.http import json_response
 from chalicelib.api.routing import ApiBlueprint
 from chalicelib.bootstrap import get_container
-from chalicelib.domain.models import GalleryRefreshAccepted
 
 if TYPE_CHECKING:
     from chalicelib.services.gallery_refresh import GalleryRefresh
@@ -30,6 +29,8 @@ SYNC_DEADLINE_S = 20.0
 
 @admin_gallery.route("/v1/admin/gallery/refresh", methods=["POST"])
 def refresh_gallery() -> Response:
+    from chalicelib.domain.models import GalleryRefreshAccepted
+
     require_admin(admin_gallery.current_request)
     container = get_container()
     job = container.gallery_refresh

@@ -7,7 +7,6 @@ from chalice.app import Response
 from chalicelib.api.http import absolute_url, caller, json_response, parse_body
 from chalicelib.api.routing import ApiBlueprint
 from chalicelib.bootstrap import get_container
-from chalicelib.domain.models import BatchRequest
 
 batches = ApiBlueprint(__name__)
 
@@ -16,6 +15,8 @@ MAX_BATCH_BODY_BYTES = 512 * 1024  # 100 items, each with a prompt and possibly 
 
 @batches.route("/v1/batches", methods=["POST"])
 def create_batch() -> Response:
+    from chalicelib.domain.models import BatchRequest
+
     request = batches.current_request
     identity = caller(request)
     body = parse_body(request, BatchRequest, max_bytes=MAX_BATCH_BODY_BYTES)

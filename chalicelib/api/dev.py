@@ -14,7 +14,6 @@ from chalicelib.api.http import json_response, parse_body
 from chalicelib.api.routing import ApiBlueprint
 from chalicelib.bootstrap import get_container
 from chalicelib.domain.errors import NotFound
-from chalicelib.domain.models import DevToken, DevTokenRequest
 
 dev = ApiBlueprint(__name__)
 
@@ -43,6 +42,8 @@ ROOT_HTML = """<!doctype html>
 
 @dev.route("/v1/dev/token", methods=["POST"])
 def dev_token() -> Response:
+    from chalicelib.domain.models import DevToken, DevTokenRequest
+
     container = get_container()
     if container.settings.stage != "local":
         raise NotFound("No such route.")

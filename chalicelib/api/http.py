@@ -4,24 +4,28 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from chalice.app import Request, Response
-from pydantic import BaseModel, ValidationError
 
 from chalicelib.bootstrap import current_settings, get_container
 from chalicelib.domain.errors import InvalidRequest, PayloadTooLarge
 from chalicelib.domain.identity import Identity
 from chalicelib.logs import bind
 
+if TYPE_CHECKING:
+    # Not at run time: pydantic (~0.1 s) is loaded by the first request that validates or shapes
+    # a body, not by `import app` (every Lambda function imports the app; see api/__init__.py).
+    from pydantic import BaseModel, ValidationError
+
 MAX_BODY_BYTES = 64 * 1024
-Model = TypeVar("Model", bound=BaseModel)
+Model = TypeVar("Model", bound="BaseModel")
 
 
 def json_response(
     body: BaseModel | Mapping[str, Any], status: int = 200, headers: Mapping[str, str] | None = None
 ) -> Response:
-    text = body.model_dump_json() if isinstance(body, BaseModel) else json.dumps(body)
+    text = json.dumps(body) if isinstance(body, Mapping) else body.model_dump_json()
     return Response(
         body=text, status_code=status, headers={"Content-Type": "application/json", **(headers or {})}
     )
@@ -38,6 +42,8 @@ def validation_details(exc: ValidationError) -> list[dict[str, Any]]:
 
 def parse_body(request: Request, model: type[Model], max_bytes: int = MAX_BODY_BYTES) -> Model:
     """Validate the JSON body against ``model``; every failure is a 4xx in the error shape."""
+    from pydantic import ValidationError
+
     raw = request.raw_body or b""
     if len(raw) > max_bytes:
         raise PayloadTooLarge(f"The body is larger than {max_bytes} bytes.")

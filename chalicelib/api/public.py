@@ -8,7 +8,6 @@ from chalicelib.api.http import etag, etag_matches, int_param, json_response, qu
 from chalicelib.api.routing import ApiBlueprint
 from chalicelib.bootstrap import get_container
 from chalicelib.domain.errors import InvalidRequest, NotFound
-from chalicelib.domain.models import Health, StyleList, StyleOut
 from chalicelib.domain.styles import STYLES
 from chalicelib.ports.objects import IMMUTABLE_CACHE_CONTROL
 
@@ -17,6 +16,8 @@ public = ApiBlueprint(__name__)
 
 @public.route("/v1/health", methods=["GET"])
 def health() -> Response:
+    from chalicelib.domain.models import Health
+
     container = get_container()
     store_ok = container.store.ping()
     checks = {"store": "ok" if store_ok else "unavailable", **container.describe()}
@@ -26,6 +27,8 @@ def health() -> Response:
 
 @public.route("/v1/styles", methods=["GET"])
 def styles() -> Response:
+    from chalicelib.domain.models import StyleList, StyleOut
+
     gallery = get_container().gallery
     body = StyleList(
         styles=[

@@ -20,7 +20,6 @@ from chalicelib.api.http import json_response
 from chalicelib.api.routing import ApiBlueprint
 from chalicelib.bootstrap import get_container
 from chalicelib.domain.errors import NotFound, Unauthorized
-from chalicelib.domain.messages import RealtimeInfo
 from chalicelib.ports import StoreError
 
 log = logging.getLogger("avatarflow.realtime")
@@ -32,6 +31,8 @@ LOCAL_STAGES = ("local", "test")
 
 @realtime.route("/v1/realtime", methods=["GET"])
 def realtime_info() -> Response:
+    from chalicelib.domain.messages import RealtimeInfo
+
     settings = get_container().settings
     if settings.websocket_url:
         url = settings.websocket_url

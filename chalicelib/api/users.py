@@ -10,7 +10,6 @@ from chalicelib.api.prefer import Prefer
 from chalicelib.api.routing import ApiBlueprint
 from chalicelib.bootstrap import get_container
 from chalicelib.domain.errors import InvalidRequest
-from chalicelib.domain.models import AvatarChoice, AvatarOut, GenerationRequest
 
 users = ApiBlueprint(__name__)
 
@@ -19,6 +18,8 @@ MAX_IDEMPOTENCY_KEY = 255
 
 @users.route("/v1/generations", methods=["POST"])
 def create_generation() -> Response:
+    from chalicelib.domain.models import GenerationRequest
+
     request = users.current_request
     identity = caller(request)
     body = parse_body(request, GenerationRequest)
@@ -61,6 +62,8 @@ def my_quota() -> Response:
 
 @users.route("/v1/me/avatar", methods=["PUT"])
 def choose_avatar() -> Response:
+    from chalicelib.domain.models import AvatarChoice, AvatarOut
+
     request = users.current_request
     identity = caller(request)
     choice = parse_body(request, AvatarChoice)
@@ -69,5 +72,7 @@ def choose_avatar() -> Response:
 
 @users.route("/v1/me/avatar", methods=["GET"])
 def my_avatar() -> Response:
+    from chalicelib.domain.models import AvatarOut
+
     identity = caller(users.current_request)
     return json_response(AvatarOut(avatar=get_container().avatars.current(identity)))

@@ -8,6 +8,7 @@ asks for the container.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import threading
@@ -28,6 +29,7 @@ __all__ = [
     "build_objects",
     "build_provider",
     "build_store",
+    "collect_rarely_while_starting",
     "current_settings",
     "exit_on_sigterm",
     "get_container",
@@ -64,6 +66,26 @@ def __getattr__(name: str) -> Any:
 
 _container: Container | None = None
 _lock = threading.Lock()
+_DEFAULT_GC_THRESHOLD = gc.get_threshold()
+_STARTING_GC_THRESHOLD = 100_000  # young objects between collections while the container starts
+_started = False
+
+
+def collect_rarely_while_starting() -> None:
+    """Until the first container is built: the start of a process allocates tens of thousands of
+    objects that live as long as it does (modules, classes, the wiring), and the collector would
+    scan them again and again (about a hundred young collections per cold start)."""
+    gc.set_threshold(_STARTING_GC_THRESHOLD, *_DEFAULT_GC_THRESHOLD[1:])
+
+
+def _done_starting() -> None:
+    """Once per process: what start-up made is frozen out of every later collection (a warm
+    request's collections then scan only what requests made), and the collector is as usual."""
+    global _started  # noqa: PLW0603 - once per process
+    if not _started:
+        _started = True
+        gc.freeze()
+        gc.set_threshold(*_DEFAULT_GC_THRESHOLD)
 
 
 def get_container() -> Container:
@@ -88,6 +110,7 @@ def get_container() -> Container:
                     # No API Gateway either: the embedded WebSocket server plays its part.
                     start_realtime(container)
                 _container = container
+                _done_starting()
     return _container
 
 

@@ -54,7 +54,7 @@ def build_store(settings: Settings) -> StateStore:
     from chalicelib.adapters.store.redis_store import RedisStateStore
 
     if settings.uses_upstash:
-        # Lazy: httpx and upstash-redis are imported only where Upstash is configured.
+        # Lazy: httpx and the Upstash adapter are imported only where Upstash is configured.
         from chalicelib.adapters.store.upstash import UpstashClient
 
         url, token = settings.upstash_url, settings.upstash_token

@@ -5,18 +5,18 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
-from chalicelib.domain.models import BatchStatus, ErrorBody, Generation
+from chalicelib.domain.models import ApiModel, BatchStatus, ErrorBody, Generation
 
 REALTIME_PROTOCOL: Literal["avatarflow.events.v1"] = "avatarflow.events.v1"
 
 
-class _Strict(BaseModel):
+class _Strict(ApiModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
-class RealtimeInfo(BaseModel):
+class RealtimeInfo(ApiModel):
     """``GET /v1/realtime``: where the WebSocket API is, and the protocol it speaks."""
 
     url: str = Field(description="wss://… (ws://… in the local stage); credentials go in its query string.")
@@ -37,16 +37,16 @@ class WatchBatch(_Strict):
     batch_id: str = Field(min_length=1, max_length=64)
 
 
-class GenerationMessage(BaseModel):
+class GenerationMessage(ApiModel):
     type: Literal["generation"] = "generation"
     generation: Generation
 
 
-class BatchMessage(BaseModel):
+class BatchMessage(ApiModel):
     type: Literal["batch"] = "batch"
     batch: BatchStatus
 
 
-class ErrorMessage(BaseModel):
+class ErrorMessage(ApiModel):
     type: Literal["error"] = "error"
     error: ErrorBody

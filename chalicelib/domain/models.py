@@ -24,7 +24,15 @@ MAX_PROMPT_CHARS = 300
 STYLE_IDS: tuple[str, ...] = tuple(style.id for style in STYLES)
 
 
-class _Strict(BaseModel):
+class ApiModel(BaseModel):
+    """The base of every API body model."""
+
+    # Each model's validator and serializer are built on its first use, not at import: a Lambda
+    # container builds the two or three a request needs, not all fifty (the cold start).
+    model_config = ConfigDict(defer_build=True)
+
+
+class _Strict(ApiModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
@@ -67,12 +75,12 @@ class GenerationRequest(_Strict):
 ImageSet = dict[str, str]
 
 
-class ErrorInfo(BaseModel):
+class ErrorInfo(ApiModel):
     code: str
     message: str
 
 
-class Progress(BaseModel):
+class Progress(ApiModel):
     """How far an open generation has come (``null`` once it ended)."""
 
     phase: Literal["queued", "starting", "generating", "storing"]
@@ -83,7 +91,7 @@ class Progress(BaseModel):
     message: str = Field(description='Ready to show, e.g. "Creating your unique avatar… about 5 s".')
 
 
-class Generation(BaseModel):
+class Generation(ApiModel):
     id: str
     status: Status
     style: str
@@ -102,12 +110,12 @@ class Generation(BaseModel):
     completed_at: str | None
 
 
-class GenerationPage(BaseModel):
+class GenerationPage(ApiModel):
     items: list[Generation]
     next_cursor: str | None
 
 
-class StyleOut(BaseModel):
+class StyleOut(ApiModel):
     id: str
     name: str
     description: str
@@ -115,16 +123,16 @@ class StyleOut(BaseModel):
     preview_url: str | None
 
 
-class StyleList(BaseModel):
+class StyleList(ApiModel):
     styles: list[StyleOut]
 
 
-class Attribution(BaseModel):
+class Attribution(ApiModel):
     name: str
     url: str
 
 
-class GalleryItem(BaseModel):
+class GalleryItem(ApiModel):
     id: str
     style: str
     tags: list[str]
@@ -134,19 +142,19 @@ class GalleryItem(BaseModel):
     license: str
 
 
-class GalleryPage(BaseModel):
+class GalleryPage(ApiModel):
     items: list[GalleryItem]
     next_cursor: str | None
 
 
-class QuotaWindow(BaseModel):
+class QuotaWindow(ApiModel):
     window: Literal["hour", "day", "month"]
     limit: int | None
     remaining: int | None
     reset: int
 
 
-class Quota(BaseModel):
+class Quota(ApiModel):
     tier: str
     limits: list[QuotaWindow]
 
@@ -160,38 +168,38 @@ class AvatarChoice(_Strict):
     generation_id: str | None = Field(None, min_length=1, max_length=128)
 
 
-class Avatar(BaseModel):
+class Avatar(ApiModel):
     source: Literal["gallery", "generation"]
     id: str
     images: ImageSet
 
 
-class AvatarOut(BaseModel):
+class AvatarOut(ApiModel):
     avatar: Avatar
 
 
-class Health(BaseModel):
+class Health(ApiModel):
     status: Literal["ok", "degraded"]
     checks: dict[str, str]
 
 
-class ErrorDetail(BaseModel):
+class ErrorDetail(ApiModel):
     field: str | None = None
     message: str
 
 
-class ErrorBody(BaseModel):
+class ErrorBody(ApiModel):
     code: str
     message: str
     details: list[ErrorDetail] | None = None
 
 
-class ErrorResponse(BaseModel):
+class ErrorResponse(ApiModel):
     error: ErrorBody
     suggestions: list[GalleryItem] | None = None
 
 
-class GalleryRefreshAccepted(BaseModel):
+class GalleryRefreshAccepted(ApiModel):
     """``POST /v1/admin/gallery/refresh``: the run was started (local stage) or has run."""
 
     status: Literal["started", "published", "unchanged", "busy"] = Field(
@@ -221,12 +229,12 @@ class BatchRequest(_Strict):
     _https_callback = field_validator("callback_url")(https_url)
 
 
-class BatchAccepted(BaseModel):
+class BatchAccepted(ApiModel):
     id: str
     generation_ids: list[str]
 
 
-class BatchStatus(BaseModel):
+class BatchStatus(ApiModel):
     id: str
     counts: dict[str, int] = Field(description="Generations of the batch by status.")
     generation_ids: list[str]
@@ -267,7 +275,7 @@ class ApiKeyCreate(_Strict):
         return value
 
 
-class ApiKeyCreated(BaseModel):
+class ApiKeyCreated(ApiModel):
     """The new key: ``key`` and ``webhook_secret`` are shown this once and never again."""
 
     id: str
@@ -275,7 +283,7 @@ class ApiKeyCreated(BaseModel):
     webhook_secret: str = Field(description="Standard Webhooks secret (whsec_...) that signs callbacks.")
 
 
-class ApiKeyOut(BaseModel):
+class ApiKeyOut(ApiModel):
     id: str
     name: str
     tier: str
@@ -285,35 +293,35 @@ class ApiKeyOut(BaseModel):
     prefix: str = Field(description="The first characters of the key, to recognise it.")
 
 
-class ApiKeyList(BaseModel):
+class ApiKeyList(ApiModel):
     items: list[ApiKeyOut]
 
 
-class LatencyStats(BaseModel):
+class LatencyStats(ApiModel):
     p50_ms: float | None = Field(description="Upper bound of the histogram bucket holding the median.")
     p95_ms: float | None
     samples: int
 
 
-class ProviderStats(BaseModel):
+class ProviderStats(ApiModel):
     succeeded: int = Field(description="Jobs this provider made.")
     errors: int = Field(description="Failed attempts in jobs that failed.")
     error_rate: float | None
     latency: LatencyStats
 
 
-class GenerationCounts(BaseModel):
+class GenerationCounts(ApiModel):
     by_status: dict[str, int] = Field(description="Finished jobs: succeeded, failed.")
     by_tier: dict[str, int]
     by_provider: dict[str, int]
 
 
-class SpendStats(BaseModel):
+class SpendStats(ApiModel):
     total_usd: float
     by_provider: dict[str, float]
 
 
-class PeriodStats(BaseModel):
+class PeriodStats(ApiModel):
     period: Literal["day", "month"]
     id: str = Field(description="The UTC day (YYYY-MM-DD) or month (YYYY-MM).")
     admissions: dict[str, int] = Field(description="POST /v1/generations outcomes: created, cached, ...")
@@ -323,7 +331,7 @@ class PeriodStats(BaseModel):
     spend: SpendStats
 
 
-class BudgetPeriod(BaseModel):
+class BudgetPeriod(ApiModel):
     limit_usd: float
     spent_usd: float
     ratio: float | None
@@ -332,14 +340,14 @@ class BudgetPeriod(BaseModel):
     )
 
 
-class BudgetStats(BaseModel):
+class BudgetStats(ApiModel):
     daily: BudgetPeriod
     monthly: BudgetPeriod
     state: Literal["ok", "warning", "exhausted"]
     hard_cap_ratio: float = Field(description="Premium and enterprise stop at this multiple of the budget.")
 
 
-class AdminStats(BaseModel):
+class AdminStats(ApiModel):
     generated_at: str
     today: PeriodStats
     month: PeriodStats
@@ -356,6 +364,6 @@ class DevTokenRequest(_Strict):
     tier: Literal["free", "premium", "enterprise"] = "free"
 
 
-class DevToken(BaseModel):
+class DevToken(ApiModel):
     token: str = Field(description="An HS256 JWT for `Authorization: Bearer <token>`, valid 24 h.")
     expires_at: int = Field(description="Epoch seconds.")

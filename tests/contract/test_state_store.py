@@ -494,7 +494,7 @@ def test_upstash_requests_base64_replies_and_sends_no_telemetry(harness: Upstash
     assert client.command("GET", "ct-enc:k") == "päivää 👋"
     assert harness.last_headers["Upstash-Encoding"] == "base64"
     assert not [h for h in harness.last_headers if h.lower().startswith("upstash-telemetry")]
-    # The library's own client had no timeout; ours is bounded.
+    # Bounded (the upstash-redis library's own client had no timeout).
     timeout = client._http.timeout
     assert (timeout.connect, timeout.read) == (1.0, 2.0)
     assert client.command("PING") == "PONG"

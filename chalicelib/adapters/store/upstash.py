@@ -1,34 +1,38 @@
-"""The state store's :class:`RedisClient` on Upstash Redis (REST), through the ``upstash-redis`` library.
+"""The state store's :class:`RedisClient` on Upstash Redis's REST API, spoken directly over httpx.
 
-What the library does for us: the REST protocol (``POST /`` with a JSON command), the bearer token,
-``Upstash-Encoding: base64`` replies and their decoding, and the read-your-writes sync token.
-What it does not do, and this adapter adds (see ARCHITECTURE.md, "Principles"):
+The protocol is small (Upstash's REST API docs): ``POST /`` with the command as a JSON array and
+``Authorization: Bearer <token>``; with ``Upstash-Encoding: base64`` every bulk string of the reply
+comes base64-encoded (binary-safe); ``{"result": ...}`` or, for Redis's own error reply,
+``{"error": ...}`` (with status 400); ``Upstash-Sync-Token`` gives read-your-writes across replicas.
+We used to go through the ``upstash-redis`` library, but replaced or switched off most of it (its
+client has no timeout, it retries anything after 3 s, it never looks at the status code) and its
+import alone (asyncio included) was a sizeable share of a Lambda cold start.
 
-- **Bounded time.** The library builds ``httpx.Client(timeout=None)`` and offers no way to pass a
-  client in, so we replace its private ``_http._client`` with a client that has an explicit
-  :class:`httpx.Timeout` and a transport that enforces one *total* budget per call (every connect,
-  write and read of every attempt draws on the same deadline, response bytes included).
-- **No blind retries.** The library retries *any* exception after 3 s by default; we build it with
-  ``rest_retries=0``. Scripts are sent once (EVALSHA, then EVAL with the source only on
+What this adapter guarantees (see docs/architecture.md, "Principles"):
+
+- **Bounded time.** An explicit :class:`httpx.Timeout`, and a transport that enforces one *total*
+  budget per call (every connect, write and read of every attempt draws on the same deadline,
+  response bytes included); a blocking command (``BLPOP``) gets its block on top.
+- **No blind retries.** Scripts are sent once (EVALSHA, then EVAL with the source only on
   ``NOSCRIPT``, which means the script did not run). Only read-only commands retry, once, on a
   connection error or timeout, and only while the budget lasts.
-- **Status codes.** The library never looks at the HTTP status (a 502 page becomes a JSON error or a
-  decode error). The transport turns every status other than 200 and 400 (Upstash's "the command
-  failed", with ``{"error": ...}``) into a typed failure.
+- **Status codes.** Every status other than 200 and 400 (Upstash's "the command failed", with
+  ``{"error": ...}``) is a failure, never parsed as a reply.
 - **One error type.** Connection refused, timeout, 401, 5xx, an error reply or a malformed reply all
   become :class:`chalicelib.ports.StoreError`; its message never holds the token, and it does not
   chain the httpx exception (whose request carries the ``Authorization`` header).
-- **Telemetry off** unless asked for (``allow_telemetry=True``).
+- **No telemetry** headers are sent.
 
-Replies come back in the shapes redis-py gives with ``decode_responses=True``: ``str``, ``int``,
-lists, ``None`` for nil, and (through the library's per-command formatting) a ``dict`` for
-``HGETALL`` and ``True`` for ``SET``.
+Replies come back in the shapes redis-py gives with ``decode_responses=True`` (the embedded
+adapter's): ``str``, ``int``, lists, ``None`` for nil, a ``dict`` for ``HGETALL``, ``True`` for
+``SET`` (``None`` where ``NX`` refused it).
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from base64 import b64decode
 from collections.abc import Sequence
 from typing import Any
 
@@ -94,49 +98,35 @@ class _BudgetTransport(httpx.BaseTransport):
         self._inner.close()
 
 
-def _library_client(
-    url: str, token: str, client: httpx.Client, *, allow_telemetry: bool, read_your_writes: bool
-) -> Any:
-    """upstash-redis's ``Redis``, on our bounded ``client``.
-
-    The library offers no way to pass an httpx client in: its constructor builds one (``timeout=None``,
-    and a TLS context, ~18 ms of a cold start) that we would only replace. So the ``SyncHttpClient``
-    it builds is swapped for a subclass that takes ours, for the time of the constructor. The
-    library is pinned to 1.8.x; a version that moved these names fails here, loudly.
-    """
-    from upstash_redis import client as library
-    from upstash_redis.http import SyncHttpClient
-
-    class GivenClient(SyncHttpClient):
-        def __init__(self, **kwargs: Any) -> None:
-            self._encoding = kwargs["encoding"]
-            self._retries = kwargs["retries"]
-            self._retry_interval = kwargs["retry_interval"]
-            self._sync_token_cb = kwargs.get("sync_token_cb")
-            self._client = client
-
-    namespace: dict[str, Any] = vars(library)  # the name the constructor looks up
-    with _LIBRARY_LOCK:
-        original = namespace["SyncHttpClient"]
-        namespace["SyncHttpClient"] = GivenClient
-        try:
-            redis = library.Redis(
-                url,
-                token,
-                rest_encoding="base64",
-                rest_retries=0,  # we decide what may be retried, and within which budget
-                rest_retry_interval=0,
-                allow_telemetry=allow_telemetry,
-                read_your_writes=read_your_writes,
-            )
-        finally:
-            namespace["SyncHttpClient"] = original
-    if not isinstance(getattr(redis, "_http", None), GivenClient):
-        raise RuntimeError("upstash-redis internals changed (no _http); pin upstash-redis==1.8.*")
-    return redis
+class _ErrorReply(Exception):
+    """Redis's own error reply (``{"error": ...}``): the command ran and failed, or did not run."""
 
 
-_LIBRARY_LOCK = threading.Lock()
+def _decoded(raw: Any) -> Any:
+    """A ``Upstash-Encoding: base64`` result as text: every bulk string is base64, except the
+    status reply ``OK``; integers, nil and (nested) arrays are JSON's own."""
+    if isinstance(raw, str):
+        return "OK" if raw == "OK" else b64decode(raw).decode()
+    if isinstance(raw, list):
+        return [_decoded(item) for item in raw]
+    if raw is None or (isinstance(raw, int) and not isinstance(raw, bool)):
+        return raw
+    raise ValueError(f"unexpected result type {type(raw).__name__}")
+
+
+def _shaped(command: Sequence[str], reply: Any) -> Any:
+    """The reply in redis-py's shape (``decode_responses=True``) where it differs from the wire's,
+    for the commands the store sends: the embedded adapter answers the same."""
+    name = command[0]
+    if name == "HGETALL" and isinstance(reply, list):
+        return dict(zip(reply[::2], reply[1::2], strict=True))
+    if name == "SET" and "GET" not in command[3:]:
+        return True if reply == "OK" else None
+    if name == "EXPIRE":
+        return bool(reply)
+    if name == "INCRBYFLOAT" and reply is not None:
+        return float(reply)
+    return reply
 
 
 def _wire(value: Arg) -> str:
@@ -147,9 +137,7 @@ def _wire(value: Arg) -> str:
 
 
 def _is_noscript(exc: Exception) -> bool:
-    from upstash_redis.errors import UpstashError
-
-    return isinstance(exc, UpstashError) and str(exc).startswith("NOSCRIPT")
+    return isinstance(exc, _ErrorReply) and str(exc).startswith("NOSCRIPT")
 
 
 class UpstashClient:
@@ -168,7 +156,6 @@ class UpstashClient:
         budget_seconds: float = DEFAULT_BUDGET_SECONDS,
         read_retries: int = 1,
         transport: httpx.BaseTransport | None = None,
-        allow_telemetry: bool = False,
         read_your_writes: bool = True,
         max_connections: int = 32,
     ) -> None:
@@ -189,18 +176,12 @@ class UpstashClient:
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
             follow_redirects=False,
         )
-        self._redis = _library_client(
-            url.rstrip("/"),
-            secret,
-            self._http,
-            allow_telemetry=allow_telemetry,
-            read_your_writes=read_your_writes,
-        )
-        # The library adds the sync-token header to its shared headers dict on the first call; adding
-        # it now keeps that dict's size fixed while other threads copy it into their requests.
-        headers = getattr(self._redis, "_headers", None)
-        if isinstance(headers, dict) and read_your_writes:
-            headers.setdefault("Upstash-Sync-Token", "")
+        self._url = url.rstrip("/")
+        self._headers = {"Authorization": f"Bearer {secret}", "Upstash-Encoding": "base64"}
+        # Read-your-writes: each reply's sync token goes with the next request, so that a replica
+        # never answers with older data than this client has written (Upstash's consistency).
+        self._read_your_writes = read_your_writes
+        self._sync_token = ""
 
     # -- RedisClient ---------------------------------------------------------------------------
     def run_script(
@@ -238,7 +219,7 @@ class UpstashClient:
         self._http.close()
 
     def __repr__(self) -> str:
-        return f"UpstashClient(url={self._redis._url!r})"
+        return f"UpstashClient(url={self._url!r})"
 
     # -- plumbing ------------------------------------------------------------------------------
     def _checked(self, what: str, command: list[str], deadline: float, retries: int) -> Any:
@@ -255,7 +236,7 @@ class UpstashClient:
             attempt = 0
             while True:
                 try:
-                    return self._redis.execute(command)
+                    return self._execute(command)
                 except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError):
                     attempt += 1
                     if attempt > retries or deadline - time.monotonic() < MIN_RETRY_SECONDS:
@@ -263,9 +244,23 @@ class UpstashClient:
         finally:
             self._local.deadline = None
 
-    def _error(self, what: str, exc: Exception) -> StoreError:
-        from upstash_redis.errors import UpstashError
+    def _execute(self, command: list[str]) -> Any:
+        """One REST call: ``POST /`` with the command as a JSON array (Upstash's protocol)."""
+        headers = self._headers
+        if self._read_your_writes and self._sync_token:
+            headers = {**headers, "Upstash-Sync-Token": self._sync_token}
+        response = self._http.post(self._url, headers=headers, json=command)
+        token = response.headers.get("upstash-sync-token")
+        if token and self._read_your_writes:
+            self._sync_token = token  # a str: replaced whole, safe across threads
+        body = response.json()
+        if not isinstance(body, dict):
+            raise ValueError("the reply is not a JSON object")
+        if body.get("error"):
+            raise _ErrorReply(str(body["error"]))
+        return _shaped(command, _decoded(body["result"]))
 
+    def _error(self, what: str, exc: Exception) -> StoreError:
         if isinstance(exc, _HttpStatusError):
             detail = f"HTTP {exc.status}"
             if exc.status in (401, 403):
@@ -274,7 +269,7 @@ class UpstashClient:
             detail = "timed out"
         elif isinstance(exc, httpx.TransportError):
             detail = f"unreachable ({type(exc).__name__})"
-        elif isinstance(exc, UpstashError):
+        elif isinstance(exc, _ErrorReply):
             detail = "error reply: " + self._redact(str(exc))[:200]
         else:
             detail = f"malformed reply ({type(exc).__name__})"

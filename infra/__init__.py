@@ -1,0 +1,1 @@
+"""Deployment helpers run by the Makefile (the CloudFormation and Terraform files live beside them)."""
