@@ -18,7 +18,7 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 @admin.route("/v1/admin/api-keys", methods=["POST"])
 def create_api_key() -> Response:
-    from chalicelib.domain.models import ApiKeyCreate, ApiKeyCreated
+    from chalicelib.domain.admin_models import ApiKeyCreate, ApiKeyCreated
 
     request = admin.current_request
     require_admin(request)
@@ -31,7 +31,7 @@ def create_api_key() -> Response:
 
 @admin.route("/v1/admin/api-keys", methods=["GET"])
 def list_api_keys() -> Response:
-    from chalicelib.domain.models import ApiKeyList, ApiKeyOut
+    from chalicelib.domain.admin_models import ApiKeyList, ApiKeyOut
 
     require_admin(admin.current_request)
     items = [

@@ -42,7 +42,7 @@ ROOT_HTML = """<!doctype html>
 
 @dev.route("/v1/dev/token", methods=["POST"])
 def dev_token() -> Response:
-    from chalicelib.domain.models import DevToken, DevTokenRequest
+    from chalicelib.domain.admin_models import DevToken, DevTokenRequest
 
     container = get_container()
     if container.settings.stage != "local":

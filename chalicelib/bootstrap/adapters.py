@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import SecretStr
 
 from chalicelib.config import Settings
+from chalicelib.domain.budget import Budget
 from chalicelib.messagebus import MessageBus
 from chalicelib.ports import (
     BreakerPolicy,
@@ -27,6 +28,7 @@ from chalicelib.ports import (
     PushChannel,
     StateStore,
 )
+from chalicelib.services.policy import GenerationPolicy
 
 if TYPE_CHECKING:
     from chalicelib.adapters.outbound.fetch import Resolver
@@ -39,6 +41,22 @@ alerts = logging.getLogger("avatarflow.alerts")
 def secret(value: SecretStr | None) -> str | None:
     """A configured secret's value, or None where it is unset or blank."""
     return value.get_secret_value().strip() or None if value is not None else None
+
+
+def generation_policy(settings: Settings) -> GenerationPolicy:
+    """The use cases' policy (waits, caching, deadlines, the budget) from the settings."""
+    return GenerationPolicy(
+        rate_per_minute=settings.request_rate_per_minute,
+        default_wait_s=settings.default_wait_seconds,
+        max_wait_s=settings.max_wait_seconds,
+        cache_ttl_s=settings.cache_ttl_seconds,
+        job_deadline_s=settings.job_deadline_seconds,
+        sync_qualities=settings.sync_quality_list,
+        sync_max_depth=settings.sync_max_lane_depth,
+        max_receives=settings.lane_max_receives,
+        max_attempts=settings.job_max_attempts,
+        budget=Budget(settings.daily_budget_usd, settings.monthly_budget_usd, settings.budget_hard_cap_ratio),
+    )
 
 
 def breaker_policy(settings: Settings) -> BreakerPolicy:

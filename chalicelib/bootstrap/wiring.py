@@ -22,6 +22,7 @@ from chalicelib.bootstrap.adapters import (
     build_push,
     build_queue,
     build_store,
+    generation_policy,
     secret,
 )
 from chalicelib.bootstrap.container import Container
@@ -33,7 +34,6 @@ from chalicelib.bootstrap.operations import (
     build_webhook_sender,
 )
 from chalicelib.config import Settings, get_settings
-from chalicelib.domain.budget import Budget
 from chalicelib.domain.events import (
     BatchFinished,
     GalleryItemChosen,
@@ -69,7 +69,6 @@ from chalicelib.services.gallery import GalleryService
 from chalicelib.services.identity import Authenticator
 from chalicelib.services.lanes import LaneWorker
 from chalicelib.services.latency import LatencyEstimates
-from chalicelib.services.policy import GenerationPolicy
 from chalicelib.services.provider_health import ProviderHealthCheck
 from chalicelib.services.push import PushUpdates
 from chalicelib.services.read import ReadGenerations
@@ -92,21 +91,6 @@ __all__ = ["build_container"]
 log = logging.getLogger(__name__)
 
 
-def _policy(settings: Settings) -> GenerationPolicy:
-    return GenerationPolicy(
-        rate_per_minute=settings.request_rate_per_minute,
-        default_wait_s=settings.default_wait_seconds,
-        max_wait_s=settings.max_wait_seconds,
-        cache_ttl_s=settings.cache_ttl_seconds,
-        job_deadline_s=settings.job_deadline_seconds,
-        sync_qualities=settings.sync_quality_list,
-        sync_max_depth=settings.sync_max_lane_depth,
-        max_receives=settings.lane_max_receives,
-        max_attempts=settings.job_max_attempts,
-        budget=Budget(settings.daily_budget_usd, settings.monthly_budget_usd, settings.budget_hard_cap_ratio),
-    )
-
-
 def build_container(
     settings: Settings | None = None,
     *,
@@ -123,7 +107,7 @@ def build_container(
     ``resolver`` replaces DNS for the SSRF checks of outbound calls (tests)."""
     settings = settings or get_settings()
     clock = clock or SystemClock()
-    policy = _policy(settings)
+    policy = generation_policy(settings)
     store = store or build_store(settings)
     objects = objects or build_objects(settings)
     pipeline = build_pipeline()
@@ -143,25 +127,27 @@ def build_container(
     )
     from chalicelib import metrics
 
+    # The real-time push: each change of a watched generation, the end of a watched batch.
+    pushes = PushUpdates(watches=store.watches, push=push, view=view, generations=store.generations)
     bus = MessageBus(
         {
             GenerationAdmitted: [metrics.on_admitted],
-            GenerationFinished: [metrics.on_finished, CallbackScheduler(queue).on_finished],
+            GenerationProgressed: [pushes.on_progressed],
+            GenerationFinished: [
+                metrics.on_finished,
+                CallbackScheduler(queue).on_finished,
+                latency.on_finished,
+                pushes.on_finished,
+            ],
+            BatchFinished: [pushes.on_batch_finished],
             SpendRecorded: [budget_alerts.on_spend],
             ProviderAttempted: [metrics.on_provider_attempted],
         }
     )
+    batch_completion = BatchCompletion(kv=store.kv, generations=store.generations, bus=bus)
+    bus.subscribe(GenerationFinished, batch_completion.on_finished)
     if (track_download := build_download_tracker(settings)) is not None:
         bus.subscribe(GalleryItemChosen, track_download)
-    # The real-time push: each change of a watched generation, the end of a watched batch.
-    pushes = PushUpdates(watches=store.watches, push=push, view=view, generations=store.generations)
-    bus.subscribe(GenerationFinished, latency.on_finished)
-    bus.subscribe(GenerationProgressed, pushes.on_progressed)
-    bus.subscribe(GenerationFinished, pushes.on_finished)
-    bus.subscribe(
-        GenerationFinished, BatchCompletion(kv=store.kv, generations=store.generations, bus=bus).on_finished
-    )
-    bus.subscribe(BatchFinished, pushes.on_batch_finished)
     provider = provider or build_provider(settings, store.breakers, bus, resolver=resolver, clock=clock)
     gallery = GalleryService(objects, kv=store.kv)
 

@@ -1,4 +1,5 @@
-"""Pydantic models of every request and response body in the contract.
+"""Pydantic models of the request and response bodies of the contract (the operators' and the
+local stage's own: ``admin_models.py``).
 
 The handlers validate with these and the OpenAPI document is generated from them, so the two
 cannot drift apart: what a validator checks, the schema states (the style list, the https callback,
@@ -7,11 +8,11 @@ printable text, exactly one avatar source), from the same constants.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from chalicelib.domain.fields import HTTPS_URL_PATTERN, JsonInt, exactly_one, https_url, integral, printable
+from chalicelib.domain.fields import HTTPS_URL_PATTERN, JsonInt, exactly_one, https_url, printable
 from chalicelib.domain.styles import STYLES
 from chalicelib.domain.text import PROMPT_CONTROLS, first_forbidden
 
@@ -32,11 +33,13 @@ class ApiModel(BaseModel):
     model_config = ConfigDict(defer_build=True)
 
 
-class _Strict(ApiModel):
+class StrictModel(ApiModel):
+    """A request body: unknown fields refused, no type coercion."""
+
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
-class GenerationRequest(_Strict):
+class GenerationRequest(StrictModel):
     """What a client asks for in ``POST /v1/generations``."""
 
     style: str = Field(
@@ -159,7 +162,7 @@ class Quota(ApiModel):
     limits: list[QuotaWindow]
 
 
-class AvatarChoice(_Strict):
+class AvatarChoice(StrictModel):
     """``PUT /v1/me/avatar``: exactly one of ``gallery_id`` or ``generation_id``."""
 
     model_config = ConfigDict(json_schema_extra=exactly_one("gallery_id", "generation_id"))
@@ -215,7 +218,7 @@ class GalleryRefreshAccepted(ApiModel):
 MAX_BATCH_ITEMS = 100
 
 
-class BatchRequest(_Strict):
+class BatchRequest(StrictModel):
     """``POST /v1/batches``: up to 100 generations for an enterprise API client, on the batch lane."""
 
     items: list[GenerationRequest] = Field(min_length=1, max_length=MAX_BATCH_ITEMS)
@@ -238,132 +241,3 @@ class BatchStatus(ApiModel):
     id: str
     counts: dict[str, int] = Field(description="Generations of the batch by status.")
     generation_ids: list[str]
-
-
-# -- admin: API keys and stats -----------------------------------------------------------------
-
-
-Cap = Annotated[int, Field(ge=1, le=10_000_000), BeforeValidator(integral)]
-MonthCap = Annotated[int, Field(ge=1, le=100_000_000), BeforeValidator(integral)]
-
-
-class ApiKeyLimits(_Strict):
-    """An API key's own generation caps; a window left out is not capped."""
-
-    hour: Cap | None = Field(None, description="Generations per UTC hour.")
-    day: Cap | None = Field(None, description="Generations per UTC day.")
-    month: MonthCap | None = Field(None, description="Generations per calendar month.")
-
-
-class ApiKeyCreate(_Strict):
-    """``POST /v1/admin/api-keys``."""
-
-    name: str = Field(
-        min_length=1,
-        max_length=100,
-        description="Who the key is for (shown in listings): printable text, not only blanks.",
-        json_schema_extra=printable(nonblank=True),
-    )
-    tier: Literal["enterprise"] = "enterprise"
-    limits: ApiKeyLimits | None = None
-
-    @field_validator("name")
-    @classmethod
-    def _printable_name(cls, value: str) -> str:
-        if not value.strip() or first_forbidden(value) is not None:
-            raise ValueError("name must be printable text")
-        return value
-
-
-class ApiKeyCreated(ApiModel):
-    """The new key: ``key`` and ``webhook_secret`` are shown this once and never again."""
-
-    id: str
-    key: str = Field(description="Send as X-API-Key. Stored only as a keyed hash: keep it safe.")
-    webhook_secret: str = Field(description="Standard Webhooks secret (whsec_...) that signs callbacks.")
-
-
-class ApiKeyOut(ApiModel):
-    id: str
-    name: str
-    tier: str
-    limits: dict[str, int] = Field(description="The key's own caps by window (hour, day, month).")
-    created_at: str
-    revoked: bool
-    prefix: str = Field(description="The first characters of the key, to recognise it.")
-
-
-class ApiKeyList(ApiModel):
-    items: list[ApiKeyOut]
-
-
-class LatencyStats(ApiModel):
-    p50_ms: float | None = Field(description="Upper bound of the histogram bucket holding the median.")
-    p95_ms: float | None
-    samples: int
-
-
-class ProviderStats(ApiModel):
-    succeeded: int = Field(description="Jobs this provider made.")
-    errors: int = Field(description="Failed attempts in jobs that failed.")
-    error_rate: float | None
-    latency: LatencyStats
-
-
-class GenerationCounts(ApiModel):
-    by_status: dict[str, int] = Field(description="Finished jobs: succeeded, failed.")
-    by_tier: dict[str, int]
-    by_provider: dict[str, int]
-
-
-class SpendStats(ApiModel):
-    total_usd: float
-    by_provider: dict[str, float]
-
-
-class PeriodStats(ApiModel):
-    period: Literal["day", "month"]
-    id: str = Field(description="The UTC day (YYYY-MM-DD) or month (YYYY-MM).")
-    admissions: dict[str, int] = Field(description="POST /v1/generations outcomes: created, cached, ...")
-    cache_hit_ratio: float | None = Field(description="(cached + joined) / (cached + joined + created).")
-    generations: GenerationCounts
-    providers: dict[str, ProviderStats]
-    spend: SpendStats
-
-
-class BudgetPeriod(ApiModel):
-    limit_usd: float
-    spent_usd: float
-    ratio: float | None
-    state: Literal["ok", "warning", "exhausted"] = Field(
-        description="warning from 80 %, exhausted from 100 %."
-    )
-
-
-class BudgetStats(ApiModel):
-    daily: BudgetPeriod
-    monthly: BudgetPeriod
-    state: Literal["ok", "warning", "exhausted"]
-    hard_cap_ratio: float = Field(description="Premium and enterprise stop at this multiple of the budget.")
-
-
-class AdminStats(ApiModel):
-    generated_at: str
-    today: PeriodStats
-    month: PeriodStats
-    budget: BudgetStats
-
-
-# -- the local stage's development tokens ------------------------------------------------------
-
-
-class DevTokenRequest(_Strict):
-    """``POST /v1/dev/token`` (local stage only): a user identity without an identity provider."""
-
-    sub: str = Field(min_length=1, max_length=256, description="The user id the token names.")
-    tier: Literal["free", "premium", "enterprise"] = "free"
-
-
-class DevToken(ApiModel):
-    token: str = Field(description="An HS256 JWT for `Authorization: Bearer <token>`, valid 24 h.")
-    expires_at: int = Field(description="Epoch seconds.")

@@ -13,9 +13,7 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Literal
 
-from chalicelib.domain.budget import Budget
-from chalicelib.domain.generation import iso
-from chalicelib.domain.models import (
+from chalicelib.domain.admin_models import (
     AdminStats,
     BudgetPeriod,
     BudgetStats,
@@ -25,6 +23,8 @@ from chalicelib.domain.models import (
     ProviderStats,
     SpendStats,
 )
+from chalicelib.domain.budget import Budget
+from chalicelib.domain.generation import iso
 from chalicelib.domain.periods import period_ids, spend_keys, stats_prefixes
 from chalicelib.ports import Clock, Counters
 from chalicelib.services.counters import ADMIT_OUTCOMES, LATENCY_BUCKETS_MS

@@ -1,0 +1,277 @@
+"""The operations of the OpenAPI document: one row per route (method, path, the view's name,
+request and response models, who may call it, parameters, headers). ``openapi.py`` renders them;
+``tests/functional/test_openapi_sync.py`` checks that this table is exactly the app's routes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from chalicelib.api import openapi_params as p
+from chalicelib.api.webhooks import WEBHOOK_CONTENT_TYPES
+from chalicelib.domain import admin_models as a
+from chalicelib.domain import models as m
+from chalicelib.domain.messages import RealtimeInfo
+
+ERROR = m.ErrorResponse
+Auth = Literal["none", "user", "admin"]
+Json = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str
+    operation_id: str
+    summary: str
+    body: type[BaseModel] | None
+    responses: Mapping[int, type[BaseModel] | None]
+    auth: Auth = "user"
+    parameters: tuple[str, ...] = ()  # components/parameters by name
+    headers: Mapping[int, Json] = field(default_factory=dict)  # response headers by status
+    content: Mapping[int, str] = field(default_factory=dict)  # a status's media type, if not JSON
+    raw_body: tuple[str, ...] = ()  # an optional body of any of these media types, read as bytes
+
+
+RETRY = p.header_refs(("Retry-After",))
+RATE = p.header_refs(p.RATE_LIMIT_HEADERS)
+RATE_IF_COUNTED = p.header_refs(p.RATE_LIMIT_HEADERS, required=False)
+USER_ERRORS: dict[int, type[BaseModel] | None] = {400: ERROR, 401: ERROR}
+ADMIN_ERRORS: dict[int, type[BaseModel] | None] = {401: ERROR, 403: ERROR}
+
+OPERATIONS: tuple[Operation, ...] = (
+    Operation(
+        "get",
+        "/v1/health",
+        "health",
+        "Service health",
+        None,
+        {200: m.Health, 503: m.Health},
+        "none",
+        headers={503: RETRY},
+    ),
+    Operation("get", "/v1/styles", "styles", "Avatar styles", None, {200: m.StyleList}, "none"),
+    Operation(
+        "get",
+        "/v1/gallery",
+        "gallery_list",
+        "List the gallery",
+        None,
+        {200: m.GalleryPage, 400: ERROR},
+        "none",
+        ("GalleryStyle", "GalleryTag", "GalleryLimit", "GalleryCursor"),
+    ),
+    Operation(
+        "get",
+        "/v1/gallery/{item_id}",
+        "gallery_item",
+        "One gallery item",
+        None,
+        {200: m.GalleryItem, 404: ERROR},
+        "none",
+    ),
+    Operation(
+        "get",
+        "/v1/avatars/{user_id}",
+        "public_avatar",
+        "Redirect to a user's avatar",
+        None,
+        {302: None, 400: ERROR, 404: ERROR},
+        "none",
+        ("AvatarSize",),
+        {302: p.header_refs(("Location",))},
+    ),
+    Operation(
+        "get",
+        "/v1/files/{folder}/{name}",
+        "local_file",
+        "An image of the local object store (the local stage only; production serves R2 behind the CDN)",
+        None,
+        {200: None, 304: None, 404: ERROR},
+        "none",
+        ("IfNoneMatch",),
+        {200: p.header_refs(("ETag",)), 304: p.header_refs(("ETag",))},
+        {200: "image/webp"},
+    ),
+    Operation(
+        "head",
+        "/v1/files/{folder}/{name}",
+        "local_file",
+        "The headers of a local image (the local stage only)",
+        None,
+        {200: None, 304: None, 404: None},
+        "none",
+        ("IfNoneMatch",),
+        {200: p.header_refs(("ETag",)), 304: p.header_refs(("ETag",))},
+    ),
+    Operation(
+        "post",
+        "/v1/generations",
+        "create_generation",
+        "Request a custom avatar",
+        m.GenerationRequest,
+        {
+            200: m.Generation,
+            202: m.Generation,
+            **USER_ERRORS,
+            403: ERROR,
+            409: ERROR,
+            413: ERROR,
+            415: ERROR,
+            422: ERROR,
+            429: ERROR,
+            503: ERROR,
+        },
+        parameters=("IdempotencyKey", "Prefer"),
+        headers={
+            200: RATE,
+            202: {**p.header_refs(("Location", "Retry-After")), **RATE},
+            429: {**RETRY, **RATE_IF_COUNTED},
+            503: {**RETRY, **RATE_IF_COUNTED},
+            **dict.fromkeys((400, 401, 403, 409, 413, 415, 422), RATE_IF_COUNTED),
+        },
+    ),
+    Operation(
+        "get",
+        "/v1/generations",
+        "list_generations",
+        "The caller's generations, newest first",
+        None,
+        {200: m.GenerationPage, **USER_ERRORS},
+        parameters=("HistoryLimit", "HistoryCursor"),
+    ),
+    Operation(
+        "get",
+        "/v1/generations/{generation_id}",
+        "get_generation",
+        "One generation (the caller's own; anyone else's is 404)",
+        None,
+        {200: m.Generation, 401: ERROR, 404: ERROR},
+    ),
+    Operation("get", "/v1/me/quota", "my_quota", "The caller's quota", None, {200: m.Quota, 401: ERROR}),
+    Operation(
+        "put",
+        "/v1/me/avatar",
+        "choose_avatar",
+        "Choose an avatar",
+        m.AvatarChoice,
+        {200: m.AvatarOut, **USER_ERRORS, 404: ERROR, 409: ERROR, 413: ERROR, 415: ERROR},
+    ),
+    Operation(
+        "get",
+        "/v1/me/avatar",
+        "my_avatar",
+        "The chosen avatar",
+        None,
+        {200: m.AvatarOut, 401: ERROR, 404: ERROR},
+    ),
+    Operation("get", "/v1/openapi.json", "openapi", "This document", None, {200: None}, "none"),
+    Operation(
+        "post",
+        "/v1/admin/gallery/refresh",
+        "refresh_gallery",
+        "Refresh the gallery from its sources (operators)",
+        None,
+        {202: m.GalleryRefreshAccepted, **ADMIN_ERRORS, 503: ERROR},
+        "admin",
+        headers={503: RETRY},
+    ),
+    Operation(
+        "post",
+        "/v1/batches",
+        "create_batch",
+        "Request a batch of custom avatars (enterprise API keys)",
+        m.BatchRequest,
+        {
+            202: m.BatchAccepted,
+            **USER_ERRORS,
+            403: ERROR,
+            409: ERROR,
+            413: ERROR,
+            415: ERROR,
+            429: ERROR,
+            503: ERROR,
+        },
+        headers={202: p.header_refs(("Location",)), 429: RETRY, 503: RETRY},
+    ),
+    Operation(
+        "get",
+        "/v1/batches/{batch_id}",
+        "get_batch",
+        "A batch's progress",
+        None,
+        {200: m.BatchStatus, 401: ERROR, 404: ERROR},
+    ),
+    Operation(
+        "get",
+        "/v1/realtime",
+        "realtime_info",
+        "Where the real-time status WebSocket API is (watch generations; see docs/contract.md)",
+        None,
+        {200: RealtimeInfo, 404: ERROR},
+        "none",
+    ),
+    Operation(
+        "post",
+        "/v1/dev/token",
+        "dev_token",
+        "A user token without an identity provider (the local stage only; 404 elsewhere)",
+        a.DevTokenRequest,
+        {200: a.DevToken, 400: ERROR, 404: ERROR, 413: ERROR, 415: ERROR},
+        "none",
+    ),
+    Operation(
+        "get", "/", "root", "Where to start: links to the document and the guides", None, {200: None}, "none"
+    ),
+    Operation(
+        "post",
+        "/v1/webhooks/{provider}",
+        "provider_webhook",
+        "Completion callback of a generation provider (not for clients; signed)",
+        None,
+        {200: None, 400: ERROR, 401: ERROR, 404: ERROR, 413: ERROR, 503: ERROR},
+        "none",
+        headers={503: RETRY},
+        raw_body=tuple(WEBHOOK_CONTENT_TYPES),
+    ),
+    Operation(
+        "post",
+        "/v1/admin/api-keys",
+        "create_api_key",
+        "Issue an enterprise API key (operators; the key is shown once)",
+        a.ApiKeyCreate,
+        {201: a.ApiKeyCreated, 400: ERROR, **ADMIN_ERRORS, 413: ERROR, 415: ERROR, 503: ERROR},
+        "admin",
+        headers={503: RETRY},
+    ),
+    Operation(
+        "get",
+        "/v1/admin/api-keys",
+        "list_api_keys",
+        "List the API keys (operators)",
+        None,
+        {200: a.ApiKeyList, **ADMIN_ERRORS},
+        "admin",
+    ),
+    Operation(
+        "delete",
+        "/v1/admin/api-keys/{key_id}",
+        "revoke_api_key",
+        "Revoke an API key at once (operators)",
+        None,
+        {204: None, **ADMIN_ERRORS, 404: ERROR},
+        "admin",
+    ),
+    Operation(
+        "get",
+        "/v1/admin/stats",
+        "admin_stats",
+        "Operational stats (operators)",
+        None,
+        {200: a.AdminStats, **ADMIN_ERRORS},
+        "admin",
+    ),
+)
