@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chalicelib.domain import models
-from chalicelib.domain.errors import InvalidRequest, ProviderUnavailable, RateLimit
+from chalicelib.domain.errors import ContentRejected, ProviderUnavailable, RateLimit
 from chalicelib.domain.generation import Generation
 from chalicelib.domain.identity import Identity
 from chalicelib.services.admission import Admission
@@ -119,7 +119,7 @@ class RequestGeneration:
     def _answer(self, generation: Generation, rate_limit: RateLimit | None) -> Requested:
         if generation.error is not None:
             if generation.error.code == "content_rejected":
-                raise InvalidRequest(
+                raise ContentRejected(
                     "The request was refused by the provider's content policy; it was not charged.",
                     details=[{"field": "prompt", "message": generation.error.message}],
                     rate_limit=rate_limit,

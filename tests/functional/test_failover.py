@@ -245,8 +245,9 @@ def test_nsfw_output_is_content_rejected_stored_nowhere_and_not_tried_elsewhere(
     before = image_keys(objects, gallery_objects_dir)
 
     response = post(client, {"style": "anime", "prompt": "something", "variation": 4}, headers)
-    assert response.status_code == 400, response.body
-    assert response.json_body["error"]["code"] == "invalid_request"
+    assert response.status_code == 422, response.body  # the contract's content_rejected
+    assert response.json_body["error"]["code"] == "content_rejected"
+    assert response.json_body["error"]["details"][0]["field"] == "prompt"
     assert fal.call_count == 1
     assert not image.called  # a flagged image is never even downloaded
     assert together.call_count == 0  # never shopped around

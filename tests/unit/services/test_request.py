@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from chalicelib.domain.errors import InvalidRequest, ProviderUnavailable
+from chalicelib.domain.errors import ContentRejected as Refused
+from chalicelib.domain.errors import ProviderUnavailable
 from chalicelib.ports import ContentRejected, ProviderDown
 from chalicelib.services.latency import DEFAULT_SECONDS
 from chalicelib.services.views import STORING_SECONDS
@@ -63,9 +64,9 @@ def test_a_quality_not_answered_within_the_wait_is_queued(use_cases: UseCases) -
     assert use_cases.queue.messages == [(answered.generation.id, "premium", "job")]
 
 
-def test_content_rejected_is_an_invalid_request_and_not_charged(build: Build) -> None:
+def test_content_rejected_is_the_contracts_content_rejected_and_not_charged(build: Build) -> None:
     use_cases = build(provider=QuickProvider(error=ContentRejected("flagged: violence")))
-    with pytest.raises(InvalidRequest, match="content policy") as refused:
+    with pytest.raises(Refused, match="content policy") as refused:
         use_cases.request(USER, request(prompt="something flagged"))
     assert refused.value.details == [{"field": "prompt", "message": "flagged: violence"}]
     assert refused.value.rate_limit is not None
