@@ -23,10 +23,11 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -36,6 +37,7 @@ from typing import Any
 
 from bench.report import DOC, command_line, machine, markdown_table, percentile, write_section
 
+ROOT = Path(__file__).resolve().parents[1]
 SECTION = "roundtrips"
 SECTION_HEADING = "## State store round trips on Upstash (bench/roundtrips.py)"
 JWT_SECRET = "bench-jwt-secret-0123456789abcdef0123456789"  # noqa: S105 - signs local test tokens only
@@ -454,11 +456,14 @@ def _range(values: Sequence[int]) -> str:
     return str(low) if low == high else f"{low}-{high}"
 
 
-def table(rows: Sequence[Row]) -> str:
+def table(rows: Sequence[Row], before: Mapping[str, str] | None = None, ref: str = "") -> str:
     header = ["request", "REST calls", "request bytes (median)", "median ms", "p90 ms", "commands", "target"]
+    if before is not None:
+        header.insert(1, f"REST calls before ({ref})")
     cells = [
         [
             r.label,
+            *([before.get(r.label, "-")] if before is not None else []),
             _range(r.calls),
             f"{statistics.median(r.request_bytes):,.0f}",
             f"{r.median_ms:.2f}",
@@ -468,10 +473,51 @@ def table(rows: Sequence[Row]) -> str:
         ]
         for r in rows
     ]
-    return markdown_table(header, "lrrrrll", cells)
+    return markdown_table(header, ("lr" if before is not None else "l") + "rrrrll", cells)
 
 
-def report(rows: Sequence[Row], extra: dict[str, int], *, runs: int, command: str) -> str:
+def baseline_calls(ref: str, runs: int) -> dict[str, str]:
+    """The REST calls of each row that commit ``ref``'s own bench measures (run from a temporary
+    worktree with this virtualenv), by the row's label."""
+    with tempfile.TemporaryDirectory() as parent:
+        path = Path(parent) / "baseline"
+        subprocess.run(
+            ["git", "worktree", "add", "--detach", str(path), ref], cwd=ROOT, check=True, capture_output=True
+        )
+        try:
+            done = subprocess.run(
+                [sys.executable, "-m", "bench.roundtrips", "--runs", str(runs)],
+                cwd=path,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+        finally:
+            subprocess.run(
+                ["git", "worktree", "remove", "--force", str(path)],
+                cwd=ROOT,
+                check=False,
+                capture_output=True,
+            )
+    found = {}
+    for line in done.stdout.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 3 and cells[1][:1].isdigit():
+            found[cells[0]] = cells[1]
+    if not found:
+        raise SystemExit(f"the bench of {ref} printed no table:\n{done.stderr[-2000:]}")
+    return found
+
+
+def report(
+    rows: Sequence[Row],
+    extra: dict[str, int],
+    *,
+    runs: int,
+    command: str,
+    before: Mapping[str, str] | None = None,
+    ref: str = "",
+) -> str:
     by_key = {r.key: r for r in rows}
     met = all(r.verdict in ("", "met") for r in rows)
     ratio = by_key["baseline"].median_calls / by_key["miss"].median_calls
@@ -507,8 +553,17 @@ def report(rows: Sequence[Row], extra: dict[str, int], *, runs: int, command: st
             f"needs {ratio:.0f}x the calls of the admit script for a cache miss and still has no idempotency, "
             "in-flight claim, job record, history or per-minute rate (each one more call), and is not atomic "
             "(a refused daily check has already charged the hourly window)",
+            *(
+                [
+                    f"- before: `{ref}`'s own bench, run in the same session from a worktree of that commit; "
+                    "it had no waiting rows: there a joined request polled the job's record, "
+                    "about 21 calls in the default 8 s wait and 41 with `Prefer: wait=20` (as measured when issue 12 was filed)"
+                ]
+                if before is not None
+                else []
+            ),
             "",
-            table(rows),
+            table(rows, before, ref),
         ]
     )
 
@@ -517,6 +572,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.roundtrips", description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=100, help="requests per row")
     parser.add_argument("--write", action="store_true", help=f"update {DOC.relative_to(DOC.parents[1])}")
+    parser.add_argument("--baseline", help="a git ref whose own bench runs first, for a 'before' column")
     args = parser.parse_args(argv)
     if args.runs < 2:
         parser.error("--runs must be at least 2")
@@ -524,10 +580,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if name.startswith(("UPSTASH_", "AVATARFLOW_", "R2_")):
             os.environ.pop(name)
 
+    before = baseline_calls(args.baseline, args.runs) if args.baseline else None
     with tempfile.TemporaryDirectory(prefix="bench-roundtrips-") as tmp, running_bench(Path(tmp)) as bench:
         rows, extra = measure(bench, args.runs)
     command = command_line("bench.roundtrips", argv)
-    body = report(rows, extra, runs=args.runs, command=command)
+    body = report(rows, extra, runs=args.runs, command=command, before=before, ref=args.baseline or "")
     print(body)
     if args.write:
         write_section(SECTION, SECTION_HEADING, body)

@@ -23,8 +23,8 @@ from chalicelib.ports import AdmitRequest, AdmitResult, Finish, Finished, StoreE
 RECORD_TTL_SECONDS = 30 * 24 * 3600  # the same 30 days as the R2 lifecycle of unchosen images
 WAKE_TTL_SECONDS = 120  # a waiter arriving late (up to the longest wait) still finds its token
 # Followers ended per script call: at most a few ms of Redis time each, whatever the crowd
-# (bench/roundtrips.py measures it at 10,000 followers).
-FOLLOWER_CHUNK = 300
+# (bench/followers.py measures it at 10,000 followers).
+FOLLOWER_CHUNK = 200
 FOLLOWERS_REAPER_DELAY_MS = 60_000
 TOKEN_FIELDS = 6  # status, completed_at, images, provider, error code, error message (finish.lua)
 
