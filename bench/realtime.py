@@ -253,8 +253,8 @@ def report(r: dict[str, Any], command: str) -> str:
             "connected with its owner's JWT and watching one generation; the lanes start once every "
             "watcher has its first message",
             "- latency: from the generation's `completed_at` (set just before the finish script) to the "
-            "final message's arrival at the client: the finish script, the one read of who watches "
-            "(`SUNION`), rendering, and the sends to that generation's earlier watchers",
+            "final message's arrival at the client: the finish script (which answers who watches), "
+            "rendering, and the sends to that generation's earlier watchers",
             f"- verdict: {'every watcher got its final message' if met else 'NOT every watcher got its final message'}",
             "",
             markdown_table(["measure", "value"], "lr", rows),
