@@ -83,7 +83,7 @@ unit: install
 bench: install
 	$(PY) -m bench.images --write
 	$(PY) -m bench.gallery --write
-	$(PY) -m bench.roundtrips --write
+	$(PY) -m bench.roundtrips --write --baseline bbd5954
 	$(PY) -m bench.spike --write
 	$(PY) -m bench.durability --write
 	$(PY) -m bench.followers --write
