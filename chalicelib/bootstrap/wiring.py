@@ -1,11 +1,9 @@
 """``build_container``: the ports from the settings (``adapters.py``, ``operations.py``), the message
 bus with the reactions to domain events, then each use case with exactly the ports it needs.
 
-Reading order, from a request to a provider: ``RequestGeneration`` admits (``Admission``), then
-dispatches (``Dispatch``): it runs the job within the wait (``RunInRequest``: ``RunJob`` on a
-thread, or ``RunAtProvider`` in webhook mode) or queues it; the lanes run it later
-(``LaneWorker``). Every end goes through ``FinishGeneration``, which publishes the events. Nothing
-is bound late: the in-process queue is handed its consumer (the lane worker) once that exists.
+The generation use cases themselves are wired in ``use_cases.py`` (shared with the use-case tests).
+Nothing is bound late: the in-process queue is handed its consumer (the lane worker) once that
+exists.
 """
 
 from __future__ import annotations
@@ -33,6 +31,7 @@ from chalicelib.bootstrap.operations import (
     build_jwks,
     build_webhook_sender,
 )
+from chalicelib.bootstrap.use_cases import Collaborators, wire_generations
 from chalicelib.config import Settings, get_settings
 from chalicelib.domain.events import (
     BatchFinished,
@@ -55,33 +54,18 @@ from chalicelib.ports import (
     QueuedProvider,
     StateStore,
 )
-from chalicelib.services.admission import Admission
 from chalicelib.services.api_keys import ApiKeyService
 from chalicelib.services.avatars import AvatarService
 from chalicelib.services.batch_completion import BatchCompletion
-from chalicelib.services.batches import BatchService
 from chalicelib.services.budget_alerts import BudgetAlerts
-from chalicelib.services.callbacks import CallbackScheduler, DeliverCallback
-from chalicelib.services.collect import CollectResult
-from chalicelib.services.dispatch import Dispatch
-from chalicelib.services.finish import FinishGeneration
+from chalicelib.services.callbacks import CallbackScheduler
 from chalicelib.services.gallery import GalleryService
 from chalicelib.services.identity import Authenticator
 from chalicelib.services.lanes import LaneWorker
 from chalicelib.services.latency import LatencyEstimates
-from chalicelib.services.provider_health import ProviderHealthCheck
 from chalicelib.services.push import PushUpdates
-from chalicelib.services.read import ReadGenerations
 from chalicelib.services.realtime import RealtimeSessions
-from chalicelib.services.reap import Reaper
-from chalicelib.services.request import RequestGeneration
-from chalicelib.services.run_at_provider import RunAtProvider
-from chalicelib.services.run_in_request import RunInRequest
-from chalicelib.services.run_job import RunJob
-from chalicelib.services.submit import SubmitToProvider
 from chalicelib.services.views import GenerationView
-from chalicelib.services.waiting import WaitForGeneration
-from chalicelib.services.webhooks import ReceiveWebhook
 
 if TYPE_CHECKING:
     from chalicelib.adapters.outbound.fetch import Resolver
@@ -152,107 +136,33 @@ def build_container(
     gallery = GalleryService(objects, kv=store.kv)
 
     # The use cases.
-    generations = store.generations
-    finish = FinishGeneration(
-        generations=generations,
-        objects=objects,
-        pipeline=pipeline,
-        bus=bus,
-        clock=clock,
-        cache_ttl_s=policy.cache_ttl_s,
-    )
-    dispatch = Dispatch(
-        generations=generations,
-        queue=queue,
-        finish=finish,
-        gallery=gallery,
-        policy=policy,
-        provider_healthy=ProviderHealthCheck(store.breakers, provider, clock=clock),
-    )
-    run_job = RunJob(
-        generations=generations,
-        provider=provider,
-        finish=finish,
-        clock=clock,
-        lease_ms=policy.lease_ms,
-        bus=bus,
-    )
-    submit = SubmitToProvider(
-        generations=generations,
-        breakers=store.breakers,
-        queues=_provider_queues(settings, provider),
-        bus=bus,
-        clock=clock,
-        public_url=settings.public_url,
-        breaker_policy=breaker_policy(settings),
-        job_deadline_s=policy.job_deadline_s,
-    )
-    collect = CollectResult(
-        kv=store.kv, finish=finish, dispatch=dispatch, bus=bus, clock=clock, max_attempts=policy.max_attempts
-    )
-    admission = Admission(
-        generations=generations, tiers=tiers, gallery=gallery, policy=policy, bus=bus, clock=clock
-    )
-    reads = ReadGenerations(
-        generations=generations, counters=store.counters, tiers=tiers, view=view, clock=clock
-    )
-    callbacks = DeliverCallback(
-        generations=generations,
-        kv=store.kv,
-        timers=store.timers,
-        api_keys=store.api_keys,
-        sender=build_webhook_sender(resolver),
-        view=view,
-        clock=clock,
-    )
-    request_generation = RequestGeneration(
-        admission=admission,
-        dispatch=dispatch,
-        run_in_request=RunInRequest(
-            generations=generations,
-            run_job=run_job,
-            at_provider=RunAtProvider(
-                generations=generations,
-                submit=submit,
-                collect=collect,
-                dispatch=dispatch,
-                finish=finish,
-                clock=clock,
-            ),
-            dispatch=dispatch,
+    cases = wire_generations(
+        Collaborators(
+            store=store,
+            objects=objects,
+            pipeline=pipeline,
+            queue=queue,
+            provider=provider,
+            provider_queues=_provider_queues(settings, provider),
             bus=bus,
-            threads=policy.sync_threads,
-        ),
-        waiting=WaitForGeneration(generations=generations),
-        view=view,
-        gallery=gallery,
-        policy=policy,
+            clock=clock,
+            policy=policy,
+            tiers=tiers,
+            gallery=gallery,
+            view=view,
+            sender=build_webhook_sender(resolver),
+            fal_keys=build_fal_keys(settings),
+            replicate_secret=secret(settings.replicate_webhook_secret) or "",
+            public_url=settings.public_url,
+            breaker_policy=breaker_policy(settings),
+        )
     )
-    lanes = LaneWorker(
-        generations=generations,
-        run_job=run_job,
-        submit=submit,
-        finish=finish,
-        callbacks=callbacks,
-        policy=policy,
-        clock=clock,
-        bus=bus,
-    )
-    _serve_in_process(queue, lanes, start_workers)
+    _serve_in_process(queue, cases.lanes, start_workers)
     api_keys = ApiKeyService(store.api_keys, settings.api_key_pepper_bytes)
     authenticator = Authenticator(
         settings.jwt_secret.get_secret_value(),
         api_keys.lookup if api_keys.enabled else None,
         jwks=build_jwks(settings),
-    )
-    batches = BatchService(
-        generations=generations,
-        kv=store.kv,
-        queue=queue,
-        admission=admission,
-        finish=finish,
-        reads=reads,
-        clock=clock,
     )
     return Container(
         settings=settings,
@@ -269,42 +179,25 @@ def build_container(
         api_keys=api_keys,
         gallery=gallery,
         view=view,
-        admission=admission,
-        finish=finish,
-        request_generation=request_generation,
-        reads=reads,
+        admission=cases.admission,
+        finish=cases.finish,
+        request_generation=cases.request,
+        reads=cases.reads,
         avatars=AvatarService(
-            generations=generations, kv=store.kv, objects=objects, gallery=gallery, bus=bus
+            generations=store.generations, kv=store.kv, objects=objects, gallery=gallery, bus=bus
         ),
-        batches=batches,
-        lanes=lanes,
-        webhooks=ReceiveWebhook(
-            generations=generations,
-            kv=store.kv,
-            submit=submit,
-            collect=collect,
-            fal_keys=build_fal_keys(settings),
-            replicate_secret=secret(settings.replicate_webhook_secret) or "",
-            clock=clock,
-        ),
-        reaper=Reaper(
-            generations=generations,
-            timers=store.timers,
-            queue=queue,
-            submit=submit,
-            collect=collect,
-            finish=finish,
-            callbacks=callbacks,
-            clock=clock,
-        ),
+        batches=cases.batches,
+        lanes=cases.lanes,
+        webhooks=cases.webhooks,
+        reaper=cases.reaper,
         budget_alerts=budget_alerts,
         push=push,
         realtime=RealtimeSessions(
             authenticator=authenticator,
             watches=store.watches,
             push=push,
-            generations=generations,
-            batches=batches,
+            generations=store.generations,
+            batches=cases.batches,
             view=view,
         ),
         resolver=resolver,

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import math
-import time
 
 from chalicelib.domain import models
 from chalicelib.domain.generation import Generation
@@ -18,17 +17,6 @@ STORING_PERCENT = 95.0
 MAX_ESTIMATED_PERCENT = 90.0  # an estimate never claims more than this: only the provider may
 
 
-class _WallClock:
-    def time(self) -> float:
-        return time.time()
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    def sleep(self, seconds: float) -> None:
-        time.sleep(seconds)
-
-
 class GenerationView:
     """Renders :class:`Generation` entities as the contract's ``Generation`` body."""
 
@@ -37,12 +25,12 @@ class GenerationView:
         objects: ObjectStore,
         queue: JobQueue,
         *,
-        clock: Clock | None = None,
+        clock: Clock,
         latency: LatencyEstimates | None = None,
     ) -> None:
         self._objects = objects
         self._queue = queue
-        self._clock = clock or _WallClock()
+        self._clock = clock
         self._latency = latency
 
     @property

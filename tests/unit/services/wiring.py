@@ -1,4 +1,4 @@
-"""The use cases wired as ``bootstrap/wiring.py`` wires them, on the embedded Redis, with a fake
+"""The use cases wired by ``bootstrap/use_cases.py`` as in production, on the embedded Redis, with a fake
 clock, a recording provider, fake queues and a subscriber of every domain event: no HTTP layer,
 no network, no sleeping. Tests get them from the ``build`` and ``use_cases`` fixtures."""
 
@@ -12,6 +12,7 @@ from typing import Any
 from chalicelib.adapters.imaging.pipeline import PillowPipeline
 from chalicelib.adapters.storage.local import LocalObjectStore
 from chalicelib.adapters.store.redis_store import RedisStateStore
+from chalicelib.bootstrap.use_cases import Collaborators, wire_generations
 from chalicelib.domain.budget import Budget
 from chalicelib.domain.events import GenerationFinished
 from chalicelib.domain.generation import Generation
@@ -31,7 +32,6 @@ from chalicelib.services.finish import FinishGeneration
 from chalicelib.services.gallery import GalleryService
 from chalicelib.services.lanes import LaneWorker
 from chalicelib.services.policy import GenerationPolicy
-from chalicelib.services.provider_health import ProviderHealthCheck
 from chalicelib.services.read import ReadGenerations
 from chalicelib.services.reap import Reaper
 from chalicelib.services.request import RequestGeneration
@@ -192,7 +192,7 @@ def wire(
     sender = FakeSender()
     tiers = load_tiers(None)
     images = LocalObjectStore(images_dir, FILES_BASE)
-    view = GenerationView(images, queue)
+    view = GenerationView(images, queue, clock=clock)
     gallery = GalleryService(objects, kv=store.kv)  # the seeded gallery: suggestions
     budget_alerts = BudgetAlerts(
         counters=store.counters,
@@ -203,82 +203,28 @@ def wire(
     )
     bus = MessageBus({GenerationFinished: [CallbackScheduler(queue).on_finished]})
     events = EventLog(bus)
-    generations = store.generations
-    finish = FinishGeneration(
-        generations=generations,
-        objects=images,
-        pipeline=PillowPipeline(),
-        bus=bus,
-        clock=clock,
-        cache_ttl_s=settings.cache_ttl_s,
+    cases = wire_generations(
+        Collaborators(
+            store=store,
+            objects=images,
+            pipeline=PillowPipeline(),
+            queue=queue,
+            provider=provider,
+            provider_queues=queues,
+            bus=bus,
+            clock=clock,
+            policy=settings,
+            tiers=tiers,
+            gallery=gallery,
+            view=view,
+            sender=sender,
+            fal_keys=NoWebhookKeys(),
+            replicate_secret=replicate_secret,
+            public_url=public_url,
+            breaker_policy=BreakerPolicy(failure_threshold=1),
+            callback_attempts=callback_attempts,
+        )
     )
-    dispatch = Dispatch(
-        generations=generations,
-        queue=queue,
-        finish=finish,
-        gallery=gallery,
-        policy=settings,
-        provider_healthy=ProviderHealthCheck(store.breakers, provider, clock=clock),
-    )
-    run_job = RunJob(
-        generations=generations,
-        provider=provider,
-        finish=finish,
-        bus=bus,
-        clock=clock,
-        lease_ms=settings.lease_ms,
-    )
-    submit = SubmitToProvider(
-        generations=generations,
-        breakers=store.breakers,
-        queues=queues,
-        bus=bus,
-        clock=clock,
-        public_url=public_url,
-        breaker_policy=BreakerPolicy(failure_threshold=1),
-        job_deadline_s=settings.job_deadline_s,
-    )
-    collect = CollectResult(
-        kv=store.kv,
-        finish=finish,
-        dispatch=dispatch,
-        bus=bus,
-        clock=clock,
-        max_attempts=settings.max_attempts,
-    )
-    admission = Admission(
-        generations=generations, tiers=tiers, gallery=gallery, policy=settings, bus=bus, clock=clock
-    )
-    reads = ReadGenerations(
-        generations=generations, counters=store.counters, tiers=tiers, view=view, clock=clock
-    )
-    callbacks = DeliverCallback(
-        generations=generations,
-        kv=store.kv,
-        timers=store.timers,
-        api_keys=store.api_keys,
-        sender=sender,
-        view=view,
-        clock=clock,
-        max_attempts=callback_attempts,
-    )
-    at_provider = RunAtProvider(
-        generations=generations,
-        submit=submit,
-        collect=collect,
-        dispatch=dispatch,
-        finish=finish,
-        clock=clock,
-    )
-    run_in_request = RunInRequest(
-        generations=generations,
-        run_job=run_job,
-        at_provider=at_provider,
-        dispatch=dispatch,
-        bus=bus,
-        threads=settings.sync_threads,
-    )
-    waiting = WaitForGeneration(generations=generations)
     return UseCases(
         store=store,
         images=images,
@@ -293,63 +239,21 @@ def wire(
         policy=settings,
         gallery=gallery,
         view=view,
-        finish=finish,
-        dispatch=dispatch,
-        run_job=run_job,
-        submit=submit,
-        collect=collect,
-        admission=admission,
-        reads=reads,
-        callbacks=callbacks,
-        at_provider=at_provider,
-        run_in_request=run_in_request,
-        waiting=waiting,
-        request=RequestGeneration(
-            admission=admission,
-            dispatch=dispatch,
-            run_in_request=run_in_request,
-            waiting=waiting,
-            view=view,
-            gallery=gallery,
-            policy=settings,
-        ),
-        lanes=LaneWorker(
-            generations=generations,
-            run_job=run_job,
-            submit=submit,
-            finish=finish,
-            callbacks=callbacks,
-            bus=bus,
-            policy=settings,
-            clock=clock,
-        ),
-        webhooks=ReceiveWebhook(
-            generations=generations,
-            kv=store.kv,
-            submit=submit,
-            collect=collect,
-            fal_keys=NoWebhookKeys(),
-            replicate_secret=replicate_secret,
-            clock=clock,
-        ),
-        reaper=Reaper(
-            generations=generations,
-            timers=store.timers,
-            queue=queue,
-            submit=submit,
-            collect=collect,
-            finish=finish,
-            callbacks=callbacks,
-            clock=clock,
-        ),
-        batches=BatchService(
-            generations=generations,
-            kv=store.kv,
-            queue=queue,
-            admission=admission,
-            finish=finish,
-            reads=reads,
-            clock=clock,
-        ),
+        finish=cases.finish,
+        dispatch=cases.dispatch,
+        run_job=cases.run_job,
+        submit=cases.submit,
+        collect=cases.collect,
+        admission=cases.admission,
+        reads=cases.reads,
+        callbacks=cases.callbacks,
+        at_provider=cases.at_provider,
+        run_in_request=cases.run_in_request,
+        waiting=cases.waiting,
+        request=cases.request,
+        lanes=cases.lanes,
+        webhooks=cases.webhooks,
+        reaper=cases.reaper,
+        batches=cases.batches,
         budget_alerts=budget_alerts,
     )
