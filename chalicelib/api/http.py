@@ -16,7 +16,7 @@ from chalicelib.logs import bind
 if TYPE_CHECKING:
     # Not at run time: pydantic (~0.1 s) is loaded by the first request that validates or shapes
     # a body, not by `import app` (every Lambda function imports the app; see api/__init__.py).
-    from pydantic import BaseModel, ValidationError
+    from pydantic import BaseModel
 
 MAX_BODY_BYTES = 64 * 1024
 Model = TypeVar("Model", bound="BaseModel")
@@ -31,18 +31,9 @@ def json_response(
     )
 
 
-def validation_details(exc: ValidationError) -> list[dict[str, Any]]:
-    """Pydantic's errors as the contract's details, without echoing the (possibly huge) input."""
-    details = []
-    for error in exc.errors(include_input=False, include_url=False):
-        field = ".".join(str(p) for p in error["loc"]) or None
-        details.append({"field": field, "message": error["msg"]})
-    return details
-
-
 def parse_body(request: Request, model: type[Model], max_bytes: int = MAX_BODY_BYTES) -> Model:
     """Validate the JSON body against ``model``; every failure is a 4xx in the error shape."""
-    from pydantic import ValidationError
+    from chalicelib.domain.validation import validated  # pydantic: not on `import app`
 
     raw = request.raw_body or b""
     if len(raw) > max_bytes:
@@ -56,10 +47,7 @@ def parse_body(request: Request, model: type[Model], max_bytes: int = MAX_BODY_B
         raise InvalidRequest("The body is not valid JSON.") from None
     if not isinstance(data, dict):
         raise InvalidRequest("The body must be a JSON object.")
-    try:
-        return model.model_validate(data, strict=True)
-    except ValidationError as exc:
-        raise InvalidRequest("The request body is not valid.", details=validation_details(exc)) from None
+    return validated(model, data, "The request body is not valid.")
 
 
 def query(request: Request) -> dict[str, str]:

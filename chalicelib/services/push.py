@@ -132,15 +132,21 @@ class PushUpdates:
         return _json(GenerationMessage(generation=self._view.render(follower)))
 
     def _send(self, connection_id: str, text: str) -> None:
+        send_or_forget(self._push, self._watches, connection_id, text)
+
+
+def send_or_forget(push: PushChannel, watches: WatchRegistry, connection_id: str, text: str) -> None:
+    """Send ``text``; a connection that is gone (API Gateway's 410) is forgotten, any other failed
+    send is logged and skipped (the next change goes out again, and polling keeps working)."""
+    try:
+        push.send(connection_id, text)
+    except ConnectionGone:
         try:
-            self._push.send(connection_id, text)
-        except ConnectionGone:
-            try:
-                self._watches.forget(connection_id)
-            except StoreError:
-                log.info("a gone connection could not be forgotten now (its TTL will)")
-        except PushError as exc:
-            log.warning("push not delivered: %s", exc)
+            watches.forget(connection_id)
+        except StoreError:
+            log.info("a gone connection could not be forgotten now (its TTL will)")
+    except PushError as exc:
+        log.warning("push not delivered: %s", exc)
 
 
 def _json(message: BaseModel) -> str:

@@ -20,9 +20,8 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
-from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from chalicelib.domain.errors import (
     DomainError,
@@ -42,21 +41,22 @@ from chalicelib.domain.messages import (
     WatchGeneration,
 )
 from chalicelib.domain.models import BatchStatus, ErrorBody
+from chalicelib.domain.validation import validated
 from chalicelib.ports import (
     Connection,
-    ConnectionGone,
     GenerationStore,
     PushChannel,
-    PushError,
     StoreError,
     WatchOutcome,
     WatchRegistry,
 )
 from chalicelib.services.batches import STATUSES, BatchService
 from chalicelib.services.identity import Authenticator
+from chalicelib.services.push import send_or_forget
 from chalicelib.services.views import GenerationView
 
 log = logging.getLogger(__name__)
+MESSAGE_INVALID = "The message is not valid."
 
 MAX_FRAME_BYTES = 8 * 1024
 MAX_WATCHES = 20
@@ -133,9 +133,9 @@ class RealtimeSessions:
             raise InvalidRequest("The message must be a JSON object with an action.")
         action = doc.get("action")
         if action == "watch":
-            self._watch(connection_id, _parse(WatchGeneration, doc).generation_id)
+            self._watch(connection_id, validated(WatchGeneration, doc, MESSAGE_INVALID).generation_id)
         elif action == "watch_batch":
-            self._watch_batch(connection_id, _parse(WatchBatch, doc).batch_id)
+            self._watch_batch(connection_id, validated(WatchBatch, doc, MESSAGE_INVALID).batch_id)
         else:
             raise InvalidRequest("Unknown action: send watch or watch_batch.")
 
@@ -189,23 +189,4 @@ class RealtimeSessions:
 
     def _send(self, connection_id: str, message: BaseModel | str) -> None:
         text = message if isinstance(message, str) else message.model_dump_json()
-        try:
-            self._push.send(connection_id, text)
-        except ConnectionGone:
-            try:
-                self._watches.forget(connection_id)
-            except StoreError:
-                log.info("a gone connection could not be forgotten now (its TTL will)")
-        except PushError as exc:
-            log.warning("WebSocket reply not delivered: %s", exc)
-
-
-def _parse(model: type[WatchGeneration] | type[WatchBatch], doc: dict[str, Any]) -> Any:
-    try:
-        return model.model_validate(doc, strict=True)
-    except ValidationError as exc:
-        details = [
-            {"field": ".".join(str(p) for p in e["loc"]) or None, "message": e["msg"]}
-            for e in exc.errors(include_input=False, include_url=False)
-        ]
-        raise InvalidRequest("The message is not valid.", details=details) from None
+        send_or_forget(self._push, self._watches, connection_id, text)
