@@ -7,13 +7,13 @@ alert is due and sends it to every configured channel.
 from __future__ import annotations
 
 import ipaddress
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 
+from chalicelib.adapters.aws import LazyAwsClient
 from chalicelib.domain.budget import BudgetAlert
 from chalicelib.ports import AlertDeliveryError
 
@@ -123,22 +123,12 @@ class SnsChannel:
         if len(parts) < 6 or parts[0] != "arn" or parts[2] != "sns":
             raise ValueError("AVATARFLOW_BUDGET_SNS_TOPIC_ARN is not an SNS topic ARN")
         self._topic_arn = topic_arn
-        self._region = parts[3]
-        self._client = client
-        self._lock = threading.Lock()
+        self._aws = LazyAwsClient(
+            "sns", region=parts[3], connect_timeout=2, read_timeout=5, max_attempts=3, client=client
+        )
 
     def _sns(self) -> Any:
-        with self._lock:
-            if self._client is None:
-                import boto3
-                from botocore.config import Config
-
-                self._client = boto3.client(
-                    "sns",
-                    region_name=self._region,
-                    config=Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 3}),
-                )
-            return self._client
+        return self._aws.get()
 
     def send(self, alert: BudgetAlert, body: bytes, msg_id: str) -> None:
         from botocore.exceptions import BotoCoreError, ClientError

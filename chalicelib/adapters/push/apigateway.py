@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 from typing import Any
 
+from chalicelib.adapters.aws import LazyAwsClient
 from chalicelib.ports import ConnectionGone, PushError
 
 log = logging.getLogger(__name__)
@@ -58,36 +58,23 @@ class ApiGatewayPush:
         if not endpoint_url.startswith(("https://", "http://")):
             raise ValueError("the WebSocket management endpoint must be a full http(s) URL")
         self._endpoint = endpoint_url.rstrip("/")
-        self._region = region_name or region_of(self._endpoint + "/")
-        self._client = client
-        self._connect_timeout = connect_timeout
-        self._read_timeout = read_timeout
-        self._max_attempts = max(1, max_attempts)
-        self._lock = threading.Lock()
+        # Throttling and 5xx are retried once; a 410 never is.
+        self._aws = LazyAwsClient(
+            "apigatewaymanagementapi",
+            region=region_name or region_of(self._endpoint + "/"),
+            endpoint_url=self._endpoint,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            max_attempts=max_attempts,
+            client=client,
+        )
 
     def __repr__(self) -> str:
         return f"ApiGatewayPush(endpoint={self._endpoint!r})"
 
     @property
     def client(self) -> Any:
-        if self._client is None:
-            with self._lock:
-                if self._client is None:
-                    import boto3
-                    from botocore.config import Config
-
-                    self._client = boto3.client(
-                        "apigatewaymanagementapi",
-                        endpoint_url=self._endpoint,
-                        region_name=self._region,
-                        config=Config(
-                            connect_timeout=self._connect_timeout,
-                            read_timeout=self._read_timeout,
-                            # Throttling and 5xx are retried once; a 410 never is.
-                            retries={"total_max_attempts": self._max_attempts, "mode": "standard"},
-                        ),
-                    )
-        return self._client
+        return self._aws.get()
 
     def send(self, connection_id: str, message: str) -> None:
         from botocore.exceptions import BotoCoreError, ClientError

@@ -16,11 +16,11 @@ from __future__ import annotations
 import json
 import logging
 import re
-import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from chalicelib.adapters.aws import LazyAwsClient
 from chalicelib.domain.tiers import LANES
 from chalicelib.ports import MessageKind, QueueError
 
@@ -87,39 +87,25 @@ class SqsQueue:
         if missing:
             raise ValueError(f"SQS lanes need a queue URL each; missing: {', '.join(missing)}")
         self._urls = dict(queue_urls)
-        self._region = region_name or region_of(self._urls[LANES[0]])
-        self._endpoint_url = endpoint_url
-        self._client = client
-        self._connect_timeout = connect_timeout
-        self._read_timeout = read_timeout
-        self._max_attempts = max_attempts
+        self._aws = LazyAwsClient(
+            "sqs",
+            region=region_name or region_of(self._urls[LANES[0]]),
+            endpoint_url=endpoint_url,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            max_attempts=max_attempts,
+            client=client,
+        )
         self._depth_ttl = depth_ttl
         self._clock = clock
         self._depths: dict[str, tuple[float, int]] = {}
-        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"SqsQueue(lanes={sorted(self._urls)!r})"
 
     @property
     def client(self) -> Any:
-        if self._client is None:
-            with self._lock:
-                if self._client is None:
-                    import boto3
-                    from botocore.config import Config
-
-                    self._client = boto3.client(
-                        "sqs",
-                        region_name=self._region,
-                        endpoint_url=self._endpoint_url,
-                        config=Config(
-                            connect_timeout=self._connect_timeout,
-                            read_timeout=self._read_timeout,
-                            retries={"total_max_attempts": self._max_attempts, "mode": "standard"},
-                        ),
-                    )
-        return self._client
+        return self._aws.get()
 
     def url_for(self, lane: str) -> str:
         url = self._urls.get(lane)
