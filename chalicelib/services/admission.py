@@ -27,6 +27,7 @@ from chalicelib.domain.generation import Generation, iso, request_hash
 from chalicelib.domain.identity import Identity
 from chalicelib.domain.models import GenerationRequest
 from chalicelib.domain.periods import spend_keys, stats_prefixes, window_period
+from chalicelib.domain.similarity import SimilarResult
 from chalicelib.domain.styles import get_style
 from chalicelib.domain.tiers import Tier
 from chalicelib.messagebus import MessageBus
@@ -38,11 +39,13 @@ from chalicelib.services.policy import GenerationPolicy
 
 @dataclass(frozen=True)
 class Admitted:
-    """An accepted request: ``created`` (a new job), ``cached``, ``joined`` or ``replayed``."""
+    """An accepted request: ``created`` (a new job), ``cached``, ``joined`` or ``replayed``;
+    ``similar``: cached results of similar requests, offered as an instant choice."""
 
     outcome: AdmitOutcome
     generation: Generation
     rate_limit: RateLimit | None
+    similar: tuple[SimilarResult, ...] = ()
 
 
 def window_charges(identity: Identity, tier: Tier, now: float) -> list[WindowCharge]:
@@ -147,6 +150,10 @@ class Admission:
             spend_limits=self._policy.budget.limits_for(tier.name),
             stats_prefixes=tuple(zip(stats_prefixes(now), (DAY_STATS_TTL, MONTH_STATS_TTL), strict=True)),
             claim_lease_ms=claim_lease_ms,
+            # Only a caller who sees the answer is offered similar results (not batches, not the
+            # gallery's own jobs); any request may accept one.
+            offer_similar=batch is None and not gallery_candidate,
+            accept_similar=req.accept_similar,
         )
         try:
             result = self._generations.admit(request)
@@ -164,7 +171,7 @@ class Admission:
         self._raise_for_refusal(result.outcome, result.retry_after, req, rate_limit)
         if result.generation is None:  # every accepting outcome carries the record
             raise StoreError("the store accepted a request without returning its record")
-        return Admitted(result.outcome, result.generation, rate_limit)
+        return Admitted(result.outcome, result.generation, rate_limit, result.similar)
 
     def _raise_for_refusal(
         self,

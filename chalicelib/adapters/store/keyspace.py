@@ -39,10 +39,19 @@ class Keyspace:
     def request_keys(self, request_hash: str) -> tuple[str, str, str]:
         """The result cache, the in-flight claim and the followers list of identical requests."""
         return (
-            self.key(f"cache:{request_hash}"),
+            self.cache_prefix + request_hash,
             self.key(f"inflight:{request_hash}"),
             self.key(f"followers:{request_hash}"),
         )
+
+    def similar_index(self, style: str, variant: str) -> str:
+        """``sim:<style>:<variant>``: the request hashes of the cached results of one style and
+        quality (variant), newest last (``finish.lua`` adds, ``admit.lua`` reads and prunes)."""
+        return self.key(f"sim:{style}:{variant}")
+
+    @property
+    def cache_prefix(self) -> str:
+        return self.key("cache:")
 
     def timer(self, timer: str) -> str:
         return self.key(TIMER_KEYS[timer])

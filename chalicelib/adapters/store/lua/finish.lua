@@ -14,14 +14,17 @@
 --
 -- KEYS: 1 generation hash, 2 cache hash, 3 in-flight claim, 4 followers list, 5 open jobs zset,
 --       6 callbacks zset, 7 poll zset, 8 this job's followers still to end, 9 followers timer zset,
---       10 the job's watchers set, 11 its batch's watchers set (KEYS[10] again if none)
+--       10 the job's watchers set, 11 its batch's watchers set (KEYS[10] again if none),
+--       12 the similar-results index of the job's style and quality (admit.lua reads it)
 -- ARGV: 1 generation id, 2 status (succeeded|failed), 3 completed_at, 4 images json,
 --       5 provider, 6 error code, 7 error message, 8 cache ttl, 9 generation key prefix,
 --       10 stats counter count C, then C triples (key, amount, ttl), then a spend counter
 --       count S and S triples, then a count E of extra record fields (provider latency, cost)
 --       and E (field, value) pairs, then the time (ms) at which callbacks are due, then the
 --       wake-up list prefix, its ttl (s), the follower chunk size, and when (ms) the reaper takes
---       over the followers left for later
+--       over the followers left for later, then for the similar-results index: the job's
+--       request hash, its prompt, its words (domain/similarity.py), its size, the index's bound
+--       and the entry's score (ms)
 -- Reply: {code, followers ended, followers still to end, watcher...}; code -1 if unknown, 0 if it
 -- had already ended, 1 if this call ended it; then, when it did, who watches the job (followers'
 -- watchers included) or its batch ("<connection> <watched id>" each): its end is pushed to them
@@ -86,6 +89,15 @@ local reaper_at = tonumber(ARGV[nextra_end + 4])
 -- The wake-up token: what a waiter needs to end its own copy of the job, fields split by \31.
 -- One per waiter: the job's own (a replayed request), then one per follower ended (below); a
 -- follower's waiter blocks on its leader's list.
+-- The similar-results index: the prompt and its words live in the cache hash (so erasing the
+-- cache entry erases them); the index holds only the entry's request hash, newest last, bounded.
+if status == 'succeeded' and KEYS[12] and ARGV[nextra_end + 5] ~= '' then
+  redis.call('HSET', KEYS[2], 'prompt', ARGV[nextra_end + 6], 'sim_tokens', ARGV[nextra_end + 7],
+             'size', ARGV[nextra_end + 8])
+  redis.call('ZADD', KEYS[12], tonumber(ARGV[nextra_end + 10]), ARGV[nextra_end + 5])
+  redis.call('ZREMRANGEBYRANK', KEYS[12], 0, -1 - tonumber(ARGV[nextra_end + 9]))
+  redis.call('EXPIRE', KEYS[12], tonumber(ARGV[8]))
+end
 local token = table.concat({ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]}, '\31')
 local wake_key = wake_prefix .. gen_id
 redis.call('RPUSH', wake_key, token)
