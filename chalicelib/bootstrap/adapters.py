@@ -56,6 +56,7 @@ def generation_policy(settings: Settings) -> GenerationPolicy:
         max_receives=settings.lane_max_receives,
         max_attempts=settings.job_max_attempts,
         budget=Budget(settings.daily_budget_usd, settings.monthly_budget_usd, settings.budget_hard_cap_ratio),
+        experiment_dev_share=settings.experiment_dev_share,
     )
 
 

@@ -91,6 +91,7 @@ class Container:
             budget=self.policy.budget,
             providers=self.provider.vendors or (self.provider.name,),
             clock=self.clock,
+            experiment_share=self.policy.experiment_dev_share,
         )
 
     def describe(self) -> dict[str, Any]:

@@ -84,6 +84,14 @@ class ProviderAttempted(Event):
 
 
 @dataclass(frozen=True)
+class GenerationChosen(Event):
+    """A user made one of their own generations their avatar (``PUT /v1/me/avatar``): the
+    outcome the schnell-against-dev experiment measures."""
+
+    generation: Generation
+
+
+@dataclass(frozen=True)
 class GalleryItemChosen(Event):
     """A user made a gallery item their avatar (Unsplash asks to be told of each download)."""
 

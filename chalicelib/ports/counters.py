@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from chalicelib.ports.generations import Counter
 
 
 class Counters(Protocol):
@@ -15,4 +18,10 @@ class Counters(Protocol):
 
     def values(self, keys: Sequence[str]) -> list[float]:
         """The current values of counters (stats, spend) in one call, 0.0 where absent."""
+        ...
+
+    def add(self, counters: Sequence[Counter], *, once: tuple[str, int] | None = None) -> bool:
+        """Add to every counter in one atomic call (a ``ttl`` of 0: no expiry). With ``once``
+        (a marker key and its ttl), only the first call for that marker adds anything: False
+        for the others (an event handled twice counts once)."""
         ...

@@ -23,7 +23,8 @@ from chalicelib.domain.errors import (
     StoreUnavailable,
 )
 from chalicelib.domain.events import GenerationAdmitted
-from chalicelib.domain.generation import Generation, iso, request_hash
+from chalicelib.domain.experiment import DEV_QUALITY, ELIGIBLE_QUALITY, Arm, arm_for
+from chalicelib.domain.generation import Generation, cache_quality, iso, request_hash
 from chalicelib.domain.identity import Identity
 from chalicelib.domain.models import GenerationRequest
 from chalicelib.domain.periods import spend_keys, stats_prefixes, window_period
@@ -120,6 +121,7 @@ class Admission:
         self.check_entitlements(identity, req)
         tier = self._tiers[identity.tier]
         now = self._clock.time()
+        arm = self._arm(identity, req, gallery_candidate)
         new = Generation(
             id="gen_" + secrets.token_urlsafe(15),
             owner=identity.key,
@@ -131,10 +133,13 @@ class Admission:
             lane=lane or tier.lane,
             tier=accounting_tier or tier.name,
             created_at=iso(now),
-            request_hash=request_hash(req.style, req.prompt, req.variation, req.size, req.quality),
+            request_hash=request_hash(
+                req.style, req.prompt, req.variation, req.size, cache_quality(req.quality, arm)
+            ),
             callback_url=req.callback_url,
             batch=batch,
             gallery_candidate=gallery_candidate,
+            arm=arm,
         )
         minute = int(now) // 60
         request = AdmitRequest(
@@ -172,6 +177,18 @@ class Admission:
         if result.generation is None:  # every accepting outcome carries the record
             raise StoreError("the store accepted a request without returning its record")
         return Admitted(result.outcome, result.generation, rate_limit, result.similar)
+
+    def _arm(self, identity: Identity, req: GenerationRequest, gallery_candidate: bool) -> Arm | None:
+        """The experiment's arm of this request (domain/experiment.py), None where it does not
+        apply: the experiment is off, the request is not `fast`, its style has no dev model, or it
+        is the gallery's own job."""
+        share = self._policy.experiment_dev_share
+        if share <= 0 or req.quality != ELIGIBLE_QUALITY or gallery_candidate:
+            return None
+        style = get_style(req.style)
+        if style is None or DEV_QUALITY not in style.qualities:
+            return None
+        return arm_for(identity.key, share)
 
     def _raise_for_refusal(
         self,

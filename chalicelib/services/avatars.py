@@ -7,8 +7,9 @@ import logging
 from collections.abc import Mapping
 
 from chalicelib.domain.errors import Conflict, InvalidRequest, NotFound, Unauthorized
-from chalicelib.domain.events import GalleryItemChosen
+from chalicelib.domain.events import GalleryItemChosen, GenerationChosen
 from chalicelib.domain.gallery import GalleryEntry
+from chalicelib.domain.generation import Generation
 from chalicelib.domain.identity import Identity
 from chalicelib.domain.models import Avatar, AvatarChoice
 from chalicelib.messagebus import MessageBus
@@ -49,6 +50,7 @@ class AvatarService:
         if (choice.gallery_id is None) == (choice.generation_id is None):
             raise InvalidRequest("Give exactly one of gallery_id or generation_id.")
         picked: GalleryEntry | None = None
+        adopted: Generation | None = None
         if choice.gallery_id is not None:
             entry = picked = self._gallery.entry(choice.gallery_id)
             if entry is None:
@@ -62,9 +64,12 @@ class AvatarService:
             if generation.status != "succeeded" or not generation.images:
                 raise Conflict("Only a succeeded generation can become an avatar.")
             doc = {"source": "generation", "id": generation.id, "images": self._pin(generation.images)}
+            adopted = generation
         self._kv.set(self._key(identity.key), json.dumps(doc))
         if picked is not None:
             self._bus.publish(GalleryItemChosen(picked))
+        if adopted is not None:
+            self._bus.publish(GenerationChosen(adopted))
         return Avatar.model_validate(doc)
 
     def _pin(self, keys: Mapping[str, str]) -> dict[str, str]:

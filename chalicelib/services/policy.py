@@ -21,6 +21,7 @@ class GenerationPolicy:
     max_receives: int = 5  # at this receive of a lane message a failure fails the job (refunded)
     max_attempts: int = 3  # provider jobs (webhook mode) submitted again after failing
     budget: Budget = field(default_factory=Budget)
+    experiment_dev_share: float = 0.0  # of eligible `fast` requests served by FLUX dev (domain/experiment.py)
 
     def wait_for(self, wait: float | None) -> float:
         """The wait a request gets: its own (``Prefer: wait``) up to the maximum, else the default."""

@@ -94,7 +94,7 @@ class GenerationView:
     def _estimate(self, generation: Generation) -> tuple[models.Progress, float] | None:
         if not generation.is_open:
             return None
-        typical = self._typical_seconds(generation.quality)
+        typical = self._typical_seconds(generation.model_quality)
         if generation.status == "queued":
             position = self._queue.position(generation.id, generation.lane)
             eta = typical * (1 + max(0, (position or 1) - 1)) + STORING_SECONDS

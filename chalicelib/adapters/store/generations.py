@@ -83,7 +83,7 @@ class RedisGenerations:
             keys.key(request.spend_keys[0]),
             keys.key(request.spend_keys[1]),
             *(keys.key(w.key) for w in request.windows),
-            keys.similar_index(new.style, new.quality),
+            keys.similar_index(new.style, new.cache_quality),
         ]
         args: list[Arg] = [
             request.now_ms,
@@ -156,7 +156,7 @@ class RedisGenerations:
             self._keys.timer("followers"),
             self._keys.watchers_prefix + ended.id,
             self._keys.watchers_prefix + (ended.batch or ended.id),
-            self._keys.similar_index(ended.style, ended.quality),
+            self._keys.similar_index(ended.style, ended.cache_quality),
         ]
         succeeded = ended.status == "succeeded"
         args: list[Arg] = [

@@ -6,7 +6,8 @@ from collections.abc import Sequence
 
 from chalicelib.adapters.store.keyspace import Keyspace
 from chalicelib.adapters.store.replies import text
-from chalicelib.ports import StoreError, TimerKind
+from chalicelib.adapters.store.scripts import script
+from chalicelib.ports import Counter, StoreError, TimerKind
 
 
 class RedisKeyValue:
@@ -54,6 +55,14 @@ class RedisCounters:
             return [float(text(v)) if v is not None else 0.0 for v in values]
         except (TypeError, ValueError) as exc:
             raise StoreError("state store holds a counter that is not a number") from exc
+
+    def add(self, counters: Sequence[Counter], *, once: tuple[str, int] | None = None) -> bool:
+        keys = [self._keys.key(once[0]) if once else ""]
+        args: list[str | int | float] = [max(1, int(once[1])) if once else 0]
+        for counter in counters:
+            keys.append(self._keys.key(counter.key))
+            args += [repr(float(counter.amount)), max(0, int(counter.ttl))]
+        return int(self._keys.client.run_script(script("counters_add"), keys, args)) == 1
 
 
 class RedisTimers:
