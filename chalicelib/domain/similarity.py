@@ -6,7 +6,8 @@ normalisation (``normalize_prompt``), with filler words left out: "a red fox wit
 "red fox, glasses" are the same request to a picture. Two empty prompts (the style alone) are
 identical. The store keeps, per style and quality, a bounded index of the results it has cached
 (``finish.lua`` adds to it, ``admit.lua`` reads it in the call that admits a request), so the
-comparison costs no round trip of its own and never scans the keyspace.
+comparison costs no round trip of its own and never scans the keyspace. The index holds prompt
+words by the cache entry's request hash: ``GenerationStore.forget_similar`` takes one out (erasure).
 """
 
 from __future__ import annotations

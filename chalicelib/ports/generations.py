@@ -149,6 +149,12 @@ class GenerationStore(Protocol):
         not running (it ended, or was never claimed)."""
         ...
 
+    def forget_similar(self, generation: Generation) -> bool:
+        """Take a generation's cached result out of the similar-results index of its style and
+        quality (the words of its prompt; erasing a user's data). The prompt itself lives in the
+        cache entry (``request_hash``), which the eraser deletes. True if it was indexed."""
+        ...
+
     def get(self, generation_id: str) -> Generation | None: ...
 
     def history(

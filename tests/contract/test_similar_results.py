@@ -4,6 +4,7 @@ adapter: the embedded Redis and the Upstash adapter through the REST harness."""
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from chalicelib.adapters.store.redis_store import RedisStateStore
 from chalicelib.domain.generation import Success
@@ -103,16 +104,39 @@ def test_only_the_same_size_and_quality_match_and_at_most_three_best_first(store
     assert [(s.request_hash, s.score) for s in found.similar] == [("c2", 1.0), ("c3", 0.6667), ("c1", 0.5)]
 
 
-def test_an_erased_cache_entry_leaves_the_index_with_its_prompt(store_backend: Backend) -> None:
+def test_an_erased_result_leaves_the_index(store_backend: Backend) -> None:
     store, raw, prefix = store_backend.store, store_backend.raw, store_backend.prefix
     made(store, "fox1", "A red fox with glasses")
-    index = f"{prefix}sim:anime:fast"
-    assert raw.command("ZRANGE", index, 0, -1) in (["fox1"], [b"fox1"])
+    made(store, "owl1", "an owl in the snow")
+    order, words = f"{prefix}sim:anime:fast", f"{prefix}simw:anime:fast"
+    assert raw.command("ZCARD", order) == 2 and raw.command("HLEN", words) == 2
 
-    # Erasing a user's cached result deletes its cache hash: the prompt and its words lived there
-    # only; the index held the entry's request hash, and the next lookup drops it.
-    raw.command("DEL", f"{prefix}cache:fox1")
-    result = admit(store, "u1", "fox2", "red fox with glasses", accept=True)
+    # Erasing a user's data: their result out of the index (its words), their cache entry (its
+    # prompt) deleted by the eraser.
+    fox = dataclasses.replace(new_generation(gen_id(), "maker", "fox1"), prompt="A red fox with glasses")
+    assert store.generations.forget_similar(fox) is True
+    assert store.generations.forget_similar(fox) is False
+    assert raw.command("ZCARD", order) == 1 and raw.command("HLEN", words) == 1
+    assert "fox" not in str(raw.command("HGETALL", words))
+    assert admit(store, "u1", "fox2", "red fox with glasses").similar == ()
+
+    # A cache entry gone without its index entry (expired, or deleted alone) is pruned on sight.
+    raw.command("DEL", f"{prefix}cache:owl1")
+    result = admit(store, "u1", "owl2", "an owl in snow", accept=True)
     created_id(result)
     assert result.similar == ()
-    assert raw.command("ZCARD", index) == 0
+    assert raw.command("ZCARD", order) == 0 and raw.command("HLEN", words) == 0
+
+
+def test_the_index_keeps_the_newest_entries_only(store_backend: Backend, monkeypatch: Any) -> None:
+    from chalicelib.adapters.store import generations
+
+    monkeypatch.setattr(generations, "INDEX_SIZE", 3)
+    store, raw, prefix = store_backend.store, store_backend.raw, store_backend.prefix
+    for i in range(5):
+        made(store, f"cat{i}", f"cat number {i}", second=10 + i)
+    assert raw.command("ZRANGE", f"{prefix}sim:anime:fast", 0, -1) in (
+        ["cat2", "cat3", "cat4"],
+        [b"cat2", b"cat3", b"cat4"],
+    )
+    assert raw.command("HLEN", f"{prefix}simw:anime:fast") == 3

@@ -83,7 +83,7 @@ class RedisGenerations:
             keys.key(request.spend_keys[0]),
             keys.key(request.spend_keys[1]),
             *(keys.key(w.key) for w in request.windows),
-            keys.similar_index(new.style, new.cache_quality),
+            *keys.similar_index(new.style, new.cache_quality),
         ]
         args: list[Arg] = [
             request.now_ms,
@@ -156,7 +156,7 @@ class RedisGenerations:
             self._keys.timer("followers"),
             self._keys.watchers_prefix + ended.id,
             self._keys.watchers_prefix + (ended.batch or ended.id),
-            self._keys.similar_index(ended.style, ended.cache_quality),
+            *self._keys.similar_index(ended.style, ended.cache_quality),
         ]
         succeeded = ended.status == "succeeded"
         args: list[Arg] = [
@@ -249,6 +249,16 @@ class RedisGenerations:
             [job.to_json(), int(lease_until_ms), int(poll_at_ms), generation_id],
         )
         return int(reply) == 1
+
+    def forget_similar(self, generation: Generation) -> bool:
+        if not generation.request_hash:
+            return False
+        reply = self._keys.client.run_script(
+            script("similar_forget"),
+            list(self._keys.similar_index(generation.style, generation.cache_quality)),
+            [generation.request_hash],
+        )
+        return int(reply) > 0
 
     # -- reads ---------------------------------------------------------------------------------
     def get(self, generation_id: str) -> Generation | None:

@@ -44,10 +44,11 @@ class Keyspace:
             self.key(f"followers:{request_hash}"),
         )
 
-    def similar_index(self, style: str, variant: str) -> str:
-        """``sim:<style>:<variant>``: the request hashes of the cached results of one style and
-        quality (variant), newest last (``finish.lua`` adds, ``admit.lua`` reads and prunes)."""
-        return self.key(f"sim:{style}:{variant}")
+    def similar_index(self, style: str, variant: str) -> tuple[str, str]:
+        """The similar-results index of one style and quality (variant): ``sim:<style>:<variant>``,
+        the request hashes of its cached results, newest last, and ``simw:<style>:<variant>``, their
+        words by request hash (``finish.lua`` adds, ``admit.lua`` reads and prunes)."""
+        return self.key(f"sim:{style}:{variant}"), self.key(f"simw:{style}:{variant}")
 
     @property
     def cache_prefix(self) -> str:

@@ -8,9 +8,10 @@
 --
 -- KEYS: 1 rate counter, 2 idempotency key, 3 cache hash, 4 in-flight claim, 5 new generation
 --       hash, 6 identity history zset, 7 open jobs zset, 8 followers list, 9 today's spend,
---       10 this month's spend, 11.. quota counters (N), then 11 + N the similar-results index
---       of the request's style and quality (a zset of cache entries' request hashes, newest
---       last; finish.lua adds to it)
+--       10 this month's spend, 11.. quota counters (N), then the similar-results index of the
+--       request's style and quality (finish.lua fills it): 11 + N its order (a zset of cache
+--       entries' request hashes, newest last), 12 + N its words (a hash: request hash ->
+--       'size|count| word word ... ')
 -- ARGV: 1 now_ms, 2 generation id, 3 request hash, 4 rate limit, 5 rate reset (epoch s),
 --       6 has idempotency key (1/0), 7 idempotency ttl, 8 deadline_ms, 9 generation key prefix,
 --       10 record ttl, 11 window count N, 12 field-pair count F, 13 daily spend limit (USD,
@@ -20,7 +21,7 @@
 --       built here from the prefix, fine on a single-shard Redis as in finish.lua),
 --       16 claim lease ms (> 0: a created job is claimed for the caller, who runs it at once:
 --       running, attempts 1, leased until now + lease, saving the claim's own round trip),
---       17 the prompt's words (space-separated, domain/similarity.py), 18 similar mode (0 none,
+--       17 the prompt's distinct words (space-separated, domain/similarity.py), 18 similar mode (0 none,
 --       1 offer similar results, 2 offer and serve a close enough one as a cache hit),
 --       19 offer threshold, 20 accept threshold (token-set Jaccard, 0..1), 21 most results
 --       offered, 22 index entries compared (the newest), 23 cache hash key prefix, 24 size,
@@ -47,7 +48,7 @@ local stats = {}
 for word in string.gmatch(ARGV[15] or '', '%S+') do stats[#stats + 1] = word end
 local claim_lease_ms = tonumber(ARGV[16])
 local sim_mode = tonumber(ARGV[18])
-local sim_key = KEYS[11 + nwin]
+local sim_key, sim_words = KEYS[11 + nwin], KEYS[12 + nwin]
 local win_base = 24
 local field_base = win_base + 2 * nwin
 
@@ -147,41 +148,58 @@ if leader then
 end
 
 -- Cached results of similar requests (same style, quality and size; close words): the newest
--- entries of the index, compared by token-set Jaccard, the best few kept (ties: the newer).
--- An entry whose cache hash is gone (expired, or erased with its owner's data) leaves the index
--- here: the index holds no prompt of its own, only the cache entry's request hash.
+-- entries of the index, their words read in one HMGET and compared by token-set Jaccard; the
+-- best few (ties: the newer) are read from their cache hashes, where the prompts live. An entry
+-- whose cache hash is gone (expired, or erased with its owner's data) leaves the index here.
 local similar = {}
 if sim_mode > 0 then
+  -- Each word as ' word ': a plain find in an entry's ' w1 w2 ... ' is a whole-word match.
   local wanted, nwanted = {}, 0
   for word in string.gmatch(ARGV[17], '%S+') do
-    if not wanted[word] then wanted[word] = true; nwanted = nwanted + 1 end
+    nwanted = nwanted + 1
+    wanted[nwanted] = ' ' .. word .. ' '
   end
   local offer, most = tonumber(ARGV[19]), tonumber(ARGV[21])
-  for _, member in ipairs(redis.call('ZREVRANGE', sim_key, 0, tonumber(ARGV[22]) - 1)) do
-    local entry = redis.call('HMGET', ARGV[23] .. member, 'sim_tokens', 'size', 'images', 'prompt', 'provider')
-    if not entry[3] then
-      redis.call('ZREM', sim_key, member)
-    elseif entry[2] == ARGV[24] then
-      local seen, n, common = {}, 0, 0
-      for word in string.gmatch(entry[1] or '', '%S+') do
-        if not seen[word] then
-          seen[word] = true; n = n + 1
-          if wanted[word] then common = common + 1 end
+  local keep = most + 2  -- a spare or two, should a kept entry's cache hash be gone
+  local candidates = {}
+  local members = redis.call('ZREVRANGE', sim_key, 0, tonumber(ARGV[22]) - 1)
+  if #members > 0 then
+    local entries = redis.call('HMGET', sim_words, unpack(members))
+    for i, member in ipairs(members) do
+      local size, count, words = nil, nil, nil
+      if entries[i] then size, count, words = string.match(entries[i], '^(%d+)|(%d+)|(.*)$') end
+      if not size then
+        redis.call('ZREM', sim_key, member)
+      elseif size == ARGV[24] then
+        -- Both word lists are sets (domain/similarity.py): |A & B| by plain finds, |B| as stored.
+        local common = 0
+        for w = 1, nwanted do
+          if string.find(words, wanted[w], 1, true) then common = common + 1 end
+        end
+        local union = nwanted + tonumber(count) - common
+        local score = 1
+        if union > 0 then score = common / union end
+        if score >= offer then
+          local pos = #candidates + 1
+          for c = 1, #candidates do
+            if score > candidates[c][2] then pos = c; break end
+          end
+          if pos <= keep then
+            table.insert(candidates, pos, {member, score})
+            if #candidates > keep then table.remove(candidates) end
+          end
         end
       end
-      local union = nwanted + n - common
-      local score = 1
-      if union > 0 then score = common / union end
-      if score >= offer then
-        local pos = #similar + 1
-        for i = 1, #similar do
-          if score > similar[i][2] then pos = i; break end
-        end
-        if pos <= most then
-          table.insert(similar, pos, {member, score, entry[4] or '', entry[3], entry[5] or ''})
-          if #similar > most then table.remove(similar) end
-        end
-      end
+    end
+  end
+  for _, found in ipairs(candidates) do
+    if #similar >= most then break end
+    local entry = redis.call('HMGET', ARGV[23] .. found[1], 'prompt', 'images', 'provider')
+    if entry[2] then
+      similar[#similar + 1] = {found[1], found[2], entry[1] or '', entry[2], entry[3] or ''}
+    else
+      redis.call('ZREM', sim_key, found[1])
+      redis.call('HDEL', sim_words, found[1])
     end
   end
   local parts = {}

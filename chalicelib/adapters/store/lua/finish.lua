@@ -15,7 +15,9 @@
 -- KEYS: 1 generation hash, 2 cache hash, 3 in-flight claim, 4 followers list, 5 open jobs zset,
 --       6 callbacks zset, 7 poll zset, 8 this job's followers still to end, 9 followers timer zset,
 --       10 the job's watchers set, 11 its batch's watchers set (KEYS[10] again if none),
---       12 the similar-results index of the job's style and quality (admit.lua reads it)
+--       12 and 13 the similar-results index of the job's style and quality (admit.lua reads
+--       it): its order (a zset of request hashes) and its words (a hash of request hash ->
+--       'size|count| word word ... ')
 -- ARGV: 1 generation id, 2 status (succeeded|failed), 3 completed_at, 4 images json,
 --       5 provider, 6 error code, 7 error message, 8 cache ttl, 9 generation key prefix,
 --       10 stats counter count C, then C triples (key, amount, ttl), then a spend counter
@@ -86,18 +88,26 @@ local wake_prefix = ARGV[nextra_end + 1]
 local wake_ttl = tonumber(ARGV[nextra_end + 2])
 local chunk = tonumber(ARGV[nextra_end + 3])
 local reaper_at = tonumber(ARGV[nextra_end + 4])
+-- The similar-results index: the prompt stays in the cache hash (shown with the result); the
+-- index holds the entry's words by its request hash, the newest `bound` entries only.
+if status == 'succeeded' and KEYS[13] and ARGV[nextra_end + 5] ~= '' then
+  local member, words, n = ARGV[nextra_end + 5], ARGV[nextra_end + 7], 0
+  for _ in string.gmatch(words, '%S+') do n = n + 1 end
+  redis.call('HSET', KEYS[2], 'prompt', ARGV[nextra_end + 6])
+  redis.call('ZADD', KEYS[12], tonumber(ARGV[nextra_end + 10]), member)
+  redis.call('HSET', KEYS[13], member, ARGV[nextra_end + 8] .. '|' .. n .. '| ' .. words .. ' ')
+  local bound = tonumber(ARGV[nextra_end + 9])
+  local evicted = redis.call('ZRANGE', KEYS[12], 0, -1 - bound)
+  if #evicted > 0 then
+    redis.call('ZREMRANGEBYRANK', KEYS[12], 0, -1 - bound)
+    redis.call('HDEL', KEYS[13], unpack(evicted))
+  end
+  redis.call('EXPIRE', KEYS[12], tonumber(ARGV[8]))
+  redis.call('EXPIRE', KEYS[13], tonumber(ARGV[8]))
+end
 -- The wake-up token: what a waiter needs to end its own copy of the job, fields split by \31.
 -- One per waiter: the job's own (a replayed request), then one per follower ended (below); a
 -- follower's waiter blocks on its leader's list.
--- The similar-results index: the prompt and its words live in the cache hash (so erasing the
--- cache entry erases them); the index holds only the entry's request hash, newest last, bounded.
-if status == 'succeeded' and KEYS[12] and ARGV[nextra_end + 5] ~= '' then
-  redis.call('HSET', KEYS[2], 'prompt', ARGV[nextra_end + 6], 'sim_tokens', ARGV[nextra_end + 7],
-             'size', ARGV[nextra_end + 8])
-  redis.call('ZADD', KEYS[12], tonumber(ARGV[nextra_end + 10]), ARGV[nextra_end + 5])
-  redis.call('ZREMRANGEBYRANK', KEYS[12], 0, -1 - tonumber(ARGV[nextra_end + 9]))
-  redis.call('EXPIRE', KEYS[12], tonumber(ARGV[8]))
-end
 local token = table.concat({ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]}, '\31')
 local wake_key = wake_prefix .. gen_id
 redis.call('RPUSH', wake_key, token)
