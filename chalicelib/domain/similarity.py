@@ -28,31 +28,7 @@ INDEX_SIZE = 100
 
 # Words that change no picture; kept short on purpose (a colour or a noun is never filler).
 FILLER = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "of",
-        "with",
-        "and",
-        "in",
-        "on",
-        "at",
-        "to",
-        "for",
-        "by",
-        "from",
-        "as",
-        "is",
-        "are",
-        "wearing",
-        "who",
-        "that",
-        "this",
-        "my",
-        "me",
-        "i",
-    ]
+    "a an the of with and in on at to for by from as is are wearing who that this my me i".split()  # noqa: SIM905
 )
 _WORD = re.compile(r"\w+")
 

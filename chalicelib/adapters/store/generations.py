@@ -182,7 +182,7 @@ class RedisGenerations:
         # Followers left for later are the reaper's a minute on, if their finisher has not ended them.
         reaper_at = completed_ms + FOLLOWERS_REAPER_DELAY_MS
         args += [completed_ms, self._keys.wake_prefix, WAKE_TTL_SECONDS, FOLLOWER_CHUNK, reaper_at]
-        # The similar-results index (finish.lua keeps the prompt in the cache hash, not the index).
+        # The similar-results index: the prompt goes in the cache hash, its words in the index.
         indexed = succeeded and bool(request_hash) and bool(ended.style)
         args += [
             request_hash if indexed else "",
