@@ -9,7 +9,7 @@ from typing import Any
 
 from chalicelib.cost.counts import MeasuredCounts
 from chalicelib.cost.prices import PriceTable
-from chalicelib.cost.scenarios import Assumptions, Row, Scenario, measured
+from chalicelib.cost.scenarios import ASSUMPTION_NOTES, Assumptions, Row, Scenario, measured
 
 GOAL_USERS = (100_000, 1_000_000)
 GOAL_SAVING = 0.40
@@ -206,10 +206,13 @@ def svg_chart(scenarios: Sequence[Scenario]) -> str:
 # --- docs/cost.md ----------------------------------------------------------------------------
 
 
-def _assumptions_table(a: Assumptions) -> str:
-    rows = ["| assumption | value |", "| --- | --- |"]
+def _assumptions_table(a: Assumptions, counts: MeasuredCounts) -> str:
+    rows = ["| assumption | value | from |", "| --- | --- | --- |"]
     for f in fields(a):
-        rows.append(f"| `{f.name}` | {getattr(a, f.name)} |")
+        value = getattr(a, f.name)
+        if f.name == "dedup_saving" and value is None:
+            value = f"{counts.dedup_saving:.1%} (measured)"
+        rows.append(f"| `{f.name}` | {value} | {ASSUMPTION_NOTES.get(f.name, '')} |")
     return "\n".join(rows)
 
 
@@ -275,7 +278,16 @@ def markdown(
                 f"${r['hybrid_high']:,.2f}: {r['saving']:.0%} cheaper, goal {verdict}. The largest line is "
                 f"{dominant.item} (${dominant.high:,.2f}, {dominant.high / r['measured_high']:.0%} of the total)."
             )
-        out += ["", *_sensitivity(results, prices, counts, assumptions), ""]
+        out += [
+            "",
+            "The gallery's batch AI line is priced from the jobs the daily refresh makes (low) up to its "
+            "cap, the budget share it may spend (high): a ceiling, not a bill. The provider line is "
+            "the one that grows with users; what moves it is the share of users who generate, how "
+            "often they do, and how many requests the cache and the in-flight dedup answer.",
+            "",
+            *_sensitivity(results, prices, counts, assumptions),
+            "",
+        ]
     out += [
         "## Where the research's assumptions do not hold",
         "",
@@ -288,13 +300,27 @@ def markdown(
         for row in scenario.rows:
             out += [f"### {row.users:,} users / month", "", lines_table(row), ""]
     out += [
+        "## How `measured` is priced",
+        "",
+        "Per month, for N users: N x `ai_share` x `generations_per_ai_user` AI requests, of which "
+        "(1 - dedup saving) reach a provider (fal schnell at 1 MP; the premium share's `standard` "
+        "requests on FLUX dev). Every user loads `gallery_requests_per_user` gallery pages; each AI "
+        "request is a POST, a quota read and `status_polls_per_generation` polls, each an API Gateway "
+        "REST request and a Lambda invocation billed for the in-process milliseconds the round-trip "
+        "benchmark measures plus one Upstash round trip per store call it counts (and a cold start "
+        "for a share of them). Each paid job is one lane invocation (the benchmark's pipeline time, "
+        "its store calls, and the wait for the provider), three SQS requests, one R2 PUT per WebP "
+        "size and a month of storage at the bytes the image benchmark measures. Fixed lines: the "
+        "schedules, the lanes' idle long polls, the gallery's revalidation per warm container, "
+        "metrics and alarms. No free tier is applied.",
+        "",
         "## Measured counts (from docs/benchmarks.md)",
         "",
         _counts_table(counts),
         "",
         "## Assumptions of `measured`",
         "",
-        _assumptions_table(assumptions),
+        _assumptions_table(assumptions, counts),
         "",
         "## Unit prices",
         "",

@@ -160,6 +160,42 @@ class Assumptions:
     daily_budget_usd: float = 25.0  # AVATARFLOW_DAILY_BUDGET_USD
 
 
+ASSUMPTION_NOTES: dict[str, str] = {
+    "ai_share": "the research's 30 % who generate",
+    "generations_per_ai_user": "the research's one image each",
+    "premium_share": "assumption; premium requests are 1024 px (4 WebP sizes, 1 MP at fal)",
+    "premium_standard_share": "assumption; `standard` runs on FLUX dev at $0.025 / MP",
+    "dedup_saving": "None = measured by bench/spike.py (cache hits + joins of in-flight jobs)",
+    "gallery_requests_per_user": "assumption; 0 store calls each on a warm container (bench/roundtrips.py)",
+    "status_polls_per_generation": "assumption; one store call each (bench/roundtrips.py)",
+    "websocket_share": "assumption; web/realtime.js watches, polling is the fallback",
+    "websocket_messages": "bench/realtime.py: 5 phases pushed per watcher, + the subscribe",
+    "image_views_per_generation": "assumption",
+    "gallery_images_per_page": "the gallery's default page size (limit=24)",
+    "cdn_hit_ratio": "assumption (low-cost end, high-cost end)",
+    "upstash_rtt_ms": "docs/benchmarks.md: 1-2 ms in region, tens of ms across regions",
+    "cold_start_share": "assumption; each cold start bills bench/coldstart.py's first request as deployed",
+    "provider_wait_s": "services/latency.py's expected seconds: the worker's Lambda waits for the provider",
+    "store_calls_per_job_extra": "assumption: the router's breaker read, which the bench's provider skips",
+    "sqs_requests_per_job": "send, receive, delete (one 64 KB chunk each)",
+    "sqs_idle_requests": "docs/deploy.md: about 0.5M long polls per lane queue and month",
+    "scheduled_invocations": "the reaper every 2 minutes, the budget check hourly, the refresh daily",
+    "scheduled_store_calls": "assumption: 3 store calls per reaper run",
+    "warm_containers": "assumption (low, high); each reads gallery:version once a minute",
+    "log_bytes_per_invocation": "assumption",
+    "custom_metrics": "assumption (EMF metrics x dimensions)",
+    "alarms": "docs/deploy.md: 8 alarm metrics per stage",
+    "lambda_memory_gb": ".chalice/config.json: lambda_memory_size 1024",
+    "websocket_lambda_gb": ".chalice/config.json: 512 MB for the WebSocket handlers",
+    "websocket_handler_ms": "assumption",
+    "gallery_styles": "chalicelib/domain/styles.py",
+    "gallery_ai_per_run": "AVATARFLOW_GALLERY_AI_PER_RUN (default 4)",
+    "gallery_refreshes": "the gallery refresh schedule (daily)",
+    "gallery_ai_budget_share": "AVATARFLOW_GALLERY_AI_BUDGET_SHARE (default 0.1)",
+    "daily_budget_usd": "AVATARFLOW_DAILY_BUDGET_USD (default 25)",
+}
+
+
 def _gb_s(ms: float, gb: float) -> float:
     return max(1.0, ms) / 1000.0 * gb  # Lambda bills whole milliseconds, at least one
 
