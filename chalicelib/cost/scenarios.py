@@ -58,7 +58,6 @@ class Scenario:
     name: str
     title: str
     rows: tuple[Row, ...]
-    notes: tuple[str, ...] = ()
 
 
 # --- the research's scenarios ----------------------------------------------------------------
@@ -103,9 +102,11 @@ def seed_pure(users: int, prices: PriceTable, *, provider: str, per_image: float
 def seed_hybrid(users: int, prices: PriceTable) -> Row:
     """The research's hybrid: 30 % generate one image at $0.003-$0.008, 70 % pick from the gallery."""
     ai = users * SEED_AI_SHARE
-    gallery = SEED_GALLERY.get(users, SEED_GALLERY[10_000] if users < 100_000 else SEED_GALLERY[1_000_000])
+    # Between the research's user counts, its figure for the nearest count below (the lowest below it).
+    tier = max((n for n in SEED_GALLERY if n <= users), default=min(SEED_GALLERY))
+    gallery = SEED_GALLERY[tier]
     storage = _seed_storage(users, prices)
-    queue = SEED_QUEUE.get(users, 0.0)
+    queue = max((cost for n, cost in SEED_QUEUE.items() if n <= users), default=0.0)
     return Row(
         users,
         ai,

@@ -77,3 +77,15 @@ def test_the_research_storage_price_is_ten_times_r2s() -> None:
 def test_an_unknown_scenario_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown scenario"):
         build("pure-magic", DEFAULT_USERS, PRICES, MeasuredCounts())
+
+
+def test_between_the_researchs_user_counts_its_figure_below_applies() -> None:
+    (row,) = build("seed-hybrid", [500_000], PRICES, MeasuredCounts()).rows
+    # AI 150,000 x $0.003-$0.008; gallery as at 100k; storage by its rule (500 GB at $0.15); no queue yet
+    assert lines(row) == [
+        pytest.approx((450.0, 1200.0)),
+        pytest.approx((250.0, 250.0)),
+        pytest.approx((75.0, 75.0)),
+        (0.0, 0.0),
+        (0.0, 0.0),
+    ]
