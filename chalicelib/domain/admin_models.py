@@ -115,11 +115,25 @@ class BudgetStats(ApiModel):
     hard_cap_ratio: float = Field(description="Premium and enterprise stop at this multiple of the budget.")
 
 
+class SpendProjection(ApiModel):
+    """This month's spend at its average pace so far, against the monthly budget."""
+
+    month: str = Field(description="The UTC month (YYYY-MM).")
+    spent_usd: float = Field(description="Spent so far this month.")
+    projected_usd: float = Field(description="The month's total at the pace so far.")
+    budget_usd: float = Field(description="The monthly budget.")
+    runs_out_on: str | None = Field(
+        description="The UTC day (YYYY-MM-DD) the budget is spent at this pace, if within this month."
+    )
+    pace_usd_per_day: float = Field(description="This month's spend per day so far (at least one hour).")
+
+
 class AdminStats(ApiModel):
     generated_at: str
     today: PeriodStats
     month: PeriodStats
     budget: BudgetStats
+    projection: SpendProjection
 
 
 # The local stage's development tokens.
