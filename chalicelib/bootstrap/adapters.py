@@ -134,13 +134,17 @@ def build_push(settings: Settings) -> PushChannel:
 
 
 def build_queue(settings: Settings) -> JobQueue:
-    """One SQS queue per lane (``AVATARFLOW_QUEUE_URL_PREMIUM`` / ``_FREE`` / ``_BATCH``), else the
-    in-process worker (its consumer is attached by ``build_container``)."""
+    """One SQS queue per lane (``AVATARFLOW_QUEUE_URL_ENTERPRISE`` / ``_PREMIUM`` / ``_FREE`` /
+    ``_BATCH``), else the in-process worker (its consumer is attached by ``build_container``)."""
     if settings.uses_sqs:
         from chalicelib.adapters.queue.sqs import SqsQueue
 
+        if not settings.queue_url_enterprise:
+            # At start-up, not on the first enterprise job: that lane would have nowhere to go.
+            raise RuntimeError("SQS lanes are configured but AVATARFLOW_QUEUE_URL_ENTERPRISE is not set")
         return SqsQueue(
             {
+                "enterprise": settings.queue_url_enterprise,
                 "premium": settings.queue_url_premium or "",
                 "free": settings.queue_url_free or "",
                 "batch": settings.queue_url_batch or "",
@@ -148,7 +152,10 @@ def build_queue(settings: Settings) -> JobQueue:
         )
     from chalicelib.adapters.queue.inprocess import InProcessQueue
 
-    return InProcessQueue(threads=settings.worker_threads)
+    return InProcessQueue(
+        threads=settings.worker_threads,
+        reserved={"enterprise": settings.enterprise_worker_threads},
+    )
 
 
 # -- image providers ---------------------------------------------------------------------------
