@@ -31,6 +31,7 @@ from chalicelib.ports import (
 from chalicelib.services.policy import GenerationPolicy
 
 if TYPE_CHECKING:
+    from chalicelib.adapters.key_pool import KeyPool
     from chalicelib.adapters.outbound.fetch import Resolver
     from chalicelib.adapters.providers.pricing import PriceTable
 
@@ -187,7 +188,7 @@ class VendorOptions:
         return {"resolver": self.resolver, "prices": self.prices, "fetch_timeout": self.fetch_timeout_s}
 
 
-def _fal(settings: Settings, key: str, o: VendorOptions) -> ImageProvider:
+def _fal(settings: Settings, key: KeyPool, o: VendorOptions) -> ImageProvider:
     from chalicelib.adapters.providers.fal import FalProvider
 
     return FalProvider(
@@ -199,13 +200,13 @@ def _fal(settings: Settings, key: str, o: VendorOptions) -> ImageProvider:
     )
 
 
-def _together(settings: Settings, key: str, o: VendorOptions) -> ImageProvider:
+def _together(settings: Settings, key: KeyPool, o: VendorOptions) -> ImageProvider:
     from chalicelib.adapters.providers.together import TogetherProvider
 
     return TogetherProvider(key, base_url=settings.together_base_url, timeout=o.timeout(60.0), **o.common())
 
 
-def _replicate(settings: Settings, key: str, o: VendorOptions) -> ImageProvider:
+def _replicate(settings: Settings, key: KeyPool, o: VendorOptions) -> ImageProvider:
     from chalicelib.adapters.providers.replicate import ReplicateProvider
 
     return ReplicateProvider(
@@ -218,7 +219,7 @@ def _replicate(settings: Settings, key: str, o: VendorOptions) -> ImageProvider:
     )
 
 
-def _runpod(settings: Settings, key: str, o: VendorOptions) -> ImageProvider | None:
+def _runpod(settings: Settings, key: KeyPool, o: VendorOptions) -> ImageProvider | None:
     if not settings.runpod_endpoint_id:
         alerts.error(
             "RUNPOD_API_KEY is set without RUNPOD_ENDPOINT_ID: RunPod is not used",
@@ -239,23 +240,44 @@ def _runpod(settings: Settings, key: str, o: VendorOptions) -> ImageProvider | N
     )
 
 
-def _openai(settings: Settings, key: str, o: VendorOptions) -> ImageProvider:
+def _openai(settings: Settings, key: KeyPool, o: VendorOptions) -> ImageProvider:
     from chalicelib.adapters.providers.openai import OpenAIProvider
 
     return OpenAIProvider(key, base_url=settings.openai_base_url, timeout=o.timeout(120.0), **o.common())
 
 
-VendorBuilder = Callable[[Settings, str, VendorOptions], ImageProvider | None]
+VendorBuilder = Callable[[Settings, "KeyPool", VendorOptions], ImageProvider | None]
 KeySetting = Callable[[Settings], SecretStr | None]
 
-# The vendors, each with the setting that holds its key and how its adapter is built.
-VENDORS: tuple[tuple[KeySetting, VendorBuilder], ...] = (
-    (lambda s: s.fal_key, _fal),
-    (lambda s: s.together_api_key, _together),
-    (lambda s: s.replicate_api_token, _replicate),
-    (lambda s: s.runpod_api_key, _runpod),
-    (lambda s: s.openai_api_key, _openai),
+# The vendors, each with its name, the setting that holds its key (or a comma-separated pool of
+# keys) and how its adapter is built.
+VENDORS: tuple[tuple[str, str, KeySetting, VendorBuilder], ...] = (
+    ("fal", "FAL_KEY", lambda s: s.fal_key, _fal),
+    ("together", "TOGETHER_API_KEY", lambda s: s.together_api_key, _together),
+    ("replicate", "REPLICATE_API_TOKEN", lambda s: s.replicate_api_token, _replicate),
+    ("runpod", "RUNPOD_API_KEY", lambda s: s.runpod_api_key, _runpod),
+    ("openai", "OPENAI_API_KEY", lambda s: s.openai_api_key, _openai),
 )
+
+
+def key_pools(settings: Settings, bus: MessageBus | None = None) -> dict[str, KeyPool]:
+    """Each configured vendor's key pool, by vendor; a malformed pool stops the start-up with a
+    ``ValueError`` naming its setting (never a key). A key's state changes go on the bus
+    (``ProviderKeyChanged``: the operator alert)."""
+    from chalicelib.adapters.key_pool import KeyPool, parse_key_pool
+
+    pools: dict[str, KeyPool] = {}
+    for vendor, setting, key_of, _ in VENDORS:
+        raw = secret(key_of(settings))
+        if raw:
+            pools[vendor] = KeyPool(
+                vendor,
+                parse_key_pool(setting, raw),
+                cooldown_s=settings.breaker_cooldown_seconds,
+                retire_s=settings.breaker_auth_open_seconds,
+                on_change=bus.publish if bus is not None else None,
+            )
+    return pools
 
 
 def build_provider(
@@ -271,8 +293,8 @@ def build_provider(
     the container's clock, else the real one."""
     from chalicelib.adapters.providers.procedural import ProceduralProvider
 
-    keys = [(secret(key_of(settings)), build) for key_of, build in VENDORS]
-    if not any(key for key, _ in keys):
+    pools = key_pools(settings, bus)
+    if not pools:
         return ProceduralProvider(delay_s=settings.procedural_delay_seconds)
 
     from chalicelib.adapters.providers.pricing import load_prices
@@ -285,7 +307,11 @@ def build_provider(
         fetch_timeout_s=min(15.0, deadline),
         resolver=resolver,
     )
-    vendors = [vendor for key, build in keys if key and (vendor := build(settings, key, options)) is not None]
+    vendors = [
+        adapter
+        for vendor, _, _, build in VENDORS
+        if vendor in pools and (adapter := build(settings, pools[vendor], options)) is not None
+    ]
     return ProviderRouter(
         vendors,
         breakers,

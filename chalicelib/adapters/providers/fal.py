@@ -31,6 +31,7 @@ from typing import Any
 
 import httpx
 
+from chalicelib.adapters.key_pool import KeyPool
 from chalicelib.adapters.outbound.fetch import DEFAULT_MAX_BYTES, FAL_ALLOWED_HOSTS, Resolver
 from chalicelib.adapters.providers.answers import as_dict, as_str, first_item, nsfw_flagged, same_origin
 from chalicelib.adapters.providers.http_base import (
@@ -74,7 +75,7 @@ class FalProvider(HttpProvider):
 
     def __init__(
         self,
-        api_key: str,
+        api_key: str | KeyPool,
         *,
         base_url: str = "https://fal.run",
         queue_base_url: str = "https://queue.fal.run",
@@ -109,8 +110,8 @@ class FalProvider(HttpProvider):
         self._queue_base_url = queue_base_url.rstrip("/")
         self._steps = dict(steps or FAL_STEPS)
 
-    def auth_headers(self) -> dict[str, str]:
-        return {"Authorization": f"Key {self._secret.reveal()}"}  # fal's scheme, not Bearer
+    def auth_headers_for(self, key: str) -> dict[str, str]:
+        return {"Authorization": f"Key {key}"}  # fal's scheme, not Bearer
 
     def build_input(self, request: ProviderRequest, model: str, *, sync_mode: bool = True) -> dict[str, Any]:
         """The model input for ``request``."""
