@@ -4,7 +4,7 @@ Candidates, per quality, in order (only the configured adapters that ``supports(
 
 - ``fast``: FLUX.1 [schnell] on fal, then Together, Replicate, RunPod;
 - ``standard``: FLUX.1 [dev] on fal, then Replicate;
-- ``pro``: FLUX.1 [pro] on fal (where a model is configured for it), then DALL-E 3 on OpenAI;
+- ``pro``: FLUX1.1 [pro] on fal, then DALL-E 3 on OpenAI (its failover);
 
 then, where configured, the offline procedural renderer as the last resort.
 
