@@ -118,6 +118,18 @@ class Settings(BaseModel):
     breaker_cooldown_seconds: float = _env("AVATARFLOW_BREAKER_COOLDOWN_SECONDS", 30.0, gt=0)
     breaker_max_cooldown_seconds: float = _env("AVATARFLOW_BREAKER_MAX_COOLDOWN_SECONDS", 300.0, gt=0)
     breaker_auth_open_seconds: float = _env("AVATARFLOW_BREAKER_AUTH_OPEN_SECONDS", 3600.0, gt=0)
+    # The burst lane (adapters/providers/burst.py): while a quality's primary is saturated (a 429, a
+    # median latency over AVATARFLOW_BURST_LATENCY_SECONDS, a job deeper than
+    # AVATARFLOW_BURST_QUEUE_POSITION in its queue) new work goes to this provider first, for
+    # AVATARFLOW_BURST_HOLD_SECONDS after each signal, while today's spend is under
+    # AVATARFLOW_BURST_BUDGET_SHARE of the daily budget. An empty provider turns it off.
+    burst_provider: str = _env(
+        "AVATARFLOW_BURST_PROVIDER", "runpod", pattern=r"^(|fal|together|replicate|runpod|openai)$"
+    )
+    burst_latency_seconds: float = _env("AVATARFLOW_BURST_LATENCY_SECONDS", 8.0, gt=0)
+    burst_queue_position: int = _env("AVATARFLOW_BURST_QUEUE_POSITION", 10, ge=1)
+    burst_hold_seconds: float = _env("AVATARFLOW_BURST_HOLD_SECONDS", 30.0, gt=0)
+    burst_budget_share: float = _env("AVATARFLOW_BURST_BUDGET_SHARE", 0.8, ge=0.0, le=1.0)
 
     # --- gallery sources ------------------------------------------------------------------
     pexels_api_key: SecretStr | None = _env("PEXELS_API_KEY")

@@ -20,6 +20,7 @@ from chalicelib.messagebus import MessageBus
 from chalicelib.ports import (
     BreakerPolicy,
     Clock,
+    Counters,
     ImagePipeline,
     ImageProvider,
     JobQueue,
@@ -287,10 +288,12 @@ def build_provider(
     *,
     resolver: Resolver | None = None,
     clock: Clock | None = None,
+    counters: Counters | None = None,
 ) -> ImageProvider:
     """The router over every vendor that has a key, or the offline renderer alone if none has.
     ``clock`` is the router's time (breaker cool-downs, its deadline, the gaps between retries):
-    the container's clock, else the real one."""
+    the container's clock, else the real one. ``counters`` (the spend) let the burst lane stay
+    within the spend guard; without them there is no burst lane."""
     from chalicelib.adapters.providers.procedural import ProceduralProvider
 
     pools = key_pools(settings, bus)
@@ -312,9 +315,12 @@ def build_provider(
         for vendor, _, _, build in VENDORS
         if vendor in pools and (adapter := build(settings, pools[vendor], options)) is not None
     ]
+    saturation, burst_allowed = _burst_lane(settings, clock, counters, bus)
     return ProviderRouter(
         vendors,
         breakers,
+        saturation=saturation,
+        burst_allowed=burst_allowed,
         fallback=ProceduralProvider() if settings.uses_procedural_fallback else None,
         policy=breaker_policy(settings),
         deadline_s=deadline,
@@ -322,3 +328,31 @@ def build_provider(
         attempt_reserve_s=settings.provider_attempt_reserve_seconds,
         bus=bus,
     )
+
+
+def _burst_lane(
+    settings: Settings, clock: Clock | None, counters: Counters | None, bus: MessageBus | None
+) -> tuple[Any, Callable[[], bool]]:
+    """The burst lane's saturation tracker and spend check (None: no burst lane)."""
+    if not settings.burst_provider or counters is None:
+        return None, lambda: False
+    from chalicelib.adapters.providers.burst import BurstPolicy, BurstSpendGuard, Saturation
+    from chalicelib.adapters.system_clock import SystemClock
+    from chalicelib.domain.events import GenerationProgressed
+
+    time_source = clock or SystemClock()
+    saturation = Saturation(
+        BurstPolicy(
+            provider=settings.burst_provider,
+            latency_s=settings.burst_latency_seconds,
+            queue_position=settings.burst_queue_position,
+            hold_s=settings.burst_hold_seconds,
+        ),
+        clock=time_source.monotonic,
+    )
+    if bus is not None:
+        bus.subscribe(GenerationProgressed, saturation.on_progressed)  # queue positions (webhook mode)
+    guard = BurstSpendGuard(
+        counters, generation_policy(settings).budget, settings.burst_budget_share, wall_clock=time_source.time
+    )
+    return saturation, guard

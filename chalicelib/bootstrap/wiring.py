@@ -135,7 +135,9 @@ def build_container(
     bus.subscribe(GenerationFinished, batch_completion.on_finished)
     if (track_download := build_download_tracker(settings)) is not None:
         bus.subscribe(GalleryItemChosen, track_download)
-    provider = provider or build_provider(settings, store.breakers, bus, resolver=resolver, clock=clock)
+    provider = provider or build_provider(
+        settings, store.breakers, bus, resolver=resolver, clock=clock, counters=store.counters
+    )
     gallery = GalleryService(objects, kv=store.kv)
 
     # The use cases.
