@@ -89,6 +89,7 @@ bench: install
 	$(PY) -m bench.followers --write
 	$(PY) -m bench.coldstart --write --baseline bbd5954
 	$(PY) -m bench.realtime --write
+	$(PY) -m bench.burst --write
 
 clean:
 	rm -rf $(VENV) .avatarflow .pytest_cache .mypy_cache .ruff_cache build .chalice/deployments
