@@ -261,11 +261,16 @@ VENDORS: tuple[tuple[str, str, KeySetting, VendorBuilder], ...] = (
 )
 
 
-def key_pools(settings: Settings, bus: MessageBus | None = None) -> dict[str, KeyPool]:
+def key_pools(
+    settings: Settings, bus: MessageBus | None = None, clock: Clock | None = None
+) -> dict[str, KeyPool]:
     """Each configured vendor's key pool, by vendor; a malformed pool stops the start-up with a
     ``ValueError`` naming its setting (never a key). A key's state changes go on the bus
-    (``ProviderKeyChanged``: the operator alert)."""
+    (``ProviderKeyChanged``: the operator alert); its cool-downs run on ``clock`` (the router's)."""
     from chalicelib.adapters.key_pool import KeyPool, parse_key_pool
+    from chalicelib.adapters.system_clock import SystemClock
+
+    time_source = clock or SystemClock()
 
     pools: dict[str, KeyPool] = {}
     for vendor, setting, key_of, _ in VENDORS:
@@ -276,6 +281,7 @@ def key_pools(settings: Settings, bus: MessageBus | None = None) -> dict[str, Ke
                 parse_key_pool(setting, raw),
                 cooldown_s=settings.breaker_cooldown_seconds,
                 retire_s=settings.breaker_auth_open_seconds,
+                clock=time_source.monotonic,
                 on_change=bus.publish if bus is not None else None,
             )
     return pools
@@ -296,7 +302,7 @@ def build_provider(
     within the spend guard; without them there is no burst lane."""
     from chalicelib.adapters.providers.procedural import ProceduralProvider
 
-    pools = key_pools(settings, bus)
+    pools = key_pools(settings, bus, clock)
     if not pools:
         return ProceduralProvider(delay_s=settings.procedural_delay_seconds)
 
