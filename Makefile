@@ -89,6 +89,7 @@ bench: install
 	$(PY) -m bench.followers --write
 	$(PY) -m bench.coldstart --write --baseline bbd5954
 	$(PY) -m bench.realtime --write
+	$(PY) -m bench.burst --write
 
 ## The cost model (offline): docs/cost.md and its chart docs/cost.svg, from the unit prices in
 ## chalicelib/cost/prices.py and the counts recorded in docs/benchmarks.md

@@ -40,6 +40,7 @@ from chalicelib.domain.events import (
     GenerationFinished,
     GenerationProgressed,
     ProviderAttempted,
+    ProviderKeyChanged,
     SpendRecorded,
 )
 from chalicelib.domain.tiers import load_tiers
@@ -54,6 +55,7 @@ from chalicelib.ports import (
     QueuedProvider,
     StateStore,
 )
+from chalicelib.services import key_alerts
 from chalicelib.services.api_keys import ApiKeyService
 from chalicelib.services.avatars import AvatarService
 from chalicelib.services.batch_completion import BatchCompletion
@@ -126,13 +128,16 @@ def build_container(
             BatchFinished: [pushes.on_batch_finished],
             SpendRecorded: [budget_alerts.on_spend],
             ProviderAttempted: [metrics.on_provider_attempted],
+            ProviderKeyChanged: [key_alerts.on_key_changed],
         }
     )
     batch_completion = BatchCompletion(kv=store.kv, generations=store.generations, bus=bus)
     bus.subscribe(GenerationFinished, batch_completion.on_finished)
     if (track_download := build_download_tracker(settings)) is not None:
         bus.subscribe(GalleryItemChosen, track_download)
-    provider = provider or build_provider(settings, store.breakers, bus, resolver=resolver, clock=clock)
+    provider = provider or build_provider(
+        settings, store.breakers, bus, resolver=resolver, clock=clock, counters=store.counters
+    )
     gallery = GalleryService(objects, kv=store.kv)
 
     # The use cases.

@@ -84,6 +84,20 @@ class ProviderAttempted(Event):
 
 
 @dataclass(frozen=True)
+class ProviderKeyChanged(Event):
+    """One key of a vendor's pool changed state in this process: ``retired`` (401/403: the
+    operator must look), ``cooling`` (429) or ``restored``. The key itself is never here, only
+    its ``fingerprint``."""
+
+    provider: str
+    fingerprint: str
+    change: str  # retired | cooling | restored
+    status: int | None  # the vendor's HTTP status that caused it
+    for_s: float  # how long the key is out of use
+    healthy_keys: int  # how many of the pool's keys are usable now
+
+
+@dataclass(frozen=True)
 class GalleryItemChosen(Event):
     """A user made a gallery item their avatar (Unsplash asks to be told of each download)."""
 
