@@ -16,6 +16,7 @@ from pydantic import SecretStr
 
 from chalicelib.config import Settings
 from chalicelib.domain.budget import Budget
+from chalicelib.domain.moderation import PromptModeration
 from chalicelib.messagebus import MessageBus
 from chalicelib.ports import (
     BreakerPolicy,
@@ -56,6 +57,8 @@ def generation_policy(settings: Settings) -> GenerationPolicy:
         max_receives=settings.lane_max_receives,
         max_attempts=settings.job_max_attempts,
         budget=Budget(settings.daily_budget_usd, settings.monthly_budget_usd, settings.budget_hard_cap_ratio),
+        # Read at start-up: a list that does not parse stops the container, naming file and line.
+        moderation=PromptModeration.from_file(settings.moderation_file),
     )
 
 

@@ -39,6 +39,7 @@ from chalicelib.domain.events import (
     GenerationAdmitted,
     GenerationFinished,
     GenerationProgressed,
+    PromptRefused,
     ProviderAttempted,
     SpendRecorded,
 )
@@ -63,6 +64,7 @@ from chalicelib.services.gallery import GalleryService
 from chalicelib.services.identity import Authenticator
 from chalicelib.services.lanes import LaneWorker
 from chalicelib.services.latency import LatencyEstimates
+from chalicelib.services.moderation_stats import ModerationStats
 from chalicelib.services.push import PushUpdates
 from chalicelib.services.realtime import RealtimeSessions
 from chalicelib.services.views import GenerationView
@@ -128,6 +130,7 @@ def build_container(
             ProviderAttempted: [metrics.on_provider_attempted],
         }
     )
+    bus.subscribe(PromptRefused, ModerationStats(store.counters, clock).on_refused)
     batch_completion = BatchCompletion(kv=store.kv, generations=store.generations, bus=bus)
     bus.subscribe(GenerationFinished, batch_completion.on_finished)
     if (track_download := build_download_tracker(settings)) is not None:
