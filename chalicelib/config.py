@@ -190,6 +190,11 @@ class Settings(BaseModel):
         return None
 
     @property
+    def retention_seconds(self) -> int:
+        """How long unchosen generations (records and images) are kept."""
+        return self.retention_days * 86400
+
+    @property
     def uses_upstash(self) -> bool:
         return bool(self.upstash_url and self.upstash_token)
 

@@ -81,10 +81,16 @@ def build_store(settings: Settings) -> StateStore:
         url, token = settings.upstash_url, settings.upstash_token
         if url is None or token is None:  # uses_upstash guarantees both; this tells the type checker
             raise RuntimeError("UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN must both be set")
-        return RedisStateStore(UpstashClient(url, token), prefix=settings.key_prefix)
+        return RedisStateStore(
+            UpstashClient(url, token), prefix=settings.key_prefix, record_ttl_s=settings.retention_seconds
+        )
     from chalicelib.adapters.store.embedded import embedded_client
 
-    return RedisStateStore(embedded_client(settings.data_dir), prefix=settings.key_prefix)
+    return RedisStateStore(
+        embedded_client(settings.data_dir),
+        prefix=settings.key_prefix,
+        record_ttl_s=settings.retention_seconds,
+    )
 
 
 def build_objects(settings: Settings) -> ObjectStore:

@@ -187,7 +187,12 @@ def build_container(
         request_generation=cases.request,
         reads=cases.reads,
         avatars=AvatarService(
-            generations=store.generations, kv=store.kv, objects=objects, gallery=gallery, bus=bus
+            generations=store.generations,
+            kv=store.kv,
+            objects=objects,
+            gallery=gallery,
+            bus=bus,
+            holders=store.holders,
         ),
         batches=cases.batches,
         lanes=cases.lanes,

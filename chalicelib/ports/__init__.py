@@ -12,6 +12,7 @@ and an embedded default, and ``tests/contract`` runs one suite against both.
 | ``keyvalue``      | small documents and once-only markers                   |
 | ``breakers``      | provider circuit breakers shared by every Lambda        |
 | ``api_keys``      | enterprise API keys (keyed hashes)                      |
+| ``holders``       | who still serves each stored image (erasure)            |
 | ``objects``       | images and documents with public URLs                   |
 | ``images``        | the image pipeline: verify, square, sizes, WebP         |
 | ``queue``         | the lanes                                               |
@@ -48,11 +49,13 @@ if TYPE_CHECKING:
         AdmitRequest,
         AdmitResult,
         Counter,
+        Erased,
         Finish,
         Finished,
         GenerationStore,
         WindowCharge,
     )
+    from chalicelib.ports.holders import ImageHolders
     from chalicelib.ports.images import ImagePipeline, ImageRejected, Rendition
     from chalicelib.ports.keyvalue import KeyValueStore
     from chalicelib.ports.objects import IMMUTABLE_CACHE_CONTROL, ObjectStore, ObjectStoreError
@@ -110,11 +113,13 @@ __all__ = [
     "Counters",
     "DeliveryFailed",
     "DeliveryRefused",
+    "Erased",
     "Finish",
     "Finished",
     "GallerySource",
     "GenerationStore",
     "ImageFetcher",
+    "ImageHolders",
     "ImagePipeline",
     "ImageProvider",
     "ImageRejected",
@@ -188,12 +193,14 @@ _LAZY = {
     "Counters": "chalicelib.ports.counters",
     "DeliveryFailed": "chalicelib.ports.outbound",
     "DeliveryRefused": "chalicelib.ports.outbound",
+    "Erased": "chalicelib.ports.generations",
     "Finish": "chalicelib.ports.generations",
     "Finished": "chalicelib.ports.generations",
     "GallerySource": "chalicelib.ports.sources",
     "GenerationStore": "chalicelib.ports.generations",
     "IMMUTABLE_CACHE_CONTROL": "chalicelib.ports.objects",
     "ImageFetcher": "chalicelib.ports.outbound",
+    "ImageHolders": "chalicelib.ports.holders",
     "ImagePipeline": "chalicelib.ports.images",
     "ImageProvider": "chalicelib.ports.providers",
     "ImageRejected": "chalicelib.ports.images",

@@ -15,6 +15,7 @@ from chalicelib.ports.breakers import ProviderBreakers
 from chalicelib.ports.counters import Counters
 from chalicelib.ports.errors import StoreError
 from chalicelib.ports.generations import GenerationStore
+from chalicelib.ports.holders import ImageHolders
 from chalicelib.ports.keyvalue import KeyValueStore
 from chalicelib.ports.timers import JobTimers
 from chalicelib.ports.watches import WatchRegistry
@@ -45,6 +46,9 @@ class StateStore(Protocol):
 
     @property
     def watches(self) -> WatchRegistry: ...
+
+    @property
+    def holders(self) -> ImageHolders: ...
 
     def ping(self) -> bool:
         """True when the store answers (a health check: never raises)."""

@@ -54,5 +54,11 @@ class LocalObjectStore:
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
 
+    def delete(self, key: str) -> None:
+        try:
+            self._path(key).unlink(missing_ok=True)
+        except OSError as exc:
+            raise ObjectStoreError(f"could not delete {key}") from exc
+
     def public_url(self, key: str) -> str:
         return f"{self._base}/{key}"

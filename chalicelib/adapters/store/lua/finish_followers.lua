@@ -6,7 +6,7 @@
 --
 -- KEYS: 1 the job's hash, 2 its followers still to end, 3 followers timer zset, 4 callbacks zset
 -- ARGV: 1 job id, 2 generation key prefix, 3 wake-up list prefix, 4 its ttl (s), 5 chunk size,
---       6 when callbacks are due (ms)
+--       6 when callbacks are due (ms), 7 image holders key prefix, 8 its ttl (s)
 -- Reply: {followers ended by this call, followers still to end}
 
 local job = redis.call('HMGET', KEYS[1], 'status', 'completed_at', 'images', 'provider', 'error_code',
@@ -37,6 +37,12 @@ for _, follower_id in ipairs(batch) do
   local follower = redis.call('HMGET', key, 'status', 'callback_url')
   if follower[1] == 'queued' or follower[1] == 'running' then
     redis.call('HSET', key, unpack(result))
+    if status == 'succeeded' then  -- the follower holds the images too (see finish.lua)
+      for object in string.gmatch(job[3] or '', '"[^"]*":"([^"]*)"') do
+        redis.call('SADD', ARGV[7] .. object, follower_id)
+        redis.call('EXPIRE', ARGV[7] .. object, tonumber(ARGV[8]))
+      end
+    end
     ended = ended + 1
     tokens[ended] = token
     if follower[2] then redis.call('ZADD', KEYS[4], callback_due, follower_id) end
