@@ -15,6 +15,7 @@ from chalicelib.api.webhooks import WEBHOOK_CONTENT_TYPES
 from chalicelib.domain import admin_models as a
 from chalicelib.domain import export_models as x
 from chalicelib.domain import models as m
+from chalicelib.domain.audit import AuditPage
 from chalicelib.domain.messages import RealtimeInfo
 
 ERROR = m.ErrorResponse
@@ -188,6 +189,16 @@ OPERATIONS: tuple[Operation, ...] = (
         parameters=("HistoryCursor",),
     ),
     Operation("get", "/v1/openapi.json", "openapi", "This document", None, {200: None}, "none"),
+    Operation(
+        "get",
+        "/v1/admin/audit",
+        "admin_audit",
+        "The admin API's audit trail, newest first (the last 10,000 admin calls)",
+        None,
+        {200: AuditPage, 400: ERROR, **ADMIN_ERRORS},
+        "admin",
+        ("AuditLimit", "AuditCursor"),
+    ),
     Operation(
         "post",
         "/v1/admin/gallery/refresh",

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     )
     from chalicelib.services.admission import Admission
     from chalicelib.services.api_keys import ApiKeyService
+    from chalicelib.services.audit import AdminAudit
     from chalicelib.services.avatars import AvatarService
     from chalicelib.services.batches import BatchService
     from chalicelib.services.budget_alerts import BudgetAlerts
@@ -94,6 +95,13 @@ class Container:
             providers=self.provider.vendors or (self.provider.name,),
             clock=self.clock,
         )
+
+    @functools.cached_property
+    def audit(self) -> AdminAudit:
+        """The admin audit trail (api/audit.py records every admin call), built on first use."""
+        from chalicelib.services.audit import AdminAudit
+
+        return AdminAudit(self.store.audit)
 
     @functools.cached_property
     def erase_user_data(self) -> EraseUserData:

@@ -13,6 +13,7 @@ and an embedded default, and ``tests/contract`` runs one suite against both.
 | ``breakers``      | provider circuit breakers shared by every Lambda        |
 | ``api_keys``      | enterprise API keys (keyed hashes)                      |
 | ``holders``       | who still serves each stored image (erasure)            |
+| ``audit``         | the admin API's audit trail                             |
 | ``objects``       | images and documents with public URLs                   |
 | ``images``        | the image pipeline: verify, square, sizes, WebP         |
 | ``queue``         | the lanes                                               |
@@ -33,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from chalicelib.ports.alerts import AlertChannel, AlertDeliveryError
     from chalicelib.ports.api_keys import ApiKeyRecord, ApiKeyStore
+    from chalicelib.ports.audit import AuditLog
     from chalicelib.ports.breakers import (
         BreakerOutcome,
         BreakerPolicy,
@@ -102,6 +104,7 @@ __all__ = [
     "AlertDeliveryError",
     "ApiKeyRecord",
     "ApiKeyStore",
+    "AuditLog",
     "BreakerOutcome",
     "BreakerPolicy",
     "BreakerState",
@@ -184,6 +187,7 @@ _LAZY = {
     "AlertDeliveryError": "chalicelib.ports.alerts",
     "ApiKeyRecord": "chalicelib.ports.api_keys",
     "ApiKeyStore": "chalicelib.ports.api_keys",
+    "AuditLog": "chalicelib.ports.audit",
     "BreakerOutcome": "chalicelib.ports.breakers",
     "BreakerPolicy": "chalicelib.ports.breakers",
     "BreakerState": "chalicelib.ports.breakers",

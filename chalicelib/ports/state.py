@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from chalicelib.ports.api_keys import ApiKeyStore
+from chalicelib.ports.audit import AuditLog
 from chalicelib.ports.breakers import ProviderBreakers
 from chalicelib.ports.counters import Counters
 from chalicelib.ports.errors import StoreError
@@ -49,6 +50,9 @@ class StateStore(Protocol):
 
     @property
     def holders(self) -> ImageHolders: ...
+
+    @property
+    def audit(self) -> AuditLog: ...
 
     def ping(self) -> bool:
         """True when the store answers (a health check: never raises)."""

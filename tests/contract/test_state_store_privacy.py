@@ -143,3 +143,17 @@ def test_holders_hold_release_and_report_the_unheld(backend: Backend) -> None:
     assert holders.release(["pinned/b.webp", "pinned/c.webp"], "avatar:u:1") == []
     assert holders.release(["pinned/a.webp"], "avatar:u:2") == ["pinned/a.webp"]
     assert holders.release([], "avatar:u:2") == []
+
+
+# -- the admin audit trail --------------------------------------------------------------------
+
+
+def test_the_audit_log_numbers_keeps_the_newest_and_pages_back(backend: Backend) -> None:
+    log = backend.store.audit
+    assert log.page(10, None) == []
+    seqs = [log.append(f'{{"seq":0,"n":{n}}}', keep=3) for n in range(5)]
+    assert seqs == [1, 2, 3, 4, 5]
+    assert log.page(10, None) == ['{"seq":5,"n":4}', '{"seq":4,"n":3}', '{"seq":3,"n":2}']
+    assert log.page(2, None) == ['{"seq":5,"n":4}', '{"seq":4,"n":3}']
+    assert log.page(2, 4) == ['{"seq":3,"n":2}']
+    assert log.page(2, 3) == []

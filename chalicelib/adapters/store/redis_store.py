@@ -4,6 +4,7 @@ trip per call, through any :class:`RedisClient`."""
 from __future__ import annotations
 
 from chalicelib.adapters.store.api_keys import RedisApiKeys
+from chalicelib.adapters.store.audit import RedisAuditLog
 from chalicelib.adapters.store.breakers import RedisBreakers
 from chalicelib.adapters.store.client import RedisClient
 from chalicelib.adapters.store.generations import RECORD_TTL_SECONDS, RedisGenerations
@@ -32,6 +33,7 @@ class RedisStateStore:
         self.api_keys = RedisApiKeys(keys)
         self.watches = RedisWatches(keys)
         self.holders = RedisImageHolders(keys)
+        self.audit = RedisAuditLog(keys)
 
     def ping(self) -> bool:
         try:
