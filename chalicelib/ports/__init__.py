@@ -60,7 +60,12 @@ if TYPE_CHECKING:
     from chalicelib.ports.holders import ImageHolders
     from chalicelib.ports.images import ImagePipeline, ImageRejected, Rendition
     from chalicelib.ports.keyvalue import KeyValueStore
-    from chalicelib.ports.objects import IMMUTABLE_CACHE_CONTROL, ObjectStore, ObjectStoreError
+    from chalicelib.ports.objects import (
+        IMMUTABLE_CACHE_CONTROL,
+        ExpiringObjects,
+        ObjectStore,
+        ObjectStoreError,
+    )
     from chalicelib.ports.outbound import (
         DeliveryFailed,
         DeliveryRefused,
@@ -117,6 +122,7 @@ __all__ = [
     "DeliveryFailed",
     "DeliveryRefused",
     "Erased",
+    "ExpiringObjects",
     "Finish",
     "Finished",
     "GallerySource",
@@ -198,6 +204,7 @@ _LAZY = {
     "DeliveryFailed": "chalicelib.ports.outbound",
     "DeliveryRefused": "chalicelib.ports.outbound",
     "Erased": "chalicelib.ports.generations",
+    "ExpiringObjects": "chalicelib.ports.objects",
     "Finish": "chalicelib.ports.generations",
     "Finished": "chalicelib.ports.generations",
     "GallerySource": "chalicelib.ports.sources",

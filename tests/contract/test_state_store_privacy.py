@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalicelib.adapters.store.redis_store import RedisStateStore
 from chalicelib.domain.generation import Failure, Success
 from chalicelib.ports import Counter, Erased, Finish, Finished
+from tests.conftest import make_settings
 from tests.contract.test_state_store import Backend, admit, backend, created_id, new_generation
 
 __all__ = ["backend"]  # the parametrized fixture, shared with the main suite
@@ -157,3 +159,35 @@ def test_the_audit_log_numbers_keeps_the_newest_and_pages_back(backend: Backend)
     assert log.page(2, None) == ['{"seq":5,"n":4}', '{"seq":4,"n":3}']
     assert log.page(2, 4) == ['{"seq":3,"n":2}']
     assert log.page(2, 3) == []
+
+
+# -- retention --------------------------------------------------------------------------------
+
+
+def test_records_and_their_index_live_as_long_as_the_retention(redis_server: Any, tmp_path: Any) -> None:
+    """The retention setting reaches the store (``build_store``) and every record it writes."""
+    from chalicelib.bootstrap import build_store
+    from tests.upstash_harness import running_harness
+
+    with running_harness(redis_server.socket_file) as harness:
+        settings = make_settings(
+            tmp_path,
+            upstash_url=harness.url,
+            upstash_token=harness.token,
+            key_prefix="ct-ret:",
+            retention_days=3,
+        )
+        store = build_store(settings)
+        assert isinstance(store, RedisStateStore)
+        gid = created_id(admit(store, "u-ret", "h-ret"))
+        hit_hash = "h-ret"
+        assert store.generations.finish(
+            Finish(
+                new_generation(gid, "u-ret", hit_hash).ended(
+                    Success({"512": "img/ret.webp"}, "p"), "2030-01-01T00:00:05.000Z"
+                )
+            )
+        ).ended
+        for key in (f"gen:{gid}", "hist:u-ret", "holders:img/ret.webp"):
+            ttl = int(store.keyspace.client.command("TTL", f"ct-ret:{key}"))
+            assert 3 * 86400 - 60 < ttl <= 3 * 86400, key
