@@ -12,10 +12,16 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from chalice.app import Request, Response
 
 from chalicelib.logs import current_context
+
+if TYPE_CHECKING:
+    from pydantic import SecretStr
+
+    from chalicelib.domain.audit import CredentialKind
 
 log = logging.getLogger("avatarflow.audit")
 
@@ -67,13 +73,14 @@ def _record(request: Request, path: str, response: Response) -> None:
     )
 
 
-def _credential(request: Request, admin_token: object) -> tuple[str, str]:
+def _credential(request: Request, admin_token: SecretStr | None) -> tuple[CredentialKind, str]:
     """The kind of credential presented and its value (fingerprinted by the caller)."""
     scheme, _, presented = (request.headers.get("authorization") or "").strip().partition(" ")
     presented = presented.strip()
     if scheme.lower() == "bearer" and presented:
-        secret = getattr(admin_token, "get_secret_value", None)
-        is_admin = secret is not None and hmac.compare_digest(presented.encode(), str(secret()).encode())
+        is_admin = admin_token is not None and hmac.compare_digest(
+            presented.encode(), admin_token.get_secret_value().encode()
+        )
         return ("admin_token" if is_admin else "bearer"), presented
     api_key = request.headers.get("x-api-key")
     if api_key:

@@ -18,6 +18,7 @@ from chalicelib.domain.models import ApiModel
 AUDIT_KEEP = 10_000  # the trail keeps the newest this many events
 
 AuditOutcome = Literal["succeeded", "refused", "failed"]
+CredentialKind = Literal["admin_token", "bearer", "api_key", "none"]
 
 
 def fingerprint(credential: str) -> str:
@@ -39,7 +40,7 @@ class AuditEvent(ApiModel):
     at: str = Field(description="When the call was answered (ISO 8601 UTC)")
     request_id: str
     actor: str = Field(description="Fingerprint of the credential presented (sha256:…), or 'none'")
-    credential: Literal["admin_token", "bearer", "api_key", "none"] = Field(
+    credential: CredentialKind = Field(
         description="What kind of credential was presented (a bearer token that is not the operator's: 'bearer')"
     )
     action: str = Field(
