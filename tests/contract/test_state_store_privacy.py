@@ -191,3 +191,20 @@ def test_records_and_their_index_live_as_long_as_the_retention(redis_server: Any
         for key in (f"gen:{gid}", "hist:u-ret", "holders:img/ret.webp"):
             ttl = int(store.keyspace.client.command("TTL", f"ct-ret:{key}"))
             assert 3 * 86400 - 60 < ttl <= 3 * 86400, key
+
+
+def test_every_follower_holds_the_images_even_past_the_first_chunk(backend: Backend) -> None:
+    from chalicelib.adapters.store.generations import FOLLOWER_CHUNK
+
+    store = backend.store
+    leader = created_id(admit(store, "lead", "h-crowd"))
+    followers = []
+    for n in range(FOLLOWER_CHUNK + 2):
+        joined = admit(store, f"f{n}", "h-crowd")
+        assert joined.outcome == "joined" and joined.generation is not None
+        followers.append(joined.generation.id)
+    done = finish_with(backend, leader, "lead", "h-crowd", {"512": "img/crowd.webp"})
+    assert (done.followers, done.pending) == (FOLLOWER_CHUNK, 2)
+    assert store.generations.finish_followers(leader) == (2, 0)
+    members = {str(m) for m in raw(backend, "SMEMBERS", f"{backend.prefix}holders:img/crowd.webp")}
+    assert members == {leader, *followers}

@@ -95,15 +95,16 @@ local chunk = tonumber(ARGV[nextra_end + 3])
 local reaper_at = tonumber(ARGV[nextra_end + 4])
 local holders_prefix = ARGV[nextra_end + 5]
 local holders_ttl = tonumber(ARGV[nextra_end + 6])
--- Makes a generation one of the holders of every image of a success.
-local function hold(holder)
-  if status ~= 'succeeded' then return end
+-- Makes generations holders of every image of a success: one SADD per image for them all
+-- (a chunk of followers costs a few commands, not a few per follower).
+local function hold(holders)
+  if status ~= 'succeeded' or #holders == 0 then return end
   for object in string.gmatch(ARGV[4], '"[^"]*":"([^"]*)"') do
-    redis.call('SADD', holders_prefix .. object, holder)
+    redis.call('SADD', holders_prefix .. object, unpack(holders))
     redis.call('EXPIRE', holders_prefix .. object, holders_ttl)
   end
 end
-if not erased then hold(gen_id) end
+if not erased then hold({gen_id}) end
 -- The wake-up token: what a waiter needs to end its own copy of the job, fields split by \31.
 -- One per waiter: the job's own (a replayed request), then one per follower ended (below); a
 -- follower's waiter blocks on its leader's list.
@@ -116,19 +117,20 @@ local ended, left = 0, 0
 if redis.call('EXISTS', KEYS[4]) == 1 then
   redis.call('RENAME', KEYS[4], KEYS[8])
   local batch = redis.call('LRANGE', KEYS[8], 0, chunk - 1)
-  local tokens = {}
+  local tokens, held = {}, {}
   for _, follower_id in ipairs(batch) do
     local key = ARGV[9] .. follower_id
     local follower = redis.call('HMGET', key, 'status', 'callback_url')
     if follower[1] == 'queued' or follower[1] == 'running' then
       redis.call('HSET', key, unpack(result))
-      hold(follower_id)
       ended = ended + 1
       tokens[ended] = token
+      held[ended] = follower_id
       if follower[2] then redis.call('ZADD', KEYS[6], callback_due, follower_id) end
     end
   end
   if ended > 0 then redis.call('RPUSH', wake_key, unpack(tokens)) end
+  hold(held)
   redis.call('LTRIM', KEYS[8], chunk, -1)
   left = redis.call('LLEN', KEYS[8])
   if left > 0 then

@@ -30,22 +30,24 @@ local callback_due = tonumber(ARGV[6])
 
 -- The same loop as finish.lua's first chunk.
 local ended = 0
-local tokens = {}
+local tokens, held = {}, {}
 local batch = redis.call('LRANGE', KEYS[2], 0, chunk - 1)
 for _, follower_id in ipairs(batch) do
   local key = ARGV[2] .. follower_id
   local follower = redis.call('HMGET', key, 'status', 'callback_url')
   if follower[1] == 'queued' or follower[1] == 'running' then
     redis.call('HSET', key, unpack(result))
-    if status == 'succeeded' then  -- the follower holds the images too (see finish.lua)
-      for object in string.gmatch(job[3] or '', '"[^"]*":"([^"]*)"') do
-        redis.call('SADD', ARGV[7] .. object, follower_id)
-        redis.call('EXPIRE', ARGV[7] .. object, tonumber(ARGV[8]))
-      end
-    end
     ended = ended + 1
     tokens[ended] = token
+    held[ended] = follower_id
     if follower[2] then redis.call('ZADD', KEYS[4], callback_due, follower_id) end
+  end
+end
+if ended > 0 and status == 'succeeded' then
+  -- The followers hold the images too (see finish.lua): one SADD per image for the chunk.
+  for object in string.gmatch(job[3] or '', '"[^"]*":"([^"]*)"') do
+    redis.call('SADD', ARGV[7] .. object, unpack(held))
+    redis.call('EXPIRE', ARGV[7] .. object, tonumber(ARGV[8]))
   end
 end
 if ended > 0 then
