@@ -155,3 +155,27 @@ def test_export_pages_and_rejects_a_bad_cursor(app: tuple[Any, Container]) -> No
     assert empty.status_code == 200
     assert empty.headers["Cache-Control"] == "no-store"
     assert empty.json_body["generations"] == [] and empty.json_body["next_cursor"] is None
+
+
+def test_a_replaced_avatar_lets_go_of_its_pinned_copy_unless_another_user_chose_it(
+    app: tuple[Any, Container],
+) -> None:
+    client, _ = app
+    carol, dave = f"carol-{secrets.token_hex(3)}", f"dave-{secrets.token_hex(3)}"
+    prompt = f"heron {secrets.token_hex(4)}"
+    carols = generate(client, carol, prompt).json_body
+    daves = generate(client, dave, prompt).json_body  # the same images, from the cache
+
+    def choose(sub: str, body: dict[str, str]) -> dict[str, Any]:
+        response = client.http.put("/v1/me/avatar", headers=auth(sub), body=json.dumps(body))
+        assert response.status_code == 200, response.body
+        avatar: dict[str, Any] = response.json_body["avatar"]
+        return avatar
+
+    pinned = choose(carol, {"generation_id": carols["id"]})["images"]
+    assert choose(dave, {"generation_id": daves["id"]})["images"] == pinned  # one shared copy
+    item = client.http.get("/v1/gallery?limit=1").json_body["items"][0]
+    choose(carol, {"gallery_id": item["id"]})
+    assert all(load(client, url) == 200 for url in pinned.values())  # dave's avatar still
+    choose(dave, {"gallery_id": item["id"]})
+    assert all(load(client, url) == 404 for url in pinned.values())  # nobody's any more
