@@ -159,6 +159,13 @@ class Settings(BaseModel):
     budget_alert_secret: SecretStr | None = _env("AVATARFLOW_BUDGET_ALERT_SECRET")
     budget_sns_topic_arn: str | None = _env("AVATARFLOW_BUDGET_SNS_TOPIC_ARN")
 
+    # --- privacy and safety (docs/privacy.md) ------------------------------------------------
+    # Refused prompt terms and patterns (chalicelib/domain/moderation.py); unset: the default list.
+    moderation_file: Path | None = _env("AVATARFLOW_MODERATION_FILE")
+    # Unchosen generations and their images are deleted this many days after they were made
+    # (the R2 lifecycle rule in infra/ says the same); chosen avatars and the gallery never are.
+    retention_days: int = _env("AVATARFLOW_RETENTION_DAYS", 30, ge=1, le=3650)
+
     @field_validator(
         "public_url",
         "jwks_url",
@@ -177,6 +184,7 @@ class Settings(BaseModel):
         "provider_prices",
         "procedural_fallback",
         "websocket_url",
+        "moderation_file",
         mode="before",
     )
     @classmethod
@@ -197,6 +205,11 @@ class Settings(BaseModel):
         if self.stage in ("local", "test"):
             return _derive_pepper(self.jwt_secret.get_secret_value())
         return None
+
+    @property
+    def retention_seconds(self) -> int:
+        """How long unchosen generations (records and images) are kept."""
+        return self.retention_days * 86400
 
     @property
     def uses_upstash(self) -> bool:

@@ -16,6 +16,7 @@ from pydantic import SecretStr
 
 from chalicelib.config import Settings
 from chalicelib.domain.budget import Budget
+from chalicelib.domain.moderation import PromptModeration
 from chalicelib.messagebus import MessageBus
 from chalicelib.ports import (
     BreakerPolicy,
@@ -58,6 +59,8 @@ def generation_policy(settings: Settings) -> GenerationPolicy:
         max_receives=settings.lane_max_receives,
         max_attempts=settings.job_max_attempts,
         budget=Budget(settings.daily_budget_usd, settings.monthly_budget_usd, settings.budget_hard_cap_ratio),
+        # Read at start-up: a list that does not parse stops the container, naming file and line.
+        moderation=PromptModeration.from_file(settings.moderation_file),
     )
 
 
@@ -80,10 +83,16 @@ def build_store(settings: Settings) -> StateStore:
         url, token = settings.upstash_url, settings.upstash_token
         if url is None or token is None:  # uses_upstash guarantees both; this tells the type checker
             raise RuntimeError("UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN must both be set")
-        return RedisStateStore(UpstashClient(url, token), prefix=settings.key_prefix)
+        return RedisStateStore(
+            UpstashClient(url, token), prefix=settings.key_prefix, record_ttl_s=settings.retention_seconds
+        )
     from chalicelib.adapters.store.embedded import embedded_client
 
-    return RedisStateStore(embedded_client(settings.data_dir), prefix=settings.key_prefix)
+    return RedisStateStore(
+        embedded_client(settings.data_dir),
+        prefix=settings.key_prefix,
+        record_ttl_s=settings.retention_seconds,
+    )
 
 
 def build_objects(settings: Settings) -> ObjectStore:

@@ -39,6 +39,7 @@ from chalicelib.domain.events import (
     GenerationAdmitted,
     GenerationFinished,
     GenerationProgressed,
+    PromptRefused,
     ProviderAttempted,
     ProviderKeyChanged,
     SpendRecorded,
@@ -65,6 +66,7 @@ from chalicelib.services.gallery import GalleryService
 from chalicelib.services.identity import Authenticator
 from chalicelib.services.lanes import LaneWorker
 from chalicelib.services.latency import LatencyEstimates
+from chalicelib.services.moderation_stats import ModerationStats
 from chalicelib.services.push import PushUpdates
 from chalicelib.services.realtime import RealtimeSessions
 from chalicelib.services.views import GenerationView
@@ -131,6 +133,7 @@ def build_container(
             ProviderKeyChanged: [key_alerts.on_key_changed],
         }
     )
+    bus.subscribe(PromptRefused, ModerationStats(store.counters, clock).on_refused)
     batch_completion = BatchCompletion(kv=store.kv, generations=store.generations, bus=bus)
     bus.subscribe(GenerationFinished, batch_completion.on_finished)
     if (track_download := build_download_tracker(settings)) is not None:
@@ -189,7 +192,12 @@ def build_container(
         request_generation=cases.request,
         reads=cases.reads,
         avatars=AvatarService(
-            generations=store.generations, kv=store.kv, objects=objects, gallery=gallery, bus=bus
+            generations=store.generations,
+            kv=store.kv,
+            objects=objects,
+            gallery=gallery,
+            bus=bus,
+            holders=store.holders,
         ),
         batches=cases.batches,
         lanes=cases.lanes,

@@ -28,6 +28,14 @@ class GenerationAdmitted(Event):
 
 
 @dataclass(frozen=True)
+class PromptRefused(Event):
+    """Prompt moderation refused a generation request before admission (nothing was charged or
+    sent to a provider); counted in the admin stats as the admission outcome ``content_rejected``."""
+
+    style: str
+
+
+@dataclass(frozen=True)
 class GenerationFinished(Event):
     """A job ended (succeeded or failed), as it now is; ``followers`` identical requests that
     joined it ended with it; ``watchers``, where the store said so as it ended the job (in the

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from chalicelib.ports.generations import Counter
 
 
 class Counters(Protocol):
-    """Reads of the counters that the admit and finish scripts keep; raises ``StoreError``."""
+    """The counters that the admit and finish scripts keep (and a few kept outside them, such as
+    prompts refused before admission); raises ``StoreError``."""
 
     def quota_counts(self, keys: Sequence[str]) -> list[int]:
         """The current values of quota counters (0 where absent)."""
@@ -15,4 +19,8 @@ class Counters(Protocol):
 
     def values(self, keys: Sequence[str]) -> list[float]:
         """The current values of counters (stats, spend) in one call, 0.0 where absent."""
+        ...
+
+    def add(self, counters: Sequence[Counter]) -> None:
+        """Add each counter's amount, keeping it ``ttl`` seconds, in one call."""
         ...

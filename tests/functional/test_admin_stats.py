@@ -48,7 +48,8 @@ def test_stats_count_admissions_jobs_providers_and_spend(counted: Any, provider:
     counter.calls.clear()
     response = client.http.get("/v1/admin/stats", headers=admin_headers())
     assert response.status_code == 200, response.body
-    assert counter.calls == ["command:MGET"]  # one store call, no scan
+    # One store call, no scan; then the call's audit event (api/audit.py), one more.
+    assert counter.calls == ["command:MGET", "script:audit_append"]
     assert response.headers["Cache-Control"] == "no-store"
     stats = response.json_body
     for period in ("today", "month"):

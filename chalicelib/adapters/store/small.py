@@ -6,7 +6,8 @@ from collections.abc import Sequence
 
 from chalicelib.adapters.store.keyspace import Keyspace
 from chalicelib.adapters.store.replies import text
-from chalicelib.ports import StoreError, TimerKind
+from chalicelib.adapters.store.scripts import script
+from chalicelib.ports import Counter, StoreError, TimerKind
 
 
 class RedisKeyValue:
@@ -54,6 +55,14 @@ class RedisCounters:
             return [float(text(v)) if v is not None else 0.0 for v in values]
         except (TypeError, ValueError) as exc:
             raise StoreError("state store holds a counter that is not a number") from exc
+
+    def add(self, counters: Sequence[Counter]) -> None:
+        if not counters:
+            return
+        args: list[str | int] = []
+        for counter in counters:
+            args += [repr(float(counter.amount)), int(counter.ttl)]
+        self._keys.client.run_script(script("add_counters"), [self._keys.key(c.key) for c in counters], args)
 
 
 class RedisTimers:

@@ -16,6 +16,8 @@
 --       built here from the prefix, fine on a single-shard Redis as in finish.lua),
 --       16 claim lease ms (> 0: a created job is claimed for the caller, who runs it at once:
 --       running, attempts 1, leased until now + lease, saving the claim's own round trip),
+--       17 image holders key prefix (a cache hit holds the cached images: ``holders:<object key>``
+--       sets, read by erasure; built here from the prefix, as the stats keys are),
 --       then N pairs (limit, reset epoch s), then F pairs (field, value) of the new record.
 -- Reply: {outcome, limit, remaining, reset, retry_after, field, value, ...}; -1 means none.
 
@@ -37,7 +39,8 @@ local month_limit = tonumber(ARGV[14])
 local stats = {}
 for word in string.gmatch(ARGV[15] or '', '%S+') do stats[#stats + 1] = word end
 local claim_lease_ms = tonumber(ARGV[16])
-local win_base = 16
+local holders_prefix = ARGV[17]
+local win_base = 17
 local field_base = win_base + 2 * nwin
 
 local function window_limit(i) return tonumber(ARGV[win_base + 2 * i - 1]) end
@@ -99,11 +102,14 @@ local function write_record(extra)
   redis.call('HSET', KEYS[5], unpack(args))
   redis.call('EXPIRE', KEYS[5], record_ttl)
   redis.call('ZADD', KEYS[6], now_ms, gen_id)
-  -- Keep history bounded; older generations age out with their records.
-  redis.call('ZREMRANGEBYRANK', KEYS[6], 0, -1001)
+  -- Every live record stays listed (erasure and export find them all here): entries older than
+  -- a record lives go with their records; a hard cap bounds one identity's index whatever happens.
+  redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', '(' .. string.format('%.0f', now_ms - record_ttl * 1000))
+  redis.call('ZREMRANGEBYRANK', KEYS[6], 0, -100001)
   redis.call('EXPIRE', KEYS[6], record_ttl)
   if has_idem then
     redis.call('SET', KEYS[2], gen_id .. '|' .. req_hash, 'EX', idem_ttl)
+    redis.call('HSET', KEYS[5], 'idem', KEYS[2])  -- erasure deletes the entry with its record
   end
 end
 
@@ -115,6 +121,11 @@ end
 local hit = redis.call('HMGET', KEYS[3], 'images', 'provider', 'completed_at')
 if hit[1] then
   write_record({'status', 'succeeded', 'cached', '1', 'images', hit[1], 'provider', hit[2] or ''})
+  -- The new record now serves the cached images too: erasing their first owner keeps them.
+  for object in string.gmatch(hit[1], '"[^"]*":"([^"]*)"') do
+    redis.call('SADD', holders_prefix .. object, gen_id)
+    redis.call('EXPIRE', holders_prefix .. object, record_ttl)
+  end
   -- Served now: it completes when it was asked for.
   redis.call('HSET', KEYS[5], 'completed_at', redis.call('HGET', KEYS[5], 'created_at'))
   report_current_counts()
