@@ -10,7 +10,7 @@ PACKAGE_DIR ?= build/package
 TF_DIR := infra/terraform
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: install run test lint typecheck unit bench clean package infra terraform-check
+.PHONY: install run test lint typecheck unit bench clean package infra terraform-check cost
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -90,6 +90,12 @@ bench: install
 	$(PY) -m bench.followers --write
 	$(PY) -m bench.coldstart --write --baseline bbd5954
 	$(PY) -m bench.realtime --write
+	$(PY) -m bench.burst --write
+
+## The cost model (offline): docs/cost.md and its chart docs/cost.svg, from the unit prices in
+## chalicelib/cost/prices.py and the counts recorded in docs/benchmarks.md
+cost: install
+	$(PY) -m chalicelib.cli cost --write docs/cost.md
 
 clean:
 	rm -rf $(VENV) .avatarflow .pytest_cache .mypy_cache .ruff_cache build .chalice/deployments

@@ -8,6 +8,7 @@ from chalice.app import Chalice
 
 from chalicelib.api.admin import admin
 from chalicelib.api.admin_gallery import admin_gallery
+from chalicelib.api.audit import audit_middleware
 from chalicelib.api.batches import batches
 from chalicelib.api.dev import dev
 from chalicelib.api.middleware import http_middleware
@@ -40,6 +41,7 @@ app.api.binary_types = ["image/webp", "image/png", "image/jpeg"]
 app.register_blueprint(public)
 app.register_blueprint(users)
 app.register_middleware(http_middleware, "http")
+app.register_middleware(audit_middleware, "http")  # inside http_middleware: it sees the request id
 app.register_blueprint(admin_gallery)
 app.register_blueprint(gallery_schedule)
 app.register_blueprint(batches)

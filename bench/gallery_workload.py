@@ -51,6 +51,9 @@ class MemoryObjects:
     def exists(self, key: str) -> bool:
         return key in self.data
 
+    def delete(self, key: str) -> None:
+        self.data.pop(key, None)
+
     def public_url(self, key: str) -> str:
         return f"https://cdn.example.com/{key}"
 

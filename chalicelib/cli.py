@@ -1,4 +1,5 @@
-"""Operator commands: ``python -m chalicelib.cli prepare`` seeds the local gallery before a run."""
+"""Operator commands: ``python -m chalicelib.cli prepare`` seeds the local gallery before a run;
+``python -m chalicelib.cli cost`` prices the cost model's scenarios (``chalicelib/cost``)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,18 @@ from chalicelib.bootstrap import build_container, exit_on_sigterm, start_local
 
 
 def main(argv: list[str] | None = None) -> int:
+    given = sys.argv[1:] if argv is None else argv
+    if given[:1] == ["cost"]:  # its own flags; needs no container
+        from chalicelib.cost.cli import main as cost
+
+        return cost(given[1:])
     parser = argparse.ArgumentParser(prog="python -m chalicelib.cli")
-    parser.add_argument("command", choices=["prepare"], help="prepare: seed an empty local gallery")
-    parser.parse_args(argv)
+    parser.add_argument(
+        "command",
+        choices=["prepare", "cost"],
+        help="prepare: seed an empty local gallery; cost: price the scenarios",
+    )
+    parser.parse_args(given)
     container = build_container(start_workers=False)
     before = container.gallery.count()
     start_local(container)

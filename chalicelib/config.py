@@ -53,6 +53,8 @@ class Settings(BaseModel):
     request_rate_per_minute: int = _env("AVATARFLOW_REQUEST_RATE_PER_MINUTE", 120)
     gallery_seed_per_style: int = _env("AVATARFLOW_GALLERY_SEED_PER_STYLE", 12)
     worker_threads: int = _env("AVATARFLOW_WORKER_THREADS", 2)
+    # In-process lanes: threads that serve only the enterprise lane (and callbacks), on top of those.
+    enterprise_worker_threads: int = _env("AVATARFLOW_ENTERPRISE_WORKER_THREADS", 1, ge=0, le=16)
     key_prefix: str = _env("AVATARFLOW_KEY_PREFIX", "af:")
 
     # --- real-time status (WebSocket) -----------------------------------------------------
@@ -78,11 +80,13 @@ class Settings(BaseModel):
     r2_public_base_url: str | None = _env("R2_PUBLIC_BASE_URL")
 
     # --- async lanes ----------------------------------------------------------------------
+    queue_url_enterprise: str | None = _env("AVATARFLOW_QUEUE_URL_ENTERPRISE")
     queue_url_premium: str | None = _env("AVATARFLOW_QUEUE_URL_PREMIUM")
     queue_url_free: str | None = _env("AVATARFLOW_QUEUE_URL_FREE")
     queue_url_batch: str | None = _env("AVATARFLOW_QUEUE_URL_BATCH")
     # The lane workers' queue NAMES are read at import time by workers/lanes.py (Chalice needs them
-    # then): AVATARFLOW_QUEUE_NAME_PREMIUM / _FREE / _BATCH, default avatarflow-<stage>-<lane>.
+    # then): AVATARFLOW_QUEUE_NAME_ENTERPRISE / _PREMIUM / _FREE / _BATCH, default
+    # avatarflow-<stage>-<lane>.
     lane_max_receives: int = _env("AVATARFLOW_LANE_MAX_RECEIVES", 5, ge=1)  # then the worker fails the job
     job_max_attempts: int = _env("AVATARFLOW_JOB_MAX_ATTEMPTS", 3, ge=1)  # provider jobs that failed
     sync_qualities: str = _env("AVATARFLOW_SYNC_QUALITIES", "fast")  # answered within Prefer: wait
@@ -114,6 +118,18 @@ class Settings(BaseModel):
     breaker_cooldown_seconds: float = _env("AVATARFLOW_BREAKER_COOLDOWN_SECONDS", 30.0, gt=0)
     breaker_max_cooldown_seconds: float = _env("AVATARFLOW_BREAKER_MAX_COOLDOWN_SECONDS", 300.0, gt=0)
     breaker_auth_open_seconds: float = _env("AVATARFLOW_BREAKER_AUTH_OPEN_SECONDS", 3600.0, gt=0)
+    # The burst lane (adapters/providers/burst.py): while a quality's primary is saturated (a 429, a
+    # median latency over AVATARFLOW_BURST_LATENCY_SECONDS, a job deeper than
+    # AVATARFLOW_BURST_QUEUE_POSITION in its queue) new work goes to this provider first, for
+    # AVATARFLOW_BURST_HOLD_SECONDS after each signal, while today's spend is under
+    # AVATARFLOW_BURST_BUDGET_SHARE of the daily budget. An empty provider turns it off.
+    burst_provider: str = _env(
+        "AVATARFLOW_BURST_PROVIDER", "runpod", pattern=r"^(|fal|together|replicate|runpod|openai)$"
+    )
+    burst_latency_seconds: float = _env("AVATARFLOW_BURST_LATENCY_SECONDS", 8.0, gt=0)
+    burst_queue_position: int = _env("AVATARFLOW_BURST_QUEUE_POSITION", 10, ge=1)
+    burst_hold_seconds: float = _env("AVATARFLOW_BURST_HOLD_SECONDS", 30.0, gt=0)
+    burst_budget_share: float = _env("AVATARFLOW_BURST_BUDGET_SHARE", 0.8, ge=0.0, le=1.0)
 
     # --- gallery sources ------------------------------------------------------------------
     pexels_api_key: SecretStr | None = _env("PEXELS_API_KEY")
@@ -149,6 +165,13 @@ class Settings(BaseModel):
     budget_alert_secret: SecretStr | None = _env("AVATARFLOW_BUDGET_ALERT_SECRET")
     budget_sns_topic_arn: str | None = _env("AVATARFLOW_BUDGET_SNS_TOPIC_ARN")
 
+    # --- privacy and safety (docs/privacy.md) ------------------------------------------------
+    # Refused prompt terms and patterns (chalicelib/domain/moderation.py); unset: the default list.
+    moderation_file: Path | None = _env("AVATARFLOW_MODERATION_FILE")
+    # Unchosen generations and their images are deleted this many days after they were made
+    # (the R2 lifecycle rule in infra/ says the same); chosen avatars and the gallery never are.
+    retention_days: int = _env("AVATARFLOW_RETENTION_DAYS", 30, ge=1, le=3650)
+
     @field_validator(
         "public_url",
         "jwks_url",
@@ -156,6 +179,7 @@ class Settings(BaseModel):
         "r2_endpoint_url",
         "r2_bucket",
         "r2_public_base_url",
+        "queue_url_enterprise",
         "queue_url_premium",
         "queue_url_free",
         "queue_url_batch",
@@ -166,6 +190,7 @@ class Settings(BaseModel):
         "provider_prices",
         "procedural_fallback",
         "websocket_url",
+        "moderation_file",
         mode="before",
     )
     @classmethod
@@ -186,6 +211,11 @@ class Settings(BaseModel):
         if self.stage in ("local", "test"):
             return _derive_pepper(self.jwt_secret.get_secret_value())
         return None
+
+    @property
+    def retention_seconds(self) -> int:
+        """How long unchosen generations (records and images) are kept."""
+        return self.retention_days * 86400
 
     @property
     def uses_upstash(self) -> bool:

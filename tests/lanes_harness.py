@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 REGION = "us-east-1"
-LANES = ("premium", "free", "batch")
+LANES = ("enterprise", "premium", "free", "batch")
 
 
 @dataclass

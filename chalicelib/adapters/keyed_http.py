@@ -1,9 +1,10 @@
-"""What every adapter that calls a vendor API with a key shares: the key and one pooled client.
+"""What every adapter that calls a vendor API with a key shares: its keys and one pooled client.
 
-The key lives in a :class:`Secret` (masked repr) and in the client's default headers (httpx masks
-``Authorization`` in reprs). The client is built on first use, reused across calls and threads,
-has an explicit timeout and never follows redirects (that would replay the key elsewhere).
-:meth:`KeyedHttpClient._scrub` takes the key out of any text bound for an error message.
+The keys live in a :class:`chalicelib.adapters.key_pool.KeyPool` (a single key is a pool of one)
+and reach the wire only through the client's ``auth`` (:class:`PooledKeyAuth`: the next healthy
+key per request, another one after a 401/403/429). The client is built on first use, reused across
+calls and threads, has an explicit timeout and never follows redirects (that would replay the key
+elsewhere). :meth:`KeyedHttpClient._scrub` takes every key out of any text bound for an error message.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import threading
 from collections.abc import Mapping
 
 import httpx
+
+from chalicelib.adapters.key_pool import KeyPool, PooledKeyAuth
 
 __all__ = ["DEFAULT_CONNECT_TIMEOUT", "USER_AGENT", "KeyedHttpClient", "Secret", "make_timeout"]
 
@@ -47,7 +50,7 @@ class KeyedHttpClient:
     """An API key and the lazily built, lock-guarded :class:`httpx.Client` that sends it.
 
     Subclasses set :attr:`name`, :attr:`default_read_timeout` and :attr:`scrub_limit`, override
-    :meth:`auth_headers` for the vendor's scheme and add fixed headers in :attr:`extra_headers`.
+    :meth:`auth_headers_for` for the vendor's scheme and add fixed headers in :attr:`extra_headers`.
     """
 
     name: str = "http"
@@ -57,14 +60,17 @@ class KeyedHttpClient:
 
     def __init__(
         self,
-        api_key: str,
+        api_key: str | KeyPool,
         *,
         timeout: httpx.Timeout | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        if not api_key or not api_key.strip():
-            raise ValueError(f"{self.name}: an API key is required")
-        self._secret = Secret(api_key.strip())
+        if isinstance(api_key, KeyPool):
+            self._keys = api_key
+        else:
+            if not api_key or not api_key.strip():
+                raise ValueError(f"{self.name}: an API key is required")
+            self._keys = KeyPool(self.name, [api_key.strip()])
         self._timeout = timeout or make_timeout(self.default_read_timeout)
         self._transport = transport
         self._client: httpx.Client | None = None
@@ -74,9 +80,14 @@ class KeyedHttpClient:
         """The transport of the API client (None: httpx's default); the injected one by default."""
         return self._transport
 
-    def auth_headers(self) -> dict[str, str]:
-        """The headers that carry the key (``Authorization: Bearer <key>`` unless overridden)."""
-        return {"Authorization": f"Bearer {self._secret.reveal()}"}
+    @property
+    def keys(self) -> KeyPool:
+        """The adapter's key pool (fingerprints and health; never logged with the keys)."""
+        return self._keys
+
+    def auth_headers_for(self, key: str) -> dict[str, str]:
+        """The headers that carry ``key`` (``Authorization: Bearer <key>`` unless overridden)."""
+        return {"Authorization": f"Bearer {key}"}
 
     @property
     def client(self) -> httpx.Client:
@@ -87,7 +98,8 @@ class KeyedHttpClient:
                     self._client = httpx.Client(
                         timeout=self._timeout,
                         transport=self.client_transport(),
-                        headers={**self.auth_headers(), "User-Agent": USER_AGENT, **self.extra_headers},
+                        auth=PooledKeyAuth(self._keys, self.auth_headers_for),
+                        headers={"User-Agent": USER_AGENT, **self.extra_headers},
                         follow_redirects=False,  # never replay the key to another host
                     )
         return self._client
@@ -99,9 +111,9 @@ class KeyedHttpClient:
                 self._client = None
 
     def _scrub(self, text: str) -> str:
-        """Collapse, shorten, and remove the key (and each part of an ``id:secret`` key)."""
+        """Collapse, shorten, and remove every key (and each part of an ``id:secret`` key)."""
         text = " ".join(text.split())
-        key = self._secret.reveal()
-        for part in (key, *(p for p in key.split(":") if len(p) >= 8)):
-            text = text.replace(part, "***")
+        for key in self._keys.secrets():
+            for part in (key, *(p for p in key.split(":") if len(p) >= 8)):
+                text = text.replace(part, "***")
         return text[: self.scrub_limit]

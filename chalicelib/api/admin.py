@@ -1,11 +1,12 @@
-"""Admin routes: enterprise API keys and the operational stats (operator's bearer token only)."""
+"""Admin routes: enterprise API keys, the operational stats and the audit trail (operator's bearer
+token only; every call is audited by api/audit.py)."""
 
 from __future__ import annotations
 
 from chalice.app import Response
 
 from chalicelib.api.admin_auth import require_admin
-from chalicelib.api.http import json_response, parse_body
+from chalicelib.api.http import int_param, json_response, parse_body, query
 from chalicelib.api.routing import ApiBlueprint
 from chalicelib.bootstrap import get_container
 
@@ -60,3 +61,12 @@ def revoke_api_key(key_id: str) -> Response:
 def admin_stats() -> Response:
     require_admin(admin.current_request)
     return json_response(get_container().stats.stats(), 200, NO_STORE)
+
+
+@admin.route("/v1/admin/audit", methods=["GET"])
+def admin_audit() -> Response:
+    request = admin.current_request
+    require_admin(request)
+    params = query(request)
+    limit = int_param(params, "limit", 50, 1, 200)
+    return json_response(get_container().audit.page(limit, params.get("cursor") or None), 200, NO_STORE)

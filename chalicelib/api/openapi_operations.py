@@ -13,7 +13,9 @@ from pydantic import BaseModel
 from chalicelib.api import openapi_params as p
 from chalicelib.api.webhooks import WEBHOOK_CONTENT_TYPES
 from chalicelib.domain import admin_models as a
+from chalicelib.domain import export_models as x
 from chalicelib.domain import models as m
+from chalicelib.domain.audit import AuditPage
 from chalicelib.domain.messages import RealtimeInfo
 
 ERROR = m.ErrorResponse
@@ -168,7 +170,35 @@ OPERATIONS: tuple[Operation, ...] = (
         None,
         {200: m.AvatarOut, 401: ERROR, 404: ERROR},
     ),
+    Operation(
+        "delete",
+        "/v1/me",
+        "erase_me",
+        "Erase the caller's data: history, records, idempotency entries, chosen avatar, unshared images",
+        None,
+        {204: None, 401: ERROR, 503: ERROR},
+        headers={503: RETRY},
+    ),
+    Operation(
+        "get",
+        "/v1/me/export",
+        "export_me",
+        "Everything held about the caller (one page of history per call; follow next_cursor)",
+        None,
+        {200: x.UserExport, **USER_ERRORS},
+        parameters=("HistoryCursor",),
+    ),
     Operation("get", "/v1/openapi.json", "openapi", "This document", None, {200: None}, "none"),
+    Operation(
+        "get",
+        "/v1/admin/audit",
+        "admin_audit",
+        "The admin API's audit trail, newest first (the last 10,000 admin calls)",
+        None,
+        {200: AuditPage, 400: ERROR, **ADMIN_ERRORS},
+        "admin",
+        ("AuditLimit", "AuditCursor"),
+    ),
     Operation(
         "post",
         "/v1/admin/gallery/refresh",
@@ -192,6 +222,7 @@ OPERATIONS: tuple[Operation, ...] = (
             409: ERROR,
             413: ERROR,
             415: ERROR,
+            422: ERROR,
             429: ERROR,
             503: ERROR,
         },

@@ -32,6 +32,7 @@ class IntRange:
 
 GALLERY_LIMIT = IntRange(24, 1, 100)  # api/public.py gallery_list
 HISTORY_LIMIT = IntRange(20, 1, 100)  # api/users.py list_generations
+AUDIT_LIMIT = IntRange(50, 1, 200)  # api/admin.py admin_audit
 AVATAR_SIZE_DEFAULT = "256"  # api/public.py public_avatar
 MAX_USER_ID_CHARS = 256  # api/public.py public_avatar: longer is 404
 MAX_SERVICE_ID_CHARS = 64  # batch and API key ids (services/batches.py, services/api_keys.py)
@@ -71,6 +72,12 @@ def parameters() -> dict[str, Json]:
         "GalleryCursor": _cursor(formats.gallery_cursor_pattern(), "GET /v1/gallery"),
         "HistoryLimit": _query("limit", HISTORY_LIMIT.schema(), f"Generations per page.{EMPTY_IS_ABSENT}"),
         "HistoryCursor": _cursor(formats.generation_cursor_pattern(), "GET /v1/generations"),
+        "AuditLimit": _query("limit", AUDIT_LIMIT.schema(), f"Events per page.{EMPTY_IS_ABSENT}"),
+        "AuditCursor": _query(
+            "cursor",
+            {"type": "string", "pattern": r"^[0-9]{1,19}$"},
+            f"The next_cursor of the previous page of GET /v1/admin/audit.{EMPTY_IS_ABSENT}",
+        ),
         "AvatarSize": _query(
             "size",
             {

@@ -1,4 +1,4 @@
-"""User routes: generations, quota and the chosen avatar."""
+"""User routes: generations, quota, the chosen avatar, and the caller's data (export, erasure)."""
 
 from __future__ import annotations
 
@@ -76,3 +76,20 @@ def my_avatar() -> Response:
 
     identity = caller(users.current_request)
     return json_response(AvatarOut(avatar=get_container().avatars.current(identity)))
+
+
+@users.route("/v1/me", methods=["DELETE"])
+def erase_me() -> Response:
+    identity = caller(users.current_request)
+    get_container().erase_user_data(identity)
+    return Response(body="", status_code=204)
+
+
+@users.route("/v1/me/export", methods=["GET"])
+def export_me() -> Response:
+    request = users.current_request
+    identity = caller(request)
+    cursor = query(request).get("cursor") or None
+    return json_response(
+        get_container().export_user_data(identity, cursor), headers={"Cache-Control": "no-store"}
+    )

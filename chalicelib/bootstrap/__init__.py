@@ -100,6 +100,7 @@ def get_container() -> Container:
                 if container.settings.stage == "local":
                     from chalicelib.bootstrap.local import (
                         start_background_reaper,
+                        start_background_retention,
                         start_local,
                         start_realtime,
                     )
@@ -107,6 +108,8 @@ def get_container() -> Container:
                     recovered = start_local(container)
                     # No EventBridge schedule runs locally.
                     start_background_reaper(container.reaper, recovered=recovered)
+                    # No R2 lifecycle rule either: the local object store expires img/ itself.
+                    start_background_retention(container)
                     # No API Gateway either: the embedded WebSocket server plays its part.
                     start_realtime(container)
                 _container = container

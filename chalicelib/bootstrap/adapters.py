@@ -16,10 +16,12 @@ from pydantic import SecretStr
 
 from chalicelib.config import Settings
 from chalicelib.domain.budget import Budget
+from chalicelib.domain.moderation import PromptModeration
 from chalicelib.messagebus import MessageBus
 from chalicelib.ports import (
     BreakerPolicy,
     Clock,
+    Counters,
     ImagePipeline,
     ImageProvider,
     JobQueue,
@@ -31,6 +33,7 @@ from chalicelib.ports import (
 from chalicelib.services.policy import GenerationPolicy
 
 if TYPE_CHECKING:
+    from chalicelib.adapters.key_pool import KeyPool
     from chalicelib.adapters.outbound.fetch import Resolver
     from chalicelib.adapters.providers.pricing import PriceTable
 
@@ -57,6 +60,8 @@ def generation_policy(settings: Settings) -> GenerationPolicy:
         max_attempts=settings.job_max_attempts,
         budget=Budget(settings.daily_budget_usd, settings.monthly_budget_usd, settings.budget_hard_cap_ratio),
         experiment_dev_share=settings.experiment_dev_share,
+        # Read at start-up: a list that does not parse stops the container, naming file and line.
+        moderation=PromptModeration.from_file(settings.moderation_file),
     )
 
 
@@ -79,10 +84,16 @@ def build_store(settings: Settings) -> StateStore:
         url, token = settings.upstash_url, settings.upstash_token
         if url is None or token is None:  # uses_upstash guarantees both; this tells the type checker
             raise RuntimeError("UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN must both be set")
-        return RedisStateStore(UpstashClient(url, token), prefix=settings.key_prefix)
+        return RedisStateStore(
+            UpstashClient(url, token), prefix=settings.key_prefix, record_ttl_s=settings.retention_seconds
+        )
     from chalicelib.adapters.store.embedded import embedded_client
 
-    return RedisStateStore(embedded_client(settings.data_dir), prefix=settings.key_prefix)
+    return RedisStateStore(
+        embedded_client(settings.data_dir),
+        prefix=settings.key_prefix,
+        record_ttl_s=settings.retention_seconds,
+    )
 
 
 def build_objects(settings: Settings) -> ObjectStore:
@@ -135,13 +146,17 @@ def build_push(settings: Settings) -> PushChannel:
 
 
 def build_queue(settings: Settings) -> JobQueue:
-    """One SQS queue per lane (``AVATARFLOW_QUEUE_URL_PREMIUM`` / ``_FREE`` / ``_BATCH``), else the
-    in-process worker (its consumer is attached by ``build_container``)."""
+    """One SQS queue per lane (``AVATARFLOW_QUEUE_URL_ENTERPRISE`` / ``_PREMIUM`` / ``_FREE`` /
+    ``_BATCH``), else the in-process worker (its consumer is attached by ``build_container``)."""
     if settings.uses_sqs:
         from chalicelib.adapters.queue.sqs import SqsQueue
 
+        if not settings.queue_url_enterprise:
+            # At start-up, not on the first enterprise job: that lane would have nowhere to go.
+            raise RuntimeError("SQS lanes are configured but AVATARFLOW_QUEUE_URL_ENTERPRISE is not set")
         return SqsQueue(
             {
+                "enterprise": settings.queue_url_enterprise,
                 "premium": settings.queue_url_premium or "",
                 "free": settings.queue_url_free or "",
                 "batch": settings.queue_url_batch or "",
@@ -149,7 +164,10 @@ def build_queue(settings: Settings) -> JobQueue:
         )
     from chalicelib.adapters.queue.inprocess import InProcessQueue
 
-    return InProcessQueue(threads=settings.worker_threads)
+    return InProcessQueue(
+        threads=settings.worker_threads,
+        reserved={"enterprise": settings.enterprise_worker_threads},
+    )
 
 
 # -- image providers ---------------------------------------------------------------------------
@@ -181,7 +199,7 @@ class VendorOptions:
         return {"resolver": self.resolver, "prices": self.prices, "fetch_timeout": self.fetch_timeout_s}
 
 
-def _fal(settings: Settings, key: str, o: VendorOptions) -> ImageProvider:
+def _fal(settings: Settings, key: KeyPool, o: VendorOptions) -> ImageProvider:
     from chalicelib.adapters.providers.fal import FalProvider
 
     return FalProvider(
@@ -193,13 +211,13 @@ def _fal(settings: Settings, key: str, o: VendorOptions) -> ImageProvider:
     )
 
 
-def _together(settings: Settings, key: str, o: VendorOptions) -> ImageProvider:
+def _together(settings: Settings, key: KeyPool, o: VendorOptions) -> ImageProvider:
     from chalicelib.adapters.providers.together import TogetherProvider
 
     return TogetherProvider(key, base_url=settings.together_base_url, timeout=o.timeout(60.0), **o.common())
 
 
-def _replicate(settings: Settings, key: str, o: VendorOptions) -> ImageProvider:
+def _replicate(settings: Settings, key: KeyPool, o: VendorOptions) -> ImageProvider:
     from chalicelib.adapters.providers.replicate import ReplicateProvider
 
     return ReplicateProvider(
@@ -212,7 +230,7 @@ def _replicate(settings: Settings, key: str, o: VendorOptions) -> ImageProvider:
     )
 
 
-def _runpod(settings: Settings, key: str, o: VendorOptions) -> ImageProvider | None:
+def _runpod(settings: Settings, key: KeyPool, o: VendorOptions) -> ImageProvider | None:
     if not settings.runpod_endpoint_id:
         alerts.error(
             "RUNPOD_API_KEY is set without RUNPOD_ENDPOINT_ID: RunPod is not used",
@@ -233,23 +251,50 @@ def _runpod(settings: Settings, key: str, o: VendorOptions) -> ImageProvider | N
     )
 
 
-def _openai(settings: Settings, key: str, o: VendorOptions) -> ImageProvider:
+def _openai(settings: Settings, key: KeyPool, o: VendorOptions) -> ImageProvider:
     from chalicelib.adapters.providers.openai import OpenAIProvider
 
     return OpenAIProvider(key, base_url=settings.openai_base_url, timeout=o.timeout(120.0), **o.common())
 
 
-VendorBuilder = Callable[[Settings, str, VendorOptions], ImageProvider | None]
+VendorBuilder = Callable[[Settings, "KeyPool", VendorOptions], ImageProvider | None]
 KeySetting = Callable[[Settings], SecretStr | None]
 
-# The vendors, each with the setting that holds its key and how its adapter is built.
-VENDORS: tuple[tuple[KeySetting, VendorBuilder], ...] = (
-    (lambda s: s.fal_key, _fal),
-    (lambda s: s.together_api_key, _together),
-    (lambda s: s.replicate_api_token, _replicate),
-    (lambda s: s.runpod_api_key, _runpod),
-    (lambda s: s.openai_api_key, _openai),
+# The vendors, each with its name, the setting that holds its key (or a comma-separated pool of
+# keys) and how its adapter is built.
+VENDORS: tuple[tuple[str, str, KeySetting, VendorBuilder], ...] = (
+    ("fal", "FAL_KEY", lambda s: s.fal_key, _fal),
+    ("together", "TOGETHER_API_KEY", lambda s: s.together_api_key, _together),
+    ("replicate", "REPLICATE_API_TOKEN", lambda s: s.replicate_api_token, _replicate),
+    ("runpod", "RUNPOD_API_KEY", lambda s: s.runpod_api_key, _runpod),
+    ("openai", "OPENAI_API_KEY", lambda s: s.openai_api_key, _openai),
 )
+
+
+def key_pools(
+    settings: Settings, bus: MessageBus | None = None, clock: Clock | None = None
+) -> dict[str, KeyPool]:
+    """Each configured vendor's key pool, by vendor; a malformed pool stops the start-up with a
+    ``ValueError`` naming its setting (never a key). A key's state changes go on the bus
+    (``ProviderKeyChanged``: the operator alert); its cool-downs run on ``clock`` (the router's)."""
+    from chalicelib.adapters.key_pool import KeyPool, parse_key_pool
+    from chalicelib.adapters.system_clock import SystemClock
+
+    time_source = clock or SystemClock()
+
+    pools: dict[str, KeyPool] = {}
+    for vendor, setting, key_of, _ in VENDORS:
+        raw = secret(key_of(settings))
+        if raw:
+            pools[vendor] = KeyPool(
+                vendor,
+                parse_key_pool(setting, raw),
+                cooldown_s=settings.breaker_cooldown_seconds,
+                retire_s=settings.breaker_auth_open_seconds,
+                clock=time_source.monotonic,
+                on_change=bus.publish if bus is not None else None,
+            )
+    return pools
 
 
 def build_provider(
@@ -259,14 +304,16 @@ def build_provider(
     *,
     resolver: Resolver | None = None,
     clock: Clock | None = None,
+    counters: Counters | None = None,
 ) -> ImageProvider:
     """The router over every vendor that has a key, or the offline renderer alone if none has.
     ``clock`` is the router's time (breaker cool-downs, its deadline, the gaps between retries):
-    the container's clock, else the real one."""
+    the container's clock, else the real one. ``counters`` (the spend) let the burst lane stay
+    within the spend guard; without them there is no burst lane."""
     from chalicelib.adapters.providers.procedural import ProceduralProvider
 
-    keys = [(secret(key_of(settings)), build) for key_of, build in VENDORS]
-    if not any(key for key, _ in keys):
+    pools = key_pools(settings, bus, clock)
+    if not pools:
         return ProceduralProvider(delay_s=settings.procedural_delay_seconds)
 
     from chalicelib.adapters.providers.pricing import load_prices
@@ -279,10 +326,17 @@ def build_provider(
         fetch_timeout_s=min(15.0, deadline),
         resolver=resolver,
     )
-    vendors = [vendor for key, build in keys if key and (vendor := build(settings, key, options)) is not None]
+    vendors = [
+        adapter
+        for vendor, _, _, build in VENDORS
+        if vendor in pools and (adapter := build(settings, pools[vendor], options)) is not None
+    ]
+    saturation, burst_allowed = _burst_lane(settings, clock, counters, bus)
     return ProviderRouter(
         vendors,
         breakers,
+        saturation=saturation,
+        burst_allowed=burst_allowed,
         fallback=ProceduralProvider() if settings.uses_procedural_fallback else None,
         policy=breaker_policy(settings),
         deadline_s=deadline,
@@ -290,3 +344,31 @@ def build_provider(
         attempt_reserve_s=settings.provider_attempt_reserve_seconds,
         bus=bus,
     )
+
+
+def _burst_lane(
+    settings: Settings, clock: Clock | None, counters: Counters | None, bus: MessageBus | None
+) -> tuple[Any, Callable[[], bool]]:
+    """The burst lane's saturation tracker and spend check (None: no burst lane)."""
+    if not settings.burst_provider or counters is None:
+        return None, lambda: False
+    from chalicelib.adapters.providers.burst import BurstPolicy, BurstSpendGuard, Saturation
+    from chalicelib.adapters.system_clock import SystemClock
+    from chalicelib.domain.events import GenerationProgressed
+
+    time_source = clock or SystemClock()
+    saturation = Saturation(
+        BurstPolicy(
+            provider=settings.burst_provider,
+            latency_s=settings.burst_latency_seconds,
+            queue_position=settings.burst_queue_position,
+            hold_s=settings.burst_hold_seconds,
+        ),
+        clock=time_source.monotonic,
+    )
+    if bus is not None:
+        bus.subscribe(GenerationProgressed, saturation.on_progressed)  # queue positions (webhook mode)
+    guard = BurstSpendGuard(
+        counters, generation_policy(settings).budget, settings.burst_budget_share, wall_clock=time_source.time
+    )
+    return saturation, guard

@@ -22,9 +22,12 @@ if TYPE_CHECKING:
     )
     from chalicelib.services.admission import Admission
     from chalicelib.services.api_keys import ApiKeyService
+    from chalicelib.services.audit import AdminAudit
     from chalicelib.services.avatars import AvatarService
     from chalicelib.services.batches import BatchService
     from chalicelib.services.budget_alerts import BudgetAlerts
+    from chalicelib.services.erasure import EraseUserData
+    from chalicelib.services.export import ExportUserData
     from chalicelib.services.finish import FinishGeneration
     from chalicelib.services.gallery import GalleryService
     from chalicelib.services.gallery_refresh import GalleryRefresh
@@ -93,6 +96,29 @@ class Container:
             clock=self.clock,
             experiment_share=self.policy.experiment_dev_share,
         )
+
+    @functools.cached_property
+    def audit(self) -> AdminAudit:
+        """The admin audit trail (api/audit.py records every admin call), built on first use."""
+        from chalicelib.services.audit import AdminAudit
+
+        return AdminAudit(self.store.audit)
+
+    @functools.cached_property
+    def erase_user_data(self) -> EraseUserData:
+        """``DELETE /v1/me``, built on first use."""
+        from chalicelib.services.erasure import EraseUserData
+
+        return EraseUserData(
+            generations=self.store.generations, kv=self.store.kv, objects=self.objects, avatars=self.avatars
+        )
+
+    @functools.cached_property
+    def export_user_data(self) -> ExportUserData:
+        """``GET /v1/me/export``, built on first use."""
+        from chalicelib.services.export import ExportUserData
+
+        return ExportUserData(reads=self.reads, avatars=self.avatars, clock=self.clock)
 
     def describe(self) -> dict[str, Any]:
         """Which adapter serves each port (for /v1/health and the logs; no secrets)."""

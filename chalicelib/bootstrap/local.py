@@ -87,6 +87,32 @@ def start_background_reaper(
     return thread
 
 
+def start_background_retention(container: Container, interval_s: float = 3600.0) -> threading.Thread | None:
+    """The local object store's stand-in for R2's lifecycle rule: unchosen generations' images
+    older than the retention are deleted at start and then every ``interval_s`` (docs/privacy.md).
+    None where the object store is R2 (its lifecycle rule does it)."""
+    from chalicelib.adapters.storage.local import LocalObjectStore
+    from chalicelib.services.retention import EnforceRetention
+
+    if not isinstance(container.objects, LocalObjectStore):
+        return None
+    retention = EnforceRetention(
+        container.objects, retention_s=container.settings.retention_seconds, clock=container.clock
+    )
+
+    def loop() -> None:
+        while True:
+            try:
+                retention.run()
+            except Exception:
+                log.exception("retention pass failed")
+            time.sleep(interval_s)
+
+    thread = threading.Thread(target=loop, name="avatarflow-retention", daemon=True)
+    thread.start()
+    return thread
+
+
 def exit_on_sigterm() -> bool:
     """Make SIGTERM (what process managers send) end this process the way Ctrl-C does: through a
     clean interpreter exit, whose exit hooks shut the embedded Redis down. Python's default for

@@ -107,6 +107,7 @@ def wire_generations(c: Collaborators) -> GenerationUseCases:
         bus=bus,
         clock=clock,
         cache_ttl_s=policy.cache_ttl_s,
+        holders=store.holders,
     )
     dispatch = Dispatch(
         generations=generations,

@@ -40,7 +40,9 @@ from chalicelib.domain.events import (
     GenerationChosen,
     GenerationFinished,
     GenerationProgressed,
+    PromptRefused,
     ProviderAttempted,
+    ProviderKeyChanged,
     SpendRecorded,
 )
 from chalicelib.domain.tiers import load_tiers
@@ -55,6 +57,7 @@ from chalicelib.ports import (
     QueuedProvider,
     StateStore,
 )
+from chalicelib.services import key_alerts
 from chalicelib.services.api_keys import ApiKeyService
 from chalicelib.services.avatars import AvatarService
 from chalicelib.services.batch_completion import BatchCompletion
@@ -65,6 +68,7 @@ from chalicelib.services.gallery import GalleryService
 from chalicelib.services.identity import Authenticator
 from chalicelib.services.lanes import LaneWorker
 from chalicelib.services.latency import LatencyEstimates
+from chalicelib.services.moderation_stats import ModerationStats
 from chalicelib.services.push import PushUpdates
 from chalicelib.services.realtime import RealtimeSessions
 from chalicelib.services.views import GenerationView
@@ -128,8 +132,10 @@ def build_container(
             BatchFinished: [pushes.on_batch_finished],
             SpendRecorded: [budget_alerts.on_spend],
             ProviderAttempted: [metrics.on_provider_attempted],
+            ProviderKeyChanged: [key_alerts.on_key_changed],
         }
     )
+    bus.subscribe(PromptRefused, ModerationStats(store.counters, clock).on_refused)
     batch_completion = BatchCompletion(kv=store.kv, generations=store.generations, bus=bus)
     bus.subscribe(GenerationFinished, batch_completion.on_finished)
     # The schnell-against-dev experiment: what each arm made, cost and had adopted.
@@ -138,7 +144,9 @@ def build_container(
     bus.subscribe(GenerationChosen, experiment.on_chosen)
     if (track_download := build_download_tracker(settings)) is not None:
         bus.subscribe(GalleryItemChosen, track_download)
-    provider = provider or build_provider(settings, store.breakers, bus, resolver=resolver, clock=clock)
+    provider = provider or build_provider(
+        settings, store.breakers, bus, resolver=resolver, clock=clock, counters=store.counters
+    )
     gallery = GalleryService(objects, kv=store.kv)
 
     # The use cases.
@@ -190,7 +198,12 @@ def build_container(
         request_generation=cases.request,
         reads=cases.reads,
         avatars=AvatarService(
-            generations=store.generations, kv=store.kv, objects=objects, gallery=gallery, bus=bus
+            generations=store.generations,
+            kv=store.kv,
+            objects=objects,
+            gallery=gallery,
+            bus=bus,
+            holders=store.holders,
         ),
         batches=cases.batches,
         lanes=cases.lanes,

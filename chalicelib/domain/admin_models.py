@@ -138,6 +138,19 @@ class ExperimentStats(ApiModel):
     arms: list[ExperimentArmStats]
 
 
+class SpendProjection(ApiModel):
+    """This month's spend at its average pace so far, against the monthly budget."""
+
+    month: str = Field(description="The UTC month (YYYY-MM).")
+    spent_usd: float = Field(description="Spent so far this month.")
+    projected_usd: float = Field(description="The month's total at the pace so far.")
+    budget_usd: float = Field(description="The monthly budget.")
+    runs_out_on: str | None = Field(
+        description="The UTC day (YYYY-MM-DD) the budget is spent at this pace, if within this month."
+    )
+    pace_usd_per_day: float = Field(description="This month's spend per day so far (at least one hour).")
+
+
 class AdminStats(ApiModel):
     generated_at: str
     today: PeriodStats
@@ -146,6 +159,7 @@ class AdminStats(ApiModel):
     experiments: dict[str, ExperimentStats] = Field(
         description="flux_dev_for_fast: FLUX.1 [dev] against [schnell] for the fast quality, since it started."
     )
+    projection: SpendProjection
 
 
 # The local stage's development tokens.

@@ -28,6 +28,14 @@ class GenerationAdmitted(Event):
 
 
 @dataclass(frozen=True)
+class PromptRefused(Event):
+    """Prompt moderation refused a generation request before admission (nothing was charged or
+    sent to a provider); counted in the admin stats as the admission outcome ``content_rejected``."""
+
+    style: str
+
+
+@dataclass(frozen=True)
 class GenerationFinished(Event):
     """A job ended (succeeded or failed), as it now is; ``followers`` identical requests that
     joined it ended with it; ``watchers``, where the store said so as it ended the job (in the
@@ -89,6 +97,20 @@ class GenerationChosen(Event):
     outcome the schnell-against-dev experiment measures."""
 
     generation: Generation
+
+
+@dataclass(frozen=True)
+class ProviderKeyChanged(Event):
+    """One key of a vendor's pool changed state in this process: ``retired`` (401/403: the
+    operator must look), ``cooling`` (429) or ``restored``. The key itself is never here, only
+    its ``fingerprint``."""
+
+    provider: str
+    fingerprint: str
+    change: str  # retired | cooling | restored
+    status: int | None  # the vendor's HTTP status that caused it
+    for_s: float  # how long the key is out of use
+    healthy_keys: int  # how many of the pool's keys are usable now
 
 
 @dataclass(frozen=True)

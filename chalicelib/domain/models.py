@@ -18,7 +18,7 @@ from chalicelib.domain.text import PROMPT_CONTROLS, first_forbidden
 
 Quality = Literal["fast", "standard", "pro"]
 Status = Literal["queued", "running", "succeeded", "failed"]
-Lane = Literal["premium", "free", "batch"]
+Lane = Literal["enterprise", "premium", "free", "batch"]
 Source = Literal["pexels", "generated_photos", "unsplash", "ai", "procedural"]
 
 MAX_PROMPT_CHARS = 300

@@ -39,11 +39,14 @@ DEFAULT_TIERS: dict[str, Tier] = {
         "premium", (Window("hour", 50), Window("month", 500)), ("fast", "standard"), (512, 1024), "premium"
     ),
     "enterprise": Tier(
-        "enterprise", (), ("fast", "standard", "pro"), (512, 1024), "premium", batch_lane="batch"
+        "enterprise", (), ("fast", "standard", "pro"), (512, 1024), "enterprise", batch_lane="batch"
     ),
 }
 
-LANES: tuple[str, ...] = ("premium", "free", "batch")  # in priority order
+# In priority order. Enterprise has a lane of its own, above premium: its own SQS queue, DLQ and
+# reserved concurrency, and in the in-process worker a thread of its own (a premium spike cannot
+# hold it up).
+LANES: tuple[str, ...] = ("enterprise", "premium", "free", "batch")
 
 
 def load_tiers(overrides_json: str | None) -> dict[str, Tier]:
@@ -62,6 +65,9 @@ def load_tiers(overrides_json: str | None) -> dict[str, Tier]:
         if name not in tiers or not isinstance(spec, dict):
             raise ValueError(f"AVATARFLOW_TIERS: unknown tier or bad entry {name!r}")
         base = tiers[name]
+        lane = str(spec.get("lane", base.lane))
+        if lane not in LANES:
+            raise ValueError(f"AVATARFLOW_TIERS: tier {name!r} names unknown lane {lane!r}")
         windows = base.windows
         if "windows" in spec:
             windows = tuple(Window(w, int(n)) for w, n in spec["windows"].items() if w in WINDOW_SECONDS)
@@ -70,7 +76,7 @@ def load_tiers(overrides_json: str | None) -> dict[str, Tier]:
             windows,
             tuple(spec.get("qualities", base.qualities)),
             tuple(int(s) for s in spec.get("sizes", base.sizes)),
-            str(spec.get("lane", base.lane)),
+            lane,
             base.batch_lane,
         )
     return tiers

@@ -12,6 +12,8 @@ and an embedded default, and ``tests/contract`` runs one suite against both.
 | ``keyvalue``      | small documents and once-only markers                   |
 | ``breakers``      | provider circuit breakers shared by every Lambda        |
 | ``api_keys``      | enterprise API keys (keyed hashes)                      |
+| ``holders``       | who still serves each stored image (erasure)            |
+| ``audit``         | the admin API's audit trail                             |
 | ``objects``       | images and documents with public URLs                   |
 | ``images``        | the image pipeline: verify, square, sizes, WebP         |
 | ``queue``         | the lanes                                               |
@@ -32,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from chalicelib.ports.alerts import AlertChannel, AlertDeliveryError
     from chalicelib.ports.api_keys import ApiKeyRecord, ApiKeyStore
+    from chalicelib.ports.audit import AuditLog
     from chalicelib.ports.breakers import (
         BreakerOutcome,
         BreakerPolicy,
@@ -48,14 +51,21 @@ if TYPE_CHECKING:
         AdmitRequest,
         AdmitResult,
         Counter,
+        Erased,
         Finish,
         Finished,
         GenerationStore,
         WindowCharge,
     )
+    from chalicelib.ports.holders import ImageHolders
     from chalicelib.ports.images import ImagePipeline, ImageRejected, Rendition
     from chalicelib.ports.keyvalue import KeyValueStore
-    from chalicelib.ports.objects import IMMUTABLE_CACHE_CONTROL, ObjectStore, ObjectStoreError
+    from chalicelib.ports.objects import (
+        IMMUTABLE_CACHE_CONTROL,
+        ExpiringObjects,
+        ObjectStore,
+        ObjectStoreError,
+    )
     from chalicelib.ports.outbound import (
         DeliveryFailed,
         DeliveryRefused,
@@ -99,6 +109,7 @@ __all__ = [
     "AlertDeliveryError",
     "ApiKeyRecord",
     "ApiKeyStore",
+    "AuditLog",
     "BreakerOutcome",
     "BreakerPolicy",
     "BreakerState",
@@ -110,11 +121,14 @@ __all__ = [
     "Counters",
     "DeliveryFailed",
     "DeliveryRefused",
+    "Erased",
+    "ExpiringObjects",
     "Finish",
     "Finished",
     "GallerySource",
     "GenerationStore",
     "ImageFetcher",
+    "ImageHolders",
     "ImagePipeline",
     "ImageProvider",
     "ImageRejected",
@@ -179,6 +193,7 @@ _LAZY = {
     "AlertDeliveryError": "chalicelib.ports.alerts",
     "ApiKeyRecord": "chalicelib.ports.api_keys",
     "ApiKeyStore": "chalicelib.ports.api_keys",
+    "AuditLog": "chalicelib.ports.audit",
     "BreakerOutcome": "chalicelib.ports.breakers",
     "BreakerPolicy": "chalicelib.ports.breakers",
     "BreakerState": "chalicelib.ports.breakers",
@@ -188,12 +203,15 @@ _LAZY = {
     "Counters": "chalicelib.ports.counters",
     "DeliveryFailed": "chalicelib.ports.outbound",
     "DeliveryRefused": "chalicelib.ports.outbound",
+    "Erased": "chalicelib.ports.generations",
+    "ExpiringObjects": "chalicelib.ports.objects",
     "Finish": "chalicelib.ports.generations",
     "Finished": "chalicelib.ports.generations",
     "GallerySource": "chalicelib.ports.sources",
     "GenerationStore": "chalicelib.ports.generations",
     "IMMUTABLE_CACHE_CONTROL": "chalicelib.ports.objects",
     "ImageFetcher": "chalicelib.ports.outbound",
+    "ImageHolders": "chalicelib.ports.holders",
     "ImagePipeline": "chalicelib.ports.images",
     "ImageProvider": "chalicelib.ports.providers",
     "ImageRejected": "chalicelib.ports.images",

@@ -10,7 +10,8 @@ if TYPE_CHECKING:
 
 
 class Counters(Protocol):
-    """Reads of the counters that the admit and finish scripts keep; raises ``StoreError``."""
+    """The counters that the admit and finish scripts keep (and a few kept outside them, such as
+    prompts refused before admission); raises ``StoreError``."""
 
     def quota_counts(self, keys: Sequence[str]) -> list[int]:
         """The current values of quota counters (0 where absent)."""

@@ -102,12 +102,26 @@ class Finish:
 @dataclass(frozen=True)
 class Finished:
     """What ending a job did: ``ended`` False if it had already ended (or is unknown); the
-    identical requests that ended with it so far, and those still to end (``finish_followers``)."""
+    identical requests that ended with it so far, and those still to end (``finish_followers``).
+    ``erased``: its caller erased their data while it ran (DELETE /v1/me): it ended into nothing
+    (refunded, no cache entry, record deleted) and ``ended`` is False."""
 
     ended: bool
     followers: int = 0
     pending: int = 0
     watchers: tuple[Watcher, ...] = ()  # who watched the job (or its batch) as this call ended it
+    erased: bool = False
+
+
+@dataclass(frozen=True)
+class Erased:
+    """What one erasure call did to an identity's generations (see ``GenerationStore.erase``)."""
+
+    erased: int  # records erased (or, for a job still running, tombstoned to end into nothing)
+    left: int  # records of the identity still listed: call again while > 0
+    request_hashes: tuple[str, ...] = ()  # the requests they were for (their cache entries go)
+    batches: tuple[str, ...] = ()  # enterprise batches they belonged to
+    orphans: tuple[str, ...] = ()  # stored images that no one holds any more: delete them
 
 
 class GenerationStore(Protocol):
@@ -169,4 +183,15 @@ class GenerationStore(Protocol):
 
     def open_ids(self, limit: int = 1000) -> list[str]:
         """Ids of jobs accepted and not yet ended, oldest deadline first."""
+        ...
+
+    def erase(self, identity_key: str, limit: int) -> Erased:
+        """Erase up to ``limit`` of the identity's generations in one atomic call: records,
+        idempotency entries, links to the jobs they joined, their hold on images (see
+        ``Erased``). A job still running is tombstoned and ends into nothing. Records of other
+        identities are never touched."""
+        ...
+
+    def forget_results(self, request_hashes: Sequence[str]) -> None:
+        """Delete the result cache entries of these requests (one call)."""
         ...

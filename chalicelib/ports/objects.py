@@ -23,3 +23,16 @@ class ObjectStore(Protocol):
     def exists(self, key: str) -> bool: ...
 
     def public_url(self, key: str) -> str: ...
+
+    def delete(self, key: str) -> None:
+        """Remove the object; a missing one is no error (erasure may run twice)."""
+        ...
+
+
+class ExpiringObjects(Protocol):
+    """An object store that deletes old objects when asked: the local directory, which has no
+    lifecycle rule of its own (R2's lifecycle rule in infra/ does this in production)."""
+
+    def delete_older_than(self, folder: str, cutoff_epoch_s: float) -> int:
+        """Delete the objects of ``folder`` last written before ``cutoff_epoch_s``: how many."""
+        ...

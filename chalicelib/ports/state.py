@@ -11,10 +11,12 @@ from __future__ import annotations
 from typing import Protocol
 
 from chalicelib.ports.api_keys import ApiKeyStore
+from chalicelib.ports.audit import AuditLog
 from chalicelib.ports.breakers import ProviderBreakers
 from chalicelib.ports.counters import Counters
 from chalicelib.ports.errors import StoreError
 from chalicelib.ports.generations import GenerationStore
+from chalicelib.ports.holders import ImageHolders
 from chalicelib.ports.keyvalue import KeyValueStore
 from chalicelib.ports.timers import JobTimers
 from chalicelib.ports.watches import WatchRegistry
@@ -45,6 +47,12 @@ class StateStore(Protocol):
 
     @property
     def watches(self) -> WatchRegistry: ...
+
+    @property
+    def holders(self) -> ImageHolders: ...
+
+    @property
+    def audit(self) -> AuditLog: ...
 
     def ping(self) -> bool:
         """True when the store answers (a health check: never raises)."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from chalicelib.domain.errors import (
     BudgetExhausted,
     Conflict,
+    ContentRejected,
     Forbidden,
     InvalidRequest,
     QuotaExceeded,
@@ -22,7 +23,7 @@ from chalicelib.domain.errors import (
     RateLimited,
     StoreUnavailable,
 )
-from chalicelib.domain.events import GenerationAdmitted
+from chalicelib.domain.events import GenerationAdmitted, PromptRefused
 from chalicelib.domain.experiment import DEV_QUALITY, ELIGIBLE_QUALITY, Arm, arm_for
 from chalicelib.domain.generation import Generation, cache_quality, iso, request_hash
 from chalicelib.domain.identity import Identity
@@ -79,13 +80,23 @@ class Admission:
         self._clock = clock
 
     def check_entitlements(self, identity: Identity, req: GenerationRequest) -> None:
-        """Raise the refusal (invalid style, a quality or size the tier lacks) with no store call."""
+        """Raise the refusal (invalid style, a quality or size the tier lacks, a refused prompt)
+        with no store call: nothing is charged, nothing reaches a provider."""
         tier = self._tiers[identity.tier]
         style = get_style(req.style)
         if style is None:
             raise InvalidRequest(
                 f"Unknown style {req.style!r}; see GET /v1/styles.",
                 details=[{"field": "style", "message": "unknown style"}],
+            )
+        if self._policy.moderation.refuses(req.prompt):
+            self._bus.publish(PromptRefused(req.style))
+            raise ContentRejected(
+                "The prompt was refused by the content policy; it was not charged. Pick an avatar from "
+                "the gallery or change the prompt.",
+                details=[{"field": "prompt", "message": "refused by the content policy"}],
+                # Never the refused prompt as the suggestions' salt: style only.
+                suggestions=self._gallery.suggest(req.style, req.style),
             )
         if req.quality not in style.qualities or req.quality not in tier.qualities:
             raise Forbidden(f"The {tier.name} tier does not include quality {req.quality!r}.")

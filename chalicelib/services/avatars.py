@@ -13,7 +13,7 @@ from chalicelib.domain.generation import Generation
 from chalicelib.domain.identity import Identity
 from chalicelib.domain.models import Avatar, AvatarChoice
 from chalicelib.messagebus import MessageBus
-from chalicelib.ports import GenerationStore, KeyValueStore, ObjectStore, StoreError
+from chalicelib.ports import GenerationStore, ImageHolders, KeyValueStore, ObjectStore, StoreError
 from chalicelib.services.gallery import GalleryService
 
 log = logging.getLogger(__name__)
@@ -22,7 +22,12 @@ PUBLIC_SIZES = ("128", "256", "512")
 
 
 class AvatarService:
-    """Pins a gallery item or one of the user's own generations as their avatar."""
+    """Pins a gallery item or one of the user's own generations as their avatar.
+
+    A generation's images are copied under ``pinned/`` (no lifecycle rule expires them); the
+    copies are content-addressed, so two users who chose the same image share one: each is
+    recorded as a holder of it (``avatar:<identity>``), and :meth:`forget` deletes a copy only
+    when its last holder lets go."""
 
     def __init__(
         self,
@@ -32,8 +37,10 @@ class AvatarService:
         objects: ObjectStore,
         gallery: GalleryService,
         bus: MessageBus,
+        holders: ImageHolders,
     ) -> None:
         self._generations = generations
+        self._holders = holders
         self._kv = kv
         self._objects = objects
         self._gallery = gallery
@@ -63,18 +70,30 @@ class AvatarService:
                 raise NotFound("No such generation.")
             if generation.status != "succeeded" or not generation.images:
                 raise Conflict("Only a succeeded generation can become an avatar.")
-            doc = {"source": "generation", "id": generation.id, "images": self._pin(generation.images)}
+            pinned = self._pin(generation.images, _holder(identity.key))
+            urls = {size: self._objects.public_url(key) for size, key in pinned.items()}
+            doc = {
+                "source": "generation",
+                "id": generation.id,
+                "images": urls,
+                "pinned": list(pinned.values()),
+            }
             adopted = generation
+        previous = self._kv.get(self._key(identity.key))
         self._kv.set(self._key(identity.key), json.dumps(doc))
+        if previous is not None:  # the avatar it replaces no longer holds its pinned copy
+            kept = set(doc.get("pinned", ()))
+            self._let_go(identity.key, [k for k in _pinned_keys(previous) if k not in kept])
         if picked is not None:
             self._bus.publish(GalleryItemChosen(picked))
         if adopted is not None:
             self._bus.publish(GenerationChosen(adopted))
         return Avatar.model_validate(doc)
 
-    def _pin(self, keys: Mapping[str, str]) -> dict[str, str]:
-        """Copy a generation's images under pinned/, which no lifecycle rule ever expires."""
-        urls = {}
+    def _pin(self, keys: Mapping[str, str], holder: str) -> dict[str, str]:
+        """Copy a generation's images under pinned/, which no lifecycle rule ever expires, held
+        by ``holder``: the pinned key per size."""
+        pinned_keys = {}
         for size, key in keys.items():
             pinned = "pinned/" + key.split("/", 1)[1]
             if not self._objects.exists(pinned):
@@ -82,8 +101,22 @@ class AvatarService:
                 if data is None:
                     raise Conflict("The generation's images are no longer available.")
                 self._objects.put(pinned, data, "image/webp")
-            urls[size] = self._objects.public_url(pinned)
-        return urls
+            pinned_keys[size] = pinned
+        self._holders.hold(list(pinned_keys.values()), holder)
+        return pinned_keys
+
+    def forget(self, identity_key: str) -> None:
+        """Erasure: no chosen avatar any more (its public URL gives the default again), and the
+        pinned copies that no one else chose are deleted."""
+        raw = self._kv.get(self._key(identity_key))
+        if raw is None:
+            return
+        self._kv.delete(self._key(identity_key))
+        self._let_go(identity_key, _pinned_keys(raw))
+
+    def _let_go(self, identity_key: str, pinned: list[str]) -> None:
+        for key in self._holders.release(pinned, _holder(identity_key)):
+            self._objects.delete(key)
 
     def current(self, identity: Identity) -> Avatar:
         raw = self._kv.get(self._key(identity.key)) if identity.kind != "anonymous" else None
@@ -106,3 +139,16 @@ class AvatarService:
         if entry is None:
             raise NotFound("No avatar available.")
         return self._gallery.to_item(entry).images[size]
+
+
+def _holder(identity_key: str) -> str:
+    return f"avatar:{identity_key}"
+
+
+def _pinned_keys(raw: str) -> list[str]:
+    """The pinned copies an avatar document holds (none for a gallery item)."""
+    try:
+        keys = json.loads(raw).get("pinned", [])
+    except (ValueError, AttributeError):
+        return []
+    return [str(k) for k in keys] if isinstance(keys, list) else []

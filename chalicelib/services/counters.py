@@ -4,7 +4,8 @@ Every counter is a plain string key added to in a call the work makes anyway: ad
 ``admit.lua`` (one INCR per outcome), finished jobs in the counters of ``finish.lua``. The admin
 stats read them back with one MGET. Days and months are UTC, like the spend counters.
 
-    stats:{day|month}:{period}:admit:{outcome}        every admit outcome (created, cached, ...)
+    stats:{day|month}:{period}:admit:{outcome}        every admit outcome (created, cached, ...),
+                                                      and content_rejected (services/moderation_stats.py)
     stats:{day|month}:{period}:status:{status}        finished jobs: succeeded / failed
     stats:{day|month}:{period}:tier:{tier}            finished jobs by tier
     stats:{day|month}:{period}:provider:{name}:ok     jobs a provider made
@@ -44,6 +45,7 @@ ADMIT_OUTCOMES: tuple[str, ...] = (
     "rate_limited",
     "budget_exhausted",
     "idempotency_conflict",
+    "content_rejected",  # refused by prompt moderation before the admit script (never charged)
 )
 
 

@@ -9,6 +9,7 @@ every paid provider call :class:`SpendRecorded`, for the handlers to react.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
 from chalicelib.domain.errors import DomainError, ProviderUnavailable
 from chalicelib.domain.events import GenerationFinished, SpendRecorded
@@ -20,11 +21,14 @@ from chalicelib.ports import (
     Counter,
     Finish,
     GenerationStore,
+    ImageHolders,
     ImagePipeline,
     ImageRejected,
     ObjectStore,
+    ObjectStoreError,
     ProviderError,
     ProviderResult,
+    StoreError,
 )
 from chalicelib.services.counters import job_counters
 from chalicelib.services.progress import publish_phase
@@ -59,8 +63,10 @@ class FinishGeneration:
         bus: MessageBus,
         clock: Clock,
         cache_ttl_s: int,
+        holders: ImageHolders,
     ) -> None:
         self._generations = generations
+        self._holders = holders
         self._objects = objects
         self._pipeline = pipeline
         self._bus = bus
@@ -138,11 +144,26 @@ class FinishGeneration:
         if made is not None and made.cost_usd > 0:
             # Paid whether or not the job was still open: the spend guard must see it.
             self._bus.publish(SpendRecorded(made.provider, generation.tier, made.cost_usd))
+        if finished.erased:
+            # Its caller erased their data while it ran: nothing of it is kept or sent anywhere.
+            followers = finished.followers + self.finish_followers(ended.id, finished.pending)
+            if made is not None and not followers:
+                self._drop_unheld(made.images.values())
+            return None
         if not finished.ended:
             return None
         followers = finished.followers + self.finish_followers(ended.id, finished.pending)
         self._bus.publish(GenerationFinished(ended, followers=followers, watchers=finished.watchers))
         return ended
+
+    def _drop_unheld(self, object_keys: Iterable[str]) -> None:
+        """Delete the images of a dropped result that no other generation serves (the same bytes
+        may be another request's result: images are content-addressed)."""
+        try:
+            for key in self._holders.unheld(list(object_keys)):
+                self._objects.delete(key)
+        except (StoreError, ObjectStoreError) as exc:  # the retention rule deletes them later
+            log.warning("images of an erased job not deleted now: %s", exc)
 
     def finish_followers(self, generation_id: str, pending: int = 1) -> int:
         """End the identical requests an ended job still has, a chunk per store call (so that

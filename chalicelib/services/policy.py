@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from chalicelib.domain.budget import Budget
+from chalicelib.domain.moderation import PromptModeration
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class GenerationPolicy:
     max_attempts: int = 3  # provider jobs (webhook mode) submitted again after failing
     budget: Budget = field(default_factory=Budget)
     experiment_dev_share: float = 0.0  # of eligible `fast` requests served by FLUX dev (domain/experiment.py)
+    moderation: PromptModeration = field(default_factory=PromptModeration.from_file)  # refused prompts
 
     def wait_for(self, wait: float | None) -> float:
         """The wait a request gets: its own (``Prefer: wait``) up to the maximum, else the default."""

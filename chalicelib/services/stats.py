@@ -21,11 +21,13 @@ from chalicelib.domain.admin_models import (
     LatencyStats,
     PeriodStats,
     ProviderStats,
+    SpendProjection,
     SpendStats,
 )
 from chalicelib.domain.budget import Budget
 from chalicelib.domain.generation import iso
 from chalicelib.domain.periods import period_ids, spend_keys, stats_prefixes
+from chalicelib.domain.projection import month_projection
 from chalicelib.ports import Clock, Counters
 from chalicelib.services.counters import ADMIT_OUTCOMES, LATENCY_BUCKETS_MS
 from chalicelib.services.experiment_stats import experiment_keys, experiment_stats
@@ -120,6 +122,18 @@ class StatsService:
                 daily=daily, monthly=monthly, state=overall, hard_cap_ratio=self._budget.hard_cap_ratio
             ),
             experiments=experiment_stats(self._experiment_share, experiment, values, percentile),
+            projection=self._projection(month.spend.total_usd, now),
+        )
+
+    def _projection(self, spent_month: float, now: float) -> SpendProjection:
+        projected = month_projection(spent_month, now, self._budget.monthly_usd)
+        return SpendProjection(
+            month=projected.month,
+            spent_usd=projected.spent_usd,
+            projected_usd=projected.projected_usd,
+            budget_usd=projected.budget_usd,
+            runs_out_on=projected.runs_out_on,
+            pace_usd_per_day=projected.pace_usd_per_day,
         )
 
     def _plan(self, keys: _Keys, prefix: str, spend_key: str) -> dict[str, dict[str, int]]:

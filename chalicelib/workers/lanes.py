@@ -1,7 +1,9 @@
-"""SQS lane workers: one Lambda per lane (premium, free, batch), each reading its own queue.
+"""SQS lane workers: one Lambda per lane (enterprise, premium, free, batch), each reading its own
+queue with its own reserved concurrency (a premium spike cannot take enterprise's).
 
 Queue NAMES (Chalice needs them when the app is imported, to build the event source mappings):
 
+- ``AVATARFLOW_QUEUE_NAME_ENTERPRISE``, default ``avatarflow-<stage>-enterprise``
 - ``AVATARFLOW_QUEUE_NAME_PREMIUM``, default ``avatarflow-<stage>-premium``
 - ``AVATARFLOW_QUEUE_NAME_FREE``, default ``avatarflow-<stage>-free``
 - ``AVATARFLOW_QUEUE_NAME_BATCH``, default ``avatarflow-<stage>-batch``
@@ -39,7 +41,7 @@ log = logging.getLogger(__name__)
 
 lanes = Blueprint(__name__)
 
-BATCH_SIZES = {"premium": 5, "free": 10, "batch": 10}
+BATCH_SIZES = {"enterprise": 5, "premium": 5, "free": 10, "batch": 10}
 MAX_PARALLEL = 4  # records of one batch processed side by side (each may wait on a provider)
 
 
@@ -87,6 +89,13 @@ def handle_records(event: SQSEvent) -> dict[str, list[dict[str, str]]]:
         if not done
     ]
     return {"batchItemFailures": failures}
+
+
+@lanes.on_sqs_message(
+    queue=lane_queue_name("enterprise"), batch_size=BATCH_SIZES["enterprise"], name="lane_enterprise"
+)
+def lane_enterprise(event: SQSEvent) -> dict[str, list[dict[str, str]]]:
+    return handle_records(event)
 
 
 @lanes.on_sqs_message(

@@ -129,15 +129,20 @@ def test_lanes_are_served_premium_before_free_before_batch(backend: Backend) -> 
 
 
 def test_depth_counts_the_jobs_waiting_in_each_lane(backend: Backend) -> None:
-    assert [backend.queue.depth(lane) for lane in LANES] == [0, 0, 0]
+    assert [backend.queue.depth(lane) for lane in LANES] == [0] * len(LANES)
     backend.queue.enqueue("gen_f1", "free")
     backend.queue.enqueue("gen_f2", "free")
     backend.queue.enqueue("gen_b1", "batch")
     backend.settle()
-    assert {lane: backend.queue.depth(lane) for lane in LANES} == {"premium": 0, "free": 2, "batch": 1}
+    assert {lane: backend.queue.depth(lane) for lane in LANES} == {
+        "enterprise": 0,
+        "premium": 0,
+        "free": 2,
+        "batch": 1,
+    }
     assert len(backend.take_all()) == 3
     backend.settle()
-    assert [backend.queue.depth(lane) for lane in LANES] == [0, 0, 0]
+    assert [backend.queue.depth(lane) for lane in LANES] == [0] * len(LANES)
 
 
 def test_only_a_queue_whose_messages_outlive_the_process_is_durable(backend: Backend) -> None:

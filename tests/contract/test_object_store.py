@@ -119,6 +119,18 @@ def test_exists(object_store: ObjectStore) -> None:
     assert object_store.exists("img/x-256.webp") is False
 
 
+def test_delete_removes_and_is_idempotent(object_store: ObjectStore) -> None:
+    object_store.put("img/erase-me.webp", b"x", "image/webp")
+    object_store.put("img/keep-me.webp", b"y", "image/webp")
+    object_store.delete("img/erase-me.webp")
+    object_store.delete("img/erase-me.webp")  # again: no error
+    assert object_store.get("img/erase-me.webp") is None
+    assert object_store.exists("img/erase-me.webp") is False
+    assert object_store.get("img/keep-me.webp") == b"y"
+    with pytest.raises(ObjectStoreError):
+        object_store.delete("../x")
+
+
 def test_empty_object(object_store: ObjectStore) -> None:
     object_store.put("img/empty.bin", b"", "application/octet-stream")
     assert object_store.exists("img/empty.bin") is True

@@ -48,7 +48,8 @@ def test_stats_count_admissions_jobs_providers_and_spend(counted: Any, provider:
     counter.calls.clear()
     response = client.http.get("/v1/admin/stats", headers=admin_headers())
     assert response.status_code == 200, response.body
-    assert counter.calls == ["command:MGET"]  # one store call, no scan
+    # One store call, no scan; then the call's audit event (api/audit.py), one more.
+    assert counter.calls == ["command:MGET", "script:audit_append"]
     assert response.headers["Cache-Control"] == "no-store"
     stats = response.json_body
     for period in ("today", "month"):
@@ -75,6 +76,18 @@ def test_stats_count_admissions_jobs_providers_and_spend(counted: Any, provider:
     assert budget["daily"]["limit_usd"] == 25.0 and budget["monthly"]["limit_usd"] == 500.0
     assert budget["daily"]["spent_usd"] == pytest.approx(0.006)
     assert budget["state"] == "ok"
+    projection = stats["projection"]  # this month's pace, in the shape the dashboard reads
+    assert set(projection) == {
+        "month",
+        "spent_usd",
+        "projected_usd",
+        "budget_usd",
+        "runs_out_on",
+        "pace_usd_per_day",
+    }
+    assert projection["month"] == stats["month"]["id"]
+    assert projection["spent_usd"] == pytest.approx(0.006) and projection["budget_usd"] == 500.0
+    assert projection["projected_usd"] >= projection["spent_usd"] and projection["runs_out_on"] is None
 
 
 def test_the_hot_path_stays_one_call_with_the_counters(counted: Any) -> None:

@@ -58,7 +58,7 @@ def test_a_key_authenticates_as_its_own_enterprise_identity(app_client: tuple[An
     issued = issue_key(client)
     made = generate(client, key_headers(issued["key"]), quality="pro", size=1024)
     assert made.status_code in (200, 202), made.body  # pro may go to the lanes
-    assert made.json_body["lane"] == "premium"
+    assert made.json_body["lane"] == "enterprise"
     own = client.http.get(f"/v1/generations/{made.json_body['id']}", headers=key_headers(issued["key"]))
     assert own.status_code == 200
     record = container.store.generations.get(made.json_body["id"])

@@ -155,6 +155,9 @@ class CountingObjects:
     def exists(self, key: str) -> bool:
         return self.inner.exists(key)
 
+    def delete(self, key: str) -> None:
+        self.inner.delete(key)
+
     def public_url(self, key: str) -> str:
         return self.inner.public_url(key)
 

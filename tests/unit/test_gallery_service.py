@@ -33,6 +33,9 @@ class MemoryObjects:
         self.calls["exists"] += 1
         return key in self.data
 
+    def delete(self, key: str) -> None:
+        self.data.pop(key, None)
+
     def public_url(self, key: str) -> str:
         return f"https://cdn.test/{key}"
 

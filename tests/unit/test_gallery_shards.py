@@ -43,6 +43,9 @@ class RecordingObjects:
     def exists(self, key: str) -> bool:
         return key in self.data
 
+    def delete(self, key: str) -> None:
+        self.data.pop(key, None)
+
     def public_url(self, key: str) -> str:
         return f"https://cdn.test/{key}"
 

@@ -459,6 +459,18 @@ def test_r2_lifecycle_expires_unchosen_generations_only() -> None:
     assert MANIFEST_KEY.startswith("gallery/")
 
 
+def test_records_are_kept_as_long_as_the_r2_lifecycle_keeps_their_images() -> None:
+    """AVATARFLOW_RETENTION_DAYS (records) and unchosen_generation_days (img/ objects): one default."""
+    from chalicelib.config import Settings
+
+    days = hcl_block(terraform_text(), r'variable\s+"unchosen_generation_days"')
+    terraform_default = int(re.search(r"default\s*=\s*(\d+)", days).group(1))  # type: ignore[union-attr]
+    parameter = template()["Parameters"]["RetentionDays"]
+    assert terraform_default == parameter["Default"] == Settings().retention_days == 30
+    env = template()["Globals"]["Function"]["Environment"]["Variables"]
+    assert env["AVATARFLOW_RETENTION_DAYS"] == {"Ref": "RetentionDays"}
+
+
 def test_terraform_pins_its_providers_and_hides_the_redis_token() -> None:
     text = terraform_text()
     providers = hcl_block(text, r"required_providers")

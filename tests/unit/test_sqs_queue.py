@@ -33,7 +33,7 @@ def sqs(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 def urls(sqs: Any) -> dict[str, str]:
     return {
         lane: sqs.create_queue(QueueName=f"avatarflow-test-{lane}")["QueueUrl"]
-        for lane in ("premium", "free", "batch")
+        for lane in ("enterprise", "premium", "free", "batch")
     }
 
 

@@ -1,4 +1,5 @@
-"""fal.ai adapter: FLUX.1 [schnell] (fast) and FLUX.1 [dev] (standard) over fal's HTTP API.
+"""fal.ai adapter: FLUX.1 [schnell] (fast), FLUX.1 [dev] (standard) and FLUX1.1 [pro] (pro) over
+fal's HTTP API.
 
 Confirmed against (vendor docs and the official client, via the reference search):
 
@@ -10,6 +11,12 @@ Confirmed against (vendor docs and the official client, via the reference search
   ``num_inference_steps`` (schnell: default 4, 1..12), ``seed``, ``num_images``,
   ``enable_safety_checker``, ``sync_mode``; output ``images[].url`` and ``has_nsfw_concepts``.
   With ``sync_mode`` the image comes back inline as a ``data:`` URI.
+- fal model API reference, "Flux Pro V1.1 API"
+  (fal.ai/docs/model-api-reference/image-generation-api/flux-pro-v1.1.md): ``POST
+  https://fal.run/fal-ai/flux-pro/v1.1``, endpoint id ``fal-ai/flux-pro/v1.1``; the same input
+  (``prompt``, ``image_size``, ``seed``, ``num_images``, ``sync_mode``, ``enable_safety_checker``;
+  no ``num_inference_steps``: none is sent for it) and output (``images[].url``,
+  ``has_nsfw_concepts``) as [dev].
 - fal Queue API OpenAPI (fal.ai/docs/api-reference/inference-api/openapi/queue.json, and
   fal.ai/api/openapi/queue/openapi.json): ``POST https://queue.fal.run/{owner}/{app}`` with the
   ``fal_webhook`` query parameter; the answer holds ``request_id``, ``status_url``,
@@ -31,6 +38,7 @@ from typing import Any
 
 import httpx
 
+from chalicelib.adapters.key_pool import KeyPool
 from chalicelib.adapters.outbound.fetch import DEFAULT_MAX_BYTES, FAL_ALLOWED_HOSTS, Resolver
 from chalicelib.adapters.providers.answers import as_dict, as_str, first_item, nsfw_flagged, same_origin
 from chalicelib.adapters.providers.http_base import (
@@ -50,7 +58,11 @@ from chalicelib.ports import (
     RetryableProviderError,
 )
 
-FAL_MODELS: Mapping[str, str] = {"fast": "fal-ai/flux/schnell", "standard": "fal-ai/flux/dev"}
+FAL_MODELS: Mapping[str, str] = {
+    "fast": "fal-ai/flux/schnell",
+    "standard": "fal-ai/flux/dev",
+    "pro": "fal-ai/flux-pro/v1.1",
+}
 FAL_STEPS: Mapping[str, int] = {"fal-ai/flux/schnell": 4, "fal-ai/flux/dev": 28}
 FAL_IMAGE_SIZES: Mapping[int, str] = {1024: "square_hd", 512: "square"}
 
@@ -74,7 +86,7 @@ class FalProvider(HttpProvider):
 
     def __init__(
         self,
-        api_key: str,
+        api_key: str | KeyPool,
         *,
         base_url: str = "https://fal.run",
         queue_base_url: str = "https://queue.fal.run",
@@ -109,8 +121,8 @@ class FalProvider(HttpProvider):
         self._queue_base_url = queue_base_url.rstrip("/")
         self._steps = dict(steps or FAL_STEPS)
 
-    def auth_headers(self) -> dict[str, str]:
-        return {"Authorization": f"Key {self._secret.reveal()}"}  # fal's scheme, not Bearer
+    def auth_headers_for(self, key: str) -> dict[str, str]:
+        return {"Authorization": f"Key {key}"}  # fal's scheme, not Bearer
 
     def build_input(self, request: ProviderRequest, model: str, *, sync_mode: bool = True) -> dict[str, Any]:
         """The model input for ``request``."""

@@ -16,8 +16,9 @@ by default: an inline image of a few MB fits; a 40 MB answer is refused after 8 
 answer is :class:`ProviderDown` (the breaker counts it, the router goes on). gzip/deflate answers
 are inflated chunk by chunk under the same cap. An error answer (non-2xx) is read up to 64 KiB.
 
-Secrets: the key and the client come from :class:`chalicelib.adapters.keyed_http.KeyedHttpClient`
-(the key in a masked :class:`Secret`, sent only in the client's default headers). Error messages
+Secrets: the keys and the client come from :class:`chalicelib.adapters.keyed_http.KeyedHttpClient`
+(a :class:`~chalicelib.adapters.key_pool.KeyPool`, each key sent only by the client's auth; a
+refused or throttled key is set aside and the call goes again with another one). Error messages
 carry the provider name, the HTTP status and the vendor's own short message with the key scrubbed
 out, never headers or URLs (image URLs and webhook URLs can be signed). Transport exceptions are
 re-raised ``from None`` so that a traceback does not drag the request along.
@@ -32,6 +33,7 @@ from typing import Any
 
 import httpx
 
+from chalicelib.adapters.key_pool import KeyPool
 from chalicelib.adapters.keyed_http import (
     DEFAULT_CONNECT_TIMEOUT,
     USER_AGENT,
@@ -98,7 +100,7 @@ class HttpProvider(KeyedHttpClient, ImageProvider):
 
     def __init__(
         self,
-        api_key: str,
+        api_key: str | KeyPool,
         *,
         models: Mapping[str, str],
         timeout: httpx.Timeout | None = None,

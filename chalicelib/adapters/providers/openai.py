@@ -26,6 +26,7 @@ from typing import Any
 
 import httpx
 
+from chalicelib.adapters.key_pool import KeyPool
 from chalicelib.adapters.outbound.fetch import DEFAULT_MAX_BYTES, OPENAI_ALLOWED_HOSTS, Resolver
 from chalicelib.adapters.providers.answers import as_dict, first_item
 from chalicelib.adapters.providers.http_base import DEFAULT_MAX_ANSWER_BYTES, Clock, HttpProvider, Sleep
@@ -46,7 +47,7 @@ class OpenAIProvider(HttpProvider):
 
     def __init__(
         self,
-        api_key: str,
+        api_key: str | KeyPool,
         *,
         base_url: str = "https://api.openai.com",
         models: Mapping[str, str] | None = None,

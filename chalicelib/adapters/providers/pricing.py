@@ -3,7 +3,10 @@
 Defaults (USD), from the vendors' price pages at the time of writing:
 
 - fal: FLUX.1 [schnell] $0.003 / megapixel (fal.ai model page "Price: $0.003 per megapixels"),
-  FLUX.1 [dev] $0.025 / megapixel;
+  FLUX.1 [dev] $0.025 / megapixel, FLUX1.1 [pro] (``fal-ai/flux-pro/v1.1``) $0.04 / megapixel
+  (as listed for fal by price aggregators, e.g. lumenfall.ai "$0.040 /image via fal.ai" for its
+  1-megapixel images; one third-party page quotes $0.055: override it with
+  ``AVATARFLOW_PROVIDER_PRICES`` if your fal invoice says otherwise);
 - Replicate: flux-schnell $0.003 / image, flux-dev $0.025 / image;
 - Together: FLUX.1 [schnell] $0.0027 / megapixel;
 - OpenAI: DALL-E 3 standard 1024x1024 $0.04 / image, gpt-image-1 medium 1024x1024 $0.042 / image;
@@ -46,6 +49,7 @@ DEFAULT_PRICES: Mapping[str, Mapping[str, Price]] = {
     "fal": {
         "fal-ai/flux/schnell": Price(0.003, "megapixel"),
         "fal-ai/flux/dev": Price(0.025, "megapixel"),
+        "fal-ai/flux-pro/v1.1": Price(0.04, "megapixel"),
     },
     "replicate": {
         "black-forest-labs/flux-schnell": Price(0.003),

@@ -31,6 +31,7 @@ from typing import Any, Literal
 
 import httpx
 
+from chalicelib.adapters.key_pool import KeyPool
 from chalicelib.adapters.outbound.fetch import DEFAULT_MAX_BYTES, REPLICATE_ALLOWED_HOSTS, Resolver
 from chalicelib.adapters.providers.answers import CONTENT_POLICY_MARKERS, safe_id, same_origin
 from chalicelib.adapters.providers.http_base import (
@@ -68,7 +69,7 @@ class ReplicateProvider(HttpProvider):
 
     def __init__(
         self,
-        api_token: str,
+        api_token: str | KeyPool,
         *,
         base_url: str = "https://api.replicate.com",
         models: Mapping[str, str] | None = None,

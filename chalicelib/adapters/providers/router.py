@@ -4,9 +4,13 @@ Candidates, per quality, in order (only the configured adapters that ``supports(
 
 - ``fast``: FLUX.1 [schnell] on fal, then Together, Replicate, RunPod;
 - ``standard``: FLUX.1 [dev] on fal, then Replicate;
-- ``pro``: FLUX.1 [pro] on fal (where a model is configured for it), then DALL-E 3 on OpenAI;
+- ``pro``: FLUX1.1 [pro] on fal, then DALL-E 3 on OpenAI (its failover);
 
 then, where configured, the offline procedural renderer as the last resort.
+
+The burst lane (``burst.py``): while the first of these is saturated (429s, slow calls, a deep
+queue) and the spend guard allows it, the burst provider (RunPod) goes first, then the rest in
+their order; once the primary has recovered, the order is the one above again.
 
 Each vendor has a circuit breaker whose state lives in the state store, so that every Lambda
 sees what the others learnt (see ``adapters/store/lua/breaker.lua``): closed; open after N
@@ -51,6 +55,7 @@ import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from chalicelib.adapters.providers.burst import Saturation
 from chalicelib.adapters.system_clock import SystemClock
 from chalicelib.domain.events import ProviderAttempted
 from chalicelib.messagebus import MessageBus
@@ -132,6 +137,8 @@ class ProviderRouter(ImageProvider):
         clock: Clock | None = None,
         rng: Callable[[], float] = random.random,
         bus: MessageBus | None = None,
+        saturation: Saturation | None = None,
+        burst_allowed: Callable[[], bool] = lambda: True,
     ) -> None:
         self._providers: dict[str, ImageProvider] = {}
         for provider in providers:
@@ -156,6 +163,8 @@ class ProviderRouter(ImageProvider):
         self._sleep = clock.sleep
         self._rng = rng
         self._bus = bus
+        self._saturation = saturation
+        self._burst_allowed = burst_allowed
 
     def __repr__(self) -> str:
         names = [*self._providers, *([self._fallback.name] if self._fallback else [])]
@@ -168,19 +177,40 @@ class ProviderRouter(ImageProvider):
         """The configured vendors, each with its breaker (the offline fallback has none)."""
         return tuple(self._providers)
 
+    @property
+    def saturation(self) -> Saturation | None:
+        """What this router knows of its vendors' load (None: no burst lane)."""
+        return self._saturation
+
     def candidates(self, quality: str) -> list[ImageProvider]:
-        """The providers to try for ``quality``, in order (the fallback last)."""
+        """The providers to try for ``quality``, in order (the fallback last); the burst provider
+        first while the primary is saturated (see the module doc)."""
         chosen = [
             self._providers[name]
             for name in self._routes.get(quality, ())
             if name in self._providers and self._providers[name].supports(quality)
         ]
+        burst = self._burst_for(quality, chosen)
+        if burst is not None:
+            chosen = [burst, *(p for p in chosen if p is not burst)]
         if self._fallback is not None:
             chosen.append(self._fallback)
         return chosen
 
     def supports(self, quality: str) -> bool:
         return bool(self.candidates(quality))
+
+    def _burst_for(self, quality: str, chosen: Sequence[ImageProvider]) -> ImageProvider | None:
+        """The burst provider, if it should go first for ``quality`` now."""
+        if self._saturation is None or not chosen:
+            return None
+        burst = self._providers.get(self._saturation.policy.provider)
+        primary = chosen[0]
+        if burst is None or primary is burst or not burst.supports(quality):
+            return None
+        if not self._saturation.saturated(primary.name) or self._saturation.saturated(burst.name):
+            return None
+        return burst if self._burst_allowed() else None
 
     # -- generation ------------------------------------------------------------------------
 
@@ -210,6 +240,8 @@ class ProviderRouter(ImageProvider):
             except ProviderError as exc:
                 latency = (self._monotonic() - started) * 1000
                 self._note(attempts, Attempt(provider.name, latency, exc.kind))
+                if tracked and self._saturation is not None:
+                    self._saturation.note_attempt(provider.name, latency, exc)
                 if tracked:
                     self._record(provider.name, state, exc)
                 if exc.kind == "content_rejected":
@@ -223,7 +255,10 @@ class ProviderRouter(ImageProvider):
                 if tracked:
                     self._record(provider.name, state, ProviderDown(f"{provider.name}: {type(exc).__name__}"))
                 continue
-            self._note(attempts, Attempt(provider.name, (self._monotonic() - started) * 1000))
+            latency = (self._monotonic() - started) * 1000
+            self._note(attempts, Attempt(provider.name, latency))
+            if tracked and self._saturation is not None:
+                self._saturation.note_attempt(provider.name, latency)
             if tracked and not state.pristine:
                 self._write_outcome(provider.name, "success", "")
             return result

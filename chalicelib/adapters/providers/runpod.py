@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 
+from chalicelib.adapters.key_pool import KeyPool
 from chalicelib.adapters.outbound.fetch import DEFAULT_MAX_BYTES, RUNPOD_ALLOWED_HOSTS, Resolver
 from chalicelib.adapters.providers.answers import CONTENT_POLICY_MARKERS, nsfw_flagged, safe_id
 from chalicelib.adapters.providers.http_base import (
@@ -59,7 +60,7 @@ class RunPodProvider(HttpProvider):
 
     def __init__(
         self,
-        api_key: str,
+        api_key: str | KeyPool,
         endpoint_id: str,
         *,
         base_url: str = "https://api.runpod.ai",

@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 
+from chalicelib.adapters.key_pool import KeyPool
 from chalicelib.adapters.outbound.fetch import DEFAULT_MAX_BYTES, TOGETHER_ALLOWED_HOSTS, Resolver
 from chalicelib.adapters.providers.answers import as_dict, first_item, nsfw_flagged
 from chalicelib.adapters.providers.http_base import DEFAULT_MAX_ANSWER_BYTES, Clock, HttpProvider, Sleep
@@ -48,7 +49,7 @@ class TogetherProvider(HttpProvider):
 
     def __init__(
         self,
-        api_key: str,
+        api_key: str | KeyPool,
         *,
         base_url: str = "https://api.together.xyz",
         models: Mapping[str, str] | None = None,

@@ -1,6 +1,9 @@
-"""The embedded job queue: worker threads that serve premium before free before batch.
+"""The embedded job queue: worker threads that serve enterprise before premium before free
+before batch, and reserved threads that serve one lane only (enterprise by default).
 
-Client callbacks go before every job: they are quick, and a client is waiting for them.
+Client callbacks go before every job: they are quick, and a client is waiting for them. A
+reserved thread is what a lane's reserved concurrency is on SQS: however many premium jobs fill the
+shared threads, an enterprise job starts as soon as it is queued.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ import heapq
 import itertools
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from chalicelib.domain.tiers import LANES
 from chalicelib.ports import MessageKind
@@ -30,13 +33,14 @@ class InProcessQueue:
 
     durable = False  # messages live in this process only
 
-    def __init__(self, threads: int = 2) -> None:
-        self._heap: list[tuple[int, int, str, MessageKind]] = []
+    def __init__(self, threads: int = 2, *, reserved: Mapping[str, int] | None = None) -> None:
+        self._heap: list[tuple[int, int, str, MessageKind, str]] = []
         self._seq = itertools.count()
         self._cond = threading.Condition()
         self._queued: dict[tuple[str, MessageKind], tuple[int, int]] = {}  # -> (rank, seq) in the heap
         self._busy = 0
         self._threads = max(1, threads)
+        self._reserved = {lane: n for lane, n in (reserved or {}).items() if n > 0}
         self._consumer: Consumer | None = None
         self._started = False
 
@@ -54,6 +58,11 @@ class InProcessQueue:
             self._started = True
         for n in range(self._threads):
             threading.Thread(target=self._serve, name=f"avatarflow-worker-{n}", daemon=True).start()
+        for lane, count in self._reserved.items():
+            for n in range(count):
+                threading.Thread(
+                    target=self._serve, args=(lane,), name=f"avatarflow-worker-{lane}-{n}", daemon=True
+                ).start()
 
     def enqueue(self, generation_id: str, lane: str, kind: MessageKind = "job") -> None:
         rank = CALLBACK_PRIORITY if kind == "callback" else LANE_PRIORITY.get(lane, len(LANES))
@@ -62,7 +71,7 @@ class InProcessQueue:
                 return  # already waiting: a second copy would only find the work done
             seq = next(self._seq)
             self._queued[(generation_id, kind)] = (rank, seq)
-            heapq.heappush(self._heap, (rank, seq, generation_id, kind))
+            heapq.heappush(self._heap, (rank, seq, generation_id, kind, lane))
             self._cond.notify_all()
 
     def depth(self, lane: str) -> int:
@@ -78,15 +87,31 @@ class InProcessQueue:
                 return None
             return 1 + sum(1 for item in self._heap if item[3] == "job" and item[:2] < mine[:2])
 
-    def take(self, timeout: float | None = None) -> tuple[str, MessageKind] | None:
-        """The next message by priority, or None after ``timeout`` seconds with nothing queued."""
+    def take(
+        self, timeout: float | None = None, *, lane: str | None = None
+    ) -> tuple[str, MessageKind] | None:
+        """The next message by priority (of ``lane`` only, if given), or None after ``timeout``
+        seconds with nothing queued."""
         with self._cond:
-            if not self._cond.wait_for(lambda: bool(self._heap), timeout=timeout):
-                return None
-            _, _, generation_id, kind = heapq.heappop(self._heap)
+            if lane is None:
+                if not self._cond.wait_for(lambda: bool(self._heap), timeout=timeout):
+                    return None
+                _, _, generation_id, kind, _ = heapq.heappop(self._heap)
+            else:
+                if not self._cond.wait_for(lambda: self._first_of(lane) is not None, timeout=timeout):
+                    return None
+                item = self._first_of(lane)
+                assert item is not None  # noqa: S101 - the wait just saw it
+                self._heap.remove(item)
+                heapq.heapify(self._heap)
+                _, _, generation_id, kind, _ = item
             self._queued.pop((generation_id, kind), None)
             self._busy += 1
             return generation_id, kind
+
+    def _first_of(self, lane: str) -> tuple[int, int, str, MessageKind, str] | None:
+        """The first message of ``lane`` by priority (a reserved thread's next), under the lock."""
+        return min((item for item in self._heap if item[4] == lane), default=None)
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Wait until nothing is queued or being handled (tests, shutdown); False on timeout."""
@@ -98,11 +123,11 @@ class InProcessQueue:
             self._busy -= 1
             self._cond.notify_all()
 
-    def _serve(self) -> None:
+    def _serve(self, lane: str | None = None) -> None:
         consumer = self._consumer
         assert consumer is not None  # noqa: S101 - start() needs one
         while True:
-            message = self.take()
+            message = self.take(lane=lane)
             if message is None:
                 continue
             generation_id, kind = message

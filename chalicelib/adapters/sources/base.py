@@ -102,7 +102,7 @@ class HttpSource(KeyedHttpClient):
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self._base!r})"
 
-    # -- subclass hooks (and auth_headers(), which every source overrides) -------------------
+    # -- subclass hooks (and auth_headers_for(), which every source overrides) -------------------
 
     def quota_after(self, headers: httpx.Headers) -> None:
         """Read the quota headers of an answer; sets the exhaustion time when none is left."""

@@ -47,8 +47,8 @@ class GeneratedPhotosSource(HttpSource):
         self._filters = tuple(dict(f) for f in filters) or ({},)
         self._per_page = max(1, min(_MAX_PER_PAGE, per_page))
 
-    def auth_headers(self) -> dict[str, str]:
-        return {"Authorization": f"API-Key {self._secret.reveal()}"}
+    def auth_headers_for(self, key: str) -> dict[str, str]:
+        return {"Authorization": f"API-Key {key}"}
 
     def fetch(self, style: str, budget: int, cursor: str | None = None) -> Iterator[SourceItem]:
         """Random faces (so no cursor: every page is a fresh draw; known ids are skipped)."""

@@ -44,8 +44,8 @@ class PexelsSource(HttpSource):
         self._orientation = orientation
         self._per_page = max(1, min(_MAX_PER_PAGE, per_page))
 
-    def auth_headers(self) -> dict[str, str]:
-        return {"Authorization": self._secret.reveal()}
+    def auth_headers_for(self, key: str) -> dict[str, str]:
+        return {"Authorization": key}
 
     def fetch(self, style: str, budget: int, cursor: str | None = None) -> Iterator[SourceItem]:
         query = self._queries.get(style)

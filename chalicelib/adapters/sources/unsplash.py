@@ -65,8 +65,8 @@ class UnsplashSource(HttpSource):
         self._per_page = max(1, min(_MAX_PER_PAGE, per_page))
         self._utm = f"utm_source={quote(app_name, safe='')}&utm_medium=referral"
 
-    def auth_headers(self) -> dict[str, str]:
-        return {"Authorization": f"Client-ID {self._secret.reveal()}", "Accept-Version": "v1"}
+    def auth_headers_for(self, key: str) -> dict[str, str]:
+        return {"Authorization": f"Client-ID {key}", "Accept-Version": "v1"}
 
     def fetch(self, style: str, budget: int, cursor: str | None = None) -> Iterator[SourceItem]:
         query = self._queries.get(style)

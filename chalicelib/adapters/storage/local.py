@@ -54,5 +54,34 @@ class LocalObjectStore:
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
 
+    def delete_older_than(self, folder: str, cutoff_epoch_s: float) -> int:
+        """:class:`chalicelib.ports.ExpiringObjects`: R2's lifecycle rule, done here on a schedule."""
+        if not is_valid_key(f"{folder}/x"):
+            raise ObjectStoreError("invalid folder")
+        deleted = 0
+        try:
+            entries = list(os.scandir(self._root / folder))
+        except FileNotFoundError:
+            return 0
+        except OSError as exc:
+            raise ObjectStoreError(f"could not list {folder}") from exc
+        for entry in entries:
+            try:
+                # Written by put() (write then rename): its mtime is when the object was stored.
+                if entry.is_file(follow_symlinks=False) and entry.stat().st_mtime < cutoff_epoch_s:
+                    os.unlink(entry.path)
+                    deleted += 1
+            except FileNotFoundError:
+                continue  # deleted meanwhile (an erasure)
+            except OSError as exc:
+                raise ObjectStoreError(f"could not expire {folder}/{entry.name}") from exc
+        return deleted
+
+    def delete(self, key: str) -> None:
+        try:
+            self._path(key).unlink(missing_ok=True)
+        except OSError as exc:
+            raise ObjectStoreError(f"could not delete {key}") from exc
+
     def public_url(self, key: str) -> str:
         return f"{self._base}/{key}"

@@ -156,6 +156,14 @@ class R2ObjectStore:
             raise self._failure("check", key, exc) from exc
         return True
 
+    def delete(self, key: str) -> None:
+        self._check(key)
+        try:
+            # S3 (and R2) answer 204 for a key that does not exist: deleting twice is fine.
+            self.client.delete_object(Bucket=self._bucket, Key=key)
+        except self._errors as exc:
+            raise self._failure("delete", key, exc) from exc
+
     def public_url(self, key: str) -> str:
         return f"{self._base}/{key.lstrip('/')}"
 

@@ -26,9 +26,12 @@ from chalicelib.domain.similarity import (
     SimilarResult,
     prompt_tokens,
 )
-from chalicelib.ports import AdmitRequest, AdmitResult, Finish, Finished, StoreError
+from chalicelib.ports import AdmitRequest, AdmitResult, Erased, Finish, Finished, StoreError
 
-RECORD_TTL_SECONDS = 30 * 24 * 3600  # the same 30 days as the R2 lifecycle of unchosen images
+# How long a generation's record lives: the retention of unchosen generations (configurable,
+# AVATARFLOW_RETENTION_DAYS), the same as the R2 lifecycle rule of their images in infra/. The
+# holders of an image (ports/holders.py) are kept as long, renewed with each holder added.
+RECORD_TTL_SECONDS = 30 * 24 * 3600
 WAKE_TTL_SECONDS = 120  # a waiter arriving late (up to the longest wait) still finds its token
 # Followers ended per script call: at most a few ms of Redis time each, whatever the crowd
 # (bench/followers.py measures it at 10,000 followers).
@@ -56,8 +59,9 @@ def _similar(reply: str) -> tuple[SimilarResult, ...]:
 class RedisGenerations:
     """:class:`chalicelib.ports.GenerationStore` on Redis."""
 
-    def __init__(self, keys: Keyspace) -> None:
+    def __init__(self, keys: Keyspace, record_ttl_s: int = RECORD_TTL_SECONDS) -> None:
         self._keys = keys
+        self._record_ttl = record_ttl_s
 
     # -- the hot path --------------------------------------------------------------------------
     def admit(self, request: AdmitRequest) -> AdmitResult:
@@ -95,13 +99,14 @@ class RedisGenerations:
             request.idempotency_ttl,
             request.deadline_ms,
             keys.generation_prefix,
-            RECORD_TTL_SECONDS,
+            self._record_ttl,
             len(request.windows),
             len(record),
             repr(float(request.spend_limits[0])),
             repr(float(request.spend_limits[1])),
             " ".join(f"{keys.key(prefix)} {ttl}" for prefix, ttl in request.stats_prefixes),
             request.claim_lease_ms or 0,
+            keys.holders_prefix,
             " ".join(prompt_tokens(new.prompt)),
             2 if request.accept_similar else 1 if request.offer_similar else 0,
             repr(OFFER_THRESHOLD),
@@ -182,6 +187,7 @@ class RedisGenerations:
         # Followers left for later are the reaper's a minute on, if their finisher has not ended them.
         reaper_at = completed_ms + FOLLOWERS_REAPER_DELAY_MS
         args += [completed_ms, self._keys.wake_prefix, WAKE_TTL_SECONDS, FOLLOWER_CHUNK, reaper_at]
+        args += [self._keys.holders_prefix, self._record_ttl]
         # The similar-results index: the prompt goes in the cache hash, its words in the index.
         indexed = succeeded and bool(request_hash) and bool(ended.style)
         args += [
@@ -198,6 +204,8 @@ class RedisGenerations:
             watchers = tuple(watchers_of(reply[3:]))
         except (TypeError, ValueError) as exc:
             raise StoreError("state store returned an unexpected finish reply") from exc
+        if code == 2:  # erased while it ran: it ended into nothing
+            return Finished(ended=False, followers=followers, pending=pending, erased=True)
         return Finished(ended=code > 0, followers=followers, pending=pending, watchers=watchers)
 
     def finish_followers(self, generation_id: str) -> tuple[int, int]:
@@ -210,7 +218,16 @@ class RedisGenerations:
                 keys.timer("followers"),
                 keys.key("jobs:callback"),
             ],
-            [generation_id, keys.generation_prefix, keys.wake_prefix, WAKE_TTL_SECONDS, FOLLOWER_CHUNK, 0],
+            [
+                generation_id,
+                keys.generation_prefix,
+                keys.wake_prefix,
+                WAKE_TTL_SECONDS,
+                FOLLOWER_CHUNK,
+                0,
+                keys.holders_prefix,
+                self._record_ttl,
+            ],
         )
         try:
             ended, left = (int(v) for v in reply)
@@ -300,6 +317,35 @@ class RedisGenerations:
         return [
             text(v) for v in self._keys.client.command("ZRANGE", self._keys.key("jobs:open"), 0, limit - 1)
         ]
+
+    # -- erasure -------------------------------------------------------------------------------
+    def erase(self, identity_key: str, limit: int) -> Erased:
+        keys = self._keys
+        reply = keys.client.run_script(
+            script("erase"),
+            [keys.key(f"hist:{identity_key}"), keys.timer("callback")],
+            [
+                identity_key,
+                max(1, limit),
+                keys.generation_prefix,
+                keys.holders_prefix,
+                keys.key("followers:"),
+            ],
+        )
+        try:
+            erased, left, n_hashes = int(reply[0]), int(reply[1]), int(reply[2])
+            hashes = tuple(text(v) for v in reply[3 : 3 + n_hashes])
+            n_batches = int(reply[3 + n_hashes])
+            start = 4 + n_hashes
+            batches = tuple(text(v) for v in reply[start : start + n_batches])
+            orphans = tuple(text(v) for v in reply[start + n_batches :])
+        except (IndexError, TypeError, ValueError) as exc:
+            raise StoreError("state store returned an unexpected erase reply") from exc
+        return Erased(erased, left, hashes, batches, orphans)
+
+    def forget_results(self, request_hashes: Sequence[str]) -> None:
+        if request_hashes:
+            self._keys.client.command("DEL", *(self._keys.request_keys(h)[0] for h in request_hashes))
 
 
 def _ended_by(generation: Generation, token: str) -> Generation:

@@ -67,6 +67,11 @@ class Keyspace:
         return self.key("ws:watchers:")
 
     @property
+    def holders_prefix(self) -> str:
+        """``holders:<object key>``: who still serves a stored image (ports/holders.py)."""
+        return self.key("holders:")
+
+    @property
     def wake_prefix(self) -> str:
         """``ended:<id>``: the short-lived list a waiting request blocks on."""
         return self.key("ended:")

@@ -57,6 +57,8 @@ class RedisCounters:
             raise StoreError("state store holds a counter that is not a number") from exc
 
     def add(self, counters: Sequence[Counter], *, once: tuple[str, int] | None = None) -> bool:
+        if not counters and once is None:
+            return True  # nothing to add: no call
         keys = [self._keys.key(once[0]) if once else ""]
         args: list[str | int | float] = [max(1, int(once[1])) if once else 0]
         for counter in counters:

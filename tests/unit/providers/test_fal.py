@@ -60,7 +60,8 @@ def fal() -> Iterator[FalProvider]:
 def test_is_an_image_provider(fal: FalProvider) -> None:
     provider: ImageProvider = fal
     assert provider.name == "fal"
-    assert fal.supports("fast") and fal.supports("standard") and not fal.supports("pro")
+    assert fal.supports("fast") and fal.supports("standard") and fal.supports("pro")
+    assert not fal.supports("ultra")
 
 
 def test_sync_schnell_with_inline_data_uri(router: respx.MockRouter, fal: FalProvider) -> None:
@@ -215,7 +216,7 @@ def test_image_on_a_foreign_host_is_never_fetched(router: respx.MockRouter, fal:
 
 def test_unsupported_quality_is_a_bad_request(fal: FalProvider) -> None:
     with pytest.raises(ProviderBadRequest):
-        fal.generate(make_request("pro"))
+        fal.generate(make_request("ultra"))
 
 
 def test_the_key_never_shows_in_errors_or_reprs(router: respx.MockRouter, fal: FalProvider) -> None:

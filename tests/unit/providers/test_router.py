@@ -686,7 +686,7 @@ def test_keys_build_the_router_in_route_order(tmp_path: Path, store: RedisStateS
     assert router.name == "router"
     assert [p.name for p in router.candidates("fast")] == ["fal", "together", "replicate", "runpod"]
     assert [p.name for p in router.candidates("standard")] == ["fal", "replicate"]
-    assert [p.name for p in router.candidates("pro")] == ["openai"]
+    assert [p.name for p in router.candidates("pro")] == ["fal", "openai"]  # FLUX1.1 [pro], then DALL-E 3
     assert "sk-test" not in repr(router)
 
 

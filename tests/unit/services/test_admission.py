@@ -166,7 +166,7 @@ def test_enterprise_keys_may_ask_for_callbacks_pro_and_1024(use_cases: UseCases)
     )
     assert admitted.outcome == "created"
     assert admitted.generation.callback_url == "https://client.example/hook"
-    assert admitted.generation.lane == "premium"
+    assert admitted.generation.lane == "enterprise"  # its own lane
     assert admitted.generation.sizes == (128, 256, 512, 1024)
 
 

@@ -169,7 +169,7 @@ def test_the_scheduler_queues_a_callback_for_jobs_that_have_a_url(use_cases: Use
     scheduler.on_finished(GenerationFinished(with_url))
     plain = use_cases.admit(USER, prompt="no callback")
     scheduler.on_finished(GenerationFinished(plain))
-    assert queue.messages == [(with_url.id, "premium", "callback")]
+    assert queue.messages == [(with_url.id, "enterprise", "callback")]
     queue.fail = True
     scheduler.on_finished(GenerationFinished(with_url))  # the reaper delivers it: nothing raised
     assert len(queue.messages) == 1

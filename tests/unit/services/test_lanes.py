@@ -67,7 +67,7 @@ def test_a_callback_message_delivers_the_callback(use_cases: UseCases) -> None:
         API_KEY, request(callback_url="https://client.example/hook")
     ).generation
     use_cases.run_job.run(generation.id)
-    assert use_cases.queue.messages == [(generation.id, "premium", "callback")]  # scheduled when it ended
+    assert use_cases.queue.messages == [(generation.id, "enterprise", "callback")]  # scheduled when it ended
     assert use_cases.lanes.handle(generation.id, "callback") == "done"
     assert use_cases.provider.total_calls == 1  # not run again
     # this key has no webhook secret: the delivery is given up (and recorded), nothing is posted

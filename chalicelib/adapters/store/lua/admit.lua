@@ -21,10 +21,12 @@
 --       built here from the prefix, fine on a single-shard Redis as in finish.lua),
 --       16 claim lease ms (> 0: a created job is claimed for the caller, who runs it at once:
 --       running, attempts 1, leased until now + lease, saving the claim's own round trip),
---       17 the prompt's distinct words (space-separated, domain/similarity.py), 18 similar mode (0 none,
+--       17 image holders key prefix (a cache hit holds the cached images: ``holders:<object key>``
+--       sets, read by erasure; built here from the prefix, as the stats keys are),
+--       18 the prompt's distinct words (space-separated, domain/similarity.py), 19 similar mode (0 none,
 --       1 offer similar results, 2 offer and serve a close enough one as a cache hit),
---       19 offer threshold, 20 accept threshold (token-set Jaccard, 0..1), 21 most results
---       offered, 22 index entries compared (the newest), 23 cache hash key prefix, 24 size,
+--       20 offer threshold, 21 accept threshold (token-set Jaccard, 0..1), 22 most results
+--       offered, 23 index entries compared (the newest), 24 cache hash key prefix, 25 size,
 --       then N pairs (limit, reset epoch s), then F pairs (field, value) of the new record.
 -- Reply: {outcome, limit, remaining, reset, retry_after, similar, field, value, ...}; -1 means
 -- none; similar is '' or results joined by \30, each 'hash \31 score \31 prompt \31 images'.
@@ -47,9 +49,17 @@ local month_limit = tonumber(ARGV[14])
 local stats = {}
 for word in string.gmatch(ARGV[15] or '', '%S+') do stats[#stats + 1] = word end
 local claim_lease_ms = tonumber(ARGV[16])
-local sim_mode = tonumber(ARGV[18])
+local holders_prefix = ARGV[17]
+local sim_words_arg = ARGV[18]
+local sim_mode = tonumber(ARGV[19])
+local sim_offer = tonumber(ARGV[20])
+local sim_accept = tonumber(ARGV[21])
+local sim_most = tonumber(ARGV[22])
+local sim_compared = tonumber(ARGV[23])
+local cache_prefix = ARGV[24]
+local sim_size = ARGV[25]
 local sim_key, sim_words = KEYS[11 + nwin], KEYS[12 + nwin]
-local win_base = 24
+local win_base = 25
 local field_base = win_base + 2 * nwin
 
 local function window_limit(i) return tonumber(ARGV[win_base + 2 * i - 1]) end
@@ -112,11 +122,22 @@ local function write_record(extra)
   redis.call('HSET', KEYS[5], unpack(args))
   redis.call('EXPIRE', KEYS[5], record_ttl)
   redis.call('ZADD', KEYS[6], now_ms, gen_id)
-  -- Keep history bounded; older generations age out with their records.
-  redis.call('ZREMRANGEBYRANK', KEYS[6], 0, -1001)
+  -- Every live record stays listed (erasure and export find them all here): entries older than
+  -- a record lives go with their records; a hard cap bounds one identity's index whatever happens.
+  redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', '(' .. string.format('%.0f', now_ms - record_ttl * 1000))
+  redis.call('ZREMRANGEBYRANK', KEYS[6], 0, -100001)
   redis.call('EXPIRE', KEYS[6], record_ttl)
   if has_idem then
     redis.call('SET', KEYS[2], gen_id .. '|' .. req_hash, 'EX', idem_ttl)
+    redis.call('HSET', KEYS[5], 'idem', KEYS[2])  -- erasure deletes the entry with its record
+  end
+end
+
+-- The new record now serves cached images too: erasing their first owner keeps them.
+local function hold_images(images)
+  for object in string.gmatch(images, '"[^"]*":"([^"]*)"') do
+    redis.call('SADD', holders_prefix .. object, gen_id)
+    redis.call('EXPIRE', holders_prefix .. object, record_ttl)
   end
 end
 
@@ -128,6 +149,7 @@ end
 local hit = redis.call('HMGET', KEYS[3], 'images', 'provider', 'completed_at')
 if hit[1] then
   write_record({'status', 'succeeded', 'cached', '1', 'images', hit[1], 'provider', hit[2] or ''})
+  hold_images(hit[1])
   -- Served now: it completes when it was asked for.
   redis.call('HSET', KEYS[5], 'completed_at', redis.call('HGET', KEYS[5], 'created_at'))
   report_current_counts()
@@ -155,14 +177,14 @@ local similar = {}
 if sim_mode > 0 then
   -- Each word as ' word ': a plain find in an entry's ' w1 w2 ... ' is a whole-word match.
   local wanted, nwanted = {}, 0
-  for word in string.gmatch(ARGV[17], '%S+') do
+  for word in string.gmatch(sim_words_arg, '%S+') do
     nwanted = nwanted + 1
     wanted[nwanted] = ' ' .. word .. ' '
   end
-  local offer, most = tonumber(ARGV[19]), tonumber(ARGV[21])
+  local offer, most = sim_offer, sim_most
   local keep = most + 2  -- a spare or two, should a kept entry's cache hash be gone
   local candidates = {}
-  local members = redis.call('ZREVRANGE', sim_key, 0, tonumber(ARGV[22]) - 1)
+  local members = redis.call('ZREVRANGE', sim_key, 0, sim_compared - 1)
   if #members > 0 then
     local entries = redis.call('HMGET', sim_words, unpack(members))
     for i, member in ipairs(members) do
@@ -170,7 +192,7 @@ if sim_mode > 0 then
       if entries[i] then size, count, words = string.match(entries[i], '^(%d+)|(%d+)|(.*)$') end
       if not size then
         redis.call('ZREM', sim_key, member)
-      elseif size == ARGV[24] then
+      elseif size == sim_size then
         -- Both word lists are sets (domain/similarity.py): |A & B| by plain finds, |B| as stored.
         local common = 0
         for w = 1, nwanted do
@@ -194,7 +216,7 @@ if sim_mode > 0 then
   end
   for _, found in ipairs(candidates) do
     if #similar >= most then break end
-    local entry = redis.call('HMGET', ARGV[23] .. found[1], 'prompt', 'images', 'provider')
+    local entry = redis.call('HMGET', cache_prefix .. found[1], 'prompt', 'images', 'provider')
     if entry[2] then
       similar[#similar + 1] = {found[1], found[2], entry[1] or '', entry[2], entry[3] or ''}
     else
@@ -210,9 +232,10 @@ if sim_mode > 0 then
 end
 
 -- Served at once, uncharged, when the request accepts a similar result and one is close enough.
-if sim_mode == 2 and similar[1] and similar[1][2] >= tonumber(ARGV[20]) then
+if sim_mode == 2 and similar[1] and similar[1][2] >= sim_accept then
   write_record({'status', 'succeeded', 'cached', '1', 'images', similar[1][4], 'provider', similar[1][5],
                 'similar_of', similar[1][1]})
+  hold_images(similar[1][4])
   redis.call('HSET', KEYS[5], 'completed_at', redis.call('HGET', KEYS[5], 'created_at'))
   report_current_counts()
   return reply('cached', -1, KEYS[5])

@@ -23,10 +23,16 @@
 --       10 stats counter count C, then C triples (key, amount, ttl), then a spend counter
 --       count S and S triples, then a count E of extra record fields (provider latency, cost)
 --       and E (field, value) pairs, then the time (ms) at which callbacks are due, then the
---       wake-up list prefix, its ttl (s), the follower chunk size, and when (ms) the reaper takes
---       over the followers left for later, then for the similar-results index: the job's
---       request hash, its prompt, its words (domain/similarity.py), its size, the index's bound
---       and the entry's score (ms)
+--       wake-up list prefix, its ttl (s), the follower chunk size, when (ms) the reaper takes
+--       over the followers left for later, the image holders key prefix and its ttl (s), then
+--       for the similar-results index: the job's request hash, its prompt, its words
+--       (domain/similarity.py), its size, the index's bound and the entry's score (ms)
+-- Each generation that gets the images (the job, each follower) joins the holders set of every
+-- image (``holders:<object key>``): erasing one of them deletes only images no one else holds.
+-- A job erased while open (DELETE /v1/me: its record tombstoned with ``erased``) finishes into
+-- nothing: its charge is refunded even on success, the cache is not filled, the similar-results
+-- index does not learn its prompt, its followers (other callers) still get the result, and its
+-- record is deleted; the reply's code is then 2.
 -- Reply: {code, followers ended, followers still to end, watcher...}; code -1 if unknown, 0 if it
 -- had already ended, 1 if this call ended it; then, when it did, who watches the job (followers'
 -- watchers included) or its batch ("<connection> <watched id>" each): its end is pushed to them
@@ -55,18 +61,23 @@ local nspend = tonumber(ARGV[spend_base] or '0')
 local extra_base = spend_base + 1 + 3 * nspend
 add_counters(spend_base + 1, nspend)  -- before any early return: paid is paid
 
-local current = redis.call('HGET', KEYS[1], 'status')
+local state = redis.call('HMGET', KEYS[1], 'status', 'erased')
+local current, erased = state[1], state[2] == '1'
 if not current then return {-1, 0, 0} end
 if current == 'succeeded' or current == 'failed' then return {0, 0, 0} end
 
 local result
 if status == 'succeeded' then
   result = {'status', 'succeeded', 'completed_at', ARGV[3], 'images', ARGV[4], 'provider', ARGV[5]}
-  redis.call('HSET', KEYS[2], 'images', ARGV[4], 'provider', ARGV[5], 'completed_at', ARGV[3])
-  redis.call('EXPIRE', KEYS[2], tonumber(ARGV[8]))
+  if not erased then
+    redis.call('HSET', KEYS[2], 'images', ARGV[4], 'provider', ARGV[5], 'completed_at', ARGV[3])
+    redis.call('EXPIRE', KEYS[2], tonumber(ARGV[8]))
+  end
 else
   result = {'status', 'failed', 'completed_at', ARGV[3], 'error_code', ARGV[6],
             'error_message', ARGV[7], 'provider', ARGV[5]}
+end
+if status ~= 'succeeded' or erased then
   local charged = redis.call('HGET', KEYS[1], 'charged')
   if charged and charged ~= '' then
     for key in string.gmatch(charged, '%S+') do
@@ -88,15 +99,27 @@ local wake_prefix = ARGV[nextra_end + 1]
 local wake_ttl = tonumber(ARGV[nextra_end + 2])
 local chunk = tonumber(ARGV[nextra_end + 3])
 local reaper_at = tonumber(ARGV[nextra_end + 4])
+local holders_prefix = ARGV[nextra_end + 5]
+local holders_ttl = tonumber(ARGV[nextra_end + 6])
+-- Makes generations holders of every image of a success: one SADD per image for them all
+-- (a chunk of followers costs a few commands, not a few per follower).
+local function hold(holders)
+  if status ~= 'succeeded' or #holders == 0 then return end
+  for object in string.gmatch(ARGV[4], '"[^"]*":"([^"]*)"') do
+    redis.call('SADD', holders_prefix .. object, unpack(holders))
+    redis.call('EXPIRE', holders_prefix .. object, holders_ttl)
+  end
+end
+if not erased then hold({gen_id}) end
 -- The similar-results index: the prompt stays in the cache hash (shown with the result); the
 -- index holds the entry's words by its request hash, the newest `bound` entries only.
-if status == 'succeeded' and KEYS[13] and ARGV[nextra_end + 5] ~= '' then
-  local member, words, n = ARGV[nextra_end + 5], ARGV[nextra_end + 7], 0
+if status == 'succeeded' and not erased and KEYS[13] and ARGV[nextra_end + 7] ~= '' then
+  local member, words, n = ARGV[nextra_end + 7], ARGV[nextra_end + 9], 0
   for _ in string.gmatch(words, '%S+') do n = n + 1 end
-  redis.call('HSET', KEYS[2], 'prompt', ARGV[nextra_end + 6])
-  redis.call('ZADD', KEYS[12], tonumber(ARGV[nextra_end + 10]), member)
-  redis.call('HSET', KEYS[13], member, ARGV[nextra_end + 8] .. '|' .. n .. '| ' .. words .. ' ')
-  local bound = tonumber(ARGV[nextra_end + 9])
+  redis.call('HSET', KEYS[2], 'prompt', ARGV[nextra_end + 8])
+  redis.call('ZADD', KEYS[12], tonumber(ARGV[nextra_end + 12]), member)
+  redis.call('HSET', KEYS[13], member, ARGV[nextra_end + 10] .. '|' .. n .. '| ' .. words .. ' ')
+  local bound = tonumber(ARGV[nextra_end + 11])
   local evicted = redis.call('ZRANGE', KEYS[12], 0, -1 - bound)
   if #evicted > 0 then
     redis.call('ZREMRANGEBYRANK', KEYS[12], 0, -1 - bound)
@@ -117,7 +140,7 @@ local ended, left = 0, 0
 if redis.call('EXISTS', KEYS[4]) == 1 then
   redis.call('RENAME', KEYS[4], KEYS[8])
   local batch = redis.call('LRANGE', KEYS[8], 0, chunk - 1)
-  local tokens = {}
+  local tokens, held = {}, {}
   for _, follower_id in ipairs(batch) do
     local key = ARGV[9] .. follower_id
     local follower = redis.call('HMGET', key, 'status', 'callback_url')
@@ -125,10 +148,12 @@ if redis.call('EXISTS', KEYS[4]) == 1 then
       redis.call('HSET', key, unpack(result))
       ended = ended + 1
       tokens[ended] = token
+      held[ended] = follower_id
       if follower[2] then redis.call('ZADD', KEYS[6], callback_due, follower_id) end
     end
   end
   if ended > 0 then redis.call('RPUSH', wake_key, unpack(tokens)) end
+  hold(held)
   redis.call('LTRIM', KEYS[8], chunk, -1)
   left = redis.call('LLEN', KEYS[8])
   if left > 0 then
@@ -147,6 +172,12 @@ end
 redis.call('ZREM', KEYS[7], gen_id)
 
 add_counters(11, ncounters)
+if erased then
+  -- Nothing of the erased caller stays; a record with followers still to end lives until
+  -- finish_followers.lua has handed them the result (an hour at most, like their list).
+  if left > 0 then redis.call('EXPIRE', KEYS[1], 3600) else redis.call('DEL', KEYS[1]) end
+  return {2, ended, left}
+end
 local reply = {1, ended, left}
 for _, watcher in ipairs(redis.call('SUNION', KEYS[10], KEYS[11])) do reply[#reply + 1] = watcher end
 return reply

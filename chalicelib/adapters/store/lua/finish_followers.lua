@@ -6,7 +6,7 @@
 --
 -- KEYS: 1 the job's hash, 2 its followers still to end, 3 followers timer zset, 4 callbacks zset
 -- ARGV: 1 job id, 2 generation key prefix, 3 wake-up list prefix, 4 its ttl (s), 5 chunk size,
---       6 when callbacks are due (ms)
+--       6 when callbacks are due (ms), 7 image holders key prefix, 8 its ttl (s)
 -- Reply: {followers ended by this call, followers still to end}
 
 local job = redis.call('HMGET', KEYS[1], 'status', 'completed_at', 'images', 'provider', 'error_code',
@@ -30,7 +30,7 @@ local callback_due = tonumber(ARGV[6])
 
 -- The same loop as finish.lua's first chunk.
 local ended = 0
-local tokens = {}
+local tokens, held = {}, {}
 local batch = redis.call('LRANGE', KEYS[2], 0, chunk - 1)
 for _, follower_id in ipairs(batch) do
   local key = ARGV[2] .. follower_id
@@ -39,7 +39,15 @@ for _, follower_id in ipairs(batch) do
     redis.call('HSET', key, unpack(result))
     ended = ended + 1
     tokens[ended] = token
+    held[ended] = follower_id
     if follower[2] then redis.call('ZADD', KEYS[4], callback_due, follower_id) end
+  end
+end
+if ended > 0 and status == 'succeeded' then
+  -- The followers hold the images too (see finish.lua): one SADD per image for the chunk.
+  for object in string.gmatch(job[3] or '', '"[^"]*":"([^"]*)"') do
+    redis.call('SADD', ARGV[7] .. object, unpack(held))
+    redis.call('EXPIRE', ARGV[7] .. object, tonumber(ARGV[8]))
   end
 end
 if ended > 0 then
