@@ -127,3 +127,18 @@ def test_a_share_outside_0_to_1_is_a_start_up_error_naming_the_setting(value: st
         Settings.from_env({"AVATARFLOW_EXPERIMENT_DEV_SHARE": value})
     assert "AVATARFLOW_EXPERIMENT_DEV_SHARE" in str(refused.value)
     assert Settings.from_env({"AVATARFLOW_EXPERIMENT_DEV_SHARE": "0.25"}).experiment_dev_share == 0.25
+
+
+def test_an_enterprise_request_in_the_dev_arm_runs_in_its_own_lane_on_flux_dev(
+    client: Any, wire: Wire, vendors: respx.MockRouter, store: RedisStateStore
+) -> None:
+    # The experiment (issue 17, item 6) and enterprise's own lane (item 4) together: the arm changes
+    # the model, never the lane.
+    wire(experiment_dev_share=1.0)
+    schnell, dev = stand_in_fal(vendors)
+    made = post(client, {"style": "anime", "prompt": "a heron"}, {**JSON, **auth("exp-ent", "enterprise")})
+    assert made.status_code == 200, made.body
+    assert made.json_body["lane"] == "enterprise" and made.json_body["quality"] == "fast"
+    assert (dev.call_count, schnell.call_count) == (1, 0)
+    record = store.generations.get(made.json_body["id"])
+    assert record is not None and record.arm == "dev" and record.lane == "enterprise"
