@@ -7,7 +7,8 @@ normalisation (``normalize_prompt``), with filler words left out: "a red fox wit
 identical. The store keeps, per style and quality, a bounded index of the results it has cached
 (``finish.lua`` adds to it, ``admit.lua`` reads it in the call that admits a request), so the
 comparison costs no round trip of its own and never scans the keyspace. The index holds prompt
-words by the cache entry's request hash: ``GenerationStore.forget_similar`` takes one out (erasure).
+words by the cache entry's request hash: erasing a user's data (``GenerationStore.erase``) takes
+their requests out.
 """
 
 from __future__ import annotations

@@ -163,12 +163,6 @@ class GenerationStore(Protocol):
         not running (it ended, or was never claimed)."""
         ...
 
-    def forget_similar(self, generation: Generation) -> bool:
-        """Take a generation's cached result out of the similar-results index of its style and
-        quality (the words of its prompt; erasing a user's data). The prompt itself lives in the
-        cache entry (``request_hash``), which the eraser deletes. True if it was indexed."""
-        ...
-
     def get(self, generation_id: str) -> Generation | None: ...
 
     def history(
@@ -187,9 +181,9 @@ class GenerationStore(Protocol):
 
     def erase(self, identity_key: str, limit: int) -> Erased:
         """Erase up to ``limit`` of the identity's generations in one atomic call: records,
-        idempotency entries, links to the jobs they joined, their hold on images (see
-        ``Erased``). A job still running is tombstoned and ends into nothing. Records of other
-        identities are never touched."""
+        idempotency entries, links to the jobs they joined, their hold on images, their requests'
+        entries in the similar-results index (see ``Erased``). A job still running is tombstoned
+        and ends into nothing. Records of other identities are never touched."""
         ...
 
     def forget_results(self, request_hashes: Sequence[str]) -> None:

@@ -7,6 +7,7 @@ import dataclasses
 from typing import Any
 
 from chalicelib.adapters.store.redis_store import RedisStateStore
+from chalicelib.domain.experiment import Arm
 from chalicelib.domain.generation import Success
 from chalicelib.domain.similarity import prompt_tokens, similarity
 from chalicelib.ports import AdmitRequest, AdmitResult, Finish
@@ -27,10 +28,11 @@ def admit(
     size: int = 512,
     quality: str = "fast",
     accept: bool = False,
+    arm: Arm | None = None,
 ) -> AdmitResult:
     at = now_ms()
     generation = dataclasses.replace(
-        new_generation(gen_id(), ident, req_hash), prompt=prompt, size=size, quality=quality
+        new_generation(gen_id(), ident, req_hash), prompt=prompt, size=size, quality=quality, arm=arm
     )
     return store.generations.admit(
         AdmitRequest(
@@ -46,9 +48,17 @@ def admit(
     )
 
 
-def made(store: RedisStateStore, req_hash: str, prompt: str, second: int = 5) -> None:
+def made(
+    store: RedisStateStore,
+    req_hash: str,
+    prompt: str,
+    second: int = 5,
+    *,
+    owner: str = "maker",
+    arm: Arm | None = None,
+) -> None:
     """A job for ``prompt`` admitted and finished (at ``second``): its result is cached and indexed."""
-    result = admit(store, "maker", req_hash, prompt)
+    result = admit(store, owner, req_hash, prompt, arm=arm)
     assert result.generation is not None
     ended = result.generation.ended(Success(FOX, "procedural"), f"2030-01-01T00:00:{second:02d}.000Z")
     assert store.generations.finish(Finish(ended)).ended
@@ -106,17 +116,19 @@ def test_only_the_same_size_and_quality_match_and_at_most_three_best_first(store
 
 def test_an_erased_result_leaves_the_index(store_backend: Backend) -> None:
     store, raw, prefix = store_backend.store, store_backend.raw, store_backend.prefix
-    made(store, "fox1", "A red fox with glasses")
+    made(store, "fox1", "A red fox with glasses", owner="fox-maker")
+    made(store, "fox-dev", "A red fox with glasses", owner="fox-maker", arm="dev")  # FLUX dev's own index
     made(store, "owl1", "an owl in the snow")
     order, words = f"{prefix}sim:anime:fast", f"{prefix}simw:anime:fast"
     assert raw.command("ZCARD", order) == 2 and raw.command("HLEN", words) == 2
+    assert raw.command("HLEN", f"{prefix}simw:anime:fast+dev") == 1
 
-    # Erasing a user's data: their result out of the index (its words), their cache entry (its
-    # prompt) deleted by the eraser.
-    fox = dataclasses.replace(new_generation(gen_id(), "maker", "fox1"), prompt="A red fox with glasses")
-    assert store.generations.forget_similar(fox) is True
-    assert store.generations.forget_similar(fox) is False
+    # Erasing a user's data: in the same call, their result out of the index (its words); their
+    # cache entry (its prompt) is deleted by the eraser by the hash in the reply.
+    erased = store.generations.erase("fox-maker", 100)
+    assert erased.erased == 2 and set(erased.request_hashes) == {"fox1", "fox-dev"}
     assert raw.command("ZCARD", order) == 1 and raw.command("HLEN", words) == 1
+    assert raw.command("EXISTS", f"{prefix}sim:anime:fast+dev", f"{prefix}simw:anime:fast+dev") == 0
     assert "fox" not in str(raw.command("HGETALL", words))
     assert admit(store, "u1", "fox2", "red fox with glasses").similar == ()
 

@@ -267,16 +267,6 @@ class RedisGenerations:
         )
         return int(reply) == 1
 
-    def forget_similar(self, generation: Generation) -> bool:
-        if not generation.request_hash:
-            return False
-        reply = self._keys.client.run_script(
-            script("similar_forget"),
-            list(self._keys.similar_index(generation.style, generation.cache_quality)),
-            [generation.request_hash],
-        )
-        return int(reply) > 0
-
     # -- reads ---------------------------------------------------------------------------------
     def get(self, generation_id: str) -> Generation | None:
         return _generation(
@@ -330,6 +320,7 @@ class RedisGenerations:
                 keys.generation_prefix,
                 keys.holders_prefix,
                 keys.key("followers:"),
+                *keys.similar_index_prefixes,
             ],
         )
         try:

@@ -48,7 +48,13 @@ class Keyspace:
         """The similar-results index of one style and quality (variant): ``sim:<style>:<variant>``,
         the request hashes of its cached results, newest last, and ``simw:<style>:<variant>``, their
         words by request hash (``finish.lua`` adds, ``admit.lua`` reads and prunes)."""
-        return self.key(f"sim:{style}:{variant}"), self.key(f"simw:{style}:{variant}")
+        prefix, words_prefix = self.similar_index_prefixes
+        return f"{prefix}{style}:{variant}", f"{words_prefix}{style}:{variant}"
+
+    @property
+    def similar_index_prefixes(self) -> tuple[str, str]:
+        """What :meth:`similar_index` keys start with (``erase.lua`` builds them from these)."""
+        return self.key("sim:"), self.key("simw:")
 
     @property
     def cache_prefix(self) -> str:
