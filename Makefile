@@ -85,6 +85,7 @@ bench: install
 	$(PY) -m bench.gallery --write
 	$(PY) -m bench.roundtrips --write --baseline bbd5954
 	$(PY) -m bench.spike --write
+	$(PY) -m bench.similar --write
 	$(PY) -m bench.durability --write
 	$(PY) -m bench.followers --write
 	$(PY) -m bench.coldstart --write --baseline bbd5954

@@ -555,9 +555,8 @@ def report(
             "(a refused daily check has already charged the hourly window)",
             *(
                 [
-                    f"- before: `{ref}`'s own bench, run in the same session from a worktree of that commit; "
-                    "it had no waiting rows: there a joined request polled the job's record, "
-                    "about 21 calls in the default 8 s wait and 41 with `Prefer: wait=20` (as measured when issue 12 was filed)"
+                    f"- before: `{ref}`'s own bench, run in the same session from a worktree of that commit "
+                    "('-' where it had no such row)"
                 ]
                 if before is not None
                 else []

@@ -151,6 +151,12 @@ class Settings(BaseModel):
     # Past 100 % of the budget, anonymous and free stop; premium and enterprise go on to this multiple.
     budget_hard_cap_ratio: float = _env("AVATARFLOW_BUDGET_HARD_CAP_RATIO", 1.5)
 
+    # --- the schnell-against-dev experiment (domain/experiment.py) ----------------------------
+    # The share (0..1) of users whose eligible `fast` requests FLUX.1 [dev] serves; 0: off.
+    experiment_dev_share: float = _env(
+        "AVATARFLOW_EXPERIMENT_DEV_SHARE", 0.0, ge=0.0, le=1.0, allow_inf_nan=False
+    )
+
     # --- operations: API keys, budget alerts ------------------------------------------------
     # The server secret of the API keys' keyed hashes (HMAC-SHA256). Unset: derived from the JWT
     # secret in the local and test stages; API keys are disabled in any other stage.

@@ -59,6 +59,7 @@ def generation_policy(settings: Settings) -> GenerationPolicy:
         max_receives=settings.lane_max_receives,
         max_attempts=settings.job_max_attempts,
         budget=Budget(settings.daily_budget_usd, settings.monthly_budget_usd, settings.budget_hard_cap_ratio),
+        experiment_dev_share=settings.experiment_dev_share,
         # Read at start-up: a list that does not parse stops the container, naming file and line.
         moderation=PromptModeration.from_file(settings.moderation_file),
     )

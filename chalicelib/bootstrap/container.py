@@ -94,6 +94,7 @@ class Container:
             budget=self.policy.budget,
             providers=self.provider.vendors or (self.provider.name,),
             clock=self.clock,
+            experiment_share=self.policy.experiment_dev_share,
         )
 
     @functools.cached_property

@@ -37,6 +37,7 @@ from chalicelib.domain.events import (
     BatchFinished,
     GalleryItemChosen,
     GenerationAdmitted,
+    GenerationChosen,
     GenerationFinished,
     GenerationProgressed,
     PromptRefused,
@@ -62,6 +63,7 @@ from chalicelib.services.avatars import AvatarService
 from chalicelib.services.batch_completion import BatchCompletion
 from chalicelib.services.budget_alerts import BudgetAlerts
 from chalicelib.services.callbacks import CallbackScheduler
+from chalicelib.services.experiment import ExperimentTracker
 from chalicelib.services.gallery import GalleryService
 from chalicelib.services.identity import Authenticator
 from chalicelib.services.lanes import LaneWorker
@@ -136,6 +138,10 @@ def build_container(
     bus.subscribe(PromptRefused, ModerationStats(store.counters, clock).on_refused)
     batch_completion = BatchCompletion(kv=store.kv, generations=store.generations, bus=bus)
     bus.subscribe(GenerationFinished, batch_completion.on_finished)
+    # The schnell-against-dev experiment: what each arm made, cost and had adopted.
+    experiment = ExperimentTracker(store.counters)
+    bus.subscribe(GenerationFinished, experiment.on_finished)
+    bus.subscribe(GenerationChosen, experiment.on_chosen)
     if (track_download := build_download_tracker(settings)) is not None:
         bus.subscribe(GalleryItemChosen, track_download)
     provider = provider or build_provider(

@@ -115,6 +115,29 @@ class BudgetStats(ApiModel):
     hard_cap_ratio: float = Field(description="Premium and enterprise stop at this multiple of the budget.")
 
 
+class ExperimentArmStats(ApiModel):
+    """One arm of an experiment: its succeeded generations (made by its model, not served from
+    cache), how many their owners made their avatar, and at what cost and speed."""
+
+    arm: Literal["schnell", "dev"]
+    generations: int
+    adopted: int
+    adoption_rate: float | None = Field(description="adopted / generations; null without generations.")
+    adoption_ci95: tuple[float, float] | None = Field(
+        description="The 95 % Wilson score interval of the adoption rate; null without generations."
+    )
+    cost_usd: float
+    cost_per_adopted_usd: float | None = Field(description="cost_usd / adopted; null before any adoption.")
+    p50_latency_ms: float | None = Field(
+        description="Median provider latency (upper bound of its histogram bucket); null without samples."
+    )
+
+
+class ExperimentStats(ApiModel):
+    share: float = Field(ge=0, le=1, description="The share of users assigned to the dev arm (0: off).")
+    arms: list[ExperimentArmStats]
+
+
 class SpendProjection(ApiModel):
     """This month's spend at its average pace so far, against the monthly budget."""
 
@@ -133,6 +156,9 @@ class AdminStats(ApiModel):
     today: PeriodStats
     month: PeriodStats
     budget: BudgetStats
+    experiments: dict[str, ExperimentStats] = Field(
+        description="flux_dev_for_fast: FLUX.1 [dev] against [schnell] for the fast quality, since it started."
+    )
     projection: SpendProjection
 
 

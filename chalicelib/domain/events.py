@@ -92,6 +92,14 @@ class ProviderAttempted(Event):
 
 
 @dataclass(frozen=True)
+class GenerationChosen(Event):
+    """A user made one of their own generations their avatar (``PUT /v1/me/avatar``): the
+    outcome the schnell-against-dev experiment measures."""
+
+    generation: Generation
+
+
+@dataclass(frozen=True)
 class ProviderKeyChanged(Event):
     """One key of a vendor's pool changed state in this process: ``retired`` (401/403: the
     operator must look), ``cooling`` (429) or ``restored``. The key itself is never here, only

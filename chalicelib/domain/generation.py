@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
+from chalicelib.domain.experiment import ARMS, DEV_QUALITY, Arm
 from chalicelib.domain.progress import JobProgress
 from chalicelib.domain.provider_job import ProviderJob
 
@@ -63,6 +64,12 @@ def request_hash(style: str, prompt: str, variation: int, size: int, quality: st
     """Identical requests (after normalisation) share this hash, and so their result."""
     canonical = json.dumps([style, normalize_prompt(prompt), variation, size, quality], ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()[:40]
+
+
+def cache_quality(quality: str, arm: Arm | None) -> str:
+    """The quality as the result cache keys it: the dev arm of the experiment (domain/experiment.py)
+    is a model of its own, so its results are never shared with schnell's."""
+    return f"{quality}+dev" if arm == "dev" else quality
 
 
 def sizes_for(size: int) -> tuple[int, ...]:
@@ -127,6 +134,7 @@ class Generation:
     provider_latency_ms: float | None = None
     cost_usd: float | None = None
     progress: JobProgress | None = None  # the running phase, as recorded (see domain/progress.py)
+    arm: Arm | None = None  # the experiment's arm (domain/experiment.py), where it applied
     unknown: Mapping[str, str] = field(default_factory=dict)  # fields a newer writer added: kept
 
     # -- what it is ----------------------------------------------------------------------------
@@ -155,6 +163,17 @@ class Generation:
     @property
     def sizes(self) -> tuple[int, ...]:
         return sizes_for(self.size)
+
+    @property
+    def model_quality(self) -> str:
+        """The quality whose model makes the image: the one asked for, except in the experiment's
+        dev arm (FLUX.1 [dev] for a ``fast`` request)."""
+        return DEV_QUALITY if self.arm == "dev" else self.quality
+
+    @property
+    def cache_quality(self) -> str:
+        """The quality as the result cache and the similar-results index key it."""
+        return cache_quality(self.quality, self.arm)
 
     # -- moves ---------------------------------------------------------------------------------
     def claimed(self, now_ms: int, lease_ms: int) -> Generation:
@@ -236,6 +255,7 @@ class Generation:
             "provider_latency_ms": _decimal(self.provider_latency_ms, 1),
             "cost_usd": _decimal(self.cost_usd, 6),
             "progress": self.progress.to_json() if self.progress else "",
+            "arm": self.arm or "",
             **self.unknown,
         }
         return {name: value for name, value in fields.items() if value != ""}
@@ -279,6 +299,7 @@ class Generation:
             provider_latency_ms=_float(get("provider_latency_ms")),
             cost_usd=_float(get("cost_usd")),
             progress=JobProgress.from_json(get("progress")),
+            arm=_arm(get("arm")),
             unknown={k: v for k, v in fields.items() if k not in _KNOWN_FIELDS},
         )
 
@@ -316,8 +337,16 @@ _KNOWN_FIELDS = frozenset(
         "provider_latency_ms",
         "cost_usd",
         "progress",
+        "arm",
     ]
 )
+
+
+def _arm(value: str | None) -> Arm | None:
+    for arm in ARMS:
+        if value == arm:
+            return arm
+    return None
 
 
 def _int(value: str | None, default: int = 0) -> int:

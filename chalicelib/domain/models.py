@@ -63,6 +63,11 @@ class GenerationRequest(StrictModel):
         description="https URL called when the generation ends (enterprise only).",
         json_schema_extra={"pattern": HTTPS_URL_PATTERN},
     )
+    accept_similar: bool = Field(
+        False,
+        description="Serve a close enough cached result of a similar prompt (same style, quality and "
+        "size) at once, as a cache hit, uncharged, instead of generating.",
+    )
 
     @field_validator("prompt")
     @classmethod
@@ -94,6 +99,14 @@ class Progress(ApiModel):
     message: str = Field(description='Ready to show, e.g. "Creating your unique avatar… about 5 s".')
 
 
+class SimilarImage(ApiModel):
+    """A cached result of a similar request, offered as an instant choice."""
+
+    id: str = Field(description="The cached result's id (sim_...).")
+    prompt: str = Field(description="The prompt it was made for.")
+    images: ImageSet
+
+
 class Generation(ApiModel):
     id: str
     status: Status
@@ -109,6 +122,11 @@ class Generation(ApiModel):
     lane: Lane
     eta_seconds: float | None
     progress: Progress | None = None
+    similar: list[SimilarImage] = Field(
+        description="Up to 3 cached results of similar requests (same style, quality and size, close "
+        "prompt), best first, offered as an instant choice by POST /v1/generations; may be empty "
+        "(always empty when read back later).",
+    )
     created_at: str
     completed_at: str | None
 

@@ -41,9 +41,10 @@ def month_projection(spent_usd: float, now: float, budget_usd: float) -> MonthPr
     pace = spent / elapsed_s * DAY_S
     runs_out_on: str | None = None
     if budget_usd > 0 and pace > 0:
-        day = start + timedelta(days=budget_usd / pace)
-        if day < start + timedelta(days=days_in_month):
-            runs_out_on = f"{day:%Y-%m-%d}"
+        days_left = budget_usd / pace
+        # Compared before it becomes a date: a tiny pace against a large budget is past any date.
+        if days_left < days_in_month:
+            runs_out_on = f"{start + timedelta(days=days_left):%Y-%m-%d}"
     return MonthProjection(
         month=f"{moment:%Y-%m}",
         spent_usd=round(spent, 6),

@@ -21,6 +21,8 @@ class Counters(Protocol):
         """The current values of counters (stats, spend) in one call, 0.0 where absent."""
         ...
 
-    def add(self, counters: Sequence[Counter]) -> None:
-        """Add each counter's amount, keeping it ``ttl`` seconds, in one call."""
+    def add(self, counters: Sequence[Counter], *, once: tuple[str, int] | None = None) -> bool:
+        """Add to every counter in one atomic call (a ``ttl`` of 0: no expiry). With ``once``
+        (a marker key and its ttl), only the first call for that marker adds anything: False
+        for the others (an event handled twice counts once)."""
         ...

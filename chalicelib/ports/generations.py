@@ -8,6 +8,7 @@ from typing import Literal, Protocol
 
 from chalicelib.domain.generation import Generation
 from chalicelib.domain.provider_job import ProviderJob
+from chalicelib.domain.similarity import SimilarResult
 from chalicelib.domain.watcher import Watcher
 
 AdmitOutcome = Literal[
@@ -49,6 +50,11 @@ class AdmitRequest:
     spend_limits: tuple[float, float] = (-1.0, -1.0)  # the tier's daily and monthly cap; < 0 = none
     stats_prefixes: tuple[tuple[str, int], ...] = ()  # (prefix, ttl): admit.lua counts outcomes there
     claim_lease_ms: int | None = None  # claim a created job for the caller, who runs it at once
+    # Cached results of similar requests (domain/similarity.py), looked up in the same call when
+    # the request is neither cached nor joined: offered (``similar``), or with ``accept_similar``
+    # a close enough one served at once as a cache hit, uncharged.
+    offer_similar: bool = True
+    accept_similar: bool = False
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,7 @@ class AdmitResult:
     remaining: int | None = None
     reset_at: int | None = None
     retry_after: int | None = None
+    similar: tuple[SimilarResult, ...] = ()  # best first; empty unless looked up
 
 
 @dataclass(frozen=True)
@@ -174,9 +181,9 @@ class GenerationStore(Protocol):
 
     def erase(self, identity_key: str, limit: int) -> Erased:
         """Erase up to ``limit`` of the identity's generations in one atomic call: records,
-        idempotency entries, links to the jobs they joined, their hold on images (see
-        ``Erased``). A job still running is tombstoned and ends into nothing. Records of other
-        identities are never touched."""
+        idempotency entries, links to the jobs they joined, their hold on images, their requests'
+        entries in the similar-results index (see ``Erased``). A job still running is tombstoned
+        and ends into nothing. Records of other identities are never touched."""
         ...
 
     def forget_results(self, request_hashes: Sequence[str]) -> None:

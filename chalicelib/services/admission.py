@@ -24,10 +24,12 @@ from chalicelib.domain.errors import (
     StoreUnavailable,
 )
 from chalicelib.domain.events import GenerationAdmitted, PromptRefused
-from chalicelib.domain.generation import Generation, iso, request_hash
+from chalicelib.domain.experiment import DEV_QUALITY, ELIGIBLE_QUALITY, Arm, arm_for
+from chalicelib.domain.generation import Generation, cache_quality, iso, request_hash
 from chalicelib.domain.identity import Identity
 from chalicelib.domain.models import GenerationRequest
 from chalicelib.domain.periods import spend_keys, stats_prefixes, window_period
+from chalicelib.domain.similarity import SimilarResult
 from chalicelib.domain.styles import get_style
 from chalicelib.domain.tiers import Tier
 from chalicelib.messagebus import MessageBus
@@ -39,11 +41,13 @@ from chalicelib.services.policy import GenerationPolicy
 
 @dataclass(frozen=True)
 class Admitted:
-    """An accepted request: ``created`` (a new job), ``cached``, ``joined`` or ``replayed``."""
+    """An accepted request: ``created`` (a new job), ``cached``, ``joined`` or ``replayed``;
+    ``similar``: cached results of similar requests, offered as an instant choice."""
 
     outcome: AdmitOutcome
     generation: Generation
     rate_limit: RateLimit | None
+    similar: tuple[SimilarResult, ...] = ()
 
 
 def window_charges(identity: Identity, tier: Tier, now: float) -> list[WindowCharge]:
@@ -128,6 +132,7 @@ class Admission:
         self.check_entitlements(identity, req)
         tier = self._tiers[identity.tier]
         now = self._clock.time()
+        arm = self._arm(identity, req, gallery_candidate)
         new = Generation(
             id="gen_" + secrets.token_urlsafe(15),
             owner=identity.key,
@@ -139,10 +144,13 @@ class Admission:
             lane=lane or tier.lane,
             tier=accounting_tier or tier.name,
             created_at=iso(now),
-            request_hash=request_hash(req.style, req.prompt, req.variation, req.size, req.quality),
+            request_hash=request_hash(
+                req.style, req.prompt, req.variation, req.size, cache_quality(req.quality, arm)
+            ),
             callback_url=req.callback_url,
             batch=batch,
             gallery_candidate=gallery_candidate,
+            arm=arm,
         )
         minute = int(now) // 60
         request = AdmitRequest(
@@ -158,6 +166,10 @@ class Admission:
             spend_limits=self._policy.budget.limits_for(tier.name),
             stats_prefixes=tuple(zip(stats_prefixes(now), (DAY_STATS_TTL, MONTH_STATS_TTL), strict=True)),
             claim_lease_ms=claim_lease_ms,
+            # Only a caller who sees the answer is offered similar results (not batches, not the
+            # gallery's own jobs); any request may accept one.
+            offer_similar=batch is None and not gallery_candidate,
+            accept_similar=req.accept_similar,
         )
         try:
             result = self._generations.admit(request)
@@ -175,7 +187,19 @@ class Admission:
         self._raise_for_refusal(result.outcome, result.retry_after, req, rate_limit)
         if result.generation is None:  # every accepting outcome carries the record
             raise StoreError("the store accepted a request without returning its record")
-        return Admitted(result.outcome, result.generation, rate_limit)
+        return Admitted(result.outcome, result.generation, rate_limit, result.similar)
+
+    def _arm(self, identity: Identity, req: GenerationRequest, gallery_candidate: bool) -> Arm | None:
+        """The experiment's arm of this request (domain/experiment.py), None where it does not
+        apply: the experiment is off, the request is not `fast`, its style has no dev model, or it
+        is the gallery's own job."""
+        share = self._policy.experiment_dev_share
+        if share <= 0 or req.quality != ELIGIBLE_QUALITY or gallery_candidate:
+            return None
+        style = get_style(req.style)
+        if style is None or DEV_QUALITY not in style.qualities:
+            return None
+        return arm_for(identity.key, share)
 
     def _raise_for_refusal(
         self,

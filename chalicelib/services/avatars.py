@@ -7,8 +7,9 @@ import logging
 from collections.abc import Mapping
 
 from chalicelib.domain.errors import Conflict, InvalidRequest, NotFound, Unauthorized
-from chalicelib.domain.events import GalleryItemChosen
+from chalicelib.domain.events import GalleryItemChosen, GenerationChosen
 from chalicelib.domain.gallery import GalleryEntry
+from chalicelib.domain.generation import Generation
 from chalicelib.domain.identity import Identity
 from chalicelib.domain.models import Avatar, AvatarChoice
 from chalicelib.messagebus import MessageBus
@@ -56,6 +57,7 @@ class AvatarService:
         if (choice.gallery_id is None) == (choice.generation_id is None):
             raise InvalidRequest("Give exactly one of gallery_id or generation_id.")
         picked: GalleryEntry | None = None
+        adopted: Generation | None = None
         if choice.gallery_id is not None:
             entry = picked = self._gallery.entry(choice.gallery_id)
             if entry is None:
@@ -76,6 +78,7 @@ class AvatarService:
                 "images": urls,
                 "pinned": list(pinned.values()),
             }
+            adopted = generation
         previous = self._kv.get(self._key(identity.key))
         self._kv.set(self._key(identity.key), json.dumps(doc))
         if previous is not None:  # the avatar it replaces no longer holds its pinned copy
@@ -83,6 +86,8 @@ class AvatarService:
             self._let_go(identity.key, [k for k in _pinned_keys(previous) if k not in kept])
         if picked is not None:
             self._bus.publish(GalleryItemChosen(picked))
+        if adopted is not None:
+            self._bus.publish(GenerationChosen(adopted))
         return Avatar.model_validate(doc)
 
     def _pin(self, keys: Mapping[str, str], holder: str) -> dict[str, str]:

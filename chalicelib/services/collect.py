@@ -65,7 +65,7 @@ class CollectResult:
             generation,
             provider,
             job,
-            lambda: provider.poll(job, quality=generation.quality, size=generation.size),
+            lambda: provider.poll(job, quality=generation.model_quality, size=generation.size),
         )
 
     def collect(

@@ -2,7 +2,8 @@
 
 The caller's history index lists every live generation record they own (``admit.lua`` keeps it
 so), and the store erases it a chunk at a time (``GenerationStore.erase``): records, idempotency
-entries, the links of requests that joined another job, and each record's hold on its images. A
+entries, the links of requests that joined another job, each record's hold on its images, and its
+request's words in the similar-results index (so no one is offered the prompt as ``similar``). A
 job still running ends into nothing (refunded, result dropped). Then, per chunk, what was keyed
 by those records goes: the result cache entries of their requests (the prompt is personal data),
 their batches, and the images no one else serves. Last, the chosen avatar.
@@ -87,9 +88,9 @@ class EraseUserData:
         return erasure
 
     def _forget_cache_entries(self, request_hashes: Sequence[str]) -> None:
-        """Everything keyed by the caller's requests (their cache entries) goes here, in one place:
-        the result cache entry of each. Whatever else is keyed by a cache entry (an index of
-        similar prompts, say) is to be removed here too."""
+        """Everything keyed by the caller's requests goes: the result cache entry of each (it holds
+        the prompt). Their words in the similar-results index already went in the erase call
+        itself (``erase.lua``), so a later request is never offered them as ``similar``."""
         self._generations.forget_results(request_hashes)
 
     def _forget_batches(self, owner: str, batch_ids: Sequence[str]) -> None:

@@ -134,7 +134,7 @@ class FinishGeneration:
             provider=made.provider if made else None,
             latency_ms=made.latency_ms if made else None,
             failed_providers=failed_providers,
-            quality=generation.quality,
+            quality=generation.model_quality,  # per model: the dev arm of `fast` is FLUX.1 [dev]
         )
         # The store adds the spend even if the job had already ended (a late result was paid for
         # all the same), and the stats only if this call ends it (each job counts once).

@@ -80,7 +80,7 @@ class LaneWorker:
             return "done" if final else "retry"
         publish_phase(self._bus, generation, "starting", self._clock)
         try:
-            candidates = self._submit.candidates(generation.quality)
+            candidates = self._submit.candidates(generation.model_quality)
             if not candidates:
                 return "done" if self._run_job.execute(generation, final=final) else "retry"
             try:

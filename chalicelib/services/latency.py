@@ -61,7 +61,7 @@ class LatencyEstimates:
         if generation.status != "succeeded" or generation.cached or not latency_ms or latency_ms <= 0:
             return
         with self._lock:
-            self._recent.setdefault(generation.quality, deque(maxlen=WINDOW)).append(latency_ms / 1000)
+            self._recent.setdefault(generation.model_quality, deque(maxlen=WINDOW)).append(latency_ms / 1000)
 
     def p50_seconds(self, quality: str) -> float:
         with self._lock:

@@ -22,6 +22,7 @@ class GenerationPolicy:
     max_receives: int = 5  # at this receive of a lane message a failure fails the job (refunded)
     max_attempts: int = 3  # provider jobs (webhook mode) submitted again after failing
     budget: Budget = field(default_factory=Budget)
+    experiment_dev_share: float = 0.0  # of eligible `fast` requests served by FLUX dev (domain/experiment.py)
     moderation: PromptModeration = field(default_factory=PromptModeration.from_file)  # refused prompts
 
     def wait_for(self, wait: float | None) -> float:

@@ -13,6 +13,7 @@ from chalicelib.domain import models
 from chalicelib.domain.errors import ContentRejected, ProviderUnavailable, RateLimit
 from chalicelib.domain.generation import Generation
 from chalicelib.domain.identity import Identity
+from chalicelib.domain.similarity import SimilarResult
 from chalicelib.services.admission import Admission
 from chalicelib.services.dispatch import Dispatch
 from chalicelib.services.gallery import GalleryService
@@ -103,7 +104,7 @@ class RequestGeneration:
         except ProviderUnavailable as exc:
             exc.rate_limit = exc.rate_limit or rate_limit
             raise
-        return self._answer(generation, rate_limit)
+        return self._answer(generation, rate_limit, admitted.similar)
 
     def _reserve(
         self, identity: Identity, req: models.GenerationRequest, wait: float, respond_async: bool
@@ -116,7 +117,9 @@ class RequestGeneration:
             return None
         return self._run_in_request.reserve(req.quality)
 
-    def _answer(self, generation: Generation, rate_limit: RateLimit | None) -> Requested:
+    def _answer(
+        self, generation: Generation, rate_limit: RateLimit | None, similar: tuple[SimilarResult, ...]
+    ) -> Requested:
         if generation.error is not None:
             if generation.error.code == "content_rejected":
                 raise ContentRejected(
@@ -131,4 +134,4 @@ class RequestGeneration:
                 suggestions=self._gallery.suggest(generation.style, generation.prompt),
                 rate_limit=rate_limit,
             )
-        return Requested(self._view.render(generation), rate_limit)
+        return Requested(self._view.render(generation, similar), rate_limit)

@@ -46,7 +46,7 @@ class RunAtProvider:
 
     def run_claimed(self, claimed: Generation, wait: float) -> Generation:
         """The job (claimed for this request when it was admitted) after at most ``wait`` seconds."""
-        candidates = self._submit.candidates(claimed.quality)
+        candidates = self._submit.candidates(claimed.model_quality)
         deadline = self._clock.monotonic() + wait
         try:
             job = self._submit.submit(claimed, candidates)

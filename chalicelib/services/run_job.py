@@ -35,7 +35,7 @@ def provider_request(generation: Generation) -> ProviderRequest:
         variation=generation.variation,
         seed=generation.seed,
         size=generation.size,
-        quality=generation.quality,
+        quality=generation.model_quality,  # the experiment's dev arm: FLUX.1 [dev]
     )
 
 

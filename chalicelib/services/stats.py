@@ -30,6 +30,7 @@ from chalicelib.domain.periods import period_ids, spend_keys, stats_prefixes
 from chalicelib.domain.projection import month_projection
 from chalicelib.ports import Clock, Counters
 from chalicelib.services.counters import ADMIT_OUTCOMES, LATENCY_BUCKETS_MS
+from chalicelib.services.experiment_stats import experiment_keys, experiment_stats
 
 __all__ = ["KNOWN_PROVIDERS", "StatsService", "budget_state", "percentile"]
 
@@ -84,12 +85,14 @@ class StatsService:
         budget: Budget,
         providers: Iterable[str] = (),
         clock: Clock,
+        experiment_share: float = 0.0,
     ) -> None:
         self._counters = counters
         self._tiers = tuple(tiers)
         self._budget = budget
         self._providers = tuple(dict.fromkeys((*KNOWN_PROVIDERS, *providers)))
         self._clock = clock
+        self._experiment_share = experiment_share
 
     def stats(self) -> AdminStats:
         now = self._clock.time()
@@ -100,6 +103,7 @@ class StatsService:
             self._plan(keys, day_prefix, day_spend),
             self._plan(keys, month_prefix, month_spend),
         ]
+        experiment = experiment_keys(keys.add)  # in the same MGET
         values = self._counters.values(keys.keys)
         day_id, month_id = period_ids(now)
         today = self._period("day", f"{day_id[:4]}-{day_id[4:6]}-{day_id[6:]}", plans[0], values)
@@ -117,6 +121,7 @@ class StatsService:
             budget=BudgetStats(
                 daily=daily, monthly=monthly, state=overall, hard_cap_ratio=self._budget.hard_cap_ratio
             ),
+            experiments=experiment_stats(self._experiment_share, experiment, values, percentile),
             projection=self._projection(month.spend.total_usd, now),
         )
 

@@ -111,7 +111,7 @@ class SubmitToProvider:
             job = dataclasses.replace(
                 job, submitted_ms=_ms(now), secret_hash=secret_hash(token) if token else ""
             )
-            poll_at = now + EXPECTED_S.get(generation.quality, 60.0)
+            poll_at = now + EXPECTED_S.get(generation.model_quality, 60.0)
             lease_until = generation.created_epoch or now
             if not self._generations.hand_to_provider(
                 generation.id, job, _ms(lease_until + self._deadline_s), _ms(poll_at)

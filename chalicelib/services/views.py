@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from chalicelib.domain import models
 from chalicelib.domain.generation import Generation
 from chalicelib.domain.progress import JobProgress
+from chalicelib.domain.similarity import SimilarResult
 from chalicelib.ports import Clock, JobQueue, ObjectStore
 from chalicelib.services.latency import DEFAULT_SECONDS, LatencyEstimates
 
@@ -47,7 +49,8 @@ class GenerationView:
         found = self._estimate(generation)
         return found[0] if found is not None else None
 
-    def render(self, generation: Generation) -> models.Generation:
+    def render(self, generation: Generation, similar: Sequence[SimilarResult] = ()) -> models.Generation:
+        """The API body; ``similar``: the cached results of similar requests found as it was admitted."""
         images = None
         if generation.status == "succeeded" and generation.images:
             images = {size: self._objects.public_url(key) for size, key in generation.images.items()}
@@ -70,6 +73,14 @@ class GenerationView:
             lane=generation.lane,
             eta_seconds=found[1] if found is not None else None,
             progress=found[0] if found is not None else None,
+            similar=[
+                models.SimilarImage(
+                    id=result.id,
+                    prompt=result.prompt,
+                    images={size: self._objects.public_url(key) for size, key in result.images.items()},
+                )
+                for result in similar
+            ],
             created_at=generation.created_at,
             completed_at=generation.completed_at,
         )
@@ -83,7 +94,7 @@ class GenerationView:
     def _estimate(self, generation: Generation) -> tuple[models.Progress, float] | None:
         if not generation.is_open:
             return None
-        typical = self._typical_seconds(generation.quality)
+        typical = self._typical_seconds(generation.model_quality)
         if generation.status == "queued":
             position = self._queue.position(generation.id, generation.lane)
             eta = typical * (1 + max(0, (position or 1) - 1)) + STORING_SECONDS

@@ -104,7 +104,9 @@ class ReceiveWebhook:
                 generation,
                 queued,
                 job,
-                lambda: queued.from_webhook(job, payload, quality=generation.quality, size=generation.size),
+                lambda: queued.from_webhook(
+                    job, payload, quality=generation.model_quality, size=generation.size
+                ),
             )
         except Exception:
             log.exception("webhook processing failed", extra={"job_id": generation.id, "provider": provider})

@@ -21,6 +21,7 @@ import pytest
 
 from chalicelib.adapters.store.client import RedisPyClient
 from chalicelib.adapters.store.redis_store import RedisStateStore
+from chalicelib.adapters.store.replies import hash_reply
 from chalicelib.adapters.store.upstash import UpstashClient
 from chalicelib.bootstrap import Container, build_container, set_container
 from tests.conftest import auth, make_settings
@@ -55,8 +56,8 @@ def app(
         yield stack.enter_context(Client(chalice_app, stage_name="local")), container
 
 
-def generate(client: Any, sub: str, prompt: str, **headers: str) -> Any:
-    body = json.dumps({"style": "watercolor", "prompt": prompt})
+def generate(client: Any, sub: str, prompt: str, accept_similar: bool = False, **headers: str) -> Any:
+    body = json.dumps({"style": "watercolor", "prompt": prompt, "accept_similar": accept_similar})
     return client.http.post("/v1/generations", headers={**auth(sub), **headers}, body=body)
 
 
@@ -138,6 +139,43 @@ def test_erasure_of_a_user_with_shared_images_an_avatar_and_a_job_in_flight(
 
     # Erasing twice is erasing once.
     assert client.http.delete("/v1/me", headers=auth(alice)).status_code == 204
+
+
+def test_an_erased_prompt_is_no_longer_offered_as_similar(app: tuple[Any, Container]) -> None:
+    client, container = app
+    assert isinstance(container.store, RedisStateStore)
+    keys = container.store.keyspace
+    alice, bob, carol = (f"{name}-{secrets.token_hex(3)}" for name in ("alice", "bob", "carol"))
+    tag = secrets.token_hex(4)  # a word of its own: the index is shared with other tests' prompts
+    alices_prompt = f"a red fox with glasses {tag}"
+
+    alices = generate(client, alice, alices_prompt).json_body
+    assert alices["status"] == "succeeded"
+    offered = generate(client, carol, f"red fox, glasses and a hat {tag}").json_body
+    assert [s["prompt"] for s in offered["similar"]] == [alices_prompt]
+    # Bob takes alice's result as a close enough match: his record now serves her images too.
+    bobs = generate(client, bob, f"red fox wearing glasses {tag}", accept_similar=True).json_body
+    assert bobs["cached"] is True and bobs["images"] == alices["images"]
+
+    words_before = hash_reply(keys.client.command("HGETALL", keys.similar_index("watercolor", "fast")[1]))
+    assert any(tag in words and "red" in words and "hat" not in words for words in words_before.values())
+
+    assert client.http.delete("/v1/me", headers=auth(alice)).status_code == 204
+
+    # Her prompt's words left the index with her records (not only when a lookup meets them).
+    words_after = hash_reply(keys.client.command("HGETALL", keys.similar_index("watercolor", "fast")[1]))
+    assert len(words_after) == len(words_before) - 1
+    assert not any(tag in words and "hat" not in words for words in words_after.values())
+    # Her prompt (and her result through it) is offered to no one any more...
+    after = generate(client, carol, f"red fox with glasses and a scarf {tag}").json_body
+    assert after["status"] == "succeeded"
+    assert alices_prompt not in [s["prompt"] for s in after["similar"]]
+    assert alices["images"] not in [s["images"] for s in after["similar"]]
+    served = generate(client, bob, f"the red fox wearing glasses {tag}", accept_similar=True).json_body
+    assert served["images"] != alices["images"]
+    # ...and bob's answer, which holds her images, still loads.
+    for url in bobs["images"].values():
+        assert load(client, url) == 200, url
 
 
 def test_anonymous_callers_can_neither_erase_nor_export(app: tuple[Any, Container]) -> None:

@@ -50,3 +50,10 @@ def test_no_spend_or_no_budget_never_runs_out(spent: float, budget: float) -> No
     projection = month_projection(spent, at(2026, 11, 15, 12), budget)
     assert projection.runs_out_on is None
     assert projection.pace_usd_per_day >= 0.0 and projection.projected_usd >= 0.0
+
+
+def test_a_tiny_pace_against_a_large_budget_never_runs_out() -> None:
+    # Three tenths of a cent in 29 days against $500: 13,000 years on, past year 9999 (no overflow).
+    projection = month_projection(0.003, at(2026, 11, 30, 2), 500.0)
+    assert projection.runs_out_on is None
+    assert projection.pace_usd_per_day == pytest.approx(0.003 / (29 + 2 / 24), abs=1e-6)

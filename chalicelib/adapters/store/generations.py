@@ -18,6 +18,14 @@ from chalicelib.adapters.store.scripts import script
 from chalicelib.adapters.store.watches import watchers_of
 from chalicelib.domain.generation import Failure, Generation, Success
 from chalicelib.domain.provider_job import ProviderJob
+from chalicelib.domain.similarity import (
+    ACCEPT_THRESHOLD,
+    INDEX_SIZE,
+    MAX_SIMILAR,
+    OFFER_THRESHOLD,
+    SimilarResult,
+    prompt_tokens,
+)
 from chalicelib.ports import AdmitRequest, AdmitResult, Erased, Finish, Finished, StoreError
 
 # How long a generation's record lives: the retention of unchosen generations (configurable,
@@ -34,6 +42,18 @@ TOKEN_FIELDS = 6  # status, completed_at, images, provider, error code, error me
 
 def _generation(fields: dict[str, str]) -> Generation | None:
     return Generation.from_fields(fields) if fields.get("id") else None
+
+
+def _similar(reply: str) -> tuple[SimilarResult, ...]:
+    """The admit script's similar results: '' or entries split by \\30, fields by \\31."""
+    found = []
+    for entry in filter(None, reply.split("\x1e")):
+        request_hash, score, prompt, images = entry.split("\x1f", 3)
+        parsed = json.loads(images)
+        if isinstance(parsed, dict) and parsed:
+            keys = {str(size): str(key) for size, key in parsed.items()}
+            found.append(SimilarResult(request_hash, prompt, keys, float(score)))
+    return tuple(found)
 
 
 class RedisGenerations:
@@ -67,6 +87,7 @@ class RedisGenerations:
             keys.key(request.spend_keys[0]),
             keys.key(request.spend_keys[1]),
             *(keys.key(w.key) for w in request.windows),
+            *keys.similar_index(new.style, new.cache_quality),
         ]
         args: list[Arg] = [
             request.now_ms,
@@ -86,6 +107,14 @@ class RedisGenerations:
             " ".join(f"{keys.key(prefix)} {ttl}" for prefix, ttl in request.stats_prefixes),
             request.claim_lease_ms or 0,
             keys.holders_prefix,
+            " ".join(prompt_tokens(new.prompt)),
+            2 if request.accept_similar else 1 if request.offer_similar else 0,
+            repr(OFFER_THRESHOLD),
+            repr(ACCEPT_THRESHOLD),
+            MAX_SIMILAR,
+            INDEX_SIZE,
+            keys.cache_prefix,
+            new.size,
         ]
         for window in request.windows:
             args += [window.limit, window.reset_at]
@@ -95,11 +124,12 @@ class RedisGenerations:
         try:
             return AdmitResult(
                 outcome=text(reply[0]),  # type: ignore[arg-type]
-                generation=_generation(pairs(reply[5:])) if len(reply) > 5 else None,
+                generation=_generation(pairs(reply[6:])) if len(reply) > 6 else None,
                 limit=optional_int(reply[1]),
                 remaining=optional_int(reply[2]),
                 reset_at=optional_int(reply[3]),
                 retry_after=optional_int(reply[4]),
+                similar=_similar(text(reply[5])),
             )
         except (IndexError, TypeError, ValueError, KeyError) as exc:
             raise StoreError("state store returned an unexpected admit reply") from exc
@@ -131,6 +161,7 @@ class RedisGenerations:
             self._keys.timer("followers"),
             self._keys.watchers_prefix + ended.id,
             self._keys.watchers_prefix + (ended.batch or ended.id),
+            *self._keys.similar_index(ended.style, ended.cache_quality),
         ]
         succeeded = ended.status == "succeeded"
         args: list[Arg] = [
@@ -157,6 +188,16 @@ class RedisGenerations:
         reaper_at = completed_ms + FOLLOWERS_REAPER_DELAY_MS
         args += [completed_ms, self._keys.wake_prefix, WAKE_TTL_SECONDS, FOLLOWER_CHUNK, reaper_at]
         args += [self._keys.holders_prefix, self._record_ttl]
+        # The similar-results index: the prompt goes in the cache hash, its words in the index.
+        indexed = succeeded and bool(request_hash) and bool(ended.style)
+        args += [
+            request_hash if indexed else "",
+            ended.prompt,
+            " ".join(prompt_tokens(ended.prompt)),
+            ended.size,
+            INDEX_SIZE,
+            completed_ms,
+        ]
         reply = self._keys.client.run_script(script("finish"), keys, args)
         try:
             code, followers, pending = (int(v) for v in reply[:3])
@@ -279,6 +320,7 @@ class RedisGenerations:
                 keys.generation_prefix,
                 keys.holders_prefix,
                 keys.key("followers:"),
+                *keys.similar_index_prefixes,
             ],
         )
         try:

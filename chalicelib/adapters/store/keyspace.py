@@ -39,10 +39,26 @@ class Keyspace:
     def request_keys(self, request_hash: str) -> tuple[str, str, str]:
         """The result cache, the in-flight claim and the followers list of identical requests."""
         return (
-            self.key(f"cache:{request_hash}"),
+            self.cache_prefix + request_hash,
             self.key(f"inflight:{request_hash}"),
             self.key(f"followers:{request_hash}"),
         )
+
+    def similar_index(self, style: str, variant: str) -> tuple[str, str]:
+        """The similar-results index of one style and quality (variant): ``sim:<style>:<variant>``,
+        the request hashes of its cached results, newest last, and ``simw:<style>:<variant>``, their
+        words by request hash (``finish.lua`` adds, ``admit.lua`` reads and prunes)."""
+        prefix, words_prefix = self.similar_index_prefixes
+        return f"{prefix}{style}:{variant}", f"{words_prefix}{style}:{variant}"
+
+    @property
+    def similar_index_prefixes(self) -> tuple[str, str]:
+        """What :meth:`similar_index` keys start with (``erase.lua`` builds them from these)."""
+        return self.key("sim:"), self.key("simw:")
+
+    @property
+    def cache_prefix(self) -> str:
+        return self.key("cache:")
 
     def timer(self, timer: str) -> str:
         return self.key(TIMER_KEYS[timer])

@@ -56,13 +56,15 @@ class RedisCounters:
         except (TypeError, ValueError) as exc:
             raise StoreError("state store holds a counter that is not a number") from exc
 
-    def add(self, counters: Sequence[Counter]) -> None:
-        if not counters:
-            return
-        args: list[str | int] = []
+    def add(self, counters: Sequence[Counter], *, once: tuple[str, int] | None = None) -> bool:
+        if not counters and once is None:
+            return True  # nothing to add: no call
+        keys = [self._keys.key(once[0]) if once else ""]
+        args: list[str | int | float] = [max(1, int(once[1])) if once else 0]
         for counter in counters:
-            args += [repr(float(counter.amount)), int(counter.ttl)]
-        self._keys.client.run_script(script("add_counters"), [self._keys.key(c.key) for c in counters], args)
+            keys.append(self._keys.key(counter.key))
+            args += [repr(float(counter.amount)), max(0, int(counter.ttl))]
+        return int(self._keys.client.run_script(script("counters_add"), keys, args)) == 1
 
 
 class RedisTimers:

