@@ -17,6 +17,7 @@ from chalicelib.domain.errors import NotFound
 
 dev = ApiBlueprint(__name__)
 
+
 @dev.route("/v1/dev/token", methods=["POST"])
 def dev_token() -> Response:
     from chalicelib.domain.admin_models import DevToken, DevTokenRequest
@@ -31,4 +32,3 @@ def dev_token() -> Response:
         container.settings.jwt_secret.get_secret_value(), body.sub, body.tier, container.clock.time()
     )
     return json_response(DevToken(token=token, expires_at=expires_at), 200, {"Cache-Control": "no-store"})
-

@@ -49,7 +49,7 @@ def _static(name: str) -> Response:
         raise NotFound("No such file.")
     data = path.read_bytes()
     tag = etag(data)
-    headers = {
+    headers: dict[str, str | list[str]] = {
         "Content-Type": MEDIA_TYPES[name.rsplit(".", 1)[1]],
         # Revalidated on every load (a 304 when unchanged): the local stage serves a working copy.
         "Cache-Control": "no-cache",

@@ -43,9 +43,11 @@ def page(context: BrowserContext, stack: Stack) -> Iterator[Page]:
     opened.on("pageerror", lambda error: errors.append(str(error)))
     opened.on(
         "request",
-        lambda request: None
-        if request.url.startswith((stack.base, f"ws://127.0.0.1:{stack.ws_port}", "data:"))
-        else elsewhere.append(request.url),
+        lambda request: (
+            None
+            if request.url.startswith((stack.base, f"ws://127.0.0.1:{stack.ws_port}", "data:"))
+            else elsewhere.append(request.url)
+        ),
     )
     yield opened
     assert errors == [], f"script errors on the page: {errors}"

@@ -66,8 +66,11 @@ def local_stack(data_dir: Path, *, delay_s: float = 1.0, seed_per_style: int = 2
         timeout=300,
     )
     command = [str(CHALICE), "local", "--stage", "local", "--host", "127.0.0.1", "--port", str(port)]
+    # Its log goes to a file: a pipe nobody reads fills up and then blocks every request.
+    log_path = data_dir / "server.log"
+    log = log_path.open("wb")
     process = subprocess.Popen(
-        [*command, "--no-autoreload"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        [*command, "--no-autoreload"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
     )
     try:
         deadline = time.monotonic() + 60
@@ -78,7 +81,7 @@ def local_stack(data_dir: Path, *, delay_s: float = 1.0, seed_per_style: int = 2
             except httpx.TransportError:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"server did not start: {process.stderr.read() if process.stderr else ''!r}")
+                raise RuntimeError(f"server did not start: {log_path.read_text()[-3000:]}")
             time.sleep(0.1)
         yield Stack(base, ws_port, data_dir)
     finally:
@@ -88,3 +91,4 @@ def local_stack(data_dir: Path, *, delay_s: float = 1.0, seed_per_style: int = 2
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+        log.close()

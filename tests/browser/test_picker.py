@@ -41,7 +41,9 @@ def follow_selection(page: Page) -> None:
     )
 
 
-def test_the_gallery_shows_decoded_images_filters_and_scrolls_to_a_second_page(page: Page, stack: Stack) -> None:
+def test_the_gallery_shows_decoded_images_filters_and_scrolls_to_a_second_page(
+    page: Page, stack: Stack
+) -> None:
     page.set_viewport_size({"width": 1024, "height": 480})  # a first page fills more than the screen
     page.goto(stack.base + "/")
     items = page.get_by_role("list", name="Gallery").get_by_role("button")
@@ -125,7 +127,9 @@ def test_an_anonymous_visitor_generates_with_progress_and_is_offered_suggestions
     assert "quota_exceeded" not in body and "{" not in body  # words, not an error dump
 
 
-def test_a_premium_user_gets_standard_1024_px_over_the_websocket_and_keeps_it(page: Page, stack: Stack) -> None:
+def test_a_premium_user_gets_standard_1024_px_over_the_websocket_and_keeps_it(
+    page: Page, stack: Stack
+) -> None:
     page.goto(stack.base + "/?as=premium")
     expect(page.get_by_role("status").filter(has_text="Premium plan")).to_be_visible()
     follow_selection(page)
