@@ -112,7 +112,7 @@ node_modules/.installed: package.json package-lock.json
 
 ## PNGs of the page's and the dashboard's main states into docs/screenshots/
 screenshots: install browser
-	$(PY) -m bench.screenshots
+	$(PY) -m tests.browser.screenshots
 # --- end of the browser block -------------------------------------------------------------------
 
 clean:

@@ -128,20 +128,20 @@ function showStats(body) {
 
 function barChart(title, path, data) {
   const entries = Object.entries(data || {}).sort((a, b) => b[1] - a[1]);
-  const width = 360;
   const row = 30;
-  const labelWidth = 110;
+  const labelWidth = 16 + 8 * Math.max(6, ...entries.map(([k]) => k.length)); // ~8 px a character at 14 px
+  const width = labelWidth + 260;
   const max = Math.max(1, ...entries.map(([, v]) => v));
   const description = entries.length ? entries.map(([k, v]) => `${k} ${v}`).join(", ") : "none yet";
   const svg = h("svg", { viewBox: `0 0 ${width} ${Math.max(1, entries.length) * row + 4}`, role: "img", "aria-label": `${title}: ${description}` });
   if (!entries.length) svg.append(h("text", { x: 0, y: 20, fill: "#4b5563", "font-size": 14, text: "No generations yet." }));
   entries.forEach(([key, value], i) => {
     const y = i * row + 4;
-    const barWidth = ((width - labelWidth - 50) * value) / max;
+    const barWidth = ((width - labelWidth - 60) * value) / max;
     svg.append(
-      h("text", { x: 0, y: y + 17, fill: "#111827", "font-size": 13, text: key }),
+      h("text", { x: 0, y: y + 17, fill: "#111827", "font-size": 14, text: key }),
       h("rect", { x: labelWidth, y, width: Math.max(2, barWidth), height: row - 10, rx: 3, fill: "#1d4ed8" }),
-      h("text", { x: labelWidth + Math.max(2, barWidth) + 6, y: y + 17, fill: "#111827", "font-size": 13, "data-stat": `${path}.${key}`, "data-value": value, text: count(value) }),
+      h("text", { x: labelWidth + Math.max(2, barWidth) + 6, y: y + 17, fill: "#111827", "font-size": 14, "data-stat": `${path}.${key}`, "data-value": value, text: count(value) }),
     );
   });
   return h("figure", { class: "chart" }, h("h3", { text: title }), svg);
@@ -154,8 +154,8 @@ function showCharts() {
     ...[["today", "Today"], ["month", "This month"]].map(([value, text]) =>
       h("button", { type: "button", class: value === period ? "primary" : "secondary", "aria-pressed": String(value === period), text,
         onclick: () => { period = value; showCharts(); } })));
+  $("period").replaceChildren(picker);
   $("charts").replaceChildren(
-    picker,
     barChart(`By status, ${label}`, `${period}.generations.by_status`, p.generations.by_status),
     barChart(`By tier, ${label}`, `${period}.generations.by_tier`, p.generations.by_tier),
     barChart(`By provider, ${label}`, `${period}.generations.by_provider`, p.generations.by_provider),
