@@ -10,7 +10,7 @@ PACKAGE_DIR ?= build/package
 TF_DIR := infra/terraform
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: install run test lint typecheck unit bench clean package infra terraform-check browser web screenshots
+.PHONY: install run test lint typecheck unit bench clean package infra terraform-check browser web screenshots bench-pages
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -113,6 +113,10 @@ node_modules/.installed: package.json package-lock.json
 ## PNGs of the page's and the dashboard's main states into docs/screenshots/
 screenshots: install browser
 	$(PY) -m tests.browser.screenshots
+
+## The pages' budgets (picker size, first gallery images visible) into docs/benchmarks.md
+bench-pages: install browser
+	$(PY) -m bench.pages --write
 # --- end of the browser block -------------------------------------------------------------------
 
 clean:
