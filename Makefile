@@ -94,6 +94,7 @@ bench: install
 ## Debian's Chromium for the browser tests (tests/browser; Playwright's own browser download cannot
 ## work offline and is never called). Installed when missing if we are root; a clear message if not.
 CHROMIUM ?= /usr/bin/chromium
+export CHROMIUM
 browser:
 	@if [ -x "$(CHROMIUM)" ]; then :; \
 	elif [ "$$(id -u)" = "0" ]; then \

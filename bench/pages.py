@@ -66,23 +66,26 @@ def visible(page: Page, url: str | None) -> tuple[float, float, int]:
 
 
 def measure(runs: int) -> dict[str, list[tuple[float, float, int]]]:
-    with tempfile.TemporaryDirectory() as data, local_stack(Path(data), seed_per_style=2) as stack:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            warmup = browser.new_page()
-            visible(warmup, stack.base + "/")  # the server's first requests (imports, connections)
-            warmup.close()
-            cold = []
-            for _ in range(runs):
-                context = browser.new_context(viewport={"width": 1280, "height": 900})
-                cold.append(visible(context.new_page(), stack.base + "/"))
-                context.close()
+    with (
+        tempfile.TemporaryDirectory() as data,
+        local_stack(Path(data), seed_per_style=2) as stack,
+        sync_playwright() as playwright,
+    ):
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        warmup = browser.new_page()
+        visible(warmup, stack.base + "/")  # the server's first requests (imports, connections)
+        warmup.close()
+        cold = []
+        for _ in range(runs):
             context = browser.new_context(viewport={"width": 1280, "height": 900})
-            page = context.new_page()
-            visible(page, stack.base + "/")
-            warm = [visible(page, None) for _ in range(runs)]
+            cold.append(visible(context.new_page(), stack.base + "/"))
             context.close()
-            browser.close()
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        visible(page, stack.base + "/")
+        warm = [visible(page, None) for _ in range(runs)]
+        context.close()
+        browser.close()
     return {"first visit (empty cache)": cold, "revisit (reload)": warm}
 
 

@@ -389,6 +389,12 @@ export class AvatarflowPicker extends HTMLElement {
       generationId: generation.id,
       token: token || undefined,
       onUpdate: (next) => this._update(next),
+      onError: (error) => {
+        if (error.code !== "not_found") return; // a passing hiccup: the client carries on
+        this._els.generate.disabled = false;
+        this._hide(this._els.progress);
+        this._say("This avatar request is no longer available. Please try again.");
+      },
       onMode: (mode) => {
         if (mode !== "stopped") this._els.progress.dataset.transport = mode;
       },

@@ -18,6 +18,8 @@ import httpx
 
 from tests.e2e.test_local_server import CHALICE, ROOT, free_port
 
+__all__ = ["ADMIN_TOKEN", "AXE", "CHROMIUM", "CHROMIUM_ARGS", "ROOT", "Stack", "local_stack"]
+
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 # The machine's network is closed: without these Chromium waits on connections it cannot make.
 CHROMIUM_ARGS = [

@@ -3,11 +3,12 @@ GET /v1/admin/stats, issuing and revoking an API key, and a refused token."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from tests.browser.stack import ADMIN_TOKEN, Stack
 
@@ -120,3 +121,58 @@ def test_a_wrong_admin_token_is_refused_and_forgotten(page: Page, stack: Stack) 
     assert (
         page.evaluate("() => JSON.stringify({...localStorage, ...sessionStorage}) + document.cookie") == "{}"
     )
+
+
+def test_the_dashboard_refreshes_the_gallery(page: Page, stack: Stack) -> None:
+    sign_in(page, stack)
+    page.get_by_role("button", name="Refresh gallery").click()
+    expect(page.get_by_role("status").filter(has_text="Gallery refresh")).to_have_text(
+        re.compile(r"^Gallery refresh: (started|published|unchanged|busy)")
+    )
+
+
+def test_the_optional_projection_and_experiments_are_shown_when_present(page: Page, stack: Stack) -> None:
+    projection = {
+        "month": "2026-11",
+        "spent_usd": 12.5,
+        "projected_usd": 410.25,
+        "budget_usd": 500.0,
+        "runs_out_on": None,
+        "pace_usd_per_day": 13.7,
+    }
+    arm = {
+        "arm": "flux-dev",
+        "generations": 120,
+        "adopted": 30,
+        "adoption_rate": 0.25,
+        "adoption_ci95": [0.18, 0.33],
+        "cost_usd": 3.0,
+        "cost_per_adopted_usd": 0.1,
+        "p50_latency_ms": None,
+    }
+    experiments = {"model-choice": {"share": 0.1, "arms": [arm]}}
+
+    def with_extras(route: Route) -> None:
+        answer = route.fetch()
+        body = answer.json()
+        route.fulfill(response=answer, json={**body, "projection": projection, "experiments": experiments})
+
+    sign_in(page, stack)  # without them first: the sections stay hidden
+    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+    expect(page.get_by_role("heading", name="Spend projection")).to_be_hidden()
+    expect(page.get_by_role("heading", name="Experiments")).to_be_hidden()
+
+    page.route("**/v1/admin/stats", with_extras)
+    page.get_by_role("button", name="Reload numbers").click()
+    expect(page.get_by_role("heading", name="Spend projection")).to_be_visible()
+    expect(page.locator('[data-stat="projection.projected_usd"]')).to_have_text("$410.25")
+    expect(page.locator('[data-stat="projection.runs_out_on"]')).to_have_text("not this month")
+    row = page.get_by_role("row").filter(has_text="flux-dev")
+    expect(row.locator('[data-stat="experiments.model-choice.flux-dev.adoption_rate"]')).to_have_text("25.0%")
+    expect(row.locator('[data-stat="experiments.model-choice.flux-dev.adoption_ci95"]')).to_have_text(
+        "18.0% \u2013 33.0%"  # an en dash
+    )
+    expect(row.locator('[data-stat="experiments.model-choice.flux-dev.p50_latency_ms"]')).to_have_text(
+        "\u2013"
+    )  # shown for none
+    expect(page.get_by_role("heading", name="model-choice (10.0% of traffic)")).to_be_visible()

@@ -4,16 +4,40 @@ gallery, a custom avatar with its progress (WebSocket and polling), choosing it,
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from tests.browser.stack import Stack
 
 pytestmark = pytest.mark.e2e
 
 PAGE_SIZE = 12  # the reference page's page-size; the stack seeds 2 items for each of its styles
+
+
+def generation(status: str, images: dict[str, str] | None = None) -> dict[str, Any]:
+    """A Generation body as the contract shapes it."""
+    return {
+        "id": f"gen_played_{status}",
+        "status": status,
+        "style": "professional",
+        "prompt": "",
+        "variation": 0,
+        "size": 512,
+        "quality": "fast",
+        "cached": False,
+        "images": images,
+        "provider": "procedural" if images else None,
+        "error": None,
+        "lane": "free",
+        "eta_seconds": None,
+        "progress": None,
+        "similar": [],
+        "created_at": "2026-11-30T00:00:00Z",
+        "completed_at": "2026-11-30T00:00:01Z",
+    }
 
 
 def decoded_images(page: Page, selector: str) -> list[int]:
@@ -181,3 +205,51 @@ def test_without_the_websocket_polling_finishes_by_keyboard_only(page: Page, sta
     first_item.focus()
     page.keyboard.press("Space")
     expect(first_item).to_have_attribute("aria-pressed", "true")
+
+
+def test_refusals_failures_and_similar_results_are_offered_as_choices(page: Page, stack: Stack) -> None:
+    """The API's other answers, played by the test (the local stack rarely gives them)."""
+    gallery = httpx.get(f"{stack.base}/v1/gallery", params={"limit": 6}).json()["items"]
+    answers: list[tuple[int, dict[str, Any]]] = [
+        (
+            503,
+            {
+                "error": {"code": "budget_exhausted", "message": "The daily budget is spent."},
+                "suggestions": gallery[:4],
+            },
+        ),
+        (200, {**generation("failed"), "error": {"code": "provider_unavailable", "message": "x"}}),
+        (
+            200,
+            {
+                **generation("succeeded", images=gallery[0]["images"]),
+                "similar": [{"id": "gen_similar", "prompt": "a red fox", "images": gallery[1]["images"]}],
+            },
+        ),
+    ]
+
+    def answer(route: Route) -> None:
+        status, body = answers.pop(0)
+        route.fulfill(status=status, json=body, headers={"Access-Control-Allow-Origin": "*"})
+
+    page.route("**/v1/generations", answer)
+    page.goto(stack.base + "/")
+    generate = page.get_by_role("button", name="Generate")
+    suggestions = page.get_by_role("region", name="Suggestions")
+
+    generate.click()
+    expect(suggestions).to_contain_text("paused for today")
+    expect(suggestions.get_by_role("button")).to_have_count(4)
+
+    generate.click()  # a generation that failed: similar ready-made ones of its style
+    expect(suggestions).to_contain_text("you were not charged")
+    offered = suggestions.get_by_role("button")
+    expect(offered.first).to_be_visible()
+    for button in offered.all():
+        expect(button).to_have_accessible_name(re.compile(r"^Professional headshot avatar"))
+
+    generate.click()
+    result = page.get_by_role("region", name="Result")
+    expect(result).to_be_visible()
+    expect(suggestions).to_be_hidden()
+    expect(result.get_by_role("button", name=re.compile(r"^Instant .* match: a red fox"))).to_be_visible()
