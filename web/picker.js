@@ -62,6 +62,7 @@ export class AvatarflowPicker extends HTMLElement {
     this._generation = null;
     this._tags = new Set();
     this._selectedId = null;
+    this._pending = null; // a visitor's choice, kept once they sign in
   }
 
   get apiBase() {
@@ -102,6 +103,7 @@ export class AvatarflowPicker extends HTMLElement {
     this._say("");
     this._loadQuota();
     this._markSelected();
+    if (this._pending) this._keepPending();
   }
 
   // ---- building --------------------------------------------------------------------------------
@@ -445,7 +447,8 @@ export class AvatarflowPicker extends HTMLElement {
     const images = generation.images || {};
     const style = this._styleName(generation.style);
     const sizes = ["256", "512", "1024"].filter((s) => images[s]);
-    const use = h("button", { type: "button", class: "primary", text: "Use as my avatar", onclick: () => this._choose({ generation_id: generation.id }, images) });
+    const request = { style: generation.style, prompt: generation.prompt, variation: generation.variation, size: generation.size, quality: generation.quality };
+    const use = h("button", { type: "button", class: "primary", text: "Use as my avatar", onclick: () => this._choose({ generation_id: generation.id }, images, request) });
     const parts = [
       h("h3", { text: generation.cached ? "Your avatar (ready instantly)" : "Your new avatar" }),
       h("img", { class: "result-image", src: images["256"] || images["512"], srcset: srcsetOf(images, sizes), sizes: "256px", width: 256, height: 256,
@@ -503,7 +506,8 @@ export class AvatarflowPicker extends HTMLElement {
 
   // ---- choosing --------------------------------------------------------------------------------
 
-  async _choose(choice, images) {
+  // ``request``: how to ask for the same avatar again (a cache hit, free), for a visitor who signs in.
+  async _choose(choice, images, request = null) {
     const source = choice.gallery_id ? "gallery" : "generation";
     const id = choice.gallery_id || choice.generation_id;
     const answer = await this._api("/v1/me/avatar", { method: "PUT", body: choice });
@@ -513,6 +517,8 @@ export class AvatarflowPicker extends HTMLElement {
       this._say("Saved: this is now your avatar.", "ok");
       this._emit("avatar-selected", { source, id, images: answer.body.avatar.images, saved: true });
     } else if (answer.status === 401 && !answer.token) {
+      // A visitor: the choice waits for a sign-in (refresh()), and the host page hears of it now.
+      this._pending = source === "gallery" ? { choice, images } : request ? { request, images } : null;
       this._selectedId = id;
       this._markSelected();
       this._say("Good choice! Sign in to keep it as your profile picture.", "ok");
@@ -520,6 +526,26 @@ export class AvatarflowPicker extends HTMLElement {
     } else {
       this._say((answer.body && answer.body.error && answer.body.error.message) || "That avatar could not be saved. Try again.");
     }
+  }
+
+  // The visitor who chose an avatar has signed in: make it theirs. A generation is asked for again
+  // under their name, which the cache answers at once without using their quota.
+  async _keepPending() {
+    const pending = this._pending;
+    if (!(await this._token())) return; // still a visitor: keep waiting
+    this._pending = null;
+    let choice = pending.choice;
+    if (pending.request) {
+      this._say("Keeping your avatar…", "ok");
+      const made = await this._api("/v1/generations", { method: "POST", body: pending.request, headers: { Prefer: "wait=10" } });
+      if (made.status !== 200 || made.body.status !== "succeeded") {
+        this._say("Your avatar could not be kept: please make it again now that you are signed in.");
+        return;
+      }
+      this._showResult(made.body);
+      choice = { generation_id: made.body.id };
+    }
+    await this._choose(choice, pending.images);
   }
 
   // ---- helpers ---------------------------------------------------------------------------------

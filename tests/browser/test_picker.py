@@ -112,16 +112,31 @@ def test_an_anonymous_visitor_generates_with_progress_and_is_offered_suggestions
     expect(result).to_be_visible()
     expect(progress).to_be_hidden()
     assert decoded_images(page, ".result img")[0] == 256
+    result_512 = result.get_by_role("link", name="Open 512 px image").get_attribute("href") or "-"
     expect(result.get_by_role("img")).to_have_attribute("alt", re.compile("Watercolor"))
 
     result.get_by_role("button", name="Use as my avatar").click()
-    # Anonymous: the host page gets the choice (to keep at sign-up); avatarflow keeps none.
+    # A visitor: the host page hears of the choice at once, and it is kept once they sign in.
     expect(page.get_by_role("alert")).to_contain_text("Sign in to keep it")
     assert page.evaluate("window.selected.saved") is False
     assert page.evaluate("window.selected.source") == "generation"
     expect(page.locator("#profile-avatar")).to_have_attribute(
         "src", result.get_by_role("img").get_attribute("src") or "-"
     )
+    expect(quota).to_contain_text("2 of 3")
+
+    page.get_by_label("Sign in as").select_option(label="Free user")
+    expect(page.get_by_role("alert")).to_have_text("Saved: this is now your avatar.")
+    assert page.evaluate("window.selected.saved") is True
+    expect(quota).to_contain_text("5 of 5")  # asked again under their name: a cache hit, free
+    stable = page.get_by_label("Your stable avatar URL").input_value()
+    redirect = httpx.get(stable, params={"size": "512"}, follow_redirects=False)
+    assert redirect.status_code == 302
+    assert redirect.headers["location"] == page.evaluate("window.selected.images['512']")
+    kept = httpx.get(redirect.headers["location"])
+    assert kept.status_code == 200 and kept.content == httpx.get(result_512).content
+
+    page.get_by_label("Sign in as").select_option(label="Anonymous visitor")
     expect(quota).to_contain_text("2 of 3")
 
     # Two more from the same address (this test's own client is the same anonymous visitor).

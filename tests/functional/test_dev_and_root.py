@@ -44,6 +44,8 @@ def test_a_dev_token_acts_as_that_user_and_tier(local_client: Any) -> None:
 
     quota = local_client.http.get("/v1/me/quota", headers={"Authorization": f"Bearer {token}"})
     assert quota.status_code == 200 and quota.json_body["tier"] == "premium"
+    # what the tier may ask for, so that a page offers only those choices
+    assert (quota.json_body["qualities"], quota.json_body["sizes"]) == (["fast", "standard"], [512, 1024])
 
 
 def test_a_dev_token_request_is_validated(local_client: Any) -> None:
