@@ -12,6 +12,7 @@
 // {generation}, "upgrade-requested" {tier}.
 // The gallery shows at once; "Generate" asks for a custom avatar and follows it over the WebSocket
 // (polling where there is none: ./realtime.js); 429/503/failures offer pre-made suggestions.
+// A visitor's choice ("saved": false) is kept when the host signs them in and calls refresh().
 
 import { watchGeneration } from "./realtime.js";
 
