@@ -84,9 +84,10 @@ export class AvatarflowPicker extends HTMLElement {
       ? new IntersectionObserver((entries) => entries.some((e) => e.isIntersecting) && this._loadMore(), { rootMargin: "200px" })
       : null;
     if (this._observer) this._observer.observe(this._els.sentinel);
-    this._loadGallery(); // first: the gallery shows at once
-    this._loadStyles();
+    // The gallery first: its images go out before the style previews (which then name its items).
+    const gallery = this._loadGallery();
     this._loadQuota();
+    gallery.finally(() => this._loadStyles());
   }
 
   disconnectedCallback() {
@@ -252,6 +253,7 @@ export class AvatarflowPicker extends HTMLElement {
         height: 112,
         alt: "",
         loading: eager ? "eager" : "lazy",
+        fetchpriority: eager ? "high" : null,
         decoding: "async",
       }),
     );
@@ -298,7 +300,7 @@ export class AvatarflowPicker extends HTMLElement {
       group.append(
         h("label", { class: "style", for: id },
           h("input", { type: "radio", name: "af-style", id, value: style.id, checked: index === 0 }),
-          style.preview_url ? h("img", { src: style.preview_url, alt: "", width: 48, height: 48, loading: "lazy", decoding: "async" }) : null,
+          style.preview_url ? h("img", { src: style.preview_url, alt: "", width: 48, height: 48, loading: "lazy", fetchpriority: "low", decoding: "async" }) : null,
           h("span", { text: style.name })),
       );
       this._els.styleFilter.append(h("option", { value: style.id, text: style.name }));

@@ -76,6 +76,7 @@ def test_the_gallery_shows_decoded_images_filters_and_scrolls_to_a_second_page(
     assert len(widths) == PAGE_SIZE and all(w > 0 for w in widths), widths
     styles = httpx.get(f"{stack.base}/v1/styles").json()["styles"]
     names = {style["name"] for style in styles}
+    expect(page.get_by_role("radiogroup", name="Style").get_by_role("radio")).to_have_count(len(styles))
     for name in items.evaluate_all("(buttons) => buttons.map((b) => b.querySelector('img').alt)"):
         assert any(name.startswith(style) for style in names), name  # its name says its style
 
