@@ -45,9 +45,13 @@ def page(context: BrowserContext, stack: Stack) -> Iterator[Page]:
         "request",
         lambda request: (
             None
-            if request.url.startswith((stack.base, f"ws://127.0.0.1:{stack.ws_port}", "data:"))
+            if request.url.startswith((stack.base, "ws://127.0.0.1:", "data:"))
             else elsewhere.append(request.url)
         ),
+    )
+    opened.on(
+        "websocket",
+        lambda socket: None if socket.url.startswith("ws://127.0.0.1:") else elsewhere.append(socket.url),
     )
     yield opened
     assert errors == [], f"script errors on the page: {errors}"

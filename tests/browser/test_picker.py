@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import Page, Route, expect
 
 from tests.browser.stack import Stack
+from tests.e2e.test_local_server import free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -201,8 +202,16 @@ def test_a_premium_user_gets_standard_1024_px_over_the_websocket_and_keeps_it(
     expect(page.get_by_role("list").filter(has_text="an astronaut with a cat")).to_be_visible()  # history
 
 
-def test_without_the_websocket_polling_finishes_by_keyboard_only(page: Page, stack: Stack) -> None:
-    page.route("**/v1/realtime", lambda route: route.abort())  # no real-time API reachable
+def test_with_the_socket_blocked_polling_finishes_by_keyboard_only(page: Page, stack: Stack) -> None:
+    # The WebSocket endpoint cannot be reached (a port nothing listens on: every handshake fails),
+    # as behind a proxy that blocks WebSockets; the page also tried it, so its requests are counted.
+    blocked = f"ws://127.0.0.1:{free_port()}"
+    page.route(
+        "**/v1/realtime",
+        lambda route: route.fulfill(json={"url": blocked, "protocol": "avatarflow.events.v1"}),
+    )
+    attempts: list[str] = []
+    page.on("websocket", lambda socket: attempts.append(socket.url))
     page.goto(stack.base + "/?as=free")
     expect(page.get_by_role("status").filter(has_text="Free plan")).to_be_visible()
     page.get_by_label("Prompt").focus()
@@ -212,6 +221,7 @@ def test_without_the_websocket_polling_finishes_by_keyboard_only(page: Page, sta
     expect(page.locator("avatarflow-picker .progress")).to_have_attribute("data-transport", "polling")
     result = page.get_by_role("region", name="Result")
     expect(result).to_be_visible()
+    assert attempts and all(url.startswith(blocked) for url in attempts), attempts
     use = result.get_by_role("button", name="Use as my avatar")
     use.focus()
     page.keyboard.press("Enter")
