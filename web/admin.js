@@ -62,7 +62,10 @@ $("login").addEventListener("submit", async (event) => {
   const answer = await call("/v1/admin/stats");
   if (!answer.ok) {
     adminToken = null;
-    $("login-error").textContent = answer.status === 401 || answer.status === 403 ? "That token was refused." : errorText(answer);
+    const disabled = /not set/.test(errorText(answer)); // the server has no admin token at all
+    $("login-error").textContent = disabled
+      ? "The admin API is off on this server: set AVATARFLOW_ADMIN_TOKEN and restart it."
+      : answer.status === 401 || answer.status === 403 ? "That token was refused." : errorText(answer);
     return;
   }
   $("admin-token").value = "";

@@ -91,9 +91,13 @@ function showProfileAvatar(bust = false) {
   img.src = `${api}/v1/avatars/${encodeURIComponent(state.sub)}?size=256${bust ? `&t=${Date.now()}` : ""}`;
 }
 
+let historyRun = 0;
+
 async function loadHistory() {
   const list = $("history");
+  const run = ++historyRun;
   const answer = await call("/v1/generations?limit=12");
+  if (run !== historyRun) return; // asked again since (another user signed in)
   const items = answer.ok ? answer.body.items : [];
   list.replaceChildren(
     ...items.map((g) => {

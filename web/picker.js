@@ -310,7 +310,9 @@ export class AvatarflowPicker extends HTMLElement {
   }
 
   async _loadQuota() {
+    const run = (this._quotaRun = (this._quotaRun || 0) + 1);
     const answer = await this._api("/v1/me/quota");
+    if (run !== this._quotaRun) return; // asked again since (another user signed in): that answer wins
     if (!answer.ok) {
       this._els.quota.replaceChildren(h("p", { class: "muted", text: "Your custom avatar allowance could not be read." }));
       return;

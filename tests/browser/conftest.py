@@ -1,4 +1,5 @@
-"""One local stack for the browser tests (tests/browser/stack.py) and one Chromium, shared by all."""
+"""One local stack for the browser tests (tests/browser/stack.py) and one Chromium, shared by all
+of them and stopped when they are done (package scope: not kept through the rest of the suite)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,13 @@ from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 from tests.browser.stack import CHROMIUM, CHROMIUM_ARGS, Stack, local_stack
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     with local_stack(tmp_path_factory.mktemp("browser-data")) as running:
         yield running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
