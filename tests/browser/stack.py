@@ -44,7 +44,7 @@ class Stack:
 
 
 @contextmanager
-def local_stack(data_dir: Path, *, delay_s: float = 1.0, seed_per_style: int = 2) -> Iterator[Stack]:
+def local_stack(data_dir: Path, *, delay_s: float = 2.0, seed_per_style: int = 2) -> Iterator[Stack]:
     """The local server on free ports, prepared as `make run` does; stopped (SIGINT) on exit."""
     port, ws_port = free_port(), free_port()
     base = f"http://127.0.0.1:{port}"

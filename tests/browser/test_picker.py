@@ -109,7 +109,11 @@ def test_an_anonymous_visitor_generates_with_progress_and_is_offered_suggestions
 
     progress = page.get_by_role("progressbar")
     expect(progress).to_be_visible()
-    expect(page.locator("avatarflow-picker .progress-message")).to_have_text(re.compile(r"\w"))
+    # The server's own words and figure, as the generation goes (the stand-in takes 2 s an image).
+    expect(page.locator("avatarflow-picker .progress-message")).to_have_text(
+        re.compile(r"(Waiting to start|Getting ready to create|Creating) .*about \d+ s")
+    )
+    expect(progress).to_have_attribute("aria-valuenow", re.compile(r"^\d+$"))
     result = page.get_by_role("region", name="Result")
     expect(result).to_be_visible()
     expect(progress).to_be_hidden()
