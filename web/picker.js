@@ -87,7 +87,7 @@ export class AvatarflowPicker extends HTMLElement {
     // The gallery first: its images go out before the style previews (which then name its items).
     const gallery = this._loadGallery();
     this._loadQuota();
-    gallery.finally(() => this._loadStyles());
+    this._stylesReady = gallery.finally(() => this._loadStyles());
   }
 
   disconnectedCallback() {
@@ -369,8 +369,12 @@ export class AvatarflowPicker extends HTMLElement {
   }
 
   async _generate() {
+    if (!this._styles.length) await this._stylesReady; // pressed before the styles came
     const style = this._selectedStyle();
-    if (!style) return;
+    if (!style) {
+      this._say("The styles could not be loaded. Try again in a moment.");
+      return;
+    }
     if (this._watch) this._watch.stop();
     this._hide(this._els.result, this._els.suggestions);
     this._say("");

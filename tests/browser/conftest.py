@@ -6,9 +6,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from tests.browser.stack import CHROMIUM, CHROMIUM_ARGS, Stack, local_stack
+
+# The machine may be busy with other work: wait as long for a page's state as for an action.
+expect.set_options(timeout=15_000)
 
 
 @pytest.fixture(scope="package")
