@@ -10,7 +10,7 @@ PACKAGE_DIR ?= build/package
 TF_DIR := infra/terraform
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: install run test lint typecheck unit bench clean package infra terraform-check cost
+.PHONY: install run test lint typecheck unit bench clean package infra terraform-check cost browser web screenshots bench-pages
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -30,7 +30,7 @@ run: install
 		$(VENV)/bin/chalice local --stage local --host 127.0.0.1 --port $(PORT) --no-autoreload
 
 ## Lint, type-check, check the infrastructure and run the whole test suite
-test: install lint typecheck infra
+test: install lint typecheck infra browser web
 	$(VENV)/bin/pytest
 
 lint: install
@@ -97,5 +97,35 @@ bench: install
 cost: install
 	$(PY) -m chalicelib.cli cost --write docs/cost.md
 
+# --- The browser experience (web/): its test tools and screenshots -------------------------------
+## Debian's Chromium for the browser tests (tests/browser; Playwright's own browser download cannot
+## work offline and is never called). Installed when missing if we are root; a clear message if not.
+CHROMIUM ?= /usr/bin/chromium
+export CHROMIUM
+browser:
+	@if [ -x "$(CHROMIUM)" ]; then :; \
+	elif [ "$$(id -u)" = "0" ]; then \
+		echo "installing Debian's chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+		echo "The browser tests need Debian's Chromium at $(CHROMIUM): run 'sudo apt-get install -y chromium' (or set CHROMIUM=/path/to/chromium)." >&2; \
+		exit 1; \
+	fi
+
+## axe-core (the accessibility scan of the browser tests) into ./node_modules, from package-lock.json
+web: node_modules/.installed
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+## PNGs of the page's and the dashboard's main states into docs/screenshots/
+screenshots: install browser
+	$(PY) -m tests.browser.screenshots
+
+## The pages' budgets (picker size, first gallery images visible) into docs/benchmarks.md
+bench-pages: install browser
+	$(PY) -m bench.pages --write
+# --- end of the browser block -------------------------------------------------------------------
+
 clean:
-	rm -rf $(VENV) .avatarflow .pytest_cache .mypy_cache .ruff_cache build .chalice/deployments
+	rm -rf $(VENV) .avatarflow .pytest_cache .mypy_cache .ruff_cache build .chalice/deployments node_modules

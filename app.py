@@ -12,6 +12,7 @@ from chalicelib.api.audit import audit_middleware
 from chalicelib.api.batches import batches
 from chalicelib.api.dev import dev
 from chalicelib.api.middleware import http_middleware
+from chalicelib.api.pages import pages
 from chalicelib.api.preflight import add_preflight_routes
 from chalicelib.api.public import public
 from chalicelib.api.realtime import realtime, register_websocket_handlers
@@ -51,6 +52,7 @@ app.register_blueprint(reaper)
 app.register_blueprint(admin)
 app.register_blueprint(schedules)
 app.register_blueprint(dev)
+app.register_blueprint(pages)
 app.register_blueprint(realtime)
 # API Gateway's WebSocket API: each name is the Lambda handler string Chalice gives it (app.<name>).
 ws_connect, ws_message, ws_disconnect = register_websocket_handlers(app)

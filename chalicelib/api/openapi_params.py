@@ -129,6 +129,7 @@ PATH_PARAMETERS: dict[str, Json] = {
     "provider": {"type": "string", "enum": list(WEBHOOK_PROVIDERS)},
     "folder": {"type": "string", "minLength": 1},
     "name": {"type": "string", "pattern": "\\.webp$"},
+    "asset": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]*\\.(js|css|svg|json)$"},
 }
 
 

@@ -178,6 +178,9 @@ class QuotaWindow(ApiModel):
 class Quota(ApiModel):
     tier: str
     limits: list[QuotaWindow]
+    # What the tier may ask for, so that a page offers only those choices (the tier table is configurable).
+    qualities: list[Quality] = Field(default_factory=list, description="The qualities this tier may ask for.")
+    sizes: list[int] = Field(default_factory=list, description="The sizes (px) this tier may ask for.")
 
 
 class AvatarChoice(StrictModel):

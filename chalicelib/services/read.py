@@ -59,7 +59,12 @@ class ReadGenerations:
             models.QuotaWindow(window=c.name, limit=c.limit, remaining=max(0, c.limit - n), reset=c.reset_at)
             for c, n in zip(charges, counts, strict=True)
         ]
-        return models.Quota(tier=tier.name, limits=windows)
+        return models.Quota(
+            tier=tier.name,
+            limits=windows,
+            qualities=[q for q in ("fast", "standard", "pro") if q in tier.qualities],
+            sizes=sorted(tier.sizes),
+        )
 
 
 def encode_cursor(cursor: tuple[int, str]) -> str:

@@ -65,7 +65,12 @@ def test_a_key_authenticates_as_its_own_enterprise_identity(app_client: tuple[An
     assert record is not None and record.owner == f"k:{issued['id']}"
     # enterprise has no windows by default: the quota lists none
     quota = client.http.get("/v1/me/quota", headers=key_headers(issued["key"])).json_body
-    assert quota == {"tier": "enterprise", "limits": []}
+    assert quota == {
+        "tier": "enterprise",
+        "limits": [],
+        "qualities": ["fast", "standard", "pro"],
+        "sizes": [512, 1024],
+    }
     # the webhook secret is there to sign callbacks, by key id
     assert container.api_keys.webhook_secret(issued["id"]) == issued["webhook_secret"]
 

@@ -44,6 +44,8 @@ def test_a_dev_token_acts_as_that_user_and_tier(local_client: Any) -> None:
 
     quota = local_client.http.get("/v1/me/quota", headers={"Authorization": f"Bearer {token}"})
     assert quota.status_code == 200 and quota.json_body["tier"] == "premium"
+    # what the tier may ask for, so that a page offers only those choices
+    assert (quota.json_body["qualities"], quota.json_body["sizes"]) == (["fast", "standard"], [512, 1024])
 
 
 def test_a_dev_token_request_is_validated(local_client: Any) -> None:
@@ -60,10 +62,38 @@ def test_outside_the_local_stage_there_is_no_dev_token(client: Any) -> None:
     assert missing.json_body["error"]["code"] == "not_found"
 
 
-def test_the_root_points_to_the_api(client: Any) -> None:
+def test_the_root_is_the_reference_page_and_points_to_the_api(client: Any) -> None:
+    page = client.http.get("/", headers={"Accept": "text/html,application/xhtml+xml"})
+    assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+    html = page.body if isinstance(page.body, bytes) else page.body.encode()
+    assert b"<avatarflow-picker" in html and b"/v1/openapi.json" in html
+    assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+    again = client.http.get("/", headers={"If-None-Match": page.headers["ETag"]})
+    assert again.status_code == 304
+
+
+def test_the_dashboard_and_the_page_assets_are_served(client: Any) -> None:
+    admin = client.http.get("/admin")
+    assert admin.status_code == 200 and admin.headers["Content-Type"].startswith("text/html")
+    script = client.http.get("/web/picker.js")
+    assert script.status_code == 200
+    assert script.headers["Content-Type"].startswith("text/javascript")
+    assert script.headers["X-Content-Type-Options"] == "nosniff"
+    assert client.http.get("/web/picker.css").headers["Content-Type"].startswith("text/css")
+    # Only the pages' own files: no tests, no paths, no dotfiles.
+    for name in ("realtime.test.mjs", "..%2Fapp.py", ".hidden.js", "nope.js", "index.html"):
+        missing = client.http.get(f"/web/{name}")
+        assert missing.status_code == 404, name
+        assert missing.json_body["error"]["code"] == "not_found"
+
+
+def test_where_no_page_is_deployed_the_root_says_where_to_start(
+    client: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from chalicelib.api import pages
+
+    monkeypatch.setattr(pages, "WEB_DIR", tmp_path)  # a deployed Lambda carries no web/ folder
     as_json = client.http.get("/")
     assert as_json.status_code == 200
     assert as_json.json_body["links"]["openapi"] == "/v1/openapi.json"
-    page = client.http.get("/", headers={"Accept": "text/html,application/xhtml+xml"})
-    assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
-    assert b"/v1/openapi.json" in (page.body if isinstance(page.body, bytes) else page.body.encode())
+    assert client.http.get("/admin").status_code == 404
