@@ -65,8 +65,8 @@ def test_the_dashboard_shows_the_numbers_of_the_stats(page: Page, stack: Stack) 
     )
     checked = 2
     for path, value in shown.items():
-        if path is None or path.endswith(".finished"):
-            continue
+        if path is None or path.endswith(".finished") or path.startswith("experiments."):
+            continue  # the experiments' table is checked by its own test below
         try:
             expected = at(stats, path)
         except KeyError:
@@ -157,11 +157,18 @@ def test_the_optional_projection_and_experiments_are_shown_when_present(page: Pa
         body = answer.json()
         route.fulfill(response=answer, json={**body, "projection": projection, "experiments": experiments})
 
+    def without_extras(route: Route) -> None:  # an API older than these parts
+        answer = route.fetch()
+        body = {k: v for k, v in answer.json().items() if k not in ("projection", "experiments")}
+        route.fulfill(response=answer, json=body)
+
+    page.route("**/v1/admin/stats", without_extras)
     sign_in(page, stack)  # without them first: the sections stay hidden
     expect(page.get_by_role("heading", name="Overview")).to_be_visible()
     expect(page.get_by_role("heading", name="Spend projection")).to_be_hidden()
     expect(page.get_by_role("heading", name="Experiments")).to_be_hidden()
 
+    page.unroute("**/v1/admin/stats")
     page.route("**/v1/admin/stats", with_extras)
     page.get_by_role("button", name="Reload numbers").click()
     expect(page.get_by_role("heading", name="Spend projection")).to_be_visible()
