@@ -24,6 +24,7 @@ import argparse
 import dataclasses
 import datetime as dt
 import json
+import os
 import platform
 import sys
 import threading
@@ -179,6 +180,7 @@ def _run_on(stack: Any, params: SpikeParams, log: Callable[[str], None]) -> dict
     with ThreadPoolExecutor(max_workers=params.threads) as pool:
         list(pool.map(send, work))
     burst_s = time.perf_counter() - burst_started
+    load_average = os.getloadavg()[0]  # the cores are shared: how busy they were
     for thread in crashers:
         thread.join()
     log(f"burst of {len(work)} requests done in {burst_s:.1f} s")
@@ -249,6 +251,7 @@ def _run_on(stack: Any, params: SpikeParams, log: Callable[[str], None]) -> dict
         "sqs_requests": sum(sqs_requests.values()),
         "sqs_by_action": sqs_requests,
         "crashes": crashes,
+        "load_average": load_average,
     }
 
 
@@ -330,6 +333,18 @@ def verdict(r: dict[str, Any]) -> dict[str, bool]:
     }
 
 
+READING = (
+    "- reading: every process of the stack, the client threads and whatever else runs on the machine "
+    "share its cores (load average {load}): throughput and latency measure the topology under "
+    "contention, not AWS. The p99 is requests that asked to wait and joined an identical job queued "
+    "behind the burst. The killed API process costs its in-flight requests a 502 (their jobs, if "
+    "admitted, end like any other and the ledger check counts their charge); the killed worker's "
+    "batch comes back after one visibility timeout. Before the fixes this run drove "
+    '(docs/operations.md, "What the stack found"), the same crashes left jobs failed at their '
+    "deadline (refunded) and answered joined requests 503"
+)
+
+
 def report(r: dict[str, Any], command: str) -> str:
     checks = verdict(r)
     p = r["params"]
@@ -387,6 +402,9 @@ def report(r: dict[str, Any], command: str) -> str:
             f"reaper every {p['reaper_every_s']} s, job deadline {p['job_deadline_s']} s",
             f"- verdict: {'all checks passed' if not failed else 'CHECKS FAILED: ' + '; '.join(failed)} "
             f"({'; '.join(checks)})",
+            READING.format(
+                load=f"{r['load_average']:.0f} at the end of the burst" if "load_average" in r else "n/a"
+            ),
             "",
             markdown_table(["measure", "value"], "lr", measures),
         ]
