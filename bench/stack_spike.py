@@ -67,6 +67,7 @@ class SpikeParams:
             "--workers-per-lane", str(self.workers_per_lane),
             "--latency-ms", self.latency_ms,
             "--visibility-timeout", str(self.visibility_timeout_s),
+            "--lane-timeout", str(self.lease_s),  # as deployed: the lease is the lane functions' timeout
             "--every", f"reaper={self.reaper_every_s}",
             "--log-level", self.log_level,
             "--env", f"AVATARFLOW_JOB_LEASE_SECONDS={self.lease_s}",
@@ -398,7 +399,8 @@ def report(r: dict[str, Any], command: str) -> str:
             f"fal + Replicate stand-ins ({p['latency_ms']} ms per image, webhooks to the front); "
             f"{r['requests']:,} requests from {p['identities']} identities ({tiers}) through "
             f"{p['threads']} client threads, half `Prefer: respond-async`, 3 in 10 a trending look; "
-            f"scaled timings: visibility timeout {p['visibility_timeout_s']} s, job lease {p['lease_s']} s, "
+            f"scaled timings: visibility timeout {p['visibility_timeout_s']} s, job lease and lane function "
+            f"timeout {p['lease_s']} s, "
             f"reaper every {p['reaper_every_s']} s, job deadline {p['job_deadline_s']} s",
             f"- verdict: {'all checks passed' if not failed else 'CHECKS FAILED: ' + '; '.join(failed)} "
             f"({'; '.join(checks)})",

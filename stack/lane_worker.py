@@ -5,7 +5,8 @@
 batching window, invokes the lane's registered handler (``chalicelib.workers.lanes.lane_<lane>``)
 with Lambda's event (``Records[]`` with ``messageId``, ``receiptHandle``, ``body``,
 ``attributes.ApproximateReceiveCount``, ``md5OfBody``, ``eventSource``, ``eventSourceARN``,
-``awsRegion``) and a Lambda context (the function's timeout), then, as ``ReportBatchItemFailures``
+``awsRegion``) and a Lambda context (the function's timeout, enforced: past it the process exits,
+as Lambda ends a timed-out container), then, as ``ReportBatchItemFailures``
 does: deletes every record not named in ``batchItemFailures``; leaves the whole batch when the
 handler raises or names a record that was not in the batch. What is left comes back after the
 queue's visibility timeout, with its receive count one higher, until the redrive policy moves it
@@ -77,6 +78,12 @@ def load_handler(handler: str) -> Callable[[dict[str, Any], Any], Any]:
     return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
 
 
+def _timed_out(function: str) -> None:
+    sys.stderr.write(f"{function}: Task timed out (the function's timeout); the container ends\n")
+    sys.stderr.flush()
+    os._exit(124)
+
+
 class LaneWorker:
     """The poll-invoke-delete loop for one lane queue."""
 
@@ -117,11 +124,20 @@ class LaneWorker:
             self.lane["function"], 1024, max_runtime_ms=int(self.lane["lambda_timeout_s"]) * 1000
         )
         context.aws_request_id = str(uuid.uuid4())
+        # Lambda ends an invocation at the function's timeout, container and all: the batch comes
+        # back after the visibility timeout (and the supervisor starts a new worker).
+        watchdog = threading.Timer(
+            float(self.lane["lambda_timeout_s"]), _timed_out, args=(self.lane["function"],)
+        )
+        watchdog.daemon = True
+        watchdog.start()
         try:
             response = self.handler(sqs_event(batch, self.lane["arn"], self.region), context)
         except Exception:
             log.exception("lane handler failed: the whole batch is left for redelivery")
             return 0, len(batch)
+        finally:
+            watchdog.cancel()
         done = records_to_delete(batch, response)
         for start in range(0, len(done), MAX_RECEIVE):
             chunk = done[start : start + MAX_RECEIVE]

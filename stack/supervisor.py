@@ -152,7 +152,10 @@ class Stack:
         workers = []
         for lane in self.declarations.lanes:
             queue = aws.info["queues"][lane.lane]
-            spec = json.dumps({**lane.__dict__, "url": queue["url"], "arn": queue["arn"]})
+            spec_doc = {**lane.__dict__, "url": queue["url"], "arn": queue["arn"]}
+            if self.args.lane_timeout is not None:
+                spec_doc["lambda_timeout_s"] = self.args.lane_timeout
+            spec = json.dumps(spec_doc)
             for i in range(self.args.workers_per_lane):
                 workers.append(
                     self.start(f"lane-{lane.lane}-{i + 1}", "stack.lane_worker", "--lane", spec, restart=True)
@@ -334,6 +337,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--failure-rate", type=float, default=0.0, help="stand-in providers: share of 503s")
     parser.add_argument(
         "--visibility-timeout", type=int, default=None, help="seconds; default: as infra/ declares it"
+    )
+    parser.add_argument(
+        "--lane-timeout",
+        type=int,
+        default=None,
+        help="seconds; the lane functions' timeout (default: declared)",
     )
     parser.add_argument("--every", action="append", default=[], help="FUNCTION=SECONDS: a schedule's rate")
     parser.add_argument("--first", type=float, default=None, help="seconds until each schedule's first run")

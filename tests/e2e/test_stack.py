@@ -4,7 +4,7 @@ Two API processes behind the round-robin front, one lane worker per lane, the pr
 over their wire protocols (Upstash REST + redis-server, SQS + S3 on moto's server, fal and
 Replicate stand-ins with webhooks); 200 generation requests from 40 identities, and the free lane's
 worker killed with SIGKILL during the burst (the supervisor starts it again). The checks are the
-spike's (bench/stack_spike.py); the timings are scaled down (visibility timeout 8 s, job lease 4 s)
+spike's (bench/stack_spike.py); the timings are scaled down (visibility timeout 20 s, job lease 10 s)
 so that the killed worker's batch comes back within the test. Stopping the stack leaves no process.
 """
 
@@ -27,8 +27,11 @@ def test_a_burst_with_a_killed_lane_worker_loses_nothing_and_charges_once() -> N
         crash_worker=True,
         crash_api=False,
         latency_ms="100-400",
-        visibility_timeout_s=8,
-        lease_s=4,
+        # The spike's scaled timings. A lease shorter than a job is really held (claim, submit,
+        # record: seconds on a loaded machine) lets a redelivery take it over and submit it twice:
+        # the deployment's lease is the lane functions' timeout, which Lambda enforces.
+        visibility_timeout_s=20,
+        lease_s=10,
         reaper_every_s=3,
         job_deadline_s=120,
         drain_timeout_s=120.0,
