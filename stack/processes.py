@@ -70,22 +70,12 @@ READY = b"STACK-READY "  # a child's first line of this kind: "STACK-READY {json
 
 
 def announce_ready(**info: object) -> None:
-    """What a child of the stack prints once it serves (its ports), read by :func:`wait_ready`."""
+    """What a child of the stack prints once it serves (its ports), read by the supervisor."""
     import json
     import sys
 
     sys.stdout.write(READY.decode() + json.dumps(info) + "\n")
     sys.stdout.flush()
-
-
-def wait_ready(stream: IO[bytes], timeout: float) -> dict[str, object]:
-    """The ``announce_ready`` document of a child (its stdout pipe); the rest of the pipe is drained."""
-    import json
-
-    line = read_until(stream, READY, timeout)
-    info = json.loads(line[line.rindex(READY) + len(READY) :])
-    drain(stream)
-    return dict(info)
 
 
 def die_with_parent() -> None:

@@ -95,9 +95,9 @@ def running_stack(*args: str) -> Iterator[RunningStack]:
         stack.state()
         yield stack
     finally:
+        with suppress(OSError, ValueError, KeyError):
+            stack.state()  # the last pids, restarted ones included
         with suppress(OSError):
-            with suppress(OSError):
-                stack.state()
             process.send_signal(signal.SIGTERM)
         if not exited(process.pid, 30):
             os.killpg(process.pid, signal.SIGKILL)
