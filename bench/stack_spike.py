@@ -60,6 +60,7 @@ class SpikeParams:
     job_deadline_s: int = 300
     drain_timeout_s: float = 360.0
     log_level: str = "WARNING"  # the app's: INFO to read a lost job's story in the stack's logs
+    keep_logs: bool = True  # the stack's directory (its logs) stays for a look afterwards
 
     def stack_args(self) -> list[str]:
         return [
@@ -95,7 +96,7 @@ def run(params: SpikeParams, log: Callable[[str], None] = print) -> dict[str, An
     """Start the stack, fire the burst with the crashes, check, stop the stack; the results."""
     from stack.running import running_stack
 
-    with running_stack(*params.stack_args()) as stack:
+    with running_stack(*params.stack_args(), keep_logs=params.keep_logs) as stack:
         result = _run_on(stack, params, log)
     result["leftover_processes"] = stack.leftovers
     return result

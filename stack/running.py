@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -74,11 +75,21 @@ class RunningStack:
 
 
 @contextmanager
-def running_stack(*args: str) -> Iterator[RunningStack]:
-    state_dir = Path(tempfile.mkdtemp(prefix="avatarflow-stack-state-"))
+def running_stack(*args: str, keep_logs: bool = False) -> Iterator[RunningStack]:
+    """The stack, up; its directory (logs, data) is removed afterwards unless ``keep_logs``."""
+    state_dir = Path(tempfile.mkdtemp(prefix="avatarflow-stack-"))
     state_file = state_dir / "state.json"
     process = subprocess.Popen(  # noqa: S603 - our own module
-        [sys.executable, "-m", "stack", "--state-file", str(state_file), *args],
+        [
+            sys.executable,
+            "-m",
+            "stack",
+            "--state-file",
+            str(state_file),
+            "--dir",
+            str(state_dir / "stack"),
+            *args,
+        ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -110,3 +121,5 @@ def running_stack(*args: str) -> Iterator[RunningStack]:
             time.sleep(0.1)
         with suppress(OSError):
             os.killpg(process.pid, signal.SIGKILL)  # a test that failed still leaves nothing behind
+        if not keep_logs:
+            shutil.rmtree(state_dir, ignore_errors=True)

@@ -35,6 +35,7 @@ def test_a_burst_with_a_killed_lane_worker_loses_nothing_and_charges_once() -> N
         reaper_every_s=3,
         job_deadline_s=120,
         drain_timeout_s=120.0,
+        keep_logs=False,
     )
     result = run(params, log=lambda line: None)
 
