@@ -10,7 +10,7 @@ PACKAGE_DIR ?= build/package
 TF_DIR := infra/terraform
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: install run test lint typecheck unit bench clean package infra terraform-check cost browser web screenshots bench-pages
+.PHONY: install run test lint typecheck unit bench clean package infra terraform-check cost browser web screenshots bench-pages stack stack-spike
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -28,6 +28,19 @@ run: install
 	AVATARFLOW_WARM_START=1 \
 	AVATARFLOW_FILES_BASE_URL=$${AVATARFLOW_FILES_BASE_URL:-http://localhost:$(PORT)/v1/files} \
 		$(VENV)/bin/chalice local --stage local --host 127.0.0.1 --port $(PORT) --no-autoreload
+
+## The production topology on 127.0.0.1 (docs/operations.md): $(STACK_API) API processes behind one port,
+## $(STACK_WORKERS) lane workers per lane, Upstash REST + redis-server, SQS + S3 (moto), fal + Replicate
+## stand-ins, the schedules. Prints where each part listens; Ctrl-C stops every process.
+STACK_API ?= 3
+STACK_WORKERS ?= 2
+STACK_ARGS ?=
+stack: install
+	$(PY) -m stack --api $(STACK_API) --workers-per-lane $(STACK_WORKERS) --first 5 $(STACK_ARGS)
+
+## The spike on the stack with a lane worker and an API process killed (~10 min); records docs/benchmarks.md
+stack-spike: install
+	$(PY) -m bench.stack_spike --write
 
 ## Lint, type-check, check the infrastructure and run the whole test suite
 test: install lint typecheck infra browser web

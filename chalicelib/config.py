@@ -88,6 +88,9 @@ class Settings(BaseModel):
     # then): AVATARFLOW_QUEUE_NAME_ENTERPRISE / _PREMIUM / _FREE / _BATCH, default
     # avatarflow-<stage>-<lane>.
     lane_max_receives: int = _env("AVATARFLOW_LANE_MAX_RECEIVES", 5, ge=1)  # then the worker fails the job
+    # How long a claimed job is its worker's: the lane functions' lambda_timeout (a worker that died
+    # mid-job leaves it to the next receive), below the lanes' visibility timeout.
+    job_lease_seconds: float = _env("AVATARFLOW_JOB_LEASE_SECONDS", 120.0, gt=0)
     job_max_attempts: int = _env("AVATARFLOW_JOB_MAX_ATTEMPTS", 3, ge=1)  # provider jobs that failed
     sync_qualities: str = _env("AVATARFLOW_SYNC_QUALITIES", "fast")  # answered within Prefer: wait
     sync_max_lane_depth: int = _env("AVATARFLOW_SYNC_MAX_LANE_DEPTH", 25, ge=0)  # deeper: always 202

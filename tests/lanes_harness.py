@@ -4,13 +4,13 @@ Each lane queue has a DLQ (redrive ``maxReceiveCount``) and a visibility timeout
 message left undeleted (a partial batch failure) can be received again at once. ``deliver``
 receives real messages, builds the Lambda event from them itself (every record with its OWN
 ``messageId`` and its real ``ApproximateReceiveCount``: Chalice's test event generator reuses one
-id), invokes the lane handler through ``chalice.test.Client`` and deletes exactly the records the
+id), invokes the lane handler through ``chalice.test.Client`` (the event is the stack's,
+``stack/lane_worker.py``) and deletes exactly the records the
 handler did not report in ``batchItemFailures``, as ``ReportBatchItemFailures`` does.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+
+from stack.lane_worker import sqs_event
 
 REGION = "us-east-1"
 LANES = ("enterprise", "premium", "free", "batch")
@@ -52,22 +54,7 @@ class SqsLanes:
         )
 
     def event(self, lane: str, messages: list[dict[str, Any]]) -> dict[str, Any]:
-        return {
-            "Records": [
-                {
-                    "messageId": m["MessageId"],
-                    "receiptHandle": m["ReceiptHandle"],
-                    "body": m["Body"],
-                    "attributes": dict(m.get("Attributes", {})),
-                    "messageAttributes": {},
-                    "md5OfBody": hashlib.md5(m["Body"].encode()).hexdigest(),  # noqa: S324 - SQS's own checksum
-                    "eventSource": "aws:sqs",
-                    "eventSourceARN": self.arns[lane],
-                    "awsRegion": REGION,
-                }
-                for m in messages
-            ]
-        }
+        return sqs_event(messages, self.arns[lane], REGION)
 
     def deliver(
         self, client: Any, lane: str, messages: list[dict[str, Any]] | None = None

@@ -57,6 +57,7 @@ def generation_policy(settings: Settings) -> GenerationPolicy:
         sync_qualities=settings.sync_quality_list,
         sync_max_depth=settings.sync_max_lane_depth,
         max_receives=settings.lane_max_receives,
+        lease_ms=round(settings.job_lease_seconds * 1000),
         max_attempts=settings.job_max_attempts,
         budget=Budget(settings.daily_budget_usd, settings.monthly_budget_usd, settings.budget_hard_cap_ratio),
         experiment_dev_share=settings.experiment_dev_share,

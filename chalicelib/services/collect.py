@@ -36,7 +36,10 @@ from chalicelib.services.run_job import NOT_RETRIED
 log = logging.getLogger(__name__)
 
 CollectOutcome = Literal["done", "pending", "transient", "busy", "failed"]
-COMPLETION_CLAIM_S = 300
+# Longer than one read-and-store of an output takes (the download is bounded by the fetch timeout,
+# a webhook by the API function's 29 s), and no longer: a container that dies holding the claim
+# (killed, timed out) keeps every poll and redelivery of the job "busy" until it lapses.
+COMPLETION_CLAIM_S = 60
 
 
 class CollectResult:

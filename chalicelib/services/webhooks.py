@@ -31,6 +31,10 @@ log = logging.getLogger(__name__)
 
 WEBHOOK_PROVIDERS = ("fal", "replicate", "runpod")
 REPLAY_TTL_S = 24 * 3600
+# A delivery being processed holds its replay key this long only, then REPLAY_TTL_S once acted on:
+# if the container dies mid-way (killed, timed out at the API's 29 s), the provider's redelivery is
+# processed after this, not refused as a duplicate for a day.
+IN_FLIGHT_TTL_S = 60
 WebhookOutcome = CollectOutcome | Literal["duplicate", "ignored"]
 
 
@@ -91,8 +95,32 @@ class ReceiveWebhook:
             payload = json.loads(body)
         except (UnicodeDecodeError, ValueError, RecursionError):
             raise InvalidRequest("The webhook body is not JSON.") from None
-        if not self._kv.set_once(f"webhook:{delivery}", "1", REPLAY_TTL_S):
-            return "duplicate"  # seen before: nothing happens twice
+        replay_key = f"webhook:{delivery}"
+        if not self._kv.set_once(replay_key, "1", IN_FLIGHT_TTL_S):
+            return "duplicate"  # seen before (or being processed): nothing happens twice
+        outcome = self._act(
+            provider=provider,
+            queued=queued,
+            job_id=job_id,
+            generation=generation,
+            payload=payload,
+            headers=headers,
+            replay_key=replay_key,
+        )
+        self._kv.set(replay_key, "1", REPLAY_TTL_S)  # acted on: a replay changes nothing for a day
+        return outcome
+
+    def _act(
+        self,
+        *,
+        provider: str,
+        queued: QueuedProvider,
+        job_id: str,
+        generation: Generation | None,
+        payload: object,
+        headers: Mapping[str, str],
+        replay_key: str,
+    ) -> WebhookOutcome:
         if generation is None and valid_job_id(job_id):
             generation = self._generations.get(job_id)
         if not self._about_waiting_job(generation, queued, payload, headers):
@@ -111,9 +139,11 @@ class ReceiveWebhook:
         except Exception:
             log.exception("webhook processing failed", extra={"job_id": generation.id, "provider": provider})
             outcome = "transient"
-        if outcome == "transient":
-            # Let the provider deliver it again (and the poller read it meanwhile).
-            self._kv.delete(f"webhook:{delivery}")
+        if outcome in ("transient", "busy"):
+            # Let the provider deliver it again (and the poller read it meanwhile). Busy: another
+            # container is completing the job; should it die half way, only a redelivery (or the
+            # poller, once its completion claim has lapsed) ends the job, so this is no success.
+            self._kv.delete(replay_key)
             raise ProviderUnavailable("The result could not be processed yet; retry.", retry_after=5)
         return outcome
 

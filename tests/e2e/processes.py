@@ -1,40 +1,14 @@
-"""Waiting on processes without sleeping: a pidfd for an exit, a pipe for a readiness line."""
+"""Waiting on processes without sleeping (``stack/processes.py``), and the embedded Redis's pid."""
 
 from __future__ import annotations
 
 import json
-import os
-import select
-import signal
-import threading
-import time
 from pathlib import Path
-from typing import IO
 
 from chalicelib.adapters.store.embedded import REGISTRY_NAME
+from stack.processes import drain, exited, kill_if_running, read_until
 
-
-def exited(pid: int, timeout: float) -> bool:
-    """Wait up to ``timeout`` s for ``pid`` to exit; True once it has (a zombie has exited too).
-
-    A pidfd becomes readable when its process exits, child of ours or not: the embedded
-    redis-server is a daemon, the child of nobody here."""
-    try:
-        fd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return True
-    try:
-        readable, _, _ = select.select([fd], [], [], timeout)
-        return bool(readable)
-    finally:
-        os.close(fd)
-
-
-def kill_if_running(pid: int) -> None:
-    """Clean up after a test that failed to stop a process it started."""
-    if pid and not exited(pid, 0):
-        os.kill(pid, signal.SIGKILL)
-        exited(pid, 5)
+__all__ = ["drain", "embedded_server_pid", "exited", "kill_if_running", "read_until"]
 
 
 def embedded_server_pid(data_dir: Path) -> int:
@@ -45,34 +19,3 @@ def embedded_server_pid(data_dir: Path) -> int:
         return int(Path(registry["pidfile"]).read_text().strip())
     except (OSError, ValueError, KeyError, TypeError):
         return 0
-
-
-def read_until(stream: IO[bytes], marker: bytes, timeout: float) -> bytes:
-    """What ``stream`` (a child's pipe) says up to the end of the first line with ``marker``.
-
-    Raises ``TimeoutError`` past ``timeout`` and ``EOFError`` if the child closes it first."""
-    deadline = time.monotonic() + timeout
-    fd = stream.fileno()
-    seen = b""
-    while True:
-        at = seen.find(marker)
-        end = seen.find(b"\n", at) if at >= 0 else -1
-        if end >= 0:
-            return seen[: end + 1]
-        remaining = deadline - time.monotonic()
-        if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
-            raise TimeoutError(f"no {marker!r} within {timeout} s; got {seen[-2000:]!r}")
-        chunk = os.read(fd, 65536)
-        if not chunk:
-            raise EOFError(f"the process ended before {marker!r}; got {seen[-2000:]!r}")
-        seen += chunk
-
-
-def drain(stream: IO[bytes]) -> None:
-    """Keep reading a child's pipe until it closes, so that its writes never block on a full pipe."""
-
-    def read() -> None:
-        while os.read(stream.fileno(), 65536):
-            pass
-
-    threading.Thread(target=read, name="drain", daemon=True).start()

@@ -9,6 +9,7 @@ all (the per-job secret in the callback URL). Lanes are SQS queues on moto.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -567,3 +568,77 @@ def test_a_webhook_whose_output_cannot_be_fetched_yet_is_refused_with_503_and_ac
     assert (accepted.status_code, accepted.json_body) == (200, {"status": "done"})
     assert get(client, gen_id, headers)["status"] == "succeeded"
     assert remaining(client, headers) == {"hour": 4, "day": 4}
+
+
+def test_a_webhook_for_a_job_another_container_is_completing_is_refused_with_503_then_processed(
+    wire: Wire,
+    client: Any,
+    lanes: SqsLanes,
+    vendors: respx.MockRouter,
+    signer: FalSigner,
+    *,
+    store: RedisStateStore,
+) -> None:
+    # Found by bench/stack_spike.py: an API process killed while it completed a job (it held the
+    # completion claim) made fal's redelivery answer 200 "busy", so fal stopped retrying and the
+    # job waited for the claim to lapse and the poller.
+    wire(**FAL)
+    vendors.post(FAL_SUBMIT).mock(return_value=fal_submission())
+    headers = auth("claimed-elsewhere", "free")
+    gen_id = submit_async(client, lanes, headers)
+    store.kv.set_once(f"completing:{gen_id}", "req-1", 60)  # another container is completing it
+    body = fal_webhook()
+    delivery = signer.headers("req-1", body)
+
+    busy = post_webhook(client, "fal", f"job={gen_id}", body, delivery)
+    assert busy.status_code == 503, busy.body
+    assert busy.headers["Retry-After"] == "5"
+    assert get(client, gen_id, headers)["status"] == "running"
+
+    store.kv.delete(f"completing:{gen_id}")  # that container died: its claim lapsed
+    again = post_webhook(client, "fal", f"job={gen_id}", body, delivery)
+    assert (again.status_code, again.json_body) == (200, {"status": "done"})
+    assert get(client, gen_id, headers)["status"] == "succeeded"
+    assert remaining(client, headers) == {"hour": 4, "day": 4}
+
+
+def test_a_delivery_whose_container_died_mid_way_is_processed_when_redelivered(
+    wire: Wire,
+    client: Any,
+    lanes: SqsLanes,
+    vendors: respx.MockRouter,
+    signer: FalSigner,
+    *,
+    store: RedisStateStore,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Found by bench/stack_spike.py: the replay key was set for a day before the delivery was acted
+    # on, so a redelivery after a crash mid-way was a "duplicate" and the job waited for the poller.
+    from chalicelib.services import collect, webhooks
+
+    wire(**FAL)
+    vendors.post(FAL_SUBMIT).mock(return_value=fal_submission())
+    headers = auth("died-mid-way", "free")
+    gen_id = submit_async(client, lanes, headers)
+    body = fal_webhook()
+    delivery = signer.headers("req-1", body)
+    replay_key = store.keyspace.key(
+        "webhook:fal:" + hashlib.sha256(delivery["X-Fal-Webhook-Signature"].encode()).hexdigest()[:40]
+    )
+
+    def killed(*_: Any, **__: Any) -> None:
+        raise SystemExit("the container was killed")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(collect.CollectResult, "collect", killed)
+        with pytest.raises(SystemExit):
+            post_webhook(client, "fal", f"job={gen_id}", body, delivery)
+    ttl = int(store.keyspace.client.command("TTL", replay_key))
+    assert 0 < ttl <= webhooks.IN_FLIGHT_TTL_S  # not a day: the delivery was never acted on
+    assert post_webhook(client, "fal", f"job={gen_id}", body, delivery).json_body == {"status": "duplicate"}
+
+    store.keyspace.client.command("DEL", replay_key)  # the in-flight TTL lapsed
+    again = post_webhook(client, "fal", f"job={gen_id}", body, delivery)
+    assert (again.status_code, again.json_body) == (200, {"status": "done"})
+    assert get(client, gen_id, headers)["status"] == "succeeded"
+    assert 0 < int(store.keyspace.client.command("TTL", replay_key)) > webhooks.IN_FLIGHT_TTL_S

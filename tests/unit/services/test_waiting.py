@@ -8,6 +8,7 @@ import threading
 import time
 
 from chalicelib.adapters.store.redis_store import RedisStateStore
+from chalicelib.ports import StoreError
 from chalicelib.services.waiting import WaitForGeneration
 from tests.fakes import CountingRedis
 from tests.unit.services.wiring import OTHER_USER, USER, UseCases
@@ -58,3 +59,19 @@ def test_a_wait_is_one_call_and_no_wait_is_none(use_cases: UseCases) -> None:
     assert counting.calls == []
     assert waiting.until_ended(generation, 0.2) == generation
     assert counting.calls == ["command:BLPOP"]
+
+
+def test_a_wait_the_store_fails_answers_the_admitted_job_as_open(use_cases: UseCases) -> None:
+    # Found by bench/stack_spike.py: a BLPOP that timed out on an overloaded Upstash answered the
+    # request 503 store_unavailable, although its job was admitted, charged, and went on to succeed.
+    class FailingWait:
+        def __getattr__(self, name: str) -> object:
+            return getattr(use_cases.store.generations, name)
+
+        def wait_ended(self, generation: object, timeout_s: float) -> None:
+            raise StoreError("state store command BLPOP failed: timed out")
+
+    waiting = WaitForGeneration(generations=FailingWait())  # type: ignore[arg-type]
+    generation = use_cases.admit(USER)
+    assert waiting.until_ended(generation, 5.0) == generation
+    assert generation.is_open

@@ -1,0 +1,456 @@
+"""A viral spike against the production topology on one machine (``make stack``), with crashes.
+
+The stack (``stack/``): the app in several API processes behind a round-robin front, on its
+production adapters over their real wire protocols (Upstash REST in front of a real redis-server,
+SQS and S3 on moto's server, fal and Replicate stand-ins with webhooks), lane workers emulating
+Lambda's SQS event source mapping, the schedules on timers. A burst of generation requests from
+many identities (``bench/spike.py``'s mix: half ``Prefer: respond-async``, 3 in 10 a trending
+look) goes through the front from a pool of client threads; during the burst one lane worker and
+one API process are killed with SIGKILL, and the supervisor starts them again.
+
+Checked afterwards (from the store, the queues and the stand-ins, not from the app's answers): no
+identity charged beyond its quota; every accepted job terminal within the job deadline; zero
+duplicate provider calls; zero lost jobs (accepted and never ended, or ended failed) and zero
+double-charged jobs (each identity's quota counters equal its jobs that hold a charge); the DLQs
+empty; no process left once the stack stops. Recorded: accepted p50/p99, throughput, Upstash calls
+and SQS requests per accepted request.
+
+``.venv/bin/python -m bench.stack_spike [--requests 5000 --identities 500] [--write]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import json
+import os
+import platform
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from bench.report import DOC, command_line, machine, markdown_table, write_section
+from bench.spike import Outcome, percentile, plan
+
+SECTION = "stack-spike"
+SECTION_HEADING = "## A spike on the production topology, with crashes (bench/stack_spike.py)"
+
+
+@dataclasses.dataclass(frozen=True)
+class SpikeParams:
+    requests: int = 5000
+    identities: int = 500
+    threads: int = 32
+    api: int = 3
+    workers_per_lane: int = 2
+    seed: int = 20261130
+    crash_worker: bool = True
+    crash_api: bool = True
+    latency_ms: str = "200-800"
+    # Shorter than the deployment's (720 s visibility, 120 s lease, 2 min reaper) so that a killed
+    # worker's batch comes back within the run; the ratios are the deployment's (lease < visibility).
+    visibility_timeout_s: int = 20
+    lease_s: int = 10
+    reaper_every_s: int = 5
+    job_deadline_s: int = 300
+    drain_timeout_s: float = 360.0
+    log_level: str = "WARNING"  # the app's: INFO to read a lost job's story in the stack's logs
+    keep_logs: bool = True  # the stack's directory (its logs) stays for a look afterwards
+
+    def stack_args(self) -> list[str]:
+        return [
+            "--api", str(self.api),
+            "--workers-per-lane", str(self.workers_per_lane),
+            "--latency-ms", self.latency_ms,
+            "--visibility-timeout", str(self.visibility_timeout_s),
+            "--lane-timeout", str(self.lease_s),  # as deployed: the lease is the lane functions' timeout
+            "--every", f"reaper={self.reaper_every_s}",
+            "--log-level", self.log_level,
+            "--env", f"AVATARFLOW_JOB_LEASE_SECONDS={self.lease_s}",
+            "--env", f"AVATARFLOW_JOB_DEADLINE_SECONDS={self.job_deadline_s}",
+            # The dev stage's budget ($5 a day) would refuse most of a spike: the spend guard is
+            # not what this run measures.
+            "--env", "AVATARFLOW_DAILY_BUDGET_USD=100000",
+            "--env", "AVATARFLOW_MONTHLY_BUDGET_USD=1000000",
+        ]  # fmt: skip
+
+
+def _get_json(url: str) -> dict[str, Any]:
+    import httpx
+
+    return dict(httpx.get(url, timeout=10).json())
+
+
+def _parse_time(value: str | None) -> float | None:
+    if not value:
+        return None
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+def run(params: SpikeParams, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Start the stack, fire the burst with the crashes, check, stop the stack; the results."""
+    from stack.running import running_stack
+
+    with running_stack(*params.stack_args(), keep_logs=params.keep_logs) as stack:
+        result = _run_on(stack, params, log)
+    result["leftover_processes"] = stack.leftovers
+    return result
+
+
+def _run_on(stack: Any, params: SpikeParams, log: Callable[[str], None]) -> dict[str, Any]:
+    import httpx
+    import jwt
+    import redis
+
+    from chalicelib.adapters.store.client import RedisPyClient
+    from chalicelib.adapters.store.redis_store import RedisStateStore
+
+    state = stack.state()
+    front = state["front"]
+    store = RedisStateStore(
+        RedisPyClient(redis.Redis(unix_socket_path=state["upstash"]["redis_socket"])),
+        prefix=state["key_prefix"],
+    )
+    tiers = ["premium" if who % 5 == 0 else "free" for who in range(params.identities)]
+    exp = int(time.time()) + 3600
+    tokens = [
+        jwt.encode(
+            {"sub": f"spike-{who}", "tier": tiers[who], "exp": exp}, state["jwt_secret"], algorithm="HS256"
+        )
+        for who in range(params.identities)
+    ]
+    work = plan(params.requests, params.identities, params.seed)
+    outcomes: list[Outcome] = []
+    lock = threading.Lock()
+    local = threading.local()
+    before = _counts(state)
+
+    def send(item: tuple[int, dict[str, Any], bool]) -> None:
+        who, body, respond_async = item
+        client = getattr(local, "client", None)
+        if client is None:
+            client = local.client = httpx.Client(base_url=front, timeout=60)
+        headers = {"Authorization": f"Bearer {tokens[who]}"}
+        if respond_async:
+            headers["Prefer"] = "respond-async"
+        started = time.perf_counter()
+        try:
+            response = client.post("/v1/generations", headers=headers, json=body)
+            status, payload = response.status_code, response.json()
+        except (httpx.HTTPError, ValueError):
+            status, payload = 0, {}
+        outcome = Outcome(
+            identity=f"u:spike-{who}",
+            status=status,
+            ms=(time.perf_counter() - started) * 1000,
+            generation_id=payload.get("id"),
+            cached=bool(payload.get("cached")),
+            code=(payload.get("error") or {}).get("code"),
+        )
+        with lock:
+            outcomes.append(outcome)
+
+    crashes: list[dict[str, Any]] = []
+
+    def crash_when(share: float, name: str) -> None:
+        while True:
+            with lock:
+                done = len(outcomes)
+            if done >= share * len(work):
+                break
+            time.sleep(0.05)
+        pid = stack.crash(name)
+        at = done
+        restart_s = stack.wait_restarted(name, pid)
+        crashes.append({"name": name, "after_requests": at, "restart_s": restart_s})
+        log(f"killed {name} (pid {pid}) after {at} requests; running again after {restart_s:.1f} s")
+
+    crashers = []
+    if params.crash_worker:
+        # The free lane carries most of the queued work: its first worker is the one to lose.
+        crashers.append(threading.Thread(target=crash_when, args=(0.3, stack.names("lane-free-")[0])))
+    if params.crash_api:
+        crashers.append(threading.Thread(target=crash_when, args=(0.5, stack.names("api-")[-1])))
+    burst_started = time.perf_counter()
+    for thread in crashers:
+        thread.start()
+    with ThreadPoolExecutor(max_workers=params.threads) as pool:
+        list(pool.map(send, work))
+    burst_s = time.perf_counter() - burst_started
+    load_average = os.getloadavg()[0]  # the cores are shared: how busy they were
+    for thread in crashers:
+        thread.join()
+    log(f"burst of {len(work)} requests done in {burst_s:.1f} s")
+
+    accepted = [o for o in outcomes if o.status in (200, 202) and o.generation_id]
+    accepted_ids = sorted({o.generation_id for o in accepted if o.generation_id})
+    drain_deadline = time.monotonic() + params.drain_timeout_s
+    while True:
+        statuses = []
+        for start in range(0, len(accepted_ids), 200):
+            statuses += store.generations.statuses(accepted_ids[start : start + 200])
+        open_now = sum(1 for s in statuses if s not in ("succeeded", "failed"))
+        store_open = store.generations.open_ids()
+        if (open_now == 0 and not store_open) or time.monotonic() > drain_deadline:
+            break
+        time.sleep(0.5)
+    drained_s = time.perf_counter() - burst_started
+    after = _counts(state)
+    log(f"every job ended after {drained_s:.1f} s" if open_now == 0 else f"{open_now} jobs still open")
+
+    # -- the checks, from the store ---------------------------------------------------------------
+    generations = {gid: store.generations.get(gid) for gid in accepted_ids}
+    lost = [gid for gid, g in generations.items() if g is None or g.status != "succeeded"]
+    late = []
+    for gid, g in generations.items():
+        created, completed = (_parse_time(g.created_at), _parse_time(g.completed_at)) if g else (None, None)
+        if created is None or completed is None or completed - created > params.job_deadline_s:
+            late.append(gid)
+    over_quota, double_charged, under_charged = _ledger(store, tiers, params.identities)
+    dlq_depths = _dlq_depths(state)
+    providers = _get_json(state["providers"]["stats_url"])
+    upstash_calls = sum(after["upstash"].values()) - sum(before["upstash"].values())
+    sqs_requests = {
+        k: after["aws"].get(k, 0) - before["aws"].get(k, 0) for k in after["aws"] if k.startswith("sqs:")
+    }
+    latencies = [o.ms for o in accepted]
+    return {
+        "params": dataclasses.asdict(params),
+        "requests": len(outcomes),
+        "tiers": Counter(tiers),
+        "status_counts": Counter(o.status for o in outcomes),
+        "codes": Counter(o.code for o in outcomes if o.code),
+        "accepted": len(accepted),
+        "accepted_sync_200": sum(1 for o in accepted if o.status == 200 and not o.cached),
+        "accepted_cached": sum(1 for o in accepted if o.status == 200 and o.cached),
+        "accepted_202": sum(1 for o in accepted if o.status == 202),
+        "p50": percentile(latencies, 50),
+        "p99": percentile(latencies, 99),
+        "burst_s": burst_s,
+        "drained_s": drained_s,
+        "open_left": open_now,
+        "store_open_left": len(store_open),
+        "final_statuses": Counter(g.status if g else "missing" for g in generations.values()),
+        "failure_codes": Counter(g.error.code for g in generations.values() if g and g.error),
+        "lost": lost,
+        "lost_detail": {gid: _fields(generations[gid]) for gid in lost[:20]},
+        "stack_dir": state["dir"],
+        "late": late,
+        "over_quota": over_quota,
+        "double_charged": double_charged,
+        "under_charged": under_charged,
+        "dlq_depths": dlq_depths,
+        "provider_calls": providers["calls"],
+        "distinct_requests": providers["distinct"],
+        "duplicates": providers["duplicates"],
+        "webhooks": providers["webhooks"],
+        "upstash_calls": upstash_calls,
+        "sqs_requests": sum(sqs_requests.values()),
+        "sqs_by_action": sqs_requests,
+        "crashes": crashes,
+        "load_average": load_average,
+    }
+
+
+def _fields(generation: Any) -> dict[str, str] | None:
+    return None if generation is None else dict(generation.to_fields())
+
+
+def _counts(state: dict[str, Any]) -> dict[str, dict[str, int]]:
+    return {
+        "upstash": _get_json(state["upstash"]["url"] + "/_stack/stats")["calls"],
+        "aws": _get_json(state["aws"]["endpoint"] + "/_stack/stats")["requests"],
+    }
+
+
+def _dlq_depths(state: dict[str, Any]) -> dict[str, int]:
+    import boto3
+
+    from stack.aws import ACCESS_KEY, SECRET_KEY
+
+    sqs = boto3.client(
+        "sqs",
+        endpoint_url=state["aws"]["endpoint"],
+        region_name=state["aws"]["region"],
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
+    )
+    depths = {}
+    for lane, queue in state["aws"]["queues"].items():
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=queue["dlq_url"],
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        depths[lane] = int(attributes["ApproximateNumberOfMessages"]) + int(
+            attributes["ApproximateNumberOfMessagesNotVisible"]
+        )
+    return depths
+
+
+def _ledger(store: Any, tiers: list[str], identities: int) -> tuple[list[str], list[str], list[str]]:
+    """Each identity's quota counters against its quota, and against the jobs that hold a charge
+    on them (a succeeded or still open job keeps its charge; a failed one was refunded)."""
+    from chalicelib.config import Settings
+    from chalicelib.domain.identity import Identity
+    from chalicelib.domain.periods import window_period
+    from chalicelib.domain.tiers import load_tiers
+
+    tier_table = load_tiers(Settings().tiers_json)
+    now = time.time()
+    over, double, under = [], [], []
+    for who in range(identities):
+        identity = Identity("user", f"spike-{who}", tiers[who])
+        windows = tier_table[tiers[who]].windows
+        keys = [f"q:{identity.key}:{window_period(window, now)[0]}" for window in windows]
+        counts = store.counters.quota_counts(keys)
+        history, _ = store.generations.history(identity.key, 1000, None)
+        held = Counter(key for g in history if not g.refunded for key in g.charged)
+        for key, window, used in zip(keys, windows, counts, strict=True):
+            holders = sum(n for charged_key, n in held.items() if charged_key.endswith(key))
+            if used > window.limit:
+                over.append(identity.key)
+            if used > holders:
+                double.append(f"{key}: counter {used}, jobs holding a charge {holders}")
+            elif used < holders:
+                under.append(f"{key}: counter {used}, jobs holding a charge {holders}")
+    return over, double, under
+
+
+def verdict(r: dict[str, Any]) -> dict[str, bool]:
+    """Each check of the run: True where it passed."""
+    return {
+        "no identity charged beyond its quota": not r["over_quota"],
+        "every accepted job terminal within the job deadline": r["open_left"] == 0 and not r["late"],
+        "no job left open in the store": r["store_open_left"] == 0,
+        "zero duplicate provider calls": not r["duplicates"],
+        "zero lost jobs (accepted, then not succeeded)": not r["lost"],
+        "zero double-charged jobs": not r["double_charged"] and not r["under_charged"],
+        "DLQs empty": not any(r["dlq_depths"].values()),
+        "no process left after the stack stopped": not r.get("leftover_processes"),
+    }
+
+
+READING = (
+    "- reading: every process of the stack, the client threads and whatever else runs on the machine "
+    "share its cores (load average {load}): throughput and latency measure the topology under "
+    "contention, not AWS. The p99 is requests that asked to wait and joined an identical job queued "
+    "behind the burst. The killed API process costs its in-flight requests a 502 (their jobs, if "
+    "admitted, end like any other and the ledger check counts their charge); the killed worker's "
+    "batch comes back after one visibility timeout. Before the fixes this run drove "
+    '(docs/operations.md, "What the stack found"), the same crashes left jobs failed at their '
+    "deadline (refunded) and answered joined requests 503"
+)
+
+
+def report(r: dict[str, Any], command: str) -> str:
+    checks = verdict(r)
+    p = r["params"]
+    statuses = ", ".join(f"{code}: {n}" for code, n in sorted(r["status_counts"].items()))
+    codes = ", ".join(f"{code}: {n}" for code, n in sorted(r["codes"].items())) or "none"
+    finals = ", ".join(f"{s}: {n}" for s, n in sorted(r["final_statuses"].items()))
+    tiers = ", ".join(f"{n} {tier}" for tier, n in sorted(r["tiers"].items()))
+    crashes = (
+        "; ".join(
+            f"{c['name']} after {c['after_requests']:,} requests (running again {c['restart_s']:.1f} s later)"
+            for c in r["crashes"]
+        )
+        or "none"
+    )
+    accepted = max(1, r["accepted"])
+    sqs = ", ".join(f"{k.split(':', 1)[1]} {n:,}" for k, n in sorted(r["sqs_by_action"].items()))
+    measures = [
+        ("responses by status", statuses),
+        ("refusals by code", codes),
+        ("accepted (200 + 202)", f"{r['accepted']:,}"),
+        (
+            "of which made in the wait (200) / cache hit or finished join (200, `cached`) / 202",
+            f"{r['accepted_sync_200']:,} / {r['accepted_cached']:,} / {r['accepted_202']:,}",
+        ),
+        ("accepted-request latency p50 / p99 (ms, client side)", f"{r['p50']:.1f} / {r['p99']:.1f}"),
+        ("burst duration / throughput", f"{r['burst_s']:.1f} s / {r['requests'] / r['burst_s']:.0f} req/s"),
+        ("every accepted job ended after", f"{r['drained_s']:.1f} s ({finals})"),
+        ("crashes (SIGKILL)", crashes),
+        ("Upstash REST calls per accepted request", f"{r['upstash_calls'] / accepted:.1f} ({r['upstash_calls']:,})"),
+        ("SQS requests per accepted request", f"{r['sqs_requests'] / accepted:.2f} ({sqs})"),
+        (
+            "provider calls / distinct requests / duplicate calls",
+            f"{r['provider_calls']:,} / {r['distinct_requests']:,} / {len(r['duplicates'])}",
+        ),
+        ("webhooks delivered (provider:status)", ", ".join(f"{k} {n:,}" for k, n in sorted(r["webhooks"].items()))),
+        ("lost / late / double-charged / under-charged jobs",
+         f"{len(r['lost'])} / {len(r['late'])} / {len(r['double_charged'])} / {len(r['under_charged'])}"),
+        ("identities over quota", str(len(r["over_quota"]))),
+        ("DLQ depths", ", ".join(f"{lane} {n}" for lane, n in sorted(r["dlq_depths"].items()))),
+        ("processes left after the stop", str(len(r.get("leftover_processes", [])))),
+    ]  # fmt: skip
+    failed = [name for name, ok in checks.items() if not ok]
+    return "\n".join(
+        [
+            f"- date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
+            f"- command: `{command}`",
+            f"- machine: {machine()}; Python {platform.python_version()}",
+            f"- setup: `make stack` topology: {p['api']} API processes behind the round-robin front, "
+            f"{p['workers_per_lane']} lane workers per lane (Lambda's SQS event source mapping, batch "
+            f"sizes as declared), Upstash REST in front of redis-server, SQS + S3 on moto's server, "
+            f"fal + Replicate stand-ins ({p['latency_ms']} ms per image, webhooks to the front); "
+            f"{r['requests']:,} requests from {p['identities']} identities ({tiers}) through "
+            f"{p['threads']} client threads, half `Prefer: respond-async`, 3 in 10 a trending look; "
+            f"scaled timings: visibility timeout {p['visibility_timeout_s']} s, job lease and lane function "
+            f"timeout {p['lease_s']} s, "
+            f"reaper every {p['reaper_every_s']} s, job deadline {p['job_deadline_s']} s",
+            f"- verdict: {'all checks passed' if not failed else 'CHECKS FAILED: ' + '; '.join(failed)} "
+            f"({'; '.join(checks)})",
+            READING.format(
+                load=f"{r['load_average']:.0f} at the end of the burst" if "load_average" in r else "n/a"
+            ),
+            "",
+            markdown_table(["measure", "value"], "lr", measures),
+        ]
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.stack_spike", description=__doc__.split("\n")[0])
+    parser.add_argument("--requests", type=int, default=5000)
+    parser.add_argument("--identities", type=int, default=500)
+    parser.add_argument("--threads", type=int, default=32)
+    parser.add_argument("--api", type=int, default=3)
+    parser.add_argument("--workers-per-lane", type=int, default=2)
+    parser.add_argument("--no-crash", action="store_true", help="no SIGKILL during the burst")
+    parser.add_argument(
+        "--log-level", default="WARNING", help="the app's log level (INFO: every job's story)"
+    )
+    parser.add_argument("--write", action="store_true", help=f"update {DOC.name}")
+    parser.add_argument("--json", default=None, help="also write the raw results here")
+    args = parser.parse_args(argv)
+    if args.identities < 1 or args.requests < args.identities:
+        parser.error("need at least one request per identity")
+    params = SpikeParams(
+        requests=args.requests,
+        identities=args.identities,
+        threads=args.threads,
+        api=args.api,
+        workers_per_lane=args.workers_per_lane,
+        crash_worker=not args.no_crash,
+        crash_api=not args.no_crash,
+        log_level=args.log_level,
+    )
+    result = run(params)
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump(result, out, indent=1, default=str)
+    body = report(result, command_line("bench.stack_spike", argv))
+    print(body)
+    if args.write:
+        write_section(SECTION, SECTION_HEADING, body)
+        print(f"\nwrote {DOC}")
+    return 0 if all(verdict(result).values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,7 @@
+"""``python -m stack``: see ``stack/supervisor.py``."""
+
+import sys
+
+from stack.supervisor import main
+
+sys.exit(main())

@@ -1,0 +1,386 @@
+"""``make stack`` / ``python -m stack``: the production topology on one machine, on 127.0.0.1.
+
+Starts, each as its own process (see each module's docstring):
+
+- ``stack.state_store``: a real redis-server behind the Upstash REST protocol;
+- ``stack.aws``: moto in server mode, the SQS endpoint (the lane queues and DLQs as
+  ``infra/`` declares them) and the S3 endpoint standing in for R2 (the image bucket);
+- ``stack.providers``: stand-in fal and Replicate, in the vendors' shapes, with webhooks;
+- ``stack.front``: one port, round-robin over the API processes;
+- N x ``stack.api``: the app with its production adapters (``UPSTASH_*``, ``R2_*``,
+  ``AVATARFLOW_QUEUE_URL_*``, provider keys, ``AVATARFLOW_PUBLIC_URL`` = the front);
+- M x ``stack.lane_worker`` per lane: Lambda's SQS event source mapping for the lane handlers;
+- ``stack.schedules``: EventBridge for the scheduled functions.
+
+API processes and lane workers that die are started again (Lambda starts a new container); the
+state file (``--state-file``) always lists the current ones. SIGTERM or Ctrl-C stops every process;
+each child is also killed by the kernel if this process dies (``PR_SET_PDEATHSIG``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from stack.declarations import DEFAULT_STAGE, ROOT, read_declarations
+from stack.processes import READY, die_with_parent, exited
+
+READY_TIMEOUT_S = 60.0
+STOP_GRACE_S = 5.0
+# Nothing of the developer's own accounts reaches the stack's processes.
+_SCRUBBED_PREFIXES = ("AVATARFLOW_", "UPSTASH_", "R2_", "AWS_", "FAL_", "REPLICATE_", "TOGETHER_", "RUNPOD_",
+                      "OPENAI_", "PEXELS_", "GENERATED_PHOTOS_", "UNSPLASH_")  # fmt: skip
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    restart: bool
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+    ready: threading.Event = field(default_factory=threading.Event)
+    restarts: int = 0
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid if self.process is not None else 0
+
+
+def _pump(child: Child, stream: IO[bytes], log: IO[bytes]) -> None:
+    """Copy a child's output to its log; pick its STACK-READY line on the way."""
+    for line in iter(stream.readline, b""):
+        if line.startswith(READY) and not child.ready.is_set():
+            child.info = json.loads(line[len(READY) :])
+            child.ready.set()
+        log.write(line)
+        log.flush()
+    log.close()
+
+
+class Stack:
+    """The processes of the stack, started and watched from the main thread."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.dir: Path = args.dir or Path(tempfile.mkdtemp(prefix="avatarflow-stack-"))
+        self.logs = self.dir / "logs"
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.declarations = read_declarations(args.stage)
+        self.children: list[Child] = []
+        self.env: dict[str, str] = {}
+        self.jwt_secret = secrets.token_urlsafe(32)
+        self.admin_token = secrets.token_urlsafe(32)
+        self.stopping = threading.Event()
+        self.apigw: Any = None
+
+    # -- processes -----------------------------------------------------------------------------------
+
+    def spawn(self, child: Child, env: dict[str, str]) -> None:
+        log = child.log_path.open("ab")
+        child.ready.clear()
+        child.process = subprocess.Popen(  # noqa: S603 - our own modules
+            child.argv,
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent,  # noqa: PLW1509 - only ctypes.prctl runs before exec
+        )
+        assert child.process.stdout is not None  # noqa: S101 - stdout=PIPE
+        threading.Thread(target=_pump, args=(child, child.process.stdout, log), daemon=True).start()
+
+    def start(self, name: str, module: str, *extra: str, restart: bool = False) -> Child:
+        child = Child(name, [sys.executable, "-m", module, *extra], restart, self.logs / f"{name}.log")
+        self.spawn(child, self.env or self.base_env())
+        self.children.append(child)
+        return child
+
+    def wait_ready(self, *children: Child) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        for child in children:
+            while not child.ready.wait(0.1):
+                if child.process is not None and child.process.poll() is not None:
+                    raise RuntimeError(f"{child.name} exited at start; see {child.log_path}")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"{child.name} did not start in {READY_TIMEOUT_S} s; see {child.log_path}"
+                    )
+
+    def base_env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUBBED_PREFIXES)}
+        env["PYTHONUNBUFFERED"] = "1"
+        env["PYTHONPATH"] = str(ROOT)
+        return env
+
+    # -- the whole stack -----------------------------------------------------------------------------
+
+    def up(self) -> None:
+        from stack.apigateway import running_apigw
+
+        plan = self.dir / "declarations.json"
+        plan.write_text(json.dumps(self.declarations.to_json(), indent=1))
+        aws_args = ["--plan", str(plan)]
+        if self.args.visibility_timeout is not None:
+            aws_args += ["--visibility-timeout", str(self.args.visibility_timeout)]
+        store = self.start("state-store", "stack.state_store", "--dir", str(self.dir / "redis"))
+        aws = self.start("aws", "stack.aws", *aws_args)
+        providers = self.start(
+            "providers", "stack.providers", "--latency-ms", self.args.latency_ms,
+            "--failure-rate", str(self.args.failure_rate),
+        )  # fmt: skip
+        front = self.start("front", "stack.front")
+        self._apigw_context = running_apigw()
+        self.apigw = self._apigw_context.__enter__()
+        self.wait_ready(store, aws, providers, front)
+        self.env = self.app_env(store.info, aws.info, providers.info, front.info["url"])
+        apis = [self.start(f"api-{i + 1}", "stack.api", restart=True) for i in range(self.args.api)]
+        workers = []
+        for lane in self.declarations.lanes:
+            queue = aws.info["queues"][lane.lane]
+            spec_doc = {**lane.__dict__, "url": queue["url"], "arn": queue["arn"]}
+            if self.args.lane_timeout is not None:
+                spec_doc["lambda_timeout_s"] = self.args.lane_timeout
+            spec = json.dumps(spec_doc)
+            for i in range(self.args.workers_per_lane):
+                workers.append(
+                    self.start(f"lane-{lane.lane}-{i + 1}", "stack.lane_worker", "--lane", spec, restart=True)
+                )
+        schedule_args = ["--schedules", json.dumps([s.__dict__ for s in self.declarations.schedules])]
+        for every in self.args.every:
+            schedule_args += ["--every", every]
+        if self.args.first is not None:
+            schedule_args += ["--first", str(self.args.first)]
+        schedules = self.start("schedules", "stack.schedules", *schedule_args)
+        self.wait_ready(*apis, *workers, schedules)
+        self.update_front()
+        self.write_state()
+
+    def app_env(
+        self, store: dict[str, Any], aws: dict[str, Any], providers: dict[str, Any], front_url: str
+    ) -> dict[str, str]:
+        """The app's environment: the stage's own variables, then every production adapter on the stack."""
+        from stack.aws import ACCESS_KEY, SECRET_KEY
+
+        d = self.declarations
+        endpoint, bucket = aws["endpoint"], aws["bucket"]
+        env = self.base_env()
+        env.update(d.stage_environment)
+        env.update(
+            {
+                "AVATARFLOW_STAGE": d.stage,
+                "AVATARFLOW_DATA_DIR": str(self.dir / "app"),
+                "AVATARFLOW_LOG_LEVEL": self.args.log_level,
+                "AVATARFLOW_PUBLIC_URL": front_url,
+                "AVATARFLOW_CORS_ORIGINS": "*",
+                "AVATARFLOW_JWT_SECRET": self.jwt_secret,
+                "AVATARFLOW_ADMIN_TOKEN": self.admin_token,
+                "AVATARFLOW_API_KEY_PEPPER": secrets.token_urlsafe(32),
+                "AVATARFLOW_WEBSOCKET_URL": self.apigw.endpoint.replace("http://", "ws://", 1),
+                "UPSTASH_REDIS_REST_URL": store["url"],
+                "UPSTASH_REDIS_REST_TOKEN": store["token"],
+                "R2_ENDPOINT_URL": endpoint,
+                "R2_BUCKET": bucket,
+                "R2_PUBLIC_BASE_URL": f"{endpoint}/{bucket}",
+                "R2_ACCESS_KEY_ID": ACCESS_KEY,
+                "R2_SECRET_ACCESS_KEY": SECRET_KEY,
+                "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+                "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+                "AWS_DEFAULT_REGION": aws["region"],
+                "AWS_ENDPOINT_URL_SQS": endpoint,  # boto3's per-service endpoint: the queue URLs' host
+                "FAL_KEY": providers["fal_key"],
+                "FAL_BASE_URL": providers["fal_base_url"],
+                "FAL_QUEUE_BASE_URL": providers["fal_queue_base_url"],
+                "FAL_JWKS_URL": providers["fal_jwks_url"],
+                "REPLICATE_API_TOKEN": providers["replicate_token"],
+                "REPLICATE_BASE_URL": providers["replicate_base_url"],
+                "REPLICATE_WEBHOOK_SECRET": providers["replicate_webhook_secret"],
+            }
+        )
+        if d.lane_max_receives is not None:
+            env["AVATARFLOW_LANE_MAX_RECEIVES"] = str(d.lane_max_receives)
+        for lane in d.lanes:
+            env[lane.url_env] = aws["queues"][lane.lane]["url"]
+        for item in self.args.env:
+            name, _, value = item.partition("=")
+            env[name] = value
+        return env
+
+    def update_front(self) -> None:
+        front = self.child("front")
+        urls = [c.info["url"] for c in self.children if c.name.startswith("api-") and c.ready.is_set()]
+        request = urllib.request.Request(  # noqa: S310 - our own front on 127.0.0.1
+            front.info["url"] + "/_stack/backends", data=json.dumps({"urls": urls}).encode(), method="POST"
+        )
+        with urllib.request.urlopen(request, timeout=5):  # noqa: S310
+            pass
+
+    def child(self, name: str) -> Child:
+        return next(c for c in self.children if c.name == name)
+
+    def state(self) -> dict[str, Any]:
+        info = {c.name: c.info for c in self.children}
+        return {
+            "dir": str(self.dir),
+            "stage": self.declarations.stage,
+            "front": info["front"]["url"],
+            "upstash": info["state-store"],
+            "aws": info["aws"],
+            "providers": info["providers"],
+            "apigw": self.apigw.endpoint if self.apigw is not None else None,
+            "jwt_secret": self.jwt_secret,
+            "admin_token": self.admin_token,
+            "key_prefix": self.env.get("AVATARFLOW_KEY_PREFIX", "af:"),
+            "supervisor_pid": os.getpid(),
+            "processes": [
+                {
+                    "name": c.name,
+                    "pid": c.pid,
+                    "ready": c.ready.is_set(),
+                    "restarts": c.restarts,
+                    "url": c.info.get("url"),
+                    "log": str(c.log_path),
+                }
+                for c in self.children
+            ],
+        }
+
+    def write_state(self) -> None:
+        if self.args.state_file is None:
+            return
+        path = Path(self.args.state_file)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.state(), indent=1))
+        tmp.replace(path)  # atomic: a reader never sees half a file
+
+    def watch(self) -> None:
+        """Until stopped: start again every API process and lane worker that died."""
+        while not self.stopping.wait(0.2):
+            for child in self.children:
+                if child.process is None or child.process.poll() is None:
+                    continue
+                if not child.restart:
+                    print(f"{child.name} exited ({child.process.returncode}); stopping the stack", flush=True)
+                    return
+                child.restarts += 1
+                print(f"{child.name} died ({child.process.returncode}); starting it again", flush=True)
+                self.spawn(child, self.env)
+                self.wait_ready(child)
+                if child.name.startswith("api-"):
+                    self.update_front()
+                self.write_state()
+
+    def down(self) -> None:
+        """SIGTERM to every child, SIGKILL to those still there after the grace period."""
+        live = [c for c in self.children if c.process is not None and c.process.poll() is None]
+        for child in live:
+            child.process.terminate()  # type: ignore[union-attr]
+        deadline = time.monotonic() + STOP_GRACE_S
+        for child in live:
+            if not exited(child.pid, max(0.0, deadline - time.monotonic())):
+                child.process.kill()  # type: ignore[union-attr]
+            child.process.wait()  # type: ignore[union-attr]
+        if self.apigw is not None:
+            self._apigw_context.__exit__(None, None, None)
+        if self.args.state_file is not None:
+            Path(self.args.state_file).unlink(missing_ok=True)
+
+    def describe(self) -> str:
+        s = self.state()
+        lines = [
+            f"avatarflow stack (stage {s['stage']}) in {s['dir']}",
+            f"  API (round-robin front) {s['front']}",
+            f"  Upstash REST            {s['upstash']['url']}  (token {s['upstash']['token']})",
+            f"  redis-server            unix:{s['upstash']['redis_socket']}",
+            f"  SQS + S3 (moto)         {s['aws']['endpoint']}  bucket {s['aws']['bucket']}",
+        ]
+        for lane, queue in s["aws"]["queues"].items():
+            lines.append(
+                f"    lane {lane:<10} {queue['url']}  (DLQ {queue['dlq_url'].rsplit('/', 1)[1]}, "
+                f"visibility {queue['visibility_timeout_s']} s)"
+            )
+        lines += [
+            f"  fal stand-in            {s['providers']['fal_queue_base_url']}",
+            f"  Replicate stand-in      {s['providers']['replicate_base_url']}",
+            f"  API Gateway mgmt API    {s['apigw']}",
+            f"  JWT secret (HS256)      {s['jwt_secret']}",
+            f"  admin token             {s['admin_token']}",
+        ]
+        for p in s["processes"]:
+            where = f"  {p['url']}" if p.get("url") else ""
+            lines.append(f"  pid {p['pid']:>7}  {p['name']}{where}  log {p['log']}")
+        return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m stack", description=__doc__.split("\n")[0])
+    parser.add_argument("--api", type=int, default=3, help="API processes behind the front")
+    parser.add_argument("--workers-per-lane", type=int, default=2)
+    parser.add_argument("--stage", default=DEFAULT_STAGE, help="the .chalice/config.json and infra stage")
+    parser.add_argument("--dir", type=Path, default=None, help="logs and data (default: a new temp dir)")
+    parser.add_argument("--state-file", default=None, help="write the stack's parts and pids here (JSON)")
+    parser.add_argument("--latency-ms", default="200-800", help="stand-in providers: MIN-MAX per image")
+    parser.add_argument("--failure-rate", type=float, default=0.0, help="stand-in providers: share of 503s")
+    parser.add_argument(
+        "--visibility-timeout", type=int, default=None, help="seconds; default: as infra/ declares it"
+    )
+    parser.add_argument(
+        "--lane-timeout",
+        type=int,
+        default=None,
+        help="seconds; the lane functions' timeout (default: declared)",
+    )
+    parser.add_argument("--every", action="append", default=[], help="FUNCTION=SECONDS: a schedule's rate")
+    parser.add_argument("--first", type=float, default=None, help="seconds until each schedule's first run")
+    parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the app's processes")
+    parser.add_argument("--log-level", default="WARNING", help="the app's AVATARFLOW_LOG_LEVEL")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    for name in [n for n in os.environ if n.startswith(_SCRUBBED_PREFIXES)]:
+        del os.environ[name]  # the app imported here (its declarations) sees none of the developer's
+    stack = Stack(args)
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        stack.stopping.set()
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    code = 0
+    try:
+        stack.up()
+        print(stack.describe(), flush=True)
+        print("STACK-UP", flush=True)
+        stack.watch()
+        code = 0 if stack.stopping.is_set() else 1
+    except KeyboardInterrupt:
+        pass
+    except RuntimeError as exc:
+        print(f"stack: {exc}", file=sys.stderr, flush=True)
+        code = 1
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        stack.down()
+        print("stack stopped", flush=True)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
