@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Page, Route, expect
 
 from tests.browser.stack import Stack
-from tests.e2e.test_local_server import free_port
+from tests.local_server import free_port
 
 pytestmark = pytest.mark.e2e
 

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import io
-import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -18,85 +15,15 @@ import pytest
 from PIL import Image
 
 from tests.e2e.processes import drain, embedded_server_pid, exited, kill_if_running, read_until
-
-ROOT = Path(__file__).resolve().parents[2]
-CHALICE = Path(sys.executable).parent / "chalice"
+from tests.local_server import ROOT, chalice_local, free_port, local_env, running_local_server
 
 pytestmark = pytest.mark.e2e
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def local_env(base: str, data_dir: Path, seed_per_style: int) -> dict[str, str]:
-    return {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("AVATARFLOW_", "UPSTASH_", "R2_"))},
-        "AVATARFLOW_STAGE": "local",
-        "AVATARFLOW_DATA_DIR": str(data_dir),
-        "AVATARFLOW_FILES_BASE_URL": f"{base}/v1/files",
-        "AVATARFLOW_GALLERY_SEED_PER_STYLE": str(seed_per_style),
-    }
-
-
-def chalice_local(port: int) -> list[str]:
-    return [
-        str(CHALICE),
-        "local",
-        "--stage",
-        "local",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--no-autoreload",
-    ]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = local_env(base, tmp_path_factory.mktemp("e2e-data"), 2)
-    # The same two steps as `make run`: prepare the data dir, then `chalice local`.
-    subprocess.run(
-        [sys.executable, "-m", "chalicelib.cli", "prepare"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    process = subprocess.Popen(
-        chalice_local(port),
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/v1/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"server did not start: {process.stderr.read() if process.stderr else ''!r}"
-                )
-            time.sleep(0.2)
-        yield base
-    finally:
-        # SIGINT, as Ctrl-C in `make run`: the server exits cleanly and stops its embedded Redis.
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    with running_local_server(tmp_path_factory.mktemp("e2e-data"), seed_per_style=2) as running:
+        yield running.base
 
 
 def test_styles_gallery_and_a_generated_avatar_over_http(server: str) -> None:

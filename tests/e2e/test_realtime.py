@@ -4,13 +4,7 @@ provider (the procedural renderer, delayed), and a watched generation pushed thr
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -19,97 +13,49 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from chalicelib.domain.models import Generation
-from tests.e2e.test_local_server import CHALICE, ROOT, free_port
+from tests.local_server import LocalServer, running_local_server
 
 pytestmark = pytest.mark.e2e
 
 DELAY_S = 1.5  # the stand-in provider's time per image: long enough to be watched while queued
 
 
-@dataclass(frozen=True)
-class Server:
-    base: str
-    ws_port: int
+def _listening(server: LocalServer) -> bool:
+    """The WebSocket server first: make run starts it without waiting for a request."""
+    try:
+        with connect(f"ws://127.0.0.1:{server.ws_port}/", open_timeout=2):
+            pass
+    except InvalidStatus:
+        return False  # up, but not answering its handshake yet
+    return httpx.get(f"{server.base}/v1/health", timeout=2).status_code == 200
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    port, ws_port = free_port(), free_port()
-    base = f"http://127.0.0.1:{port}"
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("AVATARFLOW_", "UPSTASH_", "R2_"))},
-        "AVATARFLOW_STAGE": "local",
-        "AVATARFLOW_DATA_DIR": str(tmp_path_factory.mktemp("e2e-realtime")),
-        "AVATARFLOW_FILES_BASE_URL": f"{base}/v1/files",
-        "AVATARFLOW_GALLERY_SEED_PER_STYLE": "1",
-        "AVATARFLOW_WS_PORT": str(ws_port),
         "AVATARFLOW_WORKER_THREADS": "1",  # one lane worker: a second job waits in line
         "AVATARFLOW_PROCEDURAL_DELAY_SECONDS": str(DELAY_S),
         "AVATARFLOW_WARM_START": "1",  # as `make run`: the WebSocket server listens before any request
     }
-    subprocess.run(
-        [sys.executable, "-m", "chalicelib.cli", "prepare"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    process = subprocess.Popen(
-        [
-            str(CHALICE),
-            "local",
-            "--stage",
-            "local",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--no-autoreload",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:  # the WebSocket server first: make run starts it without waiting for a request
-                with connect(f"ws://127.0.0.1:{ws_port}/", open_timeout=2):
-                    pass
-                if httpx.get(f"{base}/v1/health", timeout=2).status_code == 200:
-                    break
-            except (httpx.TransportError, OSError, InvalidStatus):
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"server did not start: {process.stderr.read() if process.stderr else ''!r}"
-                )
-            time.sleep(0.2)
-        yield Server(base, ws_port)
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    data_dir = tmp_path_factory.mktemp("e2e-realtime")
+    with running_local_server(data_dir, seed_per_style=1, env=env, ready=_listening) as running:
+        yield running
 
 
-def dev_token(server: Server, sub: str) -> str:
+def dev_token(server: LocalServer, sub: str) -> str:
     response = httpx.post(f"{server.base}/v1/dev/token", json={"sub": sub, "tier": "premium"}, timeout=10)
     assert response.status_code == 200, response.text
     return str(response.json()["token"])
 
 
-def realtime_url(server: Server) -> str:
+def realtime_url(server: LocalServer) -> str:
     info = httpx.get(f"{server.base}/v1/realtime", timeout=10).json()
     assert info["protocol"] == "avatarflow.events.v1"
     assert info["url"].startswith("ws://") and info["url"].endswith(f":{server.ws_port}")
     return str(info["url"])
 
 
-def submit(server: Server, token: str, variation: int) -> dict[str, Any]:
+def submit(server: LocalServer, token: str, variation: int) -> dict[str, Any]:
     response = httpx.post(
         f"{server.base}/v1/generations",
         json={"style": "watercolor", "prompt": "a heron at dawn", "variation": variation},
@@ -133,7 +79,7 @@ def phase_of(generation: dict[str, Any]) -> str:
     return str(generation["progress"]["phase"])
 
 
-def test_a_watched_generation_is_pushed_through_every_phase_in_order(server: Server) -> None:
+def test_a_watched_generation_is_pushed_through_every_phase_in_order(server: LocalServer) -> None:
     token = dev_token(server, "watcher")
     url = realtime_url(server)
     submit(server, token, 1)  # takes the only lane worker for DELAY_S
@@ -166,7 +112,7 @@ def test_a_watched_generation_is_pushed_through_every_phase_in_order(server: Ser
     assert seen[-1] == final
 
 
-def test_bad_input_gets_error_messages_and_the_connection_stays_up(server: Server) -> None:
+def test_bad_input_gets_error_messages_and_the_connection_stays_up(server: LocalServer) -> None:
     token = dev_token(server, "clumsy")
     other = dev_token(server, "someone-else")
     theirs = submit(server, other, 3)
@@ -189,7 +135,7 @@ def test_bad_input_gets_error_messages_and_the_connection_stays_up(server: Serve
         assert receive(ws)["generation"]["id"] == mine["id"]
 
 
-def test_bad_credentials_are_refused_at_the_handshake(server: Server) -> None:
+def test_bad_credentials_are_refused_at_the_handshake(server: LocalServer) -> None:
     url = realtime_url(server)
     with pytest.raises(InvalidStatus) as refused:
         connect(f"{url}/?token=not-a-jwt")
