@@ -271,7 +271,7 @@ def measured(users: int, prices: PriceTable, counts: MeasuredCounts, a: Assumpti
             fast * fast_price[1] + standard * dev_price[1],
         ),
         Line("gallery: Pexels API", prices.low("pexels.plan"), prices.high("pexels.plan")),
-        Line("gallery: batch AI avatars (jobs made .. the cap of its budget share)", *batch_ai),
+        Line("gallery: batch AI avatars (low: the jobs it makes; high: its budget share)", *batch_ai),
         Line("Lambda requests", *pair(lambda e: invocations / MILLION * price("lambda.request", e))),
         Line("Lambda compute (GB-s, x86_64)", *pair(lambda e: api_gb_s(e) * price("lambda.gb_second", e))),
         Line("API Gateway REST", *pair(lambda e: api_requests / MILLION * price("apigw.rest_request", e))),
