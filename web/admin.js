@@ -195,10 +195,10 @@ function showProviders() {
 // Optional parts of the stats (absent on older servers): shown only when present, generically.
 function plain(key, value) {
   if (value === null || value === undefined) return "–";
-  if (Array.isArray(value)) return value.length === 2 && value.every((v) => typeof v === "number") && /rate|ci/.test(key) ? `${pct(value[0])} – ${pct(value[1])}` : value.join(", ");
+  if (Array.isArray(value)) return value.length === 2 && value.every((v) => typeof v === "number") && /(^|_)(rate|ci95)($|_)/.test(key) ? `${pct(value[0])} – ${pct(value[1])}` : value.join(", ");
   if (typeof value !== "number") return String(value);
   if (/usd/.test(key)) return usd(value);
-  if (/rate|share|ratio/.test(key)) return pct(value);
+  if (/(^|_)(rate|share|ratio)($|_)/.test(key)) return pct(value);  // not "generations"
   if (/_ms$/.test(key)) return ms(value);
   return count(value);
 }

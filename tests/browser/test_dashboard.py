@@ -175,6 +175,7 @@ def test_the_optional_projection_and_experiments_are_shown_when_present(page: Pa
     expect(page.locator('[data-stat="projection.projected_usd"]')).to_have_text("$410.25")
     expect(page.locator('[data-stat="projection.runs_out_on"]')).to_have_text("not this month")
     row = page.get_by_role("row").filter(has_text="flux-dev")
+    expect(row.locator('[data-stat="experiments.model-choice.flux-dev.generations"]')).to_have_text("120")
     expect(row.locator('[data-stat="experiments.model-choice.flux-dev.adoption_rate"]')).to_have_text("25.0%")
     expect(row.locator('[data-stat="experiments.model-choice.flux-dev.adoption_ci95"]')).to_have_text(
         "18.0% \u2013 33.0%"  # an en dash
