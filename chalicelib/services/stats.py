@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from dataclasses import asdict
 from typing import Literal
 
 from chalicelib.domain.admin_models import (
@@ -127,14 +128,7 @@ class StatsService:
 
     def _projection(self, spent_month: float, now: float) -> SpendProjection:
         projected = month_projection(spent_month, now, self._budget.monthly_usd)
-        return SpendProjection(
-            month=projected.month,
-            spent_usd=projected.spent_usd,
-            projected_usd=projected.projected_usd,
-            budget_usd=projected.budget_usd,
-            runs_out_on=projected.runs_out_on,
-            pace_usd_per_day=projected.pace_usd_per_day,
-        )
+        return SpendProjection(**asdict(projected))
 
     def _plan(self, keys: _Keys, prefix: str, spend_key: str) -> dict[str, dict[str, int]]:
         plan: dict[str, dict[str, int]] = {
