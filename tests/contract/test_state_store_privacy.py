@@ -6,13 +6,14 @@ Run on every adapter (the ``backend`` fixture of ``test_state_store``: embedded 
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from chalicelib.adapters.store.redis_store import RedisStateStore
 from chalicelib.domain.generation import Failure, Success
 from chalicelib.ports import Counter, Erased, Finish, Finished
 from tests.conftest import make_settings
-from tests.contract.test_state_store import Backend, admit, backend, created_id, new_generation
+from tests.contract.test_state_store import Backend, admit, backend, created_id, new_generation, now_ms
 
 __all__ = ["backend"]  # the parametrized fixture, shared with the main suite
 
@@ -61,20 +62,21 @@ def test_erase_takes_the_identity_and_nothing_of_anyone_else(backend: Backend) -
     store, p = backend.store, backend.prefix
     shared = {"128": "img/shared-128.webp", "512": "img/shared-512.webp"}
     own = {"512": "img/own-512.webp"}
+    clock = itertools.count(now_ms(), 10)  # one admission after another: the history's order is theirs
     # u1's first result, served from the cache to u2 as well.
-    first = created_id(admit(store, "u1", "h-shared", idem="key-1"))
+    first = created_id(admit(store, "u1", "h-shared", idem="key-1", at=next(clock)))
     assert finish_with(backend, first, "u1", "h-shared", shared).ended
-    hit = admit(store, "u2", "h-shared")
+    hit = admit(store, "u2", "h-shared", at=next(clock))
     assert hit.outcome == "cached" and hit.generation is not None
     # u1's own unshared result.
-    second = created_id(admit(store, "u1", "h-own"))
+    second = created_id(admit(store, "u1", "h-own", at=next(clock)))
     assert finish_with(backend, second, "u1", "h-own", own).ended
     # u1's job in flight, which u2 joined; and u2's job in flight, which u1 joined.
-    running = created_id(admit(store, "u1", "h-run"))
-    u2_follower = admit(store, "u2", "h-run")
+    running = created_id(admit(store, "u1", "h-run", at=next(clock)))
+    u2_follower = admit(store, "u2", "h-run", at=next(clock))
     assert u2_follower.outcome == "joined" and u2_follower.generation is not None
-    u2_job = created_id(admit(store, "u2", "h-u2"))
-    joined = admit(store, "u1", "h-u2")
+    u2_job = created_id(admit(store, "u2", "h-u2", at=next(clock)))
+    joined = admit(store, "u1", "h-u2", at=next(clock))
     assert joined.outcome == "joined" and joined.generation is not None
     charged_before = store.counters.quota_counts(["q:u1:hour"])[0]
     assert len(raw(backend, "KEYS", f"{p}idem:u1:*")) == 1
