@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import json
 import queue
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack
@@ -221,6 +222,35 @@ def test_the_local_server_closes_an_idle_connection_and_tells_the_endpoint() -> 
         assert endpoint.gone.get(timeout=5) == connection_id
         assert endpoint.frames == [(connection_id, '{"action": "watch"}')]
     finally:
+        server.stop()
+
+
+def test_the_local_server_can_push_as_soon_as_the_client_is_connected() -> None:
+    """Once a client holds the 101 it can be sent to, however late the server's thread gets round
+    to serving it (held back here until the push has arrived: it was a flaky ``ConnectionGone``)."""
+    release, served = threading.Event(), threading.Event()
+
+    class SlowToServe(LocalWebSocketServer):
+        def _serve_connection(self, connection: Any) -> None:
+            release.wait(timeout=5)
+            served.set()
+            super()._serve_connection(connection)
+
+    endpoint = RecordingEndpoint()
+    server = SlowToServe("127.0.0.1", 0)
+    port = server.start(endpoint)
+    try:
+        with connect(f"ws://127.0.0.1:{port}/") as client:
+            connection_id = endpoint.connected.get(timeout=5)
+            server.send(connection_id, "first")
+            assert client.recv(timeout=5) == "first"
+            assert not served.is_set()  # all of it before the server began serving the connection
+            release.set()
+            assert served.wait(timeout=5)
+            server.send(connection_id, "second")
+            assert client.recv(timeout=5) == "second"
+    finally:
+        release.set()
         server.stop()
 
 

@@ -14,6 +14,12 @@ the use case and the connection stays up.
 Sends to one connection are serialised with a lock that is also held while a client's frame is
 handled: a push that happens while a watch is being answered waits, and is sent after the current
 state the watch answered with, never before it.
+
+A connection can be sent to from the moment its client holds the handshake's answer (as on API
+Gateway once ``$connect`` has returned): it is registered when the endpoint accepts it, before the
+101 goes out, and a push that comes while the handshake is still being answered waits for it
+(bounded). Registering it only when the library hands the open connection to its handler, after the
+101, left a gap in which a client that had connected could not yet be sent to.
 """
 
 from __future__ import annotations
@@ -53,6 +59,8 @@ class _Peer:
     connection: Any
     lock: threading.RLock = field(default_factory=threading.RLock)
     last_active: float = field(default_factory=time.monotonic)
+    # Set once the handshake is over: the 101 sent (or the connection dropped from ``_peers``).
+    handshake_over: threading.Event = field(default_factory=threading.Event)
 
 
 class LocalWebSocketServer:
@@ -71,7 +79,6 @@ class LocalWebSocketServer:
         self._idle_timeout = idle_timeout_s
         self._max_frame = max_frame_bytes
         self._peers: dict[str, _Peer] = {}
-        self._ids: dict[int, str] = {}
         self._lock = threading.Lock()
         self._endpoint: RealtimeEndpoint | None = None
         self._server: Any = None
@@ -101,6 +108,7 @@ class LocalWebSocketServer:
                 ping_interval=None,  # idleness is ours to judge (as API Gateway does), not the pings'
                 close_timeout=2,
                 logger=logging.getLogger("avatarflow.websocket"),
+                create_connection=self._connection_class(),
             )
             self.port = int(self._server.socket.getsockname()[1])
             self._thread = threading.Thread(
@@ -122,10 +130,9 @@ class LocalWebSocketServer:
     def send(self, connection_id: str, message: str) -> None:
         from websockets.exceptions import ConnectionClosed
 
-        peer = self._peers.get(connection_id)
-        if peer is None:
-            raise ConnectionGone(connection_id)
-        if not peer.lock.acquire(timeout=SEND_TIMEOUT_S):
+        deadline = time.monotonic() + SEND_TIMEOUT_S
+        peer = self._opened_peer(connection_id, SEND_TIMEOUT_S)
+        if not peer.lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
             raise PushError("push failed: the connection is busy")
         try:
             peer.connection.send(message)
@@ -138,18 +145,50 @@ class LocalWebSocketServer:
             peer.lock.release()
 
     def close(self, connection_id: str) -> None:
-        peer = self._peers.get(connection_id)
-        if peer is not None:
-            try:
-                peer.connection.close(1000, "closed by the server")
-            except Exception:  # best effort, never raises
-                log.debug("could not close a WebSocket connection", exc_info=True)
+        try:
+            peer = self._opened_peer(connection_id, SEND_TIMEOUT_S)
+        except PushError:
+            return  # gone already, or still opening after the wait: nothing to close
+        try:
+            peer.connection.close(1000, "closed by the server")
+        except Exception:  # best effort, never raises
+            log.debug("could not close a WebSocket connection", exc_info=True)
 
     @property
     def connection_count(self) -> int:
         return len(self._peers)
 
+    def _opened_peer(self, connection_id: str, timeout: float) -> _Peer:
+        """The connection's peer once its handshake is answered (a push that comes while it is
+        being answered waits for the 101); ``ConnectionGone`` if it is unknown or never opened."""
+        peer = self._peers.get(connection_id)
+        if peer is None:
+            raise ConnectionGone(connection_id)
+        if not peer.handshake_over.wait(timeout):
+            raise PushError("push failed: the connection is still opening")
+        if self._peers.get(connection_id) is not peer:  # the handshake failed after all
+            raise ConnectionGone(connection_id)
+        return peer
+
     # -- the server's side ---------------------------------------------------------------------
+    def _connection_class(self) -> type[Any]:
+        """The library's connection, telling this server when its opening handshake is over."""
+        from websockets.protocol import State
+        from websockets.sync.server import ServerConnection
+
+        owner = self
+
+        class _Connection(ServerConnection):
+            connection_id: str | None = None  # given by ``_handshake`` once the endpoint accepts
+
+            def handshake(self, *args: Any, **kwargs: Any) -> None:
+                try:
+                    super().handshake(*args, **kwargs)
+                finally:
+                    owner._handshake_over(self, opened=self.protocol.state is State.OPEN)
+
+        return _Connection
+
     def _handshake(self, connection: Any, request: Any) -> Any:
         """Credentials are checked before the upgrade: bad ones are an HTTP 401, not a socket."""
         endpoint = self._endpoint
@@ -165,21 +204,43 @@ class LocalWebSocketServer:
             if status == 503:
                 log.warning("WebSocket connect failed: %s", type(exc).__name__)
             return connection.respond(status, "Unauthorized.\n" if status == 401 else "Unavailable.\n")
-        with self._lock:
-            self._ids[id(connection)] = connection_id
+        # Known from now on, so that a push cannot miss it once its client holds the 101 (sent after
+        # this returns); pushes wait until then (``_handshake_over``).
+        connection.connection_id = connection_id
+        self._peers[connection_id] = _Peer(connection)
         return None
+
+    def _handshake_over(self, connection: Any, *, opened: bool) -> None:
+        connection_id: str | None = connection.connection_id
+        peer = self._peers.get(connection_id) if connection_id is not None else None
+        if connection_id is None or peer is None:
+            return  # refused at the handshake: never known
+        if opened:
+            peer.handshake_over.set()
+        else:  # the client went away, or the server is stopping, before the 101 went out
+            self._forget(connection_id)
+
+    def _forget(self, connection_id: str) -> None:
+        """The connection is over: no more pushes to it, and the endpoint is told (once)."""
+        peer = self._peers.pop(connection_id, None)
+        if peer is None:
+            return
+        peer.handshake_over.set()  # a push waiting for the 101 now finds the connection gone
+        if self._endpoint is not None:
+            try:
+                self._endpoint.disconnect(connection_id)
+            except Exception:
+                log.warning("WebSocket disconnect could not be recorded", exc_info=True)
 
     def _serve_connection(self, connection: Any) -> None:
         from websockets.exceptions import ConnectionClosed
 
-        with self._lock:
-            connection_id = self._ids.pop(id(connection), None)
+        connection_id: str | None = connection.connection_id
+        peer = self._peers.get(connection_id) if connection_id is not None else None
         endpoint = self._endpoint
-        if connection_id is None or endpoint is None:
+        if connection_id is None or peer is None or endpoint is None:
             connection.close(1011, "not ready")
             return
-        peer = _Peer(connection)
-        self._peers[connection_id] = peer
         try:
             while True:
                 left = self._idle_timeout - (time.monotonic() - peer.last_active)
@@ -196,8 +257,4 @@ class LocalWebSocketServer:
         except ConnectionClosed:
             pass
         finally:
-            self._peers.pop(connection_id, None)
-            try:
-                endpoint.disconnect(connection_id)
-            except Exception:
-                log.warning("WebSocket disconnect could not be recorded", exc_info=True)
+            self._forget(connection_id)
