@@ -43,6 +43,11 @@ RATE = p.header_refs(p.RATE_LIMIT_HEADERS)
 RATE_IF_COUNTED = p.header_refs(p.RATE_LIMIT_HEADERS, required=False)
 USER_ERRORS: dict[int, type[BaseModel] | None] = {400: ERROR, 401: ERROR}
 ADMIN_ERRORS: dict[int, type[BaseModel] | None] = {401: ERROR, 403: ERROR}
+# What asking for a generation (one or a batch) may answer besides its success.
+REQUEST_ERRORS: dict[int, type[BaseModel] | None] = {
+    **USER_ERRORS,
+    **dict.fromkeys((403, 409, 413, 415, 422, 429, 503), ERROR),
+}
 
 
 def _page(
@@ -140,14 +145,7 @@ OPERATIONS: tuple[Operation, ...] = (
         {
             200: m.Generation,
             202: m.Generation,
-            **USER_ERRORS,
-            403: ERROR,
-            409: ERROR,
-            413: ERROR,
-            415: ERROR,
-            422: ERROR,
-            429: ERROR,
-            503: ERROR,
+            **REQUEST_ERRORS,
         },
         parameters=("IdempotencyKey", "Prefer"),
         headers={
@@ -239,14 +237,7 @@ OPERATIONS: tuple[Operation, ...] = (
         m.BatchRequest,
         {
             202: m.BatchAccepted,
-            **USER_ERRORS,
-            403: ERROR,
-            409: ERROR,
-            413: ERROR,
-            415: ERROR,
-            422: ERROR,
-            429: ERROR,
-            503: ERROR,
+            **REQUEST_ERRORS,
         },
         headers={202: p.header_refs(("Location",)), 429: RETRY, 503: RETRY},
     ),
