@@ -23,6 +23,8 @@ START_TIMEOUT_S = 60.0
 
 
 def free_port() -> int:
+    """A local port nothing listens on (bound, then released): for a server to start on, or for a
+    client to be refused at."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])

@@ -24,7 +24,6 @@ the vendor as a whole.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import threading
 import time
@@ -33,6 +32,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from chalicelib.domain.audit import fingerprint  # what logs and alerts may show of a key
 from chalicelib.domain.events import ProviderKeyChanged
 
 __all__ = ["KeyPool", "PooledKeyAuth", "fingerprint", "parse_key_pool"]
@@ -40,11 +40,6 @@ __all__ = ["KeyPool", "PooledKeyAuth", "fingerprint", "parse_key_pool"]
 DEFAULT_COOLDOWN_S = 30.0
 DEFAULT_RETIRE_S = 3600.0
 MAX_KEYS = 32
-
-
-def fingerprint(key: str) -> str:
-    """What logs and alerts may show of a key: the first 8 hex digits of its SHA-256."""
-    return "sha256:" + hashlib.sha256(key.encode()).hexdigest()[:8]
 
 
 def parse_key_pool(setting: str, raw: str) -> tuple[str, ...]:

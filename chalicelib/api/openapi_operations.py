@@ -43,6 +43,33 @@ RATE = p.header_refs(p.RATE_LIMIT_HEADERS)
 RATE_IF_COUNTED = p.header_refs(p.RATE_LIMIT_HEADERS, required=False)
 USER_ERRORS: dict[int, type[BaseModel] | None] = {400: ERROR, 401: ERROR}
 ADMIN_ERRORS: dict[int, type[BaseModel] | None] = {401: ERROR, 403: ERROR}
+# What asking for a generation (one or a batch) may answer besides its success.
+REQUEST_ERRORS: dict[int, type[BaseModel] | None] = {
+    **USER_ERRORS,
+    **dict.fromkeys((403, 409, 413, 415, 422, 429, 503), ERROR),
+}
+
+
+def _page(
+    path: str, operation_id: str, summary: str, media_type: str, *, may_be_missing: bool = True
+) -> Operation:
+    """A public page or page asset: a conditional GET (``If-None-Match``) of ``media_type``, and a
+    404 when ``may_be_missing``."""
+    responses: dict[int, type[BaseModel] | None] = {200: None, 304: None}
+    if may_be_missing:
+        responses[404] = ERROR
+    return Operation(
+        "get",
+        path,
+        operation_id,
+        summary,
+        None,
+        responses,
+        "none",
+        ("IfNoneMatch",),
+        content={200: media_type},
+    )
+
 
 OPERATIONS: tuple[Operation, ...] = (
     Operation(
@@ -118,14 +145,7 @@ OPERATIONS: tuple[Operation, ...] = (
         {
             200: m.Generation,
             202: m.Generation,
-            **USER_ERRORS,
-            403: ERROR,
-            409: ERROR,
-            413: ERROR,
-            415: ERROR,
-            422: ERROR,
-            429: ERROR,
-            503: ERROR,
+            **REQUEST_ERRORS,
         },
         parameters=("IdempotencyKey", "Prefer"),
         headers={
@@ -217,14 +237,7 @@ OPERATIONS: tuple[Operation, ...] = (
         m.BatchRequest,
         {
             202: m.BatchAccepted,
-            **USER_ERRORS,
-            403: ERROR,
-            409: ERROR,
-            413: ERROR,
-            415: ERROR,
-            422: ERROR,
-            429: ERROR,
-            503: ERROR,
+            **REQUEST_ERRORS,
         },
         headers={202: p.header_refs(("Location",)), 429: RETRY, 503: RETRY},
     ),
@@ -254,38 +267,19 @@ OPERATIONS: tuple[Operation, ...] = (
         {200: a.DevToken, 400: ERROR, 404: ERROR, 413: ERROR, 415: ERROR},
         "none",
     ),
-    Operation(
-        "get",
+    _page(
         "/",
         "root",
         "The reference page: the avatar picker (where no page is deployed: where to start, as JSON)",
-        None,
-        {200: None, 304: None},
-        "none",
-        ("IfNoneMatch",),
-        content={200: "text/html"},
+        "text/html",
+        may_be_missing=False,
     ),
-    Operation(
-        "get",
-        "/admin",
-        "admin_page",
-        "The operators' dashboard (a page over the admin API)",
-        None,
-        {200: None, 304: None, 404: ERROR},
-        "none",
-        ("IfNoneMatch",),
-        content={200: "text/html"},
-    ),
-    Operation(
-        "get",
+    _page("/admin", "admin_page", "The operators' dashboard (a page over the admin API)", "text/html"),
+    _page(
         "/web/{asset}",
         "web_asset",
         "A script, style sheet or image of the pages (the embeddable avatar picker among them)",
-        None,
-        {200: None, 304: None, 404: ERROR},
-        "none",
-        ("IfNoneMatch",),
-        content={200: "text/javascript"},
+        "text/javascript",
     ),
     Operation(
         "post",

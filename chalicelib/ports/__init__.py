@@ -84,6 +84,7 @@ if TYPE_CHECKING:
         ProviderError,
         ProviderRequest,
         ProviderResult,
+        ProviderThrottled,
         RetryableProviderError,
     )
     from chalicelib.ports.push import ConnectionGone, PushChannel, PushError
@@ -149,6 +150,7 @@ __all__ = [
     "ProviderQueues",
     "ProviderRequest",
     "ProviderResult",
+    "ProviderThrottled",
     "PushChannel",
     "PushError",
     "QueueError",
@@ -231,6 +233,7 @@ _LAZY = {
     "ProviderQueues": "chalicelib.ports.provider_queues",
     "ProviderRequest": "chalicelib.ports.providers",
     "ProviderResult": "chalicelib.ports.providers",
+    "ProviderThrottled": "chalicelib.ports.providers",
     "QueueError": "chalicelib.ports.queue",
     "QueuedProvider": "chalicelib.ports.provider_queues",
     "Rendition": "chalicelib.ports.images",

@@ -80,6 +80,11 @@ class RetryableProviderError(ProviderError):
     kind = "retryable"
 
 
+class ProviderThrottled(RetryableProviderError):
+    """The provider answered 429 (too many requests), with or without a ``Retry-After``: it is
+    saturated, which the burst lane reacts to."""
+
+
 class ProviderDown(ProviderError):
     """The provider is unreachable or failing on every call."""
 

@@ -239,10 +239,6 @@ class GalleryIndex:
         }
         return cls(sum(len(g) for g in groups.values()), styles, None, None)
 
-    @property
-    def all_inline(self) -> bool:
-        return all(m.inline is not None for m in self.styles.values())
-
     def default_position(self, digest: int) -> tuple[StyleMeta, int, bool] | None:
         """Where the default avatar of ``digest`` is: a style, a rank, and whether the rank
         counts procedural items only (when there are any) or every item."""

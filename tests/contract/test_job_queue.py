@@ -11,7 +11,6 @@ secret.
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from chalicelib.adapters.queue.sqs import DEFAULT_DEPTH_TTL_S, SqsQueue, parse_m
 from chalicelib.domain.tiers import LANES
 from chalicelib.ports import JobQueue, MessageKind, QueueError
 from tests.lanes_harness import SqsLanes, sqs_lanes
+from tests.local_server import free_port
 
 Taken = tuple[str, MessageKind]
 
@@ -197,13 +197,6 @@ def test_sqs_a_deleted_lane_queue_is_a_queue_error_and_its_depth_the_last_value(
     assert [parse_message(m["Body"]) for m in sqs.receive("free")] == [("gen_f1", "free", "job")]
 
 
-def _closed_local_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port  # nothing listens there any more: connections are refused
-
-
 def test_sqs_an_unreachable_endpoint_fails_fast_with_a_queue_error(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -218,7 +211,7 @@ def test_sqs_an_unreachable_endpoint_fails_fast_with_a_queue_error(
         "AWS_EC2_METADATA_DISABLED": "true",
     }.items():
         monkeypatch.setenv(name, value)
-    endpoint = f"http://127.0.0.1:{_closed_local_port()}"
+    endpoint = f"http://127.0.0.1:{free_port()}"
     queue = SqsQueue(
         {lane: f"{endpoint}/123456789012/avatarflow-test-{lane}" for lane in LANES},
         region_name="us-east-1",

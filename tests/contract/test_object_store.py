@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import socket
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,6 +22,7 @@ from chalicelib.adapters.storage.r2 import R2ObjectStore, make_r2_client
 from chalicelib.bootstrap import build_objects
 from chalicelib.ports import IMMUTABLE_CACHE_CONTROL, ObjectStore, ObjectStoreError
 from tests.conftest import make_settings
+from tests.local_server import free_port
 
 R2_ENDPOINT = "https://0123456789abcdef0123456789abcdef.r2.cloudflarestorage.com"
 BUCKET = "avatarflow-test"
@@ -279,17 +279,10 @@ def test_r2_repr_shows_no_credentials(r2_store: R2ObjectStore) -> None:
     assert SECRET_KEY not in repr(vars(r2_store))
 
 
-def _closed_local_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port  # nothing listens there any more: connections are refused
-
-
 @pytest.mark.parametrize("endpoint", ["http://127.0.0.1:9", "closed-port"])
 def test_r2_unreachable_endpoint_fails_fast_without_leaking_secrets(aws_env: None, endpoint: str) -> None:
     if endpoint == "closed-port":
-        endpoint = f"http://127.0.0.1:{_closed_local_port()}"
+        endpoint = f"http://127.0.0.1:{free_port()}"
     store = R2ObjectStore(
         bucket=BUCKET,
         public_base_url=PUBLIC_BASE,

@@ -8,7 +8,6 @@ answers Chalice's own 500.
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,12 +18,7 @@ from chalice.test import Client
 from app import app
 from chalicelib.bootstrap import get_container, set_container
 from chalicelib.config import get_settings
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.local_server import free_port
 
 
 @pytest.fixture
@@ -35,7 +29,7 @@ def cold_client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any
         "AVATARFLOW_STAGE": "local",
         "AVATARFLOW_DATA_DIR": str(tmp_path),
         "AVATARFLOW_GALLERY_SEED_PER_STYLE": "1",
-        "UPSTASH_REDIS_REST_URL": f"http://127.0.0.1:{closed_port()}",
+        "UPSTASH_REDIS_REST_URL": f"http://127.0.0.1:{free_port()}",
         "UPSTASH_REDIS_REST_TOKEN": "token-for-a-store-that-is-not-there",
     }
     for name, value in env.items():

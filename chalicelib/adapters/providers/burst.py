@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from chalicelib.domain.budget import Budget
 from chalicelib.domain.events import GenerationProgressed
 from chalicelib.domain.periods import spend_keys
-from chalicelib.ports import Counters, ProviderError, StoreError, breaker_outcome
+from chalicelib.ports import Counters, ProviderError, ProviderThrottled, StoreError, breaker_outcome
 
 __all__ = ["BurstPolicy", "BurstSpendGuard", "Saturation"]
 
@@ -66,8 +66,8 @@ class Saturation:
     def note_attempt(self, vendor: str, latency_ms: float, error: ProviderError | None = None) -> None:
         """What one call to ``vendor`` says about its load."""
         if error is not None:
-            # A 429 with a Retry-After is "throttled"; one without says so only in its message.
-            if breaker_outcome(error) == "throttled" or "HTTP 429" in str(error):
+            # A 429 is throttled with or without a Retry-After (which is all the breaker counts).
+            if isinstance(error, ProviderThrottled) or breaker_outcome(error) == "throttled":
                 self._mark(vendor, "HTTP 429", max(self.policy.hold_s, error.retry_after or 0.0))
             return
         with self._lock:

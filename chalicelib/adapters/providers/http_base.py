@@ -67,6 +67,7 @@ from chalicelib.ports import (
     ProviderError,
     ProviderRequest,
     ProviderResult,
+    ProviderThrottled,
     RetryableProviderError,
 )
 
@@ -262,7 +263,7 @@ class HttpProvider(KeyedHttpClient, ImageProvider):
         if status == 402 or (status in (400, 429) and self.is_billing_problem(status, payload, text)):
             return ProviderAuthError(summary)
         if status == 429:
-            return RetryableProviderError(summary, retry_after=parse_retry_after(response.headers, text))
+            return ProviderThrottled(summary, retry_after=parse_retry_after(response.headers, text))
         if status in (400, 422) and self.is_content_rejection(status, payload, text):
             return ContentRejected(summary)
         if status in (408, 409, 425) or status >= 500:

@@ -7,7 +7,7 @@ from chalicelib.domain.events import GenerationProgressed
 from chalicelib.domain.generation import Generation
 from chalicelib.domain.progress import JobProgress
 from chalicelib.domain.provider_job import ProviderJob
-from chalicelib.ports import RetryableProviderError
+from chalicelib.ports import ProviderThrottled, RetryableProviderError
 
 
 class Clock:
@@ -45,6 +45,18 @@ def test_a_429_marks_for_its_retry_after_when_longer_than_the_hold() -> None:
     assert tracker.saturated("fal")
     tracker.note_attempt("together", 50, RetryableProviderError("together: HTTP 503: busy"))
     assert not tracker.saturated("together")  # a 5xx is the breaker's business, not load
+
+
+def test_a_429_without_retry_after_marks_for_the_hold_and_a_cdn_429_does_not() -> None:
+    tracker, clock = saturation()
+    tracker.note_attempt("fal", 50, ProviderThrottled("fal: HTTP 429: slow down"))
+    assert tracker.saturated("fal")
+    clock.now += 31
+    assert not tracker.saturated("fal")
+    # The provider's image host throttling a download is not the provider's queue saturating.
+    cdn = RetryableProviderError("fal: the image could not be loaded (http_status): HTTP 429")
+    tracker.note_attempt("fal", 50, cdn)
+    assert not tracker.saturated("fal")
 
 
 def test_a_job_deep_in_the_primary_queue_marks_it() -> None:

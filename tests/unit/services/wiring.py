@@ -12,7 +12,7 @@ from typing import Any
 from chalicelib.adapters.imaging.pipeline import PillowPipeline
 from chalicelib.adapters.storage.local import LocalObjectStore
 from chalicelib.adapters.store.redis_store import RedisStateStore
-from chalicelib.bootstrap.use_cases import Collaborators, wire_generations
+from chalicelib.bootstrap.use_cases import Collaborators, GenerationUseCases, wire_generations
 from chalicelib.domain.budget import Budget
 from chalicelib.domain.events import GenerationFinished
 from chalicelib.domain.generation import Generation
@@ -22,26 +22,12 @@ from chalicelib.domain.periods import stats_prefixes
 from chalicelib.domain.tiers import load_tiers
 from chalicelib.messagebus import MessageBus
 from chalicelib.ports import BreakerPolicy
-from chalicelib.services.admission import Admission, window_charges
-from chalicelib.services.batches import BatchService
+from chalicelib.services.admission import window_charges
 from chalicelib.services.budget_alerts import BudgetAlerts
-from chalicelib.services.callbacks import CallbackScheduler, DeliverCallback
-from chalicelib.services.collect import CollectResult
-from chalicelib.services.dispatch import Dispatch
-from chalicelib.services.finish import FinishGeneration
+from chalicelib.services.callbacks import CallbackScheduler
 from chalicelib.services.gallery import GalleryService
-from chalicelib.services.lanes import LaneWorker
 from chalicelib.services.policy import GenerationPolicy
-from chalicelib.services.read import ReadGenerations
-from chalicelib.services.reap import Reaper
-from chalicelib.services.request import RequestGeneration
-from chalicelib.services.run_at_provider import RunAtProvider
-from chalicelib.services.run_in_request import RunInRequest
-from chalicelib.services.run_job import RunJob
-from chalicelib.services.submit import SubmitToProvider
 from chalicelib.services.views import GenerationView
-from chalicelib.services.waiting import WaitForGeneration
-from chalicelib.services.webhooks import ReceiveWebhook
 from tests.conftest import FILES_BASE
 from tests.fakes import RecordingProvider
 from tests.unit.services.fakes import (
@@ -71,9 +57,10 @@ def request(
     return GenerationRequest(style=style, prompt=prompt, variation=variation, **more)
 
 
-@dataclass
-class UseCases:
-    """Every use case, the ports and fakes behind them, and a few state readers for assertions."""
+@dataclass(frozen=True)
+class UseCases(GenerationUseCases):
+    """Every use case (those of :class:`GenerationUseCases`, as ``wire_generations`` made them), the
+    ports and fakes behind them, and a few state readers for assertions."""
 
     store: RedisStateStore
     images: LocalObjectStore
@@ -88,22 +75,6 @@ class UseCases:
     policy: GenerationPolicy
     gallery: GalleryService
     view: GenerationView
-    finish: FinishGeneration
-    dispatch: Dispatch
-    run_job: RunJob
-    submit: SubmitToProvider
-    collect: CollectResult
-    admission: Admission
-    reads: ReadGenerations
-    callbacks: DeliverCallback
-    at_provider: RunAtProvider
-    run_in_request: RunInRequest
-    waiting: WaitForGeneration
-    request: RequestGeneration
-    lanes: LaneWorker
-    webhooks: ReceiveWebhook
-    reaper: Reaper
-    batches: BatchService
     budget_alerts: BudgetAlerts
 
     def admit(self, identity: Identity = USER, **req: Any) -> Generation:
@@ -239,21 +210,6 @@ def wire(
         policy=settings,
         gallery=gallery,
         view=view,
-        finish=cases.finish,
-        dispatch=cases.dispatch,
-        run_job=cases.run_job,
-        submit=cases.submit,
-        collect=cases.collect,
-        admission=cases.admission,
-        reads=cases.reads,
-        callbacks=cases.callbacks,
-        at_provider=cases.at_provider,
-        run_in_request=cases.run_in_request,
-        waiting=cases.waiting,
-        request=cases.request,
-        lanes=cases.lanes,
-        webhooks=cases.webhooks,
-        reaper=cases.reaper,
-        batches=cases.batches,
         budget_alerts=budget_alerts,
+        **vars(cases),
     )
