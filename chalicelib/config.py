@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 
 def _env(name: str, default: Any = None, **kwargs: Any) -> Any:
@@ -89,7 +89,9 @@ class Settings(BaseModel):
     # avatarflow-<stage>-<lane>.
     lane_max_receives: int = _env("AVATARFLOW_LANE_MAX_RECEIVES", 5, ge=1)  # then the worker fails the job
     # How long a claimed job is its worker's: the lane functions' lambda_timeout (a worker that died
-    # mid-job leaves it to the next receive), below the lanes' visibility timeout.
+    # mid-job leaves it to the next receive), below the lanes' visibility timeout; longer than the
+    # provider deadline (checked below), else a job whose worker still waits on its provider could be
+    # claimed again and made twice.
     job_lease_seconds: float = _env("AVATARFLOW_JOB_LEASE_SECONDS", 120.0, gt=0)
     job_max_attempts: int = _env("AVATARFLOW_JOB_MAX_ATTEMPTS", 3, ge=1)  # provider jobs that failed
     sync_qualities: str = _env("AVATARFLOW_SYNC_QUALITIES", "fast")  # answered within Prefer: wait
@@ -200,6 +202,18 @@ class Settings(BaseModel):
     def _blank_is_unset(cls, value: Any) -> Any:
         # An empty variable in a deployment template means "not configured", not "".
         return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _lease_outlasts_a_provider_call(self) -> Settings:
+        # A claim that lapses while its worker still waits on the provider lets the lane (a handed
+        # over or redelivered message) claim the job again: a second provider job, paid twice.
+        if self.job_lease_seconds <= self.provider_deadline_seconds:
+            raise ValueError(
+                f"AVATARFLOW_JOB_LEASE_SECONDS ({self.job_lease_seconds:g}) must be longer than "
+                f"AVATARFLOW_PROVIDER_DEADLINE_SECONDS ({self.provider_deadline_seconds:g}): a job's "
+                "claim must outlast its provider call"
+            )
+        return self
 
     @field_validator("api_key_pepper", "budget_alert_secret", "budget_sns_topic_arn", mode="before")
     @classmethod

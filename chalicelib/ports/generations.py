@@ -55,6 +55,10 @@ class AdmitRequest:
     # a close enough one served at once as a cache hit, uncharged.
     offer_similar: bool = True
     accept_similar: bool = False
+    # What an ``Idempotency-Key`` is bound to: the request as its client sent it (the generation's
+    # request hash less the experiment's arm), so that a retry is replayed, not refused as another
+    # body, even if the arm's share changed in between. None: the generation's request hash.
+    body_hash: str | None = None
 
 
 @dataclass(frozen=True)

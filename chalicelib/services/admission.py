@@ -170,6 +170,7 @@ class Admission:
             # gallery's own jobs); any request may accept one.
             offer_similar=batch is None and not gallery_candidate,
             accept_similar=req.accept_similar,
+            body_hash=request_hash(req.style, req.prompt, req.variation, req.size, req.quality),
         )
         try:
             result = self._generations.admit(request)

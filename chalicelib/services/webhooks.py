@@ -17,7 +17,7 @@ from typing import Literal
 from chalicelib.domain.errors import InvalidRequest, NotFound, ProviderUnavailable, Unauthorized
 from chalicelib.domain.generation import Generation
 from chalicelib.logs import log_context
-from chalicelib.ports import Clock, GenerationStore, KeyValueStore, QueuedProvider, WebhookKeys
+from chalicelib.ports import Clock, GenerationStore, KeyValueStore, QueuedProvider, StoreError, WebhookKeys
 from chalicelib.services.collect import CollectOutcome, CollectResult
 from chalicelib.services.submit import SubmitToProvider
 from chalicelib.webhook_signatures import (
@@ -98,17 +98,32 @@ class ReceiveWebhook:
         replay_key = f"webhook:{delivery}"
         if not self._kv.set_once(replay_key, "1", IN_FLIGHT_TTL_S):
             return "duplicate"  # seen before (or being processed): nothing happens twice
-        outcome = self._act(
-            provider=provider,
-            queued=queued,
-            job_id=job_id,
-            generation=generation,
-            payload=payload,
-            headers=headers,
-            replay_key=replay_key,
-        )
+        try:
+            outcome = self._act(
+                provider=provider,
+                queued=queued,
+                job_id=job_id,
+                generation=generation,
+                payload=payload,
+                headers=headers,
+                replay_key=replay_key,
+            )
+        except ProviderUnavailable:
+            raise  # transient or busy: _act dropped the marker already
+        except Exception:
+            # Not acted on to the end (the store failed on the way): the provider's redelivery,
+            # often within the minute, must be processed, not answered as a duplicate. Ending
+            # the job is once-only, so processing it again is harmless.
+            self._forget(replay_key)
+            raise
         self._kv.set(replay_key, "1", REPLAY_TTL_S)  # acted on: a replay changes nothing for a day
         return outcome
+
+    def _forget(self, replay_key: str) -> None:
+        try:
+            self._kv.delete(replay_key)
+        except StoreError:  # it lapses after IN_FLIGHT_TTL_S anyway
+            log.warning("webhook replay marker not dropped", exc_info=True)
 
     def _act(
         self,

@@ -112,6 +112,7 @@ def admit(
     idem: str | None = None,
     at: int | None = None,
     generation_id: str | None = None,
+    body_hash: str | None = None,
 ) -> AdmitResult:
     at = now_ms() if at is None else at
     gid = generation_id or gen_id()
@@ -126,6 +127,7 @@ def admit(
             now_ms=at,
             deadline_ms=at + 900_000,
             idempotency_key=idem,
+            body_hash=body_hash,
         )
     )
 
@@ -279,6 +281,16 @@ def test_same_idempotency_key_with_another_body_conflicts(backend: Backend) -> N
     conflict = admit(store, "u1", "h2", idem="key-1")
     assert conflict.outcome == "idempotency_conflict"
     assert conflict.generation is None
+    assert store.counters.quota_counts(["q:u1:hour"]) == [1]
+
+
+def test_an_idempotency_key_is_bound_to_the_body_not_to_the_arm_in_the_request_hash(backend: Backend) -> None:
+    # The same body, whose request hash changed with the experiment's arm: replayed, charged once.
+    store = backend.store
+    first = created_id(admit(store, "u1", "h1", idem="key-1", body_hash="b1"))
+    again = admit(store, "u1", "h1+dev", idem="key-1", body_hash="b1")
+    assert again.outcome == "replayed" and again.generation is not None and again.generation.id == first
+    assert admit(store, "u1", "h2", idem="key-1", body_hash="b2").outcome == "idempotency_conflict"
     assert store.counters.quota_counts(["q:u1:hour"]) == [1]
 
 

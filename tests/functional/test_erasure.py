@@ -217,3 +217,35 @@ def test_a_replaced_avatar_lets_go_of_its_pinned_copy_unless_another_user_chose_
     assert all(load(client, url) == 200 for url in pinned.values())  # dave's avatar still
     choose(dave, {"gallery_id": item["id"]})
     assert all(load(client, url) == 404 for url in pinned.values())  # nobody's any more
+
+
+def test_a_job_erased_in_flight_still_serves_the_request_that_joined_it(
+    app: tuple[Any, Container], provider: RecordingProvider
+) -> None:
+    client, container = app
+    alice, bob = f"alice-{secrets.token_hex(3)}", f"bob-{secrets.token_hex(3)}"
+    prompt = f"heron {secrets.token_hex(4)}"
+    provider.gate = threading.Event()
+    quota_before = remaining(client, alice)
+    own = generate(client, alice, prompt, Prefer="respond-async")
+    assert own.status_code == 202
+    joined = generate(client, bob, prompt, Prefer="respond-async")
+    assert joined.status_code == 202 and joined.json_body["cached"] is True
+    bob_quota = remaining(client, bob)
+
+    assert client.http.delete("/v1/me", headers=auth(alice)).status_code == 204
+    provider.gate.set()
+    settle(container)
+
+    # Bob still gets the result (its images load); one provider call made it.
+    bobs = client.http.get(f"/v1/generations/{joined.json_body['id']}", headers=auth(bob)).json_body
+    assert bobs["status"] == "succeeded"
+    for url in bobs["images"].values():
+        assert load(client, url) == 200, url
+    assert provider.calls[("watercolor", own.json_body["prompt"], 0)] == 1
+    # Alice's charge was refunded exactly once; bob (who joined) was never charged.
+    assert remaining(client, alice) == quota_before
+    assert remaining(client, bob) == bob_quota
+    # Nothing of alice's is left, and the result was not cached under her prompt.
+    assert client.http.get(f"/v1/generations/{own.json_body['id']}", headers=auth(alice)).status_code == 404
+    assert generate(client, bob, prompt).json_body["cached"] is False

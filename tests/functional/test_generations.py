@@ -293,3 +293,25 @@ def test_a_job_the_request_cannot_start_goes_to_its_lane(
     assert body["status"] == "succeeded"
     quota = client.http.get("/v1/me/quota", headers=headers).json_body
     assert all(w["remaining"] == 4 for w in quota["limits"])  # charged once
+
+
+def test_a_retry_replays_its_generation_after_the_experiment_share_changed(container: Any) -> None:
+    import dataclasses
+
+    from chalicelib.domain.experiment import arm_for
+    from chalicelib.domain.identity import Identity
+    from chalicelib.domain.models import GenerationRequest
+
+    # A user the experiment puts in the dev arm once it is on; it is off at the first attempt.
+    user = next(f"arm-{i}" for i in range(10_000) if arm_for(f"u:arm-{i}", 0.5) == "dev")
+    identity = Identity("user", user, "free")
+    request = GenerationRequest(style="watercolor", variation=654)
+    first = container.admission.admit(identity, request, idempotency_key="rollout-retry")
+    assert first.outcome == "created" and first.generation.arm is None
+
+    # The experiment is switched on before the client retries the very same request.
+    admission = container.admission
+    admission._policy = dataclasses.replace(admission._policy, experiment_dev_share=0.5)
+    retried = admission.admit(identity, request, idempotency_key="rollout-retry")
+    assert retried.outcome == "replayed"
+    assert retried.generation.id == first.generation.id

@@ -120,6 +120,7 @@ class RedisGenerations:
             args += [window.limit, window.reset_at]
         for name, value in record.items():
             args += [name, value]
+        args.append(request.body_hash or new.request_hash)  # what the idempotency entry binds the key to
         reply = keys.client.run_script(script("admit"), script_keys, args)
         try:
             return AdmitResult(

@@ -12,7 +12,7 @@ import pytest
 
 from chalicelib.domain.errors import InvalidRequest, NotFound, ProviderUnavailable, Unauthorized
 from chalicelib.domain.generation import Failure, Generation
-from chalicelib.ports import RetryableProviderError
+from chalicelib.ports import RetryableProviderError, StoreError
 from chalicelib.webhook_signatures import sign_standard_webhook
 from tests.unit.services.fakes import FakeQueuedProvider
 from tests.unit.services.wiring import USER, Build, UseCases
@@ -155,3 +155,23 @@ def test_runpod_is_verified_by_the_per_job_secret_in_its_url(build: Build) -> No
     assert use_cases.record(running.id).status == "running"
     assert use_cases.webhooks.receive("runpod", {}, query, raw) == "done"
     assert use_cases.record(running.id).status == "succeeded"
+
+
+def test_a_delivery_that_failed_half_way_is_processed_when_delivered_again(
+    build: Build, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_cases, _, generation = at_replicate(build)
+    generations = use_cases.webhooks._generations
+    real_get = generations.get
+
+    def unreachable(generation_id: str) -> Generation | None:
+        raise StoreError("store unreachable")
+
+    monkeypatch.setattr(generations, "get", unreachable)
+    doc = {"id": "replicate-job-1", "status": "succeeded"}
+    with pytest.raises(StoreError):
+        deliver(use_cases, generation, doc)
+    monkeypatch.setattr(generations, "get", real_get)
+    # Not "duplicate": nothing was acted on, so the provider's redelivery (seconds later) is.
+    assert deliver(use_cases, generation, doc) == "done"
+    assert use_cases.record(generation.id).status == "succeeded"

@@ -27,7 +27,9 @@
 --       1 offer similar results, 2 offer and serve a close enough one as a cache hit),
 --       20 offer threshold, 21 accept threshold (token-set Jaccard, 0..1), 22 most results
 --       offered, 23 index entries compared (the newest), 24 cache hash key prefix, 25 size,
---       then N pairs (limit, reset epoch s), then F pairs (field, value) of the new record.
+--       then N pairs (limit, reset epoch s), then F pairs (field, value) of the new record, then
+--       the request's body hash (its hash without the experiment's arm: an Idempotency-Key is bound
+--       to the body the client sent, so a retry replays even if the arm's share changed meanwhile).
 -- Reply: {outcome, limit, remaining, reset, retry_after, similar, field, value, ...}; -1 means
 -- none; similar is '' or results joined by \30, each 'hash \31 score \31 prompt \31 images'.
 
@@ -61,6 +63,9 @@ local sim_size = ARGV[25]
 local sim_key, sim_words = KEYS[11 + nwin], KEYS[12 + nwin]
 local win_base = 25
 local field_base = win_base + 2 * nwin
+
+-- Entries written before the body hash existed hold the request hash: either one matches.
+local body_hash = ARGV[field_base + 2 * nfields + 1] or req_hash
 
 local function window_limit(i) return tonumber(ARGV[win_base + 2 * i - 1]) end
 local function window_reset(i) return tonumber(ARGV[win_base + 2 * i]) end
@@ -101,7 +106,8 @@ if has_idem then
   if prior then
     local sep = string.find(prior, '|', 1, true)
     local prior_id = string.sub(prior, 1, sep - 1)
-    if string.sub(prior, sep + 1) ~= req_hash then
+    local bound_to = string.sub(prior, sep + 1)
+    if bound_to ~= body_hash and bound_to ~= req_hash then
       return reply('idempotency_conflict', -1, nil)
     end
     if redis.call('EXISTS', gen_prefix .. prior_id) == 1 then
@@ -128,7 +134,7 @@ local function write_record(extra)
   redis.call('ZREMRANGEBYRANK', KEYS[6], 0, -100001)
   redis.call('EXPIRE', KEYS[6], record_ttl)
   if has_idem then
-    redis.call('SET', KEYS[2], gen_id .. '|' .. req_hash, 'EX', idem_ttl)
+    redis.call('SET', KEYS[2], gen_id .. '|' .. body_hash, 'EX', idem_ttl)
     redis.call('HSET', KEYS[5], 'idem', KEYS[2])  -- erasure deletes the entry with its record
   end
 end
