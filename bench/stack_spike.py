@@ -72,6 +72,9 @@ class SpikeParams:
             "--every", f"reaper={self.reaper_every_s}",
             "--log-level", self.log_level,
             "--env", f"AVATARFLOW_JOB_LEASE_SECONDS={self.lease_s}",
+            # The claim must outlast a provider call (the settings refuse it otherwise): the
+            # deadline scales down with the lease, as in docs/operations.md.
+            "--env", f"AVATARFLOW_PROVIDER_DEADLINE_SECONDS={max(1, self.lease_s - 2)}",
             "--env", f"AVATARFLOW_JOB_DEADLINE_SECONDS={self.job_deadline_s}",
             # The dev stage's budget ($5 a day) would refuse most of a spike: the spend guard is
             # not what this run measures.
