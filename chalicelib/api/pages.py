@@ -9,6 +9,7 @@ no ``web/`` folder, answers ``/`` with the JSON "where to start" and the rest wi
 from __future__ import annotations
 
 import re
+import stat
 from pathlib import Path
 
 from chalice.app import Response
@@ -43,12 +44,31 @@ PAGE_SECURITY_POLICY = (
 )
 
 
-def _static(name: str) -> Response:
+# path -> (mtime_ns, size, text, ETag): a file is read and hashed again only when it changes, so
+# the local stage still serves the working copy as it is edited, for one stat per request.
+_read: dict[str, tuple[int, int, str, str]] = {}
+
+
+def _file(name: str) -> tuple[str, str]:
+    """The text of ``web/<name>`` and its ETag; NotFound where there is no such file."""
     path = WEB_DIR / name
-    if not path.is_file():
+    try:
+        st = path.stat()
+    except OSError:
+        raise NotFound("No such file.") from None
+    if not stat.S_ISREG(st.st_mode):
         raise NotFound("No such file.")
+    known = _read.get(str(path))
+    if known is not None and known[:2] == (st.st_mtime_ns, st.st_size):
+        return known[2], known[3]
     data = path.read_bytes()
-    tag = etag(data)
+    text, tag = data.decode("utf-8"), etag(data)
+    _read[str(path)] = (st.st_mtime_ns, st.st_size, text, tag)
+    return text, tag
+
+
+def _static(name: str) -> Response:
+    text, tag = _file(name)
     headers: dict[str, str | list[str]] = {
         "Content-Type": MEDIA_TYPES[name.rsplit(".", 1)[1]],
         # Revalidated on every load (a 304 when unchanged): the local stage serves a working copy.
@@ -60,15 +80,16 @@ def _static(name: str) -> Response:
         headers["Content-Security-Policy"] = PAGE_SECURITY_POLICY
     if etag_matches(pages.current_request.headers.get("if-none-match"), tag):
         return Response(body="", status_code=304, headers=headers)
-    return Response(body=data.decode("utf-8"), status_code=200, headers=headers)
+    return Response(body=text, status_code=200, headers=headers)
 
 
 @pages.route("/", methods=["GET"])
 def root() -> Response:
     """The reference page; where there is none (a deployed Lambda), where to start, as JSON."""
-    if not (WEB_DIR / "index.html").is_file():
+    try:
+        return _static("index.html")
+    except NotFound:
         return json_response({"name": "avatarflow", "links": ROOT_LINKS})
-    return _static("index.html")
 
 
 @pages.route("/admin", methods=["GET"])

@@ -46,6 +46,11 @@ def secret(value: SecretStr | None) -> str | None:
     return value.get_secret_value().strip() or None if value is not None else None
 
 
+def spend_budget(settings: Settings) -> Budget:
+    """The daily and monthly spend limits (the policy's, and the burst lane's share of them)."""
+    return Budget(settings.daily_budget_usd, settings.monthly_budget_usd, settings.budget_hard_cap_ratio)
+
+
 def generation_policy(settings: Settings) -> GenerationPolicy:
     """The use cases' policy (waits, caching, deadlines, the budget) from the settings."""
     return GenerationPolicy(
@@ -59,7 +64,7 @@ def generation_policy(settings: Settings) -> GenerationPolicy:
         max_receives=settings.lane_max_receives,
         lease_ms=round(settings.job_lease_seconds * 1000),
         max_attempts=settings.job_max_attempts,
-        budget=Budget(settings.daily_budget_usd, settings.monthly_budget_usd, settings.budget_hard_cap_ratio),
+        budget=spend_budget(settings),
         experiment_dev_share=settings.experiment_dev_share,
         # Read at start-up: a list that does not parse stops the container, naming file and line.
         moderation=PromptModeration.from_file(settings.moderation_file),
@@ -369,7 +374,8 @@ def _burst_lane(
     )
     if bus is not None:
         bus.subscribe(GenerationProgressed, saturation.on_progressed)  # queue positions (webhook mode)
+    # The budget alone: the whole policy would read and parse the moderation list a second time.
     guard = BurstSpendGuard(
-        counters, generation_policy(settings).budget, settings.burst_budget_share, wall_clock=time_source.time
+        counters, spend_budget(settings), settings.burst_budget_share, wall_clock=time_source.time
     )
     return saturation, guard

@@ -33,6 +33,8 @@ _LEET = str.maketrans(
 )
 _LEET_ONE = ("i", "l")
 _SEPARATORS = re.compile(r"[^a-z0-9@$!]+")
+_NOT_ALNUM = re.compile(r"[^a-z0-9]")
+_NOT_ALNUM_RUN = re.compile(r"[^a-z0-9]+")
 
 
 class ModerationFileError(ValueError):
@@ -42,6 +44,8 @@ class ModerationFileError(ValueError):
 def _fold(text: str) -> str:
     """Lower case, accents dropped (NFKD, combining marks removed), compatibility forms folded
     (full-width letters, ligatures)."""
+    if text.isascii():  # NFKD leaves ASCII as it is and it has no combining marks
+        return text.casefold()
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
@@ -72,12 +76,13 @@ def normalised_variants(text: str) -> list[tuple[str, ...]]:
     leetspeak read as letters, each also with spaced-out letters joined."""
     folded = _fold(text)
     plain = [w for w in _SEPARATORS.split(folded) if w]
-    readings = [plain]
+    readings: dict[tuple[str, ...], None] = {tuple(plain): None}
     for one in _LEET_ONE:
-        readings.append([w.replace("1", one).translate(_LEET) for w in plain])
+        readings[tuple(w.replace("1", one).translate(_LEET) for w in plain)] = None
     variants: dict[tuple[str, ...], None] = {}
+    # A prompt without digits or symbols reads the same three ways: each reading is cleaned once.
     for words in readings:
-        cleaned = [re.sub(r"[^a-z0-9]", "", w) for w in words]
+        cleaned = [_NOT_ALNUM.sub("", w) for w in words]
         cleaned = [w for w in cleaned if w]
         variants[tuple(cleaned)] = None
         variants[tuple(_merge_letter_runs(cleaned))] = None
@@ -86,7 +91,7 @@ def normalised_variants(text: str) -> list[tuple[str, ...]]:
 
 
 def _words(text: str) -> tuple[str, ...]:
-    return tuple(w for w in re.split(r"[^a-z0-9]+", _fold(text)) if w)
+    return tuple(w for w in _NOT_ALNUM_RUN.split(_fold(text)) if w)
 
 
 @dataclass(frozen=True)
@@ -95,7 +100,10 @@ class _Term:
 
     def matches(self, words: tuple[str, ...], joined: str) -> bool:
         n = len(self.words)
-        if any(words[i : i + n] == self.words for i in range(len(words) - n + 1)):
+        # The first word's presence is checked at C speed; most prompts stop there.
+        if self.words[0] in words and (
+            n == 1 or any(words[i : i + n] == self.words for i in range(len(words) - n + 1))
+        ):
             return True
         # A phrase written as one word ("childporn") is still that phrase.
         return n > 1 and f" {''.join(self.words)} " in joined

@@ -17,7 +17,7 @@ stats read them back with one MGET. Days and months are UTC, like the spend coun
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from chalicelib.domain.periods import stats_prefixes
 from chalicelib.ports import Counter
@@ -30,6 +30,7 @@ __all__ = [
     "bucket_label",
     "job_counters",
     "latency_quality_keys",
+    "percentile",
 ]
 
 DAY_STATS_TTL = 3 * 86400
@@ -47,6 +48,21 @@ ADMIT_OUTCOMES: tuple[str, ...] = (
     "idempotency_conflict",
     "content_rejected",  # refused by prompt moderation before the admit script (never charged)
 )
+
+
+def percentile(counts: Sequence[int], q: float) -> float | None:
+    """The upper bound (ms) of the histogram bucket that holds quantile ``q``; the open last
+    bucket reports the last finite bound. None without samples."""
+    total = sum(counts)
+    if total <= 0:
+        return None
+    rank = max(1, math.ceil(q * total))
+    seen = 0
+    for index, count in enumerate(counts):
+        seen += count
+        if seen >= rank:
+            return float(LATENCY_BUCKETS_MS[min(index, len(LATENCY_BUCKETS_MS) - 1)])
+    return float(LATENCY_BUCKETS_MS[-1])
 
 
 def bucket_label(latency_ms: float) -> str:

@@ -20,8 +20,7 @@ from collections import deque
 
 from chalicelib.domain.events import GenerationFinished
 from chalicelib.ports import Clock, Counters, StoreError
-from chalicelib.services.counters import latency_quality_keys
-from chalicelib.services.stats import percentile
+from chalicelib.services.counters import latency_quality_keys, percentile
 
 log = logging.getLogger(__name__)
 

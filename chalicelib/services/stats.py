@@ -9,7 +9,6 @@ that provider's circuit breaker, not here.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from typing import Literal
@@ -30,9 +29,11 @@ from chalicelib.domain.generation import iso
 from chalicelib.domain.periods import period_ids, spend_keys, stats_prefixes
 from chalicelib.domain.projection import month_projection
 from chalicelib.ports import Clock, Counters
-from chalicelib.services.counters import ADMIT_OUTCOMES, LATENCY_BUCKETS_MS
+from chalicelib.services.counters import ADMIT_OUTCOMES, LATENCY_BUCKETS_MS, percentile
 from chalicelib.services.experiment_stats import experiment_keys, experiment_stats
 
+# percentile lives beside the buckets it reads (services.counters): the ETAs (services.latency) use
+# it in every container without importing this admin-only module and its response models.
 __all__ = ["KNOWN_PROVIDERS", "StatsService", "budget_state", "percentile"]
 
 KNOWN_PROVIDERS: tuple[str, ...] = ("fal", "replicate", "together", "runpod", "openai", "procedural")
@@ -40,21 +41,6 @@ STATUSES = ("succeeded", "failed")
 BUCKET_LABELS: tuple[str, ...] = (*(f"le{b}" for b in LATENCY_BUCKETS_MS), "inf")
 BudgetState = Literal["ok", "warning", "exhausted"]
 WARNING_RATIO = 0.8
-
-
-def percentile(counts: Sequence[int], q: float) -> float | None:
-    """The upper bound (ms) of the histogram bucket that holds quantile ``q``; the open last
-    bucket reports the last finite bound. None without samples."""
-    total = sum(counts)
-    if total <= 0:
-        return None
-    rank = max(1, math.ceil(q * total))
-    seen = 0
-    for index, count in enumerate(counts):
-        seen += count
-        if seen >= rank:
-            return float(LATENCY_BUCKETS_MS[min(index, len(LATENCY_BUCKETS_MS) - 1)])
-    return float(LATENCY_BUCKETS_MS[-1])
 
 
 def budget_state(spent: float, limit: float) -> BudgetState:

@@ -97,3 +97,21 @@ def test_where_no_page_is_deployed_the_root_says_where_to_start(
     assert as_json.status_code == 200
     assert as_json.json_body["links"]["openapi"] == "/v1/openapi.json"
     assert client.http.get("/admin").status_code == 404
+
+
+def test_an_edited_page_file_is_served_as_it_now_is(
+    client: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from chalicelib.api import pages
+
+    monkeypatch.setattr(pages, "WEB_DIR", tmp_path)
+    asset = tmp_path / "edited.js"
+    asset.write_text("export const v = 1;\n")
+    first = client.http.get("/web/edited.js")
+    assert first.status_code == 200 and "v = 1" in first.body.decode()
+    asset.write_text("export const version = 2;\n")  # the local stage serves the working copy
+    second = client.http.get("/web/edited.js")
+    assert second.status_code == 200 and "version = 2" in second.body.decode()
+    assert second.headers["ETag"] != first.headers["ETag"]
+    asset.unlink()
+    assert client.http.get("/web/edited.js").status_code == 404

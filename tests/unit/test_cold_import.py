@@ -67,3 +67,23 @@ def test_the_collector_runs_rarely_until_the_container_is_built_then_as_usual() 
     assert starting[0] == 100_000
     assert after == [700, 10, 10]  # CPython's defaults
     assert frozen > 10_000  # start-up's objects, out of every later collection
+
+
+# Built on first use (Container.stats), never by the first request: the admin stats service and its
+# response models. The container's wiring (every use case a request may need) must not import them.
+ADMIN_ONLY = (
+    "chalicelib.services.stats",
+    "chalicelib.services.experiment_stats",
+    "chalicelib.domain.admin_models",
+    "chalicelib.domain.projection",
+)
+
+
+def test_the_container_wiring_loads_no_admin_only_module() -> None:
+    code = "import sys, json, app, chalicelib.bootstrap.wiring; print(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    loaded = json.loads(out.strip().splitlines()[-1])
+    assert "chalicelib.services.latency" in loaded  # the wiring is there, ETAs included
+    assert [m for m in loaded if m in ADMIN_ONLY] == []
