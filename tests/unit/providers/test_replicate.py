@@ -108,6 +108,8 @@ def test_prefer_wait_returns_the_finished_prediction(
             "seed": 424242,
             "output_format": "png",
             "num_outputs": 1,
+            "go_fast": False,
+            "megapixels": "0.25",
         }
     }
     assert image.called and not poll.called
