@@ -20,7 +20,8 @@ is a 422 (``extra_forbidden``), and so is a ``safety_tolerance`` that is not ``"
 Scripted outcomes (``Shared.script("fal", ...)``): ``queued`` (the first two status reads say
 IN_QUEUE then IN_PROGRESS), ``nsfw`` (the output is flagged: ``has_nsfw_concepts: [true]``),
 ``error`` (the request fails: an ``ERROR`` webhook, a 422 result), ``payload_error`` (an ``OK``
-webhook without its payload), ``unknown_status`` (the status endpoint answers ``"EXPLODED"``).
+webhook without its payload), ``unknown_status`` (the status endpoint answers ``"EXPLODED"``),
+``held`` (the request stays ``IN_QUEUE`` until it is canceled).
 """
 
 from __future__ import annotations
@@ -164,7 +165,9 @@ class FalStandIn:
             if webhook:
                 self.webhook(webhook, request_id, job)
 
-        if latency <= 0 and not webhook:
+        if outcome == "held":
+            pass  # stays IN_QUEUE: a request to cancel
+        elif latency <= 0 and not webhook:
             job["status"] = "COMPLETED"
         else:
             self.shared.later(finish)

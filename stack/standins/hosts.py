@@ -22,7 +22,8 @@ HOSTS = {
     "queue.fal.run": "fal_queue",
     "api.replicate.com": "replicate",
     "api.openai.com": "openai",
-    "api.together.xyz": "together",
+    "api.together.ai": "together",  # the together SDK's host
+    "api.together.xyz": "together",  # its former one
 }
 # The path prefixes of each stand-in on the stack's one port.
 PREFIXES = {

@@ -55,7 +55,7 @@ class TogetherProvider(HttpProvider):
         self,
         api_key: str | KeyPool,
         *,
-        base_url: str = "https://api.together.xyz",
+        base_url: str = "https://api.together.ai",  # the together SDK's host (api.together.xyz is the old one)
         models: Mapping[str, str] | None = None,
         steps: Mapping[str, int] | None = None,
         timeout: httpx.Timeout | None = None,
