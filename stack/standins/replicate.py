@@ -7,7 +7,7 @@ and webhooks signed per Standard Webhooks, in the shapes replicate-python 1.0.7 
   ``version``, ``input``, ``logs``, ``output``, ``data_removed``, ``error``, ``status``,
   ``created_at``, ``started_at``, ``completed_at``, ``urls``, ``metrics``). With ``Prefer:
   wait=N`` the answer is held until the prediction ends, or answered ``starting`` when it does not
-  end within the wait; without it, ``starting`` at once (and, with ``webhook``, a signed POST of the
+  end within the wait (its latency is longer, or the ``slow`` outcome); without it, ``starting`` at once (and, with ``webhook``, a signed POST of the
   finished prediction).
 - ``GET {api}/v1/predictions/{id}``: the prediction; ``POST .../{id}/cancel``: the whole prediction,
   ``canceled`` if it had not ended.
@@ -57,6 +57,17 @@ SCHEMAS: dict[str, frozenset[str]] = {
 }
 MEGAPIXELS = frozenset({"1", "0.25"})
 NSFW_ERROR = "NSFW content detected. Try running it again, or try a different prompt."
+
+
+def _prefer_wait(prefer: str) -> float | None:
+    """The seconds of a ``Prefer: wait`` or ``wait=N`` header (60 for a bare ``wait``); None without."""
+    if not prefer.startswith("wait"):
+        return None
+    _, _, value = prefer.partition("=")
+    try:
+        return min(60.0, float(value)) if value else 60.0
+    except ValueError:
+        return 60.0
 
 
 def _now() -> str:
@@ -141,11 +152,13 @@ class ReplicateStandIn:
                 "unknown_status": ["exploded"],
             }.get(outcome, ["succeeded"])
         latency = self.shared.latency()
-        waits = (request.headers.get("Prefer") or "").startswith("wait")
+        wait = _prefer_wait(request.headers.get("Prefer") or "")
         webhook = body.get("webhook")
-        if waits:
-            if outcome == "ok":
-                time.sleep(latency)
+        if wait is not None:
+            # Held until the prediction ends, or answered still starting when the wait ends first
+            # (then the next poll moves it on).
+            time.sleep(min(latency, wait))
+            if outcome == "ok" and latency <= wait:
                 self._advance(prediction)
             return json_response(201, self._public(prediction))
         answer = json_response(201, self._public(prediction))

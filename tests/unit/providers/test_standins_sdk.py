@@ -23,7 +23,15 @@ from replicate.webhook import InvalidSignatureError, Webhooks, WebhookSigningSec
 from together.types.image_data_b64 import ImageDataB64
 
 from chalicelib.adapters.providers.replicate import RUNNING_STATUSES, TERMINAL_STATUSES
-from stack.standins import FAL_KEY, OPENAI_KEY, REPLICATE_SECRET, REPLICATE_TOKEN, TOGETHER_KEY, StandIns
+from stack.standins import (
+    FAL_KEY,
+    OPENAI_KEY,
+    REPLICATE_SECRET,
+    REPLICATE_TOKEN,
+    TOGETHER_KEY,
+    Shared,
+    StandIns,
+)
 
 PROMPT = "a watercolor portrait of a fox"
 
@@ -130,6 +138,17 @@ def test_replicate_create_with_wait_get_and_cancel(rep: ReplicateClient, standin
         "black-forest-labs/flux-dev",
     )
     assert canceled.urls and canceled.urls["get"].endswith(slow.id)
+
+
+def test_replicate_prefer_wait_answers_starting_when_the_prediction_outlasts_it() -> None:
+    """The stack's path: a prediction slower than the wait comes back ``starting``, then is polled."""
+    standins = StandIns(Shared(latency_ms=(1500, 1500), deliver_webhooks=False))
+    client = ReplicateClient(api_token=REPLICATE_TOKEN, transport=standins.transport())
+    started = client.models.predictions.create(
+        model="black-forest-labs/flux-schnell", input={"prompt": PROMPT}, wait=1
+    )
+    assert started.status == "starting" and started.output is None
+    assert client.predictions.get(started.id).status == "succeeded"
 
 
 def test_replicate_refuses_an_input_the_schema_does_not_have(rep: ReplicateClient) -> None:
