@@ -76,6 +76,10 @@ class OpenAIStandIn:
         if quality not in QUALITIES:
             return _error(400, "invalid_value", f"Invalid value: '{quality}'.", param="quality")
         time.sleep(self.shared.latency())
+        if self.shared.fails():
+            return json_response(
+                503, {"error": {"message": "The server is overloaded", "type": "server_error"}}
+            )
         self.shared.count("openai", model, str(body.get("prompt")), None)
         outcome = self.shared.next_outcome("openai")
         if outcome == "moderation_blocked":

@@ -50,6 +50,10 @@ class TogetherStandIn:
                 },
             )
         time.sleep(self.shared.latency())
+        if self.shared.fails():
+            return json_response(
+                503, {"error": {"message": "The server is overloaded", "type": "server_error"}}
+            )
         self.shared.count("together", model, str(body.get("prompt")), body.get("seed"))
         outcome = self.shared.next_outcome("together")
         if outcome == "nsfw":

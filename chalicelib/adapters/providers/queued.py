@@ -217,7 +217,7 @@ class RunPodQueue(_AdapterQueue[RunPodProvider]):
         if status not in FINAL_STATUSES and status not in RUNPOD_RUNNING:
             raise JobFailed(_unknown_status("runpod", doc.get("status"), doc.get("id")))
         if status not in FINAL_STATUSES:
-            running = status == "IN_PROGRESS"
+            running = status in ("IN_PROGRESS", "RUNNING")
             return Pending(running=running, percent=runpod_percent(doc.get("output")) if running else None)
 
         def produce() -> ProviderResult | None:

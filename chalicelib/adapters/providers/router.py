@@ -357,8 +357,8 @@ class ProviderRouter(ImageProvider):
             return  # nothing to count, no trial to release
         if outcome == "auth" and isinstance(error, ProviderMisconfigured):
             alerts.error(
-                "image provider %s says the model we ask for does not exist (check its model "
-                "settings); it is skipped for %.0f s",
+                "image provider %s says the model we ask for does not exist (removed or renamed: "
+                "the adapter's model must change); it is skipped for %.0f s",
                 name,
                 self._policy.auth_open_s,
                 extra={
