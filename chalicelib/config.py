@@ -109,7 +109,7 @@ class Settings(BaseModel):
     fal_base_url: str = _env("FAL_BASE_URL", "https://fal.run")
     fal_queue_base_url: str = _env("FAL_QUEUE_BASE_URL", "https://queue.fal.run")
     replicate_base_url: str = _env("REPLICATE_BASE_URL", "https://api.replicate.com")
-    together_base_url: str = _env("TOGETHER_BASE_URL", "https://api.together.xyz")
+    together_base_url: str = _env("TOGETHER_BASE_URL", "https://api.together.ai")
     runpod_base_url: str = _env("RUNPOD_BASE_URL", "https://api.runpod.ai")
     openai_base_url: str = _env("OPENAI_BASE_URL", "https://api.openai.com")
     runpod_output_hosts: str | None = _env("RUNPOD_OUTPUT_HOSTS")  # where the worker uploads, comma separated

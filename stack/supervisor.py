@@ -5,7 +5,8 @@ Starts, each as its own process (see each module's docstring):
 - ``stack.state_store``: a real redis-server behind the Upstash REST protocol;
 - ``stack.aws``: moto in server mode, the SQS endpoint (the lane queues and DLQs as
   ``infra/`` declares them) and the S3 endpoint standing in for R2 (the image bucket);
-- ``stack.providers``: stand-in fal and Replicate, in the vendors' shapes, with webhooks;
+- ``stack.providers``: stand-in fal, Replicate, OpenAI and Together (``stack/standins/``), in the
+  vendors' shapes, with webhooks;
 - ``stack.front``: one port, round-robin over the API processes;
 - N x ``stack.api``: the app with its production adapters (``UPSTASH_*``, ``R2_*``,
   ``AVATARFLOW_QUEUE_URL_*``, provider keys, ``AVATARFLOW_PUBLIC_URL`` = the front);
@@ -209,6 +210,10 @@ class Stack:
                 "REPLICATE_API_TOKEN": providers["replicate_token"],
                 "REPLICATE_BASE_URL": providers["replicate_base_url"],
                 "REPLICATE_WEBHOOK_SECRET": providers["replicate_webhook_secret"],
+                "OPENAI_API_KEY": providers["openai_key"],
+                "OPENAI_BASE_URL": providers["openai_base_url"],
+                "TOGETHER_API_KEY": providers["together_key"],
+                "TOGETHER_BASE_URL": providers["together_base_url"],
             }
         )
         if d.lane_max_receives is not None:
@@ -316,6 +321,8 @@ class Stack:
         lines += [
             f"  fal stand-in            {s['providers']['fal_queue_base_url']}",
             f"  Replicate stand-in      {s['providers']['replicate_base_url']}",
+            f"  OpenAI stand-in         {s['providers']['openai_base_url']}",
+            f"  Together stand-in       {s['providers']['together_base_url']}",
             f"  API Gateway mgmt API    {s['apigw']}",
             f"  JWT secret (HS256)      {s['jwt_secret']}",
             f"  admin token             {s['admin_token']}",

@@ -127,18 +127,12 @@ DEFAULT_UNIT_PRICES: dict[str, UnitPrice] = {
             note="2-4 s of GPU per 4-step image is our assumption (cold starts not included)",
         ),
         _p(
-            "openai.dall_e_3",
-            "OpenAI DALL-E 3 standard 1024x1024",
-            "image",
-            _provider("openai", "dall-e-3"),
-            source=f"{PRICING_PY}; $0.04/image per the DALL-E 3 table quoted by docs.dev.xavier.icvr.xyz (third-party)",
-        ),
-        _p(
             "openai.gpt_image_1",
-            "OpenAI gpt-image-1 medium 1024x1024",
+            "OpenAI gpt-image-1 medium 1024x1024 (the pro failover)",
             "image",
-            _provider("openai", "gpt-image-1"),
-            source=f"{PRICING_PY}; $0.042/image per burncloud.com's copy of OpenAI's table (third-party)",
+            _provider("openai", "gpt-image-1 medium 1024x1024"),
+            source=f"{PRICING_PY}; $0.042/image per burncloud.com's copy of OpenAI's table (third-party); "
+            "DALL-E 3 is no longer offered",
         ),
         # --- AWS -----------------------------------------------------------------------------------
         _p(

@@ -1,4 +1,4 @@
-"""Image providers: make one image for a request (FLUX vendors, DALL-E, the offline renderer)."""
+"""Image providers: make one image for a request (FLUX vendors, GPT Image, the offline renderer)."""
 
 from __future__ import annotations
 
@@ -63,9 +63,14 @@ class ProviderError(Exception):
 
     kind: ProviderErrorKind = "down"
 
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, vendor_request_id: str | None = None
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        # The vendor's own id of the call or job (a header or the job id), for the log line an
+        # operator quotes to the vendor's support; never a secret.
+        self.vendor_request_id = vendor_request_id
 
     @property
     def failed_providers(self) -> tuple[str, ...] | None:
@@ -107,3 +112,10 @@ class ProviderAuthError(ProviderError):
     """Bad credentials or no credit left: open the breaker and alert an operator."""
 
     kind = "auth"
+
+
+class ProviderMisconfigured(ProviderAuthError):
+    """The vendor says what we ask for does not exist (a model removed or renamed, e.g. OpenAI's
+    ``model_not_found``): every call fails the same way until an operator changes the settings, so
+    it is handled like a bad key (the breaker opens for long, an alert is raised), not as a bad
+    request."""

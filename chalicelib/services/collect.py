@@ -87,7 +87,16 @@ class CollectResult:
         except JobFailed as failed:
             self._kv.delete(claim)
             self._bus.publish(ProviderAttempted(provider.name, error_kind=failed.error.kind))
-            log.warning("provider job failed", extra={"job_id": generation.id, "provider": provider.name})
+            log.warning(
+                "provider job failed (%s): %s",
+                failed.error.kind,
+                failed.error,
+                extra={
+                    "job_id": generation.id,
+                    "provider": provider.name,
+                    "vendor_request_id": failed.error.vendor_request_id or job.id,
+                },
+            )
             self._provider_failed(generation, failed.error, provider.name)
             return "failed"
         except ProviderError:

@@ -74,6 +74,7 @@ class Vendor:
     refused: Answer  # the answer to a flagged output or prompt
     error: Callable[[str], Any]  # the vendor's error body around a message
     poll: tuple[str, Answer, Answer] | None = None  # while it runs: (URL polled, start answer, poll answer)
+    inline: bool = False  # the image always comes in the answer (base64): there is no download
 
 
 def _kwargs(clock: FakeClock) -> dict[str, Any]:
@@ -135,13 +136,14 @@ VENDORS: dict[str, Vendor] = {
     ),
     "openai": Vendor(
         openai.KEY,
-        "dall-e-3",
+        "gpt-image-1",
         openai.URL,
-        "https://oaidalleapiprodscus.blob.core.windows.net/private/org-x/img-abc.png?st=2024&sig=SAS",
+        "https://unused.invalid/gpt-image-answers-are-base64.png",
         make=lambda clock: OpenAIProvider(openai.KEY, **_kwargs(clock)),
-        done=lambda url: (200, {"created": 1713833628, "data": [{"url": url, "revised_prompt": "A fox."}]}),
-        refused=(400, openai.error("content_policy_violation", OPENAI_REFUSAL)),
+        done=lambda url: (200, openai.gpt_image_answer()),
+        refused=(400, openai.error("moderation_blocked", OPENAI_REFUSAL, "image_generation_user_error")),
         error=lambda message: openai.error(None, message),
+        inline=True,
     ),
 }
 
@@ -241,7 +243,7 @@ def test_success_is_a_result_whose_image_decodes(subject: Subject) -> None:
     side = 8 if subject.vendor else RENDER_SIZE  # the vendors' tiny PNG; the renderer's own size
     picture = result.picture or Image.open(io.BytesIO(result.image)).convert("RGB")  # decoded whole
     assert picture.size == (side, side)
-    assert subject.downloaded() is (subject.vendor is not None)
+    assert subject.downloaded() is (subject.vendor is not None and not subject.vendor.inline)
 
 
 def test_a_refusal_is_typed_and_nothing_is_downloaded(subject: Subject) -> None:
@@ -325,7 +327,9 @@ def test_a_spent_deadline_fails_fast_without_a_call(subject: Subject, clock: Fak
     assert not subject.router.calls
 
 
-@http_only
+@pytest.mark.parametrize(
+    "subject", [name for name, vendor in VENDORS.items() if not vendor.inline], indirect=True
+)
 def test_a_deadline_that_passes_during_the_answer_stops_before_the_download(
     subject: Subject, clock: FakeClock
 ) -> None:

@@ -642,3 +642,29 @@ def test_a_delivery_whose_container_died_mid_way_is_processed_when_redelivered(
     assert (again.status_code, again.json_body) == (200, {"status": "done"})
     assert get(client, gen_id, headers)["status"] == "succeeded"
     assert 0 < int(store.keyspace.client.command("TTL", replay_key)) > webhooks.IN_FLIGHT_TTL_S
+
+
+def test_an_aborted_replicate_prediction_ends_the_attempt_at_once_not_at_the_reaper(
+    wire: Wire, client: Any, lanes: SqsLanes, vendors: respx.MockRouter
+) -> None:
+    """``aborted`` (Replicate's "past its deadline before it could start") is final: the webhook
+    ends that attempt and the job goes back on its lane for a new submission."""
+    wire(**REPLICATE_SETTINGS)
+    started = {
+        "id": "p1",
+        "status": "starting",
+        "urls": {"get": f"{REPLICATE}/v1/predictions/p1", "cancel": f"{REPLICATE}/v1/predictions/p1/cancel"},
+    }
+    submit = vendors.post(REPLICATE_SUBMIT).mock(
+        side_effect=[httpx.Response(201, json=started), httpx.Response(201, json={**started, "id": "p2"})]
+    )
+    headers = auth("aborted-user", "free")
+    gen_id = submit_async(client, lanes, headers)
+    body = json.dumps({"id": "p1", "status": "aborted", "output": None, "error": None}).encode()
+    reply = post_webhook(
+        client, "replicate", f"job={gen_id}", body, standard_headers(REPLICATE_SECRET, body, "msg_a")
+    )
+    assert reply.json_body == {"status": "failed"}
+    assert get(client, gen_id, headers)["status"] == "queued"  # back on its lane, not "running"
+    assert lanes.deliver(client, "free")[0] == set()
+    assert submit.call_count == 2

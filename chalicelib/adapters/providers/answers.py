@@ -28,7 +28,7 @@ __all__ = [
 # Markers of a refusal on content grounds, in lower case. Deliberately specific: a validation
 # error that merely names the ``enable_safety_checker`` field must stay a bad request.
 CONTENT_POLICY_MARKERS: tuple[str, ...] = (
-    "content_policy_violation",  # OpenAI (DALL-E), fal 422 detail type
+    "content_policy_violation",  # OpenAI, fal 422 detail type
     "moderation_blocked",  # OpenAI (gpt-image-1)
     "safety system",  # OpenAI: "rejected as a result of our safety system"
     "nsfw",  # Replicate cog models: "NSFW content detected", Together, workers

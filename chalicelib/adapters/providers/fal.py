@@ -12,11 +12,21 @@ Confirmed against (vendor docs and the official client, via the reference search
   ``enable_safety_checker``, ``sync_mode``; output ``images[].url`` and ``has_nsfw_concepts``.
   With ``sync_mode`` the image comes back inline as a ``data:`` URI.
 - fal model API reference, "Flux Pro V1.1 API"
-  (fal.ai/docs/model-api-reference/image-generation-api/flux-pro-v1.1.md): ``POST
-  https://fal.run/fal-ai/flux-pro/v1.1``, endpoint id ``fal-ai/flux-pro/v1.1``; the same input
-  (``prompt``, ``image_size``, ``seed``, ``num_images``, ``sync_mode``, ``enable_safety_checker``;
-  no ``num_inference_steps``: none is sent for it) and output (``images[].url``,
-  ``has_nsfw_concepts``) as [dev].
+  (fal.ai/docs/model-api-reference/image-generation-api/flux-pro-v1.1.md, checked 2026-12-07):
+  ``POST https://fal.run/fal-ai/flux-pro/v1.1``, endpoint id ``fal-ai/flux-pro/v1.1``; input
+  ``prompt``, ``image_size``, ``seed``, ``num_images``, ``sync_mode``, ``output_format``
+  (jpeg|png), ``enhance_prompt`` and ``safety_tolerance`` (a *string*, ``"1"`` most strict to
+  ``"6"``, default ``"2"``); it has no ``enable_safety_checker`` and no ``num_inference_steps``,
+  so neither is sent. Output as [dev] (``images[].url``, ``has_nsfw_concepts``).
+- Each model is sent only the fields its schema has (:data:`FAL_INPUT_FIELDS`); schnell and dev
+  take ``enable_safety_checker`` and ``num_inference_steps`` (fal model pages, checked 2026-12-07).
+- Queue status (fal-client ``client.py``, ``_BaseRequestHandle._parse_status``): ``IN_QUEUE``
+  (with ``queue_position``), ``IN_PROGRESS`` (with ``logs``), ``COMPLETED`` (``logs``,
+  ``metrics``, and ``error``/``error_type`` when it failed); HTTP 202 while not completed. Any
+  other status is an answer we do not know (a :class:`ProviderDown`, never polled until the reaper).
+- Webhooks (fal docs "Webhooks"): ``{"request_id", "gateway_request_id", "status": "OK"|"ERROR",
+  "payload", "error"?, "payload_error"?}``; with ``payload_error`` the output could not be put in
+  the webhook and is read from the queue.
 - fal Queue API OpenAPI (fal.ai/docs/api-reference/inference-api/openapi/queue.json, and
   fal.ai/api/openapi/queue/openapi.json): ``POST https://queue.fal.run/{owner}/{app}`` with the
   ``fal_webhook`` query parameter; the answer holds ``request_id``, ``status_url``,
@@ -65,6 +75,27 @@ FAL_MODELS: Mapping[str, str] = {
 }
 FAL_STEPS: Mapping[str, int] = {"fal-ai/flux/schnell": 4, "fal-ai/flux/dev": 28}
 FAL_IMAGE_SIZES: Mapping[int, str] = {1024: "square_hd", 512: "square"}
+# FLUX1.1 [pro]'s moderation: "1" (most strict) to "6"; "2" is fal's default and suits avatars.
+FAL_SAFETY_TOLERANCE = "2"
+# The input fields each model's current schema has (see the module doc): nothing else is sent.
+_FLUX1_FIELDS = frozenset(
+    {
+        "prompt",
+        "image_size",
+        "seed",
+        "num_images",
+        "sync_mode",
+        "enable_safety_checker",
+        "num_inference_steps",
+    }
+)
+FAL_INPUT_FIELDS: Mapping[str, frozenset[str]] = {
+    "fal-ai/flux/schnell": _FLUX1_FIELDS,
+    "fal-ai/flux/dev": _FLUX1_FIELDS,
+    "fal-ai/flux-pro/v1.1": frozenset(
+        {"prompt", "image_size", "seed", "num_images", "sync_mode", "safety_tolerance"}
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -133,12 +164,16 @@ class FalProvider(HttpProvider):
             "seed": request.seed,
             "num_images": 1,
             "enable_safety_checker": True,
+            "safety_tolerance": FAL_SAFETY_TOLERANCE,
             "sync_mode": sync_mode,  # the image inline as a data: URI: no second download
         }
         steps = self._steps.get(model)
         if steps is not None:
             body["num_inference_steps"] = steps
-        return body
+        fields = FAL_INPUT_FIELDS.get(model)
+        if fields is None:  # a model configured here but not described: FLUX.1's fields
+            fields = _FLUX1_FIELDS
+        return {key: value for key, value in body.items() if key in fields}
 
     def _generate(self, request: ProviderRequest) -> ProviderResult:
         started = time.perf_counter()

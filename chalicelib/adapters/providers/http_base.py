@@ -91,6 +91,13 @@ _ACCEPT_ENCODING = "gzip, deflate"  # what read_capped inflates under the cap (n
 _BODY_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 
 _deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("provider_deadline", default=None)
+# The vendor's id of the last call (a response header) or job of the generation under way: an error
+# raised without one is given it, so that the failure is logged with an id the vendor can look up.
+_vendor_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "provider_vendor_request_id", default=None
+)
+# Where vendors put their request id (OpenAI and Together: x-request-id; fal: x-fal-request-id).
+REQUEST_ID_HEADERS = ("x-request-id", "x-fal-request-id", "request-id")
 
 
 class HttpProvider(KeyedHttpClient, ImageProvider):
@@ -193,6 +200,9 @@ class HttpProvider(KeyedHttpClient, ImageProvider):
             raise ProviderDown(f"{self.name}: cannot connect to the API") from None
         except httpx.HTTPError as exc:
             raise RetryableProviderError(f"{self.name}: transport error ({type(exc).__name__})") from None
+        self.note_vendor_request_id(
+            next((response.headers[h] for h in REQUEST_ID_HEADERS if h in response.headers), "")
+        )
         reason = response.extensions.get("reason_phrase")
         return httpx.Response(
             response.status_code,
@@ -249,7 +259,14 @@ class HttpProvider(KeyedHttpClient, ImageProvider):
         return any(marker in lowered for marker in BILLING_MARKERS)
 
     def error_for(self, response: httpx.Response) -> ProviderError:
-        """The typed error for a non-2xx answer."""
+        """The typed error for a non-2xx answer, with the vendor's request id if it sent one."""
+        error = self._error_for(response)
+        error.vendor_request_id = next(
+            (response.headers[h][:128] for h in REQUEST_ID_HEADERS if h in response.headers), None
+        )
+        return error
+
+    def _error_for(self, response: httpx.Response) -> ProviderError:
         status = response.status_code
         text = response.text
         try:
@@ -317,12 +334,24 @@ class HttpProvider(KeyedHttpClient, ImageProvider):
         )
 
     def generate(self, request: ProviderRequest, *, within_s: float | None = None) -> ProviderResult:
-        """Make the image; with ``within_s``, no HTTP call of it waits past that many seconds."""
+        """Make the image; with ``within_s``, no HTTP call of it waits past that many seconds.
+        A :class:`ProviderError` raised carries the vendor's request id where it gave one."""
         token = _deadline.set(None if within_s is None else self._clock() + within_s)
+        id_token = _vendor_request_id.set(None)
         try:
             return self._generate(request)
+        except ProviderError as exc:
+            if exc.vendor_request_id is None:
+                exc.vendor_request_id = _vendor_request_id.get()
+            raise
         finally:
+            _vendor_request_id.reset(id_token)
             _deadline.reset(token)
+
+    def note_vendor_request_id(self, value: object) -> None:
+        """Remember the vendor's id of the call or job under way (see :meth:`generate`)."""
+        if isinstance(value, str) and value:
+            _vendor_request_id.set(value[:128])
 
     def _generate(self, request: ProviderRequest) -> ProviderResult:  # pragma: no cover - abstract
         raise NotImplementedError

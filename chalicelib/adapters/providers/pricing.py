@@ -9,7 +9,11 @@ Defaults (USD), from the vendors' price pages at the time of writing:
   ``AVATARFLOW_PROVIDER_PRICES`` if your fal invoice says otherwise);
 - Replicate: flux-schnell $0.003 / image, flux-dev $0.025 / image;
 - Together: FLUX.1 [schnell] $0.0027 / megapixel;
-- OpenAI: DALL-E 3 standard 1024x1024 $0.04 / image, gpt-image-1 medium 1024x1024 $0.042 / image;
+- OpenAI: gpt-image-1 per image by quality and size (OpenAI's pricing page, as copied by
+  burncloud.com and findllms.com, checked 2026-12-07): low $0.011 (1024x1024) / $0.016 (1024x1536,
+  1536x1024), medium $0.042 / $0.063, high $0.167 / $0.25. Keyed ``"<model> <quality> <WxH>"``;
+  any other OpenAI model is counted at the dearest of these ($0.25) until it is priced here. DALL-E
+  3 is gone from the API (and from this table);
 - RunPod: your own endpoint, billed per GPU second: configure it (default 0.0).
 
 A megapixel is 1024 x 1024 pixels and, by default, a per-megapixel price is charged for whole
@@ -45,6 +49,13 @@ class Price:
         return self.usd * megapixels
 
 
+# OpenAI gpt-image-1, USD per image, by quality then size (see the module doc).
+GPT_IMAGE_1_PRICES: Mapping[str, Mapping[str, float]] = {
+    "low": {"1024x1024": 0.011, "1024x1536": 0.016, "1536x1024": 0.016},
+    "medium": {"1024x1024": 0.042, "1024x1536": 0.063, "1536x1024": 0.063},
+    "high": {"1024x1024": 0.167, "1024x1536": 0.25, "1536x1024": 0.25},
+}
+
 DEFAULT_PRICES: Mapping[str, Mapping[str, Price]] = {
     "fal": {
         "fal-ai/flux/schnell": Price(0.003, "megapixel"),
@@ -59,8 +70,12 @@ DEFAULT_PRICES: Mapping[str, Mapping[str, Price]] = {
         "black-forest-labs/FLUX.1-schnell": Price(0.0027, "megapixel"),
     },
     "openai": {
-        "dall-e-3": Price(0.04),
-        "gpt-image-1": Price(0.042),
+        **{
+            f"gpt-image-1 {quality} {size}": Price(usd)
+            for quality, prices in GPT_IMAGE_1_PRICES.items()
+            for size, usd in prices.items()
+        },
+        WILDCARD: Price(0.25),  # an unpriced GPT Image model: over-count rather than miss it
     },
     "runpod": {
         WILDCARD: Price(0.0),

@@ -28,8 +28,9 @@ from typing import Any, Generic, TypeVar
 from chalicelib.adapters.providers.answers import CONTENT_POLICY_MARKERS
 from chalicelib.adapters.providers.fal import FalProvider
 from chalicelib.adapters.providers.progress import percent_in_logs, queue_position, runpod_percent
-from chalicelib.adapters.providers.replicate import TERMINAL_STATUSES, ReplicateProvider
+from chalicelib.adapters.providers.replicate import RUNNING_STATUSES, TERMINAL_STATUSES, ReplicateProvider
 from chalicelib.adapters.providers.runpod import FINAL_STATUSES, RunPodProvider
+from chalicelib.adapters.providers.runpod import RUNNING_STATUSES as RUNPOD_RUNNING
 from chalicelib.domain.provider_job import ProviderJob
 from chalicelib.ports import (
     ContentRejected,
@@ -126,6 +127,8 @@ class FalQueue(_AdapterQueue[FalProvider]):
             return Pending(running=False, queue_position=queue_position(doc))
         if status == "IN_PROGRESS":
             return Pending(percent=percent_in_logs(doc.get("logs")))
+        if status != "COMPLETED":
+            raise JobFailed(_unknown_status("fal", doc.get("status"), job.id))
         return _read_output(lambda: self._adapter.result(job.response_url, quality=quality, size=size))
 
     def _from_body(
@@ -139,10 +142,16 @@ class FalQueue(_AdapterQueue[FalProvider]):
         if status == "OK":
             # fal could not put the output in the webhook (payload_error): read it from the queue.
             return _read_output(lambda: self._adapter.result(job.response_url, quality=quality, size=size))
+        if status != "ERROR":
+            raise JobFailed(_unknown_status("fal", payload.get("status"), job.id))
         detail = (str(payload.get("error") or "") + " " + json.dumps(output)[:500]).lower()
         if any(marker in detail for marker in CONTENT_POLICY_MARKERS):
-            raise JobFailed(ContentRejected("fal: the request was refused on content grounds"))
-        raise JobFailed(RetryableProviderError(f"fal: the queued request failed ({status or 'no status'})"))
+            raise JobFailed(
+                ContentRejected("fal: the request was refused on content grounds", vendor_request_id=job.id)
+            )
+        raise JobFailed(
+            RetryableProviderError("fal: the queued request failed (ERROR)", vendor_request_id=job.id)
+        )
 
     def cancel(self, job: ProviderJob) -> None:
         if job.cancel_url:
@@ -175,8 +184,10 @@ class ReplicateQueue(_AdapterQueue[ReplicateProvider]):
         self, prediction: dict[str, Any], quality: str, size: int
     ) -> ProviderResult | Pending | None:
         status = prediction.get("status")
-        if status not in TERMINAL_STATUSES:
+        if status in RUNNING_STATUSES:
             return Pending(running=status == "processing", percent=percent_in_logs(prediction.get("logs")))
+        if status not in TERMINAL_STATUSES:
+            raise JobFailed(_unknown_status("replicate", status, prediction.get("id")))
 
         def produce() -> ProviderResult | None:
             return self._adapter.result_from_prediction(prediction, quality=quality, size=size)
@@ -203,8 +214,10 @@ class RunPodQueue(_AdapterQueue[RunPodProvider]):
 
     def _interpret(self, doc: dict[str, Any], quality: str, size: int) -> ProviderResult | Pending | None:
         status = str(doc.get("status", "")).upper()
+        if status not in FINAL_STATUSES and status not in RUNPOD_RUNNING:
+            raise JobFailed(_unknown_status("runpod", doc.get("status"), doc.get("id")))
         if status not in FINAL_STATUSES:
-            running = status == "IN_PROGRESS"
+            running = status in ("IN_PROGRESS", "RUNNING")
             return Pending(running=running, percent=runpod_percent(doc.get("output")) if running else None)
 
         def produce() -> ProviderResult | None:
@@ -214,6 +227,16 @@ class RunPodQueue(_AdapterQueue[RunPodProvider]):
         if status != "COMPLETED" or (isinstance(output, dict) and isinstance(output.get("error"), str)):
             raise _failure(produce, f"runpod: the job ended {status}")
         return _read_output(lambda: produce() or _missing("runpod"))
+
+
+def _unknown_status(provider: str, status: Any, job_id: Any) -> ProviderDown:
+    """A status the vendor does not document: the job ends here (and fails over), with its id,
+    rather than waiting for the reaper."""
+    shown = status if isinstance(status, str) else type(status).__name__
+    return ProviderDown(
+        f"{provider}: unexpected job status {str(shown)[:40]!r}",
+        vendor_request_id=job_id if isinstance(job_id, str) else None,
+    )
 
 
 def _missing(provider: str) -> ProviderResult:

@@ -1,25 +1,34 @@
 """Replicate adapter: black-forest-labs/flux-schnell (fast) and flux-dev (standard) predictions.
 
-Confirmed against (via the reference search):
+The vendor's shape, as documented (checked 2026-12-07):
 
 - Replicate docs, "Create a prediction" (replicate.com/docs/topics/predictions/create-a-prediction):
   official models are run with ``models.predictions.create`` = ``POST
   /v1/models/{owner}/{name}/predictions`` and body ``{"input": {...}}``; sync mode is enabled with
-  the ``Prefer: wait`` header, which holds the request open (60 s by default, at most 60) and
-  returns the prediction, with ``output`` filled in if the model finished in time.
-- replicate/replicate-python: ``prediction.py`` (``Prefer: wait=N`` header; the client's read
-  timeout is set just above the wait), ``client.py`` (``Authorization: Bearer <token>``, base URL
-  ``https://api.replicate.com``), and the Prediction fields ``id``, ``status``
-  (starting|processing|succeeded|failed|canceled), ``output``, ``error``, ``urls.get``,
-  ``urls.cancel``; predictions that are not terminal are re-read with ``GET /v1/predictions/{id}``.
-- flux-dev/flux-schnell input schema (replicate.com/black-forest-labs/flux-dev/.../api):
-  ``prompt``, ``aspect_ratio`` (default ``1:1``), ``num_outputs``, ``seed``, ``output_format``
-  (webp|jpg|png); output is an array of URIs (some models return a single URI string).
-- replicate/cog-flux and cog-stable-diffusion: a failed prediction says
-  ``NSFW content detected. Try running it again, or try a different prompt.``
-- Throttling answers 429 ``{"detail": "Request was throttled. Expected available in N seconds."}``
-  (the DRF format, also seen as "Your rate limit resets in ~30s."); output URLs (on
-  ``replicate.delivery``) expire after an hour, so the image is downloaded at once.
+  the ``Prefer: wait`` header, which holds the request open (60 s at most) and returns the
+  prediction: finished if the model finished in time, else still ``starting`` or ``processing``
+  (then it is polled).
+- "Prediction lifecycle" (replicate.com/docs/topics/predictions/lifecycle) and replicate-python
+  ``replicate/prediction.py`` (``Literal["starting", "processing", "succeeded", "failed",
+  "canceled", "aborted"]``, replicate/replicate-python#460): ``starting`` and ``processing`` are
+  running; ``succeeded``, ``failed``, ``canceled`` (by us, or past its deadline after starting) and
+  ``aborted`` (past its deadline before it could start) are final. A prediction also has ``id``,
+  ``output``, ``error``, ``logs``, ``urls.get``, ``urls.cancel``; ``POST .../{id}/cancel``
+  answers the whole prediction. Any other status is an answer we do not know: a
+  :class:`ProviderDown` (fail over), never a poll until the deadline.
+- replicate-python ``client.py``: ``Authorization: Bearer <token>``, base URL
+  ``https://api.replicate.com``.
+- flux-schnell input schema (replicate.com/black-forest-labs/flux-schnell/versions/c846a699.../api)
+  and flux-dev's: ``prompt``, ``aspect_ratio`` (default ``1:1``), ``num_outputs``, ``seed``,
+  ``output_format`` (webp|jpg|png), ``go_fast`` (default **true**: fp8, and "outputs will not be
+  deterministic when this is enabled, even if you set a seed"), ``megapixels`` (``"1"`` or
+  ``"0.25"``, default ``"1"``). We send ``go_fast: false`` (same request, same picture: the cache
+  promises it) and ``megapixels: "0.25"`` for a request of 512 px or less (a 512x512 image is
+  0.25 MP; it is then not rendered, nor paid, at 1 MP). Output is an array of URIs.
+- replicate/cog-flux: a failed prediction says ``NSFW content detected. Try running it again, or
+  try a different prompt.``
+- Throttling answers 429 ``{"detail": "Request was throttled. Expected available in N seconds."}``;
+  output URLs (on ``replicate.delivery``) expire after an hour, so the image is downloaded at once.
 """
 
 from __future__ import annotations
@@ -55,7 +64,9 @@ REPLICATE_MODELS: Mapping[str, str] = {
     "fast": "black-forest-labs/flux-schnell",
     "standard": "black-forest-labs/flux-dev",
 }
-TERMINAL_STATUSES = frozenset({"succeeded", "failed", "canceled"})
+RUNNING_STATUSES = frozenset({"starting", "processing"})
+TERMINAL_STATUSES = frozenset({"succeeded", "failed", "canceled", "aborted"})
+SMALL_MEGAPIXELS_SIZE = 512  # up to this side, ask for 0.25 MP (512x512) rather than 1 MP
 MAX_PREFER_WAIT = 60  # Replicate's limit for Prefer: wait
 ANSWER_MARGIN_S = 5.0  # after the Prefer: wait, time for the answer (and, within a deadline, a poll)
 
@@ -111,14 +122,21 @@ class ReplicateProvider(HttpProvider):
         self._output_format = output_format
 
     def build_input(self, request: ProviderRequest) -> dict[str, Any]:
-        # 1:1 gives 1024x1024; the service resizes to the requested size.
+        # 1:1 at 1 MP is 1024x1024, at 0.25 MP 512x512; the service resizes to the requested size.
         return {
             "prompt": request.prompt,
             "aspect_ratio": "1:1",
             "seed": request.seed,
             "output_format": self._output_format,
             "num_outputs": 1,
+            "go_fast": False,  # go_fast (the default) is not deterministic even with a seed
+            "megapixels": "0.25" if request.size <= SMALL_MEGAPIXELS_SIZE else "1",
         }
+
+    @staticmethod
+    def rendered_size(size: int) -> int:
+        """The side of the square Replicate renders (and bills) for a request of ``size`` px."""
+        return SMALL_MEGAPIXELS_SIZE if size <= SMALL_MEGAPIXELS_SIZE else 1024
 
     def _generate(self, request: ProviderRequest) -> ProviderResult:
         started = time.perf_counter()
@@ -143,7 +161,8 @@ class ReplicateProvider(HttpProvider):
         )
         prediction = self._wait(prediction, deadline, limit)
         image = self.load_image(self._output_url(prediction))
-        return self.make_result(image, model, request.size, request.size, started)
+        side = self.rendered_size(request.size)
+        return self.make_result(image, model, side, side, started)
 
     # -- queue (webhook mode) ---------------------------------------------------------------
 
@@ -179,7 +198,8 @@ class ReplicateProvider(HttpProvider):
             return None
         model = self.model_for(quality)
         image = self.load_image(self._output_url(prediction))
-        return self.make_result(image, model, size, size, time.perf_counter() if started is None else started)
+        side = self.rendered_size(size)
+        return self.make_result(image, model, side, side, time.perf_counter() if started is None else started)
 
     def cancel(self, prediction_id: str) -> None:
         """Best effort: stop a prediction we no longer wait for."""
@@ -192,10 +212,18 @@ class ReplicateProvider(HttpProvider):
     # -- polling ---------------------------------------------------------------------------
 
     def _status(self, prediction: Mapping[str, Any]) -> str:
+        """The prediction's status, one of the documented ones; anything else is :class:`ProviderDown`
+        with the prediction's id (never a status to poll until the deadline)."""
+        prediction_id = prediction.get("id")
+        self.note_vendor_request_id(prediction_id)
         status = prediction.get("status")
-        if not isinstance(status, str):
-            raise ProviderDown(f"{self.name}: unexpected response shape (no status)")
-        return status
+        if status in RUNNING_STATUSES or status in TERMINAL_STATUSES:
+            return str(status)
+        shown = status if isinstance(status, str) else type(status).__name__
+        raise ProviderDown(
+            f"{self.name}: unexpected prediction status {str(shown)[:40]!r}",
+            vendor_request_id=prediction_id if isinstance(prediction_id, str) else None,
+        )
 
     def _poll_url(self, prediction: Mapping[str, Any]) -> str:
         urls = prediction.get("urls")
@@ -239,8 +267,9 @@ class ReplicateProvider(HttpProvider):
             # Model-side failures (OOM, a bad node) usually pass on a retry.
             reason = message or "no reason given"
             raise RetryableProviderError(f"{self.name}: the prediction failed: {reason}")
-        if status == "canceled":
-            raise RetryableProviderError(f"{self.name}: the prediction was canceled")
+        if status in ("canceled", "aborted"):
+            # aborted: past its deadline before it could start (Replicate had no capacity for it).
+            raise RetryableProviderError(f"{self.name}: the prediction was {status}")
         output = prediction.get("output")
         if isinstance(output, list):
             output = output[0] if output else None

@@ -4,7 +4,7 @@ Candidates, per quality, in order (only the configured adapters that ``supports(
 
 - ``fast``: FLUX.1 [schnell] on fal, then Together, Replicate, RunPod;
 - ``standard``: FLUX.1 [dev] on fal, then Replicate;
-- ``pro``: FLUX1.1 [pro] on fal, then DALL-E 3 on OpenAI (its failover);
+- ``pro``: FLUX1.1 [pro] on fal, then gpt-image-1 on OpenAI (its failover);
 
 then, where configured, the offline procedural renderer as the last resort.
 
@@ -28,9 +28,10 @@ What a failure means (the ``kind`` of :class:`~chalicelib.ports.ProviderError`):
   Lambda until then, without counting as a failure, and the next provider is tried now;
 - ``down`` (unreachable, a 404 model, an answer we cannot use): counts; next provider;
 - ``bad_request``: next provider (it may be that vendor's parameters), not counted;
-- ``auth`` (bad key, no credit): the breaker opens for long (an hour) and an operator alert is
-  logged on ``avatarflow.alerts`` (the provider's name and the adapter's scrubbed message: never
-  a key); next provider;
+- ``auth`` (bad key, no credit, or a model the vendor says does not exist:
+  :class:`~chalicelib.ports.ProviderMisconfigured`): the breaker opens for long (an hour) and an
+  operator alert (``provider_auth`` or ``provider_config``) is logged on ``avatarflow.alerts``
+  (the provider's name and the adapter's scrubbed message: never a key); next provider;
 - ``content_rejected``: raised at once, never tried elsewhere (shopping a refused prompt around
   until some vendor accepts it is exactly what a content policy forbids).
 
@@ -42,7 +43,8 @@ download by then): the time left, less ``attempt_reserve_s`` (8 s by default, fr
 open nor cooling and ``min_attempt_s`` for the offline fallback; but never less than an equal share
 of the time left, nor ``min_attempt_s``. A hanging fal gets 17 s of 25, Together the 8 s left.
 
-Every attempt is published as a :class:`ProviderAttempted` event (metrics count the failures).
+Every attempt is published as a :class:`ProviderAttempted` event (metrics count the failures); a
+failed one is also logged with the vendor's request id (``vendor_request_id``) where it gave one.
 
 A breaker store that cannot be reached never fails a generation: the router then routes as if
 every breaker were closed, and logs it.
@@ -68,6 +70,7 @@ from chalicelib.ports import (
     ProviderDown,
     ProviderError,
     ProviderHealth,
+    ProviderMisconfigured,
     ProviderRequest,
     ProviderResult,
     StoreError,
@@ -239,6 +242,17 @@ class ProviderRouter(ImageProvider):
                 result = self._call(provider, request, ends)
             except ProviderError as exc:
                 latency = (self._monotonic() - started) * 1000
+                log.warning(
+                    "provider %s failed (%s): %s",
+                    provider.name,
+                    exc.kind,
+                    exc,
+                    extra={
+                        "provider": provider.name,
+                        "error_kind": exc.kind,
+                        "vendor_request_id": exc.vendor_request_id,
+                    },
+                )
                 self._note(attempts, Attempt(provider.name, latency, exc.kind))
                 if tracked and self._saturation is not None:
                     self._saturation.note_attempt(provider.name, latency, exc)
@@ -341,7 +355,20 @@ class ProviderRouter(ImageProvider):
             return
         if outcome == "neutral" and before.state(self._now_ms()) == "closed":
             return  # nothing to count, no trial to release
-        if outcome == "auth":
+        if outcome == "auth" and isinstance(error, ProviderMisconfigured):
+            alerts.error(
+                "image provider %s says the model we ask for does not exist (removed or renamed: "
+                "the adapter's model must change); it is skipped for %.0f s",
+                name,
+                self._policy.auth_open_s,
+                extra={
+                    "alert": "provider_config",
+                    "provider": name,
+                    "detail": str(error),
+                    "vendor_request_id": error.vendor_request_id,
+                },
+            )
+        elif outcome == "auth":
             alerts.error(
                 "image provider %s refused our credentials or has no credit left; it is skipped for %.0f s",
                 name,

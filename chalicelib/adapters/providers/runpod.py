@@ -9,7 +9,9 @@ Confirmed against (via the reference search):
   .../status/{job_id}`` re-reads a job; ``POST .../cancel/{job_id}`` cancels it.
 - runpod/runpod-python ``runpod/endpoint/runner.py``: ``Authorization: Bearer <api key>``; a
   runsync answer whose status is not final is followed by polling ``{endpoint}/status/{id}``;
-  final states are COMPLETED, FAILED, CANCELLED, TIMED_OUT (IN_QUEUE and IN_PROGRESS are not).
+  final states are COMPLETED, FAILED, CANCELLED, TIMED_OUT (IN_QUEUE and IN_PROGRESS are not;
+  runpod/docs "Job states" also lists RUNNING). Any other status is :class:`ProviderDown`
+  (checked 2026-12-07).
 - ``output`` is whatever the worker returns. Supported here: ``[{"image": ...}]``,
   ``{"image": ...}``, ``{"images": [...]}`` (items strings or ``{"image"|"url": ...}``) and a bare
   string, where each image is an https URL (on the configured hosts), a ``data:`` URI or raw
@@ -48,6 +50,8 @@ from chalicelib.ports import (
 RUNPOD_MODELS: Mapping[str, str] = {"fast": "flux-schnell", "standard": "flux-dev"}
 RUNPOD_STEPS: Mapping[str, int] = {"flux-schnell": 4, "flux-dev": 28}
 FINAL_STATUSES = frozenset({"COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"})
+# Not final: waiting, or on a worker (RunPod's "Job states" page also names RUNNING).
+RUNNING_STATUSES = frozenset({"IN_QUEUE", "IN_PROGRESS", "RUNNING"})
 ANSWER_MARGIN_S = 5.0  # after the runsync wait, time for the answer (and, within a deadline, a poll)
 
 
@@ -177,10 +181,19 @@ class RunPodProvider(HttpProvider):
     # -- polling ---------------------------------------------------------------------------
 
     def _status(self, job: Mapping[str, Any]) -> str:
+        """The job's status, one of the documented ones; anything else is :class:`ProviderDown`
+        with the job's id (never a status to poll until the deadline)."""
+        job_id = job.get("id")
+        self.note_vendor_request_id(job_id)
         status = job.get("status")
-        if not isinstance(status, str):
-            raise ProviderDown(f"{self.name}: unexpected response shape (no status)")
-        return status.upper()
+        upper = status.upper() if isinstance(status, str) else ""
+        if upper in RUNNING_STATUSES or upper in FINAL_STATUSES:
+            return upper
+        shown = status if isinstance(status, str) else type(status).__name__
+        raise ProviderDown(
+            f"{self.name}: unexpected job status {str(shown)[:40]!r}",
+            vendor_request_id=job_id if isinstance(job_id, str) else None,
+        )
 
     def _wait(self, job: dict[str, Any], deadline: float, limit: float) -> dict[str, Any]:
         """Poll until the job ends; no sleep goes past ``deadline`` (``limit`` s from the start)."""

@@ -10,6 +10,10 @@ Confirmed against (via the reference search):
   ``POST images/generations`` under ``/v1`` with ``prompt``, ``model``, ``seed``, ``n``, ``height``,
   ``width``, ``steps``; each ``data`` item has ``b64_json`` or ``url``. together-py (the newer
   client) types ``response_format: Literal["base64", "url"]``. Auth is ``Authorization: Bearer``.
+- together (the current SDK, 3.x) ``types/image_file.py``, ``image_data_b64.py``, ``image_data_url.py`` (checked
+  2026-12-07): each ``data`` item carries ``type``, ``"b64_json"`` (with ``b64_json``) or
+  ``"url"`` (with ``url``), and ``index``; the answer also has ``id``, ``model`` and
+  ``object: "list"``. The item is read by its ``type``; an unknown ``type`` is :class:`ProviderDown`.
 - Not confirmed in the docs found: the exact shape of Together's NSFW refusal. It is detected
   from the error message ("NSFW", "content policy"...) and from any ``has_nsfw_concepts`` /
   ``nsfw`` flag in a result, which is then never returned.
@@ -51,7 +55,7 @@ class TogetherProvider(HttpProvider):
         self,
         api_key: str | KeyPool,
         *,
-        base_url: str = "https://api.together.xyz",
+        base_url: str = "https://api.together.ai",  # the together SDK's host (api.together.xyz is the old one)
         models: Mapping[str, str] | None = None,
         steps: Mapping[str, int] | None = None,
         timeout: httpx.Timeout | None = None,
@@ -108,8 +112,12 @@ class TogetherProvider(HttpProvider):
         item = as_dict(first_item(payload.get("data"), self.name, "data"), self.name, "data[0]")
         if nsfw_flagged(item):
             raise ContentRejected(f"{self.name}: the safety checker flagged the image")
-        b64 = item.get("b64_json")
-        url = item.get("url")
+        self.note_vendor_request_id(payload.get("id"))
+        kind = item.get("type")
+        if kind not in (None, "b64_json", "url"):
+            raise ProviderDown(f"{self.name}: unexpected image type {str(kind)[:40]!r}")
+        b64 = item.get("b64_json") if kind in (None, "b64_json") else None
+        url = item.get("url") if kind in (None, "url") else None
         if isinstance(b64, str) and b64:
             image = self.load_image(b64, raw_base64=True)
         elif isinstance(url, str) and url:

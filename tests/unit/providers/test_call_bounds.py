@@ -33,7 +33,7 @@ from tests.unit.providers.test_replicate import FakeClock as PollClock
 from tests.unit.providers.test_runpod import BASE as RUNPOD_BASE
 from tests.unit.providers.test_runpod import ENDPOINT, JOB_ID, job
 
-TOGETHER_URL = "https://api.together.xyz/v1/images/generations"
+TOGETHER_URL = "https://api.together.ai/v1/images/generations"
 FAL_URL = "https://fal.run/fal-ai/flux/schnell"
 REPLICATE_CREATE = "https://api.replicate.com/v1/models/black-forest-labs/flux-schnell/predictions"
 IMAGE_URL = "https://v3.fal.media/files/slow/out.png"

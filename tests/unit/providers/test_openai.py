@@ -1,4 +1,4 @@
-"""OpenAIProvider: DALL-E 3 and gpt-image-1 request bodies, b64 results, error shapes (respx)."""
+"""OpenAIProvider: gpt-image-1 request bodies and prices, base64 results, error shapes (respx)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from chalicelib.ports import (
     ProviderBadRequest,
     ProviderDown,
     ProviderError,
+    ProviderMisconfigured,
     RetryableProviderError,
 )
 from tests.unit.providers.helpers import PNG, PNG_B64, body_of, make_request, png_response, public_resolver
@@ -41,15 +42,29 @@ def openai() -> Iterator[OpenAIProvider]:
     provider.close()
 
 
-def test_dall_e_3_b64(router: respx.MockRouter, openai: OpenAIProvider) -> None:
+def gpt_image_answer(quality: str = "medium") -> dict[str, Any]:
+    """An answer of the GPT Image models as the API documents it (always base64)."""
+    return {
+        "created": 1745000000,
+        "background": "opaque",
+        "data": [{"b64_json": PNG_B64}],
+        "output_format": "png",
+        "quality": quality,
+        "size": "1024x1024",
+        "usage": {
+            "input_tokens": 50,
+            "input_tokens_details": {"image_tokens": 0, "text_tokens": 50},
+            "output_tokens": 1056,
+            "total_tokens": 1106,
+        },
+    }
+
+
+def test_pro_is_gpt_image_1_medium_base64_without_response_format(
+    router: respx.MockRouter, openai: OpenAIProvider
+) -> None:
     route = router.post(URL).mock(
-        return_value=httpx.Response(
-            200,
-            json={
-                "created": 1713833628,
-                "data": [{"b64_json": PNG_B64, "revised_prompt": "A watercolor fox."}],
-            },
-        )
+        return_value=httpx.Response(200, json=gpt_image_answer(), headers={"x-request-id": "req_abc"})
     )
     result = openai.generate(make_request("pro", size=512))
 
@@ -57,45 +72,74 @@ def test_dall_e_3_b64(router: respx.MockRouter, openai: OpenAIProvider) -> None:
     assert sent.headers["Authorization"] == f"Bearer {KEY}"
     body = body_of(sent)
     assert body == {
-        "model": "dall-e-3",
+        "model": "gpt-image-1",
         "prompt": "a watercolor portrait of a fox, soft light",
         "n": 1,
         "size": "1024x1024",
-        "quality": "standard",
-        "response_format": "b64_json",
+        "quality": "medium",
+        "output_format": "png",
     }
-    assert "seed" not in body
+    assert "seed" not in body and "response_format" not in body
     assert result.image == PNG
-    assert (result.provider, result.model) == ("openai", "dall-e-3")
-    assert result.cost_usd == pytest.approx(0.04)
-
-
-def test_gpt_image_1_has_no_response_format(router: respx.MockRouter) -> None:
-    provider = OpenAIProvider(KEY, models={"pro": "gpt-image-1"}, resolver=public_resolver)
-    route = router.post(URL).mock(
-        return_value=httpx.Response(
-            200,
-            json={
-                "created": 1745000000,
-                "data": [{"b64_json": PNG_B64}],
-                "usage": {"input_tokens": 50, "output_tokens": 1056, "total_tokens": 1106},
-            },
-        )
-    )
-    result = provider.generate(make_request("pro"))
-    body = body_of(route.calls.last.request)
-    assert "response_format" not in body
-    assert body["quality"] == "medium"
-    assert result.model == "gpt-image-1"
+    assert (result.provider, result.model) == ("openai", "gpt-image-1")
     assert result.cost_usd == pytest.approx(0.042)
 
 
-def test_url_answer_is_fetched_from_the_blob_host(router: respx.MockRouter, openai: OpenAIProvider) -> None:
+@pytest.mark.parametrize(
+    ("quality", "gpt_quality", "cost"), [("fast", "low", 0.011), ("standard", "medium", 0.042)]
+)
+def test_each_tier_has_its_gpt_image_quality_and_price(
+    router: respx.MockRouter, openai: OpenAIProvider, quality: str, gpt_quality: str, cost: float
+) -> None:
+    route = router.post(URL).mock(return_value=httpx.Response(200, json=gpt_image_answer(gpt_quality)))
+    result = openai.generate(make_request(quality))
+    assert body_of(route.calls.last.request)["quality"] == gpt_quality
+    assert result.cost_usd == pytest.approx(cost)
+
+
+def test_high_quality_is_priced_as_high(router: respx.MockRouter) -> None:
+    provider = OpenAIProvider(KEY, qualities={"pro": "high"}, resolver=public_resolver)
+    route = router.post(URL).mock(return_value=httpx.Response(200, json=gpt_image_answer("high")))
+    result = provider.generate(make_request("pro"))
+    assert body_of(route.calls.last.request)["quality"] == "high"
+    assert result.cost_usd == pytest.approx(0.167)
+
+
+@pytest.mark.parametrize("status", [404, 400])
+def test_model_not_found_is_a_configuration_error_with_the_request_id(
+    router: respx.MockRouter, status: int
+) -> None:
+    provider = OpenAIProvider(KEY, models={"pro": "dall-e-3"}, resolver=public_resolver)
+    router.post(URL).mock(
+        return_value=httpx.Response(
+            status,
+            headers={"x-request-id": "req_0123456789"},
+            json=error(
+                "model_not_found", "The model `dall-e-3` does not exist or you do not have access to it."
+            ),
+        )
+    )
+    with pytest.raises(ProviderMisconfigured) as caught:
+        provider.generate(make_request("pro"))
+    assert caught.value.kind == "auth"  # the breaker opens for long and an operator is alerted
+    assert caught.value.vendor_request_id == "req_0123456789"
+    assert "dall-e-3" in str(caught.value)
+
+
+def test_a_url_answer_is_an_unknown_shape_not_a_download(
+    router: respx.MockRouter, openai: OpenAIProvider
+) -> None:
     image_url = "https://oaidalleapiprodscus.blob.core.windows.net/private/org-x/img-abc.png?st=2024&sig=SAS"
-    router.post(URL).mock(return_value=httpx.Response(200, json={"created": 1, "data": [{"url": image_url}]}))
+    router.post(URL).mock(
+        return_value=httpx.Response(
+            200, headers={"x-request-id": "req_url"}, json={"created": 1, "data": [{"url": image_url}]}
+        )
+    )
     blob = router.get(image_url).mock(return_value=png_response())
-    assert openai.generate(make_request("pro")).image == PNG
-    assert blob.called
+    with pytest.raises(ProviderDown) as caught:
+        openai.generate(make_request("pro"))
+    assert caught.value.vendor_request_id == "req_url"
+    assert not blob.called
 
 
 @pytest.mark.parametrize(
@@ -158,7 +202,7 @@ def test_rate_limit_429_is_retryable_with_retry_after(
     [
         (401, error("invalid_api_key", "Incorrect API key provided: sk-proj-****cdef."), ProviderAuthError),
         (400, error("billing_hard_limit_reached", "Billing hard limit has been reached"), ProviderAuthError),
-        (400, error(None, "Invalid size: 512x512 is not supported by dall-e-3"), ProviderBadRequest),
+        (400, error(None, "Invalid size: 512x512 is not supported by gpt-image-1"), ProviderBadRequest),
         (
             500,
             error(None, "The server had an error while processing your request.", "server_error"),
@@ -196,13 +240,3 @@ def test_malformed_answers_are_provider_errors(
     with pytest.raises(ProviderError) as caught:
         openai.generate(make_request("pro"))
     assert not isinstance(caught.value, KeyError)
-
-
-def test_url_on_a_foreign_host_is_refused(router: respx.MockRouter, openai: OpenAIProvider) -> None:
-    router.post(URL).mock(
-        return_value=httpx.Response(200, json={"created": 1, "data": [{"url": "https://127.0.0.1/x.png"}]})
-    )
-    local = router.get("https://127.0.0.1/x.png").mock(return_value=png_response())
-    with pytest.raises(ProviderDown):
-        openai.generate(make_request("pro"))
-    assert not local.called

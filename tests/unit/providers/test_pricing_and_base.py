@@ -30,8 +30,11 @@ from chalicelib.adapters.providers.pricing import (
         ("replicate", "black-forest-labs/flux-schnell", 1024, 0.003),
         ("replicate", "black-forest-labs/flux-dev", 512, 0.025),
         ("together", "black-forest-labs/FLUX.1-schnell", 1024, 0.0027),
-        ("openai", "dall-e-3", 1024, 0.04),
-        ("openai", "gpt-image-1", 1024, 0.042),
+        ("openai", "gpt-image-1 low 1024x1024", 1024, 0.011),
+        ("openai", "gpt-image-1 medium 1024x1024", 1024, 0.042),
+        ("openai", "gpt-image-1 high 1024x1024", 1024, 0.167),
+        ("openai", "gpt-image-1 high 1536x1024", 1024, 0.25),
+        ("openai", "a-future-gpt-image-model medium 1024x1024", 1024, 0.25),  # over-counted until priced
         ("runpod", "flux-schnell", 1024, 0.0),
         ("nobody", "nothing", 1024, 0.0),
     ],
@@ -80,8 +83,9 @@ def test_invalid_overrides_are_value_errors(bad: str) -> None:
 
 
 def test_empty_overrides_are_the_defaults() -> None:
-    assert load_prices(None).cost_usd("openai", "dall-e-3", 1024, 1024) == pytest.approx(0.04)
-    assert load_prices("  ").cost_usd("openai", "dall-e-3", 1024, 1024) == pytest.approx(0.04)
+    key = "gpt-image-1 medium 1024x1024"
+    assert load_prices(None).cost_usd("openai", key, 1024, 1024) == pytest.approx(0.042)
+    assert load_prices("  ").cost_usd("openai", key, 1024, 1024) == pytest.approx(0.042)
 
 
 # -- plumbing ------------------------------------------------------------------------------------

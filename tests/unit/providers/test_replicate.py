@@ -108,6 +108,8 @@ def test_prefer_wait_returns_the_finished_prediction(
             "seed": 424242,
             "output_format": "png",
             "num_outputs": 1,
+            "go_fast": False,
+            "megapixels": "0.25",
         }
     }
     assert image.called and not poll.called
@@ -297,3 +299,75 @@ def test_token_is_scrubbed(router: respx.MockRouter, replicate: ReplicateProvide
 def test_prefer_wait_is_capped_at_60() -> None:
     provider = ReplicateProvider(TOKEN, wait_seconds=600)
     assert provider._wait_seconds == 60
+
+
+# -- issue 24: every documented status, go_fast and megapixels ------------------------------------
+
+
+def test_an_aborted_prediction_ends_the_call_at_once_and_fails_over(
+    router: respx.MockRouter, replicate: ReplicateProvider, clock: FakeClock
+) -> None:
+    """``aborted`` (past its deadline before it could start) is final: no poll until our deadline."""
+    router.post(CREATE_SCHNELL).mock(return_value=httpx.Response(201, json=prediction("starting")))
+    poll = router.get(GET_URL).mock(return_value=httpx.Response(200, json=prediction("aborted")))
+    with pytest.raises(RetryableProviderError, match="aborted") as caught:
+        replicate.generate(make_request("fast"))
+    assert poll.call_count == 1
+    assert sum(clock.sleeps) < 1.0  # one poll interval, not the 30 s deadline
+    assert caught.value.vendor_request_id == PREDICTION_ID
+
+
+def test_starting_after_the_wait_then_processing_then_succeeded(
+    router: respx.MockRouter, replicate: ReplicateProvider
+) -> None:
+    """``Prefer: wait`` may answer before the prediction ends: ``starting`` is polled to the end."""
+    router.post(CREATE_SCHNELL).mock(return_value=httpx.Response(201, json=prediction("starting")))
+    router.get(GET_URL).mock(
+        side_effect=[
+            httpx.Response(200, json=prediction("processing")),
+            httpx.Response(200, json=prediction("succeeded", [OUTPUT_URL])),
+        ]
+    )
+    router.get(OUTPUT_URL).mock(return_value=png_response())
+    assert replicate.generate(make_request("fast")).image == PNG
+
+
+@pytest.mark.parametrize("status", ["exploded", "", None, 7])
+def test_an_unknown_status_is_provider_down_with_the_prediction_id_not_a_poll(
+    router: respx.MockRouter, replicate: ReplicateProvider, clock: FakeClock, status: Any
+) -> None:
+    router.post(CREATE_SCHNELL).mock(return_value=httpx.Response(201, json=prediction("starting")))
+    poll = router.get(GET_URL).mock(
+        return_value=httpx.Response(200, json={**prediction("x"), "status": status})
+    )
+    with pytest.raises(ProviderDown, match="unexpected prediction status") as caught:
+        replicate.generate(make_request("fast"))
+    assert poll.call_count == 1 and len(clock.sleeps) == 1
+    assert caught.value.vendor_request_id == PREDICTION_ID
+
+
+@pytest.mark.parametrize(
+    ("size", "megapixels", "cost"), [(512, "0.25", 0.003), (256, "0.25", 0.003), (1024, "1", 0.003)]
+)
+def test_go_fast_is_off_and_megapixels_match_the_size(
+    router: respx.MockRouter, replicate: ReplicateProvider, size: int, megapixels: str, cost: float
+) -> None:
+    """go_fast (Replicate's default) gives different pictures for one seed; 512 px is 0.25 MP."""
+    create = router.post(CREATE_SCHNELL).mock(
+        return_value=httpx.Response(201, json=prediction("succeeded", [OUTPUT_URL]))
+    )
+    router.get(OUTPUT_URL).mock(return_value=png_response())
+    result = replicate.generate(make_request("fast", size=size))
+    sent = body_of(create.calls.last.request)["input"]
+    assert sent["go_fast"] is False
+    assert sent["megapixels"] == megapixels
+    assert result.cost_usd == pytest.approx(cost)
+
+
+def test_the_same_request_sends_the_same_input() -> None:
+    """What the cache relies on: one request, one input (seed included), every time."""
+    provider = ReplicateProvider(TOKEN)
+    assert provider.build_input(make_request("standard", size=512)) == provider.build_input(
+        make_request("standard", size=512)
+    )
+    provider.close()

@@ -21,7 +21,7 @@ from chalicelib.ports import (
 from tests.unit.providers.helpers import PNG, PNG_B64, body_of, make_request, png_response, public_resolver
 
 KEY = "tgp_v1_TestKey0123456789"
-URL = "https://api.together.xyz/v1/images/generations"
+URL = "https://api.together.ai/v1/images/generations"
 
 
 def answer(item: dict[str, Any], model: str = "black-forest-labs/FLUX.1-schnell") -> dict[str, Any]:
