@@ -113,8 +113,6 @@ def wire_generations(c: Collaborators) -> GenerationUseCases:
     dispatch = Dispatch(
         generations=generations,
         queue=c.queue,
-        finish=finish,
-        gallery=c.gallery,
         policy=policy,
         provider_healthy=ProviderHealthCheck(store.breakers, c.provider, clock=clock),
     )
