@@ -51,7 +51,7 @@ class StallsAfterAdmission:
 def stalling(store: RedisStateStore, objects: LocalObjectStore, tmp_path: Path) -> Any:
     def make(**knobs: Any) -> tuple[UseCases, StallsAfterAdmission]:
         client = StallsAfterAdmission(store.keyspace.client)
-        faulty = RedisStateStore(client, prefix=store.keyspace.prefix)  # type: ignore[arg-type]
+        faulty = RedisStateStore(client, prefix=store.keyspace.prefix)
         return wire(faulty, objects, tmp_path / "objects", **knobs), client
 
     return make
