@@ -7,7 +7,8 @@ that claimed its job to run it at once died before it ran (its lease runs out, n
 Nothing would pick such a job up until the reaper fails it at its deadline. The sweep (part of each
 reaper pass) reads the open jobs admitted at least :data:`SWEEP_AFTER_S` ago, the most recent first,
 and puts on its lane each one that nobody holds: ``queued``, or ``running`` with its lease run out,
-and not at a provider (the webhook or the poller ends those).
+and not at a provider (the webhook or the poller ends those). A queued job in a lane with messages
+waiting is left alone for :data:`BACKLOG_GRACE_S` (it is most likely one of them).
 
 Idempotent: the lane's claim (``claim.lua``) lets one worker run a job, so a job dispatched twice (it
 was only waiting in a busy lane) still calls its provider once; a marker keeps the sweep from
@@ -25,6 +26,9 @@ log = logging.getLogger(__name__)
 
 SWEEP_AFTER_S = 30.0  # a job nothing has picked up this long after its admission is dispatched
 SWEPT_TTL_S = 300  # the same job is dispatched by the sweep at most once in this time
+# A queued job in a lane that has messages waiting may only be waiting its turn: a second message
+# would join the same line and add work, not speed. It is dispatched once it has waited this long.
+BACKLOG_GRACE_S = 300.0
 
 
 class DispatchUndispatched:
@@ -73,8 +77,15 @@ class DispatchUndispatched:
             return "at_provider"
         if generation.status == "running" and generation.lease_until_ms > now_ms:
             return "held"
-        if generation.created_epoch * 1000 > admitted_by:
+        admitted_ms = generation.created_epoch * 1000
+        if admitted_ms > admitted_by:
             return "recent"  # a deadline from another setting: not 30 s old yet
+        if (
+            generation.status == "queued"
+            and now_ms - admitted_ms < BACKLOG_GRACE_S * 1000
+            and self._queue.depth(generation.lane) > 0
+        ):
+            return "backlog"
         marker = f"swept:{generation_id}"
         if not self._kv.set_once(marker, "1", SWEPT_TTL_S):
             return "swept"  # dispatched by a sweep a moment ago: its worker has not claimed it yet

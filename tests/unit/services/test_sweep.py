@@ -3,7 +3,7 @@ at its deadline), once, and a job dispatched twice still calls its provider once
 
 from __future__ import annotations
 
-from chalicelib.services.sweep import SWEEP_AFTER_S, SWEPT_TTL_S
+from chalicelib.services.sweep import BACKLOG_GRACE_S, SWEEP_AFTER_S, SWEPT_TTL_S
 from tests.unit.services.fakes import FakeQueuedProvider
 from tests.unit.services.wiring import USER, Build, UseCases
 
@@ -89,3 +89,15 @@ def test_jobs_running_or_at_a_provider_are_left_alone(build: Build) -> None:
     assert "sweep:dispatched" not in use_cases.reaper.reap()  # (the late webhook's job is polled)
     assert use_cases.queue.jobs() == []
     assert use_cases.record(held.id).status == "running"
+
+
+def test_a_queued_job_in_a_backed_up_lane_waits_its_turn_before_the_sweep_dispatches_it(
+    use_cases: UseCases,
+) -> None:
+    generation = use_cases.admit(USER)
+    use_cases.queue.depths["free"] = 40  # its message is most likely among these
+    use_cases.clock.advance(SWEEP_AFTER_S + 1)
+    assert use_cases.reaper.reap() == {}
+    use_cases.clock.advance(BACKLOG_GRACE_S)
+    assert use_cases.reaper.reap() == {"sweep:dispatched": 1}
+    assert use_cases.queue.jobs() == [generation.id]
