@@ -45,6 +45,7 @@ from chalicelib.services.run_at_provider import RunAtProvider
 from chalicelib.services.run_in_request import RunInRequest
 from chalicelib.services.run_job import RunJob
 from chalicelib.services.submit import SubmitToProvider
+from chalicelib.services.sweep import DispatchUndispatched
 from chalicelib.services.views import GenerationView
 from chalicelib.services.waiting import WaitForGeneration
 from chalicelib.services.webhooks import ReceiveWebhook
@@ -112,8 +113,6 @@ def wire_generations(c: Collaborators) -> GenerationUseCases:
     dispatch = Dispatch(
         generations=generations,
         queue=c.queue,
-        finish=finish,
-        gallery=c.gallery,
         policy=policy,
         provider_healthy=ProviderHealthCheck(store.breakers, c.provider, clock=clock),
     )
@@ -215,6 +214,14 @@ def wire_generations(c: Collaborators) -> GenerationUseCases:
             finish=finish,
             callbacks=callbacks,
             clock=clock,
+            sweep=DispatchUndispatched(
+                generations=generations,
+                timers=store.timers,
+                queue=c.queue,
+                kv=store.kv,
+                job_deadline_s=policy.job_deadline_s,
+                clock=clock,
+            ),
         ),
         batches=BatchService(
             generations=generations,

@@ -20,6 +20,7 @@ AdmitOutcome = Literal[
     "rate_limited",
     "idempotency_conflict",
     "budget_exhausted",
+    "expired",  # the script ran after its caller had given up (act_by_ms): it changed nothing
 ]
 
 
@@ -59,6 +60,11 @@ class AdmitRequest:
     # request hash less the experiment's arm), so that a retry is replayed, not refused as another
     # body, even if the arm's share changed in between. None: the generation's request hash.
     body_hash: str | None = None
+    # The time (epoch ms, by the store's clock) past which the store must not act on the request:
+    # its caller has given up on the call and answered 503, so a late execution (a store that
+    # stalled, the command queued meanwhile) must change nothing. None: the adapter's default, a
+    # little less than its own call budget from now.
+    act_by_ms: int | None = None
 
 
 @dataclass(frozen=True)

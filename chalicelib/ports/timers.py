@@ -16,6 +16,11 @@ class JobTimers(Protocol):
         ``followers`` (ended jobs whose joined requests are still to be ended)."""
         ...
 
+    def due_between(self, timer: TimerKind, from_ms: int, to_ms: int, limit: int = 100) -> list[str]:
+        """Ids whose timer falls in ``[from_ms, to_ms]``, latest first (the dispatch sweep reads
+        the ``deadline`` timer this way: jobs admitted a while ago, the most recent first)."""
+        ...
+
     def schedule(self, timer: TimerKind, generation_id: str, at_ms: int | None) -> None:
         """Set a ``poll`` or ``callback`` timer of a job to ``at_ms``, or cancel it with None (a
         stale ``deadline`` entry can only be cancelled: deadlines are set when a job is admitted)."""

@@ -174,8 +174,12 @@ class Admission:
         )
         try:
             result = self._generations.admit(request)
+            if result.outcome == "expired":  # the store ran it too late: it changed nothing
+                raise StoreError("the store ran the admission past its time")
         except StoreError as exc:
             # Quotas fail closed; the gallery (read from the object store) still offers a way out.
+            # The store acts on an admission only within its call's time (admit.lua), so this 503
+            # means nothing was charged or created: a retry is safe.
             raise StoreUnavailable(
                 "The service cannot check quotas right now; pick from the gallery or retry shortly.",
                 retry_after=5,

@@ -1,8 +1,9 @@
 """Handing admitted jobs to their lanes, and deciding whether a request may wait for its job.
 
-Nothing is lost on the way: a job that cannot be queued ends at once, failed and refunded, and
-the client is told (503); a job whose attempt failed is released and queued again, or failed if
-that is impossible too.
+Nothing is lost on the way, and an admitted request is never told it was not done: a job that
+cannot be queued now (the queue or the store failed) stays queued, answered 202 with its id, and
+the dispatch sweep (``services/sweep.py``) puts it on its lane 30 s on; a job whose attempt failed
+is released and queued again, likewise.
 """
 
 from __future__ import annotations
@@ -10,16 +11,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from chalicelib.domain.errors import ProviderUnavailable
-from chalicelib.domain.generation import Failure, Generation
-from chalicelib.ports import GenerationStore, JobQueue
-from chalicelib.services.finish import FinishGeneration
-from chalicelib.services.gallery import GalleryService
+from chalicelib.domain.generation import Generation
+from chalicelib.ports import GenerationStore, JobQueue, StoreError
 from chalicelib.services.policy import GenerationPolicy
 
 log = logging.getLogger(__name__)
-
-NOT_QUEUED = Failure("internal", "The job could not be queued.")
 
 
 class Dispatch:
@@ -30,15 +26,11 @@ class Dispatch:
         *,
         generations: GenerationStore,
         queue: JobQueue,
-        finish: FinishGeneration,
-        gallery: GalleryService,
         policy: GenerationPolicy,
         provider_healthy: Callable[[str], bool],
     ) -> None:
         self._generations = generations
         self._queue = queue
-        self._finish = finish
-        self._gallery = gallery
         self._policy = policy
         self._provider_healthy = provider_healthy
 
@@ -52,17 +44,14 @@ class Dispatch:
         return self._provider_healthy(quality)
 
     def enqueue(self, generation: Generation) -> None:
-        """Queue a job on its lane; if that fails, fail the job (refunded) and raise a 503."""
+        """Queue a job on its lane. It is admitted and charged: if the queue fails, it stays
+        queued and the dispatch sweep queues it (never a refusal of a request already admitted)."""
         try:
             self._queue.enqueue(generation.id, generation.lane)
-        except Exception as exc:
-            log.exception("enqueue failed", extra={"job_id": generation.id})
-            self._finish.fail(generation, NOT_QUEUED)
-            raise ProviderUnavailable(
-                "The generation could not be queued; it was not charged.",
-                retry_after=30,
-                suggestions=self._gallery.suggest(generation.style, generation.prompt),
-            ) from exc
+        except Exception:
+            log.exception(
+                "enqueue failed; the dispatch sweep queues the job", extra={"job_id": generation.id}
+            )
 
     def hand_over(self, generation: Generation) -> None:
         """A job still running in this request when it answers: with a durable queue, the lane
@@ -76,11 +65,19 @@ class Dispatch:
             log.warning("could not hand a running job to its lane", extra={"job_id": generation.id})
 
     def requeue(self, generation: Generation, exc: BaseException) -> None:
-        """Release a job whose attempt failed and put it back on its lane (fail it if impossible)."""
-        if not self._generations.release(generation.id):
+        """Release a job whose attempt failed and put it back on its lane. Whatever fails on the
+        way (the store, the queue), the job is left for the dispatch sweep, which queues it once
+        nobody holds it: never failed for a fault of ours, never an error for the request."""
+        try:
+            if not self._generations.release(generation.id):
+                return
+        except StoreError:
+            log.warning("could not release a job; its lease runs out first", extra={"job_id": generation.id})
             return
         try:
             self._queue.enqueue(generation.id, generation.lane)
         except Exception:
-            log.exception("could not requeue a job", extra={"job_id": generation.id})
-            self._finish.fail_for(generation, exc)
+            log.exception(
+                "could not requeue a job; the dispatch sweep queues it",
+                extra={"job_id": generation.id, "attempt_error": type(exc).__name__},
+            )

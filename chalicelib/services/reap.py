@@ -1,5 +1,6 @@
 """The reaper: nothing left behind. One bounded pass (the schedule, or a thread in the local stage):
 
+- dispatches the jobs admitted but never picked up 30 s on (``services/sweep.py``);
 - polls the webhook-mode jobs whose webhook is late (the polling fallback), with a growing gap;
 - ends every job still open past its deadline (one last poll, else failed and refunded);
 - ends the joined requests a job's finisher left (it stopped between two chunks);
@@ -20,6 +21,7 @@ from chalicelib.services.callbacks import DeliverCallback
 from chalicelib.services.collect import CollectResult
 from chalicelib.services.finish import FinishGeneration
 from chalicelib.services.submit import SubmitToProvider
+from chalicelib.services.sweep import DispatchUndispatched
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +45,9 @@ class Reaper:
         finish: FinishGeneration,
         callbacks: DeliverCallback,
         clock: Clock,
+        sweep: DispatchUndispatched | None = None,
     ) -> None:
+        self._sweep = sweep
         self._generations = generations
         self._timers = timers
         self._queue = queue
@@ -54,9 +58,19 @@ class Reaper:
         self._clock = clock
 
     def reap(self, *, limit: int = 100, budget_s: float = 45.0) -> dict[str, int]:
-        """One pass: due polls, expired jobs, due callbacks (bounded in items and in time)."""
+        """One pass: undispatched jobs, due polls, expired jobs, due callbacks (bounded in items
+        and in time)."""
         stop = self._clock.monotonic() + budget_s
         counts: dict[str, int] = {}
+        if self._sweep is not None:
+            try:
+                swept = self._sweep.sweep(limit)
+            except Exception:  # the store is down: the steps below say so too
+                log.exception("dispatch sweep failed")
+                swept = {"error": 1}
+            for outcome, n in swept.items():
+                if outcome in ("dispatched", "error"):  # the rest is the normal state of open jobs
+                    counts[f"sweep:{outcome}"] = n
 
         def run(timer: TimerKind, action: Callable[[str], str]) -> None:
             for generation_id in self._timers.due(timer, self._now_ms(), limit):

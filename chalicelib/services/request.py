@@ -7,6 +7,7 @@ A request identical to one in flight joins it and waits for the same result; a r
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from chalicelib.domain import models
@@ -14,6 +15,7 @@ from chalicelib.domain.errors import ContentRejected, ProviderUnavailable, RateL
 from chalicelib.domain.generation import Generation
 from chalicelib.domain.identity import Identity
 from chalicelib.domain.similarity import SimilarResult
+from chalicelib.ports import StoreError
 from chalicelib.services.admission import Admission
 from chalicelib.services.dispatch import Dispatch
 from chalicelib.services.gallery import GalleryService
@@ -21,6 +23,8 @@ from chalicelib.services.policy import GenerationPolicy
 from chalicelib.services.run_in_request import Reservation, RunInRequest
 from chalicelib.services.views import GenerationView
 from chalicelib.services.waiting import WaitForGeneration
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,13 @@ class RequestGeneration:
         except ProviderUnavailable as exc:
             exc.rate_limit = exc.rate_limit or rate_limit
             raise
+        except StoreError:
+            # Admitted and charged: a later step that failed (the store stalled while the job ran,
+            # was handed over or waited for) is no reason to say it was not done. The job is
+            # answered as it is (202 with its id); its lane, or the dispatch sweep, finishes it.
+            log.warning(
+                "a step after admission failed; answering the job as open", extra={"job_id": generation.id}
+            )
         return self._answer(generation, rate_limit, admitted.similar)
 
     def _reserve(

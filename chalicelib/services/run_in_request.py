@@ -122,7 +122,10 @@ class RunInRequest:
             return claimed
         if ended is not None:
             return ended  # as this call ended it: no need to read it back
-        return self._generations.get(claimed.id) or claimed
+        try:
+            return self._generations.get(claimed.id) or claimed
+        except StoreError:
+            return claimed  # admitted: answered as it is (202), never as not done
 
 
 __all__ = ["Reservation", "RunInRequest"]

@@ -113,6 +113,8 @@ def admit(
     at: int | None = None,
     generation_id: str | None = None,
     body_hash: str | None = None,
+    act_by: int | None = None,
+    claim_lease_ms: int | None = None,
 ) -> AdmitResult:
     at = now_ms() if at is None else at
     gid = generation_id or gen_id()
@@ -128,6 +130,8 @@ def admit(
             deadline_ms=at + 900_000,
             idempotency_key=idem,
             body_hash=body_hash,
+            act_by_ms=act_by,
+            claim_lease_ms=claim_lease_ms,
         )
     )
 
@@ -292,6 +296,35 @@ def test_an_idempotency_key_is_bound_to_the_body_not_to_the_arm_in_the_request_h
     assert again.outcome == "replayed" and again.generation is not None and again.generation.id == first
     assert admit(store, "u1", "h2", idem="key-1", body_hash="b2").outcome == "idempotency_conflict"
     assert store.counters.quota_counts(["q:u1:hour"]) == [1]
+
+
+def _stored_keys(backend: Backend) -> list[str]:
+    return sorted(str(k) for k in backend.raw.command("KEYS", backend.prefix + "*"))
+
+
+@pytest.mark.parametrize("claimed", [False, True], ids=["queued", "claimed"])
+def test_an_admission_run_after_its_caller_gave_up_changes_nothing(backend: Backend, claimed: bool) -> None:
+    # The store stalled (SIGSTOP) with the admit call queued; the caller answered 503 and the script
+    # runs when the store resumes, past the time it was sent with (the store's clock): a no-op.
+    store = backend.store
+    late = admit(
+        store, "u1", "h1", idem="key-1", act_by=now_ms() - 1, claim_lease_ms=60_000 if claimed else None
+    )
+    assert late.outcome == "expired"
+    assert late.generation is None
+    # No generation, no charge, no rate count, no in-flight claim, no idempotency entry, no open job.
+    assert _stored_keys(backend) == []
+    assert store.generations.open_ids() == []
+    # The client's retry with the same Idempotency-Key creates the job once; the next replays it.
+    first = created_id(admit(store, "u1", "h1", idem="key-1", act_by=now_ms() + 60_000))
+    again = admit(store, "u1", "h1", idem="key-1")
+    assert again.outcome == "replayed" and again.generation is not None and again.generation.id == first
+    assert store.counters.quota_counts(["q:u1:hour", "q:u1:day"]) == [1, 1]
+
+
+def test_an_admission_within_its_time_acts_and_the_default_time_is_in_the_future(backend: Backend) -> None:
+    assert admit(backend.store, "u1", "h1", act_by=now_ms() + 5_000).outcome == "created"
+    assert admit(backend.store, "u2", "h2").outcome == "created"  # the adapter's default time
 
 
 # -- claim and finish -------------------------------------------------------------------------------

@@ -126,6 +126,18 @@ def test_deadlines_list_open_jobs_past_due_earliest_first(backend: Backend) -> N
         store.timers.schedule("deadline", later, at)
 
 
+def test_timers_between_two_times_latest_first(backend: Backend) -> None:
+    store = backend.store
+    at = now_ms()
+    old = new_job(store, "db1", at=at - 60_000)  # deadline at + 840 s
+    newer = new_job(store, "db2", at=at - 40_000)  # at + 860 s
+    fresh = new_job(store, "db3", at=at)  # at + 900 s
+    assert store.timers.due_between("deadline", at, at + 870_000) == [newer, old]
+    assert store.timers.due_between("deadline", at, at + 870_000, limit=1) == [newer]
+    assert store.timers.due_between("deadline", at + 850_000, at + 900_000) == [fresh, newer]
+    assert store.timers.due_between("deadline", at + 901_000, at + 999_000) == []
+
+
 def test_ending_a_job_with_a_callback_url_schedules_its_callback_and_its_followers(backend: Backend) -> None:
     store = backend.store
     at = now_ms()

@@ -255,23 +255,23 @@ def test_a_retry_after_a_lost_reply_runs_the_job_and_charges_once(client: Any, c
     assert all(w["remaining"] == 4 for w in quota["limits"])
 
 
-def test_a_job_that_cannot_be_queued_is_a_full_503_and_refunded(
+def test_a_job_that_cannot_be_queued_is_still_a_202_and_left_to_the_dispatch_sweep(
     client: Any, container: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Admitted and charged: the request is not told it was not done (the sweep queues it 30 s on).
     def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("queue unreachable")
 
     monkeypatch.setattr(container.queue, "enqueue", broken)
     headers = {**auth("unqueued", "free"), "Prefer": "respond-async"}
-    refused = post(client, {"style": "anime", "variation": 3}, headers)
-    assert refused.status_code == 503
-    assert refused.json_body["error"]["code"] == "provider_unavailable"
-    # Like every 503 of this route: Retry-After, the rate headers and gallery suggestions.
-    assert int(refused.headers["Retry-After"]) >= 1
-    assert {"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"} <= set(refused.headers)
-    assert refused.json_body["suggestions"]
+    accepted = post(client, {"style": "anime", "variation": 3}, headers)
+    assert accepted.status_code == 202, accepted.json_body
+    assert accepted.json_body["status"] == "queued"
+    assert accepted.headers["Location"].endswith(f"/v1/generations/{accepted.json_body['id']}")
+    assert {"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"} <= set(accepted.headers)
     quota = client.http.get("/v1/me/quota", headers=auth("unqueued", "free")).json_body
-    assert all(w["remaining"] == 5 for w in quota["limits"])
+    assert all(w["remaining"] == 4 for w in quota["limits"])
+    assert accepted.json_body["id"] in container.store.generations.open_ids()
 
 
 def test_a_job_the_request_cannot_start_goes_to_its_lane(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import time
 from collections.abc import Sequence
 
 from chalicelib.adapters.store.client import Arg
@@ -37,6 +38,11 @@ WAKE_TTL_SECONDS = 120  # a waiter arriving late (up to the longest wait) still 
 # (bench/followers.py measures it at 10,000 followers).
 FOLLOWER_CHUNK = 200
 FOLLOWERS_REAPER_DELAY_MS = 60_000
+# The admit script acts only this long after it was sent, by the store's clock: past it the caller
+# has given up (the embedded client's socket timeout is 2 s, the Upstash client's budget 2.8 s) and
+# answered 503, so a late run changes nothing. The rest of the budget covers the reply's way back
+# and the skew between the two clocks (NTP-synchronised: milliseconds).
+ADMIT_ACT_WITHIN_MS = 1500
 TOKEN_FIELDS = 6  # status, completed_at, images, provider, error code, error message (finish.lua)
 
 
@@ -59,9 +65,12 @@ def _similar(reply: str) -> tuple[SimilarResult, ...]:
 class RedisGenerations:
     """:class:`chalicelib.ports.GenerationStore` on Redis."""
 
-    def __init__(self, keys: Keyspace, record_ttl_s: int = RECORD_TTL_SECONDS) -> None:
+    def __init__(
+        self, keys: Keyspace, record_ttl_s: int = RECORD_TTL_SECONDS, act_within_ms: int = ADMIT_ACT_WITHIN_MS
+    ) -> None:
         self._keys = keys
         self._record_ttl = record_ttl_s
+        self._act_within_ms = act_within_ms
 
     # -- the hot path --------------------------------------------------------------------------
     def admit(self, request: AdmitRequest) -> AdmitResult:
@@ -121,6 +130,10 @@ class RedisGenerations:
         for name, value in record.items():
             args += [name, value]
         args.append(request.body_hash or new.request_hash)  # what the idempotency entry binds the key to
+        act_by = request.act_by_ms
+        if act_by is None:  # the wall clock, not the use case's: the store compares it with its own
+            act_by = int(time.time() * 1000) + self._act_within_ms
+        args.append(act_by)
         reply = keys.client.run_script(script("admit"), script_keys, args)
         try:
             return AdmitResult(

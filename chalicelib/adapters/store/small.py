@@ -79,6 +79,12 @@ class RedisTimers:
         )
         return [text(v) for v in reply or []]
 
+    def due_between(self, timer: TimerKind, from_ms: int, to_ms: int, limit: int = 100) -> list[str]:
+        reply = self._keys.client.command(
+            "ZREVRANGEBYSCORE", self._keys.timer(timer), int(to_ms), int(from_ms), "LIMIT", 0, max(1, limit)
+        )
+        return [text(v) for v in reply or []]
+
     def schedule(self, timer: TimerKind, generation_id: str, at_ms: int | None) -> None:
         if timer == "deadline" and at_ms is not None:
             raise ValueError("deadlines are set when a job is admitted (only a stale one is removed)")

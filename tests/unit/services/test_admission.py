@@ -22,7 +22,7 @@ from chalicelib.domain.events import GenerationAdmitted
 from chalicelib.domain.periods import spend_keys
 from chalicelib.domain.tiers import load_tiers
 from chalicelib.ports import AdmitRequest, AdmitResult, StoreError
-from chalicelib.services.admission import Admission
+from chalicelib.services.admission import Admission, window_charges
 from tests.unit.services.wiring import ANONYMOUS, API_KEY, OTHER_USER, PREMIUM, USER, Build, UseCases, request
 
 
@@ -213,3 +213,31 @@ def test_a_store_failure_fails_closed_with_gallery_suggestions(
     assert refused.value.suggestions and refused.value.suggestions[0]["style"] == "oil"
     assert isinstance(refused.value.__cause__, StoreError)
     assert use_cases.events.events == []
+
+
+class LateGenerations(RedisGenerations):
+    """A store that ran the admission after the time it was sent with (admit.lua's 'expired')."""
+
+    def admit(self, request: AdmitRequest) -> AdmitResult:
+        late = AdmitRequest(**{**request.__dict__, "act_by_ms": 1})  # long past, by any clock
+        return super().admit(late)
+
+
+def test_an_admission_the_store_ran_too_late_is_a_503_that_charged_nothing(
+    use_cases: UseCases, store: RedisStateStore
+) -> None:
+    admission = Admission(
+        generations=LateGenerations(store.keyspace),
+        tiers=load_tiers(None),
+        gallery=use_cases.gallery,
+        policy=use_cases.policy,
+        bus=use_cases.bus,
+        clock=use_cases.clock,
+    )
+    with pytest.raises(StoreUnavailable) as refused:
+        admission.admit(USER, request(style="oil"))
+    assert refused.value.retry_after == 5
+    assert use_cases.events.events == []
+    assert store.generations.open_ids() == []
+    windows = window_charges(USER, load_tiers(None)["free"], use_cases.clock.time())
+    assert windows and store.counters.quota_counts([w.key for w in windows]) == [0] * len(windows)

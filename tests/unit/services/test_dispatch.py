@@ -1,16 +1,14 @@
-"""Dispatch: whether a request may wait for its job, queueing jobs (a job that cannot be queued is
-failed and refunded at once), handing a running job over, and requeueing a failed attempt."""
+"""Dispatch: whether a request may wait for its job, queueing jobs (a job that cannot be queued stays
+queued for the dispatch sweep: it is admitted, never refused), handing a running job over, and
+requeueing a failed attempt."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-import pytest
-
-from chalicelib.domain.errors import ProviderUnavailable
 from chalicelib.domain.events import GenerationFinished
-from chalicelib.ports import BreakerPolicy, ImageProvider, ProviderDown
-from chalicelib.services.dispatch import NOT_QUEUED, Dispatch
+from chalicelib.ports import BreakerPolicy, ImageProvider, ProviderDown, StoreError
+from chalicelib.services.dispatch import Dispatch
 from chalicelib.services.provider_health import ProviderHealthCheck
 from tests.unit.services.fakes import QuickProvider
 from tests.unit.services.wiring import PREMIUM, USER, Build, UseCases
@@ -20,8 +18,6 @@ def dispatch_with(use_cases: UseCases, healthy: bool) -> Dispatch:
     return Dispatch(
         generations=use_cases.store.generations,
         queue=use_cases.queue,
-        finish=use_cases.finish,
-        gallery=use_cases.gallery,
         policy=use_cases.policy,
         provider_healthy=lambda quality: healthy,
     )
@@ -80,19 +76,20 @@ def test_enqueue_puts_the_job_on_its_lane(use_cases: UseCases) -> None:
     assert use_cases.record(generation.id).status == "queued"
 
 
-def test_a_job_that_cannot_be_queued_is_failed_refunded_and_reported(use_cases: UseCases) -> None:
+def test_a_job_that_cannot_be_queued_stays_queued_for_the_sweep_and_is_not_refused(
+    use_cases: UseCases,
+) -> None:
     generation = use_cases.admit(USER, style="watercolor")
     use_cases.queue.fail = True
-    with pytest.raises(ProviderUnavailable, match="not charged") as refused:
-        use_cases.dispatch.enqueue(generation)
-    assert refused.value.retry_after == 30
-    assert refused.value.suggestions and refused.value.suggestions[0]["style"] == "watercolor"
+    use_cases.dispatch.enqueue(generation)  # admitted and charged: no refusal (the request answers 202)
     stored = use_cases.record(generation.id)
-    assert stored.status == "failed"
-    assert stored.error == NOT_QUEUED
-    assert stored.refunded
-    assert use_cases.quota_used(USER) == [0, 0]
-    assert [e.generation.status for e in use_cases.events.of(GenerationFinished)] == ["failed"]
+    assert stored.status == "queued"
+    assert use_cases.quota_used(USER) == [1, 1]
+    assert use_cases.events.of(GenerationFinished) == []
+    use_cases.queue.fail = False
+    use_cases.clock.advance(31)
+    assert use_cases.reaper.reap() == {"sweep:dispatched": 1}
+    assert use_cases.queue.jobs() == [generation.id]
 
 
 def test_hand_over_queues_a_running_job_only_on_a_durable_queue(build: Build) -> None:
@@ -126,11 +123,43 @@ def test_requeue_of_a_job_that_is_not_running_does_nothing(use_cases: UseCases) 
     assert use_cases.record(queued.id).status == "queued"
 
 
-def test_requeue_that_cannot_queue_fails_the_job_with_its_error(use_cases: UseCases) -> None:
+def test_requeue_that_cannot_queue_leaves_the_job_queued_for_the_sweep(use_cases: UseCases) -> None:
     running = use_cases.claimed(USER)
     use_cases.queue.fail = True
     use_cases.dispatch.requeue(running, ProviderDown("503"))
     stored = use_cases.record(running.id)
-    assert stored.status == "failed"
-    assert stored.error is not None and stored.error.code == "provider_unavailable"
-    assert use_cases.quota_used(USER) == [0, 0]
+    assert stored.status == "queued"
+    assert use_cases.quota_used(USER) == [1, 1]
+    use_cases.queue.fail = False
+    use_cases.clock.advance(31)
+    assert use_cases.reaper.reap() == {"sweep:dispatched": 1}
+
+
+def test_requeue_with_the_store_down_raises_nothing_and_leaves_the_job_to_its_lease(
+    use_cases: UseCases,
+) -> None:
+    running = use_cases.claimed(USER)
+    down = Dispatch(
+        generations=DownStore(use_cases.store.generations),  # type: ignore[arg-type]
+        queue=use_cases.queue,
+        policy=use_cases.policy,
+        provider_healthy=lambda quality: True,
+    )
+    down.requeue(running, ProviderDown("503"))
+    assert use_cases.record(running.id).status == "running"
+    assert use_cases.queue.messages == []
+    use_cases.clock.advance(use_cases.policy.lease_ms / 1000 + 31)
+    assert use_cases.reaper.reap() == {"sweep:dispatched": 1}  # its lease ran out: nobody holds it
+
+
+class DownStore:
+    """The generations store with every call failing (the store stalled)."""
+
+    def __init__(self, inner: object) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> object:
+        def failing(*args: object, **kwargs: object) -> object:
+            raise StoreError("state store script release failed: timed out")
+
+        return failing

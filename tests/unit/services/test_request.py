@@ -83,14 +83,6 @@ def test_a_provider_failure_is_provider_unavailable_with_suggestions(build: Buil
     assert use_cases.quota_used(USER) == [0, 0]
 
 
-def test_a_job_that_cannot_be_queued_reports_the_rate_limit_with_the_503(use_cases: UseCases) -> None:
-    use_cases.queue.fail = True
-    with pytest.raises(ProviderUnavailable) as refused:
-        use_cases.request(USER, request(), respond_async=True)
-    assert refused.value.rate_limit is not None and refused.value.rate_limit.remaining == 4
-    assert use_cases.quota_used(USER) == [0, 0]
-
-
 def test_a_joined_request_is_woken_by_its_leaders_end(use_cases: UseCases) -> None:
     leader = use_cases.admit(USER, prompt="shared")  # admitted, being worked on elsewhere
     worker = threading.Timer(0.2, lambda: use_cases.run_job.run(leader.id))

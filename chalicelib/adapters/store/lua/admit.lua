@@ -29,7 +29,10 @@
 --       offered, 23 index entries compared (the newest), 24 cache hash key prefix, 25 size,
 --       then N pairs (limit, reset epoch s), then F pairs (field, value) of the new record, then
 --       the request's body hash (its hash without the experiment's arm: an Idempotency-Key is bound
---       to the body the client sent, so a retry replays even if the arm's share changed meanwhile).
+--       to the body the client sent, so a retry replays even if the arm's share changed meanwhile),
+--       then the time (epoch ms) past which the caller has given up on this call: run later (a
+--       store that stalled, the command queued meanwhile), the script changes nothing and answers
+--       'expired'. Judged by the store's own clock (TIME); '' or absent = no such time.
 -- Reply: {outcome, limit, remaining, reset, retry_after, similar, field, value, ...}; -1 means
 -- none; similar is '' or results joined by \30, each 'hash \31 score \31 prompt \31 images'.
 
@@ -66,6 +69,16 @@ local field_base = win_base + 2 * nwin
 
 -- Entries written before the body hash existed hold the request hash: either one matches.
 local body_hash = ARGV[field_base + 2 * nfields + 1] or req_hash
+
+-- A caller that gave up answered 503 ("nothing happened"): acting now would charge a job nobody
+-- got an id for. Checked before the first write; a store without TIME in scripts skips the check.
+local act_by_ms = tonumber(ARGV[field_base + 2 * nfields + 2] or '')
+if act_by_ms then
+  local t = redis.pcall('TIME')
+  if type(t) == 'table' and t[1] and tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) > act_by_ms then
+    return {'expired', -1, -1, -1, -1, ''}
+  end
+end
 
 local function window_limit(i) return tonumber(ARGV[win_base + 2 * i - 1]) end
 local function window_reset(i) return tonumber(ARGV[win_base + 2 * i]) end
