@@ -3,7 +3,8 @@ its JWKS) and Replicate (predictions with ``Prefer: wait``, webhooks signed per 
 
 ``python -m stack.providers [--latency-ms 200-800] [--failure-rate 0.0]`` serves both on one
 127.0.0.1 port and prints ``STACK-READY {"url", "fal_base_url", "fal_queue_base_url",
-"fal_jwks_url", "replicate_base_url", "replicate_webhook_secret", "fal_key", "replicate_token"}``.
+"fal_jwks_url", "replicate_base_url", "replicate_webhook_secret", "fal_key", "replicate_token",
+"hf_base_url", "hf_token"}``.
 
 - fal: ``POST /fal/run/{model}`` answers the output; ``POST /fal/queue/{model}?fal_webhook=URL``
   answers ``request_id``, ``status_url``, ``response_url``, ``cancel_url`` and, after the latency,
@@ -13,6 +14,9 @@ its JWKS) and Replicate (predictions with ``Prefer: wait``, webhooks signed per 
 - Replicate: ``POST /replicate/v1/models/{owner}/{name}/predictions`` (``Prefer: wait=N`` holds the
   answer until done; else ``starting`` and, with ``webhook``, a signed POST of the finished
   prediction); ``GET /replicate/v1/predictions/{id}``; ``POST .../{id}/cancel``.
+- Hugging Face Inference Providers: ``POST /hf/hf-inference/models/{owner}/{name}`` with a bearer
+  token and ``{"inputs", "parameters"}`` answers the PNG bytes (``image/png``); a failure is the
+  router's cold-model 503 ``{"error": "... is currently loading", "estimated_time"}``.
 
 Outputs are PNG ``data:`` URIs (fal's ``sync_mode`` form; the adapters refuse downloads from
 127.0.0.1, as they must). ``--failure-rate`` answers that share of generation calls with 503.
@@ -43,6 +47,8 @@ from stack.processes import announce_ready
 
 FAL_KEY = "stack-fal-key:0123456789abcdef"
 REPLICATE_TOKEN = "r8_stack_token_0123456789abcdef"  # noqa: S105 - a stand-in's fixed credential
+HF_TOKEN = "hf_stack_token_0123456789abcdef"  # noqa: S105 - a stand-in's fixed credential
+HF_PATH = "/hf/hf-inference/models/"
 REPLICATE_SECRET = "whsec_" + base64.b64encode(b"stack-replicate-signing-secret-32").decode()
 STATS_PATH = "/_stack/stats"
 _SIZES = {"square_hd": 1024, "square": 512, "landscape_4_3": 1024}
@@ -239,6 +245,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._replicate_create(path[len("/replicate/v1/models/") : -len("/predictions")], body)
         elif path.startswith("/replicate/v1/predictions/") and path.endswith("/cancel"):
             self._answer(200, {"status": "canceled"})
+        elif path.startswith(HF_PATH):
+            self._hf_generate(path[len(HF_PATH) :], body)
         else:
             self._answer(404, {"detail": "Not Found"})
 
@@ -331,6 +339,29 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._answer(200, job["output"])
 
+    # -- Hugging Face ----------------------------------------------------------------------------------
+
+    def _hf_generate(self, model: str, body: dict[str, Any]) -> None:
+        vendors = self.server.vendors
+        if self.headers.get("Authorization") != f"Bearer {HF_TOKEN}":
+            self._answer(401, {"error": "Invalid credentials in Authorization header"})
+            return
+        time.sleep(vendors.latency())
+        if vendors.fails():
+            self._answer(503, {"error": f"Model {model} is currently loading", "estimated_time": 20.0})
+            return
+        parameters = body.get("parameters") if isinstance(body.get("parameters"), dict) else {}
+        assert isinstance(parameters, dict)  # noqa: S101 - for the type checker
+        seed = int(parameters.get("seed") or 0)
+        vendors.count("huggingface", model, str(body.get("inputs")), seed)
+        side = int(parameters.get("width") or 1024)
+        raw = base64.b64decode(vendors.image(side, seed).split(",", 1)[1])
+        self.send_response(200)
+        self.send_header("Content-Type", "image/png")
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw)
+
     # -- Replicate -------------------------------------------------------------------------------------
 
     def _replicate_auth(self) -> bool:
@@ -420,6 +451,8 @@ def main(argv: list[str] | None = None) -> int:
         fal_key=FAL_KEY,
         replicate_token=REPLICATE_TOKEN,
         replicate_webhook_secret=REPLICATE_SECRET,
+        hf_base_url=f"{url}/hf",
+        hf_token=HF_TOKEN,
     )
     stop.wait()
     server.shutdown()

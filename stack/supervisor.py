@@ -41,7 +41,7 @@ READY_TIMEOUT_S = 60.0
 STOP_GRACE_S = 5.0
 # Nothing of the developer's own accounts reaches the stack's processes.
 _SCRUBBED_PREFIXES = ("AVATARFLOW_", "UPSTASH_", "R2_", "AWS_", "FAL_", "REPLICATE_", "TOGETHER_", "RUNPOD_",
-                      "OPENAI_", "PEXELS_", "GENERATED_PHOTOS_", "UNSPLASH_")  # fmt: skip
+                      "OPENAI_", "HF_", "PEXELS_", "GENERATED_PHOTOS_", "UNSPLASH_")  # fmt: skip
 
 
 @dataclass
@@ -209,6 +209,8 @@ class Stack:
                 "REPLICATE_API_TOKEN": providers["replicate_token"],
                 "REPLICATE_BASE_URL": providers["replicate_base_url"],
                 "REPLICATE_WEBHOOK_SECRET": providers["replicate_webhook_secret"],
+                "HF_TOKEN": providers["hf_token"],
+                "HF_BASE_URL": providers["hf_base_url"],
             }
         )
         if d.lane_max_receives is not None:

@@ -36,7 +36,15 @@ from chalicelib.services.experiment_stats import experiment_keys, experiment_sta
 # it in every container without importing this admin-only module and its response models.
 __all__ = ["KNOWN_PROVIDERS", "StatsService", "budget_state", "percentile"]
 
-KNOWN_PROVIDERS: tuple[str, ...] = ("fal", "replicate", "together", "runpod", "openai", "procedural")
+KNOWN_PROVIDERS: tuple[str, ...] = (
+    "fal",
+    "replicate",
+    "together",
+    "runpod",
+    "openai",
+    "huggingface",
+    "procedural",
+)
 STATUSES = ("succeeded", "failed")
 BUCKET_LABELS: tuple[str, ...] = (*(f"le{b}" for b in LATENCY_BUCKETS_MS), "inf")
 BudgetState = Literal["ok", "warning", "exhausted"]

@@ -10,6 +10,9 @@ Defaults (USD), from the vendors' price pages at the time of writing:
 - Replicate: flux-schnell $0.003 / image, flux-dev $0.025 / image;
 - Together: FLUX.1 [schnell] $0.0027 / megapixel;
 - OpenAI: DALL-E 3 standard 1024x1024 $0.04 / image, gpt-image-1 medium 1024x1024 $0.042 / image;
+- Hugging Face Inference Providers (hf-inference): FLUX.1 [schnell] $0.003 / megapixel, FLUX.1
+  [dev] $0.025 / megapixel, the same as fal's (HF bills the routed provider's own rate, or compute
+  time on hf-inference; an estimate that over-counts rather than under-counts: override it);
 - RunPod: your own endpoint, billed per GPU second: configure it (default 0.0).
 
 A megapixel is 1024 x 1024 pixels and, by default, a per-megapixel price is charged for whole
@@ -61,6 +64,10 @@ DEFAULT_PRICES: Mapping[str, Mapping[str, Price]] = {
     "openai": {
         "dall-e-3": Price(0.04),
         "gpt-image-1": Price(0.042),
+    },
+    "huggingface": {
+        "black-forest-labs/FLUX.1-schnell": Price(0.003, "megapixel"),
+        "black-forest-labs/FLUX.1-dev": Price(0.025, "megapixel"),
     },
     "runpod": {
         WILDCARD: Price(0.0),
