@@ -82,7 +82,7 @@ export class AvatarflowPicker extends HTMLElement {
     this._tracked = this._tracked || new Set();
     if (once && this._tracked.has(name)) return;
     this._tracked.add(name);
-    if (!this._funnel) this._funnel = new Funnel((events, { keepalive }) => this._api("/v1/events", { method: "POST", body: { events }, keepalive }));
+    if (!this._funnel) this._funnel = new Funnel((events, { keepalive }) => (keepalive ? this._sendNow(events) : this._api("/v1/events", { method: "POST", body: { events } })));
     this._funnel.track(name);
   }
 
@@ -194,7 +194,15 @@ export class AvatarflowPicker extends HTMLElement {
     }
   }
 
-  async _api(path, { method = "GET", body, headers = {}, keepalive = false } = {}) {
+  // The last batch as the page goes away: sent synchronously (no await before fetch, or the page is
+  // gone first), with the credentials of the last call.
+  _sendNow(events) {
+    const headers = { "Content-Type": "application/json" };
+    if (this._lastToken) headers.Authorization = `Bearer ${this._lastToken}`;
+    return fetch(`${this.apiBase}/v1/events`, { method: "POST", headers, body: JSON.stringify({ events }), keepalive: true });
+  }
+
+  async _api(path, { method = "GET", body, headers = {} } = {}) {
     if (this.galleryOnly) {
       const src = this.getAttribute("gallery-src");
       try {
@@ -204,12 +212,13 @@ export class AvatarflowPicker extends HTMLElement {
       }
     }
     const token = await this._token();
+    this._lastToken = token;
     const sent = { ...headers };
     if (token) sent.Authorization = `Bearer ${token}`;
     if (body !== undefined) sent["Content-Type"] = "application/json";
     let response;
     try {
-      response = await fetch(this.apiBase + path, { method, headers: sent, body: body === undefined ? undefined : JSON.stringify(body), keepalive });
+      response = await fetch(this.apiBase + path, { method, headers: sent, body: body === undefined ? undefined : JSON.stringify(body) });
     } catch (error) {
       return { ok: false, status: 0, body: { error: { code: "network", message: "We could not reach the avatar service. Check your connection and try again." } }, token };
     }
