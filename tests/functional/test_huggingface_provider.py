@@ -193,3 +193,28 @@ def test_hf_settings_are_read_from_the_environment() -> None:
     assert settings.hf_base_url == "https://hf.example"
     assert Settings.from_env({}).hf_base_url == "https://router.huggingface.co"
     assert Settings.from_env({"AVATARFLOW_BURST_PROVIDER": "huggingface"}).burst_provider == "huggingface"
+
+
+def test_hf_as_the_burst_provider_takes_new_work_while_the_primary_is_throttled(
+    client: Any, wire: Wire, vendors: respx.MockRouter
+) -> None:
+    wire(
+        together_api_key="together-key-0123456789",
+        together_base_url=TOGETHER,
+        burst_provider="huggingface",
+    )
+    fal = vendors.post(FAL_SCHNELL).mock(
+        return_value=httpx.Response(429, headers={"Retry-After": "20"}, json={"detail": "Too many requests"})
+    )
+    together = vendors.post(f"{TOGETHER}/v1/images/generations").mock(
+        return_value=httpx.Response(500, json={"error": {"message": "internal"}})
+    )
+    hf = vendors.post(HF_SCHNELL).mock(return_value=hf_image())
+    providers = [
+        post(client, {"style": "anime", "variation": n}, auth("hf-burst", "premium")).json_body["provider"]
+        for n in range(1, 4)
+    ]
+    # The first request's order was set before the 429 (fal, Together, HF: failover reached HF);
+    # the next ones go to Hugging Face first, the burst lane, while fal cools down.
+    assert providers == ["huggingface"] * 3
+    assert fal.call_count == 1 and together.call_count == 1 and hf.call_count == 3
