@@ -11,6 +11,7 @@ from chalicelib.api.admin_gallery import admin_gallery
 from chalicelib.api.audit import audit_middleware
 from chalicelib.api.batches import batches
 from chalicelib.api.dev import dev
+from chalicelib.api.events import events
 from chalicelib.api.middleware import http_middleware
 from chalicelib.api.pages import pages
 from chalicelib.api.preflight import add_preflight_routes
@@ -41,6 +42,7 @@ app = Chalice(app_name="avatarflow", configure_logs=False)
 app.api.binary_types = ["image/webp", "image/png", "image/jpeg"]
 app.register_blueprint(public)
 app.register_blueprint(users)
+app.register_blueprint(events)
 app.register_middleware(http_middleware, "http")
 app.register_middleware(audit_middleware, "http")  # inside http_middleware: it sees the request id
 app.register_blueprint(admin_gallery)

@@ -33,7 +33,7 @@ from tests.browser.stack import CHROMIUM, CHROMIUM_ARGS, ROOT, local_stack
 SECTION = "pages"
 SECTION_HEADING = "## The pages' budgets in a real browser (bench/pages.py)"
 WEB = ROOT / "web"
-PICKER_FILES = ("picker.js", "realtime.js", "picker.css")
+PICKER_FILES = ("picker.js", "realtime.js", "funnel.js", "static-gallery.js", "picker.css")
 BUDGET_GZIP_BYTES = 40 * 1024
 BUDGET_VISIBLE_MS = 1000.0
 

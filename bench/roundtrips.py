@@ -51,6 +51,7 @@ TARGETS: dict[str, int | None] = {
     "gallery": 0,
     "quota": 1,
     "history": 1,
+    "events": 1,
     "sync": 2,
     "join": 2,
     "join20": 2,
@@ -61,6 +62,23 @@ TARGETS: dict[str, int | None] = {
     "push_progress_watched": 1,
     "push_finished": 1,
 }
+EVENTS_BODY = json.dumps(
+    {
+        "events": [
+            {"name": n}
+            for n in (
+                "gallery_viewed",
+                "style_chosen",
+                "custom_started",
+                "quota_reached",
+                "upgrade_shown",
+                "upgrade_clicked",
+                "gallery_viewed",
+                "avatar_chosen",
+            )
+        ]
+    }
+)
 WAITER_RUNS = 10  # the joined and replayed rows end a job per run on a second client
 
 
@@ -267,6 +285,11 @@ def measure(bench: Bench, runs: int) -> tuple[list[Row], dict[str, int]]:
         )
         record("quota", partial(get, "/v1/me/quota", headers=auth(sub, "free")), _ok)
         record("history", partial(get, "/v1/generations?limit=10", headers=auth(sub, "free")), _ok)
+        record(
+            "events",
+            partial(client.http.post, "/v1/events", headers=auth(f"e{sub}", "free"), body=EVENTS_BODY),
+            lambda r: r.status_code == 202,
+        )
         record("admit_direct", partial(post_direct, bench), lambda outcome: outcome == "created")
         record("baseline", partial(baseline_miss, i), lambda allowed: allowed is True)
         other = post(sub, {**body, "variation": (i + 1) % 1000}, {"Prefer": "respond-async"})
@@ -288,6 +311,7 @@ def measure(bench: Bench, runs: int) -> tuple[list[Row], dict[str, int]]:
         "gallery": "`GET /v1/gallery` (warm)",
         "quota": "`GET /v1/me/quota`",
         "history": "`GET /v1/generations` (history page)",
+        "events": "`POST /v1/events`, a batch of 8 funnel steps (rate limit and counters in one script)",
         "admit_direct": "store only: `store.generations.admit` (the admit script, miss)",
         "baseline": "baseline: cache `GET` + hourly and daily `upstash_ratelimit.FixedWindow` (miss)",
         "sync": "`POST /v1/generations`, cache miss run inside the request (whole request, renderer)",
@@ -547,7 +571,7 @@ def report(
             "script, which answers who watches; a job run inside its request publishes no phase while only "
             "that request knows its id (the `sync` row); the message is rendered from the event, never read "
             "back; the sends themselves are not store calls",
-            f"- targets (miss 1, hit 1, get 1, quota 1, history 1, warm gallery 0, miss run in the request 2, "
+            f"- targets (miss 1, hit 1, get 1, quota 1, history 1, funnel events 1, warm gallery 0, miss run in the request 2, "
             f"joined or replayed and waiting 2, a phase pushed 1, an end finished and pushed 1): "
             f"{'met' if met else 'NOT met'}; the baseline "
             f"needs {ratio:.0f}x the calls of the admit script for a cache miss and still has no idempotency, "

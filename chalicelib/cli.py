@@ -1,5 +1,8 @@
 """Operator commands: ``python -m chalicelib.cli prepare`` seeds the local gallery before a run;
-``python -m chalicelib.cli cost`` prices the cost model's scenarios (``chalicelib/cost``)."""
+``python -m chalicelib.cli cost`` prices the cost model's scenarios (``chalicelib/cost``);
+``python -m chalicelib.cli gallery export --out DIR`` writes the gallery as a static site
+(``chalicelib/gallery_site``); ``python -m chalicelib.cli retention`` deletes unchosen generations'
+images past the retention in a store without lifecycle rules (Supabase Storage)."""
 
 from __future__ import annotations
 
@@ -15,11 +18,16 @@ def main(argv: list[str] | None = None) -> int:
         from chalicelib.cost.cli import main as cost
 
         return cost(given[1:])
+    if given[:1] in (["gallery"], ["retention"]):
+        from chalicelib.operator_cli import main as operator
+
+        return operator(given)
     parser = argparse.ArgumentParser(prog="python -m chalicelib.cli")
     parser.add_argument(
         "command",
-        choices=["prepare", "cost"],
-        help="prepare: seed an empty local gallery; cost: price the scenarios",
+        choices=["prepare", "cost", "gallery", "retention"],
+        help="prepare: seed an empty local gallery; cost: price the scenarios; gallery export: a static "
+        "gallery site; retention: expire unchosen generations where no lifecycle rule does",
     )
     parser.parse_args(given)
     container = build_container(start_workers=False)

@@ -78,6 +78,11 @@ class Settings(BaseModel):
     r2_secret_access_key: SecretStr | None = _env("R2_SECRET_ACCESS_KEY")
     r2_bucket: str | None = _env("R2_BUCKET")
     r2_public_base_url: str | None = _env("R2_PUBLIC_BASE_URL")
+    # The region an S3-compatible store signs for: "auto" for R2, the project's region for Supabase.
+    r2_region: str = _env("R2_REGION", "auto", pattern=r"^[a-z0-9-]{2,32}$")
+    # AWS S3 through the function's own role (no keys, no endpoint): adapters/storage/s3.py.
+    s3_bucket: str | None = _env("S3_BUCKET")
+    s3_public_base_url: str | None = _env("S3_PUBLIC_BASE_URL")
 
     # --- async lanes ----------------------------------------------------------------------
     queue_url_enterprise: str | None = _env("AVATARFLOW_QUEUE_URL_ENTERPRISE")
@@ -106,12 +111,14 @@ class Settings(BaseModel):
     runpod_api_key: SecretStr | None = _env("RUNPOD_API_KEY")
     runpod_endpoint_id: str | None = _env("RUNPOD_ENDPOINT_ID")
     openai_api_key: SecretStr | None = _env("OPENAI_API_KEY")
+    hf_token: SecretStr | None = _env("HF_TOKEN")  # Hugging Face Inference Providers
     fal_base_url: str = _env("FAL_BASE_URL", "https://fal.run")
     fal_queue_base_url: str = _env("FAL_QUEUE_BASE_URL", "https://queue.fal.run")
     replicate_base_url: str = _env("REPLICATE_BASE_URL", "https://api.replicate.com")
     together_base_url: str = _env("TOGETHER_BASE_URL", "https://api.together.ai")
     runpod_base_url: str = _env("RUNPOD_BASE_URL", "https://api.runpod.ai")
     openai_base_url: str = _env("OPENAI_BASE_URL", "https://api.openai.com")
+    hf_base_url: str = _env("HF_BASE_URL", "https://router.huggingface.co")
     runpod_output_hosts: str | None = _env("RUNPOD_OUTPUT_HOSTS")  # where the worker uploads, comma separated
     provider_prices: str | None = _env("AVATARFLOW_PROVIDER_PRICES")  # JSON overrides of the price table
     # The offline renderer as the last resort after every AI provider: default on in the local stage only.
@@ -129,7 +136,9 @@ class Settings(BaseModel):
     # AVATARFLOW_BURST_HOLD_SECONDS after each signal, while today's spend is under
     # AVATARFLOW_BURST_BUDGET_SHARE of the daily budget. An empty provider turns it off.
     burst_provider: str = _env(
-        "AVATARFLOW_BURST_PROVIDER", "runpod", pattern=r"^(|fal|together|replicate|runpod|openai)$"
+        "AVATARFLOW_BURST_PROVIDER",
+        "runpod",
+        pattern=r"^(|fal|together|replicate|runpod|openai|huggingface)$",
     )
     burst_latency_seconds: float = _env("AVATARFLOW_BURST_LATENCY_SECONDS", 8.0, gt=0)
     burst_queue_position: int = _env("AVATARFLOW_BURST_QUEUE_POSITION", 10, ge=1)
@@ -184,6 +193,8 @@ class Settings(BaseModel):
         "r2_endpoint_url",
         "r2_bucket",
         "r2_public_base_url",
+        "s3_bucket",
+        "s3_public_base_url",
         "queue_url_enterprise",
         "queue_url_premium",
         "queue_url_free",
@@ -241,6 +252,11 @@ class Settings(BaseModel):
     @property
     def uses_r2(self) -> bool:
         return bool(self.r2_endpoint_url and self.r2_bucket and self.r2_access_key_id)
+
+    @property
+    def uses_s3(self) -> bool:
+        """AWS S3 on the function's role: either S3 setting selects it (a half is refused at start-up)."""
+        return bool(self.s3_bucket or self.s3_public_base_url)
 
     @property
     def uses_sqs(self) -> bool:

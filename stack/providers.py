@@ -1,16 +1,16 @@
 """The vendor stand-ins on one 127.0.0.1 port for ``make stack``: fal (sync API, queue API, signed
 webhooks, its JWKS), Replicate (predictions with ``Prefer: wait``, signed webhooks), OpenAI (GPT
-Image) and Together (FLUX), each the shared stand-in of :mod:`stack.standins` (the tests use the
+Image), Together (FLUX) and Hugging Face Inference Providers (text-to-image), each the shared stand-in of :mod:`stack.standins` (the tests use the
 same ones in an httpx transport).
 
 ``python -m stack.providers [--latency-ms 200-800] [--failure-rate 0.0]`` prints ``STACK-READY
 {"url", "fal_base_url", "fal_queue_base_url", "fal_jwks_url", "replicate_base_url",
 "replicate_webhook_secret", "openai_base_url", "together_base_url", "fal_key", "replicate_token",
-"openai_key", "together_key"}``.
+"openai_key", "together_key", "hf_base_url", "hf_token"}``.
 
 - ``/fal/run/{model}``, ``/fal/queue/{model}?fal_webhook=URL`` (and the queue's request URLs),
   ``/fal/jwks``; ``/replicate/v1/...``; ``/openai/v1/images/generations``;
-  ``/together/v1/images/generations``: see each stand-in's module for the shapes and outcomes.
+  ``/together/v1/images/generations``; ``/hf/hf-inference/models/{model}``: see each stand-in's module for the shapes and outcomes.
 - ``POST /_stack/script {"vendor": "replicate", "outcomes": ["aborted"]}``: the outcomes of that
   vendor's next generations (``aborted``, ``slow``, ``nsfw``, ``error``, ``payload_error``...).
 - ``GET /_stack/stats``: the generation calls, counted by (provider, model, prompt, seed), the
@@ -36,6 +36,7 @@ import httpx
 from stack.processes import announce_ready
 from stack.standins import (
     FAL_KEY,
+    HF_TOKEN,
     OPENAI_KEY,
     REPLICATE_SECRET,
     REPLICATE_TOKEN,
@@ -137,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
         together_base_url=f"{url}/together",
         openai_key=OPENAI_KEY,
         together_key=TOGETHER_KEY,
+        hf_base_url=f"{url}/hf",
+        hf_token=HF_TOKEN,
     )
     stop.wait()
     server.shutdown()

@@ -42,7 +42,7 @@ READY_TIMEOUT_S = 60.0
 STOP_GRACE_S = 5.0
 # Nothing of the developer's own accounts reaches the stack's processes.
 _SCRUBBED_PREFIXES = ("AVATARFLOW_", "UPSTASH_", "R2_", "AWS_", "FAL_", "REPLICATE_", "TOGETHER_", "RUNPOD_",
-                      "OPENAI_", "PEXELS_", "GENERATED_PHOTOS_", "UNSPLASH_")  # fmt: skip
+                      "OPENAI_", "HF_", "PEXELS_", "GENERATED_PHOTOS_", "UNSPLASH_")  # fmt: skip
 
 
 @dataclass
@@ -214,6 +214,8 @@ class Stack:
                 "OPENAI_BASE_URL": providers["openai_base_url"],
                 "TOGETHER_API_KEY": providers["together_key"],
                 "TOGETHER_BASE_URL": providers["together_base_url"],
+                "HF_TOKEN": providers["hf_token"],
+                "HF_BASE_URL": providers["hf_base_url"],
             }
         )
         if d.lane_max_receives is not None:

@@ -2,12 +2,14 @@
 // the API keys (issue, shown once, revoke) and "refresh gallery". The admin token lives in this
 // module's memory only (never in storage, a cookie or the URL).
 import { config } from "./config.js";
+import { showFunnel, showTrends } from "./admin-trends.js";
 
 const api = (config.apiBase || window.location.origin).replace(/\/+$/, "");
 const $ = (id) => document.getElementById(id);
 let adminToken = null;
 let stats = null;
 let period = "today";
+const trendState = { window: "days" };
 
 function h(tag, props = {}, ...children) {
   const svg = ["svg", "rect", "text", "g", "line", "title"].includes(tag);
@@ -124,6 +126,8 @@ function showStats(body) {
       h("p", { class: "muted small" }, "this month: ", stat("month.cache_hit_ratio", month.cache_hit_ratio, pct))),
   );
   showCharts();
+  showFunnel($("funnel"), body.funnel);
+  showTrends($("trends-window"), $("trends"), body.trends, trendState);
   showProviders();
   showProjection(body.projection);
   showExperiments(body.experiments);

@@ -6,7 +6,9 @@
 //
 // Attributes: api-base (where /v1/... is served; default: this page's origin), token-getter (the name
 // of a global function returning the user's JWT, or a promise of it; none = an anonymous visitor),
-// page-size (gallery items per page, default 24), upgrade-url (where the upgrade prompt links).
+// page-size (gallery items per page, default 24), upgrade-url (where the upgrade prompt links),
+// gallery-src (gallery-only mode: a static gallery index, ./static-gallery.js; no API call at all).
+// The conversion funnel's events go to POST /v1/events, batched (./funnel.js).
 // Properties: tokenGetter (a function, instead of the attribute); refresh() reloads for a new user.
 // Events (bubbling, composed): "avatar-selected" {source, id, images, saved}, "generation-finished"
 // {generation}, "upgrade-requested" {tier}.
@@ -15,6 +17,8 @@
 // A visitor's choice ("saved": false) is kept when the host signs them in and calls refresh().
 
 import { watchGeneration } from "./realtime.js";
+import { Funnel } from "./funnel.js";
+import { loadIndex, staticAnswer } from "./static-gallery.js";
 
 const QUALITY_NAMES = { fast: "Fast", standard: "Standard", pro: "Pro" };
 const WAIT_SECONDS = 1; // answer at once when the avatar is that quick; else follow its progress
@@ -64,6 +68,22 @@ export class AvatarflowPicker extends HTMLElement {
     this._tags = new Set();
     this._selectedId = null;
     this._pending = null; // a visitor's choice, kept once they sign in
+    this._funnel = null;
+  }
+
+  get galleryOnly() {
+    return this.hasAttribute("gallery-src");
+  }
+
+  // One step of the conversion funnel (none in gallery-only mode: there is no API to tell). ``once``:
+  // a state seen again (the quota read after each generation) counts once per page view.
+  _track(name, { once = false } = {}) {
+    if (this.galleryOnly) return;
+    this._tracked = this._tracked || new Set();
+    if (once && this._tracked.has(name)) return;
+    this._tracked.add(name);
+    if (!this._funnel) this._funnel = new Funnel((events, { keepalive }) => (keepalive ? this._sendNow(events) : this._api("/v1/events", { method: "POST", body: { events } })));
+    this._funnel.track(name);
   }
 
   get apiBase() {
@@ -86,13 +106,14 @@ export class AvatarflowPicker extends HTMLElement {
     if (this._observer) this._observer.observe(this._els.sentinel);
     // The gallery first: its images go out before the style previews (which then name its items).
     const gallery = this._loadGallery();
-    this._loadQuota();
+    if (!this.galleryOnly) this._loadQuota();
     this._stylesReady = gallery.finally(() => this._loadStyles());
   }
 
   disconnectedCallback() {
     if (this._watch) this._watch.stop();
     if (this._observer) this._observer.disconnect();
+    if (this._funnel) this._funnel.flush({ keepalive: true });
   }
 
   // The host signed someone else in (or out): start over for them.
@@ -112,7 +133,7 @@ export class AvatarflowPicker extends HTMLElement {
 
   _build() {
     const els = (this._els = {});
-    els.styleFilter = h("select", { id: "af-gallery-style", onchange: () => this._loadGallery() }, h("option", { value: "", text: "All styles" }));
+    els.styleFilter = h("select", { id: "af-gallery-style", onchange: () => { if (els.styleFilter.value) this._track("style_chosen"); this._loadGallery(); } }, h("option", { value: "", text: "All styles" }));
     els.tagFilter = h("select", { id: "af-gallery-tag", onchange: () => this._loadGallery() }, h("option", { value: "", text: "All tags" }));
     els.grid = h("ul", { class: "grid", "aria-label": "Gallery" });
     els.sentinel = h("div", { class: "sentinel", "aria-hidden": "true" });
@@ -120,7 +141,7 @@ export class AvatarflowPicker extends HTMLElement {
     els.galleryStatus = h("p", { class: "muted", role: "status" });
 
     els.quota = h("section", { class: "quota", role: "region", "aria-label": "Quota" }, h("p", { class: "muted", text: "Checking your custom avatars…" }));
-    els.styleGroup = h("div", { class: "styles", role: "radiogroup", "aria-labelledby": "af-style-label" });
+    els.styleGroup = h("div", { class: "styles", role: "radiogroup", "aria-labelledby": "af-style-label", onchange: () => this._track("style_chosen") });
     els.prompt = h("input", { id: "af-prompt", type: "text", maxLength: 300, autocomplete: "off", placeholder: "e.g. a fox in a green hoodie", "aria-describedby": "af-prompt-hint" });
     els.quality = h("select", { id: "af-quality" });
     els.size = h("select", { id: "af-size" });
@@ -155,7 +176,7 @@ export class AvatarflowPicker extends HTMLElement {
           h("div", { class: "field" }, h("label", { for: "af-gallery-style", text: "Gallery style" }), els.styleFilter),
           h("div", { class: "field" }, h("label", { for: "af-gallery-tag", text: "Tag" }), els.tagFilter)),
         els.grid, els.sentinel, h("div", { class: "more" }, els.more, els.galleryStatus)),
-      h("section", { class: "custom-part", "aria-label": "Custom avatar" }, els.quota, form, els.message, els.result, els.suggestions),
+      h("section", { class: "custom-part", "aria-label": "Custom avatar", hidden: this.galleryOnly }, els.quota, form, els.message, els.result, els.suggestions),
     );
   }
 
@@ -173,8 +194,25 @@ export class AvatarflowPicker extends HTMLElement {
     }
   }
 
+  // The last batch as the page goes away: sent synchronously (no await before fetch, or the page is
+  // gone first), with the credentials of the last call.
+  _sendNow(events) {
+    const headers = { "Content-Type": "application/json" };
+    if (this._lastToken) headers.Authorization = `Bearer ${this._lastToken}`;
+    return fetch(`${this.apiBase}/v1/events`, { method: "POST", headers, body: JSON.stringify({ events }), keepalive: true });
+  }
+
   async _api(path, { method = "GET", body, headers = {} } = {}) {
+    if (this.galleryOnly) {
+      const src = this.getAttribute("gallery-src");
+      try {
+        return staticAnswer(await loadIndex(src), new URL(src, document.baseURI).href, path, { method, body });
+      } catch (error) {
+        return { ok: false, status: 0, body: { error: { code: "network", message: "The gallery could not be loaded." } }, token: null };
+      }
+    }
     const token = await this._token();
+    this._lastToken = token;
     const sent = { ...headers };
     if (token) sent.Authorization = `Bearer ${token}`;
     if (body !== undefined) sent["Content-Type"] = "application/json";
@@ -220,6 +258,10 @@ export class AvatarflowPicker extends HTMLElement {
       return;
     }
     const first = this._cursor === undefined;
+    if (first && !this._galleryViewed) {
+      this._galleryViewed = true;
+      this._track("gallery_viewed");
+    }
     this._cursor = answer.body.next_cursor || null;
     for (const item of answer.body.items) this._els.grid.append(h("li", {}, this._itemButton(item, first)));
     this._addTags(answer.body.items);
@@ -344,6 +386,7 @@ export class AvatarflowPicker extends HTMLElement {
       parts.push(h("p", {}, h("strong", { "data-quota-left": tight.remaining, text: `${tight.remaining} of ${tight.limit}` }),
         ` custom avatars left this ${tight.window}${quota.tier === "anonymous" ? "" : ` on your ${tier} plan`}.`));
       if (tight.remaining === 0) {
+        this._track("quota_reached", { once: true });
         parts.push(h("p", { class: "muted small", text: `More from ${reset.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}.` }));
         parts.push(this._upgradePrompt(quota.tier));
       }
@@ -356,8 +399,9 @@ export class AvatarflowPicker extends HTMLElement {
     const url = this.getAttribute("upgrade-url");
     const text = tier === "anonymous" ? "Sign up free or upgrade to Premium for 50 custom avatars an hour." : "Upgrade to Premium for 50 custom avatars an hour and 1024 px images.";
     const action = url
-      ? h("a", { class: "button primary", href: url, text: "Upgrade" })
-      : h("button", { type: "button", class: "primary", text: "Upgrade", onclick: () => this._emit("upgrade-requested", { tier }) });
+      ? h("a", { class: "button primary", href: url, text: "Upgrade", onclick: () => this._track("upgrade_clicked") })
+      : h("button", { type: "button", class: "primary", text: "Upgrade", onclick: () => { this._track("upgrade_clicked"); this._emit("upgrade-requested", { tier }); } });
+    this._track("upgrade_shown", { once: true });
     return h("div", { class: "upgrade" }, h("p", { text }), action);
   }
 
@@ -376,6 +420,7 @@ export class AvatarflowPicker extends HTMLElement {
       return;
     }
     if (this._watch) this._watch.stop();
+    this._track("custom_started");
     this._hide(this._els.result, this._els.suggestions);
     this._say("");
     this._els.generate.disabled = true;
@@ -387,6 +432,7 @@ export class AvatarflowPicker extends HTMLElement {
     } else {
       this._els.generate.disabled = false;
       this._hide(this._els.progress);
+      if (answer.body && answer.body.error && answer.body.error.code === "quota_exceeded") this._track("quota_reached", { once: true });
       this._refused(answer, style);
     }
     this._loadQuota();
@@ -524,6 +570,7 @@ export class AvatarflowPicker extends HTMLElement {
       this._selectedId = id;
       this._markSelected();
       this._say("Saved: this is now your avatar.", "ok");
+      this._track("avatar_chosen");
       this._emit("avatar-selected", { source, id, images: answer.body.avatar.images, saved: true });
     } else if (answer.status === 401 && !answer.token) {
       // A visitor: the choice waits for a sign-in (refresh()), and the host page hears of it now.
@@ -531,6 +578,7 @@ export class AvatarflowPicker extends HTMLElement {
       this._selectedId = id;
       this._markSelected();
       this._say("Good choice! Sign in to keep it as your profile picture.", "ok");
+      this._track("avatar_chosen");
       this._emit("avatar-selected", { source, id, images, saved: false });
     } else {
       this._say((answer.body && answer.body.error && answer.body.error.message) || "That avatar could not be saved. Try again.");

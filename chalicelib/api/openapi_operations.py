@@ -14,6 +14,7 @@ from chalicelib.api import openapi_params as p
 from chalicelib.api.webhooks import WEBHOOK_CONTENT_TYPES
 from chalicelib.domain import admin_models as a
 from chalicelib.domain import export_models as x
+from chalicelib.domain import funnel as f
 from chalicelib.domain import models as m
 from chalicelib.domain.audit import AuditPage
 from chalicelib.domain.messages import RealtimeInfo
@@ -174,6 +175,15 @@ OPERATIONS: tuple[Operation, ...] = (
         {200: m.Generation, 401: ERROR, 404: ERROR},
     ),
     Operation("get", "/v1/me/quota", "my_quota", "The caller's quota", None, {200: m.Quota, 401: ERROR}),
+    Operation(
+        "post",
+        "/v1/events",
+        "record_events",
+        "Report funnel steps (product analytics; anonymous allowed)",
+        f.ProductEvents,
+        {202: f.EventsAccepted, **USER_ERRORS, 413: ERROR, 415: ERROR, 429: ERROR},
+        headers={429: RETRY},
+    ),
     Operation(
         "put",
         "/v1/me/avatar",

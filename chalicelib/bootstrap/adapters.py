@@ -103,6 +103,10 @@ def build_store(settings: Settings) -> StateStore:
 
 
 def build_objects(settings: Settings) -> ObjectStore:
+    if settings.uses_s3:
+        from chalicelib.bootstrap.object_stores import build_aws_s3
+
+        return build_aws_s3(settings)
     if settings.uses_r2:
         endpoint, bucket = settings.r2_endpoint_url, settings.r2_bucket
         key_id, secret_key = settings.r2_access_key_id, settings.r2_secret_access_key
@@ -118,6 +122,10 @@ def build_objects(settings: Settings) -> ObjectStore:
         if missing or not (endpoint and bucket and public_base and key_id and secret_key):
             # Fail at startup, not on the first image: without these no image can be stored or served.
             raise RuntimeError(f"R2 is configured but {', '.join(missing)} is not set")
+        if settings.r2_region != "auto":  # Supabase Storage (or another store that names its region)
+            from chalicelib.bootstrap.object_stores import build_s3_compatible
+
+            return build_s3_compatible(settings)
         from chalicelib.adapters.storage.r2 import R2ObjectStore
 
         return R2ObjectStore(
@@ -263,6 +271,12 @@ def _openai(settings: Settings, key: KeyPool, o: VendorOptions) -> ImageProvider
     return OpenAIProvider(key, base_url=settings.openai_base_url, timeout=o.timeout(120.0), **o.common())
 
 
+def _huggingface(settings: Settings, key: KeyPool, o: VendorOptions) -> ImageProvider:
+    from chalicelib.adapters.providers.huggingface import HuggingFaceProvider
+
+    return HuggingFaceProvider(key, base_url=settings.hf_base_url, timeout=o.timeout(60.0), **o.common())
+
+
 VendorBuilder = Callable[[Settings, "KeyPool", VendorOptions], ImageProvider | None]
 KeySetting = Callable[[Settings], SecretStr | None]
 
@@ -274,6 +288,7 @@ VENDORS: tuple[tuple[str, str, KeySetting, VendorBuilder], ...] = (
     ("replicate", "REPLICATE_API_TOKEN", lambda s: s.replicate_api_token, _replicate),
     ("runpod", "RUNPOD_API_KEY", lambda s: s.runpod_api_key, _runpod),
     ("openai", "OPENAI_API_KEY", lambda s: s.openai_api_key, _openai),
+    ("huggingface", "HF_TOKEN", lambda s: s.hf_token, _huggingface),
 )
 
 

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from chalicelib.services.identity import Authenticator
     from chalicelib.services.lanes import LaneWorker
     from chalicelib.services.policy import GenerationPolicy
+    from chalicelib.services.product_events import RecordProductEvents
     from chalicelib.services.read import ReadGenerations
     from chalicelib.services.realtime import RealtimeSessions
     from chalicelib.services.reap import Reaper
@@ -95,6 +96,15 @@ class Container:
             providers=self.provider.vendors or (self.provider.name,),
             clock=self.clock,
             experiment_share=self.policy.experiment_dev_share,
+        )
+
+    @functools.cached_property
+    def product_events(self) -> RecordProductEvents:
+        """``POST /v1/events`` (the conversion funnel), built on first use."""
+        from chalicelib.services.product_events import RecordProductEvents
+
+        return RecordProductEvents(
+            self.store.analytics, rate_per_minute=self.policy.rate_per_minute, clock=self.clock
         )
 
     @functools.cached_property

@@ -8,8 +8,10 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field, field_validator
 
 from chalicelib.domain.fields import integral, printable
+from chalicelib.domain.funnel import FunnelStats
 from chalicelib.domain.models import ApiModel, StrictModel
 from chalicelib.domain.text import first_forbidden
+from chalicelib.domain.trends import Trends
 
 Cap = Annotated[int, Field(ge=1, le=10_000_000), BeforeValidator(integral)]
 MonthCap = Annotated[int, Field(ge=1, le=100_000_000), BeforeValidator(integral)]
@@ -160,6 +162,10 @@ class AdminStats(ApiModel):
         description="flux_dev_for_fast: FLUX.1 [dev] against [schnell] for the fast quality, since it started."
     )
     projection: SpendProjection
+    funnel: FunnelStats = Field(
+        description="The conversion funnel (POST /v1/events) per UTC day, last 30 days."
+    )
+    trends: Trends = Field(description="The last 30 days and the last 24 hours, for the dashboard's charts.")
 
 
 # The local stage's development tokens.

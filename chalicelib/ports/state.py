@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from chalicelib.ports.analytics import EventCounters
 from chalicelib.ports.api_keys import ApiKeyStore
 from chalicelib.ports.audit import AuditLog
 from chalicelib.ports.breakers import ProviderBreakers
@@ -53,6 +54,9 @@ class StateStore(Protocol):
 
     @property
     def audit(self) -> AuditLog: ...
+
+    @property
+    def analytics(self) -> EventCounters: ...
 
     def ping(self) -> bool:
         """True when the store answers (a health check: never raises)."""

@@ -32,9 +32,10 @@ from chalicelib.domain.periods import spend_keys, stats_prefixes, window_period
 from chalicelib.domain.similarity import SimilarResult
 from chalicelib.domain.styles import get_style
 from chalicelib.domain.tiers import Tier
+from chalicelib.domain.trend_periods import hour_stats_prefix
 from chalicelib.messagebus import MessageBus
 from chalicelib.ports import AdmitOutcome, AdmitRequest, Clock, GenerationStore, StoreError, WindowCharge
-from chalicelib.services.counters import DAY_STATS_TTL, MONTH_STATS_TTL
+from chalicelib.services.counters import DAY_STATS_TTL, HOUR_STATS_TTL, MONTH_STATS_TTL
 from chalicelib.services.gallery import GalleryService
 from chalicelib.services.policy import GenerationPolicy
 
@@ -164,7 +165,10 @@ class Admission:
             idempotency_key=idempotency_key,
             spend_keys=spend_keys(now),
             spend_limits=self._policy.budget.limits_for(tier.name),
-            stats_prefixes=tuple(zip(stats_prefixes(now), (DAY_STATS_TTL, MONTH_STATS_TTL), strict=True)),
+            stats_prefixes=(
+                *zip(stats_prefixes(now), (DAY_STATS_TTL, MONTH_STATS_TTL), strict=True),
+                (hour_stats_prefix(now), HOUR_STATS_TTL),  # the dashboard's 24-hour trends
+            ),
             claim_lease_ms=claim_lease_ms,
             # Only a caller who sees the answer is offered similar results (not batches, not the
             # gallery's own jobs); any request may accept one.

@@ -12,6 +12,10 @@ stats read them back with one MGET. Days and months are UTC, like the spend coun
     stats:{day|month}:{period}:provider:{name}:error  jobs in which a provider failed
     stats:{day|month}:{period}:latency:{name}:{bucket} provider latency histogram (fixed buckets)
     stats:day:{day}:latencyq:{quality}:{bucket}       the same per quality, today (ETAs, progress)
+    stats:hour:{YYYYMMDDHH}:...                       the day's names, per UTC hour (the 24-hour trends)
+
+A day's counters live 32 days (the dashboard's 30-day trends), an hour's 26 hours, a month's 40
+days: each expires once past the window that reads it (domain/trends.py).
 """
 
 from __future__ import annotations
@@ -20,11 +24,13 @@ import math
 from collections.abc import Iterable, Sequence
 
 from chalicelib.domain.periods import stats_prefixes
+from chalicelib.domain.trend_periods import DAY_TREND_TTL_S, HOUR_TREND_TTL_S, hour_stats_prefix
 from chalicelib.ports import Counter
 
 __all__ = [
     "ADMIT_OUTCOMES",
     "DAY_STATS_TTL",
+    "HOUR_STATS_TTL",
     "LATENCY_BUCKETS_MS",
     "MONTH_STATS_TTL",
     "bucket_label",
@@ -33,7 +39,8 @@ __all__ = [
     "percentile",
 ]
 
-DAY_STATS_TTL = 3 * 86400
+DAY_STATS_TTL = DAY_TREND_TTL_S
+HOUR_STATS_TTL = HOUR_TREND_TTL_S
 MONTH_STATS_TTL = 40 * 86400
 # Upper bounds (ms) of the latency buckets; a last, open bucket holds everything slower.
 LATENCY_BUCKETS_MS: tuple[int, ...] = (250, 500, 1000, 2000, 4000, 8000, 15000, 30000, 60000)
@@ -92,7 +99,8 @@ def job_counters(
     """
     failed = list(failed_providers)
     counters: list[Counter] = []
-    for prefix, ttl in zip(stats_prefixes(now), (DAY_STATS_TTL, MONTH_STATS_TTL), strict=True):
+    prefixes = (*stats_prefixes(now), hour_stats_prefix(now))
+    for prefix, ttl in zip(prefixes, (DAY_STATS_TTL, MONTH_STATS_TTL, HOUR_STATS_TTL), strict=True):
         counters.append(Counter(f"{prefix}status:{status}", 1, ttl))
         counters.append(Counter(f"{prefix}tier:{tier or 'unknown'}", 1, ttl))
         if provider:

@@ -15,6 +15,7 @@ from chalicelib.domain.errors import DomainError, ProviderUnavailable
 from chalicelib.domain.events import GenerationFinished, SpendRecorded
 from chalicelib.domain.generation import Failure, Generation, Outcome, Success, iso
 from chalicelib.domain.periods import spend_keys
+from chalicelib.domain.trend_periods import DAY_TREND_TTL_S, HOUR_TREND_TTL_S, hour_spend_key
 from chalicelib.messagebus import MessageBus
 from chalicelib.ports import (
     Clock,
@@ -35,7 +36,8 @@ from chalicelib.services.progress import publish_phase
 
 log = logging.getLogger(__name__)
 
-DAY_TTL = 3 * 86400
+DAY_TTL = DAY_TREND_TTL_S  # the dashboard's 30-day spend trend reads them
+HOUR_TTL = HOUR_TREND_TTL_S
 MONTH_TTL = 40 * 86400
 NO_PROVIDER = "No provider could serve it."
 
@@ -188,4 +190,5 @@ class FinishGeneration:
             Counter(month, cost, MONTH_TTL),
             Counter(f"{month}:provider:{provider}", cost, MONTH_TTL),
             Counter(f"{month}:tier:{tier}", cost, MONTH_TTL),
+            Counter(hour_spend_key(self._clock.time()), cost, HOUR_TTL),
         ]

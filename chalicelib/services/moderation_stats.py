@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from chalicelib.domain.events import PromptRefused
 from chalicelib.domain.periods import stats_prefixes
+from chalicelib.domain.trend_periods import hour_stats_prefix
 from chalicelib.ports import Clock, Counter, Counters
-from chalicelib.services.counters import DAY_STATS_TTL, MONTH_STATS_TTL
+from chalicelib.services.counters import DAY_STATS_TTL, HOUR_STATS_TTL, MONTH_STATS_TTL
 
 
 class ModerationStats:
@@ -22,5 +23,6 @@ class ModerationStats:
             [
                 Counter(f"{day}admit:content_rejected", 1, DAY_STATS_TTL),
                 Counter(f"{month}admit:content_rejected", 1, MONTH_STATS_TTL),
+                Counter(f"{hour_stats_prefix(self._clock.time())}admit:content_rejected", 1, HOUR_STATS_TTL),
             ]
         )

@@ -28,15 +28,25 @@ from chalicelib.domain.budget import Budget
 from chalicelib.domain.generation import iso
 from chalicelib.domain.periods import period_ids, spend_keys, stats_prefixes
 from chalicelib.domain.projection import month_projection
+from chalicelib.domain.trends import Trends
 from chalicelib.ports import Clock, Counters
 from chalicelib.services.counters import ADMIT_OUTCOMES, LATENCY_BUCKETS_MS, percentile
 from chalicelib.services.experiment_stats import experiment_keys, experiment_stats
+from chalicelib.services.trends import funnel_from, plan_funnel, plan_trend, trend_from
 
 # percentile lives beside the buckets it reads (services.counters): the ETAs (services.latency) use
 # it in every container without importing this admin-only module and its response models.
 __all__ = ["KNOWN_PROVIDERS", "StatsService", "budget_state", "percentile"]
 
-KNOWN_PROVIDERS: tuple[str, ...] = ("fal", "replicate", "together", "runpod", "openai", "procedural")
+KNOWN_PROVIDERS: tuple[str, ...] = (
+    "fal",
+    "replicate",
+    "together",
+    "runpod",
+    "openai",
+    "huggingface",
+    "procedural",
+)
 STATUSES = ("succeeded", "failed")
 BUCKET_LABELS: tuple[str, ...] = (*(f"le{b}" for b in LATENCY_BUCKETS_MS), "inf")
 BudgetState = Literal["ok", "warning", "exhausted"]
@@ -78,6 +88,7 @@ class StatsService:
         self._tiers = tuple(tiers)
         self._budget = budget
         self._providers = tuple(dict.fromkeys((*KNOWN_PROVIDERS, *providers)))
+        self._configured = tuple(providers)  # the trends' latency series: only these (fewer keys)
         self._clock = clock
         self._experiment_share = experiment_share
 
@@ -91,6 +102,14 @@ class StatsService:
             self._plan(keys, month_prefix, month_spend),
         ]
         experiment = experiment_keys(keys.add)  # in the same MGET
+        funnel = plan_funnel(keys.add, now)  # ... and the funnel and the trends too
+        trend_providers = (
+            (*self._configured, "procedural") if "procedural" not in self._configured else self._configured
+        )
+        series = [
+            plan_trend(keys.add, now, window=w, tiers=self._tiers, providers=trend_providers)
+            for w in ("30d", "24h")
+        ]
         values = self._counters.values(keys.keys)
         day_id, month_id = period_ids(now)
         today = self._period("day", f"{day_id[:4]}-{day_id[4:6]}-{day_id[6:]}", plans[0], values)
@@ -110,6 +129,11 @@ class StatsService:
             ),
             experiments=experiment_stats(self._experiment_share, experiment, values, percentile),
             projection=self._projection(month.spend.total_usd, now),
+            funnel=funnel_from(funnel, values),
+            trends=Trends(
+                days=trend_from(series[0], values, self._budget.daily_usd),
+                hours=trend_from(series[1], values, self._budget.daily_usd),
+            ),
         )
 
     def _projection(self, spent_month: float, now: float) -> SpendProjection:

@@ -10,6 +10,7 @@ import httpx
 
 from stack.standins.common import Shared, json_response
 from stack.standins.fal import FalStandIn
+from stack.standins.huggingface import HuggingFaceStandIn
 from stack.standins.openai import OpenAIStandIn
 from stack.standins.replicate import ReplicateStandIn
 from stack.standins.together import TogetherStandIn
@@ -24,6 +25,7 @@ HOSTS = {
     "api.openai.com": "openai",
     "api.together.ai": "together",  # the together SDK's host
     "api.together.xyz": "together",  # its former one
+    "router.huggingface.co": "huggingface",
 }
 # The path prefixes of each stand-in on the stack's one port.
 PREFIXES = {
@@ -32,6 +34,7 @@ PREFIXES = {
     "/replicate": "replicate",
     "/openai": "openai",
     "/together": "together",
+    "/hf": "huggingface",
 }
 
 
@@ -44,12 +47,14 @@ class StandIns:
         self.replicate = ReplicateStandIn(self.shared)
         self.openai = OpenAIStandIn(self.shared)
         self.together = TogetherStandIn(self.shared)
+        self.huggingface = HuggingFaceStandIn(self.shared)
         self._handlers: dict[str, Handler] = {
             "fal_sync": self.fal.sync,
             "fal_queue": self.fal.queue,
             "replicate": self.replicate,
             "openai": self.openai,
             "together": self.together,
+            "huggingface": self.huggingface,
         }
 
     def handler(self, name: str, base: str) -> Callable[[httpx.Request], httpx.Response]:

@@ -60,6 +60,15 @@ def test_the_dashboard_has_no_serious_accessibility_violation(scanned_page: Page
     page.get_by_label("Admin token").fill(ADMIN_TOKEN)
     page.get_by_role("button", name="Open dashboard").click()
     expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+    # The funnel and the trends are part of what is scanned, their data tables opened too.
+    expect(page.get_by_role("img", name="Funnel, last 30 days", exact=False)).to_be_visible()
+    expect(page.get_by_role("img", name="Generations by tier, last 30 days", exact=False)).to_be_visible()
+    for summary in page.locator("details.data summary").all():
+        summary.click()
+    assert serious_violations(page) == []
+    page.get_by_role("button", name="Last 24 hours").click()
+    expect(page.get_by_role("img", name="Refusals, last 24 hours", exact=False)).to_be_visible()
+    assert serious_violations(page) == []
     page.get_by_label("Name of the new key").fill("Scanned key")
     page.get_by_role("button", name="Issue key").click()
     expect(page.get_by_role("region", name="New key")).to_be_visible()

@@ -1,4 +1,5 @@
-"""One contract for every ObjectStore adapter: the local directory and Cloudflare R2 (under moto).
+"""One contract for every ObjectStore adapter: the local directory, Cloudflare R2, AWS S3 on the
+function's role and Supabase Storage's S3 endpoint (the last three under moto).
 
 moto answers for R2's endpoint only when ``MOTO_S3_CUSTOM_ENDPOINTS`` names it before the mock
 starts. Fake AWS credentials and empty config files keep boto3 away from ``~/.aws`` and the
@@ -22,6 +23,7 @@ from chalicelib.adapters.storage.r2 import R2ObjectStore, make_r2_client
 from chalicelib.bootstrap import build_objects
 from chalicelib.ports import IMMUTABLE_CACHE_CONTROL, ObjectStore, ObjectStoreError
 from tests.conftest import make_settings
+from tests.contract.s3_stores import other_store_factory, supabase_standin
 from tests.local_server import free_port
 
 R2_ENDPOINT = "https://0123456789abcdef0123456789abcdef.r2.cloudflarestorage.com"
@@ -77,11 +79,23 @@ def r2_store(r2_mock: None) -> R2ObjectStore:
     return new_r2_store()
 
 
-@pytest.fixture(params=["local", "r2"])
+@pytest.fixture(scope="module")
+def supabase_endpoint() -> Iterator[str]:
+    with supabase_standin() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(params=["local", "r2", "s3", "supabase"])
 def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
     """Builds the adapter under test with a given public base URL (same backing data each time)."""
     if request.param == "local":
         return lambda base: LocalObjectStore(tmp_path / "objects", base)
+    if request.param == "s3":
+        request.getfixturevalue("r2_mock")
+        return other_store_factory("s3")
+    if request.param == "supabase":
+        request.getfixturevalue("aws_env")
+        return other_store_factory("supabase", request.getfixturevalue("supabase_endpoint"))
     request.getfixturevalue("r2_mock")
     new_r2_store()  # creates the bucket, once
     return lambda base: new_r2_store(base, create_bucket=False)

@@ -14,6 +14,9 @@ Defaults (USD), from the vendors' price pages at the time of writing:
   1536x1024), medium $0.042 / $0.063, high $0.167 / $0.25. Keyed ``"<model> <quality> <WxH>"``;
   any other OpenAI model is counted at the dearest of these ($0.25) until it is priced here. DALL-E
   3 is gone from the API (and from this table);
+- Hugging Face Inference Providers (hf-inference): FLUX.1 [schnell] $0.003 / megapixel, FLUX.1
+  [dev] $0.025 / megapixel, the same as fal's (HF bills the routed provider's own rate, or compute
+  time on hf-inference; an estimate that over-counts rather than under-counts: override it);
 - RunPod: your own endpoint, billed per GPU second: configure it (default 0.0).
 
 A megapixel is 1024 x 1024 pixels and, by default, a per-megapixel price is charged for whole
@@ -76,6 +79,10 @@ DEFAULT_PRICES: Mapping[str, Mapping[str, Price]] = {
             for size, usd in prices.items()
         },
         WILDCARD: Price(0.25),  # an unpriced GPT Image model: over-count rather than miss it
+    },
+    "huggingface": {
+        "black-forest-labs/FLUX.1-schnell": Price(0.003, "megapixel"),
+        "black-forest-labs/FLUX.1-dev": Price(0.025, "megapixel"),
     },
     "runpod": {
         WILDCARD: Price(0.0),

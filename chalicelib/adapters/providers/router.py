@@ -2,8 +2,8 @@
 
 Candidates, per quality, in order (only the configured adapters that ``supports(quality)``):
 
-- ``fast``: FLUX.1 [schnell] on fal, then Together, Replicate, RunPod;
-- ``standard``: FLUX.1 [dev] on fal, then Replicate;
+- ``fast``: FLUX.1 [schnell] on fal, then Together, Replicate, Hugging Face, RunPod;
+- ``standard``: FLUX.1 [dev] on fal, then Replicate, Hugging Face;
 - ``pro``: FLUX1.1 [pro] on fal, then gpt-image-1 on OpenAI (its failover);
 
 then, where configured, the offline procedural renderer as the last resort.
@@ -81,8 +81,8 @@ log = logging.getLogger("avatarflow.providers")
 alerts = logging.getLogger("avatarflow.alerts")
 
 DEFAULT_ROUTES: Mapping[str, tuple[str, ...]] = {
-    "fast": ("fal", "together", "replicate", "runpod"),
-    "standard": ("fal", "replicate"),
+    "fast": ("fal", "together", "replicate", "huggingface", "runpod"),
+    "standard": ("fal", "replicate", "huggingface"),
     "pro": ("fal", "openai"),
 }
 DEFAULT_DEADLINE_S = 25.0

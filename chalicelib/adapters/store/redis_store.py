@@ -7,6 +7,7 @@ from chalicelib.adapters.store.api_keys import RedisApiKeys
 from chalicelib.adapters.store.audit import RedisAuditLog
 from chalicelib.adapters.store.breakers import RedisBreakers
 from chalicelib.adapters.store.client import RedisClient
+from chalicelib.adapters.store.events import RedisEventCounters
 from chalicelib.adapters.store.generations import RECORD_TTL_SECONDS, RedisGenerations
 from chalicelib.adapters.store.holders import RedisImageHolders
 from chalicelib.adapters.store.keyspace import Keyspace
@@ -34,6 +35,7 @@ class RedisStateStore:
         self.watches = RedisWatches(keys)
         self.holders = RedisImageHolders(keys)
         self.audit = RedisAuditLog(keys)
+        self.analytics = RedisEventCounters(keys)
 
     def ping(self) -> bool:
         try:
