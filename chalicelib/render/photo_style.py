@@ -164,7 +164,7 @@ def _flat(image: Image.Image, rng: random.Random) -> Image.Image:
     from PIL import Image
 
     palette = image.filter(_mode(7)).quantize(colors=6, method=Image.Quantize.MEDIANCUT).convert("RGB")
-    return _ink(palette, _edges(image, threshold=50, width=2))
+    return _ink(palette, _edges(image, threshold=50, width=3))
 
 
 def _cyberpunk(image: Image.Image, rng: random.Random) -> Image.Image:
