@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from PIL import Image
 
 MIN_SCORE = 0.5
+MODEL_SIDE = 640  # twice the model's input: the padding to a square keeps the detail it needs
 REFUSED_CLASSES = frozenset(
     {
         "FEMALE_GENITALIA_EXPOSED",
@@ -43,15 +44,35 @@ class NudeNetModerator:
     def _model(self) -> Any:
         with self._lock:
             if self._detector is None:
+                import os
+
+                import nudenet
+                import onnxruntime
                 from nudenet import NudeDetector
 
-                self._detector = NudeDetector()
+                detector = NudeDetector()
+                # One thread per inference: a Lambda (or a shared test machine) has one or two
+                # cores, where onnxruntime's default thread pool spends more on waking threads
+                # than on the 320 px model itself.
+                options = onnxruntime.SessionOptions()
+                options.intra_op_num_threads = 1
+                options.inter_op_num_threads = 1
+                model = os.path.join(os.path.dirname(nudenet.__file__), "320n.onnx")
+                detector.onnx_session = onnxruntime.InferenceSession(
+                    model, sess_options=options, providers=["CPUExecutionProvider"]
+                )
+                self._detector = detector
             return self._detector
 
     def refuses(self, image: Image.Image) -> bool:
         import numpy as np
 
-        # NudeNet reads OpenCV's BGR order.
-        bgr = np.ascontiguousarray(np.asarray(image.convert("RGB"))[:, :, ::-1])
+        # The model sees a 320 px square: hand it a small copy (its own resize of a large array
+        # costs more than the inference). NudeNet reads OpenCV's BGR order.
+        small = image.convert("RGB")
+        if max(small.size) > MODEL_SIDE:
+            small = small.copy() if small is image else small
+            small.thumbnail((MODEL_SIDE, MODEL_SIDE))
+        bgr = np.ascontiguousarray(np.asarray(small)[:, :, ::-1])
         detections = self._model().detect(bgr)
         return refused_by(list(detections), self._min_score)
