@@ -8,11 +8,11 @@ PORT ?= 8000
 STAGES ?= dev prod
 PACKAGE_DIR ?= build/package
 TF_DIR := infra/terraform
-STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-photos.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
 .PHONY: install run test lint typecheck unit bench clean package infra terraform-check cost browser web screenshots bench-pages stack stack-spike
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-photos.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt

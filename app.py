@@ -17,6 +17,7 @@ from chalicelib.api.pages import pages
 from chalicelib.api.preflight import add_preflight_routes
 from chalicelib.api.public import public
 from chalicelib.api.realtime import realtime, register_websocket_handlers
+from chalicelib.api.uploads import uploads
 from chalicelib.api.users import users
 from chalicelib.api.webhooks import webhooks
 from chalicelib.bootstrap import collect_rarely_while_starting, warm_start_if_asked
@@ -39,10 +40,12 @@ if os.environ.get("AVATARFLOW_STAGE") == "local":
 
 # configure_logs=False: Chalice would take over the "avatarflow" logger (level ERROR, a second handler).
 app = Chalice(app_name="avatarflow", configure_logs=False)
-app.api.binary_types = ["image/webp", "image/png", "image/jpeg"]
+# multipart/form-data: the local stage's photo upload form arrives as raw bytes.
+app.api.binary_types = ["image/webp", "image/png", "image/jpeg", "multipart/form-data"]
 app.register_blueprint(public)
 app.register_blueprint(users)
 app.register_blueprint(events)
+app.register_blueprint(uploads)
 app.register_middleware(http_middleware, "http")
 app.register_middleware(audit_middleware, "http")  # inside http_middleware: it sees the request id
 app.register_blueprint(admin_gallery)

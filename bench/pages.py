@@ -6,7 +6,7 @@ Run from the repository root (`make browser` first)::
     .venv/bin/python -m bench.pages            # print the table
     .venv/bin/python -m bench.pages --write    # ... and update docs/benchmarks.md
 
-Size: what a host page loads for ``<avatarflow-picker>`` (picker.js, the realtime.js it imports and
+Size: what a host page loads for ``<avatarflow-picker>`` (picker.js, the realtime.js and photo.js it imports and
 its picker.css), raw and gzipped as ``gzip -c < FILE | wc -c`` counts (level 6, no name in the header), against the 40 KB
 budget. Time: ``--runs`` page loads of ``/`` in a fresh browser context each (an empty cache, as a
 first visit), then as many reloads in one context (a revisit), on the local stack as `make run`
@@ -33,7 +33,7 @@ from tests.browser.stack import CHROMIUM, CHROMIUM_ARGS, ROOT, local_stack
 SECTION = "pages"
 SECTION_HEADING = "## The pages' budgets in a real browser (bench/pages.py)"
 WEB = ROOT / "web"
-PICKER_FILES = ("picker.js", "realtime.js", "funnel.js", "static-gallery.js", "picker.css")
+PICKER_FILES = ("picker.js", "realtime.js", "funnel.js", "static-gallery.js", "photo.js", "picker.css")
 BUDGET_GZIP_BYTES = 40 * 1024
 BUDGET_VISIBLE_MS = 1000.0
 

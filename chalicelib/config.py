@@ -185,6 +185,13 @@ class Settings(BaseModel):
     # Unchosen generations and their images are deleted this many days after they were made
     # (the R2 lifecycle rule in infra/ says the same); chosen avatars and the gallery never are.
     retention_days: int = _env("AVATARFLOW_RETENTION_DAYS", 30, ge=1, le=3650)
+    # Uploaded photos (biometric data) are deleted this many hours after upload (the lifecycle
+    # rule on the uploads/ prefix in infra/ says the same; the local stage enforces it itself).
+    photo_retention_hours: int = _env("AVATARFLOW_PHOTO_RETENTION_HOURS", 24, ge=1, le=720)
+    uploads_per_hour: int = _env("AVATARFLOW_UPLOADS_PER_HOUR", 20, ge=1, le=10000)
+    # The SQS queue of the photo-checks function (production; docs/photos.md). Unset: the checks
+    # run in this process when the file has arrived (the embedded default).
+    queue_url_photos: str | None = _env("AVATARFLOW_QUEUE_URL_PHOTOS")
 
     @field_validator(
         "public_url",
@@ -207,6 +214,7 @@ class Settings(BaseModel):
         "procedural_fallback",
         "websocket_url",
         "moderation_file",
+        "queue_url_photos",
         mode="before",
     )
     @classmethod
@@ -244,6 +252,11 @@ class Settings(BaseModel):
     def retention_seconds(self) -> int:
         """How long unchosen generations (records and images) are kept."""
         return self.retention_days * 86400
+
+    @property
+    def photo_retention_seconds(self) -> int:
+        """How long an uploaded photo (record and file) is kept."""
+        return self.photo_retention_hours * 3600
 
     @property
     def uses_upstash(self) -> bool:

@@ -16,6 +16,7 @@
 // (polling where there is none: ./realtime.js); 429/503/failures offer pre-made suggestions.
 // A visitor's choice ("saved": false) is kept when the host signs them in and calls refresh().
 
+import { PhotoPart } from "./photo.js";
 import { watchGeneration } from "./realtime.js";
 import { Funnel } from "./funnel.js";
 import { loadIndex, staticAnswer } from "./static-gallery.js";
@@ -152,6 +153,8 @@ export class AvatarflowPicker extends HTMLElement {
     els.result = h("section", { class: "result", role: "region", "aria-label": "Result", hidden: true });
     els.suggestions = h("section", { class: "suggestions", role: "region", "aria-label": "Suggestions", hidden: true });
     els.message = h("p", { class: "message", role: "alert" });
+    // "Use my photo" (./photo.js): with a ready photo, Generate makes an avatar of its face.
+    this._photo = new PhotoPart({ api: (path, options) => this._api(path, options) });
 
     const form = h(
       "form",
@@ -159,6 +162,7 @@ export class AvatarflowPicker extends HTMLElement {
       h("h3", { text: "Or make your own" }),
       h("div", { class: "field" }, h("label", { for: "af-prompt", text: "Prompt (optional)" }), els.prompt,
         h("p", { id: "af-prompt-hint", class: "muted small", text: "Describe yourself in a few words; up to 300 characters." })),
+      this._photo.element,
       h("div", { class: "field" }, h("span", { id: "af-style-label", class: "label", text: "Style" }), els.styleGroup),
       h("div", { class: "row" },
         h("div", { class: "field" }, h("label", { for: "af-quality", text: "Quality" }), els.quality),
@@ -425,6 +429,7 @@ export class AvatarflowPicker extends HTMLElement {
     this._say("");
     this._els.generate.disabled = true;
     const request = { style, prompt: this._els.prompt.value.trim(), quality: this._els.quality.value || "fast", size: Number(this._els.size.value || 512) };
+    if (this._photo.readyId) Object.assign(request, { photo: this._photo.readyId, likeness: this._photo.likeness });
     this._showProgress({ percent: null, message: "Sending your request…" });
     const answer = await this._api("/v1/generations", { method: "POST", body: request, headers: { Prefer: `wait=${WAIT_SECONDS}` } });
     if (answer.status === 200 || answer.status === 202) {

@@ -16,6 +16,7 @@ from chalicelib.domain import admin_models as a
 from chalicelib.domain import export_models as x
 from chalicelib.domain import funnel as f
 from chalicelib.domain import models as m
+from chalicelib.domain import upload_models as u
 from chalicelib.domain.audit import AuditPage
 from chalicelib.domain.messages import RealtimeInfo
 
@@ -217,6 +218,44 @@ OPERATIONS: tuple[Operation, ...] = (
         None,
         {200: x.UserExport, **USER_ERRORS},
         parameters=("HistoryCursor",),
+    ),
+    Operation(
+        "post",
+        "/v1/uploads",
+        "create_upload",
+        "A presigned form upload of a photo (signed-in users and API keys; 20 an hour)",
+        u.UploadRequest,
+        {201: u.UploadTicket, **USER_ERRORS, 429: ERROR, 503: ERROR},
+        headers={429: RETRY, 503: RETRY},
+    ),
+    Operation(
+        "get",
+        "/v1/uploads/{upload_id}",
+        "get_upload",
+        "An uploaded photo: pending, ready (with the face found) or rejected (with the reason)",
+        None,
+        {200: u.UploadOut, 401: ERROR, 404: ERROR},
+    ),
+    Operation(
+        "post",
+        "/v1/local-uploads",
+        "local_upload",
+        "The local stage's presigned form upload (production: the object store's own URL)",
+        None,
+        {204: None, 400: ERROR, 403: ERROR, 404: ERROR, 413: ERROR, 415: ERROR},
+        "none",
+        raw_body=("multipart/form-data",),
+    ),
+    Operation(
+        "get",
+        "/v1/local-uploads/{photo_name}",
+        "local_upload_read",
+        "The local stage's presigned read of a photo (what a provider fetches; production: R2/S3)",
+        None,
+        {200: None, 403: ERROR, 404: ERROR},
+        "none",
+        ("UploadExpires", "UploadSignature"),
+        content={200: "image/jpeg"},
     ),
     Operation("get", "/v1/openapi.json", "openapi", "This document", None, {200: None}, "none"),
     Operation(

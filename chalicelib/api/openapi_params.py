@@ -87,6 +87,10 @@ def parameters() -> dict[str, Json]:
             },
             f"Edge in pixels of the image redirected to.{EMPTY_IS_ABSENT}",
         ),
+        "UploadExpires": _query(
+            "expires", {"type": "string"}, "When the presigned read ends (epoch seconds)."
+        ),
+        "UploadSignature": _query("signature", {"type": "string"}, "The presigned read's signature."),
         "IdempotencyKey": {
             "name": "Idempotency-Key",
             "in": "header",
@@ -130,6 +134,8 @@ PATH_PARAMETERS: dict[str, Json] = {
     "folder": {"type": "string", "minLength": 1},
     "name": {"type": "string", "pattern": "\\.webp$"},
     "asset": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]*\\.(js|css|svg|json)$"},
+    "upload_id": {"type": "string", "pattern": "^upl_[A-Za-z0-9_-]{20}$"},
+    "photo_name": {"type": "string", "minLength": 1, "maxLength": 128},
 }
 
 

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
         PushChannel,
         StateStore,
     )
+    from chalicelib.ports.photos import FaceDetector, PhotoModerator
     from chalicelib.services.admission import Admission
     from chalicelib.services.api_keys import ApiKeyService
     from chalicelib.services.audit import AdminAudit
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from chalicelib.services.gallery_refresh import GalleryRefresh
     from chalicelib.services.identity import Authenticator
     from chalicelib.services.lanes import LaneWorker
+    from chalicelib.services.photos.cases import PhotoUseCases
     from chalicelib.services.policy import GenerationPolicy
     from chalicelib.services.product_events import RecordProductEvents
     from chalicelib.services.read import ReadGenerations
@@ -75,6 +77,21 @@ class Container:
     push: PushChannel
     realtime: RealtimeSessions
     resolver: Resolver | None = None
+    photo_detectors: tuple[FaceDetector, PhotoModerator] | None = None  # tests: instead of OpenCV, NudeNet
+
+    @functools.cached_property
+    def photos(self) -> PhotoUseCases:
+        """The photo use cases (uploads, checks, privacy), built on first use."""
+        from chalicelib.bootstrap.photos import wire_photos
+
+        return wire_photos(
+            self.settings,
+            kv=self.store.kv,
+            counters=self.store.counters,
+            objects=self.objects,
+            clock=self.clock,
+            detectors=self.photo_detectors,
+        )
 
     @functools.cached_property
     def gallery_refresh(self) -> GalleryRefresh:
@@ -120,7 +137,11 @@ class Container:
         from chalicelib.services.erasure import EraseUserData
 
         return EraseUserData(
-            generations=self.store.generations, kv=self.store.kv, objects=self.objects, avatars=self.avatars
+            generations=self.store.generations,
+            kv=self.store.kv,
+            objects=self.objects,
+            avatars=self.avatars,
+            photos=self.photos.privacy,
         )
 
     @functools.cached_property
@@ -128,7 +149,9 @@ class Container:
         """``GET /v1/me/export``, built on first use."""
         from chalicelib.services.export import ExportUserData
 
-        return ExportUserData(reads=self.reads, avatars=self.avatars, clock=self.clock)
+        return ExportUserData(
+            reads=self.reads, avatars=self.avatars, clock=self.clock, photos=self.photos.privacy
+        )
 
     def describe(self) -> dict[str, Any]:
         """Which adapter serves each port (for /v1/health and the logs; no secrets)."""

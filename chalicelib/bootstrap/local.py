@@ -87,23 +87,26 @@ def start_background_reaper(
     return thread
 
 
-def start_background_retention(container: Container, interval_s: float = 3600.0) -> threading.Thread | None:
-    """The local object store's stand-in for R2's lifecycle rule: unchosen generations' images
-    older than the retention are deleted at start and then every ``interval_s`` (docs/privacy.md).
-    None where the object store is R2 (its lifecycle rule does it)."""
+def start_background_retention(container: Container, interval_s: float = 600.0) -> threading.Thread | None:
+    """The local object store's stand-in for R2's lifecycle rules: unchosen generations' images
+    older than the retention, and uploaded photos older than the photo retention (24 hours), are
+    deleted at start and then every ``interval_s`` (docs/privacy.md). None where the object store
+    is R2 (its lifecycle rules do it)."""
     from chalicelib.adapters.storage.local import LocalObjectStore
     from chalicelib.services.retention import EnforceRetention
 
-    if not isinstance(container.objects, LocalObjectStore):
+    objects = container.objects
+    if not isinstance(objects, LocalObjectStore):
         return None
     retention = EnforceRetention(
-        container.objects, retention_s=container.settings.retention_seconds, clock=container.clock
+        objects, retention_s=container.settings.retention_seconds, clock=container.clock
     )
 
     def loop() -> None:
         while True:
             try:
                 retention.run()
+                container.photos.privacy.expire(objects)
             except Exception:
                 log.exception("retention pass failed")
             time.sleep(interval_s)

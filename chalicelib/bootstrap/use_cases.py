@@ -11,9 +11,10 @@ thread, or ``RunAtProvider`` in webhook mode) or queues it; the lanes run it lat
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from chalicelib.domain.identity import Identity
 from chalicelib.domain.tiers import Tier
 from chalicelib.messagebus import MessageBus
 from chalicelib.ports import (
@@ -95,6 +96,8 @@ class Collaborators:
     public_url: str | None
     breaker_policy: BreakerPolicy
     callback_attempts: int = 8
+    # Checks a photo generation's upload before admission (services/photos/gate.py); None: photos refused.
+    photo_gate: Callable[[Identity, str], None] | None = None
 
 
 def wire_generations(c: Collaborators) -> GenerationUseCases:
@@ -185,6 +188,7 @@ def wire_generations(c: Collaborators) -> GenerationUseCases:
             view=c.view,
             gallery=c.gallery,
             policy=policy,
+            photo_gate=c.photo_gate,
         ),
         lanes=LaneWorker(
             generations=generations,

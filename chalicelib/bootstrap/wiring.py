@@ -31,6 +31,7 @@ from chalicelib.bootstrap.operations import (
     build_jwks,
     build_webhook_sender,
 )
+from chalicelib.bootstrap.photos import photo_aware, photo_gate
 from chalicelib.bootstrap.use_cases import Collaborators, wire_generations
 from chalicelib.config import Settings, get_settings
 from chalicelib.domain.events import (
@@ -74,7 +75,10 @@ from chalicelib.services.realtime import RealtimeSessions
 from chalicelib.services.views import GenerationView
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from chalicelib.adapters.outbound.fetch import Resolver
+    from chalicelib.ports.photos import FaceDetector, PhotoModerator
 
 __all__ = ["build_container"]
 
@@ -92,9 +96,12 @@ def build_container(
     start_workers: bool = True,
     resolver: Resolver | None = None,
     push: PushChannel | None = None,
+    photo_vendors: Sequence[ImageProvider] | None = None,
+    photo_detectors: tuple[FaceDetector, PhotoModerator] | None = None,
 ) -> Container:
     """Wire the application; any adapter given is used instead of the one the settings select.
-    ``resolver`` replaces DNS for the SSRF checks of outbound calls (tests)."""
+    ``resolver`` replaces DNS for the SSRF checks of outbound calls (tests); ``photo_vendors``
+    and ``photo_detectors`` replace the photo models and the photo checks' detectors (tests)."""
     settings = settings or get_settings()
     clock = clock or SystemClock()
     policy = generation_policy(settings)
@@ -148,6 +155,17 @@ def build_container(
         settings, store.breakers, bus, resolver=resolver, clock=clock, counters=store.counters
     )
     gallery = GalleryService(objects, kv=store.kv)
+    # A photo generation goes to the photo models (bootstrap/photos.py); any other to ``provider``.
+    routed = photo_aware(
+        provider,
+        settings,
+        kv=store.kv,
+        objects=objects,
+        bus=bus,
+        clock=clock,
+        resolver=resolver,
+        photo_vendors_override=photo_vendors,
+    )
 
     # The use cases.
     cases = wire_generations(
@@ -156,7 +174,7 @@ def build_container(
             objects=objects,
             pipeline=pipeline,
             queue=queue,
-            provider=provider,
+            provider=routed,
             provider_queues=_provider_queues(settings, provider),
             bus=bus,
             clock=clock,
@@ -169,6 +187,7 @@ def build_container(
             replicate_secret=secret(settings.replicate_webhook_secret) or "",
             public_url=settings.public_url,
             breaker_policy=breaker_policy(settings),
+            photo_gate=photo_gate(settings, store.kv, clock),
         )
     )
     _serve_in_process(queue, cases.lanes, start_workers)
@@ -220,6 +239,7 @@ def build_container(
             view=view,
         ),
         resolver=resolver,
+        photo_detectors=photo_detectors,
     )
 
 

@@ -74,6 +74,11 @@ def parser() -> argparse.ArgumentParser:
         "--gallery-requests-per-user", type=_non_negative, help="gallery pages per user (default 3)"
     )
     p.add_argument("--websocket-share", type=_share, help="AI requests watched over WebSocket (default 0.5)")
+    p.add_argument(
+        "--photo-share",
+        type=_share,
+        help="AI requests made from the user's photo (default 0; never deduplicated)",
+    )
     return p
 
 
@@ -85,6 +90,7 @@ ASSUMPTION_FLAGS = (
     "dedup_saving",
     "gallery_requests_per_user",
     "websocket_share",
+    "photo_share",
 )
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from chalicelib.adapters.providers.photo_prices import PHOTO_PRICES
 from chalicelib.adapters.providers.pricing import DEFAULT_PRICES, Price
 
 READ_ON = "2026-11-30"
@@ -85,6 +86,26 @@ DEFAULT_UNIT_PRICES: dict[str, UnitPrice] = {
             "guard's table (the router uses pro on fal only where a model is configured)",
             assumption=True,
             note="not confirmed on fal's own page: low $0.04, high $0.055",
+        ),
+        # --- photo generations (issue 26; chalicelib/adapters/providers/photo_prices.py) ----------
+        _p(
+            "photo.generation",
+            "photo avatar (fal FLUX PuLID; high: a FLUX.1 Kontext [pro] vendor)",
+            "image (1 MP)",
+            _one_megapixel(PHOTO_PRICES["fal"]["fal-ai/flux-pulid"]),
+            _one_megapixel(PHOTO_PRICES["replicate"]["black-forest-labs/flux-kontext-pro"]),
+            source="chalicelib/adapters/providers/photo_prices.py (the spend guard's photo prices): fal "
+            "flux-pulid $0.033/MP; Replicate flux-kontext-pro $0.04/image; Together and fal Kontext $0.04",
+            assumption=True,
+            note="vendors' model pages as stored in our search index; override if an invoice differs",
+        ),
+        _p(
+            "photo.checks_gb_second",
+            "photo checks function compute (container image Lambda, x86_64)",
+            "GB-second",
+            0.0000166667,
+            source="AWS Lambda x86_64 price per GB-s (the same as the API's); the checks run in a "
+            "function of their own (docs/photos.md)",
         ),
         _p(
             "replicate.flux_schnell",

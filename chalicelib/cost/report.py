@@ -368,6 +368,12 @@ SENSITIVITY: tuple[tuple[str, dict[str, Any]], ...] = (
     ("every user asks for an AI avatar (`--ai-share 1`)", {"ai_share": 1.0}),
     ("half the AI requests from premium users (`--premium-share 0.5`)", {"premium_share": 0.5}),
     ("three AI requests per AI user (`--generations-per-ai-user 3`)", {"generations_per_ai_user": 3.0}),
+    (
+        "a quarter of the AI requests made from the user's photo: FLUX PuLID / Kontext prices, never "
+        "deduplicated, plus the photo-checks function (`--photo-share 0.25`)",
+        {"photo_share": 0.25},
+    ),
+    ("every AI request made from a photo (`--photo-share 1`)", {"photo_share": 1.0}),
 )
 
 

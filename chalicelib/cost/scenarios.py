@@ -159,6 +159,11 @@ class Assumptions:
     gallery_refreshes: float = 30.0  # daily
     gallery_ai_budget_share: float = 0.1  # AVATARFLOW_GALLERY_AI_BUDGET_SHARE of the daily budget
     daily_budget_usd: float = 25.0  # AVATARFLOW_DAILY_BUDGET_USD
+    photo_share: float = (
+        0.0  # of AI requests, made from the user's photo (never deduplicated; see SENSITIVITY)
+    )
+    photo_check_s: tuple[float, float] = (0.3, 1.0)  # the checks function's billed seconds per upload
+    photo_checks_gb: float = 2.0  # its memory (OpenCV + NudeNet's model)
 
 
 ASSUMPTION_NOTES: dict[str, str] = {
@@ -194,6 +199,9 @@ ASSUMPTION_NOTES: dict[str, str] = {
     "gallery_refreshes": "the gallery refresh schedule (daily)",
     "gallery_ai_budget_share": "AVATARFLOW_GALLERY_AI_BUDGET_SHARE (default 0.1)",
     "daily_budget_usd": "AVATARFLOW_DAILY_BUDGET_USD (default 25)",
+    "photo_share": "assumption; a photo generation is never served from the cache nor joins one in flight",
+    "photo_check_s": "bench/photos.py: ~0.15 s CPU on a 12 MP JPEG; low 0.3 s, high 1 s billed with I/O",
+    "photo_checks_gb": "assumption for the photo-checks function (infra/photos/Dockerfile)",
 }
 
 
@@ -205,10 +213,12 @@ def measured(users: int, prices: PriceTable, counts: MeasuredCounts, a: Assumpti
     """avatarflow as built: every line from a measured count times a unit price, low and high."""
     saving = counts.dedup_saving if a.dedup_saving is None else a.dedup_saving
     requested = users * a.ai_share * a.generations_per_ai_user
-    paid = requested * (1.0 - saving)
-    premium = paid * a.premium_share
+    photo = requested * a.photo_share  # each one paid: no cache, no joining, no similar result
+    text_paid = (requested - photo) * (1.0 - saving)
+    paid = text_paid + photo
+    premium = text_paid * a.premium_share
     standard = premium * a.premium_standard_share
-    fast = paid - standard
+    fast = text_paid - standard
     fast_price = (prices.low("fal.flux_schnell"), prices.high("fal.flux_schnell"))
     dev_price = (prices.low("fal.flux_dev"), prices.high("fal.flux_dev"))
 
@@ -238,7 +248,11 @@ def measured(users: int, prices: PriceTable, counts: MeasuredCounts, a: Assumpti
             counts.worker_ms + calls * rtt + a.provider_wait_s["standard"] * 1000, a.lambda_memory_gb
         )
         ws = ws_watches * 2 * _gb_s(a.websocket_handler_ms, a.websocket_lambda_gb)
-        return per + colds + worker + ws
+        # A photo job waits on its vendor like a `fast` one (the photo models take a few seconds).
+        photo_jobs = photo * _gb_s(
+            counts.worker_ms + calls * rtt + a.provider_wait_s["fast"] * 1000, a.lambda_memory_gb
+        )
+        return per + colds + worker + ws + photo_jobs
 
     def store_calls(end: int) -> float:
         return (
@@ -254,7 +268,8 @@ def measured(users: int, prices: PriceTable, counts: MeasuredCounts, a: Assumpti
     gallery_jobs = a.gallery_ai_per_run * a.gallery_styles * a.gallery_refreshes
     batch_ai = (gallery_jobs * fast_price[0], a.gallery_ai_budget_share * a.daily_budget_usd * DAYS)
     images = paid + gallery_jobs
-    writes = (paid - premium) * 3 + premium * 4 + gallery_jobs * 3  # one PUT per WebP size
+    # One PUT per WebP size; a photo adds its upload and its clean copy.
+    writes = (paid - premium) * 3 + premium * 4 + gallery_jobs * 3 + photo * 2
 
     def reads(end: int) -> float:
         miss = 1.0 - a.cdn_hit_ratio[end]
@@ -269,6 +284,17 @@ def measured(users: int, prices: PriceTable, counts: MeasuredCounts, a: Assumpti
             "AI generations (fal schnell; premium standard on FLUX dev)",
             fast * fast_price[0] + standard * dev_price[0],
             fast * fast_price[1] + standard * dev_price[1],
+        ),
+        Line(
+            "AI photo generations (fal FLUX PuLID; high: FLUX.1 Kontext [pro])",
+            photo * prices.low("photo.generation"),
+            photo * prices.high("photo.generation"),
+        ),
+        Line(
+            "photo checks function (faces + moderation, one upload per photo generation)",
+            *pair(
+                lambda e: photo * a.photo_check_s[e] * a.photo_checks_gb * price("photo.checks_gb_second", e)
+            ),
         ),
         Line("gallery: Pexels API", prices.low("pexels.plan"), prices.high("pexels.plan")),
         Line("gallery: batch AI avatars (low: the jobs it makes; high: its budget share)", *batch_ai),

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from chalicelib.domain.models import ApiModel, Avatar, Generation, Quota
+from chalicelib.domain.upload_models import UploadOut
 
 
 class ExportSubject(ApiModel):
@@ -28,3 +29,6 @@ class UserExport(ApiModel):
     next_cursor: str | None
     avatar: Avatar | None = Field(description="The chosen avatar; null when none is chosen")
     quota: Quota = Field(description="Current quota use in each window of the caller's tier")
+    uploads: list[UploadOut] = Field(
+        default_factory=list, description="The caller's uploaded photos still held (deleted after 24 hours)"
+    )

@@ -135,6 +135,8 @@ class Generation:
     cost_usd: float | None = None
     progress: JobProgress | None = None  # the running phase, as recorded (see domain/progress.py)
     arm: Arm | None = None  # the experiment's arm (domain/experiment.py), where it applied
+    photo: str | None = None  # a photo generation's upload: never cached, shared or similar
+    likeness: float | None = None
     unknown: Mapping[str, str] = field(default_factory=dict)  # fields a newer writer added: kept
 
     # -- what it is ----------------------------------------------------------------------------
@@ -256,6 +258,8 @@ class Generation:
             "cost_usd": _decimal(self.cost_usd, 6),
             "progress": self.progress.to_json() if self.progress else "",
             "arm": self.arm or "",
+            "photo": self.photo or "",
+            "likeness": _decimal(self.likeness, 3),
             **self.unknown,
         }
         return {name: value for name, value in fields.items() if value != ""}
@@ -300,6 +304,8 @@ class Generation:
             cost_usd=_float(get("cost_usd")),
             progress=JobProgress.from_json(get("progress")),
             arm=_arm(get("arm")),
+            photo=get("photo") or None,
+            likeness=_float(get("likeness")),
             unknown={k: v for k, v in fields.items() if k not in _KNOWN_FIELDS},
         )
 
@@ -338,6 +344,8 @@ _KNOWN_FIELDS = frozenset(
         "cost_usd",
         "progress",
         "arm",
+        "photo",
+        "likeness",
     ]
 )
 

@@ -68,6 +68,19 @@ class GenerationRequest(StrictModel):
         description="Serve a close enough cached result of a similar prompt (same style, quality and "
         "size) at once, as a cache hit, uncharged, instead of generating.",
     )
+    photo: str | None = Field(
+        None,
+        min_length=1,
+        max_length=64,
+        description="A ready upload of the caller's (POST /v1/uploads): a stylised avatar of the person in "
+        "the photo. Signed-in users and API keys only; never cached, shared or offered as similar.",
+    )
+    likeness: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="With a photo: how closely the avatar keeps the face (0..1, default 0.8).",
+    )
 
     @field_validator("prompt")
     @classmethod
@@ -127,6 +140,7 @@ class Generation(ApiModel):
         "prompt), best first, offered as an instant choice by POST /v1/generations; may be empty "
         "(always empty when read back later).",
     )
+    photo: str | None = Field(None, description="The upload a photo generation was made from.")
     created_at: str
     completed_at: str | None
 

@@ -18,6 +18,9 @@ class ProviderRequest:
     seed: int
     size: int
     quality: str
+    photo: str | None = None  # a photo generation: the caller's ready upload (``upl_...``)
+    likeness: float = 0.8  # how closely the avatar keeps the photo's face (0..1)
+    photo_url: str | None = None  # the photo's presigned GET (<= 10 min), filled in for a vendor
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from chalicelib.domain.similarity import SimilarResult
 from chalicelib.domain.styles import get_style
 from chalicelib.domain.tiers import Tier
 from chalicelib.domain.trend_periods import hour_stats_prefix
+from chalicelib.domain.uploads import DEFAULT_LIKENESS
 from chalicelib.messagebus import MessageBus
 from chalicelib.ports import AdmitOutcome, AdmitRequest, Clock, GenerationStore, StoreError, WindowCharge
 from chalicelib.services.counters import DAY_STATS_TTL, HOUR_STATS_TTL, MONTH_STATS_TTL
@@ -131,9 +132,16 @@ class Admission:
         not once per item). With ``claim_lease_ms`` a created job comes back claimed (running) for
         the caller, who runs it at once."""
         self.check_entitlements(identity, req)
+        photo = req.photo
+        if photo is not None and (batch is not None or gallery_candidate):
+            raise InvalidRequest("A photo generation is made one at a time: not in a batch.")
         tier = self._tiers[identity.tier]
         now = self._clock.time()
-        arm = self._arm(identity, req, gallery_candidate)
+        arm = None if photo is not None else self._arm(identity, req, gallery_candidate)
+        # A photo generation is the caller's alone: a request hash of its own (random) means no
+        # cache entry, no identical request in flight and no similar result ever matches it, and
+        # finish.lua never puts it in the cache or the similar-results index.
+        own_hash = secrets.token_hex(16) if photo is not None else None
         new = Generation(
             id="gen_" + secrets.token_urlsafe(15),
             owner=identity.key,
@@ -145,13 +153,14 @@ class Admission:
             lane=lane or tier.lane,
             tier=accounting_tier or tier.name,
             created_at=iso(now),
-            request_hash=request_hash(
-                req.style, req.prompt, req.variation, req.size, cache_quality(req.quality, arm)
-            ),
+            request_hash=own_hash
+            or request_hash(req.style, req.prompt, req.variation, req.size, cache_quality(req.quality, arm)),
             callback_url=req.callback_url,
             batch=batch,
             gallery_candidate=gallery_candidate,
             arm=arm,
+            photo=photo,
+            likeness=(req.likeness if req.likeness is not None else DEFAULT_LIKENESS) if photo else None,
         )
         minute = int(now) // 60
         request = AdmitRequest(
@@ -172,9 +181,9 @@ class Admission:
             claim_lease_ms=claim_lease_ms,
             # Only a caller who sees the answer is offered similar results (not batches, not the
             # gallery's own jobs); any request may accept one.
-            offer_similar=batch is None and not gallery_candidate,
-            accept_similar=req.accept_similar,
-            body_hash=request_hash(req.style, req.prompt, req.variation, req.size, req.quality),
+            offer_similar=batch is None and not gallery_candidate and photo is None,
+            accept_similar=req.accept_similar and photo is None,
+            body_hash=request_hash(req.style, _body_prompt(req), req.variation, req.size, req.quality),
         )
         try:
             result = self._generations.admit(request)
@@ -244,3 +253,11 @@ class Admission:
             raise Conflict(
                 "This Idempotency-Key was used with a different request body.", rate_limit=rate_limit
             )
+
+
+def _body_prompt(req: GenerationRequest) -> str:
+    """The prompt as the idempotency binding hashes it: with the photo and likeness of a photo
+    generation, so one Idempotency-Key cannot replay a different photo's avatar."""
+    if req.photo is None:
+        return req.prompt
+    return f"{req.prompt}\x1fphoto={req.photo}\x1flikeness={req.likeness}"

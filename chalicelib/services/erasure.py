@@ -6,7 +6,7 @@ entries, the links of requests that joined another job, each record's hold on it
 request's words in the similar-results index (so no one is offered the prompt as ``similar``). A
 job still running ends into nothing (refunded, result dropped). Then, per chunk, what was keyed
 by those records goes: the result cache entries of their requests (the prompt is personal data),
-their batches, and the images no one else serves. Last, the chosen avatar.
+their batches, and the images no one else serves. Last, the chosen avatar and the uploaded photos.
 
 Quota and rate counters stay until they expire (erasure is no quota reset). Erasing twice is
 erasing once. docs/privacy.md describes it for a website's privacy policy.
@@ -18,11 +18,15 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from chalicelib.domain.errors import StoreUnavailable, Unauthorized
 from chalicelib.domain.identity import Identity
 from chalicelib.ports import GenerationStore, KeyValueStore, ObjectStore, ObjectStoreError, StoreError
 from chalicelib.services.avatars import AvatarService
+
+if TYPE_CHECKING:
+    from chalicelib.services.photos.privacy import PhotoPrivacy
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +54,13 @@ class EraseUserData:
         kv: KeyValueStore,
         objects: ObjectStore,
         avatars: AvatarService,
+        photos: PhotoPrivacy | None = None,
     ) -> None:
         self._generations = generations
         self._kv = kv
         self._objects = objects
         self._avatars = avatars
+        self._photos = photos
 
     def __call__(self, identity: Identity) -> Erasure:
         if identity.kind == "anonymous":
@@ -80,6 +86,8 @@ class EraseUserData:
             if chunk.left == 0:
                 break
         self._avatars.forget(owner)
+        if self._photos is not None:
+            self._photos.erase(owner)  # the uploaded photos (biometric data): files and records
         erasure = Erasure(generations, images, failed)
         log.info(
             "user data erased",

@@ -80,7 +80,8 @@ class LaneWorker:
             return "done" if final else "retry"
         publish_phase(self._bus, generation, "starting", self._clock)
         try:
-            candidates = self._submit.candidates(generation.model_quality)
+            # A photo generation runs here, on the photo models: no text-to-image queue API takes it.
+            candidates = [] if generation.photo else self._submit.candidates(generation.model_quality)
             if not candidates:
                 return "done" if self._run_job.execute(generation, final=final) else "retry"
             try:

@@ -8,10 +8,11 @@ A request identical to one in flight joins it and waits for the same result; a r
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from chalicelib.domain import models
-from chalicelib.domain.errors import ContentRejected, ProviderUnavailable, RateLimit
+from chalicelib.domain.errors import ContentRejected, InvalidRequest, ProviderUnavailable, RateLimit
 from chalicelib.domain.generation import Generation
 from chalicelib.domain.identity import Identity
 from chalicelib.domain.similarity import SimilarResult
@@ -53,7 +54,9 @@ class RequestGeneration:
         view: GenerationView,
         gallery: GalleryService,
         policy: GenerationPolicy,
+        photo_gate: Callable[[Identity, str], None] | None = None,
     ) -> None:
+        self._photo_gate = photo_gate
         self._admission = admission
         self._dispatch = dispatch
         self._run_in_request = run_in_request
@@ -73,6 +76,7 @@ class RequestGeneration:
     ) -> Requested:
         """Admit, then answer: ``wait`` seconds at most (``Prefer: wait``; None: the default), or
         at once with ``respond_async``. A failed generation raises its error (never charged)."""
+        self._check_photo(identity, req)
         wait_s = self._policy.wait_for(wait)
         reservation = self._reserve(identity, req, wait_s, respond_async)
         try:
@@ -117,6 +121,19 @@ class RequestGeneration:
             )
         return self._answer(generation, rate_limit, admitted.similar)
 
+    def _check_photo(self, identity: Identity, req: models.GenerationRequest) -> None:
+        """A photo generation: the caller's own ready upload, before anything is charged."""
+        if req.photo is None:
+            if req.likeness is not None:
+                raise InvalidRequest(
+                    "likeness applies to a photo generation only.",
+                    details=[{"field": "likeness", "message": "needs a photo"}],
+                )
+            return
+        if self._photo_gate is None:
+            raise InvalidRequest("Photo generations are not available here.")
+        self._photo_gate(identity, req.photo)
+
     def _reserve(
         self, identity: Identity, req: models.GenerationRequest, wait: float, respond_async: bool
     ) -> Reservation | None:
@@ -126,7 +143,7 @@ class RequestGeneration:
             return None
         if not self._dispatch.sync_allowed(req.quality, self._admission.lane_for(identity)):
             return None
-        return self._run_in_request.reserve(req.quality)
+        return self._run_in_request.reserve(req.quality, photo=req.photo is not None)
 
     def _answer(
         self, generation: Generation, rate_limit: RateLimit | None, similar: tuple[SimilarResult, ...]

@@ -63,9 +63,10 @@ class RunInRequest:
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="avatarflow-sync")
         self._slots = threading.BoundedSemaphore(threads)
 
-    def reserve(self, quality: str) -> Reservation | None:
-        """A way to run a job of this quality now, or None (every thread busy: queue it)."""
-        if self._at_provider.serves(quality):
+    def reserve(self, quality: str, *, photo: bool = False) -> Reservation | None:
+        """A way to run a job of this quality now, or None (every thread busy: queue it). A photo
+        generation runs on a thread here (the photo models), never at a text-to-image queue API."""
+        if not photo and self._at_provider.serves(quality):
             return Reservation(at_provider=True)
         if not self._slots.acquire(blocking=False):
             return None

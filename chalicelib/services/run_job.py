@@ -12,6 +12,7 @@ import logging
 from chalicelib.domain.errors import DomainError, InvalidRequest
 from chalicelib.domain.generation import Generation
 from chalicelib.domain.styles import get_style
+from chalicelib.domain.uploads import DEFAULT_LIKENESS
 from chalicelib.logs import log_context
 from chalicelib.messagebus import MessageBus
 from chalicelib.ports import Clock, GenerationStore, ImageProvider, ProviderError, ProviderRequest
@@ -36,6 +37,8 @@ def provider_request(generation: Generation) -> ProviderRequest:
         seed=generation.seed,
         size=generation.size,
         quality=generation.model_quality,  # the experiment's dev arm: FLUX.1 [dev]
+        photo=generation.photo,
+        likeness=generation.likeness if generation.likeness is not None else DEFAULT_LIKENESS,
     )
 
 

@@ -81,6 +81,7 @@ class GenerationView:
                 )
                 for result in similar
             ],
+            photo=generation.photo,
             created_at=generation.created_at,
             completed_at=generation.completed_at,
         )

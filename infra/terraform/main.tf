@@ -42,7 +42,8 @@ resource "cloudflare_r2_bucket_cors" "images" {
 }
 
 # Keys the service writes: img/<digest>.webp (every generation), pinned/... (a user's chosen avatar,
-# copied out of img/ when chosen), gallery/... (the gallery and its manifest). Only img/ expires.
+# copied out of img/ when chosen), gallery/... (the gallery and its manifest), uploads/... (the users'
+# photos: biometric data, deleted after photo_retention_hours). Only img/ and uploads/ expire.
 resource "cloudflare_r2_bucket_lifecycle" "images" {
   account_id  = var.cloudflare_account_id
   bucket_name = cloudflare_r2_bucket.images.name
@@ -58,6 +59,22 @@ resource "cloudflare_r2_bucket_lifecycle" "images" {
         condition = {
           type    = "Age"
           max_age = var.unchosen_generation_days * 86400 # seconds
+        }
+      }
+    },
+    {
+      # Uploaded photos (docs/privacy.md): deleted once they are photo_retention_hours old, as
+      # AVATARFLOW_PHOTO_RETENTION_HOURS says to the service. R2 runs lifecycle rules about once a
+      # day, so an expired photo's record goes first (the API answers 404) and its file within a day.
+      id      = "expire-uploaded-photos"
+      enabled = true
+      conditions = {
+        prefix = "uploads/"
+      }
+      delete_objects_transition = {
+        condition = {
+          type    = "Age"
+          max_age = var.photo_retention_hours * 3600 # seconds
         }
       }
     },

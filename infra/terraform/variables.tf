@@ -64,6 +64,17 @@ variable "unchosen_generation_days" {
   }
 }
 
+variable "photo_retention_hours" {
+  description = "Hours after which uploaded photos under uploads/ are deleted (biometric data; the service's AVATARFLOW_PHOTO_RETENTION_HOURS, default 24). R2 counts lifecycle ages in whole days: 24 is one day."
+  type        = number
+  default     = 24
+
+  validation {
+    condition     = var.photo_retention_hours >= 24 && var.photo_retention_hours % 24 == 0 && var.photo_retention_hours <= 720
+    error_message = "R2 lifecycle ages are whole days: use a multiple of 24 hours, from 24 to 720."
+  }
+}
+
 variable "upstash_primary_region" {
   description = "Upstash primary region: the AWS region of the Lambda functions (us-east-1, us-west-1, us-west-2, eu-central-1, eu-west-1, sa-east-1, ap-southeast-1, ap-southeast-2)."
   type        = string

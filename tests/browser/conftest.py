@@ -49,7 +49,7 @@ def page(context: BrowserContext, stack: Stack) -> Iterator[Page]:
         "request",
         lambda request: (
             None
-            if request.url.startswith((stack.base, "ws://127.0.0.1:", "data:"))
+            if request.url.startswith((stack.base, "blob:" + stack.base, "ws://127.0.0.1:", "data:"))
             else elsewhere.append(request.url)
         ),
     )

@@ -53,7 +53,7 @@ def run(block: str, base: str) -> list[Any]:
 
 
 def test_the_readme_first_hour_works_as_written(server: str) -> None:
-    gallery, anonymous, signed_in = first_hour_blocks()
+    gallery, anonymous, signed_in, photo = first_hour_blocks()
 
     styles, gallery_page = run(gallery, server)
     assert len(styles["styles"]) >= 8
@@ -69,3 +69,9 @@ def test_the_readme_first_hour_works_as_written(server: str) -> None:
     assert quota["tier"] == "premium"
     assert {w["window"]: w["remaining"] for w in quota["limits"]} == {"hour": 49, "month": 499}
     assert [g["id"] for g in history["items"]] == [premium["id"]]
+
+    sent, upload, made = run(photo, server)
+    assert sent == "204"
+    assert upload["status"] == "ready" and upload["face"] is not None and upload["error"] is None
+    assert made["photo"] == upload["id"] and made["style"] == "anime" and made["cached"] is False
+    assert made["status"] in ("succeeded", "queued", "running")

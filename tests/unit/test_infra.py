@@ -439,17 +439,23 @@ def terraform_text() -> str:
     return "\n".join(path.read_text(encoding="utf-8") for path in sorted(TERRAFORM.glob("*.tf")))
 
 
-def test_r2_lifecycle_expires_unchosen_generations_only() -> None:
+def test_r2_lifecycle_expires_unchosen_generations_and_photos_only() -> None:
     lifecycle = hcl_block(terraform_text(), r'resource\s+"cloudflare_r2_bucket_lifecycle"\s+"\w+"')
     rules = list_items(lifecycle, "rules")
     assert rules
     deleting = [rule for rule in rules if "delete_objects_transition" in rule]
-    assert len(deleting) == 1
-    assert re.findall(r'prefix\s*=\s*"([^"]*)"', deleting[0]) == ["img/"]
+    assert len(deleting) == 2
+    assert [re.findall(r'prefix\s*=\s*"([^"]*)"', rule) for rule in deleting] == [["img/"], ["uploads/"]]
     assert re.search(r"max_age\s*=\s*var\.unchosen_generation_days\s*\*\s*86400", deleting[0])
+    # Uploaded photos (biometric data): the service's AVATARFLOW_PHOTO_RETENTION_HOURS, 24 by default.
+    assert re.search(r"max_age\s*=\s*var\.photo_retention_hours\s*\*\s*3600", deleting[1])
+    hours = hcl_block(terraform_text(), r'variable\s+"photo_retention_hours"')
+    from chalicelib.config import Settings
+
+    assert re.search(r"default\s*=\s*24\b", hours) and Settings().photo_retention_hours == 24
     for rule in rules:
         # No other rule deletes or moves objects; the rest only aborts unfinished multipart uploads.
-        if rule is not deleting[0]:
+        if rule not in deleting:
             assert "storage_class_transitions" not in rule
             assert "abort_multipart_uploads_transition" in rule
         assert "pinned/" not in rule and "gallery/" not in rule

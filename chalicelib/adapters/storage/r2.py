@@ -21,6 +21,7 @@ from typing import Any
 
 from chalicelib.adapters.storage.local import is_valid_key
 from chalicelib.ports import IMMUTABLE_CACHE_CONTROL, ObjectStoreError
+from chalicelib.ports.photos import PresignedPost
 
 __all__ = ["R2ObjectStore", "make_r2_client"]
 
@@ -166,6 +167,34 @@ class R2ObjectStore:
 
     def public_url(self, key: str) -> str:
         return f"{self._base}/{key.lstrip('/')}"
+
+    # -- photos (chalicelib.ports.photos.UploadSigner) ----------------------------------------
+    def presign_post(self, key: str, content_type: str, max_bytes: int, expires_s: int) -> PresignedPost:
+        """An S3 POST policy for one object: the key, the content type and the size range
+        (``content-length-range``) are conditions the store enforces; signed locally (no call)."""
+        self._check(key)
+        try:
+            post = self.client.generate_presigned_post(
+                Bucket=self._bucket,
+                Key=key,
+                Fields={"Content-Type": content_type},
+                Conditions=[{"Content-Type": content_type}, ["content-length-range", 1, max_bytes]],
+                ExpiresIn=expires_s,
+            )
+        except self._errors as exc:
+            raise self._failure("presign an upload of", key, exc) from exc
+        return PresignedPost(url=str(post["url"]), fields={k: str(v) for k, v in post["fields"].items()})
+
+    def presigned_get(self, key: str, expires_s: int) -> str:
+        """A SigV4 presigned GET (at most 10 minutes: what a provider needs to fetch a photo)."""
+        self._check(key)
+        try:
+            url: str = self.client.generate_presigned_url(
+                "get_object", Params={"Bucket": self._bucket, "Key": key}, ExpiresIn=min(expires_s, 600)
+            )
+        except self._errors as exc:
+            raise self._failure("presign a read of", key, exc) from exc
+        return url
 
     # -- helpers -----------------------------------------------------------------------------
     @staticmethod

@@ -113,3 +113,15 @@ def test_without_any_dedup_the_provider_line_grows_by_the_saving() -> None:
     with_half = measured(1_000_000, prices, COUNTS, HALF)
     without = measured(1_000_000, prices, COUNTS, replace(HALF, dedup_saving=0.0))
     assert line(without, "AI generations")[1] == pytest.approx(2 * line(with_half, "AI generations")[1])
+
+
+def test_photo_generations_are_priced_at_the_photo_models_and_never_deduplicated(row: Row) -> None:
+    quarter = measured(100_000, PriceTable(), COUNTS, replace(HALF, photo_share=0.25))
+    requested, photos = 30_000, 30_000 * 0.25
+    assert line(quarter, "AI photo generations") == pytest.approx((photos * 0.033, photos * 0.04))
+    assert line(quarter, "photo checks function") == pytest.approx(
+        (photos * 0.3 * 2 * GB_S, photos * 1.0 * 2 * GB_S)
+    )
+    # The text requests keep their 50 % saving; every photo request is paid.
+    assert quarter.ai_generations == pytest.approx((requested - photos) * 0.5 + photos + 1_200)
+    assert line(row, "AI photo generations") == (0.0, 0.0)  # none by default

@@ -27,6 +27,7 @@
 --       over the followers left for later, the image holders key prefix and its ttl (s), then
 --       for the similar-results index: the job's request hash, its prompt, its words
 --       (domain/similarity.py), its size, the index's bound and the entry's score (ms)
+-- A photo generation (its record has ``photo``) fills neither the cache nor the similar-results index.
 -- Each generation that gets the images (the job, each follower) joins the holders set of every
 -- image (``holders:<object key>``): erasing one of them deletes only images no one else holds.
 -- A job erased while open (DELETE /v1/me: its record tombstoned with ``erased``) finishes into
@@ -61,15 +62,17 @@ local nspend = tonumber(ARGV[spend_base] or '0')
 local extra_base = spend_base + 1 + 3 * nspend
 add_counters(spend_base + 1, nspend)  -- before any early return: paid is paid
 
-local state = redis.call('HMGET', KEYS[1], 'status', 'erased')
+local state = redis.call('HMGET', KEYS[1], 'status', 'erased', 'photo')
 local current, erased = state[1], state[2] == '1'
+-- A photo generation is the caller's alone: never in the result cache or the similar index.
+local private = state[3] ~= false and state[3] ~= nil and state[3] ~= ''
 if not current then return {-1, 0, 0} end
 if current == 'succeeded' or current == 'failed' then return {0, 0, 0} end
 
 local result
 if status == 'succeeded' then
   result = {'status', 'succeeded', 'completed_at', ARGV[3], 'images', ARGV[4], 'provider', ARGV[5]}
-  if not erased then
+  if not erased and not private then
     redis.call('HSET', KEYS[2], 'images', ARGV[4], 'provider', ARGV[5], 'completed_at', ARGV[3])
     redis.call('EXPIRE', KEYS[2], tonumber(ARGV[8]))
   end
@@ -113,7 +116,7 @@ end
 if not erased then hold({gen_id}) end
 -- The similar-results index: the prompt stays in the cache hash (shown with the result); the
 -- index holds the entry's words by its request hash, the newest `bound` entries only.
-if status == 'succeeded' and not erased and KEYS[13] and ARGV[nextra_end + 7] ~= '' then
+if status == 'succeeded' and not erased and not private and KEYS[13] and ARGV[nextra_end + 7] ~= '' then
   local member, words, n = ARGV[nextra_end + 7], ARGV[nextra_end + 9], 0
   for _ in string.gmatch(words, '%S+') do n = n + 1 end
   redis.call('HSET', KEYS[2], 'prompt', ARGV[nextra_end + 8])

@@ -1,0 +1,7 @@
+"""Photos: an avatar that looks like the user (docs/photos.md), one module per use case.
+
+``uploads`` (create, read), ``check`` (the checks on arrival), ``receive`` (the local stage's
+form upload), ``gate`` (a photo generation's upload), ``privacy`` (erasure, export, retention),
+``records`` (the store documents) and ``cases`` (the bundle the container builds). Nothing is
+imported here: the package sits under the cold start's imports.
+"""
