@@ -5,6 +5,8 @@ a ``BLPOP`` that times out takes), so that these tests take no real time."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from chalicelib.domain.generation import Failure, Generation
@@ -131,11 +133,30 @@ def test_a_refused_request_fails_at_once(build: Build) -> None:
     assert use_cases.queue.messages == []
 
 
-def test_a_job_that_ended_meanwhile_cancels_its_provider_job(build: Build) -> None:
+def test_a_job_that_ended_before_its_submit_is_not_submitted(build: Build) -> None:
     fal = FakeQueuedProvider("fal")
     use_cases = build(queued=[fal])
     running = use_cases.admitted_for_the_request(USER)
     use_cases.finish.fail(use_cases.record(running.id), Failure("internal", "ended elsewhere"))
+    latest = use_cases.at_provider.run_claimed(running, 10.0)
+    assert latest.status == "failed"
+    assert fal.submitted == [] and fal.canceled == []  # its intent could not be recorded: no call
+
+
+def test_a_job_that_ended_during_its_submit_cancels_its_provider_job(
+    build: Build, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fal = FakeQueuedProvider("fal")
+    use_cases = build(queued=[fal])
+    running = use_cases.admitted_for_the_request(USER)
+    submit = fal.submit
+
+    def submit_while_it_ends(*args: Any) -> Any:
+        job = submit(*args)
+        use_cases.finish.fail(use_cases.record(running.id), Failure("internal", "ended elsewhere"))
+        return job
+
+    monkeypatch.setattr(fal, "submit", submit_while_it_ends)
     latest = use_cases.at_provider.run_claimed(running, 10.0)
     assert latest.status == "failed"
     assert len(fal.submitted) == 1 and len(fal.canceled) == 1  # nobody waits for it any more
