@@ -58,10 +58,22 @@ class RunningStack:
         return [p["name"] for p in self.state()["processes"] if p["name"].startswith(prefix)]
 
     def crash(self, name: str) -> int:
-        """SIGKILL one process of the stack (a container dying); returns its pid."""
-        pid = int(self.process_info(name)["pid"])
-        os.kill(pid, signal.SIGKILL)
-        return pid
+        """SIGKILL one process of the stack (a container dying); returns its pid. A process that
+        has just died on its own (a lane worker past its function's timeout) is killed once the
+        supervisor has it running again."""
+        deadline = time.monotonic() + UP_TIMEOUT_S
+        while True:
+            info = self.process_info(name)
+            pid = int(info["pid"] or 0)
+            try:
+                if pid and info["ready"]:
+                    os.kill(pid, signal.SIGKILL)
+                    return pid
+            except ProcessLookupError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{name} was not running to be killed within {UP_TIMEOUT_S} s")
+            time.sleep(0.1)
 
     def wait_restarted(self, name: str, old_pid: int, timeout: float = 60.0) -> float:
         """Seconds until the supervisor has ``name`` running again under a new pid."""
