@@ -57,21 +57,22 @@ class RunningStack:
     def names(self, prefix: str) -> list[str]:
         return [p["name"] for p in self.state()["processes"] if p["name"].startswith(prefix)]
 
-    def crash(self, name: str, timeout: float = 30.0) -> int:
+    def crash(self, name: str) -> int:
         """SIGKILL one process of the stack (a container dying); returns its pid. A process that
-        had just exited on its own (a lane worker past its function's timeout on a loaded machine)
-        is not there to kill: the one the supervisor starts in its place is."""
-        deadline = time.monotonic() + timeout
+        has just died on its own (a lane worker past its function's timeout) is killed once the
+        supervisor has it running again."""
+        deadline = time.monotonic() + UP_TIMEOUT_S
         while True:
-            pid = self.process_info(name)["pid"]
-            if pid:
-                try:
-                    os.kill(int(pid), signal.SIGKILL)
-                    return int(pid)
-                except ProcessLookupError:
-                    pass
+            info = self.process_info(name)
+            pid = int(info["pid"] or 0)
+            try:
+                if pid and info["ready"]:
+                    os.kill(pid, signal.SIGKILL)
+                    return pid
+            except ProcessLookupError:
+                pass
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{name} was not running to be killed within {timeout} s")
+                raise TimeoutError(f"{name} was not running to be killed within {UP_TIMEOUT_S} s")
             time.sleep(0.1)
 
     def wait_restarted(self, name: str, old_pid: int, timeout: float = 60.0) -> float:

@@ -30,7 +30,7 @@ from typing import Literal
 
 from chalicelib.domain.experiment import ARMS, DEV_QUALITY, Arm
 from chalicelib.domain.progress import JobProgress
-from chalicelib.domain.provider_job import ProviderJob
+from chalicelib.domain.provider_job import ProviderJob, SubmitIntent
 
 Status = Literal["queued", "running", "succeeded", "failed"]
 OPEN_STATUSES: tuple[Status, ...] = ("queued", "running")
@@ -128,6 +128,7 @@ class Generation:
     attempts: int = 0  # claims so far
     lease_until_ms: int = 0
     provider_job: ProviderJob | None = None  # at a provider's queue API (webhook mode)
+    submit_intent: SubmitIntent | None = None  # a submit to a queue API made (or about to be)
     charged: tuple[str, ...] = ()  # the quota counters this job was charged, until it ends
     refunded: bool = False
     model: str | None = None
@@ -192,7 +193,9 @@ class Generation:
         """running -> queued: an attempt failed and will be retried; the charge stays."""
         if self.status != "running":
             raise IllegalTransition(f"{self.id} is not running ({self.status})")
-        return dataclasses.replace(self, status="queued", lease_until_ms=0, provider_job=None, progress=None)
+        return dataclasses.replace(
+            self, status="queued", lease_until_ms=0, provider_job=None, submit_intent=None, progress=None
+        )
 
     def ended(self, outcome: Outcome, completed_at: str) -> Generation:
         """running | queued -> succeeded | failed. A failure refunds what the job was charged."""
@@ -251,6 +254,7 @@ class Generation:
             "attempts": str(self.attempts) if self.attempts else "",
             "lease_until": str(self.lease_until_ms) if self.lease_until_ms else "",
             "provider_job": self.provider_job.to_json() if self.provider_job else "",
+            "submit_intent": self.submit_intent.to_json() if self.submit_intent else "",
             "charged": " ".join(self.charged),
             "refunded": "1" if self.refunded else "",
             "model": self.model or "",
@@ -297,6 +301,7 @@ class Generation:
             attempts=_int(get("attempts")),
             lease_until_ms=_int(get("lease_until")),
             provider_job=ProviderJob.from_json(get("provider_job")),
+            submit_intent=SubmitIntent.from_json(get("submit_intent")),
             charged=tuple((get("charged") or "").split()),
             refunded=get("refunded") == "1",
             model=get("model") or None,
@@ -337,6 +342,7 @@ _KNOWN_FIELDS = frozenset(
         "attempts",
         "lease_until",
         "provider_job",
+        "submit_intent",
         "charged",
         "refunded",
         "model",

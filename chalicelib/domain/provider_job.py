@@ -16,7 +16,7 @@ class ProviderJob:
     status_url: str = ""
     response_url: str = ""
     cancel_url: str = ""
-    secret_hash: str = ""  # sha256 hex of the per-job callback secret (providers that sign nothing)
+    secret_hash: str = ""  # sha256 hex of the per-job secret its callback URL carries
 
     def to_json(self) -> str:
         return json.dumps({k: v for k, v in asdict(self).items() if v}, separators=(",", ":"))
@@ -36,5 +36,30 @@ class ProviderJob:
                 cancel_url=str(doc.get("cancel_url", "")),
                 secret_hash=str(doc.get("secret_hash", "")),
             )
+        except (TypeError, ValueError, KeyError):
+            return None
+
+
+@dataclass(frozen=True)
+class SubmitIntent:
+    """A submit to a provider's queue API about to be made (webhook mode), recorded on the job
+    before the call: if the store write of the provider's handle never happens (the worker dies
+    in between), the job's webhook can still adopt the provider's job (its callback URL carries
+    a per-job secret, kept hashed here), and a redelivery of the job's message waits for that
+    webhook for the provider's usual time before it submits again."""
+
+    at_ms: int
+    secret_hash: str  # sha256 hex of the callback secret the submit's webhook URL carries
+
+    def to_json(self) -> str:
+        return json.dumps({"at_ms": self.at_ms, "secret_hash": self.secret_hash}, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str | None) -> SubmitIntent | None:
+        if not text:
+            return None
+        try:
+            doc = json.loads(text)
+            return cls(at_ms=int(doc["at_ms"]), secret_hash=str(doc["secret_hash"]))
         except (TypeError, ValueError, KeyError):
             return None

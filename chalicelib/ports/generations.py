@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from chalicelib.domain.generation import Generation
-from chalicelib.domain.provider_job import ProviderJob
+from chalicelib.domain.provider_job import ProviderJob, SubmitIntent
 from chalicelib.domain.similarity import SimilarResult
 from chalicelib.domain.watcher import Watcher
 
@@ -163,6 +163,11 @@ class GenerationStore(Protocol):
     def release(self, generation_id: str) -> bool:
         """Put a running job back to ``queued`` (its attempt failed and will be retried), dropping
         its lease, provider job and poll; False if it was not running."""
+        ...
+
+    def intend_submit(self, generation_id: str, intent: SubmitIntent) -> bool:
+        """On a running job, before it is submitted to a provider's queue API: record the intent
+        (see ``SubmitIntent``). False if the job is not running (it ended, or was released)."""
         ...
 
     def hand_to_provider(

@@ -5,6 +5,12 @@ The job's claim (``claim.lua``) lets one worker hold it, so a message delivered 
 provider once. A failed attempt is released and its message retried; at the N-th receive
 (``ApproximateReceiveCount``) the worker fails the job (refunded) instead. DLQs are the backstop of
 the lanes; the reaper is the backstop of everything.
+
+In webhook mode a job whose worker died between its submit and the store write of the provider's
+handle comes back with its submit's intent on record (``services/submit.py``): its webhook adopts
+the provider's job and ends it. Its redelivery waits for that (it leaves the message to come back)
+until the provider's usual time has passed since the intent, then submits again; at its last
+receive it submits at once rather than fail a job that may never have reached a provider.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import logging
 from typing import Literal
 
 from chalicelib.domain.errors import DomainError
+from chalicelib.domain.generation import Generation
 from chalicelib.messagebus import MessageBus
 from chalicelib.ports import Clock, GenerationStore, MessageKind, ProviderError, StoreError
 from chalicelib.services.callbacks import DeliverCallback
@@ -20,7 +27,7 @@ from chalicelib.services.finish import FinishGeneration
 from chalicelib.services.policy import GenerationPolicy
 from chalicelib.services.progress import publish_phase
 from chalicelib.services.run_job import NOT_RETRIED, RunJob
-from chalicelib.services.submit import SubmitToProvider
+from chalicelib.services.submit import SubmitToProvider, expected_s
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +75,15 @@ class LaneWorker:
             return "done"
         return self._run(generation_id, receive_count)
 
+    @staticmethod
+    def _submit_may_be_pending(generation: Generation, now_ms: int) -> bool:
+        """A submit was made (or about to be) and its handle never written, less than the
+        provider's usual time ago: its webhook may yet come and adopt it."""
+        intent = generation.submit_intent
+        if intent is None or generation.provider_job is not None:
+            return False
+        return now_ms < intent.at_ms + int(expected_s(generation.model_quality) * 1000)
+
     def _run(self, generation_id: str, receive_count: int | None) -> LaneOutcome:
         final = receive_count is None or receive_count >= self._policy.max_receives
         now_ms = int(self._clock.time() * 1000)
@@ -78,6 +94,12 @@ class LaneWorker:
                 return "done"  # ended, or at a provider (its webhook, the poller or the reaper end it)
             # Another worker holds it: look again later; past N receives the reaper is the backstop.
             return "done" if final else "retry"
+        if not final and self._submit_may_be_pending(generation, now_ms):
+            log.info(
+                "a submit of this job may be at its provider: waiting for its webhook",
+                extra={"job_id": generation_id},
+            )
+            return "retry"
         publish_phase(self._bus, generation, "starting", self._clock)
         try:
             # A photo generation runs here, on the photo models: no text-to-image queue API takes it.

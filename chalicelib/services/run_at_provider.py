@@ -1,5 +1,11 @@
-"""The request waiting for its job in webhook mode: submit it to a provider's queue API and poll
-that job until the wait runs out (a Lambda cannot finish work after it has answered).
+"""The request waiting for its job in webhook mode: submit it to a provider's queue API and wait
+for its end until the wait runs out (a Lambda cannot finish work after it has answered).
+
+Between two polls of the provider the request blocks on the job's wake-up list (``BLPOP``, the
+list ``finish.lua`` pushes to when the job ends), not on a sleep: the webhook usually ends the
+job, on another API process, and the waiting request answers as soon as it has (not when its
+wait runs out, as a poll that finds the webhook's completion claim taken would). The poll stays
+as the fallback of a late webhook.
 
 The answer is the job as it is then: ended (200 or an error), or still running (202) and left to
 the webhook, the poller or the reaper: the same provider job, never a second one.
@@ -9,7 +15,7 @@ from __future__ import annotations
 
 from chalicelib.domain.errors import DomainError
 from chalicelib.domain.generation import Generation
-from chalicelib.ports import Clock, GenerationStore, ProviderError
+from chalicelib.ports import Clock, GenerationStore, ProviderError, StoreError
 from chalicelib.services.collect import CollectResult
 from chalicelib.services.dispatch import Dispatch
 from chalicelib.services.finish import FinishGeneration
@@ -18,6 +24,18 @@ from chalicelib.services.submit import SubmitToProvider
 
 FIRST_POLL_S = 0.5
 MAX_POLL_GAP_S = 2.0
+
+
+def poll_gaps(wait: float) -> list[float]:
+    """The waits between two polls of the provider within a request's ``wait``: short at first
+    (a quick job), then every ``MAX_POLL_GAP_S``. Bounded by the wait whatever the clock says."""
+    gaps: list[float] = []
+    delay, total = FIRST_POLL_S, 0.0
+    while total + delay < wait:
+        gaps.append(delay)
+        total += delay
+        delay = min(delay * 1.5, MAX_POLL_GAP_S)
+    return gaps
 
 
 class RunAtProvider:
@@ -62,13 +80,24 @@ class RunAtProvider:
         provider = self._submit.provider(job.provider) if job is not None else None
         if job is None or provider is None:
             return self._latest(claimed)
-        delay = FIRST_POLL_S
-        while self._clock.monotonic() + delay < deadline:
-            self._clock.sleep(delay)
+        for delay in poll_gaps(wait):
+            if self._clock.monotonic() + delay >= deadline:
+                break
+            if self._ended_within(claimed, delay):
+                break  # ended elsewhere (its webhook, usually): read as it is stored, in full
             if self._collect.poll(claimed, provider, job) in ("done", "failed"):
                 break
-            delay = min(delay * 1.5, MAX_POLL_GAP_S)
         return self._latest(claimed)
+
+    def _ended_within(self, generation: Generation, seconds: float) -> bool:
+        """Whether the job ended within ``seconds`` (woken by its end, in one blocking call); a
+        store that fails the blocking read makes it a plain sleep (the poll that follows still
+        ends the job)."""
+        try:
+            return self._generations.wait_ended(generation, seconds) is not None
+        except StoreError:
+            self._clock.sleep(seconds)
+            return False
 
     def _latest(self, generation: Generation) -> Generation:
         return self._generations.get(generation.id) or generation

@@ -3,6 +3,13 @@
 With ``AVATARFLOW_PUBLIC_URL`` set and a queue-capable provider (fal, Replicate, RunPod), no
 Lambda waits on a GPU: the job is submitted with a callback URL and its handle is kept on the
 generation; the webhook, the polling fallback or the reaper end it.
+
+A worker can die between the provider's answer and the store write of the handle. So the intent
+is recorded first (``SubmitIntent``: when, and the hash of a per-job secret that the callback URL
+carries, whatever the provider): the webhook adopts a job whose handle was never written (the
+delivery names the provider's job; the secret proves it is this job's), and a redelivered lane
+message waits for that webhook for the provider's usual time (``EXPECTED_S``) before it submits
+again (``services/lanes.py``): no duplicate provider call.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ from urllib.parse import urlencode
 
 from chalicelib.domain.events import ProviderAttempted
 from chalicelib.domain.generation import Generation
-from chalicelib.domain.provider_job import ProviderJob
+from chalicelib.domain.provider_job import ProviderJob, SubmitIntent
 from chalicelib.messagebus import MessageBus
 from chalicelib.ports import (
     BreakerPolicy,
@@ -36,8 +43,14 @@ from chalicelib.webhook_signatures import secret_hash
 log = logging.getLogger(__name__)
 
 # When a webhook-mode job is first polled if its webhook has not come: a generous multiple of
-# the usual time at the provider, per quality.
+# the usual time at the provider, per quality. A submit whose handle was never written is waited
+# for (its webhook adopts it) as long before it is made again.
 EXPECTED_S = {"fast": 20.0, "standard": 60.0, "pro": 120.0}
+
+
+def expected_s(quality: str) -> float:
+    """How long a job of this quality may take at a provider before it is looked at again."""
+    return EXPECTED_S.get(quality, 60.0)
 
 
 def _ms(seconds: float) -> int:
@@ -92,13 +105,18 @@ class SubmitToProvider:
         """
         request = provider_request(generation)
         health = self._health([c.name for c in candidates])
+        now_ms = _ms(self._clock.time())
+        takers = [c for c in candidates if health.get(c.name, ProviderHealth(c.name)).available(now_ms)]
+        if not takers:
+            raise RetryableProviderError("every queue-capable provider is cooling down or open")
+        # One secret for this submit, whichever provider takes it: it lets the webhook adopt the
+        # provider's job should the handle never be written (providers that sign their webhooks
+        # included: a signature proves the sender, not which of our jobs the delivery is for).
+        token = secrets.token_urlsafe(24)
+        if not self._generations.intend_submit(generation.id, SubmitIntent(now_ms, secret_hash(token))):
+            return None  # no longer running (ended, or released): nothing to submit
         last_error: ProviderError | None = None
-        for candidate in candidates:
-            if not health.get(candidate.name, ProviderHealth(candidate.name)).available(
-                _ms(self._clock.time())
-            ):
-                continue
-            token = "" if candidate.signs_webhooks else secrets.token_urlsafe(24)
+        for candidate in takers:
             try:
                 job = candidate.submit(request, self.webhook_url(candidate.name, generation.id, token))
             except ProviderError as exc:
@@ -108,10 +126,8 @@ class SubmitToProvider:
                 last_error = exc
                 continue
             now = self._clock.time()
-            job = dataclasses.replace(
-                job, submitted_ms=_ms(now), secret_hash=secret_hash(token) if token else ""
-            )
-            poll_at = now + EXPECTED_S.get(generation.model_quality, 60.0)
+            job = dataclasses.replace(job, submitted_ms=_ms(now), secret_hash=secret_hash(token))
+            poll_at = now + expected_s(generation.model_quality)
             lease_until = generation.created_epoch or now
             if not self._generations.hand_to_provider(
                 generation.id, job, _ms(lease_until + self._deadline_s), _ms(poll_at)

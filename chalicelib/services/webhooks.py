@@ -4,6 +4,11 @@ The signature is checked against the raw body (fal: ED25519 with fal's published
 Standard Webhooks with its ``whsec_`` secret; RunPod signs nothing, so the callback URL carries a
 per-job secret, kept hashed on the job). Stale timestamps and replayed deliveries are refused; a
 verified delivery about a job still waiting on that provider job ends it.
+
+A job whose submit was made but whose handle was never written (its worker died in between: see
+``services/submit.py``) is *adopted*: the delivery names the provider's job, and the per-job
+secret in the callback URL (every provider's, signed or not) must match the submit's recorded
+intent, so that a delivery about another job cannot end this one.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import Literal
 
 from chalicelib.domain.errors import InvalidRequest, NotFound, ProviderUnavailable, Unauthorized
 from chalicelib.domain.generation import Generation
+from chalicelib.domain.provider_job import ProviderJob
 from chalicelib.logs import log_context
 from chalicelib.ports import Clock, GenerationStore, KeyValueStore, QueuedProvider, StoreError, WebhookKeys
 from chalicelib.services.collect import CollectOutcome, CollectResult
@@ -103,6 +109,7 @@ class ReceiveWebhook:
                 provider=provider,
                 queued=queued,
                 job_id=job_id,
+                query=query,
                 generation=generation,
                 payload=payload,
                 headers=headers,
@@ -131,6 +138,7 @@ class ReceiveWebhook:
         provider: str,
         queued: QueuedProvider,
         job_id: str,
+        query: Mapping[str, str],
         generation: Generation | None,
         payload: object,
         headers: Mapping[str, str],
@@ -138,10 +146,11 @@ class ReceiveWebhook:
     ) -> WebhookOutcome:
         if generation is None and valid_job_id(job_id):
             generation = self._generations.get(job_id)
-        if not self._about_waiting_job(generation, queued, payload, headers):
+        job = self._waited_for(generation, queued, payload, headers) or self._adopted(
+            generation, queued, query, payload, headers
+        )
+        if generation is None or job is None:
             return "ignored"  # verified, but not (or no longer) about a job waiting on this provider job
-        assert generation is not None and generation.provider_job is not None  # noqa: S101 - checked above
-        job = generation.provider_job
         try:
             outcome = self._collect.collect(
                 generation,
@@ -179,19 +188,50 @@ class ReceiveWebhook:
             signature = headers.get("x-fal-webhook-signature", "")
             return "fal:" + hashlib.sha256(signature.encode()).hexdigest()[:40]
         job = generation.provider_job if generation is not None else None
-        verify_job_secret(
-            job.secret_hash if job is not None and job.provider == "runpod" else "", query.get("token")
-        )
+        intent = generation.submit_intent if generation is not None and job is None else None
+        expected = job.secret_hash if job is not None and job.provider == "runpod" else ""
+        verify_job_secret(expected or (intent.secret_hash if intent is not None else ""), query.get("token"))
         return "runpod:" + hashlib.sha256(body).hexdigest()[:40]
 
     @staticmethod
-    def _about_waiting_job(
+    def _adopted(
+        generation: Generation | None,
+        queued: QueuedProvider,
+        query: Mapping[str, str],
+        payload: object,
+        headers: Mapping[str, str],
+    ) -> ProviderJob | None:
+        """The provider job a delivery is about, for a running job submitted without its handle
+        on record (its worker died after the submit): the delivery's secret must be the submit's."""
+        intent = generation.submit_intent if generation is not None else None
+        if generation is None or intent is None or generation.status != "running" or generation.provider_job:
+            return None
+        try:
+            verify_job_secret(intent.secret_hash, query.get("token"))
+        except SignatureError:
+            return None
+        delivered = queued.delivery_job_id(payload)
+        if not delivered or (
+            queued.name == "fal" and headers.get("x-fal-webhook-request-id", "") != delivered
+        ):
+            return None
+        log.warning(
+            "webhook adopts a submitted job whose handle was never written",
+            extra={"job_id": generation.id, "provider": queued.name},
+        )
+        return ProviderJob(queued.name, delivered, submitted_ms=intent.at_ms, secret_hash=intent.secret_hash)
+
+    @staticmethod
+    def _waited_for(
         generation: Generation | None, queued: QueuedProvider, payload: object, headers: Mapping[str, str]
-    ) -> bool:
+    ) -> ProviderJob | None:
+        """The provider job the generation waits on, if the delivery is about it."""
         job = generation.provider_job if generation is not None else None
         if generation is None or generation.is_terminal or job is None or job.provider != queued.name:
-            return False
+            return None
         if queued.delivery_job_id(payload) != job.id:
-            return False
+            return None
         # fal signs the request id header, not the body's copy of it: both must name the job.
-        return queued.name != "fal" or headers.get("x-fal-webhook-request-id", "") == job.id
+        if queued.name == "fal" and headers.get("x-fal-webhook-request-id", "") != job.id:
+            return None
+        return job

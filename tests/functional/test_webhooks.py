@@ -231,7 +231,8 @@ def test_fal_job_goes_lane_then_queue_api_then_signed_webhook_to_succeeded(
     gen_id = submit_async(client, lanes, headers)
     assert submit.call_count == 1
     callback = submit.calls.last.request.url.params["fal_webhook"]
-    assert callback == f"{PUBLIC_URL}/v1/webhooks/fal?job={gen_id}"
+    token = parse_qs(urlsplit(callback).query)["token"][0]  # lets the webhook adopt a lost handle
+    assert callback == f"{PUBLIC_URL}/v1/webhooks/fal?job={gen_id}&token={token}"
     assert json.loads(submit.calls.last.request.content)["sync_mode"] is False
     assert get(client, gen_id, headers)["status"] == "running"  # at the provider: no Lambda waits
 
@@ -345,7 +346,8 @@ def test_replicate_webhooks_are_standard_webhooks(
     headers = auth("rep-user", "free")
     gen_id = submit_async(client, lanes, headers)
     sent = json.loads(submit.calls.last.request.content)
-    assert sent["webhook"] == f"{PUBLIC_URL}/v1/webhooks/replicate?job={gen_id}"
+    token = parse_qs(urlsplit(sent["webhook"]).query)["token"][0]
+    assert sent["webhook"] == f"{PUBLIC_URL}/v1/webhooks/replicate?job={gen_id}&token={token}"
     assert sent["webhook_events_filter"] == ["completed"]
     assert "prefer" not in submit.calls.last.request.headers
 
@@ -668,3 +670,129 @@ def test_an_aborted_replicate_prediction_ends_the_attempt_at_once_not_at_the_rea
     assert get(client, gen_id, headers)["status"] == "queued"  # back on its lane, not "running"
     assert lanes.deliver(client, "free")[0] == set()
     assert submit.call_count == 2
+
+
+class WorkerKilled(BaseException):
+    """The lane worker dies (SIGKILL, out of memory, a timeout): nothing after this line runs."""
+
+
+def killed_before_the_handle_is_written(
+    client: Any,
+    lanes: SqsLanes,
+    store: RedisStateStore,
+    monkeypatch: pytest.MonkeyPatch,
+    headers: dict[str, str],
+) -> str:
+    """POST async; its lane worker submits the job to fal and dies before it writes fal's handle.
+    Its message, never deleted, comes back."""
+    accepted = client.http.post(
+        "/v1/generations",
+        headers={**headers, "Prefer": "respond-async"},
+        body=json.dumps({"style": "anime", "variation": 3}),
+    )
+    gen_id: str = accepted.json_body["id"]
+
+    def killed(*_: Any, **__: Any) -> bool:
+        raise WorkerKilled
+
+    with monkeypatch.context() as patch:
+        patch.setattr(store.generations, "hand_to_provider", killed)
+        with pytest.raises(WorkerKilled):
+            lanes.deliver(client, "free")
+    stored = store.generations.get(gen_id)
+    assert stored is not None and stored.status == "running"
+    assert stored.provider_job is None and stored.submit_intent is not None  # the intent came first
+    return gen_id
+
+
+def redeliver(client: Any, lanes: SqsLanes, gen_id: str) -> set[str]:
+    """The job's message delivered again (the dead worker's, or the one a redelivery left)."""
+    failed, batch = lanes.deliver(client, "free")
+    assert bodies(batch) == [{"job": gen_id, "lane": "free"}]
+    return failed
+
+
+def test_a_webhook_adopts_a_job_whose_worker_died_before_writing_the_handle(
+    wire: Wire,
+    client: Any,
+    lanes: SqsLanes,
+    vendors: respx.MockRouter,
+    signer: FalSigner,
+    *,
+    store: RedisStateStore,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # docs/operations.md, "Known limits" (issue 23): the webhook of such a job was ignored and its
+    # redelivered message submitted it again, one duplicate provider call.
+    clock = FakeClock(time.time())
+    wire(clock=clock, **FAL)
+    submit = vendors.post(FAL_SUBMIT).mock(return_value=fal_submission("req-1"))
+    headers = auth("killed-worker", "free")
+    gen_id = killed_before_the_handle_is_written(client, lanes, store, monkeypatch, headers)
+    callback = parse_qs(urlsplit(submit.calls.last.request.url.params["fal_webhook"]).query)
+
+    # A signed delivery without the job's secret (another job's, re-posted) cannot adopt it.
+    body = fal_webhook("req-1")
+    stranger = post_webhook(
+        client, "fal", f"job={gen_id}", body, signer.headers("req-1", body, timestamp=int(time.time()) - 1)
+    )
+    assert stranger.json_body == {"status": "ignored"}
+    assert get(client, gen_id, headers)["status"] == "running"
+
+    query = f"job={gen_id}&token={callback['token'][0]}"
+    # fal could not inline the output (payload_error): an adopted job has no response URL to read
+    # it from. Not a failure of the job: 503, and fal delivers again.
+    bare = fal_webhook("req-1", payload=None, payload_error="the payload was too large")
+    refused = post_webhook(client, "fal", query, bare, signer.headers("req-1", bare))
+    assert refused.status_code == 503, refused.body
+    assert get(client, gen_id, headers)["status"] == "running"
+
+    adopted = post_webhook(client, "fal", query, body, signer.headers("req-1", body))
+    assert (adopted.status_code, adopted.json_body) == (200, {"status": "done"})
+    done = get(client, gen_id, headers)
+    assert (done["status"], done["provider"]) == ("succeeded", "fal")
+
+    assert redeliver(client, lanes, gen_id) == set()  # the message comes back: the job has ended
+    assert submit.call_count == 1  # zero duplicate provider calls
+    assert remaining(client, headers) == {"hour": 4, "day": 4}  # charged once
+
+
+def test_a_redelivery_waits_the_providers_usual_time_for_the_webhook_before_submitting_again(
+    wire: Wire,
+    client: Any,
+    lanes: SqsLanes,
+    vendors: respx.MockRouter,
+    signer: FalSigner,
+    *,
+    store: RedisStateStore,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from chalicelib.services.submit import EXPECTED_S
+
+    clock = FakeClock(time.time())
+    wire(clock=clock, job_lease_seconds=10, provider_deadline_seconds=8, **FAL)
+    submit = vendors.post(FAL_SUBMIT).mock(side_effect=[fal_submission("req-1"), fal_submission("req-2")])
+    headers = auth("killed-and-silent", "free")
+    gen_id = killed_before_the_handle_is_written(client, lanes, store, monkeypatch, headers)
+
+    clock.advance(11)  # the dead worker's claim has lapsed: its message comes back
+    failed = redeliver(client, lanes, gen_id)
+    assert len(failed) == 1  # left to come back: fal may yet deliver the webhook
+    assert submit.call_count == 1
+    assert get(client, gen_id, headers)["status"] == "running"
+
+    clock.advance(EXPECTED_S["fast"])  # no webhook within the provider's usual time: submit again
+    assert redeliver(client, lanes, gen_id) == set()
+    assert submit.call_count == 2
+    stored = store.generations.get(gen_id)
+    assert stored is not None and stored.provider_job is not None and stored.provider_job.id == "req-2"
+
+    # The first submit's webhook, late after all, is about a job nobody waits for any more.
+    body = fal_webhook("req-1")
+    late = post_webhook(client, "fal", f"job={gen_id}", body, signer.headers("req-1", body))
+    assert late.json_body == {"status": "ignored"}
+    body = fal_webhook("req-2")
+    second = parse_qs(urlsplit(submit.calls.last.request.url.params["fal_webhook"]).query)["token"][0]
+    ended = post_webhook(client, "fal", f"job={gen_id}&token={second}", body, signer.headers("req-2", body))
+    assert ended.json_body == {"status": "done"}
+    assert remaining(client, headers) == {"hour": 4, "day": 4}

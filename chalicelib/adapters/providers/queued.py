@@ -139,6 +139,10 @@ class FalQueue(_AdapterQueue[FalProvider]):
         model = self._adapter.model_for(quality)
         if status == "OK" and isinstance(output, dict):
             return _read_output(lambda: self._adapter.result_from_payload(output, model=model, size=size))
+        if status == "OK" and not job.response_url:
+            # An adopted job (its handle was never written: services/webhooks.py) has no response
+            # URL to read it from: not a failure of the job; its lane submits it again later.
+            raise RetryableProviderError("fal: the output is not in the webhook and no response URL is known")
         if status == "OK":
             # fal could not put the output in the webhook (payload_error): read it from the queue.
             return _read_output(lambda: self._adapter.result(job.response_url, quality=quality, size=size))

@@ -18,7 +18,7 @@ from chalicelib.adapters.store.replies import epoch_ms, hash_reply, optional_int
 from chalicelib.adapters.store.scripts import script
 from chalicelib.adapters.store.watches import watchers_of
 from chalicelib.domain.generation import Failure, Generation, Success
-from chalicelib.domain.provider_job import ProviderJob
+from chalicelib.domain.provider_job import ProviderJob, SubmitIntent
 from chalicelib.domain.similarity import (
     ACCEPT_THRESHOLD,
     INDEX_SIZE,
@@ -268,6 +268,12 @@ class RedisGenerations:
             script("release"),
             [self._keys.generation(generation_id), self._keys.timer("poll")],
             [generation_id],
+        )
+        return int(reply) == 1
+
+    def intend_submit(self, generation_id: str, intent: SubmitIntent) -> bool:
+        reply = self._keys.client.run_script(
+            script("submit_intent"), [self._keys.generation(generation_id)], [intent.to_json()]
         )
         return int(reply) == 1
 

@@ -3,6 +3,7 @@ its handle, its lease and its polling fallback are kept on the job."""
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -35,13 +36,18 @@ def test_submit_keeps_the_handle_holds_the_claim_and_schedules_a_poll(build: Bui
 
     assert job is not None and (job.provider, job.id) == ("replicate", "replicate-job-1")
     assert job.submitted_ms == use_cases.now_ms
-    assert job.secret_hash == ""  # Replicate signs its webhooks
     ((asked, url),) = replicate.submitted
     assert asked.style_id == "pixel" and asked.user_prompt == "a knight"
-    assert url == f"{PUBLIC_URL}/v1/webhooks/replicate?job={running.id}"
+    # Replicate signs its webhooks; the per-job secret lets a webhook adopt the job should its
+    # handle never be written (services/webhooks.py).
+    token = parse_qs(urlsplit(url or "").query)["token"][0]
+    assert url == f"{PUBLIC_URL}/v1/webhooks/replicate?job={running.id}&token={token}"
+    assert job.secret_hash == secret_hash(token)
 
     stored = use_cases.record(running.id)
     assert stored.provider_job == job
+    assert stored.submit_intent is not None and stored.submit_intent.at_ms == use_cases.now_ms
+    assert stored.submit_intent.secret_hash == job.secret_hash  # recorded before the call
     assert stored.status == "running"
     deadline_ms = int((running.created_epoch + use_cases.policy.job_deadline_s) * 1000)
     assert stored.lease_until_ms == deadline_ms
@@ -111,11 +117,30 @@ def test_when_no_candidate_takes_it_the_last_error_is_raised(build: Build) -> No
     assert len(fal.submitted) == len(replicate.submitted) == 1
 
 
-def test_a_job_that_ended_meanwhile_cancels_the_provider_job(build: Build) -> None:
+def test_a_job_not_running_is_not_submitted(build: Build) -> None:
     replicate = FakeQueuedProvider("replicate")
     use_cases = build(queued=[replicate])
-    never_claimed = use_cases.admit(USER)  # not running: the store refuses the handle
+    never_claimed = use_cases.admit(USER)  # not running: the store refuses the intent
     assert use_cases.submit.submit(never_claimed, use_cases.submit.candidates("fast")) is None
+    assert replicate.submitted == [] and replicate.canceled == []
+    assert use_cases.record(never_claimed.id).submit_intent is None
+
+
+def test_a_job_that_ended_meanwhile_cancels_the_provider_job(
+    build: Build, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    replicate = FakeQueuedProvider("replicate")
+    use_cases = build(queued=[replicate])
+    running = use_cases.claimed(USER)
+    submit = replicate.submit
+
+    def submit_while_it_is_released(*args: Any) -> Any:
+        job = submit(*args)
+        use_cases.store.generations.release(running.id)  # not running: the store refuses the handle
+        return job
+
+    monkeypatch.setattr(replicate, "submit", submit_while_it_is_released)
+    assert use_cases.submit.submit(running, use_cases.submit.candidates("fast")) is None
     assert [j.id for j in replicate.canceled] == ["replicate-job-1"]
-    assert use_cases.record(never_claimed.id).provider_job is None
+    assert use_cases.record(running.id).provider_job is None
     assert use_cases.store.timers.due("poll", use_cases.now_ms + 10**9) == []
