@@ -54,6 +54,7 @@ if TYPE_CHECKING:
         Erased,
         Finish,
         Finished,
+        FollowersEnded,
         GenerationStore,
         WindowCharge,
     )
@@ -126,6 +127,7 @@ __all__ = [
     "ExpiringObjects",
     "Finish",
     "Finished",
+    "FollowersEnded",
     "GallerySource",
     "GenerationStore",
     "ImageFetcher",
@@ -209,6 +211,7 @@ _LAZY = {
     "ExpiringObjects": "chalicelib.ports.objects",
     "Finish": "chalicelib.ports.generations",
     "Finished": "chalicelib.ports.generations",
+    "FollowersEnded": "chalicelib.ports.generations",
     "GallerySource": "chalicelib.ports.sources",
     "GenerationStore": "chalicelib.ports.generations",
     "IMMUTABLE_CACHE_CONTROL": "chalicelib.ports.objects",

@@ -29,9 +29,13 @@
 --       offered, 23 index entries compared (the newest), 24 cache hash key prefix, 25 size,
 --       then N pairs (limit, reset epoch s), then F pairs (field, value) of the new record, then
 --       the request's body hash (its hash without the experiment's arm: an Idempotency-Key is bound
---       to the body the client sent, so a retry replays even if the arm's share changed meanwhile).
+--       to the body the client sent, so a retry replays even if the arm's share changed meanwhile),
+--       then the caller's owner tag (domain/similarity.py: a hash of the identity; a similar
+--       result's prompt is shown only to the caller whose request it was made for).
 -- Reply: {outcome, limit, remaining, reset, retry_after, similar, field, value, ...}; -1 means
--- none; similar is '' or results joined by \30, each 'hash \31 score \31 prompt \31 images'.
+-- none; similar is '' or results joined by \30, each 'hash \31 score \31 own \31 prompt \31 images'
+-- (own '1' and the prompt for the caller's own result; '0' and '' for anyone else's: another user's
+-- words never leave the store).
 
 local now_ms = tonumber(ARGV[1])
 local now_s = math.floor(now_ms / 1000)
@@ -66,6 +70,7 @@ local field_base = win_base + 2 * nwin
 
 -- Entries written before the body hash existed hold the request hash: either one matches.
 local body_hash = ARGV[field_base + 2 * nfields + 1] or req_hash
+local owner_tag = ARGV[field_base + 2 * nfields + 2] or ''
 
 local function window_limit(i) return tonumber(ARGV[win_base + 2 * i - 1]) end
 local function window_reset(i) return tonumber(ARGV[win_base + 2 * i]) end
@@ -177,7 +182,8 @@ end
 
 -- Cached results of similar requests (same style, quality and size; close words): the newest
 -- entries of the index, their words read in one HMGET and compared by token-set Jaccard; the
--- best few (ties: the newer) are read from their cache hashes, where the prompts live. An entry
+-- best few (ties: the newer) are read from their cache hashes, where the prompts and their
+-- makers' owner tags live (a prompt goes back to its own maker only). An entry
 -- whose cache hash is gone (expired, or erased with its owner's data) leaves the index here.
 local similar = {}
 if sim_mode > 0 then
@@ -222,9 +228,12 @@ if sim_mode > 0 then
   end
   for _, found in ipairs(candidates) do
     if #similar >= most then break end
-    local entry = redis.call('HMGET', cache_prefix .. found[1], 'prompt', 'images', 'provider')
+    local entry = redis.call('HMGET', cache_prefix .. found[1], 'prompt', 'images', 'provider', 'owner')
     if entry[2] then
-      similar[#similar + 1] = {found[1], found[2], entry[1] or '', entry[2], entry[3] or ''}
+      local own = owner_tag ~= '' and entry[4] == owner_tag
+      local words = ''
+      if own then words = entry[1] or '' end
+      similar[#similar + 1] = {found[1], found[2], words, entry[2], entry[3] or '', own and '1' or '0'}
     else
       redis.call('ZREM', sim_key, found[1])
       redis.call('HDEL', sim_words, found[1])
@@ -232,7 +241,7 @@ if sim_mode > 0 then
   end
   local parts = {}
   for i, found in ipairs(similar) do
-    parts[i] = table.concat({found[1], string.format('%.4f', found[2]), found[3], found[4]}, '\31')
+    parts[i] = table.concat({found[1], string.format('%.4f', found[2]), found[6], found[3], found[4]}, '\31')
   end
   similar_reply = table.concat(parts, '\30')
 end
