@@ -81,6 +81,7 @@ class BatchService:
         batch_id = "bat_" + secrets.token_urlsafe(15)
         ids: list[str] = []
         created: list[Generation] = []
+        served: list[Generation] = []  # cache hits with a callback: ended already, called back now
         try:
             for index, item in enumerate(items):
                 rate = None if index == 0 else (f"rl:{identity.key}:batch:{batch_id}", len(items) + 1)
@@ -88,6 +89,8 @@ class BatchService:
                 ids.append(admitted.generation.id)
                 if admitted.outcome == "created":
                     created.append(admitted.generation)
+                elif admitted.outcome == "cached" and admitted.generation.callback_url:
+                    served.append(admitted.generation)
             doc = {
                 "id": batch_id,
                 "owner": identity.key,
@@ -112,6 +115,13 @@ class BatchService:
                 # Nothing lost: an item that cannot be queued ends now, refunded (and called back).
                 log.exception("batch item could not be queued", extra={"job_id": generation.id})
                 self._finish.fail(generation, NOT_QUEUED)
+        for generation in served:
+            # Due already (admit.lua put it on the callback timer): delivered now, not at the
+            # reaper's next pass.
+            try:
+                self._queue.enqueue(generation.id, BATCH_LANE, "callback")
+            except Exception:
+                log.warning("callback not queued; the reaper delivers it", extra={"job_id": generation.id})
         # Without a new job (every item a cache hit, a replay or a follower of another job, whose
         # end may have come before the batch was recorded) no item's end may be left to tell it.
         self._bus.publish(BatchRecorded(batch_id, new_jobs=len(created)))

@@ -98,6 +98,7 @@ class RedisGenerations:
             keys.key(request.spend_keys[1]),
             *(keys.key(w.key) for w in request.windows),
             *keys.similar_index(new.style, new.cache_quality),
+            keys.key("jobs:callback"),  # a cache hit with a callback_url is called back too
         ]
         args: list[Arg] = [
             request.now_ms,

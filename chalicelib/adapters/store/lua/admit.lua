@@ -11,7 +11,8 @@
 --       10 this month's spend, 11.. quota counters (N), then the similar-results index of the
 --       request's style and quality (finish.lua fills it): 11 + N its order (a zset of cache
 --       entries' request hashes, newest last), 12 + N its words (a hash: request hash ->
---       'size|count| word word ... ')
+--       'size|count| word word ... '), 13 + N the callbacks zset (a cache hit with a callback_url
+--       is due for its callback at once, as finish.lua schedules an ended job's: none is missed)
 -- ARGV: 1 now_ms, 2 generation id, 3 request hash, 4 rate limit, 5 rate reset (epoch s),
 --       6 has idempotency key (1/0), 7 idempotency ttl, 8 deadline_ms, 9 generation key prefix,
 --       10 record ttl, 11 window count N, 12 field-pair count F, 13 daily spend limit (USD,
@@ -65,6 +66,7 @@ local sim_compared = tonumber(ARGV[23])
 local cache_prefix = ARGV[24]
 local sim_size = ARGV[25]
 local sim_key, sim_words = KEYS[11 + nwin], KEYS[12 + nwin]
+local callbacks_key = KEYS[13 + nwin]
 local win_base = 25
 local field_base = win_base + 2 * nwin
 
@@ -152,6 +154,13 @@ local function hold_images(images)
   end
 end
 
+-- A request served at once from cache ended as it was admitted: its callback is due now.
+local function schedule_callback()
+  if callbacks_key and redis.call('HEXISTS', KEYS[5], 'callback_url') == 1 then
+    redis.call('ZADD', callbacks_key, now_ms, gen_id)
+  end
+end
+
 local function report_current_counts()
   for i = 1, nwin do consider(window_limit(i), window_limit(i) - counts[i], window_reset(i)) end
 end
@@ -163,6 +172,7 @@ if hit[1] then
   hold_images(hit[1])
   -- Served now: it completes when it was asked for.
   redis.call('HSET', KEYS[5], 'completed_at', redis.call('HGET', KEYS[5], 'created_at'))
+  schedule_callback()
   report_current_counts()
   return reply('cached', -1, KEYS[5])
 end
@@ -252,6 +262,7 @@ if sim_mode == 2 and similar[1] and similar[1][2] >= sim_accept then
                 'similar_of', similar[1][1]})
   hold_images(similar[1][4])
   redis.call('HSET', KEYS[5], 'completed_at', redis.call('HGET', KEYS[5], 'created_at'))
+  schedule_callback()
   report_current_counts()
   return reply('cached', -1, KEYS[5])
 end
