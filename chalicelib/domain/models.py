@@ -111,7 +111,9 @@ class SimilarImage(ApiModel):
 
     id: str = Field(description="The cached result's id (sim_...).")
     images: ImageSet
-    score: float = Field(description="How close its prompt is to the request's (0..1, 1 = the same words).")
+    score: float = Field(
+        ge=0, le=1, description="How close its prompt is to the request's (1 = the same words)."
+    )
     # A prompt can hold a name or an address: another user's words are never shown.
     prompt: str | None = Field(
         None,
