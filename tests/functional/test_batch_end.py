@@ -21,6 +21,7 @@ from chalicelib.bootstrap import Container
 from chalicelib.domain.events import BatchFinished
 from chalicelib.ports import ConnectionGone
 from chalicelib.webhook_signatures import verify_standard_webhook
+from tests.conftest import auth
 from tests.fakes import RecordingProvider, settle
 from tests.functional.store_adapters import ADAPTERS, wired_app
 
@@ -196,4 +197,32 @@ def test_a_batch_whose_last_item_joined_another_requests_job_ends_with_that_job(
         }
     ]
     reap(client)  # the follower's callback, from its timer
+    assert sorted(delivered(hook, secret)) == ids
+
+
+def test_a_batch_whose_last_item_joined_an_erased_users_job_still_ends(
+    app: tuple[Any, Container], hook: respx.Route, provider: RecordingProvider
+) -> None:
+    """The job it joined ends into nothing (its caller erased their data while it ran), with no
+    ``GenerationFinished``: the item still gets the result, and its batch still ends."""
+    client, container = app
+    ended = finished_batches(container)
+    key, secret = issue(container)
+    user = f"leaver-{secrets.token_hex(3)}"
+    item = {"style": "sketch", "prompt": f"cat {secrets.token_hex(3)}"}
+    provider.gate = threading.Event()
+    outside = client.http.post(
+        "/v1/generations", headers={**auth(user), "Prefer": "respond-async"}, body=json.dumps(item)
+    )
+    assert outside.status_code == 202, outside.body
+    accepted = post(client, "/v1/batches", {"items": [item], "callback_url": HOOK}, key)
+    batch_id, ids = accepted.json_body["id"], accepted.json_body["generation_ids"]
+    assert client.http.delete("/v1/me", headers=auth(user)).status_code == 204
+
+    provider.gate.set()
+    settle(container)
+    assert [(e.batch_id, dict(e.counts)) for e in ended] == [
+        (batch_id, {"queued": 0, "running": 0, "succeeded": 1, "failed": 0})
+    ]
+    reap(client)
     assert sorted(delivered(hook, secret)) == ids
