@@ -35,8 +35,10 @@ configure_logging()
 if os.environ.get("AVATARFLOW_STAGE") == "local":
     # `chalice local` (`make run`) sets it from .chalice/config.json; Lambda and the tests do not.
     from chalicelib.bootstrap.local import exit_on_sigterm
+    from chalicelib.bootstrap.local_http import use_http_handler
 
     exit_on_sigterm()
+    use_http_handler()  # HEAD answers without a body, 405 + Allow for every method a route lacks
 
 # configure_logs=False: Chalice would take over the "avatarflow" logger (level ERROR, a second handler).
 app = Chalice(app_name="avatarflow", configure_logs=False)

@@ -172,7 +172,7 @@ def run(followers: int) -> tuple[list[float], list[float]]:
         finished = store.generations.finish(Finish(ended))
         pending = finished.pending
         while pending:
-            _, pending = store.generations.finish_followers(leader.id)
+            pending = store.generations.finish_followers(leader.id).left
         after = script_times_ms(redis)
         assert (
             store.generations.statuses([f"gen_after_f{n}" for n in range(followers)])

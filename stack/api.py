@@ -18,7 +18,7 @@ import signal
 import sys
 import threading
 
-from chalice.local import LocalDevServer, ThreadedHTTPServer
+from chalice.local import ThreadedHTTPServer
 
 from stack.declarations import CHALICE_CONFIG, ROOT
 from stack.processes import announce_ready
@@ -37,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import app as app_module
     from chalicelib.bootstrap import get_container
+    from chalicelib.bootstrap.local_http import HttpDevServer
 
     config = Config(
         chalice_stage=args.stage,
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     # What chalice.local.create_local_server does, with a server that takes a burst's connections.
     CustomLocalChalice.__bases__ = (LocalChalice, app_module.app.__class__)
     app_module.app.__class__ = CustomLocalChalice
-    server = LocalDevServer(app_module.app, config, "127.0.0.1", 0, server_cls=_Server)
+    server = HttpDevServer(app_module.app, config, "127.0.0.1", 0, server_cls=_Server)
     get_container()  # warm: the first request does not pay the container's build
     thread = threading.Thread(target=server.server.serve_forever, name="api", daemon=True)
     thread.start()

@@ -48,6 +48,14 @@ export function srcsetOf(images, sizes) {
   return sizes.filter((s) => images && images[s]).map((s) => `${images[s]} ${s}w`).join(", ");
 }
 
+// A similar result's label: its prompt only where the API gives one (the caller's own request;
+// another user's words are never sent), else how close it is.
+export function similarLabel(similar, style) {
+  if (typeof similar.prompt === "string" && similar.prompt) return `Instant ${style} match: ${similar.prompt}`;
+  const score = Number(similar.score);
+  return Number.isFinite(score) ? `Instant ${style} match, ${Math.round(score * 100)}% similar` : `Instant ${style} match`;
+}
+
 // The tightest window's remaining generations, or null when the tier has no limit.
 export function quotaLeft(quota) {
   const limited = (quota && quota.limits ? quota.limits : []).filter((w) => w.limit !== null && w.remaining !== null);
@@ -522,7 +530,7 @@ export class AvatarflowPicker extends HTMLElement {
         h("h4", { text: "Instant matches from similar requests" }),
         h("ul", { class: "grid small-grid" }, similar.map((s) => h("li", {},
           h("button", { type: "button", class: "item", "data-id": s.id, onclick: () => this._choose({ generation_id: s.id }, s.images) },
-            h("img", { src: s.images["128"], srcset: srcsetOf(s.images, ["128", "256"]), sizes: "88px", width: 88, height: 88, alt: `Instant ${style} match: ${s.prompt || "similar request"}` })))),
+            h("img", { src: s.images["128"], srcset: srcsetOf(s.images, ["128", "256"]), sizes: "88px", width: 88, height: 88, alt: similarLabel(s, style) })))),
         ),
       );
     }

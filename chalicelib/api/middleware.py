@@ -1,4 +1,5 @@
-"""Cross-cutting HTTP concerns: request ids and logs, CORS, and Chalice's own error bodies."""
+"""Cross-cutting HTTP concerns: request ids and logs, CORS, Chalice's own error bodies, and HEAD
+answers without a body."""
 
 from __future__ import annotations
 
@@ -70,6 +71,10 @@ def http_middleware(event: Request, get_response: Callable[[Request], Response])
     # Every line logged for this request carries its id (and, once authenticated, the caller's kind).
     with log_context(request_id=request_id):
         response = _normalize_chalice_error(get_response(event))
+        if event.method == "HEAD":
+            # A HEAD answer is the GET's status and headers, never a body (an error's JSON
+            # included): a body would be read as the start of the next answer on the connection.
+            response.body = b"" if isinstance(response.body, bytes) else ""
         _cors(event, response)
         response.headers["X-Request-Id"] = request_id
         log.info(

@@ -80,7 +80,11 @@ def _operation(op: Operation) -> Json:
         operation["requestBody"] = {"required": False, "content": {ct: {"schema": {}} for ct in op.raw_body}}
     for status, model in op.responses.items():
         response: Json = {"description": describe(status)}
-        if model is not None:
+        if op.method == "head":
+            # The media type its GET would have (Content-Type), and no body at all.
+            if status in op.content:
+                response["content"] = {op.content[status]: {"schema": {"maxLength": 0}}}
+        elif model is not None:
             response["content"] = {"application/json": {"schema": _ref(model)}}
         elif status in op.content:
             response["content"] = {

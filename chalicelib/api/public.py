@@ -99,7 +99,10 @@ def local_file(folder: str, name: str) -> Response:
     }
     if etag_matches(request.headers.get("if-none-match"), tag):
         return Response(body=b"", status_code=304, headers=headers)
-    return Response(body=b"" if request.method == "HEAD" else data, status_code=200, headers=headers)
+    if request.method == "HEAD":
+        # No body, but the length its GET's body has (the local server sends no body for a HEAD).
+        return Response(body=b"", status_code=200, headers={**headers, "Content-Length": str(len(data))})
+    return Response(body=data, status_code=200, headers=headers)
 
 
 @public.route("/v1/openapi.json", methods=["GET"])

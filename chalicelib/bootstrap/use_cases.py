@@ -235,5 +235,6 @@ def wire_generations(c: Collaborators) -> GenerationUseCases:
             finish=finish,
             reads=reads,
             clock=clock,
+            bus=bus,
         ),
     )

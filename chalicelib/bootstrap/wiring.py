@@ -36,6 +36,8 @@ from chalicelib.bootstrap.use_cases import Collaborators, wire_generations
 from chalicelib.config import Settings, get_settings
 from chalicelib.domain.events import (
     BatchFinished,
+    BatchItemsEnded,
+    BatchRecorded,
     GalleryItemChosen,
     GenerationAdmitted,
     GenerationChosen,
@@ -145,6 +147,8 @@ def build_container(
     bus.subscribe(PromptRefused, ModerationStats(store.counters, clock).on_refused)
     batch_completion = BatchCompletion(kv=store.kv, generations=store.generations, bus=bus)
     bus.subscribe(GenerationFinished, batch_completion.on_finished)
+    bus.subscribe(BatchItemsEnded, batch_completion.on_items_ended)
+    bus.subscribe(BatchRecorded, batch_completion.on_recorded)
     # The schnell-against-dev experiment: what each arm made, cost and had adopted.
     experiment = ExperimentTracker(store.counters)
     bus.subscribe(GenerationFinished, experiment.on_finished)

@@ -44,6 +44,18 @@ class GenerationFinished(Event):
     generation: Generation
     followers: int = 0
     watchers: tuple[Watcher, ...] | None = None
+    # The batches of the followers that ended with it: a batch item that joined a job outside its
+    # batch (another request's) ends here, and its batch may end with it.
+    follower_batches: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class BatchItemsEnded(Event):
+    """Items of these batches ended without a ``GenerationFinished`` of their own or of their
+    job: followers of a job ended by the reaper (their finisher stopped half way) or of a job
+    whose caller erased their data. Their batches may have ended with them."""
+
+    batch_ids: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -54,6 +66,16 @@ class GenerationProgressed(Event):
 
     generation: Generation
     progress: JobProgress
+
+
+@dataclass(frozen=True)
+class BatchRecorded(Event):
+    """An enterprise batch was admitted and recorded; ``new_jobs``: how many of its items are new
+    jobs (each publishes its own end once the batch is recorded). With none, every item was a cache
+    hit, a replay, or joined another job, which may have ended before the batch was recorded."""
+
+    batch_id: str
+    new_jobs: int
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ printable text, exactly one avatar source), from the same constants.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -112,12 +112,29 @@ class Progress(ApiModel):
     message: str = Field(description='Ready to show, e.g. "Creating your unique avatar… about 5 s".')
 
 
+def _string_when_present(schema: dict[str, Any]) -> None:
+    """A field left out when it has no value is, where present, a plain string (never null)."""
+    schema.pop("anyOf", None)
+    schema.pop("default", None)
+    schema["type"] = "string"
+
+
 class SimilarImage(ApiModel):
     """A cached result of a similar request, offered as an instant choice."""
 
     id: str = Field(description="The cached result's id (sim_...).")
-    prompt: str = Field(description="The prompt it was made for.")
     images: ImageSet
+    score: float = Field(
+        ge=0, le=1, description="How close its prompt is to the request's (1 = the same words)."
+    )
+    # A prompt can hold a name or an address: another user's words are never shown.
+    prompt: str | None = Field(
+        None,
+        description="The prompt it was made for: present only when it was made for the caller's own "
+        "request (another user's words are never shown).",
+        exclude_if=lambda value: value is None,
+        json_schema_extra=_string_when_present,
+    )
 
 
 class Generation(ApiModel):
@@ -138,7 +155,8 @@ class Generation(ApiModel):
     similar: list[SimilarImage] = Field(
         description="Up to 3 cached results of similar requests (same style, quality and size, close "
         "prompt), best first, offered as an instant choice by POST /v1/generations; may be empty "
-        "(always empty when read back later).",
+        "(always empty when read back later). An item carries its prompt only when it was made for "
+        "the caller's own request.",
     )
     photo: str | None = Field(None, description="The upload a photo generation was made from.")
     created_at: str

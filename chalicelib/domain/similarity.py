@@ -9,10 +9,16 @@ identical. The store keeps, per style and quality, a bounded index of the result
 comparison costs no round trip of its own and never scans the keyspace. The index holds prompt
 words by the cache entry's request hash: erasing a user's data (``GenerationStore.erase``) takes
 their requests out.
+
+A prompt can hold a name or an address: a similar result carries its prompt only for the caller
+whose request it was made for. The cache entry keeps its maker as an :func:`owner_tag` (a hash of
+the identity, never the identity itself), and ``admit.lua`` compares it with the caller's in the
+same call, so another user's words never even leave the store.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,6 +40,14 @@ FILLER = frozenset(
 _WORD = re.compile(r"\w+")
 
 
+def owner_tag(owner: str) -> str:
+    """The maker of a cached result as its cache entry keeps it: a hash of the identity's key
+    ('' for none, which matches no caller)."""
+    if not owner:
+        return ""
+    return hashlib.sha256(b"similar-owner:" + owner.encode()).hexdigest()[:32]
+
+
 def prompt_tokens(prompt: str) -> tuple[str, ...]:
     """The words a prompt is compared by: normalised, filler left out, each once, sorted."""
     words = _WORD.findall(normalize_prompt(prompt))
@@ -50,11 +64,12 @@ def similarity(a: tuple[str, ...], b: tuple[str, ...]) -> float:
 
 @dataclass(frozen=True)
 class SimilarResult:
-    """A cached result of a similar request: its cache entry (``request_hash``), the prompt it
-    was made for, its images (object keys by size) and how close it is (0..1)."""
+    """A cached result of a similar request: its cache entry (``request_hash``), its images
+    (object keys by size), how close it is (0..1) and the prompt it was made for, only where that
+    was the caller's own request (None: someone else's words, never shown)."""
 
     request_hash: str
-    prompt: str
+    prompt: str | None
     images: Mapping[str, str]
     score: float
 

@@ -54,6 +54,7 @@ if TYPE_CHECKING:
         Erased,
         Finish,
         Finished,
+        FollowersEnded,
         GenerationStore,
         WindowCharge,
     )
@@ -127,6 +128,7 @@ __all__ = [
     "ExpiringObjects",
     "Finish",
     "Finished",
+    "FollowersEnded",
     "GallerySource",
     "GenerationStore",
     "ImageFetcher",
@@ -211,6 +213,7 @@ _LAZY = {
     "ExpiringObjects": "chalicelib.ports.objects",
     "Finish": "chalicelib.ports.generations",
     "Finished": "chalicelib.ports.generations",
+    "FollowersEnded": "chalicelib.ports.generations",
     "GallerySource": "chalicelib.ports.sources",
     "GenerationStore": "chalicelib.ports.generations",
     "IMMUTABLE_CACHE_CONTROL": "chalicelib.ports.objects",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Literal, NamedTuple, Protocol
 
 from chalicelib.domain.generation import Generation
 from chalicelib.domain.provider_job import ProviderJob, SubmitIntent
@@ -121,6 +121,18 @@ class Finished:
     pending: int = 0
     watchers: tuple[Watcher, ...] = ()  # who watched the job (or its batch) as this call ended it
     erased: bool = False
+    # The batches of the followers this call ended: a batch item that joined a job outside its
+    # batch ends with that job, and its batch may end with it (services/batch_completion.py).
+    batches: tuple[str, ...] = ()
+
+
+class FollowersEnded(NamedTuple):
+    """One ``finish_followers`` chunk: followers ``ended`` now, those ``left`` to end, and the
+    batches of the ones ended (as :attr:`Finished.batches`)."""
+
+    ended: int
+    left: int
+    batches: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -151,8 +163,8 @@ class GenerationStore(Protocol):
         still cost money), ``finish.counters`` only when this call ended the job."""
         ...
 
-    def finish_followers(self, generation_id: str) -> tuple[int, int]:
-        """End the next chunk of an ended job's followers: (ended now, still to end)."""
+    def finish_followers(self, generation_id: str) -> FollowersEnded:
+        """End the next chunk of an ended job's followers: ended now, still to end, their batches."""
         ...
 
     def wait_ended(self, generation: Generation, timeout_s: float) -> Generation | None:

@@ -19,9 +19,11 @@ import logging
 import secrets
 
 from chalicelib.domain.errors import DomainError, Forbidden, NotFound, QuotaExceeded
+from chalicelib.domain.events import BatchRecorded
 from chalicelib.domain.generation import Failure, Generation, iso
 from chalicelib.domain.identity import Identity
 from chalicelib.domain.models import BatchAccepted, BatchRequest, BatchStatus, GenerationRequest
+from chalicelib.messagebus import MessageBus
 from chalicelib.ports import Clock, GenerationStore, JobQueue, KeyValueStore
 from chalicelib.services.admission import Admission
 from chalicelib.services.finish import FinishGeneration
@@ -52,7 +54,9 @@ class BatchService:
         finish: FinishGeneration,
         reads: ReadGenerations,
         clock: Clock,
+        bus: MessageBus,
     ) -> None:
+        self._bus = bus
         self._generations = generations
         self._kv = kv
         self._queue = queue
@@ -77,6 +81,7 @@ class BatchService:
         batch_id = "bat_" + secrets.token_urlsafe(15)
         ids: list[str] = []
         created: list[Generation] = []
+        served: list[Generation] = []  # cache hits with a callback: ended already, called back now
         try:
             for index, item in enumerate(items):
                 rate = None if index == 0 else (f"rl:{identity.key}:batch:{batch_id}", len(items) + 1)
@@ -84,6 +89,8 @@ class BatchService:
                 ids.append(admitted.generation.id)
                 if admitted.outcome == "created":
                     created.append(admitted.generation)
+                elif admitted.outcome == "cached" and admitted.generation.callback_url:
+                    served.append(admitted.generation)
             doc = {
                 "id": batch_id,
                 "owner": identity.key,
@@ -108,6 +115,16 @@ class BatchService:
                 # Nothing lost: an item that cannot be queued ends now, refunded (and called back).
                 log.exception("batch item could not be queued", extra={"job_id": generation.id})
                 self._finish.fail(generation, NOT_QUEUED)
+        for generation in served:
+            # Due already (admit.lua put it on the callback timer): delivered now, not at the
+            # reaper's next pass.
+            try:
+                self._queue.enqueue(generation.id, BATCH_LANE, "callback")
+            except Exception:
+                log.warning("callback not queued; the reaper delivers it", extra={"job_id": generation.id})
+        # Without a new job (every item a cache hit, a replay or a follower of another job, whose
+        # end may have come before the batch was recorded) no item's end may be left to tell it.
+        self._bus.publish(BatchRecorded(batch_id, new_jobs=len(created)))
         log.info("batch accepted", extra={"batch_id": batch_id, "items": len(ids), "new": len(created)})
         return BatchAccepted(id=batch_id, generation_ids=ids)
 

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Iterable
 
 from chalicelib.domain.errors import DomainError, ProviderUnavailable
-from chalicelib.domain.events import GenerationFinished, SpendRecorded
+from chalicelib.domain.events import BatchItemsEnded, GenerationFinished, SpendRecorded
 from chalicelib.domain.generation import Failure, Generation, Outcome, Success, iso
 from chalicelib.domain.periods import spend_keys
 from chalicelib.domain.trend_periods import DAY_TREND_TTL_S, HOUR_TREND_TTL_S, hour_spend_key
@@ -21,6 +21,7 @@ from chalicelib.ports import (
     Clock,
     Counter,
     Finish,
+    FollowersEnded,
     GenerationStore,
     ImageHolders,
     ImagePipeline,
@@ -148,14 +149,26 @@ class FinishGeneration:
             self._bus.publish(SpendRecorded(made.provider, generation.tier, made.cost_usd))
         if finished.erased:
             # Its caller erased their data while it ran: nothing of it is kept or sent anywhere.
-            followers = finished.followers + self.finish_followers(ended.id, finished.pending)
+            later = self._end_followers(ended.id, finished.pending)
+            followers = finished.followers + later.ended
             if made is not None and not followers:
                 self._drop_unheld(made.images.values())
+            # Its followers (other callers) got the result all the same: their batches may end.
+            batches = _merged(finished.batches, later.batches)
+            if batches:
+                self._bus.publish(BatchItemsEnded(batches))
             return None
         if not finished.ended:
             return None
-        followers = finished.followers + self.finish_followers(ended.id, finished.pending)
-        self._bus.publish(GenerationFinished(ended, followers=followers, watchers=finished.watchers))
+        later = self._end_followers(ended.id, finished.pending)
+        self._bus.publish(
+            GenerationFinished(
+                ended,
+                followers=finished.followers + later.ended,
+                watchers=finished.watchers,
+                follower_batches=_merged(finished.batches, later.batches),
+            )
+        )
         return ended
 
     def _drop_unheld(self, object_keys: Iterable[str]) -> None:
@@ -168,14 +181,22 @@ class FinishGeneration:
             log.warning("images of an erased job not deleted now: %s", exc)
 
     def finish_followers(self, generation_id: str, pending: int = 1) -> int:
+        """End the identical requests an ended job still has (the reaper's entry: their finisher
+        stopped half way); returns how many were ended. Their batches may end with them."""
+        done = self._end_followers(generation_id, pending)
+        if done.batches:
+            self._bus.publish(BatchItemsEnded(done.batches))
+        return done.ended
+
+    def _end_followers(self, generation_id: str, pending: int) -> FollowersEnded:
         """End the identical requests an ended job still has, a chunk per store call (so that
-        no call holds the store for long); returns how many were ended. Whatever a failure here
-        leaves, the reaper's ``followers`` timer picks up."""
-        ended = 0
+        no call holds the store for long): how many were ended, and their batches. Whatever a
+        failure here leaves, the reaper's ``followers`` timer picks up."""
+        ended, batches = 0, tuple[str, ...]()
         while pending > 0:
-            now, pending = self._generations.finish_followers(generation_id)
-            ended += now
-        return ended
+            chunk = self._generations.finish_followers(generation_id)
+            ended, pending, batches = ended + chunk.ended, chunk.left, _merged(batches, chunk.batches)
+        return FollowersEnded(ended, 0, batches)
 
     def _spend(self, generation: Generation, provider: str, cost: float) -> list[Counter]:
         """What a paid job adds to the spend counters, in the same call that finishes it."""
@@ -192,3 +213,8 @@ class FinishGeneration:
             Counter(f"{month}:tier:{tier}", cost, MONTH_TTL),
             Counter(hour_spend_key(self._clock.time()), cost, HOUR_TTL),
         ]
+
+
+def _merged(first: tuple[str, ...], more: tuple[str, ...]) -> tuple[str, ...]:
+    """Two lists of batch ids as one, each once, in order."""
+    return tuple(dict.fromkeys((*first, *more)))

@@ -76,8 +76,9 @@ class GenerationView:
             similar=[
                 models.SimilarImage(
                     id=result.id,
-                    prompt=result.prompt,
                     images={size: self._objects.public_url(key) for size, key in result.images.items()},
+                    score=result.score,
+                    prompt=result.prompt,  # None (left out) unless the caller's own request
                 )
                 for result in similar
             ],

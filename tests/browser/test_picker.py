@@ -253,7 +253,11 @@ def test_refusals_failures_and_similar_results_are_offered_as_choices(page: Page
             200,
             {
                 **generation("succeeded", images=gallery[0]["images"]),
-                "similar": [{"id": "gen_similar", "prompt": "a red fox", "images": gallery[1]["images"]}],
+                "similar": [
+                    {"id": "sim_own", "prompt": "a red fox", "score": 0.8, "images": gallery[1]["images"]},
+                    # Another user's result: no prompt (their words are never shown).
+                    {"id": "sim_other", "score": 0.75, "images": gallery[2]["images"]},
+                ],
             },
         ),
     ]
@@ -283,3 +287,4 @@ def test_refusals_failures_and_similar_results_are_offered_as_choices(page: Page
     expect(result).to_be_visible()
     expect(suggestions).to_be_hidden()
     expect(result.get_by_role("button", name=re.compile(r"^Instant .* match: a red fox"))).to_be_visible()
+    expect(result.get_by_role("button", name=re.compile(r"^Instant .* match, 75% similar$"))).to_be_visible()

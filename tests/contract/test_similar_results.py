@@ -7,9 +7,10 @@ import dataclasses
 from typing import Any
 
 from chalicelib.adapters.store.redis_store import RedisStateStore
+from chalicelib.adapters.store.replies import hash_reply
 from chalicelib.domain.experiment import Arm
 from chalicelib.domain.generation import Success
-from chalicelib.domain.similarity import prompt_tokens, similarity
+from chalicelib.domain.similarity import owner_tag, prompt_tokens, similarity
 from chalicelib.ports import AdmitRequest, AdmitResult, Finish
 from tests.contract import test_state_store as contract
 from tests.contract.test_state_store import Backend, Windows, created_id, gen_id, new_generation, now_ms
@@ -72,9 +73,8 @@ def test_a_similar_prompt_is_offered_the_cached_result_and_still_created(store_b
     result = admit(store, "u1", "fox2", "red fox, glasses and a hat")
     created_id(result)  # still generates what was asked (and is charged for it)
     assert store.counters.quota_counts(["q:u1:hour"]) == [1]
-    assert [(s.request_hash, s.prompt, dict(s.images)) for s in result.similar] == [
-        ("fox1", "A red fox with glasses", FOX)
-    ]
+    # Made for "maker", not for u1: no prompt (another user's words never leave the store).
+    assert [(s.request_hash, s.prompt, dict(s.images)) for s in result.similar] == [("fox1", None, FOX)]
     expected = similarity(
         prompt_tokens("red fox, glasses and a hat"), prompt_tokens("A red fox with glasses")
     )
@@ -152,3 +152,21 @@ def test_the_index_keeps_the_newest_entries_only(store_backend: Backend, monkeyp
         [b"cat2", b"cat3", b"cat4"],
     )
     assert raw.command("HLEN", f"{prefix}simw:anime:fast") == 3
+
+
+def test_the_prompt_of_a_similar_result_goes_to_its_maker_only(store_backend: Backend) -> None:
+    store, raw, prefix = store_backend.store, store_backend.raw, store_backend.prefix
+    made(store, "fox1", "Ann Lee of 5 Oak Street, red fox", owner="u:ann")
+    made(store, "fox2", "", owner="u:ann")  # the style alone: an empty prompt is still her own
+
+    own = admit(store, "u:ann", "fox3", "Ann Lee of 5 Oak Street, red fox, hat")
+    assert [(s.request_hash, s.prompt) for s in own.similar] == [("fox1", "Ann Lee of 5 Oak Street, red fox")]
+    blank = admit(store, "u:ann", "fox4", "")
+    assert [(s.request_hash, s.prompt) for s in blank.similar] == [("fox2", "")]
+    for stranger in ("u:bob", "k:ann", "ip:ann"):  # another identity, whatever its name
+        other = admit(store, stranger, f"fox-{stranger}", "Ann Lee of 5 Oak Street, red fox, hat")
+        assert [(s.request_hash, s.prompt) for s in other.similar] == [("fox1", None)]
+    # The cache entry keeps a hash of its maker, not the identity.
+    entry = hash_reply(raw.command("HGETALL", f"{prefix}cache:fox1"))
+    assert entry["prompt"] == "Ann Lee of 5 Oak Street, red fox"
+    assert entry["owner"] == owner_tag("u:ann") and "ann" not in entry["owner"]

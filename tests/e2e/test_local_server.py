@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import http.client
 import io
+import json
 import signal
 import subprocess
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -124,3 +127,60 @@ def test_sigterm_stops_the_server_and_its_embedded_redis(tmp_path: Path) -> None
         process.kill()
         process.wait(timeout=10)
         kill_if_running(redis_pid or embedded_server_pid(data_dir))  # a failure before it was read
+
+
+def connection(server: str) -> http.client.HTTPConnection:
+    """A raw HTTP/1.1 connection (keep-alive) to the server: what a browser or a proxy reuses."""
+    parts = urlsplit(server)
+    return http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=30)
+
+
+def test_a_head_answer_has_no_body_and_the_connection_serves_the_next_request(server: str) -> None:
+    conn = connection(server)
+    try:
+        for path in ("/v1/files/img/nope.webp", "/v1/files/img/../x", "/v1/styles", "/v1/no-such-route"):
+            conn.request("HEAD", path)
+            head = conn.getresponse()
+            assert head.read() == b""
+            assert head.status in (404, 405), (path, head.status)
+            # The same connection answers the next request whole: no left-over body is read as
+            # the start of its answer.
+            conn.request("GET", "/v1/health")
+            after = conn.getresponse()
+            assert after.status == 200, path
+            assert json.loads(after.read())["status"] in ("ok", "degraded")
+        conn.request("GET", "/v1/gallery?limit=1")
+        thumb = json.loads(conn.getresponse().read())["items"][0]["images"]["128"]
+        conn.request("HEAD", urlsplit(thumb).path)
+        found = conn.getresponse()
+        assert (found.status, found.read()) == (200, b"")
+        assert found.getheader("Content-Type") == "image/webp" and found.getheader("ETag")
+        conn.request("GET", urlsplit(thumb).path)  # no Accept header: any media type (RFC 9110)
+        image = conn.getresponse()
+        data = image.read()
+        assert image.status == 200 and image.getheader("Content-Type") == "image/webp"
+        assert found.getheader("Content-Length") == str(len(data)) != "0"  # the GET's length
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("method", ["TRACE", "PATCH", "QUERY", "DELETE"])
+def test_a_method_a_route_lacks_is_405_with_allow_in_the_error_shape(server: str, method: str) -> None:
+    conn = connection(server)
+    try:
+        for path, allowed in (
+            ("/v1/styles", {"GET", "OPTIONS"}),
+            ("/v1/files/img/a.webp", {"GET", "HEAD", "OPTIONS"}),
+        ):
+            conn.request(method, path)
+            answer = conn.getresponse()
+            body = json.loads(answer.read())
+            assert answer.status == 405, (method, path, answer.status)
+            assert {m.strip() for m in answer.getheader("Allow", "").split(",")} == allowed
+            assert answer.getheader("Content-Type") == "application/json"
+            assert body["error"]["code"] == "invalid_request"
+            assert method in body["error"]["message"] or "not allowed" in body["error"]["message"]
+        conn.request("GET", "/v1/health")  # the connection still serves
+        assert conn.getresponse().status == 200
+    finally:
+        conn.close()

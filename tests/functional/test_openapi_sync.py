@@ -212,3 +212,25 @@ def test_the_documented_response_headers_are_sent(client: Any) -> None:
         for status in op.responses:
             if status in (429, 503):
                 assert "Retry-After" in required_headers(op.path, op.method, status), (op.path, status)
+
+
+@pytest.mark.parametrize("method", ["get", "head"])
+def test_the_files_route_answers_only_the_documented_media_types(client: Any, method: str) -> None:
+    """Each answer of /v1/files (found, missing, refused for its Accept) has a status the document
+    lists and the media type it lists for that status (issue 22: HEAD was documented as JSON)."""
+    responses = doc()["paths"]["/v1/files/{folder}/{name}"][method]["responses"]
+    item = client.http.get("/v1/gallery?limit=1").json_body["items"][0]
+    found = "/v1/files/" + item["images"]["128"].split("/v1/files/", 1)[1]
+    cases = [
+        (found, "image/webp", 200),
+        (found, "*/*", 200),
+        (found, "application/json", 400),  # an Accept that excludes the file's type
+        ("/v1/files/img/nothing.webp", "*/*", 404),
+    ]
+    for path, accept, status in cases:
+        answer = getattr(client.http, method)(path, headers={"Accept": accept})
+        assert answer.status_code == status, (path, accept)
+        media_type = answer.headers["Content-Type"].split(";")[0]
+        assert list(responses[str(status)]["content"]) == [media_type], (path, accept)
+        if method == "head":
+            assert answer.body == b""

@@ -43,7 +43,9 @@ def test_similar_results_are_offered_and_accepted_uncharged(
     assert second.status_code == 200, second.body
     body = second.json_body
     assert body["cached"] is False and body["images"] != fox_images
-    assert [(s["prompt"], s["images"]) for s in body["similar"]] == [("A red fox with glasses", fox_images)]
+    # Another user's result: its images and score, never their words (issue 22).
+    assert [(s["images"], s["score"]) for s in body["similar"]] == [(fox_images, 0.75)]
+    assert "prompt" not in body["similar"][0]
     assert body["similar"][0]["id"].startswith("sim_")
     assert fal.call_count == 2
 

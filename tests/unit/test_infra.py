@@ -634,3 +634,131 @@ def test_terraform_and_the_template_accept_the_same_origins() -> None:
         # variables.tf: "*" alone, or every item an origin.
         terraform_ok = origins == ["*"] or (bool(value) and all(origin.fullmatch(o) for o in origins))
         assert terraform_ok == bool(parameter.fullmatch(value)), value
+
+
+# --- edge protection: the API stage's throttle and the API function's concurrency -------------
+
+# Each in-request generation the API function has in flight may be paid for after the spend guard
+# trips (it was admitted before): at most this share of the stage's daily budget (docs/deploy.md).
+BUDGET_SHARE_IN_FLIGHT = 0.2
+# A request holds its function about this long on average (a cache hit or the gallery takes
+# milliseconds, an in-request generation seconds): the steady rate times it must fit the function.
+AVERAGE_API_SECONDS = 1.0
+
+
+@cache
+def packaged_template(stage: str) -> dict[str, Any]:
+    """What `chalice package --stage <stage> --merge-template resources.yml` writes (sam.yaml), built
+    in-process the way chalice builds it, without the deployment zip (no dependency download)."""
+    import botocore.session
+    from chalice.awsclient import TypedAWSClient
+    from chalice.cli.factory import CLIFactory
+    from chalice.deploy import models
+    from chalice.deploy.appgraph import ApplicationGraphBuilder, DependencyBuilder
+    from chalice.deploy.deployer import (
+        BaseDeployStep,
+        BuildStage,
+        InjectDefaults,
+        LambdaEventSourcePolicyInjector,
+        PolicyGenerator,
+        SwaggerBuilder,
+        WebsocketPolicyInjector,
+    )
+    from chalice.deploy.swagger import CFNSwaggerGenerator
+    from chalice.package import (
+        PackageOptions,
+        ResourceBuilder,
+        SAMTemplateGenerator,
+        TemplateDeepMerger,
+        YAMLTemplateSerializer,
+    )
+    from chalice.policy import AppPolicyGenerator
+    from chalice.utils import OSUtils
+
+    class NamedZip(BaseDeployStep):
+        def handle_deploymentpackage(self, config: Any, resource: Any) -> None:
+            if isinstance(resource.filename, models.Placeholder):
+                resource.filename = "deployment.zip"
+
+    config = CLIFactory(project_dir=str(ROOT)).create_config_obj(chalice_stage_name=stage)
+    osutils = OSUtils()
+    build = BuildStage(
+        steps=[
+            InjectDefaults(),
+            NamedZip(),
+            PolicyGenerator(policy_gen=AppPolicyGenerator(osutils=osutils), osutils=osutils),
+            SwaggerBuilder(swagger_generator=CFNSwaggerGenerator()),
+            LambdaEventSourcePolicyInjector(),
+            WebsocketPolicyInjector(),
+        ]
+    )
+    built = ResourceBuilder(ApplicationGraphBuilder(), DependencyBuilder(), build).construct_resources(
+        config, stage
+    )
+    session = botocore.session.get_session()
+    session.set_config_variable("region", "us-east-1")
+    generated = SAMTemplateGenerator(config, PackageOptions(TypedAWSClient(session))).generate(built)
+    merge = YAMLTemplateSerializer().load_template(TEMPLATE.read_text(encoding="utf-8"), str(TEMPLATE))
+    merged = TemplateDeepMerger().merge(merge, generated)
+    assert isinstance(merged, dict)
+    return merged
+
+
+def most_expensive_image_usd() -> float:
+    from chalicelib.adapters.providers.pricing import DEFAULT_PRICES
+
+    return max(price.cost(1024, 1024) for models in DEFAULT_PRICES.values() for price in models.values())
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_the_packaged_api_stage_is_throttled_by_two_parameters(stage: str) -> None:
+    packaged = packaged_template(stage)
+    parameters = packaged["Parameters"]
+    for name in ("ApiThrottleRateLimit", "ApiThrottleBurstLimit"):
+        assert parameters[name]["Type"] == "Number", name
+        assert parameters[name]["Default"] >= 1 and parameters[name]["MinValue"] >= 1, name
+    api = packaged["Resources"]["RestAPI"]
+    assert api["Type"] == "AWS::Serverless::Api"
+    assert api["Properties"]["StageName"] == "v1api"
+    assert api["Properties"]["MethodSettings"] == [
+        {
+            "ResourcePath": "/*",
+            "HttpMethod": "*",
+            "ThrottlingRateLimit": ref("ApiThrottleRateLimit"),
+            "ThrottlingBurstLimit": ref("ApiThrottleBurstLimit"),
+        }
+    ]
+    # Past the throttle the gateway's own 429 answers, in the contract's shape, with Retry-After.
+    throttled = packaged["Resources"]["ThrottledResponse"]["Properties"]
+    assert (
+        throttled["StatusCode"] == "429"
+        and "gatewayresponse.header.Retry-After" in throttled["ResponseParameters"]
+    )
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_the_packaged_api_function_has_a_reserved_concurrency_tied_to_the_budget(stage: str) -> None:
+    reserved = packaged_template(stage)["Resources"]["APIHandler"]["Properties"][
+        "ReservedConcurrentExecutions"
+    ]
+    assert reserved == function_setting(stage, "api_handler", "reserved_concurrency")
+    budget = float(chalice_config()["stages"][stage]["environment_variables"]["AVATARFLOW_DAILY_BUDGET_USD"])
+    # Every in-request generation in flight when the spend guard trips is still paid for.
+    assert reserved * most_expensive_image_usd() <= BUDGET_SHARE_IN_FLIGHT * budget, (stage, reserved, budget)
+    assert reserved >= 10, "room for the cheap traffic (gallery, cache hits) besides generations"
+
+
+def test_the_throttle_defaults_fit_the_api_functions_concurrency() -> None:
+    parameters = template()["Parameters"]
+    rate, burst = (parameters[name]["Default"] for name in ("ApiThrottleRateLimit", "ApiThrottleBurstLimit"))
+    prod = function_setting("prod", "api_handler", "reserved_concurrency")
+    # A full burst fits the function: it is never a Lambda throttle (API Gateway's 500), always the
+    # gateway's own 429. The steady rate fits it too.
+    assert burst <= prod and rate * AVERAGE_API_SECONDS <= prod, (rate, burst, prod)
+    # Dev's smaller concurrency takes smaller limits: docs/deploy.md gives them, and they fit.
+    dev = function_setting("dev", "api_handler", "reserved_concurrency")
+    deploy = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
+    found = re.search(r"put_value ApiThrottleRateLimit (\d+); put_value ApiThrottleBurstLimit (\d+)", deploy)
+    assert found, "docs/deploy.md gives dev's throttle"
+    dev_rate, dev_burst = int(found[1]), int(found[2])
+    assert dev_burst <= dev and dev_rate * AVERAGE_API_SECONDS <= dev

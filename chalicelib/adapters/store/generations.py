@@ -25,9 +25,18 @@ from chalicelib.domain.similarity import (
     MAX_SIMILAR,
     OFFER_THRESHOLD,
     SimilarResult,
+    owner_tag,
     prompt_tokens,
 )
-from chalicelib.ports import AdmitRequest, AdmitResult, Erased, Finish, Finished, StoreError
+from chalicelib.ports import (
+    AdmitRequest,
+    AdmitResult,
+    Erased,
+    Finish,
+    Finished,
+    FollowersEnded,
+    StoreError,
+)
 
 # How long a generation's record lives: the retention of unchosen generations (configurable,
 # AVATARFLOW_RETENTION_DAYS), the same as the R2 lifecycle rule of their images in infra/. The
@@ -51,14 +60,15 @@ def _generation(fields: dict[str, str]) -> Generation | None:
 
 
 def _similar(reply: str) -> tuple[SimilarResult, ...]:
-    """The admit script's similar results: '' or entries split by \\30, fields by \\31."""
+    """The admit script's similar results: '' or entries split by \\30, fields by \\31 (the
+    prompt only where the entry is the caller's own: ``own`` is 1)."""
     found = []
     for entry in filter(None, reply.split("\x1e")):
-        request_hash, score, prompt, images = entry.split("\x1f", 3)
+        request_hash, score, own, prompt, images = entry.split("\x1f", 4)
         parsed = json.loads(images)
         if isinstance(parsed, dict) and parsed:
             keys = {str(size): str(key) for size, key in parsed.items()}
-            found.append(SimilarResult(request_hash, prompt, keys, float(score)))
+            found.append(SimilarResult(request_hash, prompt if own == "1" else None, keys, float(score)))
     return tuple(found)
 
 
@@ -97,6 +107,7 @@ class RedisGenerations:
             keys.key(request.spend_keys[1]),
             *(keys.key(w.key) for w in request.windows),
             *keys.similar_index(new.style, new.cache_quality),
+            keys.key("jobs:callback"),  # a cache hit with a callback_url is called back too
         ]
         args: list[Arg] = [
             request.now_ms,
@@ -134,6 +145,7 @@ class RedisGenerations:
         if act_by is None:  # the wall clock, not the use case's: the store compares it with its own
             act_by = int(time.time() * 1000) + self._act_within_ms
         args.append(act_by)
+        args.append(owner_tag(owner))  # a similar result's prompt is shown to its own maker only
         reply = keys.client.run_script(script("admit"), script_keys, args)
         try:
             return AdmitResult(
@@ -211,18 +223,22 @@ class RedisGenerations:
             ended.size,
             INDEX_SIZE,
             completed_ms,
+            owner_tag(ended.owner),  # whose words the prompt is (admit.lua shows it to them only)
         ]
         reply = self._keys.client.run_script(script("finish"), keys, args)
         try:
             code, followers, pending = (int(v) for v in reply[:3])
-            watchers = tuple(watchers_of(reply[3:]))
+            batches = tuple(text(reply[3]).split()) if len(reply) > 3 else ()
+            watchers = tuple(watchers_of(reply[4:]))
         except (TypeError, ValueError) as exc:
             raise StoreError("state store returned an unexpected finish reply") from exc
         if code == 2:  # erased while it ran: it ended into nothing
-            return Finished(ended=False, followers=followers, pending=pending, erased=True)
-        return Finished(ended=code > 0, followers=followers, pending=pending, watchers=watchers)
+            return Finished(ended=False, followers=followers, pending=pending, erased=True, batches=batches)
+        return Finished(
+            ended=code > 0, followers=followers, pending=pending, watchers=watchers, batches=batches
+        )
 
-    def finish_followers(self, generation_id: str) -> tuple[int, int]:
+    def finish_followers(self, generation_id: str) -> FollowersEnded:
         keys = self._keys
         reply = keys.client.run_script(
             script("finish_followers"),
@@ -244,10 +260,11 @@ class RedisGenerations:
             ],
         )
         try:
-            ended, left = (int(v) for v in reply)
+            ended, left = (int(v) for v in reply[:2])
+            batches = tuple(text(reply[2]).split()) if len(reply) > 2 else ()
         except (TypeError, ValueError) as exc:
             raise StoreError("state store returned an unexpected finish_followers reply") from exc
-        return ended, left
+        return FollowersEnded(ended, left, batches)
 
     def wait_ended(self, generation: Generation, timeout_s: float) -> Generation | None:
         if not generation.is_open:

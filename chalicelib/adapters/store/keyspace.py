@@ -8,7 +8,8 @@ from chalicelib.adapters.store.client import RedisClient
 
 # jobs:open      open jobs by deadline (admit.lua adds, finish.lua removes)
 # jobs:poll      webhook-mode jobs by when to poll the provider (the reaper's fallback)
-# jobs:callback  ended jobs with a callback_url by when to deliver it (finish.lua adds)
+# jobs:callback  ended jobs with a callback_url by when to deliver it (finish.lua adds; admit.lua
+#                adds a cache hit that has one)
 # jobs:followers ended jobs whose followers are still to be ended (finish.lua adds, the last
 #                finish_followers.lua call removes; the reaper finishes what a caller left)
 TIMER_KEYS = {

@@ -133,6 +133,7 @@ def test_an_item_refused_midway_undoes_the_items_admitted_before_it(use_cases: U
         finish=use_cases.finish,
         reads=use_cases.reads,
         clock=use_cases.clock,
+        bus=use_cases.bus,
     )
     with pytest.raises(StoreUnavailable):
         service.create(CAPPED, batch(request(variation=1), request(variation=2)))

@@ -11,7 +11,8 @@
 --       10 this month's spend, 11.. quota counters (N), then the similar-results index of the
 --       request's style and quality (finish.lua fills it): 11 + N its order (a zset of cache
 --       entries' request hashes, newest last), 12 + N its words (a hash: request hash ->
---       'size|count| word word ... ')
+--       'size|count| word word ... '), 13 + N the callbacks zset (a cache hit with a callback_url
+--       is due for its callback at once, as finish.lua schedules an ended job's: none is missed)
 -- ARGV: 1 now_ms, 2 generation id, 3 request hash, 4 rate limit, 5 rate reset (epoch s),
 --       6 has idempotency key (1/0), 7 idempotency ttl, 8 deadline_ms, 9 generation key prefix,
 --       10 record ttl, 11 window count N, 12 field-pair count F, 13 daily spend limit (USD,
@@ -32,9 +33,13 @@
 --       to the body the client sent, so a retry replays even if the arm's share changed meanwhile),
 --       then the time (epoch ms) past which the caller has given up on this call: run later (a
 --       store that stalled, the command queued meanwhile), the script changes nothing and answers
---       'expired'. Judged by the store's own clock (TIME); '' or absent = no such time.
+--       'expired'. Judged by the store's own clock (TIME); '' or absent = no such time;
+--       then the caller's owner tag (domain/similarity.py: a hash of the identity; a similar
+--       result's prompt is shown only to the caller whose request it was made for).
 -- Reply: {outcome, limit, remaining, reset, retry_after, similar, field, value, ...}; -1 means
--- none; similar is '' or results joined by \30, each 'hash \31 score \31 prompt \31 images'.
+-- none; similar is '' or results joined by \30, each 'hash \31 score \31 own \31 prompt \31 images'
+-- (own '1' and the prompt for the caller's own result; '0' and '' for anyone else's: another user's
+-- words never leave the store).
 
 local now_ms = tonumber(ARGV[1])
 local now_s = math.floor(now_ms / 1000)
@@ -64,11 +69,13 @@ local sim_compared = tonumber(ARGV[23])
 local cache_prefix = ARGV[24]
 local sim_size = ARGV[25]
 local sim_key, sim_words = KEYS[11 + nwin], KEYS[12 + nwin]
+local callbacks_key = KEYS[13 + nwin]
 local win_base = 25
 local field_base = win_base + 2 * nwin
 
 -- Entries written before the body hash existed hold the request hash: either one matches.
 local body_hash = ARGV[field_base + 2 * nfields + 1] or req_hash
+local owner_tag = ARGV[field_base + 2 * nfields + 3] or ''
 
 -- A caller that gave up answered 503 ("nothing happened"): acting now would charge a job nobody
 -- got an id for. Checked before the first write; a store without TIME in scripts skips the check.
@@ -160,6 +167,13 @@ local function hold_images(images)
   end
 end
 
+-- A request served at once from cache ended as it was admitted: its callback is due now.
+local function schedule_callback()
+  if callbacks_key and redis.call('HEXISTS', KEYS[5], 'callback_url') == 1 then
+    redis.call('ZADD', callbacks_key, now_ms, gen_id)
+  end
+end
+
 local function report_current_counts()
   for i = 1, nwin do consider(window_limit(i), window_limit(i) - counts[i], window_reset(i)) end
 end
@@ -171,6 +185,7 @@ if hit[1] then
   hold_images(hit[1])
   -- Served now: it completes when it was asked for.
   redis.call('HSET', KEYS[5], 'completed_at', redis.call('HGET', KEYS[5], 'created_at'))
+  schedule_callback()
   report_current_counts()
   return reply('cached', -1, KEYS[5])
 end
@@ -190,7 +205,8 @@ end
 
 -- Cached results of similar requests (same style, quality and size; close words): the newest
 -- entries of the index, their words read in one HMGET and compared by token-set Jaccard; the
--- best few (ties: the newer) are read from their cache hashes, where the prompts live. An entry
+-- best few (ties: the newer) are read from their cache hashes, where the prompts and their
+-- makers' owner tags live (a prompt goes back to its own maker only). An entry
 -- whose cache hash is gone (expired, or erased with its owner's data) leaves the index here.
 local similar = {}
 if sim_mode > 0 then
@@ -235,9 +251,12 @@ if sim_mode > 0 then
   end
   for _, found in ipairs(candidates) do
     if #similar >= most then break end
-    local entry = redis.call('HMGET', cache_prefix .. found[1], 'prompt', 'images', 'provider')
+    local entry = redis.call('HMGET', cache_prefix .. found[1], 'prompt', 'images', 'provider', 'owner')
     if entry[2] then
-      similar[#similar + 1] = {found[1], found[2], entry[1] or '', entry[2], entry[3] or ''}
+      local own = owner_tag ~= '' and entry[4] == owner_tag
+      local words = ''
+      if own then words = entry[1] or '' end
+      similar[#similar + 1] = {found[1], found[2], words, entry[2], entry[3] or '', own and '1' or '0'}
     else
       redis.call('ZREM', sim_key, found[1])
       redis.call('HDEL', sim_words, found[1])
@@ -245,7 +264,7 @@ if sim_mode > 0 then
   end
   local parts = {}
   for i, found in ipairs(similar) do
-    parts[i] = table.concat({found[1], string.format('%.4f', found[2]), found[3], found[4]}, '\31')
+    parts[i] = table.concat({found[1], string.format('%.4f', found[2]), found[6], found[3], found[4]}, '\31')
   end
   similar_reply = table.concat(parts, '\30')
 end
@@ -256,6 +275,7 @@ if sim_mode == 2 and similar[1] and similar[1][2] >= sim_accept then
                 'similar_of', similar[1][1]})
   hold_images(similar[1][4])
   redis.call('HSET', KEYS[5], 'completed_at', redis.call('HGET', KEYS[5], 'created_at'))
+  schedule_callback()
   report_current_counts()
   return reply('cached', -1, KEYS[5])
 end

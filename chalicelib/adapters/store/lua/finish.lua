@@ -26,7 +26,8 @@
 --       wake-up list prefix, its ttl (s), the follower chunk size, when (ms) the reaper takes
 --       over the followers left for later, the image holders key prefix and its ttl (s), then
 --       for the similar-results index: the job's request hash, its prompt, its words
---       (domain/similarity.py), its size, the index's bound and the entry's score (ms)
+--       (domain/similarity.py), its size, the index's bound, the entry's score (ms) and its
+--       maker's owner tag (a hash of the identity: admit.lua shows the prompt to its maker only)
 -- A photo generation (its record has ``photo``) fills neither the cache nor the similar-results index.
 -- Each generation that gets the images (the job, each follower) joins the holders set of every
 -- image (``holders:<object key>``): erasing one of them deletes only images no one else holds.
@@ -34,8 +35,10 @@
 -- nothing: its charge is refunded even on success, the cache is not filled, the similar-results
 -- index does not learn its prompt, its followers (other callers) still get the result, and its
 -- record is deleted; the reply's code is then 2.
--- Reply: {code, followers ended, followers still to end, watcher...}; code -1 if unknown, 0 if it
--- had already ended, 1 if this call ended it; then, when it did, who watches the job (followers'
+-- Reply: {code, followers ended, followers still to end, batches, watcher...}; code -1 if unknown,
+-- 0 if it had already ended, 1 if this call ended it; batches: the batches of the followers this
+-- call ended, space-separated ('' for none: a batch item that joined a job outside its batch ends
+-- here, and its batch may end with it); then, when it did, who watches the job (followers'
 -- watchers included) or its batch ("<connection> <watched id>" each): its end is pushed to them
 -- without another round trip.
 -- Follower hashes are addressed by prefix + id: they are not known before the script reads
@@ -114,12 +117,13 @@ local function hold(holders)
   end
 end
 if not erased then hold({gen_id}) end
--- The similar-results index: the prompt stays in the cache hash (shown with the result); the
+-- The similar-results index: the prompt stays in the cache hash with its maker's owner tag (the
+-- prompt is shown with the result to that maker only); the
 -- index holds the entry's words by its request hash, the newest `bound` entries only.
 if status == 'succeeded' and not erased and not private and KEYS[13] and ARGV[nextra_end + 7] ~= '' then
   local member, words, n = ARGV[nextra_end + 7], ARGV[nextra_end + 9], 0
   for _ in string.gmatch(words, '%S+') do n = n + 1 end
-  redis.call('HSET', KEYS[2], 'prompt', ARGV[nextra_end + 8])
+  redis.call('HSET', KEYS[2], 'prompt', ARGV[nextra_end + 8], 'owner', ARGV[nextra_end + 13] or '')
   redis.call('ZADD', KEYS[12], tonumber(ARGV[nextra_end + 12]), member)
   redis.call('HSET', KEYS[13], member, ARGV[nextra_end + 10] .. '|' .. n .. '| ' .. words .. ' ')
   local bound = tonumber(ARGV[nextra_end + 11])
@@ -140,19 +144,24 @@ redis.call('RPUSH', wake_key, token)
 
 -- Up to `chunk` followers now (the same loop as finish_followers.lua: scripts cannot share code).
 local ended, left = 0, 0
+local batches, seen = {}, {}
 if redis.call('EXISTS', KEYS[4]) == 1 then
   redis.call('RENAME', KEYS[4], KEYS[8])
   local batch = redis.call('LRANGE', KEYS[8], 0, chunk - 1)
   local tokens, held = {}, {}
   for _, follower_id in ipairs(batch) do
     local key = ARGV[9] .. follower_id
-    local follower = redis.call('HMGET', key, 'status', 'callback_url')
+    local follower = redis.call('HMGET', key, 'status', 'callback_url', 'batch')
     if follower[1] == 'queued' or follower[1] == 'running' then
       redis.call('HSET', key, unpack(result))
       ended = ended + 1
       tokens[ended] = token
       held[ended] = follower_id
       if follower[2] then redis.call('ZADD', KEYS[6], callback_due, follower_id) end
+      if follower[3] and follower[3] ~= '' and not seen[follower[3]] then
+        seen[follower[3]] = true
+        batches[#batches + 1] = follower[3]
+      end
     end
   end
   if ended > 0 then redis.call('RPUSH', wake_key, unpack(tokens)) end
@@ -179,8 +188,8 @@ if erased then
   -- Nothing of the erased caller stays; a record with followers still to end lives until
   -- finish_followers.lua has handed them the result (an hour at most, like their list).
   if left > 0 then redis.call('EXPIRE', KEYS[1], 3600) else redis.call('DEL', KEYS[1]) end
-  return {2, ended, left}
+  return {2, ended, left, table.concat(batches, ' ')}
 end
-local reply = {1, ended, left}
+local reply = {1, ended, left, table.concat(batches, ' ')}
 for _, watcher in ipairs(redis.call('SUNION', KEYS[10], KEYS[11])) do reply[#reply + 1] = watcher end
 return reply

@@ -7,7 +7,8 @@
 -- KEYS: 1 the job's hash, 2 its followers still to end, 3 followers timer zset, 4 callbacks zset
 -- ARGV: 1 job id, 2 generation key prefix, 3 wake-up list prefix, 4 its ttl (s), 5 chunk size,
 --       6 when callbacks are due (ms), 7 image holders key prefix, 8 its ttl (s)
--- Reply: {followers ended by this call, followers still to end}
+-- Reply: {followers ended by this call, followers still to end, their batches (space-separated,
+-- '' for none: as finish.lua, so that a batch whose last item joined this job ends with it)}
 
 local job = redis.call('HMGET', KEYS[1], 'status', 'completed_at', 'images', 'provider', 'error_code',
                        'error_message')
@@ -31,16 +32,21 @@ local callback_due = tonumber(ARGV[6])
 -- The same loop as finish.lua's first chunk.
 local ended = 0
 local tokens, held = {}, {}
+local batches, seen = {}, {}
 local batch = redis.call('LRANGE', KEYS[2], 0, chunk - 1)
 for _, follower_id in ipairs(batch) do
   local key = ARGV[2] .. follower_id
-  local follower = redis.call('HMGET', key, 'status', 'callback_url')
+  local follower = redis.call('HMGET', key, 'status', 'callback_url', 'batch')
   if follower[1] == 'queued' or follower[1] == 'running' then
     redis.call('HSET', key, unpack(result))
     ended = ended + 1
     tokens[ended] = token
     held[ended] = follower_id
     if follower[2] then redis.call('ZADD', KEYS[4], callback_due, follower_id) end
+    if follower[3] and follower[3] ~= '' and not seen[follower[3]] then
+      seen[follower[3]] = true
+      batches[#batches + 1] = follower[3]
+    end
   end
 end
 if ended > 0 and status == 'succeeded' then
@@ -61,4 +67,4 @@ if left == 0 then
   redis.call('DEL', KEYS[2])
   redis.call('ZREM', KEYS[3], ARGV[1])
 end
-return {ended, left}
+return {ended, left, table.concat(batches, ' ')}
