@@ -40,7 +40,6 @@ from chalicelib.domain.events import (
     GenerationChosen,
     GenerationFinished,
     GenerationProgressed,
-    PromptRefused,
     ProviderAttempted,
     ProviderKeyChanged,
     SpendRecorded,
@@ -68,7 +67,6 @@ from chalicelib.services.gallery import GalleryService
 from chalicelib.services.identity import Authenticator
 from chalicelib.services.lanes import LaneWorker
 from chalicelib.services.latency import LatencyEstimates
-from chalicelib.services.moderation_stats import ModerationStats
 from chalicelib.services.push import PushUpdates
 from chalicelib.services.realtime import RealtimeSessions
 from chalicelib.services.views import GenerationView
@@ -135,7 +133,6 @@ def build_container(
             ProviderKeyChanged: [key_alerts.on_key_changed],
         }
     )
-    bus.subscribe(PromptRefused, ModerationStats(store.counters, clock).on_refused)
     batch_completion = BatchCompletion(kv=store.kv, generations=store.generations, bus=bus)
     bus.subscribe(GenerationFinished, batch_completion.on_finished)
     # The schnell-against-dev experiment: what each arm made, cost and had adopted.

@@ -59,6 +59,11 @@ class AdmitRequest:
     # request hash less the experiment's arm), so that a retry is replayed, not refused as another
     # body, even if the arm's share changed in between. None: the generation's request hash.
     body_hash: str | None = None
+    # Refused prompts (services/refusals.py): the caller's counter of this hour, and how many it may
+    # reach before every request is refused until ``refusals_reset_at`` (epoch s; 0: no limit).
+    refusals_key: str = "refused:none"
+    refusals_limit: int = 0
+    refusals_reset_at: int = 0
 
 
 @dataclass(frozen=True)

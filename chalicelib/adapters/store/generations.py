@@ -88,6 +88,7 @@ class RedisGenerations:
             keys.key(request.spend_keys[1]),
             *(keys.key(w.key) for w in request.windows),
             *keys.similar_index(new.style, new.cache_quality),
+            keys.key(request.refusals_key),
         ]
         args: list[Arg] = [
             request.now_ms,
@@ -121,6 +122,7 @@ class RedisGenerations:
         for name, value in record.items():
             args += [name, value]
         args.append(request.body_hash or new.request_hash)  # what the idempotency entry binds the key to
+        args += [request.refusals_limit, request.refusals_reset_at]
         reply = keys.client.run_script(script("admit"), script_keys, args)
         try:
             return AdmitResult(

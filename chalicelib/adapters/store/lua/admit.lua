@@ -11,7 +11,7 @@
 --       10 this month's spend, 11.. quota counters (N), then the similar-results index of the
 --       request's style and quality (finish.lua fills it): 11 + N its order (a zset of cache
 --       entries' request hashes, newest last), 12 + N its words (a hash: request hash ->
---       'size|count| word word ... ')
+--       'size|count| word word ... '), 13 + N the identity's refused prompts this hour
 -- ARGV: 1 now_ms, 2 generation id, 3 request hash, 4 rate limit, 5 rate reset (epoch s),
 --       6 has idempotency key (1/0), 7 idempotency ttl, 8 deadline_ms, 9 generation key prefix,
 --       10 record ttl, 11 window count N, 12 field-pair count F, 13 daily spend limit (USD,
@@ -29,7 +29,9 @@
 --       offered, 23 index entries compared (the newest), 24 cache hash key prefix, 25 size,
 --       then N pairs (limit, reset epoch s), then F pairs (field, value) of the new record, then
 --       the request's body hash (its hash without the experiment's arm: an Idempotency-Key is bound
---       to the body the client sent, so a retry replays even if the arm's share changed meanwhile).
+--       to the body the client sent, so a retry replays even if the arm's share changed meanwhile),
+--       then the refused prompts an identity may send in an hour (0 or less: no limit) and the
+--       hour's end (epoch s).
 -- Reply: {outcome, limit, remaining, reset, retry_after, similar, field, value, ...}; -1 means
 -- none; similar is '' or results joined by \30, each 'hash \31 score \31 prompt \31 images'.
 
@@ -66,6 +68,8 @@ local field_base = win_base + 2 * nwin
 
 -- Entries written before the body hash existed hold the request hash: either one matches.
 local body_hash = ARGV[field_base + 2 * nfields + 1] or req_hash
+local refused_limit = tonumber(ARGV[field_base + 2 * nfields + 2] or '-1')
+local refused_reset = tonumber(ARGV[field_base + 2 * nfields + 3] or '0')
 
 local function window_limit(i) return tonumber(ARGV[win_base + 2 * i - 1]) end
 local function window_reset(i) return tonumber(ARGV[win_base + 2 * i]) end
@@ -99,6 +103,13 @@ end
 
 if rate > rate_limit then
   return reply('rate_limited', math.max(rate_reset - now_s, 1), nil)
+end
+
+-- Too many refused prompts this hour (counted where moderation refuses them): every generation
+-- request is refused until the hour ends. A flood of refused prompts probes the list.
+if refused_limit > 0 and tonumber(redis.call('GET', KEYS[13 + nwin]) or '0') >= refused_limit then
+  best_limit, best_remaining, best_reset = refused_limit, 0, refused_reset
+  return reply('rate_limited', math.max(refused_reset - now_s, 1), nil)
 end
 
 if has_idem then
