@@ -35,10 +35,9 @@ fails at start-up instead of refusing nothing.
 from __future__ import annotations
 
 import heapq
-import importlib.util
-import json
 import re
 import unicodedata
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -89,6 +88,9 @@ def _skeleton_table() -> dict[int, str]:
     is its prototype (ASCII characters are never confusable with something outside ASCII there).
     Two prototypes are read as the letters they stand for in a word: "l" (the prototype of "I",
     "l" and "1") as "1", which the leetspeak readings try as "i" and as "l", and "rn" as "m"."""
+    import importlib.util  # here, not at import: only a prompt outside ASCII ever needs them
+    import json
+
     spec = importlib.util.find_spec("confusable_homoglyphs")
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError("the confusable-homoglyphs package is not installed (requirements.txt)")
@@ -266,12 +268,9 @@ class _Lexicon:
                     best = (far[end][0], word, end)
             if best is not None:
                 far[at] = best
-        position = {b: i for i, b in enumerate(bounds)}
-        if not articles and all(
-            at in position and best == (bounds[position[at] + 1], words[position[at]], None)
-            for at, best in far.items()
-        ):
+        if not articles and all(_as_written(at, best, bounds, words) for at, best in far.items()):
             return words  # every chain is a word as written: nothing to read differently
+        position = {b: i for i, b in enumerate(bounds)}
         out: list[str] = []
         i = 0
         while i < len(words):
@@ -290,6 +289,12 @@ class _Lexicon:
             out.append(words[i])
             i += 1
         return tuple(out)
+
+
+def _as_written(at: int, best: tuple[int, str, int | None], bounds: list[int], words: Sequence[str]) -> bool:
+    """True when the chain from ``at`` is the one word written there."""
+    index = bisect_left(bounds, at)
+    return index < len(words) and bounds[index] == at and best == (bounds[index + 1], words[index], None)
 
 
 def normalised_variants(text: str, lexicon: _Lexicon | None = None) -> list[tuple[str, ...]]:
@@ -316,12 +321,19 @@ class _Term:
     words: tuple[str, ...]
 
     def matches(self, words: tuple[str, ...], present: frozenset[str], joined: str) -> bool:
-        n = len(self.words)
+        n, first = len(self.words), self.words[0]
         # The first word's presence is checked at C speed; most prompts stop there.
-        if self.words[0] in present and (
-            n == 1 or any(words[i : i + n] == self.words for i in range(len(words) - n + 1))
-        ):
-            return True
+        if first in present:
+            if n == 1:
+                return True
+            at = words.index(first)
+            while True:  # each place the first word is, at C speed too
+                if words[at : at + n] == self.words:
+                    return True
+                try:
+                    at = words.index(first, at + 1)
+                except ValueError:
+                    break
         # A phrase written as one word ("childporn") is still that phrase.
         return n > 1 and f" {''.join(self.words)} " in joined
 
