@@ -245,6 +245,26 @@ def test_the_refusal_limit_lasts_the_rest_of_the_hour_then_resets(
         assert_refused(post(client, "prober", "nude child"))
 
 
+def test_past_the_refusal_limit_a_batch_is_refused_too(
+    tmp_path: Path, adapter_store: RedisStateStore, objects: Any, provider: RecordingProvider
+) -> None:
+    from tests.ops_support import issue_key, key_headers
+
+    clock = FakeClock()
+    hour_end = (int(clock.time()) // 3600 + 1) * 3600
+    with api(tmp_path, adapter_store, objects, provider, clock) as (client, _):
+        headers = key_headers(issue_key(client)["key"])
+        for attempt in range(10):
+            body = json.dumps({"style": "anime", "prompt": f"nude\u200bchild {attempt}"})
+            assert_refused(client.http.post("/v1/generations", headers=headers, body=body))
+        items = [{"style": "anime", "prompt": "a fox"}, {"style": "pixel", "prompt": "a cat"}]
+        response = client.http.post("/v1/batches", headers=headers, body=json.dumps({"items": items}))
+        assert response.status_code == 429, response.body
+        assert response.json_body["error"]["code"] == "rate_limited"
+        assert response.headers["Retry-After"] == str(max(hour_end - int(clock.time()), 1))
+    assert provider.total_calls == 0
+
+
 def test_a_refused_item_refuses_the_whole_batch_before_anything_is_admitted(
     tmp_path: Path, store: Any, objects: Any, provider: RecordingProvider
 ) -> None:
