@@ -344,10 +344,7 @@ class _Term:
 
 @dataclass(frozen=True)
 class _Pattern:
-    regex: re.Pattern[str]
-
-    def matches(self, words: tuple[str, ...], present: frozenset[str], joined: str) -> bool:
-        return self.regex.search(joined.strip()) is not None
+    regex: re.Pattern[str]  # searched by PromptModeration, all patterns in one alternation
 
     @property
     def vocabulary(self) -> tuple[str, ...]:
@@ -469,7 +466,7 @@ class PromptModeration:
         self._single = frozenset(
             r.words[0] for r in self._rules if isinstance(r, _Term) and len(r.words) == 1
         )
-        self._others = tuple(
+        self._others: tuple[_Term | _Combo, ...] = tuple(
             r
             for r in self._rules
             if not (isinstance(r, _Pattern) or (isinstance(r, _Term) and len(r.words) == 1))
