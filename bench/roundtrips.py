@@ -50,6 +50,7 @@ TARGETS: dict[str, int | None] = {
     "get": 1,
     "gallery": 0,
     "quota": 1,
+    "refused": 1,  # moderation refused the prompt: the one call counts it (the refusal limit, the stats)
     "history": 1,
     "events": 1,
     "sync": 2,
@@ -284,6 +285,11 @@ def measure(bench: Bench, runs: int) -> tuple[list[Row], dict[str, int]]:
             lambda r: r.status_code == 200 and len(r.json_body["items"]) > 0,
         )
         record("quota", partial(get, "/v1/me/quota", headers=auth(sub, "free")), _ok)
+        record(
+            "refused",
+            partial(post, f"r{sub}", {"style": "anime", "prompt": f"n u d e  c h i l d, take {i}"}),
+            lambda r: r.status_code == 422 and r.json_body["error"]["code"] == "content_rejected",
+        )
         record("history", partial(get, "/v1/generations?limit=10", headers=auth(sub, "free")), _ok)
         record(
             "events",
@@ -310,6 +316,7 @@ def measure(bench: Bench, runs: int) -> tuple[list[Row], dict[str, int]]:
         "get": "`GET /v1/generations/{id}`",
         "gallery": "`GET /v1/gallery` (warm)",
         "quota": "`GET /v1/me/quota`",
+        "refused": "`POST /v1/generations`, prompt refused by moderation (422; counted for the refusal limit)",
         "history": "`GET /v1/generations` (history page)",
         "events": "`POST /v1/events`, a batch of 8 funnel steps (rate limit and counters in one script)",
         "admit_direct": "store only: `store.generations.admit` (the admit script, miss)",
@@ -571,7 +578,8 @@ def report(
             "script, which answers who watches; a job run inside its request publishes no phase while only "
             "that request knows its id (the `sync` row); the message is rendered from the event, never read "
             "back; the sends themselves are not store calls",
-            f"- targets (miss 1, hit 1, get 1, quota 1, history 1, funnel events 1, warm gallery 0, miss run in the request 2, "
+            f"- targets (miss 1, hit 1, get 1, quota 1, refused prompt 1, history 1, funnel events 1, "
+            "warm gallery 0, miss run in the request 2, "
             f"joined or replayed and waiting 2, a phase pushed 1, an end finished and pushed 1): "
             f"{'met' if met else 'NOT met'}; the baseline "
             f"needs {ratio:.0f}x the calls of the admit script for a cache miss and still has no idempotency, "

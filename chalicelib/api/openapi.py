@@ -123,6 +123,6 @@ def describe(status: int) -> str:
         413: "Payload too large",
         415: "Unsupported media type",
         422: "Content rejected by moderation (never charged)",
-        429: "Quota exceeded or rate limited",
+        429: "Quota exceeded or rate limited (too many requests, or 10 refused prompts this hour)",
         503: "Unavailable: budget, providers or store",
     }.get(status, "Response")

@@ -55,6 +55,7 @@ def generation_policy(settings: Settings) -> GenerationPolicy:
     """The use cases' policy (waits, caching, deadlines, the budget) from the settings."""
     return GenerationPolicy(
         rate_per_minute=settings.request_rate_per_minute,
+        refused_prompts_per_hour=settings.refused_prompts_per_hour,
         default_wait_s=settings.default_wait_seconds,
         max_wait_s=settings.max_wait_seconds,
         cache_ttl_s=settings.cache_ttl_seconds,

@@ -41,6 +41,7 @@ from chalicelib.services.policy import GenerationPolicy
 from chalicelib.services.provider_health import ProviderHealthCheck
 from chalicelib.services.read import ReadGenerations
 from chalicelib.services.reap import Reaper
+from chalicelib.services.refusals import Refusals
 from chalicelib.services.request import RequestGeneration
 from chalicelib.services.run_at_provider import RunAtProvider
 from chalicelib.services.run_in_request import RunInRequest
@@ -141,7 +142,13 @@ def wire_generations(c: Collaborators) -> GenerationUseCases:
         kv=store.kv, finish=finish, dispatch=dispatch, bus=bus, clock=clock, max_attempts=policy.max_attempts
     )
     admission = Admission(
-        generations=generations, tiers=c.tiers, gallery=c.gallery, policy=policy, bus=bus, clock=clock
+        generations=generations,
+        tiers=c.tiers,
+        gallery=c.gallery,
+        policy=policy,
+        bus=bus,
+        clock=clock,
+        refusals=Refusals(store.counters, clock, policy.refused_prompts_per_hour),
     )
     reads = ReadGenerations(
         generations=generations, counters=store.counters, tiers=c.tiers, view=c.view, clock=clock

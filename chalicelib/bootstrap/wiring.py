@@ -43,7 +43,6 @@ from chalicelib.domain.events import (
     GenerationChosen,
     GenerationFinished,
     GenerationProgressed,
-    PromptRefused,
     ProviderAttempted,
     ProviderKeyChanged,
     SpendRecorded,
@@ -71,7 +70,6 @@ from chalicelib.services.gallery import GalleryService
 from chalicelib.services.identity import Authenticator
 from chalicelib.services.lanes import LaneWorker
 from chalicelib.services.latency import LatencyEstimates
-from chalicelib.services.moderation_stats import ModerationStats
 from chalicelib.services.push import PushUpdates
 from chalicelib.services.realtime import RealtimeSessions
 from chalicelib.services.views import GenerationView
@@ -144,7 +142,6 @@ def build_container(
             ProviderKeyChanged: [key_alerts.on_key_changed],
         }
     )
-    bus.subscribe(PromptRefused, ModerationStats(store.counters, clock).on_refused)
     batch_completion = BatchCompletion(kv=store.kv, generations=store.generations, bus=bus)
     bus.subscribe(GenerationFinished, batch_completion.on_finished)
     bus.subscribe(BatchItemsEnded, batch_completion.on_items_ended)

@@ -26,3 +26,8 @@ class Counters(Protocol):
         (a marker key and its ttl), only the first call for that marker adds anything: False
         for the others (an event handled twice counts once)."""
         ...
+
+    def add_and_read(self, counters: Sequence[Counter]) -> list[float]:
+        """Add to every counter in one atomic call, as :meth:`add`, and return their new totals in
+        the same order (a count that decides something, such as an identity's refused prompts)."""
+        ...

@@ -65,6 +65,11 @@ class AdmitRequest:
     # stalled, the command queued meanwhile) must change nothing. None: the adapter's default, a
     # little less than its own call budget from now.
     act_by_ms: int | None = None
+    # Refused prompts (services/refusals.py): the caller's counter of this hour, and how many it may
+    # reach before every request is refused until ``refusals_reset_at`` (epoch s; 0: no limit).
+    refusals_key: str = "refused:none"
+    refusals_limit: int = 0
+    refusals_reset_at: int = 0
 
 
 @dataclass(frozen=True)

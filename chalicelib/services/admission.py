@@ -3,7 +3,10 @@
 The admit script (``admit.lua``) checks the general request rate, replays an ``Idempotency-Key``,
 serves the result cache, joins an identical request in flight, applies the spend guard and every
 quota window, and only then charges the windows, records the job and claims the in-flight slot.
-Entitlements (style, quality, size, callbacks) need no store and are checked first.
+Entitlements (style, quality, size, callbacks) need no store and are checked first; a prompt
+that moderation refuses costs one store call, the one that counts it (``services/refusals.py``):
+past the hourly limit of refused prompts, every generation request of that identity is refused,
+by the admit script itself for the others.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from chalicelib.ports import AdmitOutcome, AdmitRequest, Clock, GenerationStore,
 from chalicelib.services.counters import DAY_STATS_TTL, HOUR_STATS_TTL, MONTH_STATS_TTL
 from chalicelib.services.gallery import GalleryService
 from chalicelib.services.policy import GenerationPolicy
+from chalicelib.services.refusals import Refusals
 
 
 @dataclass(frozen=True)
@@ -73,8 +77,10 @@ class Admission:
         policy: GenerationPolicy,
         bus: MessageBus,
         clock: Clock,
+        refusals: Refusals,
     ) -> None:
         self._generations = generations
+        self._refusals = refusals
         self._tiers = tiers
         self._gallery = gallery
         self._policy = policy
@@ -82,8 +88,9 @@ class Admission:
         self._clock = clock
 
     def check_entitlements(self, identity: Identity, req: GenerationRequest) -> None:
-        """Raise the refusal (invalid style, a quality or size the tier lacks, a refused prompt)
-        with no store call: nothing is charged, nothing reaches a provider."""
+        """Raise the refusal (invalid style, a quality or size the tier lacks, a refused prompt):
+        nothing is charged, nothing reaches a provider. No store call, but for a refused prompt the
+        one that counts it; past the limit of refused prompts it answers 429, not 422."""
         tier = self._tiers[identity.tier]
         style = get_style(req.style)
         if style is None:
@@ -92,7 +99,17 @@ class Admission:
                 details=[{"field": "style", "message": "unknown style"}],
             )
         if self._policy.moderation.refuses(req.prompt):
+            refused, window = self._refusals.record(identity.key)
             self._bus.publish(PromptRefused(req.style))
+            if self._refusals.exceeded(refused):
+                # Past the limit a refused prompt is answered as every other request: no answer
+                # tells a prober which prompts the list refuses.
+                raise RateLimited(
+                    "Too many requests; slow down.",
+                    retry_after=max(window.reset_at - int(self._clock.time()), 1),
+                    suggestions=self._gallery.suggest(req.style, req.style),
+                    rate_limit=RateLimit(self._refusals.limit, 0, window.reset_at),
+                )
             raise ContentRejected(
                 "The prompt was refused by the content policy; it was not charged. Pick an avatar from "
                 "the gallery or change the prompt.",
@@ -163,6 +180,7 @@ class Admission:
             likeness=(req.likeness if req.likeness is not None else DEFAULT_LIKENESS) if photo else None,
         )
         minute = int(now) // 60
+        refusals = self._refusals.window(identity.key)
         request = AdmitRequest(
             generation=new,
             windows=window_charges(identity, tier, now),
@@ -184,6 +202,9 @@ class Admission:
             offer_similar=batch is None and not gallery_candidate and photo is None,
             accept_similar=req.accept_similar and photo is None,
             body_hash=request_hash(req.style, _body_prompt(req), req.variation, req.size, req.quality),
+            refusals_key=refusals.key,
+            refusals_limit=self._refusals.limit,
+            refusals_reset_at=refusals.reset_at,
         )
         try:
             result = self._generations.admit(request)

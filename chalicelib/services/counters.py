@@ -5,7 +5,7 @@ Every counter is a plain string key added to in a call the work makes anyway: ad
 stats read them back with one MGET. Days and months are UTC, like the spend counters.
 
     stats:{day|month}:{period}:admit:{outcome}        every admit outcome (created, cached, ...),
-                                                      and content_rejected (services/moderation_stats.py)
+                                                      and content_rejected (services/refusals.py)
     stats:{day|month}:{period}:status:{status}        finished jobs: succeeded / failed
     stats:{day|month}:{period}:tier:{tier}            finished jobs by tier
     stats:{day|month}:{period}:provider:{name}:ok     jobs a provider made

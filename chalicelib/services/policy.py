@@ -11,6 +11,7 @@ from chalicelib.domain.moderation import PromptModeration
 @dataclass(frozen=True)
 class GenerationPolicy:
     rate_per_minute: int = 120  # general request rate per identity (cached requests count)
+    refused_prompts_per_hour: int = 10  # past it, every generation request waits for the hour's end
     default_wait_s: float = 8.0  # how long POST /v1/generations waits before answering 202
     max_wait_s: float = 20.0  # upper bound of Prefer: wait=N
     cache_ttl_s: int = 7 * 24 * 3600

@@ -26,3 +26,12 @@ def test_once_adds_only_for_the_first_call_of_a_marker(store_backend: Backend) -
     assert counters.add([Counter("c:adopted", 1, 600)], once=("m:gen_2", 60)) is True
     assert counters.values(["c:adopted"]) == [2.0]
     assert 0 < int(raw.command("TTL", f"{prefix}m:gen_1")) <= 60
+
+
+def test_add_and_read_returns_the_new_totals_in_one_call(store_backend: Backend) -> None:
+    counters, raw, prefix = store_backend.store.counters, store_backend.raw, store_backend.prefix
+    assert counters.add_and_read([Counter("r:n", 1, 600), Counter("r:usd", 0.25, 0)]) == [1.0, 0.25]
+    assert counters.add_and_read([Counter("r:n", 1, 600), Counter("r:usd", 0.5, 0)]) == [2.0, 0.75]
+    assert counters.add_and_read([]) == []
+    assert counters.quota_counts(["r:n"]) == [2]  # an integer total reads back as an integer
+    assert 0 < int(raw.command("TTL", f"{prefix}r:n")) <= 600

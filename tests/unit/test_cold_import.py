@@ -22,6 +22,7 @@ HEAVY = (
     "upstash_redis",
     "pydantic",
     "pydantic_core",
+    "confusable_homoglyphs",  # moderation reads its data file on first need, never imports it
 )
 ADAPTERS = (
     "chalicelib.adapters.",

@@ -705,9 +705,23 @@ def packaged_template(stage: str) -> dict[str, Any]:
 
 
 def most_expensive_image_usd() -> float:
-    from chalicelib.adapters.providers.pricing import DEFAULT_PRICES
+    """The dearest image a request can buy at 1024 px: every listed model (photo models included),
+    OpenAI's at the qualities its adapter sends. The table also prices GPT Image qualities the
+    adapter never asks for, and a wildcard that over-counts an unpriced model: neither is bought."""
+    from chalicelib.adapters.providers.openai import OPENAI_QUALITIES, OPENAI_SIZE
+    from chalicelib.adapters.providers.photo_prices import PHOTO_PRICES
+    from chalicelib.adapters.providers.pricing import DEFAULT_PRICES, WILDCARD
 
-    return max(price.cost(1024, 1024) for models in DEFAULT_PRICES.values() for price in models.values())
+    openai_bought = {
+        f"gpt-image-1 {quality} {OPENAI_SIZE}x{OPENAI_SIZE}" for quality in OPENAI_QUALITIES.values()
+    }
+    return max(
+        price.cost(1024, 1024)
+        for table in (DEFAULT_PRICES, PHOTO_PRICES)
+        for provider, models in table.items()
+        for model, price in models.items()
+        if model != WILDCARD and (provider != "openai" or model in openai_bought)
+    )
 
 
 @pytest.mark.parametrize("stage", ["dev", "prod"])

@@ -108,6 +108,7 @@ class RedisGenerations:
             *(keys.key(w.key) for w in request.windows),
             *keys.similar_index(new.style, new.cache_quality),
             keys.key("jobs:callback"),  # a cache hit with a callback_url is called back too
+            keys.key(request.refusals_key),
         ]
         args: list[Arg] = [
             request.now_ms,
@@ -146,6 +147,7 @@ class RedisGenerations:
             act_by = int(time.time() * 1000) + self._act_within_ms
         args.append(act_by)
         args.append(owner_tag(owner))  # a similar result's prompt is shown to its own maker only
+        args += [request.refusals_limit, request.refusals_reset_at]
         reply = keys.client.run_script(script("admit"), script_keys, args)
         try:
             return AdmitResult(

@@ -59,12 +59,30 @@ class RedisCounters:
     def add(self, counters: Sequence[Counter], *, once: tuple[str, int] | None = None) -> bool:
         if not counters and once is None:
             return True  # nothing to add: no call
+        return self._add(counters, once) is not None
+
+    def add_and_read(self, counters: Sequence[Counter]) -> list[float]:
+        if not counters:
+            return []
+        totals = self._add(counters, None)
+        if totals is None or len(totals) != len(counters):
+            raise StoreError("state store returned an unexpected counters reply")
+        return totals
+
+    def _add(self, counters: Sequence[Counter], once: tuple[str, int] | None) -> list[float] | None:
+        """counters_add.lua: the new totals, or None where ``once`` had already been added."""
         keys = [self._keys.key(once[0]) if once else ""]
         args: list[str | int | float] = [max(1, int(once[1])) if once else 0]
         for counter in counters:
             keys.append(self._keys.key(counter.key))
             args += [repr(float(counter.amount)), max(0, int(counter.ttl))]
-        return int(self._keys.client.run_script(script("counters_add"), keys, args)) == 1
+        reply = self._keys.client.run_script(script("counters_add"), keys, args)
+        try:
+            if int(reply[0]) != 1:
+                return None
+            return [float(text(total)) for total in reply[1:]]
+        except (IndexError, TypeError, ValueError) as exc:
+            raise StoreError("state store returned an unexpected counters reply") from exc
 
 
 class RedisTimers:

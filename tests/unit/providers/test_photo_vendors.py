@@ -32,7 +32,7 @@ FAL_URL = "https://fal.run/fal-ai/flux-pulid"
 FAL_IMAGE = "https://v3.fal.media/files/zebra/pulid-out.png"
 REPLICATE_CREATE = "https://api.replicate.com/v1/models/black-forest-labs/flux-kontext-pro/predictions"
 REPLICATE_OUT = "https://replicate.delivery/xezq/kontext-out.png"
-TOGETHER_URL = "https://api.together.xyz/v1/images/generations"
+TOGETHER_URL = "https://api.together.ai/v1/images/generations"
 
 
 def photo_request(likeness: float = 0.8, size: int = 512) -> ProviderRequest:

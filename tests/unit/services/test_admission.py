@@ -23,6 +23,7 @@ from chalicelib.domain.periods import spend_keys
 from chalicelib.domain.tiers import load_tiers
 from chalicelib.ports import AdmitRequest, AdmitResult, StoreError
 from chalicelib.services.admission import Admission, window_charges
+from chalicelib.services.refusals import Refusals
 from tests.unit.services.wiring import ANONYMOUS, API_KEY, OTHER_USER, PREMIUM, USER, Build, UseCases, request
 
 
@@ -206,6 +207,7 @@ def test_a_store_failure_fails_closed_with_gallery_suggestions(
         policy=use_cases.policy,
         bus=use_cases.bus,
         clock=use_cases.clock,
+        refusals=Refusals(use_cases.store.counters, use_cases.clock, 10),
     )
     with pytest.raises(StoreUnavailable) as refused:
         admission.admit(USER, request(style="oil"))
@@ -233,6 +235,7 @@ def test_an_admission_the_store_ran_too_late_is_a_503_that_charged_nothing(
         policy=use_cases.policy,
         bus=use_cases.bus,
         clock=use_cases.clock,
+        refusals=Refusals(use_cases.store.counters, use_cases.clock, 10),
     )
     with pytest.raises(StoreUnavailable) as refused:
         admission.admit(USER, request(style="oil"))

@@ -22,6 +22,7 @@ from chalicelib.domain.tiers import Window, load_tiers
 from chalicelib.ports import AdmitRequest, AdmitResult, StoreError
 from chalicelib.services.admission import Admission
 from chalicelib.services.batches import NOT_QUEUED, BatchService
+from chalicelib.services.refusals import Refusals
 from tests.unit.services.wiring import API_KEY, USER, Build, UseCases, request
 
 HOOK = "https://client.example/batch"
@@ -124,6 +125,7 @@ def test_an_item_refused_midway_undoes_the_items_admitted_before_it(use_cases: U
         policy=use_cases.policy,
         bus=use_cases.bus,
         clock=use_cases.clock,
+        refusals=Refusals(use_cases.store.counters, use_cases.clock, 10),
     )
     service = BatchService(
         generations=use_cases.store.generations,

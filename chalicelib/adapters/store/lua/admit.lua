@@ -12,7 +12,8 @@
 --       request's style and quality (finish.lua fills it): 11 + N its order (a zset of cache
 --       entries' request hashes, newest last), 12 + N its words (a hash: request hash ->
 --       'size|count| word word ... '), 13 + N the callbacks zset (a cache hit with a callback_url
---       is due for its callback at once, as finish.lua schedules an ended job's: none is missed)
+--       is due for its callback at once, as finish.lua schedules an ended job's: none is missed),
+--       14 + N the identity's refused prompts this hour
 -- ARGV: 1 now_ms, 2 generation id, 3 request hash, 4 rate limit, 5 rate reset (epoch s),
 --       6 has idempotency key (1/0), 7 idempotency ttl, 8 deadline_ms, 9 generation key prefix,
 --       10 record ttl, 11 window count N, 12 field-pair count F, 13 daily spend limit (USD,
@@ -35,7 +36,9 @@
 --       store that stalled, the command queued meanwhile), the script changes nothing and answers
 --       'expired'. Judged by the store's own clock (TIME); '' or absent = no such time;
 --       then the caller's owner tag (domain/similarity.py: a hash of the identity; a similar
---       result's prompt is shown only to the caller whose request it was made for).
+--       result's prompt is shown only to the caller whose request it was made for),
+--       then the refused prompts an identity may send in an hour (0 or less: no limit) and the
+--       hour's end (epoch s).
 -- Reply: {outcome, limit, remaining, reset, retry_after, similar, field, value, ...}; -1 means
 -- none; similar is '' or results joined by \30, each 'hash \31 score \31 own \31 prompt \31 images'
 -- (own '1' and the prompt for the caller's own result; '0' and '' for anyone else's: another user's
@@ -87,6 +90,9 @@ if act_by_ms then
   end
 end
 
+local refused_limit = tonumber(ARGV[field_base + 2 * nfields + 4] or '-1')
+local refused_reset = tonumber(ARGV[field_base + 2 * nfields + 5] or '0')
+
 local function window_limit(i) return tonumber(ARGV[win_base + 2 * i - 1]) end
 local function window_reset(i) return tonumber(ARGV[win_base + 2 * i]) end
 
@@ -119,6 +125,13 @@ end
 
 if rate > rate_limit then
   return reply('rate_limited', math.max(rate_reset - now_s, 1), nil)
+end
+
+-- Too many refused prompts this hour (counted where moderation refuses them): every generation
+-- request is refused until the hour ends. A flood of refused prompts probes the list.
+if refused_limit > 0 and tonumber(redis.call('GET', KEYS[14 + nwin]) or '0') >= refused_limit then
+  best_limit, best_remaining, best_reset = refused_limit, 0, refused_reset
+  return reply('rate_limited', math.max(refused_reset - now_s, 1), nil)
 end
 
 if has_idem then
