@@ -18,6 +18,12 @@ Outputs are PNG ``data:`` URIs (fal's ``sync_mode`` form; the adapters refuse do
 127.0.0.1, as they must). ``--failure-rate`` answers that share of generation calls with 503.
 Every generation call is counted by (provider, model, prompt, seed): ``GET /_stack/stats`` answers
 the calls, the distinct requests and the duplicates (one request made twice).
+
+A provider that answers nothing (a fault: the connection is accepted, no byte ever comes back):
+``--silent fal`` from the start, or ``POST /_stack/silence {"providers": ["fal"]}`` at any time
+(``[]`` to end it). Started again after a crash (``--port``: the same URLs), the stand-ins sign
+with the same key (a fixed one: the app's cached JWKS stays valid); the jobs they were running are
+lost, as a vendor's would be in an outage.
 """
 
 from __future__ import annotations
@@ -45,6 +51,9 @@ FAL_KEY = "stack-fal-key:0123456789abcdef"
 REPLICATE_TOKEN = "r8_stack_token_0123456789abcdef"  # noqa: S105 - a stand-in's fixed credential
 REPLICATE_SECRET = "whsec_" + base64.b64encode(b"stack-replicate-signing-secret-32").decode()
 STATS_PATH = "/_stack/stats"
+SILENCE_PATH = "/_stack/silence"
+FAL_SIGNING_SEED = b"stack-fal-webhook-signing-key-32"  # 32 bytes: an ED25519 private key
+SILENT_HOLD_S = 3600.0
 _SIZES = {"square_hd": 1024, "square": 512, "landscape_4_3": 1024}
 
 
@@ -66,7 +75,9 @@ class Vendors:
         self.latency_ms = latency_ms
         self.failure_rate = failure_rate
         self.random = random.Random(seed)
-        self.fal_key = Ed25519PrivateKey.generate()
+        self.fal_key = Ed25519PrivateKey.from_private_bytes(FAL_SIGNING_SEED)
+        self.silent: set[str] = set()  # providers that answer nothing
+        self.stopping = threading.Event()
         self.lock = threading.Lock()
         self.calls: Counter[str] = Counter()
         self.failures = 0
@@ -207,9 +218,21 @@ class _Handler(BaseHTTPRequestHandler):
             return {}
         return doc if isinstance(doc, dict) else {}
 
+    def _silenced(self, path: str) -> bool:
+        """For a provider that answers nothing: hold the request, never answer, close at the end."""
+        vendors = self.server.vendors
+        provider = path.lstrip("/").split("/", 1)[0]
+        if provider not in vendors.silent:
+            return False
+        vendors.stopping.wait(SILENT_HOLD_S)
+        self.close_connection = True
+        return True
+
     def do_GET(self) -> None:
         vendors = self.server.vendors
         path = urlsplit(self.path).path
+        if self._silenced(path):
+            return
         if path == STATS_PATH:
             self._answer(200, vendors.stats())
         elif path == "/fal/jwks":
@@ -226,11 +249,23 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_PUT(self) -> None:  # fal's cancel
         self._body()
+        if self._silenced(urlsplit(self.path).path):
+            return
         self._answer(200, {"status": "CANCELLATION_REQUESTED"})
 
     def do_POST(self) -> None:
         path = urlsplit(self.path).path
         body = self._body()
+        if path == SILENCE_PATH:
+            names = body.get("providers")
+            if not isinstance(names, list) or not all(n in ("fal", "replicate") for n in names):
+                self._answer(400, {"detail": 'expected {"providers": ["fal" | "replicate", ...]}'})
+                return
+            self.server.vendors.silent = set(names)
+            self._answer(200, {"silent": sorted(names)})
+            return
+        if self._silenced(path):
+            return
         if path.startswith("/fal/run/"):
             self._fal_sync(path[len("/fal/run/") :], body)
         elif path.startswith("/fal/queue/"):
@@ -400,10 +435,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-ms", default="200-800", help="each generation takes MIN-MAX ms")
     parser.add_argument("--failure-rate", type=float, default=0.0, help="share of calls answered 503")
     parser.add_argument("--seed", type=int, default=16)
+    parser.add_argument("--port", type=int, default=0, help="default: a free one (again: the same)")
+    parser.add_argument(
+        "--silent", action="append", default=[], choices=["fal", "replicate"], help="answers nothing"
+    )
     args = parser.parse_args(argv)
     low, _, high = args.latency_ms.partition("-")
     vendors = Vendors((int(low), int(high or low)), args.failure_rate, args.seed)
-    server = _Server(("127.0.0.1", 0), vendors)
+    vendors.silent = set(args.silent)
+    server = _Server(("127.0.0.1", args.port), vendors)
     vendors.base_url = f"http://127.0.0.1:{server.server_address[1]}"
     threading.Thread(target=server.serve_forever, name="providers", daemon=True).start()
     stop = threading.Event()
@@ -422,6 +462,7 @@ def main(argv: list[str] | None = None) -> int:
         replicate_webhook_secret=REPLICATE_SECRET,
     )
     stop.wait()
+    vendors.stopping.set()  # release the held requests of a silent provider
     server.shutdown()
     vendors.senders.shutdown(wait=False, cancel_futures=True)
     return 0
