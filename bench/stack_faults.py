@@ -15,7 +15,8 @@ identities, with the fault injected once a share of the burst has been answered:
 Per phase, from the clients' answers: the answers during the fault (by status), the time from the
 fault's start to the first 503, whether the stack answered again afterwards (an accepted request
 sent after the fault ended); from the store, once every accepted job has ended (or the drain timed
-out): lost jobs (accepted with an id, then not succeeded), double charges (a quota counter above
+out): lost jobs (accepted with an id, then not succeeded; or still queued, never claimed by a lane,
+with every lane's queue empty: stranded), double charges (a quota counter above
 the jobs that hold a charge on it), ghost jobs (generations of the phase's identities that no
 client got an id for: a request answered with an error that still made a job) and the DLQs' depth.
 
@@ -59,8 +60,9 @@ class FaultParams:
     visibility_timeout_s: int = 20
     lease_s: int = 10
     reaper_every_s: int = 3
-    job_deadline_s: int = 60
-    drain_timeout_s: float = 90.0
+    job_deadline_s: int = 300  # the spike's: a job slowed by a fault is not failed for it
+    drain_timeout_s: float = 120.0
+    log_level: str = "WARNING"  # the app's: INFO to read a lost job's story in the stack's logs
     keep_logs: bool = True
 
     def stack_args(self) -> list[str]:
@@ -71,6 +73,7 @@ class FaultParams:
             "--visibility-timeout", str(self.visibility_timeout_s),
             "--lane-timeout", str(self.lease_s),
             "--every", f"reaper={self.reaper_every_s}",
+            "--log-level", self.log_level,
             "--env", f"AVATARFLOW_JOB_LEASE_SECONDS={self.lease_s}",
             "--env", f"AVATARFLOW_PROVIDER_DEADLINE_SECONDS={max(1, self.lease_s - 2)}",
             "--env", f"AVATARFLOW_JOB_DEADLINE_SECONDS={self.job_deadline_s}",
@@ -210,12 +213,26 @@ def _phase(stack: Any, params: FaultParams, fault: str, n: int, log: Callable[[s
     )
     accepted_ids = sorted({a.generation_id for a in answers if a.status in (200, 202) and a.generation_id})
     drain_deadline = time.monotonic() + params.drain_timeout_s
+    stranded: list[str] = []
+    quiet = 0
     while True:
         statuses = store.generations.statuses(accepted_ids) if accepted_ids else []
-        open_now = sum(1 for s in statuses if s not in ("succeeded", "failed"))
+        open_ids = [
+            gid for gid, s in zip(accepted_ids, statuses, strict=True) if s not in ("succeeded", "failed")
+        ]
+        open_now = len(open_ids)
         if open_now == 0 or time.monotonic() > drain_deadline:
             break
-        time.sleep(0.5)
+        # Open jobs that no lane ever claimed, with nothing left in any lane's queue: nothing will
+        # dispatch them; they would wait for the job deadline (minutes). Counted lost now.
+        unclaimed = [
+            gid for gid in open_ids if (g := store.generations.get(gid)) is not None and g.attempts == 0
+        ]
+        quiet = quiet + 1 if len(unclaimed) == open_now and not sum(_queue_depths(state).values()) else 0
+        if quiet >= 3:
+            stranded = unclaimed
+            break
+        time.sleep(1.0)
     drained_s = time.perf_counter() - burst_started
     if fault == "provider-silent":
         _silence(state, [])
@@ -223,6 +240,11 @@ def _phase(stack: Any, params: FaultParams, fault: str, n: int, log: Callable[[s
 
     generations = {gid: store.generations.get(gid) for gid in accepted_ids}
     lost = [gid for gid, g in generations.items() if g is None or g.status != "succeeded"]
+    open_left = [
+        gid
+        for gid, g in generations.items()
+        if g is not None and g.status not in ("succeeded", "failed") and gid not in stranded
+    ]
     _, double_charged, under_charged = _ledger(store, tiers, params.identities, prefix=prefix)
     handed_out = {a.generation_id for a in answers if a.generation_id}
     ghosts: list[Any] = []
@@ -250,12 +272,15 @@ def _phase(stack: Any, params: FaultParams, fault: str, n: int, log: Callable[[s
         "accepted_after_fault": sum(1 for a in after if a.status in (200, 202)),
         "sent_after_fault": len(after),
         "recovered": recovered,
-        "open_left": open_now,
+        "open_left": len(open_left),
+        "stranded": stranded,
         "lost": lost,
         "lost_statuses": Counter(
             f"{g.status}:{g.error.code}" if g and g.error else (g.status if g else "missing")
             for g in (generations[gid] for gid in lost)
         ),
+        # Never claimed by a lane (admitted, then never dispatched): failed at the job deadline.
+        "lost_unclaimed": sum(1 for gid in lost if (g := generations[gid]) is not None and g.attempts == 0),
         "double_charged": double_charged,
         "under_charged": under_charged,
         "ghosts": [g.id for g in ghosts],
@@ -264,6 +289,31 @@ def _phase(stack: Any, params: FaultParams, fault: str, n: int, log: Callable[[s
         "dlq_depth": sum(dlq_after.values()),
         "dlq_added": sum(dlq_after.values()) - sum(dlq_before.values()),
     }
+
+
+def _queue_depths(state: dict[str, Any]) -> dict[str, int]:
+    """Each lane's queue: messages waiting plus in flight."""
+    import boto3
+
+    from stack.aws import ACCESS_KEY, SECRET_KEY
+
+    sqs = boto3.client(
+        "sqs",
+        endpoint_url=state["aws"]["endpoint"],
+        region_name=state["aws"]["region"],
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
+    )
+    depths = {}
+    for lane, queue in state["aws"]["queues"].items():
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=queue["url"],
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        depths[lane] = int(attributes["ApproximateNumberOfMessages"]) + int(
+            attributes["ApproximateNumberOfMessagesNotVisible"]
+        )
+    return depths
 
 
 def _silence(state: dict[str, Any], providers: list[str]) -> None:
@@ -314,7 +364,7 @@ def fault_report(r: dict[str, Any], command: str) -> str:
             ghosts += f" ({_counts(ph['ghost_statuses'])}; {ph['ghosts_charged']} still charged)"
         lost = f"{len(ph['lost'])}"
         if ph["lost"]:
-            lost += f" ({_counts(ph['lost_statuses'])})"
+            lost += f" ({_counts(ph['lost_statuses'])}; {ph['lost_unclaimed']} never claimed by a lane)"
         checks = fault_verdict(ph)
         rows.append(
             (
@@ -370,7 +420,8 @@ def fault_report(r: dict[str, Any], command: str) -> str:
             "(200/202 with an id) and not succeeded. *Ghost jobs*: generations of the phase's identities "
             "that no client got an id for (a request answered with an error that still made a job; "
             "*still charged* counts those not refunded when measured). *DLQ depth*: all lanes' DLQs at "
-            "the phase's end (+ added during it)",
+            "the phase's end (+ added during it). A job still `queued` that no lane ever claimed while every "
+            "lane's queue is empty is *lost* without waiting for its deadline (nothing would dispatch it)",
             "",
             table,
         ]

@@ -484,7 +484,11 @@ def _faults_main(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     ):
         if option in given:
             sizes[name] = getattr(args, name)
-    for option, name in (("--api", "api"), ("--workers-per-lane", "workers_per_lane")):
+    for option, name in (
+        ("--api", "api"),
+        ("--workers-per-lane", "workers_per_lane"),
+        ("--log-level", "log_level"),
+    ):
         if option in given:
             sizes[name] = getattr(args, name)
     params = stack_faults.FaultParams(faults=faults, **sizes)

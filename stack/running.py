@@ -24,7 +24,7 @@ from typing import Any
 from stack.declarations import ROOT
 from stack.processes import drain, exited, read_until
 
-UP_TIMEOUT_S = 120.0
+UP_TIMEOUT_S = 300.0  # the gallery is seeded before the stack is up (minutes on a busy machine)
 
 
 def pid_alive(pid: int) -> bool:

@@ -46,6 +46,7 @@ from stack.processes import READY, die_with_parent, exited
 from stack.restarts import Crashing, RestartPolicy, Watcher
 
 READY_TIMEOUT_S = 60.0
+SEED_TIMEOUT_S = 600.0  # the gallery's seed renders and uploads its pictures before the stack is up
 STOP_GRACE_S = 5.0
 # Nothing of the developer's own accounts reaches the stack's processes.
 _SCRUBBED_PREFIXES = ("AVATARFLOW_", "UPSTASH_", "R2_", "AWS_", "FAL_", "REPLICATE_", "TOGETHER_", "RUNPOD_",
@@ -146,16 +147,14 @@ class Stack:
         for option, url in ports.items():
             child.argv += [f"--{option.replace('_', '-')}", str(urllib.parse.urlsplit(url).port)]
 
-    def wait_ready(self, *children: Child) -> None:
-        deadline = time.monotonic() + READY_TIMEOUT_S
+    def wait_ready(self, *children: Child, timeout: float = READY_TIMEOUT_S) -> None:
+        deadline = time.monotonic() + timeout
         for child in children:
             while not child.ready.wait(0.1):
                 if child.process is not None and child.process.poll() is not None:
                     raise RuntimeError(f"{child.name} exited at start; see {child.log_path}")
                 if time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"{child.name} did not start in {READY_TIMEOUT_S} s; see {child.log_path}"
-                    )
+                    raise RuntimeError(f"{child.name} did not start in {timeout} s; see {child.log_path}")
 
     def base_env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUBBED_PREFIXES)}
@@ -170,7 +169,7 @@ class Stack:
 
         plan = self.dir / "declarations.json"
         plan.write_text(json.dumps(self.declarations.to_json(), indent=1))
-        aws_args = ["--plan", str(plan)]
+        aws_args = ["--plan", str(plan), "--objects-dir", str(self.dir / "objects")]
         if self.args.visibility_timeout is not None:
             aws_args += ["--visibility-timeout", str(self.args.visibility_timeout)]
         from stack.state_store import redis_answers, redis_argv
@@ -196,6 +195,15 @@ class Stack:
         self.pin(providers, port=providers.info["url"])
         self.pin(front, port=front.info["url"])
         self.env = self.app_env(store.info, aws.info, providers.info, front.info["url"])
+        schedule_args = ["--schedules", json.dumps([s.__dict__ for s in self.declarations.schedules])]
+        for every in self.args.every:
+            schedule_args += ["--every", every]
+        if self.args.first is not None:
+            schedule_args += ["--first", str(self.args.first)]
+        for function in self.args.at_start:
+            schedule_args += ["--at-start", function]
+        # First: its gallery seed runs while the API processes and lane workers start.
+        schedules = self.start("schedules", "stack.schedules", *schedule_args)
         apis = [self.start(f"api-{i + 1}", "stack.api") for i in range(self.args.api)]
         workers = []
         for lane in self.declarations.lanes:
@@ -206,15 +214,8 @@ class Stack:
             spec = json.dumps(spec_doc)
             for i in range(self.args.workers_per_lane):
                 workers.append(self.start(f"lane-{lane.lane}-{i + 1}", "stack.lane_worker", "--lane", spec))
-        schedule_args = ["--schedules", json.dumps([s.__dict__ for s in self.declarations.schedules])]
-        for every in self.args.every:
-            schedule_args += ["--every", every]
-        if self.args.first is not None:
-            schedule_args += ["--first", str(self.args.first)]
-        for function in self.args.at_start:
-            schedule_args += ["--at-start", function]
-        schedules = self.start("schedules", "stack.schedules", *schedule_args)
-        self.wait_ready(*apis, *workers, schedules)
+        self.wait_ready(*apis, *workers)
+        self.wait_ready(schedules, timeout=SEED_TIMEOUT_S)
         self.update_front()
         self.write_state()
 
@@ -346,8 +347,8 @@ class Stack:
                     self.write_state()
                 elif child.process is not None and child.process.poll() is not None:
                     starting.remove(child)  # died while starting: the watcher's next tick
-                elif time.monotonic() - child.started_at > READY_TIMEOUT_S and child.process is not None:
-                    print(f"{child.name}: not ready after {READY_TIMEOUT_S:g} s; killing it", flush=True)
+                elif time.monotonic() - child.started_at > SEED_TIMEOUT_S and child.process is not None:
+                    print(f"{child.name}: not ready after {SEED_TIMEOUT_S:g} s; killing it", flush=True)
                     child.process.kill()
 
     def down(self) -> None:

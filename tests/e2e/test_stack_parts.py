@@ -6,7 +6,8 @@ One small stack (one API process, one worker per lane):
   with a plain GET, as R2's public domain serves them: 200 and the image's bytes;
 - the redis-server killed with SIGKILL is started again by the supervisor (the state file lists
   its new pid), the stack answers again and what was written before the kill is still there (the
-  append-only file); moto killed comes back on the same URL and a new generation goes through.
+  append-only file); moto killed comes back on the same URL with the bucket's objects, and a new
+  generation goes through.
 """
 
 from __future__ import annotations
@@ -118,13 +119,17 @@ def test_a_killed_redis_server_is_started_again_and_keeps_its_data(stack: Runnin
         assert generate(client, bearer, "watercolor")["status"] == "succeeded"
 
 
-def test_a_killed_queue_service_comes_back_on_the_same_url(stack: RunningStack) -> None:
+def test_a_killed_queue_service_comes_back_on_the_same_url_with_the_buckets_objects(
+    stack: RunningStack,
+) -> None:
     state = stack.state()
     bearer = token(state, "parts-queue")
-    old_pid = stack.crash("aws")
-    stack.wait_restarted("aws", old_pid)
-    assert stack.state()["aws"]["endpoint"] == state["aws"]["endpoint"]
     with httpx.Client(base_url=state["front"], timeout=60) as client:
+        gallery_url = client.get("/v1/gallery", params={"limit": 1}).json()["items"][0]["images"]["128"]
+        old_pid = stack.crash("aws")
+        stack.wait_restarted("aws", old_pid)
+        assert stack.state()["aws"]["endpoint"] == state["aws"]["endpoint"]
+        assert_loads(gallery_url)  # the objects written before the crash are back, as R2 keeps them
         doc = generate(client, bearer, "cyberpunk")
     for url in doc["images"].values():
         assert_loads(url)
