@@ -15,7 +15,7 @@ identities, with the fault injected once a share of the burst has been answered:
 Per phase, from the clients' answers: the answers during the fault (by status), the time from the
 fault's start to the first 503, whether the stack answered again afterwards (an accepted request
 sent after the fault ended); from the store, once every accepted job has ended (or the drain timed
-out): lost jobs (accepted with an id, then not succeeded; or still queued, never claimed by a lane,
+out): lost jobs (accepted with an id, then not succeeded; or still open, unmoved for ``quiet_s``
 with every lane's queue empty: stranded), double charges (a quota counter above
 the jobs that hold a charge on it), ghost jobs (generations of the phase's identities that no
 client got an id for: a request answered with an error that still made a job) and the DLQs' depth.
@@ -62,6 +62,7 @@ class FaultParams:
     reaper_every_s: int = 3
     job_deadline_s: int = 300  # the spike's: a job slowed by a fault is not failed for it
     drain_timeout_s: float = 120.0
+    quiet_s: float = 60.0  # see the drain in _phase
     log_level: str = "WARNING"  # the app's: INFO to read a lost job's story in the stack's logs
     keep_logs: bool = True
 
@@ -85,6 +86,7 @@ class FaultParams:
 @dataclasses.dataclass
 class Answer:
     who: int
+    respond_async: bool
     status: int
     sent: float  # perf_counter
     answered: float
@@ -156,6 +158,7 @@ def _phase(stack: Any, params: FaultParams, fault: str, n: int, log: Callable[[s
             status, payload = 0, {}
         answer = Answer(
             who,
+            respond_async,
             status,
             sent,
             time.perf_counter(),
@@ -214,7 +217,7 @@ def _phase(stack: Any, params: FaultParams, fault: str, n: int, log: Callable[[s
     accepted_ids = sorted({a.generation_id for a in answers if a.status in (200, 202) and a.generation_id})
     drain_deadline = time.monotonic() + params.drain_timeout_s
     stranded: list[str] = []
-    quiet = 0
+    quiet_since, last_open = time.monotonic(), None
     while True:
         statuses = store.generations.statuses(accepted_ids) if accepted_ids else []
         open_ids = [
@@ -223,14 +226,14 @@ def _phase(stack: Any, params: FaultParams, fault: str, n: int, log: Callable[[s
         open_now = len(open_ids)
         if open_now == 0 or time.monotonic() > drain_deadline:
             break
-        # Open jobs that no lane ever claimed, with nothing left in any lane's queue: nothing will
-        # dispatch them; they would wait for the job deadline (minutes). Counted lost now.
-        unclaimed = [
-            gid for gid in open_ids if (g := store.generations.get(gid)) is not None and g.attempts == 0
-        ]
-        quiet = quiet + 1 if len(unclaimed) == open_now and not sum(_queue_depths(state).values()) else 0
-        if quiet >= 3:
-            stranded = unclaimed
+        # Open jobs that have not moved for params.quiet_s with nothing in any lane's queue (no
+        # message waiting or in flight: no redelivery to come) and the provider's webhook retries
+        # (30 s apart at most) long past: nothing will end them before the job deadline (minutes).
+        # Counted lost ("stranded") now, instead of waiting for the reaper to fail them.
+        if open_ids != last_open or any(_queue_depths(state).values()):
+            quiet_since, last_open = time.monotonic(), open_ids
+        elif time.monotonic() - quiet_since > params.quiet_s:
+            stranded = open_ids
             break
         time.sleep(1.0)
     drained_s = time.perf_counter() - burst_started
@@ -281,6 +284,13 @@ def _phase(stack: Any, params: FaultParams, fault: str, n: int, log: Callable[[s
         ),
         # Never claimed by a lane (admitted, then never dispatched): failed at the job deadline.
         "lost_unclaimed": sum(1 for gid in lost if (g := generations[gid]) is not None and g.attempts == 0),
+        # Answered 202 to a request that asked to wait (the API gave up waiting on its job).
+        "lost_wait_given_up": sum(
+            1
+            for gid in lost
+            if any(a.generation_id == gid and a.status == 202 and not a.respond_async for a in answers)
+        ),
+        "lost_stranded": len(stranded),
         "double_charged": double_charged,
         "under_charged": under_charged,
         "ghosts": [g.id for g in ghosts],
@@ -364,7 +374,10 @@ def fault_report(r: dict[str, Any], command: str) -> str:
             ghosts += f" ({_counts(ph['ghost_statuses'])}; {ph['ghosts_charged']} still charged)"
         lost = f"{len(ph['lost'])}"
         if ph["lost"]:
-            lost += f" ({_counts(ph['lost_statuses'])}; {ph['lost_unclaimed']} never claimed by a lane)"
+            lost += (
+                f" ({_counts(ph['lost_statuses'])}; {ph['lost_unclaimed']} never claimed by a lane, "
+                f"{ph['lost_wait_given_up']} answered 202 to a request that asked to wait)"
+            )
         checks = fault_verdict(ph)
         rows.append(
             (
@@ -420,8 +433,9 @@ def fault_report(r: dict[str, Any], command: str) -> str:
             "(200/202 with an id) and not succeeded. *Ghost jobs*: generations of the phase's identities "
             "that no client got an id for (a request answered with an error that still made a job; "
             "*still charged* counts those not refunded when measured). *DLQ depth*: all lanes' DLQs at "
-            "the phase's end (+ added during it). A job still `queued` that no lane ever claimed while every "
-            "lane's queue is empty is *lost* without waiting for its deadline (nothing would dispatch it)",
+            "the phase's end (+ added during it). Jobs still open that have not moved for "
+            f"{p['quiet_s']:g} s while every lane's queue is empty count as *lost* without waiting for their "
+            "deadline (nothing would end them before it)",
             "",
             table,
         ]

@@ -102,7 +102,7 @@ def running_stack(*args: str, keep_logs: bool = False) -> Iterator[RunningStack]
             read_until(process.stdout, b"STACK-UP", UP_TIMEOUT_S)
         except (TimeoutError, EOFError) as exc:
             raise RuntimeError(f"the stack did not come up: {exc}") from None
-        drain(process.stdout)
+        drain(process.stdout, (state_dir / "supervisor.log").open("ab"))  # its restarts, for a look
         stack.state()
         yield stack
     finally:

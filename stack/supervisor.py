@@ -14,9 +14,9 @@ Starts, each as its own process (see each module's docstring):
 - ``stack.schedules``: EventBridge for the scheduled functions.
 
 Every part that dies is started again, as the managed services are (Lambda starts a new container;
-Upstash and SQS come back): after a backoff, at most ``stack.restarts.RestartPolicy.max_restarts``
-times a minute (past that the part is crash-looping and the stack stops); each restart is logged
-on stdout. The infrastructure parts come back on the same ports and socket (the URLs the app was
+Upstash and SQS come back): API processes and lane workers at once, always; the others after a
+backoff, at most ``stack.restarts.RestartPolicy.max_restarts`` times a minute (past that the part
+is crash-looping and the stack stops). Each restart is logged on stdout. The infrastructure parts come back on the same ports and socket (the URLs the app was
 given), API processes and lane workers on new ones. The state file (``--state-file``) always lists
 the current pids. SIGTERM or Ctrl-C stops every process; each child is also killed by the kernel
 if this process dies (``PR_SET_PDEATHSIG``).
@@ -43,7 +43,7 @@ from typing import IO, Any
 
 from stack.declarations import DEFAULT_STAGE, ROOT, read_declarations
 from stack.processes import READY, die_with_parent, exited
-from stack.restarts import Crashing, RestartPolicy, Watcher
+from stack.restarts import LAMBDA, Crashing, RestartPolicy, Watcher
 
 READY_TIMEOUT_S = 60.0
 SEED_TIMEOUT_S = 600.0  # the gallery's seed renders and uploads its pictures before the stack is up
@@ -328,8 +328,15 @@ class Stack:
             self.spawn(part, self.env)
             self.write_state()  # the new pid, not ready yet
 
+        def policy_for(part: Child) -> RestartPolicy:
+            return LAMBDA if part.name.startswith(("api-", "lane-")) else self.policy
+
         watcher: Watcher[Child] = Watcher(
-            self.policy, time.monotonic, respawn, log=lambda line: print(line, flush=True)
+            self.policy,
+            time.monotonic,
+            respawn,
+            log=lambda line: print(line, flush=True),
+            policy_for=policy_for,
         )
         starting: list[Child] = []
         while not self.stopping.wait(0.1):

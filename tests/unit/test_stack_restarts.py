@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from stack.restarts import Crashing, RestartPolicy, Watcher
+from stack.restarts import LAMBDA, Crashing, RestartPolicy, Watcher
 
 
 @dataclass
@@ -117,3 +117,17 @@ def test_a_stopped_process_is_not_a_dead_one() -> None:
         clock.now += 1
         w.tick([store])
     assert started == [] and store.crashes == []
+
+
+def test_lambda_containers_are_started_again_at_once_however_often_they_die() -> None:
+    # A lane function past its timeout is ended as a matter of course: never a crash loop.
+    clock = Clock()
+    w, started = watcher(clock)
+    w.policy_for = lambda part: LAMBDA if part.name.startswith(("api-", "lane-")) else w.policy
+    lane, store = FakePart("lane-free-1"), FakePart("redis-server")
+    for _ in range(20):
+        assert lane.process is not None
+        lane.process.code = -9
+        w.tick([lane, store])
+        w.tick([lane, store])  # no backoff: started again on the next look
+    assert started == ["lane-free-1"] * 20
