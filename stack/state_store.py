@@ -9,9 +9,10 @@ TOKEN]`` is the REST side in front of it, and prints ``STACK-READY {"url", "toke
 connections are made again.
 
 The redis-server keeps an append-only file, so that one started again after a crash has the data
-that was acknowledged before it (each write reaches the file, the kernel's page cache, before its
-reply; only a crash of the whole machine could lose the last second): Upstash is durable storage,
-not a cache that forgets on restart.
+that was acknowledged before it (Redis writes each write to the file, the kernel's page cache,
+before its reply, except when a slow disk makes it postpone a write by at most 2 s under
+``appendfsync everysec``; a crash of the whole machine could lose the last second): Upstash is
+durable storage, not a cache that forgets on restart.
 """
 
 from __future__ import annotations
