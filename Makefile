@@ -10,7 +10,7 @@ PACKAGE_DIR ?= build/package
 TF_DIR := infra/terraform
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-photos.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: install run test lint typecheck unit bench clean package infra terraform-check cost browser web screenshots bench-pages stack stack-spike
+.PHONY: install run test lint typecheck unit bench clean package infra terraform-check cost browser web screenshots bench-pages stack stack-spike stack-faults
 
 $(STAMP): requirements.txt requirements-photos.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -41,6 +41,11 @@ stack: install
 ## The spike on the stack with a lane worker and an API process killed (~10 min); records docs/benchmarks.md
 stack-spike: install
 	$(PY) -m bench.stack_spike --write
+
+## Faults on the stack, measured (a few minutes): store stopped / killed, queue service stopped,
+## a silent provider; records docs/benchmarks.md
+stack-faults: install
+	$(PY) -m bench.stack_spike --fault all --write
 
 ## Lint, type-check, check the infrastructure and run the whole test suite
 test: install lint typecheck infra browser web

@@ -16,6 +16,10 @@ empty; no process left once the stack stops. Recorded: accepted p50/p99, through
 and SQS requests per accepted request.
 
 ``.venv/bin/python -m bench.stack_spike [--requests 5000 --identities 500] [--write]``
+
+``--fault all`` (or ``--fault store-stop --fault queue-stop`` ...) runs the fault phases of
+``bench/stack_faults.py`` instead (short bursts: a few minutes), and ``--write`` records them in
+their own block.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from typing import Any
 
 from bench.report import DOC, command_line, machine, markdown_table, write_section
 from bench.spike import Outcome, percentile, plan
+from bench.stack_faults import FAULTS
 
 SECTION = "stack-spike"
 SECTION_HEADING = "## A spike on the production topology, with crashes (bench/stack_spike.py)"
@@ -295,7 +300,9 @@ def _dlq_depths(state: dict[str, Any]) -> dict[str, int]:
     return depths
 
 
-def _ledger(store: Any, tiers: list[str], identities: int) -> tuple[list[str], list[str], list[str]]:
+def _ledger(
+    store: Any, tiers: list[str], identities: int, prefix: str = "spike"
+) -> tuple[list[str], list[str], list[str]]:
     """Each identity's quota counters against its quota, and against the jobs that hold a charge
     on them (a succeeded or still open job keeps its charge; a failed one was refunded)."""
     from chalicelib.config import Settings
@@ -307,7 +314,7 @@ def _ledger(store: Any, tiers: list[str], identities: int) -> tuple[list[str], l
     now = time.time()
     over, double, under = [], [], []
     for who in range(identities):
-        identity = Identity("user", f"spike-{who}", tiers[who])
+        identity = Identity("user", f"{prefix}-{who}", tiers[who])
         windows = tier_table[tiers[who]].windows
         keys = [f"q:{identity.key}:{window_period(window, now)[0]}" for window in windows]
         counts = store.counters.quota_counts(keys)
@@ -428,9 +435,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--log-level", default="WARNING", help="the app's log level (INFO: every job's story)"
     )
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        choices=[*FAULTS, "all"],
+        help="measure this fault instead of the crash spike (repeatable; all: every one)",
+    )
     parser.add_argument("--write", action="store_true", help=f"update {DOC.name}")
     parser.add_argument("--json", default=None, help="also write the raw results here")
     args = parser.parse_args(argv)
+    if args.fault:
+        return _faults_main(args, argv)
     if args.identities < 1 or args.requests < args.identities:
         parser.error("need at least one request per identity")
     params = SpikeParams(
@@ -453,6 +469,39 @@ def main(argv: Sequence[str] | None = None) -> int:
         write_section(SECTION, SECTION_HEADING, body)
         print(f"\nwrote {DOC}")
     return 0 if all(verdict(result).values()) else 1
+
+
+def _faults_main(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
+    from bench import stack_faults
+
+    faults = stack_faults.FAULTS if "all" in args.fault else tuple(dict.fromkeys(args.fault))
+    given = set(sys.argv[1:] if argv is None else argv)
+    sizes = {}
+    for option, name in (
+        ("--requests", "requests"),
+        ("--identities", "identities"),
+        ("--threads", "threads"),
+    ):
+        if option in given:
+            sizes[name] = getattr(args, name)
+    for option, name in (
+        ("--api", "api"),
+        ("--workers-per-lane", "workers_per_lane"),
+        ("--log-level", "log_level"),
+    ):
+        if option in given:
+            sizes[name] = getattr(args, name)
+    params = stack_faults.FaultParams(faults=faults, **sizes)
+    result = stack_faults.run_faults(params)
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump(result, out, indent=1, default=str)
+    body = stack_faults.fault_report(result, command_line("bench.stack_spike", argv))
+    print(body)
+    if args.write:
+        write_section(stack_faults.SECTION, stack_faults.SECTION_HEADING, body)
+        print(f"\nwrote {DOC}")
+    return 0 if all(all(stack_faults.fault_verdict(ph).values()) for ph in result["phases"]) else 1
 
 
 if __name__ == "__main__":

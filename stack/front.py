@@ -1,7 +1,8 @@
 """The stack's front door: one 127.0.0.1 port, each request to the next API process in turn.
 
-``python -m stack.front`` prints ``STACK-READY {"url"}``; the supervisor sets the API processes
-with ``POST /_stack/backends {"urls": [...]}`` (again after each restart). A backend that refuses
+``python -m stack.front [--port N]`` prints ``STACK-READY {"url"}``; the supervisor sets the API
+processes with ``POST /_stack/backends {"urls": [...]}`` (again after each restart, of an API
+process or of the front, which is started again on the same port). A backend that refuses
 the connection is skipped (no request reached it); one that fails after the request was sent
 answers 502 in the contract's error shape, as API Gateway answers a crashed Lambda: the request
 may have been processed, so it is not sent again. ``GET /_stack/stats`` counts the answers.
@@ -33,8 +34,8 @@ class Front(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 512
 
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+    def __init__(self, port: int = 0) -> None:
+        super().__init__(("127.0.0.1", port), _Handler)
         self.backends: list[tuple[str, int]] = []
         self.turn = itertools.count()
         self.lock = threading.Lock()
@@ -113,7 +114,11 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def main(argv: list[str] | None = None) -> int:
-    front = Front()
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m stack.front", description=__doc__.split("\n")[0])
+    parser.add_argument("--port", type=int, default=0, help="default: a free one (again: the same)")
+    front = Front(parser.parse_args(argv).port)
     threading.Thread(target=front.serve_forever, name="front", daemon=True).start()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

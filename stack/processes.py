@@ -54,12 +54,17 @@ def read_until(stream: IO[bytes], marker: bytes, timeout: float) -> bytes:
         seen += chunk
 
 
-def drain(stream: IO[bytes]) -> None:
-    """Keep reading a child's pipe until it closes, so that its writes never block on a full pipe."""
+def drain(stream: IO[bytes], into: IO[bytes] | None = None) -> None:
+    """Keep reading a child's pipe until it closes, so that its writes never block on a full pipe;
+    what it says goes to ``into`` where given."""
 
     def read() -> None:
-        while os.read(stream.fileno(), 65536):
-            pass
+        while chunk := os.read(stream.fileno(), 65536):
+            if into is not None:
+                into.write(chunk)
+                into.flush()
+        if into is not None:
+            into.close()
 
     threading.Thread(target=read, name="drain", daemon=True).start()
 

@@ -18,6 +18,12 @@ same ones in an httpx transport).
 
 Outputs are PNG ``data:`` URIs (the adapters refuse downloads from 127.0.0.1, as they must).
 ``--failure-rate`` answers that share of generation calls with 503.
+
+A provider that answers nothing (a fault: the connection is accepted, no byte ever comes back):
+``--silent fal`` from the start, or ``POST /_stack/silence {"providers": ["fal"]}`` at any time
+(``[]`` to end it). Started again after a crash (``--port``: the same URLs), the stand-ins sign
+with the same key (a fixed one: the app's cached JWKS stays valid); the jobs they were running are
+lost, as a vendor's would be in an outage.
 """
 
 from __future__ import annotations
@@ -47,6 +53,9 @@ from stack.standins import (
 
 STATS_PATH = "/_stack/stats"
 SCRIPT_PATH = "/_stack/script"
+SILENCE_PATH = "/_stack/silence"
+SILENCEABLE = ("fal", "replicate", "openai", "together", "hf")  # the first segment of a stand-in's path
+SILENT_HOLD_S = 3600.0
 _HOP_BY_HOP = frozenset({"content-length", "transfer-encoding", "connection", "content-encoding"})
 
 
@@ -57,6 +66,8 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], standins: StandIns) -> None:
         self.standins = standins
         self.root = ""
+        self.silent: set[str] = set()  # stand-ins that answer nothing
+        self.stopping = threading.Event()
         super().__init__(address, _Handler)
 
 
@@ -77,10 +88,34 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(raw)
 
+    def _silenced(self, path: str) -> bool:
+        """For a provider that answers nothing: hold the request, never answer, close at the end."""
+        if path.lstrip("/").split("/", 1)[0] not in self.server.silent:
+            return False
+        self.server.stopping.wait(SILENT_HOLD_S)
+        self.close_connection = True
+        return True
+
     def _handle(self) -> None:
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         standins = self.server.standins
         path = urlsplit(self.path).path
+        if self._silenced(path):
+            return
+        if path == SILENCE_PATH and self.command == "POST":
+            try:
+                names = json.loads(raw or b"{}")["providers"]
+                if not isinstance(names, list) or not all(n in SILENCEABLE for n in names):
+                    raise TypeError(names)
+            except (ValueError, KeyError, TypeError):
+                expected = " | ".join(f'"{n}"' for n in SILENCEABLE)
+                self._send(
+                    httpx.Response(400, json={"detail": f'expected {{"providers": [{expected}, ...]}}'})
+                )
+                return
+            self.server.silent = set(names)
+            self._send(httpx.Response(200, json={"silent": sorted(names)}))
+            return
         if path == STATS_PATH:
             self._send(httpx.Response(200, json=standins.shared.stats()))
             return
@@ -113,11 +148,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-ms", default="200-800", help="each generation takes MIN-MAX ms")
     parser.add_argument("--failure-rate", type=float, default=0.0, help="share of calls answered 503")
     parser.add_argument("--seed", type=int, default=16)
+    parser.add_argument("--port", type=int, default=0, help="default: a free one (again: the same)")
+    parser.add_argument("--silent", action="append", default=[], choices=SILENCEABLE, help="answers nothing")
     args = parser.parse_args(argv)
     low, _, high = args.latency_ms.partition("-")
     shared = Shared((int(low), int(high or low)), args.failure_rate, args.seed)
     standins = StandIns(shared)
-    server = _Server(("127.0.0.1", 0), standins)
+    server = _Server(("127.0.0.1", args.port), standins)
+    server.silent = set(args.silent)
     server.root = f"http://127.0.0.1:{server.server_address[1]}"
     threading.Thread(target=server.serve_forever, name="providers", daemon=True).start()
     stop = threading.Event()
@@ -142,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         hf_token=HF_TOKEN,
     )
     stop.wait()
+    server.stopping.set()  # release the held requests of a silent provider
     server.shutdown()
     shared.close()
     return 0

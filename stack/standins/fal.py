@@ -79,6 +79,8 @@ CONTENT_POLICY_DETAIL = [
     }
 ]
 
+FAL_SIGNING_SEED = b"stack-fal-webhook-signing-key-32"  # 32 bytes: an ED25519 private key
+
 
 class FalStandIn:
     """fal's sync and queue APIs and its webhooks (see the module doc)."""
@@ -87,7 +89,9 @@ class FalStandIn:
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
         self.shared = shared
-        self.signing_key = Ed25519PrivateKey.generate()
+        # A fixed key: a stand-in started again after a crash signs as before (the app's cached JWKS
+        # stays valid), as fal's own keys outlive an outage.
+        self.signing_key = Ed25519PrivateKey.from_private_bytes(FAL_SIGNING_SEED)
         self.jobs: dict[str, dict[str, Any]] = {}
 
     # -- entry points ----------------------------------------------------------------------------

@@ -1,0 +1,442 @@
+"""Faults on the production topology (``make stack``), measured: what clients get while a part is
+down, and what the store holds afterwards.
+
+One stack; one phase per fault, each a short burst of generation requests (``bench/spike.py``'s
+mix: half ``Prefer: respond-async``, 3 in 10 a trending look, no ``Idempotency-Key``) from its own
+identities, with the fault injected once a share of the burst has been answered:
+
+- ``store-stop``: the redis-server stopped (SIGSTOP) for ``pause_s``, then continued (SIGCONT);
+- ``store-kill``: the redis-server killed (SIGKILL); the supervisor starts it again (its
+  append-only file brings the data back); the fault lasts until it is ready;
+- ``queue-stop``: the queue service (moto: SQS and S3) stopped for ``pause_s``, then continued;
+- ``provider-silent``: fal, the first provider, answers nothing for the whole phase (connections
+  accepted, no byte back): the router must fail over to Replicate.
+
+Per phase, from the clients' answers: the answers during the fault (by status), the time from the
+fault's start to the first 503, whether the stack answered again afterwards (an accepted request
+sent after the fault ended); from the store, once every accepted job has ended (or the drain timed
+out): lost jobs (accepted with an id, then not succeeded; or still open, unmoved for ``quiet_s``
+with every lane's queue empty: stranded), double charges (a quota counter above
+the jobs that hold a charge on it), ghost jobs (generations of the phase's identities that no
+client got an id for: a request answered with an error that still made a job) and the DLQs' depth.
+
+``.venv/bin/python -m bench.stack_spike --fault all [--write]`` (``--fault store-stop`` ... for one).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+import platform
+import signal
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from bench.report import machine, markdown_table
+from bench.spike import plan
+
+FAULTS = ("store-stop", "store-kill", "queue-stop", "provider-silent")
+SECTION = "stack-faults"
+SECTION_HEADING = "## Faults on the production topology (bench/stack_spike.py --fault)"
+
+
+@dataclasses.dataclass(frozen=True)
+class FaultParams:
+    faults: tuple[str, ...] = FAULTS
+    requests: int = 150  # per fault
+    identities: int = 30
+    threads: int = 12
+    api: int = 2
+    workers_per_lane: int = 1
+    seed: int = 20261207
+    pause_s: float = 5.0
+    at_share: float = 0.3  # the fault starts once this share of the burst has been answered
+    latency_ms: str = "100-400"
+    visibility_timeout_s: int = 20
+    lease_s: int = 10
+    reaper_every_s: int = 3
+    job_deadline_s: int = 300  # the spike's: a job slowed by a fault is not failed for it
+    drain_timeout_s: float = 120.0
+    quiet_s: float = 60.0  # see the drain in _phase
+    log_level: str = "WARNING"  # the app's: INFO to read a lost job's story in the stack's logs
+    keep_logs: bool = True
+
+    def stack_args(self) -> list[str]:
+        return [
+            "--api", str(self.api),
+            "--workers-per-lane", str(self.workers_per_lane),
+            "--latency-ms", self.latency_ms,
+            "--visibility-timeout", str(self.visibility_timeout_s),
+            "--lane-timeout", str(self.lease_s),
+            "--every", f"reaper={self.reaper_every_s}",
+            "--log-level", self.log_level,
+            "--env", f"AVATARFLOW_JOB_LEASE_SECONDS={self.lease_s}",
+            "--env", f"AVATARFLOW_PROVIDER_DEADLINE_SECONDS={max(1, self.lease_s - 2)}",
+            "--env", f"AVATARFLOW_JOB_DEADLINE_SECONDS={self.job_deadline_s}",
+            "--env", "AVATARFLOW_DAILY_BUDGET_USD=100000",
+            "--env", "AVATARFLOW_MONTHLY_BUDGET_USD=1000000",
+        ]  # fmt: skip
+
+
+@dataclasses.dataclass
+class Answer:
+    who: int
+    respond_async: bool
+    status: int
+    sent: float  # perf_counter
+    answered: float
+    generation_id: str | None
+    code: str | None
+
+
+def run_faults(params: FaultParams, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Start the stack, run one phase per fault, stop it; the results."""
+    from stack.running import running_stack
+
+    unknown = set(params.faults) - set(FAULTS)
+    if unknown:
+        raise ValueError(f"unknown faults {sorted(unknown)}; known: {', '.join(FAULTS)}")
+    with running_stack(*params.stack_args(), keep_logs=params.keep_logs) as stack:
+        started = time.perf_counter()
+        phases = [_phase(stack, params, fault, n, log) for n, fault in enumerate(params.faults)]
+        total_s = time.perf_counter() - started
+        stack_dir = stack.state()["dir"]
+    return {
+        "params": dataclasses.asdict(params),
+        "phases": phases,
+        "total_s": total_s,
+        "stack_dir": stack_dir,
+        "leftover_processes": stack.leftovers,
+        "load_average": os.getloadavg()[0],
+    }
+
+
+def _phase(stack: Any, params: FaultParams, fault: str, n: int, log: Callable[[str], None]) -> dict[str, Any]:
+    import httpx
+    import jwt
+    import redis
+
+    from bench.stack_spike import _dlq_depths, _ledger
+    from chalicelib.adapters.store.client import RedisPyClient
+    from chalicelib.adapters.store.redis_store import RedisStateStore
+
+    state = stack.state()
+    front = state["front"]
+    prefix = f"fault{n}"
+    tiers = ["premium" if who % 5 == 0 else "free" for who in range(params.identities)]
+    exp = int(time.time()) + 3600
+    tokens = [
+        jwt.encode(
+            {"sub": f"{prefix}-{who}", "tier": tiers[who], "exp": exp}, state["jwt_secret"], algorithm="HS256"
+        )
+        for who in range(params.identities)
+    ]
+    work = plan(params.requests, params.identities, params.seed + n)
+    answers: list[Answer] = []
+    lock = threading.Lock()
+    local = threading.local()
+    dlq_before = _dlq_depths(state)
+
+    def send(item: tuple[int, dict[str, Any], bool]) -> None:
+        who, body, respond_async = item
+        client = getattr(local, "client", None)
+        if client is None:
+            client = local.client = httpx.Client(base_url=front, timeout=60)
+        headers = {"Authorization": f"Bearer {tokens[who]}"}
+        if respond_async:
+            headers["Prefer"] = "respond-async"
+        sent = time.perf_counter()
+        try:
+            response = client.post("/v1/generations", headers=headers, json=body)
+            status, payload = response.status_code, response.json()
+        except (httpx.HTTPError, ValueError):
+            status, payload = 0, {}
+        answer = Answer(
+            who,
+            respond_async,
+            status,
+            sent,
+            time.perf_counter(),
+            payload.get("id"),
+            (payload.get("error") or {}).get("code"),
+        )
+        with lock:
+            answers.append(answer)
+
+    window: dict[str, float] = {}
+
+    def inject() -> None:
+        if fault == "provider-silent":
+            return
+        while True:
+            with lock:
+                done = len(answers)
+            if done >= params.at_share * len(work):
+                break
+            time.sleep(0.05)
+        if fault in ("store-stop", "queue-stop"):
+            name = "redis-server" if fault == "store-stop" else "aws"
+            pid = int(stack.process_info(name)["pid"])
+            window["start"] = time.perf_counter()
+            os.kill(pid, signal.SIGSTOP)
+            try:
+                time.sleep(params.pause_s)
+            finally:
+                os.kill(pid, signal.SIGCONT)
+            window["end"] = time.perf_counter()
+        else:  # store-kill
+            window["start"] = time.perf_counter()
+            pid = stack.crash("redis-server")
+            stack.wait_restarted("redis-server", pid)
+            window["end"] = time.perf_counter()
+
+    if fault == "provider-silent":
+        _silence(state, ["fal"])
+    injector = threading.Thread(target=inject, name=f"fault-{fault}")
+    burst_started = time.perf_counter()
+    injector.start()
+    try:
+        with ThreadPoolExecutor(max_workers=params.threads) as pool:
+            list(pool.map(send, work))
+    finally:
+        injector.join()
+    burst_end = time.perf_counter()
+    if fault == "provider-silent":
+        window = {"start": burst_started, "end": burst_end}
+    log(f"{fault}: burst of {len(work)} requests in {burst_end - burst_started:.1f} s")
+
+    store = RedisStateStore(
+        RedisPyClient(redis.Redis(unix_socket_path=state["upstash"]["redis_socket"])),
+        prefix=state["key_prefix"],
+    )
+    accepted_ids = sorted({a.generation_id for a in answers if a.status in (200, 202) and a.generation_id})
+    drain_deadline = time.monotonic() + params.drain_timeout_s
+    stranded: list[str] = []
+    quiet_since, last_open = time.monotonic(), None
+    while True:
+        statuses = store.generations.statuses(accepted_ids) if accepted_ids else []
+        open_ids = [
+            gid for gid, s in zip(accepted_ids, statuses, strict=True) if s not in ("succeeded", "failed")
+        ]
+        open_now = len(open_ids)
+        if open_now == 0 or time.monotonic() > drain_deadline:
+            break
+        # Open jobs that have not moved for params.quiet_s with nothing in any lane's queue (no
+        # message waiting or in flight: no redelivery to come) and the provider's webhook retries
+        # (30 s apart at most) long past: nothing will end them before the job deadline (minutes).
+        # Counted lost ("stranded") now, instead of waiting for the reaper to fail them.
+        if open_ids != last_open or any(_queue_depths(state).values()):
+            quiet_since, last_open = time.monotonic(), open_ids
+        elif time.monotonic() - quiet_since > params.quiet_s:
+            stranded = open_ids
+            break
+        time.sleep(1.0)
+    drained_s = time.perf_counter() - burst_started
+    if fault == "provider-silent":
+        _silence(state, [])
+    log(f"{fault}: accepted jobs ended after {drained_s:.1f} s ({open_now} still open)")
+
+    generations = {gid: store.generations.get(gid) for gid in accepted_ids}
+    lost = [gid for gid, g in generations.items() if g is None or g.status != "succeeded"]
+    open_left = [
+        gid
+        for gid, g in generations.items()
+        if g is not None and g.status not in ("succeeded", "failed") and gid not in stranded
+    ]
+    _, double_charged, under_charged = _ledger(store, tiers, params.identities, prefix=prefix)
+    handed_out = {a.generation_id for a in answers if a.generation_id}
+    ghosts: list[Any] = []
+    for who in range(params.identities):
+        history, _ = store.generations.history(f"u:{prefix}-{who}", 1000, None)
+        ghosts += [g for g in history if g.id not in handed_out]
+    during = [a for a in answers if window["start"] <= a.answered <= window["end"]]
+    first_503 = min(
+        (a.answered for a in answers if a.status == 503 and a.answered >= window["start"]), default=None
+    )
+    after = [a for a in answers if a.sent > window["end"]]
+    recovered = _answers_again(front, tokens[0])
+    dlq_after = _dlq_depths(state)
+    return {
+        "fault": fault,
+        "requests": len(answers),
+        "fault_s": window["end"] - window["start"],
+        "burst_s": burst_end - burst_started,
+        "drained_s": drained_s,
+        "status_counts": Counter(a.status for a in answers),
+        "during": Counter(a.status for a in during),
+        "during_codes": Counter(a.code for a in during if a.code),
+        "time_to_503_s": None if first_503 is None else first_503 - window["start"],
+        "accepted": len(accepted_ids),
+        "accepted_after_fault": sum(1 for a in after if a.status in (200, 202)),
+        "sent_after_fault": len(after),
+        "recovered": recovered,
+        "open_left": len(open_left),
+        "stranded": stranded,
+        "lost": lost,
+        "lost_statuses": Counter(
+            f"{g.status}:{g.error.code}" if g and g.error else (g.status if g else "missing")
+            for g in (generations[gid] for gid in lost)
+        ),
+        # Never claimed by a lane (admitted, then never dispatched): failed at the job deadline.
+        "lost_unclaimed": sum(1 for gid in lost if (g := generations[gid]) is not None and g.attempts == 0),
+        # Answered 202 to a request that asked to wait (the API gave up waiting on its job).
+        "lost_wait_given_up": sum(
+            1
+            for gid in lost
+            if any(a.generation_id == gid and a.status == 202 and not a.respond_async for a in answers)
+        ),
+        "lost_stranded": len(stranded),
+        "double_charged": double_charged,
+        "under_charged": under_charged,
+        "ghosts": [g.id for g in ghosts],
+        "ghost_statuses": Counter(g.status for g in ghosts),
+        "ghosts_charged": sum(1 for g in ghosts if g.charged and not g.refunded),
+        "dlq_depth": sum(dlq_after.values()),
+        "dlq_added": sum(dlq_after.values()) - sum(dlq_before.values()),
+    }
+
+
+def _queue_depths(state: dict[str, Any]) -> dict[str, int]:
+    """Each lane's queue: messages waiting plus in flight."""
+    import boto3
+
+    from stack.aws import ACCESS_KEY, SECRET_KEY
+
+    sqs = boto3.client(
+        "sqs",
+        endpoint_url=state["aws"]["endpoint"],
+        region_name=state["aws"]["region"],
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
+    )
+    depths = {}
+    for lane, queue in state["aws"]["queues"].items():
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=queue["url"],
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        depths[lane] = int(attributes["ApproximateNumberOfMessages"]) + int(
+            attributes["ApproximateNumberOfMessagesNotVisible"]
+        )
+    return depths
+
+
+def _silence(state: dict[str, Any], providers: list[str]) -> None:
+    import httpx
+
+    url = state["providers"]["url"] + "/_stack/silence"
+    httpx.post(url, json={"providers": providers}, timeout=10).raise_for_status()
+
+
+def _answers_again(front: str, bearer: str, timeout: float = 60.0) -> bool:
+    """After the phase: the stack serves a read that goes to the store (the caller's quota)."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            response = httpx.get(
+                f"{front}/v1/me/quota", headers={"Authorization": f"Bearer {bearer}"}, timeout=10
+            )
+            if response.status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    return False
+
+
+def fault_verdict(phase: dict[str, Any]) -> dict[str, bool]:
+    """The checks that hold on every fault (ghost jobs are measured, not checked: see the report)."""
+    return {
+        "zero lost jobs": not phase["lost"],
+        "zero double charges": not phase["double_charged"] and not phase["under_charged"],
+        "the stack answers again": phase["recovered"],
+    }
+
+
+def _counts(counter: dict[Any, int]) -> str:
+    return ", ".join(f"{k}: {n}" for k, n in sorted(counter.items(), key=lambda kv: str(kv[0]))) or "none"
+
+
+def fault_report(r: dict[str, Any], command: str) -> str:
+    p = r["params"]
+    rows = []
+    for ph in r["phases"]:
+        t503 = "no 503" if ph["time_to_503_s"] is None else f"{ph['time_to_503_s']:.1f} s"
+        ghosts = f"{len(ph['ghosts'])}"
+        if ph["ghosts"]:
+            ghosts += f" ({_counts(ph['ghost_statuses'])}; {ph['ghosts_charged']} still charged)"
+        lost = f"{len(ph['lost'])}"
+        if ph["lost"]:
+            lost += (
+                f" ({_counts(ph['lost_statuses'])}; {ph['lost_unclaimed']} never claimed by a lane, "
+                f"{ph['lost_wait_given_up']} answered 202 to a request that asked to wait)"
+            )
+        checks = fault_verdict(ph)
+        rows.append(
+            (
+                ph["fault"],
+                f"{ph['fault_s']:.1f} s",
+                _counts(ph["during"]),
+                t503,
+                f"{ph['accepted']} of {ph['requests']} ({_counts(ph['status_counts'])})",
+                lost,
+                f"{len(ph['double_charged'])} / {len(ph['under_charged'])}",
+                ghosts,
+                f"{ph['dlq_depth']} (+{ph['dlq_added']})",
+                f"{ph['drained_s']:.0f} s" + ("" if not ph["open_left"] else f", {ph['open_left']} open"),
+                "yes" if ph["recovered"] else "NO",
+                "pass"
+                if all(checks.values())
+                else "FAIL: " + "; ".join(k for k, ok in checks.items() if not ok),
+            )
+        )
+    table = markdown_table(
+        [
+            "fault",
+            "lasted",
+            "answers during it",
+            "time to a 503",
+            "accepted of sent (all answers)",
+            "lost jobs",
+            "double / under-charged",
+            "ghost jobs",
+            "DLQ depth",
+            "accepted jobs ended after",
+            "answers again",
+            "checks",
+        ],
+        "llllllllllll",
+        rows,
+    )
+    return "\n".join(
+        [
+            f"- date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
+            f"- command: `{command}`",
+            f"- machine: {machine()}; Python {platform.python_version()}; load average "
+            f"{r['load_average']:.0f} at the end (the cores are shared)",
+            f"- setup: one `make stack` ({p['api']} API processes, {p['workers_per_lane']} lane worker per lane, "
+            f"stand-ins at {p['latency_ms']} ms per image); per fault, {p['requests']} requests from "
+            f"{p['identities']} identities of their own through {p['threads']} client threads, no "
+            f"`Idempotency-Key`, the fault injected after {p['at_share']:.0%} of the burst was answered; "
+            f"stops last {p['pause_s']:g} s; scaled timings: visibility timeout {p['visibility_timeout_s']} s, "
+            f"lease {p['lease_s']} s, reaper every {p['reaper_every_s']} s, job deadline {p['job_deadline_s']} s; "
+            f"the whole run took {r['total_s']:.0f} s",
+            "- reading: *answers during it* are those received while the part was stopped or down "
+            "(the whole burst for the silent provider; 0 is a connection that failed). *Lost*: accepted "
+            "(200/202 with an id) and not succeeded. *Ghost jobs*: generations of the phase's identities "
+            "that no client got an id for (a request answered with an error that still made a job; "
+            "*still charged* counts those not refunded when measured). *DLQ depth*: all lanes' DLQs at "
+            "the phase's end (+ added during it). Jobs still open that have not moved for "
+            f"{p['quiet_s']:g} s while every lane's queue is empty count as *lost* without waiting for their "
+            "deadline (nothing would end them before it)",
+            "",
+            table,
+        ]
+    )
