@@ -32,8 +32,17 @@ if TYPE_CHECKING:
     from chalicelib.services.gallery import GalleryService
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
-# What the gallery-only page needs of web/ (picker.js imports realtime.js and the two modules).
-ASSETS = ("picker.js", "picker.css", "realtime.js", "static-gallery.js", "funnel.js", "icon.svg", "app.css")
+# What the gallery-only page needs of web/: picker.js and every module it imports (a test checks).
+ASSETS = (
+    "picker.js",
+    "picker.css",
+    "realtime.js",
+    "static-gallery.js",
+    "funnel.js",
+    "photo.js",
+    "icon.svg",
+    "app.css",
+)
 IMAGES = "images"
 
 HEADERS = """/images/*

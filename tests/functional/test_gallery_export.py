@@ -46,3 +46,23 @@ def test_a_second_export_replaces_the_first(container: Container, tmp_path: Path
     (out / "gallery.json").write_text("stale")
     export_gallery_site(container.gallery, container.objects, out)
     assert json.loads((out / "gallery.json").read_text())["items"]
+
+
+def test_the_export_carries_every_module_the_picker_imports() -> None:
+    """A module picker.js imports but the export leaves out is a blank page on a static host (the
+    photo part's photo.js was once missed)."""
+    import re
+
+    from chalicelib.gallery_site import WEB_DIR
+
+    def imports(name: str) -> set[str]:
+        return set(re.findall(r'^import .* from "\./([\w.-]+)";', (WEB_DIR / name).read_text(), re.M))
+
+    needed: set[str] = set()
+    todo = ["picker.js"]
+    while todo:
+        for module in imports(todo.pop()) - needed:
+            needed.add(module)
+            todo.append(module)
+    assert needed, "picker.js imports its modules with relative paths"
+    assert needed <= set(ASSETS), sorted(needed - set(ASSETS))
