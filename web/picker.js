@@ -432,7 +432,7 @@ export class AvatarflowPicker extends HTMLElement {
       return;
     }
     if (this._watch) this._watch.stop();
-    this._track("custom_started");
+    this._track(this._photo.readyId ? "photo_started" : "custom_started"); // the funnel counts the two paths apart
     this._hide(this._els.result, this._els.suggestions);
     this._say("");
     this._els.generate.disabled = true;

@@ -5,8 +5,9 @@ gets its clear message and cannot be generated from."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Request, expect
 
 from tests import photos_support as photos
 from tests.browser.stack import Stack
@@ -18,6 +19,14 @@ def test_a_user_uploads_a_photo_and_gets_a_styled_avatar(page: Page, stack: Stac
     cup = tmp_path / "cup.jpg"
     cup.write_bytes(photos.jpeg(photos.coffee()))
 
+    sent: list[str] = []  # the funnel steps the picker reports (POST /v1/events)
+
+    def record(request: Request) -> None:
+        body: Any = request.post_data_json if request.url.endswith("/v1/events") else None
+        if isinstance(body, dict):
+            sent.extend(event["name"] for event in body["events"])
+
+    page.on("request", record)
     page.goto(stack.base + "/?as=free")
     expect(page.get_by_role("status").filter(has_text="Free plan")).to_be_visible()
     region = page.get_by_role("region", name="Photo")
@@ -50,3 +59,10 @@ def test_a_user_uploads_a_photo_and_gets_a_styled_avatar(page: Page, stack: Stac
     shown = result.get_by_role("img").first
     expect(shown).to_be_visible()
     assert shown.evaluate("(img) => img.complete && img.naturalWidth") > 0
+
+    # The funnel counts a photo generation as "photo_started", not as a custom one from words.
+    for _ in range(40):  # a batch waits a few seconds for company
+        if "photo_started" in sent:
+            break
+        page.wait_for_timeout(250)
+    assert "photo_started" in sent and "custom_started" not in sent, sent
