@@ -352,9 +352,10 @@ def _answers_again(front: str, bearer: str, timeout: float = 60.0) -> bool:
 
 
 def fault_verdict(phase: dict[str, Any]) -> dict[str, bool]:
-    """The checks that hold on every fault (ghost jobs are measured, not checked: see the report)."""
+    """The checks that hold on every fault."""
     return {
         "zero lost jobs": not phase["lost"],
+        "zero ghost jobs": not phase["ghosts"],  # a request answered an error changed nothing
         "zero double charges": not phase["double_charged"] and not phase["under_charged"],
         "the stack answers again": phase["recovered"],
     }
