@@ -121,7 +121,7 @@ def _phase(stack: Any, params: FaultParams, fault: str, n: int, log: Callable[[s
     import jwt
     import redis
 
-    from bench.stack_spike import _dlq_depths, _ledger
+    from bench.stack_spike import _dlq_depths, _ledger, _queue_depths
     from chalicelib.adapters.store.client import RedisPyClient
     from chalicelib.adapters.store.redis_store import RedisStateStore
 
@@ -299,31 +299,6 @@ def _phase(stack: Any, params: FaultParams, fault: str, n: int, log: Callable[[s
         "dlq_depth": sum(dlq_after.values()),
         "dlq_added": sum(dlq_after.values()) - sum(dlq_before.values()),
     }
-
-
-def _queue_depths(state: dict[str, Any]) -> dict[str, int]:
-    """Each lane's queue: messages waiting plus in flight."""
-    import boto3
-
-    from stack.aws import ACCESS_KEY, SECRET_KEY
-
-    sqs = boto3.client(
-        "sqs",
-        endpoint_url=state["aws"]["endpoint"],
-        region_name=state["aws"]["region"],
-        aws_access_key_id=ACCESS_KEY,
-        aws_secret_access_key=SECRET_KEY,
-    )
-    depths = {}
-    for lane, queue in state["aws"]["queues"].items():
-        attributes = sqs.get_queue_attributes(
-            QueueUrl=queue["url"],
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        )["Attributes"]
-        depths[lane] = int(attributes["ApproximateNumberOfMessages"]) + int(
-            attributes["ApproximateNumberOfMessagesNotVisible"]
-        )
-    return depths
 
 
 def _silence(state: dict[str, Any], providers: list[str]) -> None:

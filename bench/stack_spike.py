@@ -277,6 +277,12 @@ def _counts(state: dict[str, Any]) -> dict[str, dict[str, int]]:
 
 
 def _dlq_depths(state: dict[str, Any]) -> dict[str, int]:
+    """Each lane's DLQ: messages waiting plus in flight."""
+    return _queue_depths(state, "dlq_url")
+
+
+def _queue_depths(state: dict[str, Any], url_field: str = "url") -> dict[str, int]:
+    """Each lane's queue (``url``) or DLQ (``dlq_url``): messages waiting plus in flight."""
     import boto3
 
     from stack.aws import ACCESS_KEY, SECRET_KEY
@@ -291,7 +297,7 @@ def _dlq_depths(state: dict[str, Any]) -> dict[str, int]:
     depths = {}
     for lane, queue in state["aws"]["queues"].items():
         attributes = sqs.get_queue_attributes(
-            QueueUrl=queue["dlq_url"],
+            QueueUrl=queue[url_field],
             AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
         )["Attributes"]
         depths[lane] = int(attributes["ApproximateNumberOfMessages"]) + int(
