@@ -117,11 +117,10 @@ def run_faults(params: FaultParams, log: Callable[[str], None] = print) -> dict[
 
 
 def _phase(stack: Any, params: FaultParams, fault: str, n: int, log: Callable[[str], None]) -> dict[str, Any]:
-    import httpx
     import jwt
     import redis
 
-    from bench.stack_spike import _dlq_depths, _ledger, _queue_depths
+    from bench.stack_spike import _dlq_depths, _ledger, _queue_depths, post_generation
     from chalicelib.adapters.store.client import RedisPyClient
     from chalicelib.adapters.store.redis_store import RedisStateStore
 
@@ -144,18 +143,8 @@ def _phase(stack: Any, params: FaultParams, fault: str, n: int, log: Callable[[s
 
     def send(item: tuple[int, dict[str, Any], bool]) -> None:
         who, body, respond_async = item
-        client = getattr(local, "client", None)
-        if client is None:
-            client = local.client = httpx.Client(base_url=front, timeout=60)
-        headers = {"Authorization": f"Bearer {tokens[who]}"}
-        if respond_async:
-            headers["Prefer"] = "respond-async"
         sent = time.perf_counter()
-        try:
-            response = client.post("/v1/generations", headers=headers, json=body)
-            status, payload = response.status_code, response.json()
-        except (httpx.HTTPError, ValueError):
-            status, payload = 0, {}
+        status, payload = post_generation(local, front, tokens[who], body, respond_async)
         answer = Answer(
             who,
             respond_async,

@@ -111,7 +111,6 @@ def run(params: SpikeParams, log: Callable[[str], None] = print) -> dict[str, An
 
 
 def _run_on(stack: Any, params: SpikeParams, log: Callable[[str], None]) -> dict[str, Any]:
-    import httpx
     import jwt
     import redis
 
@@ -140,18 +139,8 @@ def _run_on(stack: Any, params: SpikeParams, log: Callable[[str], None]) -> dict
 
     def send(item: tuple[int, dict[str, Any], bool]) -> None:
         who, body, respond_async = item
-        client = getattr(local, "client", None)
-        if client is None:
-            client = local.client = httpx.Client(base_url=front, timeout=60)
-        headers = {"Authorization": f"Bearer {tokens[who]}"}
-        if respond_async:
-            headers["Prefer"] = "respond-async"
         started = time.perf_counter()
-        try:
-            response = client.post("/v1/generations", headers=headers, json=body)
-            status, payload = response.status_code, response.json()
-        except (httpx.HTTPError, ValueError):
-            status, payload = 0, {}
+        status, payload = post_generation(local, front, tokens[who], body, respond_async)
         outcome = Outcome(
             identity=f"u:spike-{who}",
             status=status,
@@ -274,6 +263,27 @@ def _counts(state: dict[str, Any]) -> dict[str, dict[str, int]]:
         "upstash": _get_json(state["upstash"]["url"] + "/_stack/stats")["calls"],
         "aws": _get_json(state["aws"]["endpoint"] + "/_stack/stats")["requests"],
     }
+
+
+def post_generation(
+    local: threading.local, front: str, token: str, body: dict[str, Any], respond_async: bool
+) -> tuple[int, dict[str, Any]]:
+    """One ``POST /v1/generations`` from a burst's thread (its own keep-alive client in ``local``):
+    the status and the JSON body, or ``(0, {})`` where no answer came (a timeout, a reset)."""
+    import httpx
+
+    client = getattr(local, "client", None)
+    if client is None:
+        client = local.client = httpx.Client(base_url=front, timeout=60)
+    headers = {"Authorization": f"Bearer {token}"}
+    if respond_async:
+        headers["Prefer"] = "respond-async"
+    try:
+        response = client.post("/v1/generations", headers=headers, json=body)
+        payload = response.json()
+    except (httpx.HTTPError, ValueError):
+        return 0, {}
+    return response.status_code, payload if isinstance(payload, dict) else {}
 
 
 def _dlq_depths(state: dict[str, Any]) -> dict[str, int]:
