@@ -21,7 +21,7 @@ from chalicelib.api.uploads import uploads
 from chalicelib.api.users import users
 from chalicelib.api.webhooks import webhooks
 from chalicelib.bootstrap import collect_rarely_while_starting, warm_start_if_asked
-from chalicelib.logs import configure_logging
+from chalicelib.observability.logs import configure_logging
 from chalicelib.workers.gallery_schedule import gallery_schedule
 from chalicelib.workers.lanes import lanes
 from chalicelib.workers.reaper import reaper

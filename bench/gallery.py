@@ -56,9 +56,9 @@ from bench.report import (
     write_section,
 )
 from chalicelib.domain.styles import STYLES
-from chalicelib.services.gallery import GalleryService
-from chalicelib.services.gallery_cache import RENDERED_ITEMS, SHARD_BUDGET
-from chalicelib.services.gallery_layout import SAMPLE_SIZE
+from chalicelib.services.gallery.cache import RENDERED_ITEMS, SHARD_BUDGET
+from chalicelib.services.gallery.catalog import GalleryService
+from chalicelib.services.gallery.layout import SAMPLE_SIZE
 
 SIZES: tuple[int, ...] = (500, 20_000, 100_000)
 TARGET_AT = 100_000
@@ -81,7 +81,7 @@ def head_implementation() -> Callable[[MemoryObjects], Any] | None:
     here = Path(__file__).resolve().parents[1]
     try:
         source = subprocess.run(
-            ["git", "show", "HEAD:chalicelib/services/gallery.py"],
+            ["git", "show", "HEAD:chalicelib/services/gallery/catalog.py"],
             cwd=here,
             capture_output=True,
             text=True,

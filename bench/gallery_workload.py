@@ -152,7 +152,7 @@ class Catalog:
 
 def listings(service: Any, catalog: Catalog, rnd: random.Random) -> dict[str, Callable[[], Any]]:
     """One callable per kind of listing; cursor listings start at a random item each call."""
-    from chalicelib.services.gallery import _encode_cursor
+    from chalicelib.services.gallery.catalog import _encode_cursor
 
     ids = catalog.ids
     anime_ids = catalog.by_style["anime"]
@@ -312,7 +312,7 @@ def measure_memory(factory: Factory, label: str, objects: MemoryObjects, catalog
     gallery: every page of the unfiltered listing (so every item rendered once), every style,
     tags, 2,000 pages at random cursors, lookups, default avatars and suggestions. Traced with
     ``tracemalloc`` (what Python allocated and still holds, after a full collection)."""
-    from chalicelib.services.gallery import _encode_cursor
+    from chalicelib.services.gallery.catalog import _encode_cursor
 
     rnd = random.Random(17)
     styles = [s.id for s in STYLES]

@@ -170,7 +170,7 @@ def running_bench(workdir: Path) -> Iterator[Bench]:
     from chalicelib.adapters.store.upstash import UpstashClient
     from chalicelib.bootstrap import build_container, seed_gallery, set_container
     from chalicelib.config import Settings
-    from chalicelib.services.gallery import GalleryService
+    from chalicelib.services.gallery.catalog import GalleryService
     from tests.fakes import RecordingProvider
     from tests.upstash_harness import running_harness
 

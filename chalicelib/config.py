@@ -52,7 +52,7 @@ class Settings(BaseModel):
     job_deadline_seconds: int = _env("AVATARFLOW_JOB_DEADLINE_SECONDS", 900)
     request_rate_per_minute: int = _env("AVATARFLOW_REQUEST_RATE_PER_MINUTE", 120)
     # Refused prompts an identity may send in a clock hour; past it every generation request of that
-    # identity answers 429 until the hour ends (services/refusals.py). 0: no limit.
+    # identity answers 429 until the hour ends (services/generation/refusals.py). 0: no limit.
     refused_prompts_per_hour: int = _env("AVATARFLOW_REFUSED_PROMPTS_PER_HOUR", 10, ge=0)
     gallery_seed_per_style: int = _env("AVATARFLOW_GALLERY_SEED_PER_STYLE", 12)
     worker_threads: int = _env("AVATARFLOW_WORKER_THREADS", 2)

@@ -29,7 +29,7 @@ from chalicelib.domain.styles import STYLES
 if TYPE_CHECKING:
     from chalicelib.domain.gallery import GalleryEntry
     from chalicelib.ports import ObjectStore
-    from chalicelib.services.gallery import GalleryService
+    from chalicelib.services.gallery.catalog import GalleryService
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 # What the gallery-only page needs of web/: picker.js and every module it imports (a test checks).

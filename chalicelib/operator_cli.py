@@ -26,7 +26,7 @@ def main(argv: list[str]) -> int:
         from typing import cast
 
         from chalicelib.ports import ExpiringObjects
-        from chalicelib.services.retention import EnforceRetention
+        from chalicelib.services.privacy.retention import EnforceRetention
 
         if not hasattr(container.objects, "delete_older_than"):
             parser.error("this object store expires objects by its own lifecycle rule (docs/deploy.md)")

@@ -18,7 +18,7 @@ from chalicelib.adapters.store.embedded import open_embedded_redis
 from chalicelib.adapters.store.redis_store import RedisStateStore
 from chalicelib.bootstrap import Container, build_container, seed_gallery, set_container
 from chalicelib.config import Settings
-from chalicelib.services.gallery import GalleryService
+from chalicelib.services.gallery.catalog import GalleryService
 from tests.fakes import RecordingProvider
 
 JWT_SECRET = "test-jwt-secret-0123456789abcdef0123456789"

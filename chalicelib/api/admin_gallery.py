@@ -14,7 +14,7 @@ from chalicelib.api.routing import ApiBlueprint
 from chalicelib.bootstrap import get_container
 
 if TYPE_CHECKING:
-    from chalicelib.services.gallery_refresh import GalleryRefresh
+    from chalicelib.services.gallery.refresh import GalleryRefresh
 
 __all__ = ["admin_gallery"]
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from chalice.app import Request, Response
 
-from chalicelib.logs import current_context
+from chalicelib.observability.logs import current_context
 
 if TYPE_CHECKING:
     from pydantic import SecretStr

@@ -26,7 +26,9 @@ def dev_token() -> Response:
     if container.settings.stage != "local":
         raise NotFound("No such route.")
     body = parse_body(dev.current_request, DevTokenRequest)
-    from chalicelib.services.identity import issue_dev_token  # the local stage only: not on cold starts
+    from chalicelib.services.access.identity import (
+        issue_dev_token,
+    )  # the local stage only: not on cold starts
 
     token, expires_at = issue_dev_token(
         container.settings.jwt_secret.get_secret_value(), body.sub, body.tier, container.clock.time()

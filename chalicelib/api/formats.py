@@ -18,13 +18,13 @@ B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 ASCII_BYTES = frozenset(range(128))
 DIGIT_BYTES = frozenset(b"0123456789")
 
-# The history cursor (services/read.py encode_cursor): base64url of "<score>:<generation id>", the
+# The history cursor (services/generation/read.py encode_cursor): base64url of "<score>:<generation id>", the
 # score being the creation time in epoch milliseconds (13 digits until the year 2286) and the id
-# "gen_" + secrets.token_urlsafe(15) (services/admission.py): 20 characters after "gen_". The
+# "gen_" + secrets.token_urlsafe(15) (services/generation/admission.py): 20 characters after "gen_". The
 # pattern allows any ASCII there (decode_cursor does), which keeps it short.
 GENERATION_ID_TOKEN_CHARS = 20
 SCORE_DIGITS = 13
-# The gallery cursor (services/gallery.py _encode_cursor): base64url of a gallery item id, 1 to 128
+# The gallery cursor (services/gallery/catalog.py _encode_cursor): base64url of a gallery item id, 1 to 128
 # characters once decoded; item ids are ASCII.
 GALLERY_CURSOR_MAX_ID_CHARS = 128
 

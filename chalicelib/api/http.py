@@ -11,7 +11,7 @@ from chalice.app import Request, Response
 from chalicelib.bootstrap import current_settings, get_container
 from chalicelib.domain.errors import InvalidRequest, PayloadTooLarge
 from chalicelib.domain.identity import Identity
-from chalicelib.logs import bind
+from chalicelib.observability.logs import bind
 
 if TYPE_CHECKING:
     # Not at run time: pydantic (~0.1 s) is loaded by the first request that validates or shapes

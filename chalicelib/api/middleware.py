@@ -12,7 +12,7 @@ from collections.abc import Callable
 from chalice.app import Request, Response
 
 from chalicelib.bootstrap import current_settings
-from chalicelib.logs import log_context
+from chalicelib.observability.logs import log_context
 
 log = logging.getLogger("avatarflow.http")
 

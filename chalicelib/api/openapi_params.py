@@ -13,9 +13,9 @@ from typing import Any
 
 from chalicelib.api import formats
 from chalicelib.domain.models import STYLE_IDS
-from chalicelib.services.avatars import PUBLIC_SIZES
-from chalicelib.services.read import MAX_ID_CHARS
-from chalicelib.services.webhooks import WEBHOOK_PROVIDERS
+from chalicelib.services.generation.avatars import PUBLIC_SIZES
+from chalicelib.services.generation.read import MAX_ID_CHARS
+from chalicelib.services.generation.webhooks import WEBHOOK_PROVIDERS
 
 Json = dict[str, Any]
 
@@ -35,7 +35,9 @@ HISTORY_LIMIT = IntRange(20, 1, 100)  # api/users.py list_generations
 AUDIT_LIMIT = IntRange(50, 1, 200)  # api/admin.py admin_audit
 AVATAR_SIZE_DEFAULT = "256"  # api/public.py public_avatar
 MAX_USER_ID_CHARS = 256  # api/public.py public_avatar: longer is 404
-MAX_SERVICE_ID_CHARS = 64  # batch and API key ids (services/batches.py, services/api_keys.py)
+MAX_SERVICE_ID_CHARS = (
+    64  # batch and API key ids (services/generation/batches.py, services/access/api_keys.py)
+)
 EMPTY_IS_ABSENT = " An empty value is the same as none."
 
 

@@ -3,7 +3,7 @@
 The handlers are Chalice's ``on_ws_connect`` / ``on_ws_message`` / ``on_ws_disconnect`` (API
 Gateway's WebSocket API), registered on the app itself in ``app.py``: Chalice names a websocket
 Lambda's handler ``app.<function name>``, so they cannot live on a blueprint. Each one reads API
-Gateway's event, calls the one use case (``services/realtime.py``) and shapes the reply: the
+Gateway's event, calls the one use case (``services/realtime/sessions.py``) and shapes the reply: the
 connect handler's status is the handshake's (401 refuses it); messages are answered through the
 push channel, not the return value.
 """

@@ -1,6 +1,6 @@
 """Provider callbacks: ``POST /v1/webhooks/{provider}`` (fal, replicate, runpod). Not for clients.
 
-The route only hands the raw body and headers to ``services/webhooks.py`` (``ReceiveWebhook``),
+The route only hands the raw body and headers to ``services/generation/webhooks.py`` (``ReceiveWebhook``),
 which verifies the signature (or RunPod's per-job secret) against the raw bytes, refuses stale
 timestamps and replays, and finishes the job. Whatever content type a provider sends is accepted:
 the signature, not the header, says whether the body is trustworthy.

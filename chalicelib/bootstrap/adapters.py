@@ -17,7 +17,6 @@ from pydantic import SecretStr
 from chalicelib.config import Settings
 from chalicelib.domain.budget import Budget
 from chalicelib.domain.moderation import PromptModeration
-from chalicelib.messagebus import MessageBus
 from chalicelib.ports import (
     BreakerPolicy,
     Clock,
@@ -30,7 +29,8 @@ from chalicelib.ports import (
     PushChannel,
     StateStore,
 )
-from chalicelib.services.policy import GenerationPolicy
+from chalicelib.services.generation.policy import GenerationPolicy
+from chalicelib.services.messagebus import MessageBus
 
 if TYPE_CHECKING:
     from chalicelib.adapters.key_pool import KeyPool

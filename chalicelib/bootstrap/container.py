@@ -10,7 +10,6 @@ if TYPE_CHECKING:
     from chalicelib.adapters.outbound.ssrf import Resolver
     from chalicelib.config import Settings
     from chalicelib.domain.tiers import Tier
-    from chalicelib.messagebus import MessageBus
     from chalicelib.ports import (
         Clock,
         ImagePipeline,
@@ -21,29 +20,30 @@ if TYPE_CHECKING:
         StateStore,
     )
     from chalicelib.ports.photos import FaceDetector, PhotoModerator
-    from chalicelib.services.admission import Admission
-    from chalicelib.services.api_keys import ApiKeyService
-    from chalicelib.services.audit import AdminAudit
-    from chalicelib.services.avatars import AvatarService
-    from chalicelib.services.batches import BatchService
-    from chalicelib.services.budget_alerts import BudgetAlerts
-    from chalicelib.services.erasure import EraseUserData
-    from chalicelib.services.export import ExportUserData
-    from chalicelib.services.finish import FinishGeneration
-    from chalicelib.services.gallery import GalleryService
-    from chalicelib.services.gallery_refresh import GalleryRefresh
-    from chalicelib.services.identity import Authenticator
-    from chalicelib.services.lanes import LaneWorker
+    from chalicelib.services.access.api_keys import ApiKeyService
+    from chalicelib.services.access.identity import Authenticator
+    from chalicelib.services.gallery.catalog import GalleryService
+    from chalicelib.services.gallery.refresh import GalleryRefresh
+    from chalicelib.services.generation.admission import Admission
+    from chalicelib.services.generation.avatars import AvatarService
+    from chalicelib.services.generation.batches import BatchService
+    from chalicelib.services.generation.finish import FinishGeneration
+    from chalicelib.services.generation.lanes import LaneWorker
+    from chalicelib.services.generation.policy import GenerationPolicy
+    from chalicelib.services.generation.read import ReadGenerations
+    from chalicelib.services.generation.reap import Reaper
+    from chalicelib.services.generation.request import RequestGeneration
+    from chalicelib.services.generation.views import GenerationView
+    from chalicelib.services.generation.webhooks import ReceiveWebhook
+    from chalicelib.services.messagebus import MessageBus
+    from chalicelib.services.operations.budget_alerts import BudgetAlerts
+    from chalicelib.services.operations.product_events import RecordProductEvents
+    from chalicelib.services.operations.stats import StatsService
     from chalicelib.services.photos.cases import PhotoUseCases
-    from chalicelib.services.policy import GenerationPolicy
-    from chalicelib.services.product_events import RecordProductEvents
-    from chalicelib.services.read import ReadGenerations
-    from chalicelib.services.realtime import RealtimeSessions
-    from chalicelib.services.reap import Reaper
-    from chalicelib.services.request import RequestGeneration
-    from chalicelib.services.stats import StatsService
-    from chalicelib.services.views import GenerationView
-    from chalicelib.services.webhooks import ReceiveWebhook
+    from chalicelib.services.privacy.audit import AdminAudit
+    from chalicelib.services.privacy.erasure import EraseUserData
+    from chalicelib.services.privacy.export import ExportUserData
+    from chalicelib.services.realtime.sessions import RealtimeSessions
 
 
 @dataclass
@@ -104,7 +104,7 @@ class Container:
     @functools.cached_property
     def stats(self) -> StatsService:
         """``GET /v1/admin/stats``, built on first use."""
-        from chalicelib.services.stats import StatsService
+        from chalicelib.services.operations.stats import StatsService
 
         return StatsService(
             self.store.counters,
@@ -118,7 +118,7 @@ class Container:
     @functools.cached_property
     def product_events(self) -> RecordProductEvents:
         """``POST /v1/events`` (the conversion funnel), built on first use."""
-        from chalicelib.services.product_events import RecordProductEvents
+        from chalicelib.services.operations.product_events import RecordProductEvents
 
         return RecordProductEvents(
             self.store.analytics, rate_per_minute=self.policy.rate_per_minute, clock=self.clock
@@ -127,14 +127,14 @@ class Container:
     @functools.cached_property
     def audit(self) -> AdminAudit:
         """The admin audit trail (api/audit.py records every admin call), built on first use."""
-        from chalicelib.services.audit import AdminAudit
+        from chalicelib.services.privacy.audit import AdminAudit
 
         return AdminAudit(self.store.audit)
 
     @functools.cached_property
     def erase_user_data(self) -> EraseUserData:
         """``DELETE /v1/me``, built on first use."""
-        from chalicelib.services.erasure import EraseUserData
+        from chalicelib.services.privacy.erasure import EraseUserData
 
         return EraseUserData(
             generations=self.store.generations,
@@ -147,7 +147,7 @@ class Container:
     @functools.cached_property
     def export_user_data(self) -> ExportUserData:
         """``GET /v1/me/export``, built on first use."""
-        from chalicelib.services.export import ExportUserData
+        from chalicelib.services.privacy.export import ExportUserData
 
         return ExportUserData(
             reads=self.reads, avatars=self.avatars, clock=self.clock, photos=self.photos.privacy

@@ -9,7 +9,7 @@ from chalicelib.ports import GallerySource
 
 if TYPE_CHECKING:
     from chalicelib.bootstrap import Container
-    from chalicelib.services.gallery_refresh import GalleryRefresh
+    from chalicelib.services.gallery.refresh import GalleryRefresh
 
 
 def build_batch_ai_source(container: Container) -> GallerySource | None:
@@ -22,8 +22,8 @@ def build_batch_ai_source(container: Container) -> GallerySource | None:
     settings = container.settings
     if settings.gallery_ai_per_run <= 0 or not container.provider.vendors:
         return None
-    from chalicelib.services.gallery_ai import BatchAISource, GalleryAIPolicy
-    from chalicelib.services.gallery_intake import entry_id
+    from chalicelib.services.gallery.ai import BatchAISource, GalleryAIPolicy
+    from chalicelib.services.gallery.intake import entry_id
 
     gallery = container.gallery
     return BatchAISource(
@@ -47,7 +47,7 @@ def build_gallery_refresh(container: Container) -> GalleryRefresh:
     """The batch AI source goes first: it makes no download (its pictures are already in the
     object store, paid for), and submitting early gives the batch lane the most time before the
     next run."""
-    from chalicelib.services.gallery_refresh import GalleryRefresh
+    from chalicelib.services.gallery.refresh import GalleryRefresh
 
     sources = build_sources(container.settings)
     batch_ai = build_batch_ai_source(container)

@@ -12,8 +12,8 @@ from types import FrameType
 from chalicelib.bootstrap.adapters import build_pipeline
 from chalicelib.bootstrap.container import Container
 from chalicelib.ports import ObjectStore, StoreError
-from chalicelib.services.gallery import GalleryService
-from chalicelib.services.reap import Reaper
+from chalicelib.services.gallery.catalog import GalleryService
+from chalicelib.services.generation.reap import Reaper
 
 log = logging.getLogger("chalicelib.bootstrap")
 
@@ -93,7 +93,7 @@ def start_background_retention(container: Container, interval_s: float = 600.0) 
     deleted at start and then every ``interval_s`` (docs/privacy.md). None where the object store
     is R2 (its lifecycle rules do it)."""
     from chalicelib.adapters.storage.local import LocalObjectStore
-    from chalicelib.services.retention import EnforceRetention
+    from chalicelib.services.privacy.retention import EnforceRetention
 
     objects = container.objects
     if not isinstance(objects, LocalObjectStore):

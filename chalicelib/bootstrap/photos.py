@@ -12,9 +12,9 @@ from chalicelib.services.photos.records import UploadRecords
 if TYPE_CHECKING:
     from chalicelib.adapters.outbound.ssrf import Resolver
     from chalicelib.config import Settings
-    from chalicelib.messagebus import MessageBus
     from chalicelib.ports import Clock, Counters, ImageProvider, KeyValueStore, ObjectStore
     from chalicelib.ports.photos import FaceDetector, PhotoCheckQueue, PhotoModerator, UploadSigner
+    from chalicelib.services.messagebus import MessageBus
     from chalicelib.services.photos.cases import PhotoUseCases
     from chalicelib.services.photos.gate import PhotoGate
 

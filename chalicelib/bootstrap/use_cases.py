@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 from chalicelib.domain.identity import Identity
 from chalicelib.domain.tiers import Tier
-from chalicelib.messagebus import MessageBus
 from chalicelib.ports import (
     BreakerPolicy,
     Clock,
@@ -29,28 +28,29 @@ from chalicelib.ports import (
     WebhookKeys,
     WebhookSender,
 )
-from chalicelib.services.admission import Admission
-from chalicelib.services.batches import BatchService
-from chalicelib.services.callbacks import DeliverCallback
-from chalicelib.services.collect import CollectResult
-from chalicelib.services.dispatch import Dispatch
-from chalicelib.services.finish import FinishGeneration
-from chalicelib.services.gallery import GalleryService
-from chalicelib.services.lanes import LaneWorker
-from chalicelib.services.policy import GenerationPolicy
-from chalicelib.services.provider_health import ProviderHealthCheck
-from chalicelib.services.read import ReadGenerations
-from chalicelib.services.reap import Reaper
-from chalicelib.services.refusals import Refusals
-from chalicelib.services.request import RequestGeneration
-from chalicelib.services.run_at_provider import RunAtProvider
-from chalicelib.services.run_in_request import RunInRequest
-from chalicelib.services.run_job import RunJob
-from chalicelib.services.submit import SubmitToProvider
-from chalicelib.services.sweep import DispatchUndispatched
-from chalicelib.services.views import GenerationView
-from chalicelib.services.waiting import WaitForGeneration
-from chalicelib.services.webhooks import ReceiveWebhook
+from chalicelib.services.gallery.catalog import GalleryService
+from chalicelib.services.generation.admission import Admission
+from chalicelib.services.generation.batches import BatchService
+from chalicelib.services.generation.callbacks import DeliverCallback
+from chalicelib.services.generation.collect import CollectResult
+from chalicelib.services.generation.dispatch import Dispatch
+from chalicelib.services.generation.finish import FinishGeneration
+from chalicelib.services.generation.lanes import LaneWorker
+from chalicelib.services.generation.policy import GenerationPolicy
+from chalicelib.services.generation.provider_health import ProviderHealthCheck
+from chalicelib.services.generation.read import ReadGenerations
+from chalicelib.services.generation.reap import Reaper
+from chalicelib.services.generation.refusals import Refusals
+from chalicelib.services.generation.request import RequestGeneration
+from chalicelib.services.generation.run_at_provider import RunAtProvider
+from chalicelib.services.generation.run_in_request import RunInRequest
+from chalicelib.services.generation.run_job import RunJob
+from chalicelib.services.generation.submit import SubmitToProvider
+from chalicelib.services.generation.sweep import DispatchUndispatched
+from chalicelib.services.generation.views import GenerationView
+from chalicelib.services.generation.waiting import WaitForGeneration
+from chalicelib.services.generation.webhooks import ReceiveWebhook
+from chalicelib.services.messagebus import MessageBus
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,6 @@ from chalicelib.domain.events import (
     SpendRecorded,
 )
 from chalicelib.domain.tiers import load_tiers
-from chalicelib.messagebus import MessageBus
 from chalicelib.ports import (
     Clock,
     ImageProvider,
@@ -59,20 +58,21 @@ from chalicelib.ports import (
     QueuedProvider,
     StateStore,
 )
-from chalicelib.services import key_alerts
-from chalicelib.services.api_keys import ApiKeyService
-from chalicelib.services.avatars import AvatarService
-from chalicelib.services.batch_completion import BatchCompletion
-from chalicelib.services.budget_alerts import BudgetAlerts
-from chalicelib.services.callbacks import CallbackScheduler
-from chalicelib.services.experiment import ExperimentTracker
-from chalicelib.services.gallery import GalleryService
-from chalicelib.services.identity import Authenticator
-from chalicelib.services.lanes import LaneWorker
-from chalicelib.services.latency import LatencyEstimates
-from chalicelib.services.push import PushUpdates
-from chalicelib.services.realtime import RealtimeSessions
-from chalicelib.services.views import GenerationView
+from chalicelib.services.access.api_keys import ApiKeyService
+from chalicelib.services.access.identity import Authenticator
+from chalicelib.services.gallery.catalog import GalleryService
+from chalicelib.services.generation.avatars import AvatarService
+from chalicelib.services.generation.batch_completion import BatchCompletion
+from chalicelib.services.generation.callbacks import CallbackScheduler
+from chalicelib.services.generation.lanes import LaneWorker
+from chalicelib.services.generation.latency import LatencyEstimates
+from chalicelib.services.generation.views import GenerationView
+from chalicelib.services.messagebus import MessageBus
+from chalicelib.services.operations import key_alerts
+from chalicelib.services.operations.budget_alerts import BudgetAlerts
+from chalicelib.services.operations.experiment import ExperimentTracker
+from chalicelib.services.realtime.push import PushUpdates
+from chalicelib.services.realtime.sessions import RealtimeSessions
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -122,7 +122,7 @@ def build_container(
         channels=build_alert_channels(settings),
         clock=clock,
     )
-    from chalicelib import metrics
+    from chalicelib.observability import metrics
 
     # The real-time push: each change of a watched generation, the end of a watched batch.
     pushes = PushUpdates(watches=store.watches, push=push, view=view, generations=store.generations)

@@ -181,7 +181,7 @@ ASSUMPTION_NOTES: dict[str, str] = {
     "cdn_hit_ratio": "assumption (low-cost end, high-cost end)",
     "upstash_rtt_ms": "docs/benchmarks.md: 1-2 ms in region, tens of ms across regions",
     "cold_start_share": "assumption; each cold start bills bench/coldstart.py's first request as deployed",
-    "provider_wait_s": "services/latency.py's expected seconds: the worker's Lambda waits for the provider",
+    "provider_wait_s": "services/generation/latency.py's expected seconds: the worker's Lambda waits for the provider",
     "store_calls_per_job_extra": "assumption: the router's breaker read, which the bench's provider skips",
     "sqs_requests_per_job": "send, receive, delete (one 64 KB chunk each)",
     "sqs_idle_requests": "docs/deploy.md: about 0.5M long polls per lane queue and month",

@@ -1,5 +1,5 @@
 """The calendar of the dashboard's trends: the last 30 UTC days and the last 24 UTC hours, from the
-stats counters (services/counters.py) kept per day and per hour. Each counter expires once past its
+stats counters (services/operations/counters.py) kept per day and per hour. Each counter expires once past its
 window (a day's after 32 days, an hour's after 26 hours): nothing grows without bound. No pydantic
 here: the counters on the request path import it."""
 

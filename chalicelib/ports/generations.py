@@ -65,7 +65,7 @@ class AdmitRequest:
     # stalled, the command queued meanwhile) must change nothing. None: the adapter's default, a
     # little less than its own call budget from now.
     act_by_ms: int | None = None
-    # Refused prompts (services/refusals.py): the caller's counter of this hour, and how many it may
+    # Refused prompts (services/generation/refusals.py): the caller's counter of this hour, and how many it may
     # reach before every request is refused until ``refusals_reset_at`` (epoch s; 0: no limit).
     refusals_key: str = "refused:none"
     refusals_limit: int = 0
@@ -127,7 +127,7 @@ class Finished:
     watchers: tuple[Watcher, ...] = ()  # who watched the job (or its batch) as this call ended it
     erased: bool = False
     # The batches of the followers this call ended: a batch item that joined a job outside its
-    # batch ends with that job, and its batch may end with it (services/batch_completion.py).
+    # batch ends with that job, and its batch may end with it (services/generation/batch_completion.py).
     batches: tuple[str, ...] = ()
 
 

@@ -9,7 +9,7 @@ import handlers as Lambda does).
 
 import os
 
-from chalicelib.logs import configure_logging
+from chalicelib.observability.logs import configure_logging
 
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")  # as app.py: no plugin scan per cold start
 configure_logging()

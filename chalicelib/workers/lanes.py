@@ -33,7 +33,7 @@ from typing import Any
 from chalice.app import Blueprint, SQSEvent
 
 from chalicelib.bootstrap import get_container
-from chalicelib.logs import log_context
+from chalicelib.observability.logs import log_context
 
 __all__ = ["handle_records", "lane_queue_name", "lanes"]
 

@@ -1,6 +1,6 @@
 """The scheduled reaper: every few minutes, nothing left behind.
 
-One pass (``services/reap.py``, ``Reaper.reap``): polls the webhook-mode jobs whose webhook is late
+One pass (``services/generation/reap.py``, ``Reaper.reap``): polls the webhook-mode jobs whose webhook is late
 (the polling fallback), ends every job still open past its deadline (one last poll, else failed
 and refunded), and delivers the client callbacks that are due (retries with backoff). Bounded in
 items and in time: it stops before the Lambda's own time runs out, and the next pass goes on.

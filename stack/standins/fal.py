@@ -251,7 +251,7 @@ class FalStandIn:
         return doc
 
     def webhook(self, url: str, request_id: str, job: dict[str, Any]) -> None:
-        from chalicelib.webhook_signatures import fal_signed_message
+        from chalicelib.domain.webhook_signatures import fal_signed_message
 
         body = json.dumps(self.webhook_body(request_id, job)).encode()
 

@@ -240,7 +240,7 @@ class ReplicateStandIn:
 
     @staticmethod
     def signed_headers(msg_id: str, body: bytes) -> dict[str, str]:
-        from chalicelib.webhook_signatures import sign_standard_webhook
+        from chalicelib.domain.webhook_signatures import sign_standard_webhook
 
         ts = int(time.time())
         return {

@@ -151,7 +151,7 @@ def test_supabase_has_no_lifecycle_rule_so_the_retention_job_expires_img(
 ) -> None:
     import time
 
-    from chalicelib.services.retention import EnforceRetention
+    from chalicelib.services.privacy.retention import EnforceRetention
     from tests.fakes import FakeClock
 
     bucket = new_supabase_bucket(supabase_endpoint)

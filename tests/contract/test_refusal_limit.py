@@ -6,7 +6,7 @@ call every request makes anyway: nothing charged, nothing recorded."""
 from __future__ import annotations
 
 from chalicelib.ports import AdmitRequest, AdmitResult, Counter
-from chalicelib.services.refusals import RefusalWindow
+from chalicelib.services.generation.refusals import RefusalWindow
 from tests.contract import test_state_store as contract
 from tests.contract.test_state_store import Backend, Windows, gen_id, new_generation, now_ms
 

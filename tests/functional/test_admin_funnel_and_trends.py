@@ -18,7 +18,7 @@ from chalicelib.adapters.store.redis_store import RedisStateStore
 from chalicelib.domain.funnel import FUNNEL_STEPS
 from chalicelib.domain.identity import Identity
 from chalicelib.domain.trend_periods import DAY_TREND_TTL_S, HOUR_TREND_TTL_S, hour_id
-from chalicelib.services.product_events import RecordProductEvents
+from chalicelib.services.operations.product_events import RecordProductEvents
 from tests.conftest import auth
 from tests.fakes import CountingRedis, FakeClock, RecordingProvider
 from tests.ops_support import admin_headers, operated_app

@@ -14,8 +14,8 @@ from chalicelib.adapters.store.client import RedisPyClient
 from chalicelib.adapters.store.redis_store import RedisStateStore
 from chalicelib.domain.periods import spend_keys
 from chalicelib.ports import ProviderDown
-from chalicelib.services.counters import LATENCY_BUCKETS_MS, bucket_label, job_counters
-from chalicelib.services.stats import budget_state, percentile
+from chalicelib.services.operations.counters import LATENCY_BUCKETS_MS, bucket_label, job_counters
+from chalicelib.services.operations.stats import budget_state, percentile
 from tests.conftest import auth
 from tests.fakes import CountingRedis, RecordingProvider
 from tests.ops_support import admin_headers, operated_app

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.services.api_keys import ApiKeyService, hash_key
+from chalicelib.services.access.api_keys import ApiKeyService, hash_key
 from tests.conftest import auth
 from tests.fakes import CountingRedis
 from tests.ops_support import JSON, admin_headers, issue_key, key_headers, operated_app, raw_store_text

@@ -19,8 +19,8 @@ import respx
 
 from chalicelib.bootstrap import Container
 from chalicelib.domain.events import BatchFinished
+from chalicelib.domain.webhook_signatures import verify_standard_webhook
 from chalicelib.ports import ConnectionGone
-from chalicelib.webhook_signatures import verify_standard_webhook
 from tests.conftest import auth
 from tests.fakes import RecordingProvider, settle
 from tests.functional.store_adapters import ADAPTERS, wired_app

@@ -21,7 +21,7 @@ from app import app
 from chalicelib.adapters.storage.local import LocalObjectStore
 from chalicelib.adapters.store.redis_store import RedisStateStore
 from chalicelib.bootstrap import Container, build_container, set_container
-from chalicelib.webhook_signatures import verify_standard_webhook
+from chalicelib.domain.webhook_signatures import verify_standard_webhook
 from tests.conftest import auth, make_settings
 from tests.fakes import RecordingProvider, settle
 from tests.lanes_harness import SqsLanes, bodies, sqs_lanes

@@ -19,8 +19,8 @@ from chalicelib.adapters.outbound.alerts import SnsChannel, WebhookChannel, chec
 from chalicelib.bootstrap import SystemClock
 from chalicelib.domain.budget import Budget
 from chalicelib.domain.periods import period_ids, spend_keys
-from chalicelib.services.budget_alerts import BudgetAlerts
-from chalicelib.webhook_signatures import verify_standard_webhook
+from chalicelib.domain.webhook_signatures import verify_standard_webhook
+from chalicelib.services.operations.budget_alerts import BudgetAlerts
 from tests.conftest import auth
 from tests.fakes import RecordingProvider
 from tests.ops_support import operated_app

@@ -29,7 +29,7 @@ from chalicelib.domain.generation import Generation
 from chalicelib.domain.periods import spend_keys
 from chalicelib.domain.styles import STYLES, STYLES_BY_ID
 from chalicelib.ports import ImageProvider, ProviderDown, ProviderRequest, ProviderResult
-from chalicelib.services.gallery_ai import (
+from chalicelib.services.gallery.ai import (
     LICENSE,
     SYSTEM_IDENTITY,
     BatchAISource,
@@ -37,7 +37,7 @@ from chalicelib.services.gallery_ai import (
     gallery_spend_key,
     state_key,
 )
-from chalicelib.services.gallery_refresh import GalleryRefresh
+from chalicelib.services.gallery.refresh import GalleryRefresh
 from tests.conftest import FILES_BASE, make_settings
 from tests.fakes import RecordingProvider
 from tests.fakes import settle as lanes_idle

@@ -32,8 +32,8 @@ from chalicelib.adapters.store.client import RedisPyClient
 from chalicelib.adapters.store.redis_store import RedisStateStore
 from chalicelib.bootstrap import Container, SystemClock, build_container, set_container
 from chalicelib.ports import GallerySource, SourceItem
-from chalicelib.services.gallery import INDEX_KEY, GalleryService
-from chalicelib.services.gallery_refresh import CHECKPOINT_KEY, LOCK_KEY, GalleryRefresh
+from chalicelib.services.gallery.catalog import INDEX_KEY, GalleryService
+from chalicelib.services.gallery.refresh import CHECKPOINT_KEY, LOCK_KEY, GalleryRefresh
 from tests.conftest import FILES_BASE, SEED_PER_STYLE, auth, make_settings
 from tests.unit.providers.helpers import public_resolver
 from tests.unit.sources.payloads import (

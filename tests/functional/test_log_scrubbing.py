@@ -20,9 +20,9 @@ from typing import Any
 import jwt
 import pytest
 
-from chalicelib.logs import JsonFormatter
+from chalicelib.observability.logs import JsonFormatter
 from chalicelib.ports import ProviderDown
-from chalicelib.services.api_keys import hash_key
+from chalicelib.services.access.api_keys import hash_key
 from tests.conftest import JWT_SECRET, token
 from tests.fakes import RecordingProvider, path_of, settle
 from tests.ops_support import ADMIN_TOKEN, JSON, admin_headers, issue_key, key_headers, operated_app

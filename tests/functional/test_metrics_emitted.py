@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.logs import METRICS_LOGGER
+from chalicelib.observability.logs import METRICS_LOGGER
 from tests.conftest import auth
 
 

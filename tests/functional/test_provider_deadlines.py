@@ -35,8 +35,8 @@ from chalicelib.adapters.providers.router import Attempt, ProviderRouter
 from chalicelib.adapters.providers.together import TogetherProvider
 from chalicelib.adapters.store.redis_store import RedisStateStore
 from chalicelib.bootstrap import build_provider
-from chalicelib.messagebus import MessageBus
 from chalicelib.ports import ProviderDown, RetryableProviderError
+from chalicelib.services.messagebus import MessageBus
 from tests.conftest import make_settings
 from tests.unit.providers.helpers import make_request, png_bytes
 

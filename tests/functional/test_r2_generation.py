@@ -15,7 +15,7 @@ from moto import mock_aws
 from chalicelib.adapters.storage.r2 import R2ObjectStore
 from chalicelib.bootstrap import build_container, seed_gallery, set_container
 from chalicelib.ports import IMMUTABLE_CACHE_CONTROL, StateStore
-from chalicelib.services.gallery import GalleryService
+from chalicelib.services.gallery.catalog import GalleryService
 from tests.conftest import auth, make_settings
 from tests.fakes import RecordingProvider
 

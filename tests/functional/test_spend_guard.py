@@ -13,7 +13,7 @@ from app import app
 from chalicelib.bootstrap import build_container, set_container
 from chalicelib.domain.generation import Failure
 from chalicelib.domain.periods import spend_keys, stats_prefixes
-from chalicelib.services.run_job import provider_request
+from chalicelib.services.generation.run_job import provider_request
 from tests.conftest import auth, make_settings
 from tests.fakes import RecordingProvider
 

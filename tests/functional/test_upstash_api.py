@@ -134,7 +134,7 @@ def test_200_concurrent_requests_of_one_free_user_admit_exactly_five(
     assert all(int(r.headers["Retry-After"]) >= 1 for r in refused)
 
     # One REST call per request: the admit script, by SHA. Beside them, at most one read of the
-    # latency histograms, from the ETA estimates' own thread (services/latency.py).
+    # latency histograms, from the ETA estimates' own thread (services/generation/latency.py).
     background = api.harness.commands.count("MGET")
     assert background <= 1
     assert api.harness.counts == {"/": 200 + background}

@@ -22,7 +22,7 @@ from chalicelib.adapters.store.client import RedisPyClient
 from chalicelib.adapters.store.redis_store import RedisStateStore
 from chalicelib.adapters.store.upstash import UpstashClient
 from chalicelib.domain.errors import ProviderUnavailable
-from chalicelib.services.collect import CollectResult
+from chalicelib.services.generation.collect import CollectResult
 from stack.upstash import running_harness
 from tests.conftest import auth
 from tests.functional.test_webhooks import (  # noqa: F401 - fixtures

@@ -28,8 +28,8 @@ from app import app
 from chalicelib.adapters.storage.local import LocalObjectStore
 from chalicelib.adapters.store.redis_store import RedisStateStore
 from chalicelib.bootstrap import Container, build_container, build_provider, set_container
+from chalicelib.domain.webhook_signatures import fal_signed_message, sign_standard_webhook
 from chalicelib.ports import Clock
-from chalicelib.webhook_signatures import fal_signed_message, sign_standard_webhook
 from tests.conftest import FILES_BASE, auth, make_settings
 from tests.fakes import FakeClock
 from tests.lanes_harness import SqsLanes, bodies, sqs_lanes
@@ -616,7 +616,7 @@ def test_a_delivery_whose_container_died_mid_way_is_processed_when_redelivered(
 ) -> None:
     # Found by bench/stack_spike.py: the replay key was set for a day before the delivery was acted
     # on, so a redelivery after a crash mid-way was a "duplicate" and the job waited for the poller.
-    from chalicelib.services import collect, webhooks
+    from chalicelib.services.generation import collect, webhooks
 
     wire(**FAL)
     vendors.post(FAL_SUBMIT).mock(return_value=fal_submission())
@@ -767,7 +767,7 @@ def test_a_redelivery_waits_the_providers_usual_time_for_the_webhook_before_subm
     store: RedisStateStore,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from chalicelib.services.submit import EXPECTED_S
+    from chalicelib.services.generation.submit import EXPECTED_S
 
     clock = FakeClock(time.time())
     wire(clock=clock, job_lease_seconds=10, provider_deadline_seconds=8, **FAL)

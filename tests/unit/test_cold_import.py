@@ -73,8 +73,8 @@ def test_the_collector_runs_rarely_until_the_container_is_built_then_as_usual() 
 # Built on first use (Container.stats), never by the first request: the admin stats service and its
 # response models. The container's wiring (every use case a request may need) must not import them.
 ADMIN_ONLY = (
-    "chalicelib.services.stats",
-    "chalicelib.services.experiment_stats",
+    "chalicelib.services.operations.stats",
+    "chalicelib.services.operations.experiment_stats",
     "chalicelib.domain.admin_models",
     "chalicelib.domain.projection",
 )
@@ -86,5 +86,5 @@ def test_the_container_wiring_loads_no_admin_only_module() -> None:
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True, timeout=60
     ).stdout
     loaded = json.loads(out.strip().splitlines()[-1])
-    assert "chalicelib.services.latency" in loaded  # the wiring is there, ETAs included
+    assert "chalicelib.services.generation.latency" in loaded  # the wiring is there, ETAs included
     assert [m for m in loaded if m in ADMIN_ONLY] == []

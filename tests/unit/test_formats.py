@@ -21,8 +21,8 @@ from chalicelib.api import formats
 from chalicelib.api.prefer import Prefer
 from chalicelib.domain import text
 from chalicelib.domain.errors import InvalidRequest
-from chalicelib.services import gallery
-from chalicelib.services.read import decode_cursor, encode_cursor
+from chalicelib.services.gallery import catalog as gallery
+from chalicelib.services.generation.read import decode_cursor, encode_cursor
 from tests.regex_samples import sample
 
 SAMPLES = 400

@@ -13,7 +13,7 @@ from chalicelib.domain.errors import InvalidRequest
 from chalicelib.domain.gallery import GalleryEntry
 from chalicelib.domain.styles import STYLES
 from chalicelib.ports import StoreError
-from chalicelib.services.gallery import MANIFEST_KEY, VERSION_KEY, GalleryService
+from chalicelib.services.gallery.catalog import MANIFEST_KEY, VERSION_KEY, GalleryService
 
 
 class MemoryObjects:

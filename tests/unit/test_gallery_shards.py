@@ -15,9 +15,9 @@ import pytest
 from chalicelib.domain.gallery import GalleryEntry
 from chalicelib.domain.styles import STYLES
 from chalicelib.ports import SourceItem
-from chalicelib.services.gallery import INDEX_KEY, MANIFEST_KEY, VERSION_KEY, GalleryService
-from chalicelib.services.gallery_layout import SAMPLE_SIZE, GalleryIndex
-from chalicelib.services.gallery_refresh import GalleryRefresh
+from chalicelib.services.gallery.catalog import INDEX_KEY, MANIFEST_KEY, VERSION_KEY, GalleryService
+from chalicelib.services.gallery.layout import SAMPLE_SIZE, GalleryIndex
+from chalicelib.services.gallery.refresh import GalleryRefresh
 from tests.fakes import FakeClock
 from tests.unit.test_gallery_service import MemoryStore
 

@@ -24,7 +24,7 @@ from pydantic import AliasChoices, SecretStr
 
 from chalicelib.config import Settings
 from chalicelib.domain.tiers import LANES
-from chalicelib.services.gallery import MANIFEST_KEY
+from chalicelib.services.gallery.catalog import MANIFEST_KEY
 from chalicelib.workers.lanes import lane_queue_name
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from chalicelib.adapters.outbound.jwks import JwksCache
 from chalicelib.domain.errors import Unauthorized
-from chalicelib.services.identity import Authenticator
+from chalicelib.services.access.identity import Authenticator
 
 SECRET = "hs256-secret-for-unit-tests-0123456789abcdef"
 JWKS_URL = "https://issuer.example/.well-known/jwks.json"

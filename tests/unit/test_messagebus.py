@@ -15,7 +15,7 @@ from chalicelib.domain.events import (
     ProviderAttempted,
     SpendRecorded,
 )
-from chalicelib.messagebus import MessageBus
+from chalicelib.services.messagebus import MessageBus
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from chalicelib import metrics
 from chalicelib.adapters.providers.router import Attempt
-from chalicelib.logs import METRICS_LOGGER
+from chalicelib.observability import metrics
+from chalicelib.observability.logs import METRICS_LOGGER
 
 UNITS = {"Seconds", "Milliseconds", "Count", "None"}
 
@@ -173,7 +173,7 @@ def test_a_metric_never_raises(monkeypatch: pytest.MonkeyPatch) -> None:
             return
 
     monkeypatch.setattr("sys.stdout", Broken())
-    with captured("chalicelib.metrics", logging.DEBUG) as handler:
+    with captured("chalicelib.observability.metrics", logging.DEBUG) as handler:
         metrics.admitted("cached")  # a write that fails
         metrics.generation_completed("fal", float("nan"), 0.0)  # a value JSON cannot carry
         metrics.on_provider_attempted(object())  # type: ignore[arg-type]  # not an attempt at all

@@ -15,11 +15,11 @@ from chalicelib.domain.events import GenerationFinished, GenerationProgressed
 from chalicelib.domain.generation import Generation, Success
 from chalicelib.domain.progress import JobProgress, clamp_percent
 from chalicelib.domain.provider_job import ProviderJob
-from chalicelib.messagebus import MessageBus
 from chalicelib.ports import Pending, StoreError
-from chalicelib.services.collect import CollectResult
-from chalicelib.services.latency import DEFAULT_SECONDS, LatencyEstimates
-from chalicelib.services.views import GenerationView
+from chalicelib.services.generation.collect import CollectResult
+from chalicelib.services.generation.latency import DEFAULT_SECONDS, LatencyEstimates
+from chalicelib.services.generation.views import GenerationView
+from chalicelib.services.messagebus import MessageBus
 from tests.fakes import FakeClock
 
 NOW = 1_700_000_000.0

@@ -11,7 +11,7 @@ import pytest
 
 from chalicelib.adapters.storage.local import LocalObjectStore
 from chalicelib.ports import ObjectStoreError
-from chalicelib.services.retention import EnforceRetention
+from chalicelib.services.privacy.retention import EnforceRetention
 from tests.fakes import FakeClock
 
 DAY = 86400

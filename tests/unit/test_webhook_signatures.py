@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from chalicelib.adapters.outbound.fal_keys import FalJwks
-from chalicelib.webhook_signatures import (
+from chalicelib.domain.webhook_signatures import (
     SignatureError,
     fal_signed_message,
     sign_standard_webhook,

@@ -1,6 +1,6 @@
 """Budget alert channels: a Standard Webhooks signed POST (httpx) and an SNS topic (boto3).
 
-Each is a :class:`chalicelib.ports.AlertChannel`; ``services/budget_alerts.py`` decides when an
+Each is a :class:`chalicelib.ports.AlertChannel`; ``services/operations/budget_alerts.py`` decides when an
 alert is due and sends it to every configured channel.
 """
 
@@ -65,7 +65,7 @@ class WebhookChannel:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        from chalicelib.webhook_signatures import SignatureError, standard_webhooks_key
+        from chalicelib.domain.webhook_signatures import SignatureError, standard_webhooks_key
 
         check_alert_url(url)
         try:
@@ -85,7 +85,7 @@ class WebhookChannel:
         return "WebhookChannel()"
 
     def send(self, alert: BudgetAlert, body: bytes, msg_id: str) -> None:
-        from chalicelib.webhook_signatures import sign_standard_webhook
+        from chalicelib.domain.webhook_signatures import sign_standard_webhook
 
         problem = "not sent"
         with httpx.Client(timeout=self._timeout, transport=self._transport, follow_redirects=False) as client:

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from chalicelib.webhook_signatures import SignatureError
+from chalicelib.domain.webhook_signatures import SignatureError
 
 __all__ = ["FAL_JWKS_URL", "FalJwks"]
 

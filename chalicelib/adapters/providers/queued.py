@@ -9,7 +9,7 @@ Three vendors offer such an API (see each adapter's docstring for the sources):
 
 - fal: ``POST https://queue.fal.run/{model}?fal_webhook=<url>`` → ``request_id``, ``status_url``,
   ``response_url``; the webhook body is ``{"request_id", "status": "OK"|"ERROR", "payload",
-  "error"?}``, signed with ED25519 (``chalicelib.webhook_signatures``);
+  "error"?}``, signed with ED25519 (``chalicelib.domain.webhook_signatures``);
 - Replicate: a prediction created without ``Prefer: wait`` with ``webhook`` and
   ``webhook_events_filter: ["completed"]``; the webhook body is the prediction, signed per the
   Standard Webhooks spec;
@@ -140,7 +140,7 @@ class FalQueue(_AdapterQueue[FalProvider]):
         if status == "OK" and isinstance(output, dict):
             return _read_output(lambda: self._adapter.result_from_payload(output, model=model, size=size))
         if status == "OK" and not job.response_url:
-            # An adopted job (its handle was never written: services/webhooks.py) has no response
+            # An adopted job (its handle was never written: services/generation/webhooks.py) has no response
             # URL to read it from: not a failure of the job; its lane submits it again later.
             raise RetryableProviderError("fal: the output is not in the webhook and no response URL is known")
         if status == "OK":

@@ -60,7 +60,6 @@ from dataclasses import dataclass
 from chalicelib.adapters.providers.burst import Saturation
 from chalicelib.adapters.system_clock import SystemClock
 from chalicelib.domain.events import ProviderAttempted
-from chalicelib.messagebus import MessageBus
 from chalicelib.ports import (
     BreakerOutcome,
     BreakerPolicy,
@@ -76,6 +75,7 @@ from chalicelib.ports import (
     StoreError,
     breaker_outcome,
 )
+from chalicelib.services.messagebus import MessageBus
 
 log = logging.getLogger("avatarflow.providers")
 alerts = logging.getLogger("avatarflow.alerts")

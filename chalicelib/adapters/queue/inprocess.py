@@ -28,7 +28,7 @@ class InProcessQueue:
     """:class:`chalicelib.ports.JobQueue` served by daemon threads in this process.
 
     Jobs are also recorded as open in the state store when they are admitted, so a restart
-    finds them there and queues them again (``services/reap.py``, ``recover_open_jobs``).
+    finds them there and queues them again (``services/generation/reap.py``, ``recover_open_jobs``).
     """
 
     durable = False  # messages live in this process only

@@ -6,7 +6,7 @@
 - :mod:`.procedural`: the offline renderer, the embedded default with no key at all.
 
 The gallery's own AI avatars (pre-generated on the batch lane) come from a use case,
-``services/gallery_ai.py``, which is a gallery source too.
+``services/gallery/ai.py``, which is a gallery source too.
 
 Each implements :class:`chalicelib.ports.GallerySource`; modules are imported where they are
 used (``bootstrap.build_sources``) so that the Lambda cold start does not pay for them.

@@ -29,7 +29,6 @@ from chalicelib.adapters.store.client import RedisPyClient
 from chalicelib.adapters.store.redis_store import RedisStateStore
 from chalicelib.adapters.store.upstash import UpstashClient
 from chalicelib.bootstrap import build_provider
-from chalicelib.messagebus import MessageBus
 from chalicelib.ports import (
     BreakerPolicy,
     ContentRejected,
@@ -45,6 +44,7 @@ from chalicelib.ports import (
     StoreError,
     breaker_outcome,
 )
+from chalicelib.services.messagebus import MessageBus
 from tests.conftest import make_settings
 from tests.fakes import CountingRedis
 from tests.unit.providers.helpers import make_request

@@ -21,7 +21,6 @@ from chalicelib.domain.events import (
     SpendRecorded,
 )
 from chalicelib.domain.provider_job import ProviderJob
-from chalicelib.messagebus import MessageBus
 from chalicelib.ports import (
     AlertDeliveryError,
     JobFailed,
@@ -32,6 +31,7 @@ from chalicelib.ports import (
     QueuedProvider,
     QueueError,
 )
+from chalicelib.services.messagebus import MessageBus
 from tests.fakes import FakeClock, RecordingProvider
 from tests.unit.providers.helpers import png_bytes
 

@@ -22,8 +22,8 @@ from chalicelib.domain.events import GenerationAdmitted
 from chalicelib.domain.periods import spend_keys
 from chalicelib.domain.tiers import load_tiers
 from chalicelib.ports import AdmitRequest, AdmitResult, StoreError
-from chalicelib.services.admission import Admission, window_charges
-from chalicelib.services.refusals import Refusals
+from chalicelib.services.generation.admission import Admission, window_charges
+from chalicelib.services.generation.refusals import Refusals
 from tests.unit.services.wiring import ANONYMOUS, API_KEY, OTHER_USER, PREMIUM, USER, Build, UseCases, request
 
 

@@ -20,9 +20,9 @@ from chalicelib.domain.identity import Identity
 from chalicelib.domain.models import BatchRequest, GenerationRequest
 from chalicelib.domain.tiers import Window, load_tiers
 from chalicelib.ports import AdmitRequest, AdmitResult, StoreError
-from chalicelib.services.admission import Admission
-from chalicelib.services.batches import NOT_QUEUED, BatchService
-from chalicelib.services.refusals import Refusals
+from chalicelib.services.generation.admission import Admission
+from chalicelib.services.generation.batches import NOT_QUEUED, BatchService
+from chalicelib.services.generation.refusals import Refusals
 from tests.unit.services.wiring import API_KEY, USER, Build, UseCases, request
 
 HOOK = "https://client.example/batch"

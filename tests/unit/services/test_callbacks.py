@@ -10,9 +10,9 @@ import pytest
 
 from chalicelib.domain.events import GenerationFinished
 from chalicelib.domain.generation import Generation, iso
+from chalicelib.domain.webhook_signatures import verify_standard_webhook
 from chalicelib.ports import ApiKeyRecord, DeliveryFailed, DeliveryRefused
-from chalicelib.services.callbacks import CallbackScheduler, backoff_s
-from chalicelib.webhook_signatures import verify_standard_webhook
+from chalicelib.services.generation.callbacks import CallbackScheduler, backoff_s
 from tests.unit.services.fakes import NOW, FakeQueue
 from tests.unit.services.wiring import API_KEY, OTHER_USER, USER, Build, UseCases, request
 

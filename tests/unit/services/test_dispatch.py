@@ -8,8 +8,8 @@ from collections.abc import Sequence
 
 from chalicelib.domain.events import GenerationFinished
 from chalicelib.ports import BreakerPolicy, ImageProvider, ProviderDown, StoreError
-from chalicelib.services.dispatch import Dispatch
-from chalicelib.services.provider_health import ProviderHealthCheck
+from chalicelib.services.generation.dispatch import Dispatch
+from chalicelib.services.generation.provider_health import ProviderHealthCheck
 from tests.unit.services.fakes import QuickProvider
 from tests.unit.services.wiring import PREMIUM, USER, Build, UseCases
 

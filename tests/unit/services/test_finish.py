@@ -10,8 +10,8 @@ from chalicelib.domain.events import GenerationFinished, SpendRecorded
 from chalicelib.domain.generation import Failure
 from chalicelib.domain.periods import spend_keys
 from chalicelib.ports import ContentRejected, ProviderDown, ProviderResult, RetryableProviderError
-from chalicelib.services.finish import NO_PROVIDER, failure_for
-from chalicelib.services.run_job import provider_request
+from chalicelib.services.generation.finish import NO_PROVIDER, failure_for
+from chalicelib.services.generation.run_job import provider_request
 from tests.unit.services.fakes import QuickProvider
 from tests.unit.services.wiring import OTHER_USER, PREMIUM, USER, Build, UseCases, request
 

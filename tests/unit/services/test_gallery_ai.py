@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable
 
 from chalicelib.domain.budget import Budget
-from chalicelib.services.gallery_ai import (
+from chalicelib.services.gallery.ai import (
     GALLERY_TIER,
     LICENSE,
     SYSTEM_IDENTITY,

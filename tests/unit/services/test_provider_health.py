@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from chalicelib.adapters.store.breakers import RedisBreakers
 from chalicelib.adapters.store.redis_store import RedisStateStore
 from chalicelib.ports import BreakerPolicy, ImageProvider, ProviderHealth, StoreError
-from chalicelib.services.provider_health import ProviderHealthCheck
+from chalicelib.services.generation.provider_health import ProviderHealthCheck
 from tests.fakes import FakeClock
 from tests.unit.services.fakes import NOW, QuickProvider
 

@@ -9,7 +9,7 @@ import pytest
 from chalicelib.domain.errors import InvalidRequest, NotFound
 from chalicelib.domain.identity import Identity
 from chalicelib.domain.tiers import Window
-from chalicelib.services.read import decode_cursor, encode_cursor
+from chalicelib.services.generation.read import decode_cursor, encode_cursor
 from tests.unit.services.wiring import ANONYMOUS, OTHER_USER, PREMIUM, USER, UseCases
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from chalicelib.domain.generation import Generation
 from chalicelib.ports import ProviderResult
-from chalicelib.services.reap import MAX_POLL_GAP_S, MIN_POLL_GAP_S
+from chalicelib.services.generation.reap import MAX_POLL_GAP_S, MIN_POLL_GAP_S
 from tests.unit.services.fakes import FakeQueuedProvider, result_png
 from tests.unit.services.wiring import API_KEY, USER, Build, UseCases, request
 
@@ -75,7 +75,7 @@ def test_a_job_past_its_deadline_is_failed_and_refunded(build: Build) -> None:
     use_cases = build(job_deadline_s=60)
     generation = use_cases.admit(USER)
     use_cases.clock.advance(59)
-    # Nothing picked it up: the sweep dispatches it once (services/sweep.py); no worker runs it.
+    # Nothing picked it up: the sweep dispatches it once (services/generation/sweep.py); no worker runs it.
     assert use_cases.reaper.reap() == {"sweep:dispatched": 1}
     use_cases.clock.advance(2)
     assert use_cases.reaper.reap() == {"deadline:expired": 1}

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from chalicelib.ports import Counter, StoreError
-from chalicelib.services.refusals import Refusals, RefusalWindow
+from chalicelib.services.generation.refusals import Refusals, RefusalWindow
 from tests.fakes import FakeClock
 
 HOUR = 1_800_000_000 // 3600 * 3600  # the start of a clock hour

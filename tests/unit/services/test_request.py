@@ -11,8 +11,8 @@ import pytest
 from chalicelib.domain.errors import ContentRejected as Refused
 from chalicelib.domain.errors import ProviderUnavailable
 from chalicelib.ports import ContentRejected, ProviderDown
-from chalicelib.services.latency import DEFAULT_SECONDS
-from chalicelib.services.views import STORING_SECONDS
+from chalicelib.services.generation.latency import DEFAULT_SECONDS
+from chalicelib.services.generation.views import STORING_SECONDS
 from tests.conftest import FILES_BASE
 from tests.fakes import RecordingProvider
 from tests.unit.services.fakes import QuickProvider

@@ -15,7 +15,7 @@ from chalicelib.adapters.store.client import Arg, RedisClient
 from chalicelib.adapters.store.redis_store import RedisStateStore
 from chalicelib.adapters.store.scripts import LuaScript
 from chalicelib.ports import StoreError
-from chalicelib.services.sweep import SWEEP_AFTER_S
+from chalicelib.services.generation.sweep import SWEEP_AFTER_S
 from tests.unit.services.fakes import FakeQueuedProvider
 from tests.unit.services.wiring import USER, UseCases, request, wire
 

@@ -11,7 +11,7 @@ import pytest
 
 from chalicelib.domain.generation import Failure, Generation
 from chalicelib.ports import ContentRejected, ProviderDown, StoreError
-from chalicelib.services.run_at_provider import FIRST_POLL_S
+from chalicelib.services.generation.run_at_provider import FIRST_POLL_S
 from tests.unit.services.fakes import FakeQueuedProvider, result_png
 from tests.unit.services.wiring import USER, Build, UseCases
 

@@ -8,10 +8,10 @@ import threading
 
 from chalicelib.domain.events import GenerationFinished, GenerationProgressed
 from chalicelib.domain.provider_job import ProviderJob
-from chalicelib.messagebus import MessageBus
 from chalicelib.ports import ProviderRequest, StoreError
-from chalicelib.services.progress import Unannounced, publish_phase, unannounced
-from chalicelib.services.run_in_request import Reservation
+from chalicelib.services.generation.progress import Unannounced, publish_phase, unannounced
+from chalicelib.services.generation.run_in_request import Reservation
+from chalicelib.services.messagebus import MessageBus
 from tests.fakes import FakeClock
 from tests.unit.services.fakes import FakeQueuedProvider, QuickProvider, result_png
 from tests.unit.services.wiring import USER, Build, UseCases

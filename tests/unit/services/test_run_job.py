@@ -18,7 +18,7 @@ from chalicelib.ports import (
     ProviderResult,
     RetryableProviderError,
 )
-from chalicelib.services.run_job import provider_request
+from chalicelib.services.generation.run_job import provider_request
 from tests.unit.services.fakes import QuickProvider
 from tests.unit.services.wiring import USER, Build, UseCases
 

@@ -9,9 +9,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from chalicelib.domain.events import ProviderAttempted
+from chalicelib.domain.webhook_signatures import secret_hash
 from chalicelib.ports import BreakerPolicy, ContentRejected, ProviderDown, RetryableProviderError
-from chalicelib.services.submit import EXPECTED_S
-from chalicelib.webhook_signatures import secret_hash
+from chalicelib.services.generation.submit import EXPECTED_S
 from tests.unit.services.fakes import FakeQueuedProvider
 from tests.unit.services.wiring import PREMIUM, PUBLIC_URL, USER, Build
 
@@ -39,7 +39,7 @@ def test_submit_keeps_the_handle_holds_the_claim_and_schedules_a_poll(build: Bui
     ((asked, url),) = replicate.submitted
     assert asked.style_id == "pixel" and asked.user_prompt == "a knight"
     # Replicate signs its webhooks; the per-job secret lets a webhook adopt the job should its
-    # handle never be written (services/webhooks.py).
+    # handle never be written (services/generation/webhooks.py).
     token = parse_qs(urlsplit(url or "").query)["token"][0]
     assert url == f"{PUBLIC_URL}/v1/webhooks/replicate?job={running.id}&token={token}"
     assert job.secret_hash == secret_hash(token)

@@ -3,7 +3,7 @@ at its deadline), once, and a job dispatched twice still calls its provider once
 
 from __future__ import annotations
 
-from chalicelib.services.sweep import BACKLOG_GRACE_S, SWEEP_AFTER_S, SWEPT_TTL_S
+from chalicelib.services.generation.sweep import BACKLOG_GRACE_S, SWEEP_AFTER_S, SWEPT_TTL_S
 from tests.unit.services.fakes import FakeQueuedProvider
 from tests.unit.services.wiring import USER, Build, UseCases
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from chalicelib.domain.generation import Failure
-from chalicelib.services.latency import DEFAULT_SECONDS
-from chalicelib.services.views import STORING_SECONDS
+from chalicelib.services.generation.latency import DEFAULT_SECONDS
+from chalicelib.services.generation.views import STORING_SECONDS
 from tests.conftest import FILES_BASE
 from tests.unit.services.wiring import USER, UseCases
 

@@ -9,7 +9,7 @@ import time
 
 from chalicelib.adapters.store.redis_store import RedisStateStore
 from chalicelib.ports import StoreError
-from chalicelib.services.waiting import WaitForGeneration
+from chalicelib.services.generation.waiting import WaitForGeneration
 from tests.fakes import CountingRedis
 from tests.unit.services.wiring import OTHER_USER, USER, UseCases
 

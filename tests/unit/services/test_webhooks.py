@@ -12,8 +12,8 @@ import pytest
 
 from chalicelib.domain.errors import InvalidRequest, NotFound, ProviderUnavailable, Unauthorized
 from chalicelib.domain.generation import Failure, Generation
+from chalicelib.domain.webhook_signatures import sign_standard_webhook
 from chalicelib.ports import RetryableProviderError, StoreError
-from chalicelib.webhook_signatures import sign_standard_webhook
 from tests.unit.services.fakes import FakeQueuedProvider
 from tests.unit.services.wiring import USER, Build, UseCases
 

@@ -1,0 +1,1 @@
+"""Observability: structured JSON logs and CloudWatch metrics (EMF), used by every layer."""

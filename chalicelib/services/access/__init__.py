@@ -1,0 +1,4 @@
+"""Access: who is calling (JWT, API key, anonymous) and the enterprise API keys.
+
+Nothing is imported here: the package sits under the cold start's imports.
+"""

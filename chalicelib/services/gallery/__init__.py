@@ -1,0 +1,4 @@
+"""Gallery: the instant avatars (list, look up, suggest, refresh from the sources, batch AI).
+
+Nothing is imported here: the package sits under the cold start's imports.
+"""

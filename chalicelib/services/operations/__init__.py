@@ -1,0 +1,4 @@
+"""Operations: admin stats, counters, the experiment, budget and key alerts, the picker's funnel.
+
+Nothing is imported here: the package sits under the cold start's imports.
+"""
