@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from chalicelib.domain.generation import Status  # the entity's states, one definition
+from chalicelib.domain.generation_transitions import Status  # the entity's states, one definition
 from chalicelib.domain.styles import STYLES
 from chalicelib.domain.text import PROMPT_CONTROLS, first_forbidden
 from chalicelib.schemas.fields import HTTPS_URL_PATTERN, JsonInt, exactly_one, https_url, printable
