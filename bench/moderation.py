@@ -9,7 +9,7 @@ Run from the repository root::
 
 Each row is the best of ``--repeat`` timings of ``--number`` calls (``timeit``), in microseconds per
 call, after one untimed call (the first prompt outside ASCII reads the confusables data: that
-one-off cost is its own row). ``--baseline`` loads that commit's ``moderation.py`` and its default
+one-off cost is its own row). ``--baseline`` loads that commit's ``moderation.py`` (and its helpers) and its default
 list from git into a temporary directory and times them in the same process, interleaved with the
 working tree's, so both see the same machine load.
 """
@@ -50,19 +50,40 @@ PROMPTS: dict[str, str] = {
 }
 
 
+# Moderation's modules, in import order (before issue 25 it was moderation.py alone).
+MODULES = ("prompt_reading", "moderation_rules", "moderation")
+
+
 def load_baseline(ref: str, workdir: Path) -> Any:
-    """That commit's moderation module, with its own default list beside it."""
-    for name in ("moderation.py", "refused_terms.txt"):
+    """That commit's moderation module, with its own default list and its own helper modules (each
+    loaded under its real name while the next one imports it, then the working tree's put back)."""
+    for name in (*(f"{module}.py" for module in MODULES), "refused_terms.txt"):
         shown = subprocess.run(
-            ["git", "show", f"{ref}:chalicelib/domain/{name}"], cwd=ROOT, capture_output=True, check=True
+            ["git", "show", f"{ref}:chalicelib/domain/{name}"], cwd=ROOT, capture_output=True, check=False
         )
-        (workdir / name).write_bytes(shown.stdout)
-    spec = importlib.util.spec_from_file_location("baseline_moderation", workdir / "moderation.py")
-    if spec is None or spec.loader is None:
+        if shown.returncode == 0:
+            (workdir / name).write_bytes(shown.stdout)
+    saved = {name: sys.modules.get(f"chalicelib.domain.{name}") for name in MODULES}
+    module: Any = None
+    try:
+        for name in MODULES:
+            path = workdir / f"{name}.py"
+            if not path.exists():
+                continue
+            spec = importlib.util.spec_from_file_location(f"chalicelib.domain.{name}", path)
+            if spec is None or spec.loader is None:
+                raise SystemExit(f"cannot load the moderation module of {ref}")
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[spec.name] = module  # its dataclasses look their module up; the next imports it
+            spec.loader.exec_module(module)
+    finally:
+        for name, original in saved.items():
+            if original is None:
+                sys.modules.pop(f"chalicelib.domain.{name}", None)
+            else:
+                sys.modules[f"chalicelib.domain.{name}"] = original
+    if module is None:
         raise SystemExit(f"cannot load the moderation module of {ref}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
     return module
 
 

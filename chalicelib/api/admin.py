@@ -19,7 +19,7 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 @admin.route("/v1/admin/api-keys", methods=["POST"])
 def create_api_key() -> Response:
-    from chalicelib.domain.admin_models import ApiKeyCreate, ApiKeyCreated
+    from chalicelib.schemas.admin import ApiKeyCreate, ApiKeyCreated
 
     request = admin.current_request
     require_admin(request)
@@ -32,7 +32,7 @@ def create_api_key() -> Response:
 
 @admin.route("/v1/admin/api-keys", methods=["GET"])
 def list_api_keys() -> Response:
-    from chalicelib.domain.admin_models import ApiKeyList, ApiKeyOut
+    from chalicelib.schemas.admin import ApiKeyList, ApiKeyOut
 
     require_admin(admin.current_request)
     items = [

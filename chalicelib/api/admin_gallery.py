@@ -29,7 +29,7 @@ SYNC_DEADLINE_S = 20.0
 
 @admin_gallery.route("/v1/admin/gallery/refresh", methods=["POST"])
 def refresh_gallery() -> Response:
-    from chalicelib.domain.models import GalleryRefreshAccepted
+    from chalicelib.schemas.models import GalleryRefreshAccepted
 
     require_admin(admin_gallery.current_request)
     container = get_container()

@@ -50,8 +50,9 @@ def audit_middleware(event: Request, get_response: Callable[[Request], Response]
 
 def _record(request: Request, path: str, response: Response) -> None:
     from chalicelib.bootstrap import get_container
-    from chalicelib.domain.audit import AuditEvent, fingerprint, outcome_of
+    from chalicelib.domain.audit import fingerprint, outcome_of
     from chalicelib.domain.generation import iso
+    from chalicelib.schemas.audit import AuditEvent
 
     container = get_container()
     credential, actor = _credential(request, container.settings.admin_token)

@@ -15,7 +15,7 @@ MAX_BATCH_BODY_BYTES = 512 * 1024  # 100 items, each with a prompt and possibly 
 
 @batches.route("/v1/batches", methods=["POST"])
 def create_batch() -> Response:
-    from chalicelib.domain.models import BatchRequest
+    from chalicelib.schemas.models import BatchRequest
 
     request = batches.current_request
     identity = caller(request)

@@ -20,7 +20,7 @@ dev = ApiBlueprint(__name__)
 
 @dev.route("/v1/dev/token", methods=["POST"])
 def dev_token() -> Response:
-    from chalicelib.domain.admin_models import DevToken, DevTokenRequest
+    from chalicelib.schemas.admin import DevToken, DevTokenRequest
 
     container = get_container()
     if container.settings.stage != "local":

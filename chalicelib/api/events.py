@@ -15,7 +15,7 @@ events = ApiBlueprint(__name__)
 
 @events.route("/v1/events", methods=["POST"])
 def record_events() -> Response:
-    from chalicelib.domain.funnel import EventsAccepted, ProductEvents
+    from chalicelib.schemas.funnel import EventsAccepted, ProductEvents
 
     request = events.current_request
     identity = caller(request)

@@ -33,7 +33,7 @@ def json_response(
 
 def parse_body(request: Request, model: type[Model], max_bytes: int = MAX_BODY_BYTES) -> Model:
     """Validate the JSON body against ``model``; every failure is a 4xx in the error shape."""
-    from chalicelib.domain.validation import validated  # pydantic: not on `import app`
+    from chalicelib.schemas.validation import validated  # pydantic: not on `import app`
 
     raw = request.raw_body or b""
     if len(raw) > max_bytes:

@@ -1,6 +1,6 @@
 """The OpenAPI 3.1 document, generated from the same pydantic models the handlers use.
 
-Request schemas are the models' validation schemas (``domain/models.py``, ``domain/fields.py``),
+Request schemas are the models' validation schemas (``schemas/models.py``, ``schemas/fields.py``),
 parameters and response headers are declared once (``api/openapi_params.py``), string formats come
 from ``api/formats.py``, the operations from ``api/openapi_operations.py``.
 ``tests/functional/test_openapi_sync.py`` checks that ``OPERATIONS`` is the app's route list and that

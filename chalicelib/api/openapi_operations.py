@@ -12,13 +12,13 @@ from pydantic import BaseModel
 
 from chalicelib.api import openapi_params as p
 from chalicelib.api.webhooks import WEBHOOK_CONTENT_TYPES
-from chalicelib.domain import admin_models as a
-from chalicelib.domain import export_models as x
-from chalicelib.domain import funnel as f
-from chalicelib.domain import models as m
-from chalicelib.domain import upload_models as u
-from chalicelib.domain.audit import AuditPage
-from chalicelib.domain.messages import RealtimeInfo
+from chalicelib.schemas import admin as a
+from chalicelib.schemas import export as x
+from chalicelib.schemas import funnel as f
+from chalicelib.schemas import models as m
+from chalicelib.schemas import uploads as u
+from chalicelib.schemas.audit import AuditPage
+from chalicelib.schemas.realtime import RealtimeInfo
 
 ERROR = m.ErrorResponse
 Auth = Literal["none", "user", "admin"]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.api import formats
-from chalicelib.domain.models import STYLE_IDS
+from chalicelib.schemas.models import STYLE_IDS
 from chalicelib.services.generation.avatars import PUBLIC_SIZES
 from chalicelib.services.generation.read import MAX_ID_CHARS
 from chalicelib.services.generation.webhooks import WEBHOOK_PROVIDERS

@@ -16,7 +16,7 @@ public = ApiBlueprint(__name__)
 
 @public.route("/v1/health", methods=["GET"])
 def health() -> Response:
-    from chalicelib.domain.models import Health
+    from chalicelib.schemas.models import Health
 
     container = get_container()
     store_ok = container.store.ping()
@@ -27,7 +27,7 @@ def health() -> Response:
 
 @public.route("/v1/styles", methods=["GET"])
 def styles() -> Response:
-    from chalicelib.domain.models import StyleList, StyleOut
+    from chalicelib.schemas.models import StyleList, StyleOut
 
     gallery = get_container().gallery
     body = StyleList(

@@ -31,7 +31,7 @@ LOCAL_STAGES = ("local", "test")
 
 @realtime.route("/v1/realtime", methods=["GET"])
 def realtime_info() -> Response:
-    from chalicelib.domain.messages import RealtimeInfo
+    from chalicelib.schemas.realtime import RealtimeInfo
 
     settings = get_container().settings
     if settings.websocket_url:

@@ -19,7 +19,7 @@ MAX_FORM_BYTES = 10 * 1024 * 1024 + 64 * 1024
 
 @uploads.route("/v1/uploads", methods=["POST"])
 def create_upload() -> Response:
-    from chalicelib.domain.upload_models import UploadRequest
+    from chalicelib.schemas.uploads import UploadRequest
 
     request = uploads.current_request
     identity = caller(request)

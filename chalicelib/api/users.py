@@ -18,7 +18,7 @@ MAX_IDEMPOTENCY_KEY = 255
 
 @users.route("/v1/generations", methods=["POST"])
 def create_generation() -> Response:
-    from chalicelib.domain.models import GenerationRequest
+    from chalicelib.schemas.models import GenerationRequest
 
     request = users.current_request
     identity = caller(request)
@@ -62,7 +62,7 @@ def my_quota() -> Response:
 
 @users.route("/v1/me/avatar", methods=["PUT"])
 def choose_avatar() -> Response:
-    from chalicelib.domain.models import AvatarChoice, AvatarOut
+    from chalicelib.schemas.models import AvatarChoice, AvatarOut
 
     request = users.current_request
     identity = caller(request)
@@ -72,7 +72,7 @@ def choose_avatar() -> Response:
 
 @users.route("/v1/me/avatar", methods=["GET"])
 def my_avatar() -> Response:
-    from chalicelib.domain.models import AvatarOut
+    from chalicelib.schemas.models import AvatarOut
 
     identity = caller(users.current_request)
     return json_response(AvatarOut(avatar=get_container().avatars.current(identity)))

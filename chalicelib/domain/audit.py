@@ -11,10 +11,6 @@ from __future__ import annotations
 import hashlib
 from typing import Literal
 
-from pydantic import Field
-
-from chalicelib.domain.models import ApiModel
-
 AUDIT_KEEP = 10_000  # the trail keeps the newest this many events
 
 AuditOutcome = Literal["succeeded", "refused", "failed"]
@@ -31,30 +27,3 @@ def outcome_of(status: int) -> AuditOutcome:
     if 200 <= status < 300:
         return "succeeded"
     return "refused" if 400 <= status < 500 else "failed"
-
-
-class AuditEvent(ApiModel):
-    """One admin call."""
-
-    seq: int = Field(0, description="Position in the trail (newer is greater); set by the store")
-    at: str = Field(description="When the call was answered (ISO 8601 UTC)")
-    request_id: str
-    actor: str = Field(description="Fingerprint of the credential presented (sha256:…), or 'none'")
-    credential: CredentialKind = Field(
-        description="What kind of credential was presented (a bearer token that is not the operator's: 'bearer')"
-    )
-    action: str = Field(
-        description="api_key.issue, api_key.list, api_key.revoke, gallery.refresh, stats.read, audit.read"
-    )
-    target: str | None = Field(None, description="The object acted on (an API key id), where there is one")
-    method: str
-    path: str
-    status: int
-    outcome: AuditOutcome
-
-
-class AuditPage(ApiModel):
-    """``GET /v1/admin/audit``: newest first; ``next_cursor`` pages to older events."""
-
-    items: list[AuditEvent]
-    next_cursor: str | None

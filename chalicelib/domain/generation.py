@@ -1,6 +1,6 @@
 """A generation: one request for a custom avatar, and the job that makes it.
 
-States and the legal moves between them::
+States and the legal moves between them (the table: ``domain/generation_transitions.py``)::
 
     queued --claim--> running --end(Success)--> succeeded
       ^                  |   \\--end(Failure)--> failed   (every charged quota window refunded)
@@ -13,7 +13,8 @@ with it; a request served from the result cache is born ``succeeded`` with ``cac
 The store keeps a generation as a flat hash of strings; :meth:`Generation.to_fields` and
 :meth:`Generation.from_fields` are the one place that knows that shape. The store's Lua scripts
 make the same moves atomically (``claim.lua``, ``release.lua``, ``finish.lua``); the methods here
-say what a move means, for the services and for the events they publish.
+say what a move means, for the services and for the events they publish. Both follow one table
+of transitions, and a contract test drives the table through both.
 """
 
 from __future__ import annotations
@@ -26,13 +27,12 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal
 
 from chalicelib.domain.experiment import ARMS, DEV_QUALITY, Arm
+from chalicelib.domain.generation_transitions import Move, Status, next_status, state_of
 from chalicelib.domain.progress import JobProgress
 from chalicelib.domain.provider_job import ProviderJob, SubmitIntent
 
-Status = Literal["queued", "running", "succeeded", "failed"]
 OPEN_STATUSES: tuple[Status, ...] = ("queued", "running")
 TERMINAL_STATUSES: tuple[Status, ...] = ("succeeded", "failed")
 BASE_SIZES = (128, 256, 512)
@@ -179,19 +179,22 @@ class Generation:
         return cache_quality(self.quality, self.arm)
 
     # -- moves ---------------------------------------------------------------------------------
-    def claimed(self, now_ms: int, lease_ms: int) -> Generation:
-        """queued -> running under a lease (or a running job whose lease ran out, taken over)."""
-        if self.status == "running" and self.lease_until_ms > now_ms:
-            raise IllegalTransition(f"{self.id} is held by another worker")
-        if not self.is_open:
-            raise IllegalTransition(f"{self.id} has ended ({self.status})")
+    def claimed(self, now_ms: int, lease_ms: int, force: bool = False) -> Generation:
+        """queued -> running under a lease (or a running job whose lease ran out, taken over; any
+        running job when ``force``d: restart recovery)."""
+        move: Move = "forced claim" if force else "claim"
+        if next_status(state_of(self.status, self.lease_until_ms, now_ms), move) is None:
+            held = self.status == "running"
+            raise IllegalTransition(
+                f"{self.id} is held by another worker" if held else f"{self.id} has ended ({self.status})"
+            )
         return dataclasses.replace(
             self, status="running", attempts=self.attempts + 1, lease_until_ms=now_ms + lease_ms
         )
 
     def released(self) -> Generation:
         """running -> queued: an attempt failed and will be retried; the charge stays."""
-        if self.status != "running":
+        if next_status(self.status, "release") is None:
             raise IllegalTransition(f"{self.id} is not running ({self.status})")
         return dataclasses.replace(
             self, status="queued", lease_until_ms=0, provider_job=None, submit_intent=None, progress=None
@@ -199,7 +202,8 @@ class Generation:
 
     def ended(self, outcome: Outcome, completed_at: str) -> Generation:
         """running | queued -> succeeded | failed. A failure refunds what the job was charged."""
-        if not self.is_open:
+        move: Move = "end in success" if isinstance(outcome, Success) else "end in failure"
+        if next_status(self.status, move) is None:
             raise IllegalTransition(f"{self.id} has already ended ({self.status})")
         if isinstance(outcome, Success):
             return dataclasses.replace(

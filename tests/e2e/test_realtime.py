@@ -12,7 +12,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
-from chalicelib.domain.models import Generation
+from chalicelib.schemas.models import Generation
 from tests.local_server import LocalServer, running_local_server
 
 pytestmark = pytest.mark.e2e

@@ -238,7 +238,7 @@ def test_emoji_and_rtl_prompts_are_accepted(client: Any, prompt: str) -> None:
 
 def test_a_retry_after_a_lost_reply_runs_the_job_and_charges_once(client: Any, container: Any) -> None:
     from chalicelib.domain.identity import Identity
-    from chalicelib.domain.models import GenerationRequest
+    from chalicelib.schemas.models import GenerationRequest
 
     # The store admitted the first attempt but its reply never reached us: nothing dispatched it.
     identity = Identity("user", "lost-reply", "free")
@@ -300,7 +300,7 @@ def test_a_retry_replays_its_generation_after_the_experiment_share_changed(conta
 
     from chalicelib.domain.experiment import arm_for
     from chalicelib.domain.identity import Identity
-    from chalicelib.domain.models import GenerationRequest
+    from chalicelib.schemas.models import GenerationRequest
 
     # A user the experiment puts in the dev arm once it is on; it is off at the first attempt.
     user = next(f"arm-{i}" for i in range(10_000) if arm_for(f"u:arm-{i}", 0.5) == "dev")

@@ -13,8 +13,8 @@ import pytest
 from chalicelib.api import formats
 from chalicelib.api import openapi_params as params
 from chalicelib.api.openapi import OPERATIONS, openapi_document
-from chalicelib.domain.models import AvatarChoice
 from chalicelib.domain.styles import STYLES
+from chalicelib.schemas.models import AvatarChoice
 from tests.conftest import auth
 from tests.regex_samples import sample
 
@@ -64,7 +64,7 @@ def test_the_style_enums_are_the_style_list() -> None:
 
 
 def test_no_constraint_is_left_out_of_the_schemas() -> None:
-    # pydantic writes "ge"/"le" where it cannot map a bound to JSON Schema (domain/fields.py).
+    # pydantic writes "ge"/"le" where it cannot map a bound to JSON Schema (schemas/fields.py).
     text = json.dumps(doc())
     for key in ("ge", "le", "gt", "lt", "min_length", "max_length"):
         assert f'"{key}":' not in text, key

@@ -21,7 +21,7 @@ from chalicelib.adapters.push.apigateway import ApiGatewayPush
 from chalicelib.adapters.storage.local import LocalObjectStore
 from chalicelib.adapters.store.redis_store import RedisStateStore
 from chalicelib.bootstrap import Container, build_container, set_container
-from chalicelib.domain.models import Generation
+from chalicelib.schemas.models import Generation
 from tests.conftest import auth, make_settings, token
 from tests.fakes import RecordingProvider
 

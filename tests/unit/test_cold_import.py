@@ -75,7 +75,7 @@ def test_the_collector_runs_rarely_until_the_container_is_built_then_as_usual() 
 ADMIN_ONLY = (
     "chalicelib.services.operations.stats",
     "chalicelib.services.operations.experiment_stats",
-    "chalicelib.domain.admin_models",
+    "chalicelib.schemas.admin",
     "chalicelib.domain.projection",
 )
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.domain import moderation
+from chalicelib.domain import moderation_rules, prompt_reading
 from chalicelib.domain.moderation import ModerationFileError, PromptModeration, normalised_variants
 from tests.moderation_cases import EVASIONS, HARMLESS, SPACED_PAIR
 
@@ -127,21 +127,21 @@ def test_invisible_characters_go_and_look_alike_letters_read_as_latin() -> None:
 def test_the_confusables_data_is_read_only_for_a_prompt_that_needs_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    moderation._skeleton_table.cache_clear()
-    monkeypatch.setattr(moderation, "_FOLDED", moderation._Folding({c: chr(c) for c in range(128)}))
+    prompt_reading._skeleton_table.cache_clear()
+    monkeypatch.setattr(prompt_reading, "_FOLDED", prompt_reading._Folding({c: chr(c) for c in range(128)}))
     assert not DEFAULT.refuses("a fox in the snow, crème brûlée")  # ASCII once NFKD has run
-    assert moderation._skeleton_table.cache_info().currsize == 0
+    assert prompt_reading._skeleton_table.cache_info().currsize == 0
     assert DEFAULT.refuses("r\u0430pe")
-    assert moderation._skeleton_table.cache_info().currsize == 1
+    assert prompt_reading._skeleton_table.cache_info().currsize == 1
 
 
 def test_the_folding_table_stops_growing_at_its_bound(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(moderation, "_FOLDING_SIZE", 130)
-    monkeypatch.setattr(moderation, "_FOLDED", moderation._Folding({c: chr(c) for c in range(128)}))
+    monkeypatch.setattr(prompt_reading, "_FOLDING_SIZE", 130)
+    monkeypatch.setattr(prompt_reading, "_FOLDED", prompt_reading._Folding({c: chr(c) for c in range(128)}))
     prompt = "".join(chr(code) for code in range(0x4E00, 0x4E00 + 50))  # 50 distinct CJK letters
     assert not DEFAULT.refuses(prompt)
     assert not DEFAULT.refuses(prompt)  # looked up again, the same answer
-    assert len(moderation._FOLDED) == 130
+    assert len(prompt_reading._FOLDED) == 130
 
 
 @pytest.mark.parametrize(
@@ -161,7 +161,7 @@ def test_the_folding_table_stops_growing_at_its_bound(monkeypatch: pytest.Monkey
 def test_the_words_of_a_finite_pattern_are_enumerated_for_the_segmentation(
     pattern: str, words: set[str]
 ) -> None:
-    assert moderation._finite_words(pattern) == words
+    assert moderation_rules._finite_words(pattern) == words
 
 
 def test_patterns_that_cannot_share_one_alternation_are_searched_one_by_one(tmp_path: Path) -> None:

@@ -57,7 +57,6 @@ from typing import Any, Literal
 from chalicelib.domain.errors import BudgetExhausted, DomainError, QuotaExceeded, RateLimited
 from chalicelib.domain.generation import Failure, Generation
 from chalicelib.domain.identity import Identity
-from chalicelib.domain.models import GenerationRequest, Quality
 from chalicelib.domain.periods import spend_keys
 from chalicelib.domain.styles import STYLES, STYLES_BY_ID
 from chalicelib.ports import (
@@ -70,6 +69,7 @@ from chalicelib.ports import (
     SourceUnavailable,
     StoreError,
 )
+from chalicelib.schemas.models import GenerationRequest, Quality
 from chalicelib.services.generation.admission import Admission
 from chalicelib.services.generation.finish import FinishGeneration
 

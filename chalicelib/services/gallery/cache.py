@@ -12,8 +12,8 @@ import logging
 import threading
 from collections import OrderedDict
 
-from chalicelib.domain.models import GalleryItem
 from chalicelib.ports import ObjectStore
+from chalicelib.schemas.models import GalleryItem
 from chalicelib.services.gallery.layout import Locator
 from chalicelib.services.gallery.shard import Shard
 

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 
 from chalicelib.domain.errors import InvalidRequest, NotFound
 from chalicelib.domain.gallery import GalleryEntry
-from chalicelib.domain.models import Attribution, GalleryItem, GalleryPage
 from chalicelib.domain.styles import STYLES_BY_ID
 from chalicelib.ports import KeyValueStore, ObjectStore, StoreError
+from chalicelib.schemas.models import Attribution, GalleryItem, GalleryPage
 from chalicelib.services.gallery.cache import RENDERED_ITEMS, SHARD_BUDGET, RenderedItems, ShardCache
 from chalicelib.services.gallery.layout import INDEX_KEY, INLINE_ITEMS, GalleryIndex, StyleMeta
 from chalicelib.services.gallery.publish import MANIFEST_KEY, GalleryWriter, PublishedItems, legacy_entries

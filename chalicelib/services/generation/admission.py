@@ -30,7 +30,6 @@ from chalicelib.domain.events import GenerationAdmitted, PromptRefused
 from chalicelib.domain.experiment import DEV_QUALITY, ELIGIBLE_QUALITY, Arm, arm_for
 from chalicelib.domain.generation import Generation, cache_quality, iso, request_hash
 from chalicelib.domain.identity import Identity
-from chalicelib.domain.models import GenerationRequest
 from chalicelib.domain.periods import spend_keys, stats_prefixes, window_period
 from chalicelib.domain.similarity import SimilarResult
 from chalicelib.domain.styles import get_style
@@ -38,6 +37,7 @@ from chalicelib.domain.tiers import Tier
 from chalicelib.domain.trend_periods import hour_stats_prefix
 from chalicelib.domain.uploads import DEFAULT_LIKENESS
 from chalicelib.ports import AdmitOutcome, AdmitRequest, Clock, GenerationStore, StoreError, WindowCharge
+from chalicelib.schemas.models import GenerationRequest
 from chalicelib.services.gallery.catalog import GalleryService
 from chalicelib.services.generation.policy import GenerationPolicy
 from chalicelib.services.generation.refusals import Refusals

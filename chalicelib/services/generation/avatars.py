@@ -11,8 +11,8 @@ from chalicelib.domain.events import GalleryItemChosen, GenerationChosen
 from chalicelib.domain.gallery import GalleryEntry
 from chalicelib.domain.generation import Generation
 from chalicelib.domain.identity import Identity
-from chalicelib.domain.models import Avatar, AvatarChoice
 from chalicelib.ports import GenerationStore, ImageHolders, KeyValueStore, ObjectStore, StoreError
+from chalicelib.schemas.models import Avatar, AvatarChoice
 from chalicelib.services.gallery.catalog import GalleryService
 from chalicelib.services.messagebus import MessageBus
 

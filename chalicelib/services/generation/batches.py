@@ -22,8 +22,8 @@ from chalicelib.domain.errors import DomainError, Forbidden, NotFound, QuotaExce
 from chalicelib.domain.events import BatchRecorded
 from chalicelib.domain.generation import Failure, Generation, iso
 from chalicelib.domain.identity import Identity
-from chalicelib.domain.models import BatchAccepted, BatchRequest, BatchStatus, GenerationRequest
 from chalicelib.ports import Clock, GenerationStore, JobQueue, KeyValueStore
+from chalicelib.schemas.models import BatchAccepted, BatchRequest, BatchStatus, GenerationRequest
 from chalicelib.services.generation.admission import Admission
 from chalicelib.services.generation.finish import FinishGeneration
 from chalicelib.services.generation.read import ReadGenerations

@@ -6,11 +6,11 @@ import base64
 import binascii
 from collections.abc import Mapping
 
-from chalicelib.domain import models
 from chalicelib.domain.errors import InvalidRequest, NotFound
 from chalicelib.domain.identity import Identity
 from chalicelib.domain.tiers import Tier
 from chalicelib.ports import Clock, Counters, GenerationStore
+from chalicelib.schemas import models
 from chalicelib.services.generation.admission import window_charges
 from chalicelib.services.generation.views import GenerationView
 

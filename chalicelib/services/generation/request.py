@@ -11,12 +11,12 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from chalicelib.domain import models
 from chalicelib.domain.errors import ContentRejected, InvalidRequest, ProviderUnavailable, RateLimit
 from chalicelib.domain.generation import Generation
 from chalicelib.domain.identity import Identity
 from chalicelib.domain.similarity import SimilarResult
 from chalicelib.ports import StoreError
+from chalicelib.schemas import models
 from chalicelib.services.gallery.catalog import GalleryService
 from chalicelib.services.generation.admission import Admission
 from chalicelib.services.generation.dispatch import Dispatch

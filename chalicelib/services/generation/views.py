@@ -6,11 +6,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from chalicelib.domain import models
 from chalicelib.domain.generation import Generation
 from chalicelib.domain.progress import JobProgress
 from chalicelib.domain.similarity import SimilarResult
 from chalicelib.ports import Clock, JobQueue, ObjectStore
+from chalicelib.schemas import models
 from chalicelib.services.generation.latency import DEFAULT_SECONDS, LatencyEstimates
 
 STORING_SECONDS = 1.0  # the image pipeline and the uploads: about a second

@@ -15,7 +15,7 @@ stats read them back with one MGET. Days and months are UTC, like the spend coun
     stats:hour:{YYYYMMDDHH}:...                       the day's names, per UTC hour (the 24-hour trends)
 
 A day's counters live 32 days (the dashboard's 30-day trends), an hour's 26 hours, a month's 40
-days: each expires once past the window that reads it (domain/trends.py).
+days: each expires once past the window that reads it (domain/trend_periods.py).
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from chalicelib.domain.admin_models import ExperimentArmStats, ExperimentStats
 from chalicelib.domain.experiment import ARMS, NAME, Arm, wilson_interval
+from chalicelib.schemas.admin import ExperimentArmStats, ExperimentStats
 from chalicelib.services.operations.experiment import BUCKET_LABELS, counter_key
 
 __all__ = ["experiment_keys", "experiment_stats"]

@@ -13,7 +13,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from typing import Literal
 
-from chalicelib.domain.admin_models import (
+from chalicelib.domain.budget import Budget
+from chalicelib.domain.generation import iso
+from chalicelib.domain.periods import period_ids, spend_keys, stats_prefixes
+from chalicelib.domain.projection import month_projection
+from chalicelib.ports import Clock, Counters
+from chalicelib.schemas.admin import (
     AdminStats,
     BudgetPeriod,
     BudgetStats,
@@ -24,12 +29,7 @@ from chalicelib.domain.admin_models import (
     SpendProjection,
     SpendStats,
 )
-from chalicelib.domain.budget import Budget
-from chalicelib.domain.generation import iso
-from chalicelib.domain.periods import period_ids, spend_keys, stats_prefixes
-from chalicelib.domain.projection import month_projection
-from chalicelib.domain.trends import Trends
-from chalicelib.ports import Clock, Counters
+from chalicelib.schemas.trends import Trends
 from chalicelib.services.operations.counters import ADMIT_OUTCOMES, LATENCY_BUCKETS_MS, percentile
 from chalicelib.services.operations.experiment_stats import experiment_keys, experiment_stats
 from chalicelib.services.operations.trends import funnel_from, plan_funnel, plan_trend, trend_from

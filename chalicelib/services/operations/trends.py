@@ -6,16 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from chalicelib.domain.funnel import (
-    FUNNEL_DAYS,
-    FUNNEL_STEPS,
-    FunnelDay,
-    FunnelStats,
-    conversion_rates,
-    funnel_key,
-)
+from chalicelib.domain.funnel import FUNNEL_DAYS, FUNNEL_STEPS, conversion_rates, funnel_key
 from chalicelib.domain.trend_periods import REFUSALS, label, last_days, last_hours
-from chalicelib.domain.trends import TrendPoint, TrendSeries
+from chalicelib.schemas.funnel import FunnelDay, FunnelStats
+from chalicelib.schemas.trends import TrendPoint, TrendSeries
 from chalicelib.services.operations.counters import LATENCY_BUCKETS_MS, percentile
 
 AddKey = Callable[[str], int]

@@ -7,9 +7,9 @@ from __future__ import annotations
 import logging
 
 from chalicelib.domain.identity import Identity
-from chalicelib.domain.upload_models import UploadOut
 from chalicelib.domain.uploads import UPLOADS_FOLDER
 from chalicelib.ports import Clock, ExpiringObjects, ObjectStore
+from chalicelib.schemas.uploads import UploadOut
 from chalicelib.services.photos.records import UploadRecords
 from chalicelib.services.photos.uploads import upload_out
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 from chalicelib.domain.errors import NotFound, RateLimited, Unauthorized
 from chalicelib.domain.generation import iso
 from chalicelib.domain.identity import Identity
-from chalicelib.domain.models import ErrorInfo
-from chalicelib.domain.upload_models import FaceOut, UploadOut, UploadRequest, UploadTicket
 from chalicelib.domain.uploads import MAX_UPLOAD_BYTES, UPLOAD_URL_TTL_S, Upload, is_upload_id
 from chalicelib.ports import Clock, Counter, Counters, ObjectStore
 from chalicelib.ports.photos import PhotoCheckQueue, UploadSigner
+from chalicelib.schemas.models import ErrorInfo
+from chalicelib.schemas.uploads import FaceOut, UploadOut, UploadRequest, UploadTicket
 from chalicelib.services.photos.records import UploadRecords
 
 HOUR_S = 3600

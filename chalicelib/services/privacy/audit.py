@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from chalicelib.domain.audit import AUDIT_KEEP, AuditEvent, AuditPage
+from chalicelib.domain.audit import AUDIT_KEEP
 from chalicelib.domain.errors import InvalidRequest
 from chalicelib.ports import AuditLog, StoreError
+from chalicelib.schemas.audit import AuditEvent, AuditPage
 
 log = logging.getLogger("avatarflow.audit")
 

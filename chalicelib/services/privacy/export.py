@@ -8,11 +8,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from chalicelib.domain.errors import NotFound, Unauthorized
-from chalicelib.domain.export_models import ExportSubject, UserExport
 from chalicelib.domain.generation import iso
 from chalicelib.domain.identity import Identity
-from chalicelib.domain.models import Avatar
 from chalicelib.ports import Clock
+from chalicelib.schemas.export import ExportSubject, UserExport
+from chalicelib.schemas.models import Avatar
 from chalicelib.services.generation.avatars import AvatarService
 from chalicelib.services.generation.read import ReadGenerations
 

@@ -18,8 +18,6 @@ from pydantic import BaseModel
 
 from chalicelib.domain.events import BatchFinished, GenerationFinished, GenerationProgressed
 from chalicelib.domain.generation import Generation
-from chalicelib.domain.messages import BatchMessage, GenerationMessage
-from chalicelib.domain.models import BatchStatus
 from chalicelib.ports import (
     ConnectionGone,
     GenerationStore,
@@ -29,6 +27,8 @@ from chalicelib.ports import (
     WatchRegistry,
 )
 from chalicelib.ports.watches import Watcher
+from chalicelib.schemas.models import BatchStatus
+from chalicelib.schemas.realtime import BatchMessage, GenerationMessage
 from chalicelib.services.generation.views import GenerationView
 
 log = logging.getLogger(__name__)

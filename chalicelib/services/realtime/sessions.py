@@ -3,7 +3,7 @@
 The same use case serves API Gateway's WebSocket API (``api/realtime.py``, Chalice's websocket
 handlers) and the local stage's embedded WebSocket server. Every answer goes out through the push
 channel (API Gateway answers nothing itself on the ``$default`` route), as the protocol's messages
-(``domain/messages.py``):
+(``schemas/realtime.py``):
 
 - ``connect``: the credentials of the query string (``token`` = a JWT, ``api_key``, or none:
   anonymous by source IP) are checked; bad ones raise :class:`Unauthorized` (a 401 at the
@@ -33,15 +33,6 @@ from chalicelib.domain.errors import (
     Unauthorized,
 )
 from chalicelib.domain.identity import Identity
-from chalicelib.domain.messages import (
-    BatchMessage,
-    ErrorMessage,
-    GenerationMessage,
-    WatchBatch,
-    WatchGeneration,
-)
-from chalicelib.domain.models import BatchStatus, ErrorBody
-from chalicelib.domain.validation import validated
 from chalicelib.ports import (
     Connection,
     GenerationStore,
@@ -50,6 +41,15 @@ from chalicelib.ports import (
     WatchOutcome,
     WatchRegistry,
 )
+from chalicelib.schemas.models import BatchStatus, ErrorBody
+from chalicelib.schemas.realtime import (
+    BatchMessage,
+    ErrorMessage,
+    GenerationMessage,
+    WatchBatch,
+    WatchGeneration,
+)
+from chalicelib.schemas.validation import validated
 from chalicelib.services.access.identity import Authenticator
 from chalicelib.services.generation.batches import STATUSES, BatchService
 from chalicelib.services.generation.views import GenerationView

@@ -17,9 +17,9 @@ from chalicelib.domain.errors import (
     StoreUnavailable,
 )
 from chalicelib.domain.identity import Identity
-from chalicelib.domain.models import BatchRequest, GenerationRequest
 from chalicelib.domain.tiers import Window, load_tiers
 from chalicelib.ports import AdmitRequest, AdmitResult, StoreError
+from chalicelib.schemas.models import BatchRequest, GenerationRequest
 from chalicelib.services.generation.admission import Admission
 from chalicelib.services.generation.batches import NOT_QUEUED, BatchService
 from chalicelib.services.generation.refusals import Refusals

@@ -17,10 +17,10 @@ from chalicelib.domain.budget import Budget
 from chalicelib.domain.events import GenerationFinished
 from chalicelib.domain.generation import Generation
 from chalicelib.domain.identity import Identity
-from chalicelib.domain.models import GenerationRequest
 from chalicelib.domain.periods import stats_prefixes
 from chalicelib.domain.tiers import load_tiers
 from chalicelib.ports import BreakerPolicy
+from chalicelib.schemas.models import GenerationRequest
 from chalicelib.services.gallery.catalog import GalleryService
 from chalicelib.services.generation.admission import window_charges
 from chalicelib.services.generation.callbacks import CallbackScheduler

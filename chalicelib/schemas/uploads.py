@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from chalicelib.domain.models import ApiModel, ErrorInfo, StrictModel
 from chalicelib.domain.uploads import MAX_UPLOAD_BYTES
+from chalicelib.schemas.models import ApiModel, ErrorInfo, StrictModel
 
 UploadType = Literal["image/jpeg", "image/png", "image/webp"]
 

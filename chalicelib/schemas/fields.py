@@ -1,4 +1,4 @@
-"""Field types and schema rules the API's models share (``domain/models.py``).
+"""Field types and schema rules the API's models share (``schemas/models.py``).
 
 Each states in the JSON schema exactly what it validates, so that the OpenAPI document generated
 from the models never calls valid a value the handlers refuse.

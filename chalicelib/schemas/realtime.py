@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field
 
-from chalicelib.domain.models import ApiModel, BatchStatus, ErrorBody, Generation
+from chalicelib.schemas.models import ApiModel, BatchStatus, ErrorBody, Generation
 
 REALTIME_PROTOCOL: Literal["avatarflow.events.v1"] = "avatarflow.events.v1"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from chalicelib.domain.models import ApiModel
 from chalicelib.domain.trend_periods import REFUSALS
+from chalicelib.schemas.models import ApiModel
 
 
 class TrendPoint(ApiModel):

@@ -7,11 +7,11 @@ from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field, field_validator
 
-from chalicelib.domain.fields import integral, printable
-from chalicelib.domain.funnel import FunnelStats
-from chalicelib.domain.models import ApiModel, StrictModel
 from chalicelib.domain.text import first_forbidden
-from chalicelib.domain.trends import Trends
+from chalicelib.schemas.fields import integral, printable
+from chalicelib.schemas.funnel import FunnelStats
+from chalicelib.schemas.models import ApiModel, StrictModel
+from chalicelib.schemas.trends import Trends
 
 Cap = Annotated[int, Field(ge=1, le=10_000_000), BeforeValidator(integral)]
 MonthCap = Annotated[int, Field(ge=1, le=100_000_000), BeforeValidator(integral)]

@@ -1,5 +1,5 @@
 """Pydantic models of the request and response bodies of the contract (the operators' and the
-local stage's own: ``admin_models.py``).
+local stage's own: ``schemas/admin.py``).
 
 The handlers validate with these and the OpenAPI document is generated from them, so the two
 cannot drift apart: what a validator checks, the schema states (the style list, the https callback,
@@ -12,12 +12,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from chalicelib.domain.fields import HTTPS_URL_PATTERN, JsonInt, exactly_one, https_url, printable
+from chalicelib.domain.generation_transitions import Status  # the entity's states, one definition
 from chalicelib.domain.styles import STYLES
 from chalicelib.domain.text import PROMPT_CONTROLS, first_forbidden
+from chalicelib.schemas.fields import HTTPS_URL_PATTERN, JsonInt, exactly_one, https_url, printable
 
 Quality = Literal["fast", "standard", "pro"]
-Status = Literal["queued", "running", "succeeded", "failed"]
 Lane = Literal["enterprise", "premium", "free", "batch"]
 Source = Literal["pexels", "generated_photos", "unsplash", "ai", "procedural"]
 

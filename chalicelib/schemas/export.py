@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from chalicelib.domain.models import ApiModel, Avatar, Generation, Quota
-from chalicelib.domain.upload_models import UploadOut
+from chalicelib.schemas.models import ApiModel, Avatar, Generation, Quota
+from chalicelib.schemas.uploads import UploadOut
 
 
 class ExportSubject(ApiModel):
