@@ -147,7 +147,7 @@ def run(watchers: int, generations: int, timeout: float) -> dict[str, Any]:
         settings, store=store, objects=objects, provider=InstantProvider(), push=server, start_workers=False
     )
     set_container(container)
-    port = server.start(container.realtime)
+    port = server.start(container.realtime.sessions)
     url = f"ws://127.0.0.1:{port}"
     try:
         exp = int(time.time()) + 3600
@@ -186,7 +186,7 @@ def run(watchers: int, generations: int, timeout: float) -> dict[str, Any]:
         peak_connections = server.connection_count
         calls_before = len(counted.calls)
         started = time.perf_counter()
-        container.queue.start()  # type: ignore[attr-defined]
+        container.ports.queue.start()  # type: ignore[attr-defined]
         clients.join(timeout)
         elapsed = time.perf_counter() - started
         calls = Counter(counted.calls[calls_before:])

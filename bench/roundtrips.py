@@ -227,7 +227,7 @@ def measure(bench: Bench, runs: int) -> tuple[list[Row], dict[str, int]]:
         )
 
     # The ETA estimates read their latency histograms once now, not in a measured request's window.
-    bench.container.view.latency.refresh()
+    bench.container.generation.view.latency.refresh()
     # Cold: the very first call of a script after a SCRIPT FLUSH (EVALSHA → NOSCRIPT → EVAL).
     bench.upstash.command("SCRIPT", "FLUSH")
     cold: dict[str, Any] = {}
@@ -376,10 +376,18 @@ def record_pushes(
     for n in range(2):
         assert store.watches.watch_generation(f"c{i}-{n}", other, limit=20, ttl_s=7200).outcome == "ok"
     failure = ProviderUnavailable("bench: ended without a provider")
-    record("push_finished", partial(bench.container.finish.fail_for, ending, failure), lambda _: True)
+    record(
+        "push_finished",
+        partial(bench.container.generation.steps.finish.fail_for, ending, failure),
+        lambda _: True,
+    )
     assert len(bench.push.sent) == sent + 4
     if i < SYNC_RUNS:  # a whole job: the renderer dominates its time
-        record("lane_job", partial(bench.container.lanes.handle, gid), lambda outcome: outcome == "done")
+        record(
+            "lane_job",
+            partial(bench.container.generation.lanes.handle, gid),
+            lambda outcome: outcome == "done",
+        )
 
 
 _direct_ids = iter(range(10**9))

@@ -114,6 +114,7 @@ def run(requests: int, identities: int, threads: int, seed: int) -> dict[str, An
     from chalicelib.config import Settings
     from chalicelib.domain.identity import Identity
     from chalicelib.domain.periods import window_period
+    from chalicelib.domain.tiers import load_tiers
 
     data = Path(tempfile.mkdtemp(prefix="avatarflow-spike-"))
     redis = open_embedded_redis(data / "redis")
@@ -129,7 +130,7 @@ def run(requests: int, identities: int, threads: int, seed: int) -> dict[str, An
         worker_threads=2,
     )
     container = build_container(settings, store=store, objects=objects, provider=provider)
-    seed_gallery(container.gallery, container.objects, 1)  # the 429s carry suggestions
+    seed_gallery(container.gallery.catalog, container.ports.objects, 1)  # the 429s carry suggestions
     set_container(container)
 
     # 4 in 5 identities are free users (5 an hour, 5 a day), the others premium (50 an hour).
@@ -187,9 +188,10 @@ def run(requests: int, identities: int, threads: int, seed: int) -> dict[str, An
     now = time.time()
     over_quota = []
     max_used: dict[tuple[str, str], tuple[int, int]] = {}
+    tier_limits = load_tiers(container.settings.tiers_json)
     for who in range(identities):
         identity = Identity("user", f"spike-{who}", tiers[who])
-        tier = container.tiers[tiers[who]]
+        tier = tier_limits[tiers[who]]
         keys = [f"q:{identity.key}:{window_period(window, now)[0]}" for window in tier.windows]
         for window, used in zip(tier.windows, store.counters.quota_counts(keys), strict=True):
             previous = max_used.get((tiers[who], window.name), (0, window.limit))

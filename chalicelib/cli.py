@@ -31,9 +31,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.parse_args(given)
     container = build_container(start_workers=False)
-    before = container.gallery.count()
+    before = container.gallery.catalog.count()
     start_local(container)
-    after = container.gallery.count()
+    after = container.gallery.catalog.count()
     print(f"gallery: {after} items ({after - before} added); data in {container.settings.data_dir}/")
     return 0
 

@@ -28,20 +28,20 @@ def main(argv: list[str]) -> int:
         from chalicelib.ports import ExpiringObjects
         from chalicelib.services.privacy.retention import EnforceRetention
 
-        if not hasattr(container.objects, "delete_older_than"):
+        if not hasattr(container.ports.objects, "delete_older_than"):
             parser.error("this object store expires objects by its own lifecycle rule (docs/deploy.md)")
-        objects = cast(ExpiringObjects, container.objects)
+        objects = cast(ExpiringObjects, container.ports.objects)
         retention = EnforceRetention(
-            objects, retention_s=container.settings.retention_seconds, clock=container.clock
+            objects, retention_s=container.settings.retention_seconds, clock=container.ports.clock
         )
         deleted = retention.run()
         print(f"retention: {deleted} images of unchosen generations deleted")
         return 0
     from chalicelib.gallery_site import export_gallery_site
 
-    if container.settings.stage == "local" and not container.gallery.count():
+    if container.settings.stage == "local" and not container.gallery.catalog.count():
         start_local(container)  # a fresh checkout: seed the procedural gallery first, as `prepare` does
-    site = export_gallery_site(container.gallery, container.objects, args.out)
+    site = export_gallery_site(container.gallery.catalog, container.ports.objects, args.out)
     print(
         f"gallery site: {site.items} avatars, {site.images} images in {site.out}/ (open index.html on any static host)"
     )

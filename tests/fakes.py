@@ -81,7 +81,7 @@ def settle(container: Any, timeout: float = 30.0) -> None:
     """Wait until the embedded lanes have handled every message they were given (no polling)."""
     from chalicelib.adapters.queue.inprocess import InProcessQueue
 
-    queue = container.queue
+    queue = container.ports.queue
     assert isinstance(queue, InProcessQueue), "only the embedded lanes can be waited for"
     assert queue.wait_idle(timeout), "the lanes did not finish their work in time"
 
@@ -96,7 +96,7 @@ def wait_ended(container: Any, generation_id: str, timeout: float = 30.0) -> Non
             ended.set()
 
     container.bus.subscribe(GenerationFinished, on_finished)
-    current = container.store.generations.get(generation_id)  # it may have ended before we listened
+    current = container.ports.store.generations.get(generation_id)  # it may have ended before we listened
     if current is not None and current.is_terminal:
         return
     assert ended.wait(timeout), f"{generation_id} did not end within {timeout}s"

@@ -25,7 +25,7 @@ def create_api_key() -> Response:
     require_admin(request)
     body = parse_body(request, ApiKeyCreate)
     limits = body.limits.model_dump(exclude_none=True) if body.limits is not None else None
-    issued = get_container().api_keys.issue(body.name, body.tier, limits)
+    issued = get_container().access.api_keys.issue(body.name, body.tier, limits)
     created = ApiKeyCreated(id=issued.id, key=issued.key, webhook_secret=issued.webhook_secret)
     return json_response(created, 201, NO_STORE)
 
@@ -45,7 +45,7 @@ def list_api_keys() -> Response:
             revoked=record.revoked,
             prefix=record.prefix,
         )
-        for record in get_container().api_keys.list_keys()
+        for record in get_container().access.api_keys.list_keys()
     ]
     return json_response(ApiKeyList(items=items), 200, NO_STORE)
 
@@ -53,14 +53,14 @@ def list_api_keys() -> Response:
 @admin.route("/v1/admin/api-keys/{key_id}", methods=["DELETE"])
 def revoke_api_key(key_id: str) -> Response:
     require_admin(admin.current_request)
-    get_container().api_keys.revoke(key_id)
+    get_container().access.api_keys.revoke(key_id)
     return Response(body="", status_code=204)
 
 
 @admin.route("/v1/admin/stats", methods=["GET"])
 def admin_stats() -> Response:
     require_admin(admin.current_request)
-    return json_response(get_container().stats.stats(), 200, NO_STORE)
+    return json_response(get_container().operations.stats.stats(), 200, NO_STORE)
 
 
 @admin.route("/v1/admin/audit", methods=["GET"])
@@ -69,4 +69,6 @@ def admin_audit() -> Response:
     require_admin(request)
     params = query(request)
     limit = int_param(params, "limit", 50, 1, 200)
-    return json_response(get_container().audit.page(limit, params.get("cursor") or None), 200, NO_STORE)
+    return json_response(
+        get_container().privacy.audit.page(limit, params.get("cursor") or None), 200, NO_STORE
+    )

@@ -33,7 +33,7 @@ def refresh_gallery() -> Response:
 
     require_admin(admin_gallery.current_request)
     container = get_container()
-    job = container.gallery_refresh
+    job = container.gallery.refresh
     if container.settings.stage == "local":
         # chalice local: answer at once, run in the background.
         threading.Thread(target=_run_logged, args=(job,), name="gallery-refresh", daemon=True).start()

@@ -58,7 +58,7 @@ def _record(request: Request, path: str, response: Response) -> None:
     credential, actor = _credential(request, container.settings.admin_token)
     action = ADMIN_ACTIONS.get((request.method, path), "admin.other")
     status = int(response.status_code)
-    container.audit.record(
+    container.privacy.audit.record(
         AuditEvent(
             at=iso(time.time()),
             request_id=str(current_context().get("request_id") or ""),

@@ -20,11 +20,11 @@ def create_batch() -> Response:
     request = batches.current_request
     identity = caller(request)
     body = parse_body(request, BatchRequest, max_bytes=MAX_BATCH_BODY_BYTES)
-    accepted = get_container().batches.create(identity, body)
+    accepted = get_container().generation.batches.create(identity, body)
     return json_response(accepted, 202, {"Location": absolute_url(request, f"/v1/batches/{accepted.id}")})
 
 
 @batches.route("/v1/batches/{batch_id}", methods=["GET"])
 def get_batch(batch_id: str) -> Response:
     identity = caller(batches.current_request)
-    return json_response(get_container().batches.get(identity, batch_id))
+    return json_response(get_container().generation.batches.get(identity, batch_id))

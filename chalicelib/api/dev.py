@@ -31,6 +31,6 @@ def dev_token() -> Response:
     )  # the local stage only: not on cold starts
 
     token, expires_at = issue_dev_token(
-        container.settings.jwt_secret.get_secret_value(), body.sub, body.tier, container.clock.time()
+        container.settings.jwt_secret.get_secret_value(), body.sub, body.tier, container.ports.clock.time()
     )
     return json_response(DevToken(token=token, expires_at=expires_at), 200, {"Cache-Control": "no-store"})

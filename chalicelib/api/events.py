@@ -20,5 +20,5 @@ def record_events() -> Response:
     request = events.current_request
     identity = caller(request)
     body = parse_body(request, ProductEvents)
-    counted = get_container().product_events(identity, [event.name for event in body.events])
+    counted = get_container().operations.product_events(identity, [event.name for event in body.events])
     return json_response(EventsAccepted(accepted=counted), 202, {"Cache-Control": "no-store"})

@@ -80,7 +80,7 @@ def source_ip(request: Request) -> str:
 def caller(request: Request) -> Identity:
     """The authenticated caller, or an anonymous visitor by source IP; 401 for bad credentials.
     Its kind (never its key or token) joins the request's log context (reset by the middleware)."""
-    identity = get_container().authenticator.authenticate(request.headers, source_ip(request))
+    identity = get_container().access.authenticator.authenticate(request.headers, source_ip(request))
     bind(identity_kind=identity.kind)
     return identity
 

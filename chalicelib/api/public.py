@@ -19,7 +19,7 @@ def health() -> Response:
     from chalicelib.schemas.models import Health
 
     container = get_container()
-    store_ok = container.store.ping()
+    store_ok = container.ports.store.ping()
     checks = {"store": "ok" if store_ok else "unavailable", **container.describe()}
     body = Health(status="ok" if store_ok else "degraded", checks=checks)
     return json_response(body, 200) if store_ok else json_response(body, 503, {"Retry-After": "5"})
@@ -29,7 +29,7 @@ def health() -> Response:
 def styles() -> Response:
     from chalicelib.schemas.models import StyleList, StyleOut
 
-    gallery = get_container().gallery
+    gallery = get_container().gallery.catalog
     body = StyleList(
         styles=[
             StyleOut(
@@ -49,7 +49,7 @@ def styles() -> Response:
 def gallery_list() -> Response:
     params = query(public.current_request)
     limit = int_param(params, "limit", 24, 1, 100)
-    page = get_container().gallery.page(
+    page = get_container().gallery.catalog.page(
         params.get("style") or None, params.get("tag") or None, limit, params.get("cursor") or None
     )
     return json_response(page, headers={"Cache-Control": "public, max-age=60"})
@@ -58,7 +58,7 @@ def gallery_list() -> Response:
 @public.route("/v1/gallery/{item_id}", methods=["GET"])
 def gallery_item(item_id: str) -> Response:
     return json_response(
-        get_container().gallery.get(item_id), headers={"Cache-Control": "public, max-age=300"}
+        get_container().gallery.catalog.get(item_id), headers={"Cache-Control": "public, max-age=300"}
     )
 
 
@@ -71,7 +71,7 @@ def public_avatar(user_id: str) -> Response:
         )
     if not 0 < len(user_id) <= 256:
         raise NotFound("No such user.")
-    url = get_container().avatars.public_url(user_id, size)
+    url = get_container().generation.avatars.public_url(user_id, size)
     return Response(
         body="", status_code=302, headers={"Location": url, "Cache-Control": "public, max-age=300"}
     )
@@ -88,7 +88,7 @@ def local_file(folder: str, name: str) -> Response:
     key = f"{folder}/{name}"
     if container.settings.uses_r2 or not is_valid_key(key) or not name.endswith(".webp"):
         raise NotFound("No such file.")
-    data = container.objects.get(key)
+    data = container.ports.objects.get(key)
     if data is None:
         raise NotFound("No such file.")
     tag = etag(data)

@@ -57,7 +57,7 @@ def ws_connect(event: WebsocketEvent) -> Response:
     # API Gateway's view of the caller, never a header the client wrote.
     source_ip = str(((raw.get("requestContext") or {}).get("identity") or {}).get("sourceIp") or "unknown")
     try:
-        get_container().realtime.connect(event.connection_id, query, source_ip)
+        get_container().realtime.sessions.connect(event.connection_id, query, source_ip)
     except Unauthorized as exc:
         return _error(401, exc.code, exc.message)
     except StoreError as exc:
@@ -78,14 +78,16 @@ def ws_message(event: WebsocketEvent) -> Response:
             body = base64.b64decode(body, validate=True)
         except (binascii.Error, ValueError):
             body = b"\xff"  # not JSON either way: the use case answers invalid_request
-    get_container().realtime.receive(event.connection_id, body if isinstance(body, str | bytes) else None)
+    get_container().realtime.sessions.receive(
+        event.connection_id, body if isinstance(body, str | bytes) else None
+    )
     return Response(body="", status_code=200)
 
 
 def ws_disconnect(event: WebsocketEvent) -> Response:
     """``$disconnect``: forget the connection's watches (their TTLs are the backstop)."""
     try:
-        get_container().realtime.disconnect(event.connection_id)
+        get_container().realtime.sessions.disconnect(event.connection_id)
     except StoreError as exc:
         log.warning("WebSocket disconnect not recorded: %s", exc)
     return Response(body="", status_code=200)

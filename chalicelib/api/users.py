@@ -27,7 +27,7 @@ def create_generation() -> Response:
     if idempotency_key is not None and not 0 < len(idempotency_key) <= MAX_IDEMPOTENCY_KEY:
         raise InvalidRequest(f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters.")
     prefer = Prefer.parse(request.headers.get("prefer"))
-    requested = get_container().request_generation(
+    requested = get_container().generation.request(
         identity, body, idempotency_key=idempotency_key, respond_async=prefer.respond_async, wait=prefer.wait
     )
     generation = requested.generation
@@ -42,7 +42,7 @@ def create_generation() -> Response:
 @users.route("/v1/generations/{generation_id}", methods=["GET"])
 def get_generation(generation_id: str) -> Response:
     identity = caller(users.current_request)
-    return json_response(get_container().reads.get(identity, generation_id))
+    return json_response(get_container().generation.reads.get(identity, generation_id))
 
 
 @users.route("/v1/generations", methods=["GET"])
@@ -51,13 +51,15 @@ def list_generations() -> Response:
     identity = caller(request)
     params = query(request)
     limit = int_param(params, "limit", 20, 1, 100)
-    return json_response(get_container().reads.history(identity, limit, params.get("cursor") or None))
+    return json_response(
+        get_container().generation.reads.history(identity, limit, params.get("cursor") or None)
+    )
 
 
 @users.route("/v1/me/quota", methods=["GET"])
 def my_quota() -> Response:
     identity = caller(users.current_request)
-    return json_response(get_container().reads.quota(identity))
+    return json_response(get_container().generation.reads.quota(identity))
 
 
 @users.route("/v1/me/avatar", methods=["PUT"])
@@ -67,7 +69,7 @@ def choose_avatar() -> Response:
     request = users.current_request
     identity = caller(request)
     choice = parse_body(request, AvatarChoice)
-    return json_response(AvatarOut(avatar=get_container().avatars.choose(identity, choice)))
+    return json_response(AvatarOut(avatar=get_container().generation.avatars.choose(identity, choice)))
 
 
 @users.route("/v1/me/avatar", methods=["GET"])
@@ -75,13 +77,13 @@ def my_avatar() -> Response:
     from chalicelib.schemas.models import AvatarOut
 
     identity = caller(users.current_request)
-    return json_response(AvatarOut(avatar=get_container().avatars.current(identity)))
+    return json_response(AvatarOut(avatar=get_container().generation.avatars.current(identity)))
 
 
 @users.route("/v1/me", methods=["DELETE"])
 def erase_me() -> Response:
     identity = caller(users.current_request)
-    get_container().erase_user_data(identity)
+    get_container().privacy.erase_user_data(identity)
     return Response(body="", status_code=204)
 
 
@@ -91,5 +93,5 @@ def export_me() -> Response:
     identity = caller(request)
     cursor = query(request).get("cursor") or None
     return json_response(
-        get_container().export_user_data(identity, cursor), headers={"Cache-Control": "no-store"}
+        get_container().privacy.export_user_data(identity, cursor), headers={"Cache-Control": "no-store"}
     )

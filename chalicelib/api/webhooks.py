@@ -33,5 +33,7 @@ def provider_webhook(provider: str) -> Response:
     raw = body.encode() if isinstance(body, str) else body
     if len(raw) > MAX_WEBHOOK_BYTES:
         raise PayloadTooLarge("The webhook body is too large.")
-    outcome = get_container().webhooks.receive(provider, dict(request.headers), query(request), raw)
+    outcome = get_container().generation.webhooks.receive(
+        provider, dict(request.headers), query(request), raw
+    )
     return json_response({"status": outcome})

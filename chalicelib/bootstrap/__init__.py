@@ -107,7 +107,7 @@ def get_container() -> Container:
 
                     recovered = start_local(container)
                     # No EventBridge schedule runs locally.
-                    start_background_reaper(container.reaper, recovered=recovered)
+                    start_background_reaper(container.generation.reaper, recovered=recovered)
                     # No R2 lifecycle rule either: the local object store expires img/ itself.
                     start_background_retention(container)
                     # No API Gateway either: the embedded WebSocket server plays its part.

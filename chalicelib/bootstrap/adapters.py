@@ -353,7 +353,7 @@ def build_provider(
         for vendor, _, _, build in VENDORS
         if vendor in pools and (adapter := build(settings, pools[vendor], options)) is not None
     ]
-    saturation, burst_allowed = _burst_lane(settings, clock, counters, bus)
+    saturation, burst_allowed = _burst_lane(settings, clock, counters)
     return ProviderRouter(
         vendors,
         breakers,
@@ -369,15 +369,15 @@ def build_provider(
 
 
 def _burst_lane(
-    settings: Settings, clock: Clock | None, counters: Counters | None, bus: MessageBus | None
+    settings: Settings, clock: Clock | None, counters: Counters | None
 ) -> tuple[Any, Callable[[], bool]]:
     """The burst lane's saturation tracker and spend check (None: no burst lane)."""
     if not settings.burst_provider or counters is None:
         return None, lambda: False
     from chalicelib.adapters.providers.burst import BurstPolicy, BurstSpendGuard, Saturation
     from chalicelib.adapters.system_clock import SystemClock
-    from chalicelib.domain.events import GenerationProgressed
 
+    # Its handler of GenerationProgressed (queue positions) is in bootstrap/handlers.py's table.
     time_source = clock or SystemClock()
     saturation = Saturation(
         BurstPolicy(
@@ -388,8 +388,6 @@ def _burst_lane(
         ),
         clock=time_source.monotonic,
     )
-    if bus is not None:
-        bus.subscribe(GenerationProgressed, saturation.on_progressed)  # queue positions (webhook mode)
     # The budget alone: the whole policy would read and parse the moderation list a second time.
     guard = BurstSpendGuard(
         counters, spend_budget(settings), settings.burst_budget_share, wall_clock=time_source.time

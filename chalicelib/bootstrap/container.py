@@ -1,4 +1,5 @@
-"""The wired application: what ``build_container`` returns and the entrypoints use."""
+"""The wired application: what ``build_container`` returns and the entrypoints use, one bundle
+per area of ``services/`` (each made by that area's ``wiring.py``) and the ports behind them."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from chalicelib.adapters.outbound.ssrf import Resolver
     from chalicelib.config import Settings
-    from chalicelib.domain.tiers import Tier
     from chalicelib.ports import (
         Clock,
         ImagePipeline,
@@ -20,145 +20,83 @@ if TYPE_CHECKING:
         StateStore,
     )
     from chalicelib.ports.photos import FaceDetector, PhotoModerator
-    from chalicelib.services.access.api_keys import ApiKeyService
-    from chalicelib.services.access.identity import Authenticator
-    from chalicelib.services.gallery.catalog import GalleryService
-    from chalicelib.services.gallery.refresh import GalleryRefresh
-    from chalicelib.services.generation.admission import Admission
-    from chalicelib.services.generation.avatars import AvatarService
-    from chalicelib.services.generation.batches import BatchService
-    from chalicelib.services.generation.finish import FinishGeneration
-    from chalicelib.services.generation.lanes import LaneWorker
+    from chalicelib.services.access.wiring import AccessUseCases
+    from chalicelib.services.gallery.wiring import GalleryUseCases
     from chalicelib.services.generation.policy import GenerationPolicy
-    from chalicelib.services.generation.read import ReadGenerations
-    from chalicelib.services.generation.reap import Reaper
-    from chalicelib.services.generation.request import RequestGeneration
-    from chalicelib.services.generation.views import GenerationView
-    from chalicelib.services.generation.webhooks import ReceiveWebhook
+    from chalicelib.services.generation.wiring import GenerationUseCases
     from chalicelib.services.messagebus import MessageBus
-    from chalicelib.services.operations.budget_alerts import BudgetAlerts
-    from chalicelib.services.operations.product_events import RecordProductEvents
-    from chalicelib.services.operations.stats import StatsService
+    from chalicelib.services.operations.wiring import OperationsUseCases
     from chalicelib.services.photos.cases import PhotoUseCases
-    from chalicelib.services.privacy.audit import AdminAudit
-    from chalicelib.services.privacy.erasure import EraseUserData
-    from chalicelib.services.privacy.export import ExportUserData
-    from chalicelib.services.realtime.sessions import RealtimeSessions
+    from chalicelib.services.privacy.wiring import PrivacyUseCases
+    from chalicelib.services.realtime.wiring import RealtimeUseCases
 
 
-@dataclass
-class Container:
-    """The wired application: the ports, the bus, and the use cases the entrypoints call."""
+@dataclass(frozen=True)
+class Ports:
+    """The adapters chosen for this process, one per port (``bootstrap/adapters.py``)."""
 
-    settings: Settings
-    policy: GenerationPolicy
     clock: Clock
     store: StateStore
     objects: ObjectStore
     pipeline: ImagePipeline
     queue: JobQueue
-    provider: ImageProvider
-    tiers: dict[str, Tier]
-    bus: MessageBus
-    authenticator: Authenticator
-    api_keys: ApiKeyService
-    gallery: GalleryService
-    view: GenerationView
-    admission: Admission
-    finish: FinishGeneration
-    request_generation: RequestGeneration
-    reads: ReadGenerations
-    avatars: AvatarService
-    batches: BatchService
-    lanes: LaneWorker
-    webhooks: ReceiveWebhook
-    reaper: Reaper
-    budget_alerts: BudgetAlerts
+    provider: ImageProvider  # the text-to-image router (photo generations go to the photo models)
     push: PushChannel
-    realtime: RealtimeSessions
-    resolver: Resolver | None = None
+    resolver: Resolver | None = None  # tests: instead of DNS, for the SSRF checks of outbound calls
     photo_detectors: tuple[FaceDetector, PhotoModerator] | None = None  # tests: instead of OpenCV, NudeNet
+
+
+@dataclass
+class Container:
+    """The wired application: the ports, the bus, and each area's use cases."""
+
+    settings: Settings
+    policy: GenerationPolicy
+    ports: Ports
+    bus: MessageBus
+    generation: GenerationUseCases
+    gallery: GalleryUseCases
+    operations: OperationsUseCases
+    access: AccessUseCases
+    realtime: RealtimeUseCases
 
     @functools.cached_property
     def photos(self) -> PhotoUseCases:
         """The photo use cases (uploads, checks, privacy), built on first use."""
-        from chalicelib.bootstrap.photos import wire_photos
+        from chalicelib.bootstrap.photos import build_photos
 
-        return wire_photos(
+        ports = self.ports
+        return build_photos(
             self.settings,
-            kv=self.store.kv,
-            counters=self.store.counters,
-            objects=self.objects,
-            clock=self.clock,
-            detectors=self.photo_detectors,
+            kv=ports.store.kv,
+            counters=ports.store.counters,
+            objects=ports.objects,
+            clock=ports.clock,
+            detectors=ports.photo_detectors,
         )
 
     @functools.cached_property
-    def gallery_refresh(self) -> GalleryRefresh:
-        """The refresh job (the schedule and the admin route), built on first use: its sources
-        import vendor code that no request needs."""
-        from chalicelib.bootstrap.gallery import build_gallery_refresh
+    def privacy(self) -> PrivacyUseCases:
+        """Erasure, export and the admin audit trail, each built on first use."""
+        from chalicelib.services.privacy.wiring import PrivacyUseCases
 
-        return build_gallery_refresh(self)
-
-    @functools.cached_property
-    def stats(self) -> StatsService:
-        """``GET /v1/admin/stats``, built on first use."""
-        from chalicelib.services.operations.stats import StatsService
-
-        return StatsService(
-            self.store.counters,
-            tiers=self.tiers,
-            budget=self.policy.budget,
-            providers=self.provider.vendors or (self.provider.name,),
-            clock=self.clock,
-            experiment_share=self.policy.experiment_dev_share,
-        )
-
-    @functools.cached_property
-    def product_events(self) -> RecordProductEvents:
-        """``POST /v1/events`` (the conversion funnel), built on first use."""
-        from chalicelib.services.operations.product_events import RecordProductEvents
-
-        return RecordProductEvents(
-            self.store.analytics, rate_per_minute=self.policy.rate_per_minute, clock=self.clock
-        )
-
-    @functools.cached_property
-    def audit(self) -> AdminAudit:
-        """The admin audit trail (api/audit.py records every admin call), built on first use."""
-        from chalicelib.services.privacy.audit import AdminAudit
-
-        return AdminAudit(self.store.audit)
-
-    @functools.cached_property
-    def erase_user_data(self) -> EraseUserData:
-        """``DELETE /v1/me``, built on first use."""
-        from chalicelib.services.privacy.erasure import EraseUserData
-
-        return EraseUserData(
-            generations=self.store.generations,
-            kv=self.store.kv,
-            objects=self.objects,
-            avatars=self.avatars,
-            photos=self.photos.privacy,
-        )
-
-    @functools.cached_property
-    def export_user_data(self) -> ExportUserData:
-        """``GET /v1/me/export``, built on first use."""
-        from chalicelib.services.privacy.export import ExportUserData
-
-        return ExportUserData(
-            reads=self.reads, avatars=self.avatars, clock=self.clock, photos=self.photos.privacy
+        ports = self.ports
+        return PrivacyUseCases(
+            ports.store,
+            objects=ports.objects,
+            clock=ports.clock,
+            avatars=self.generation.avatars,
+            reads=self.generation.reads,
+            photos=lambda: self.photos.privacy,
         )
 
     def describe(self) -> dict[str, Any]:
         """Which adapter serves each port (for /v1/health and the logs; no secrets)."""
+        ports = self.ports
         return {
-            "store_adapter": type(self.store).__name__,
-            "object_store": type(self.objects).__name__,
-            "queue": type(self.queue).__name__,
-            "provider": self.provider.name,
-            "push": type(self.push).__name__,
+            "store_adapter": type(ports.store).__name__,
+            "object_store": type(ports.objects).__name__,
+            "queue": type(ports.queue).__name__,
+            "provider": ports.provider.name,
+            "push": type(ports.push).__name__,
         }

@@ -29,10 +29,12 @@ def start_local(container: Container) -> bool:
     """What a local process does once: seed an empty gallery and pick up jobs left open.
     False if the store could not be reached for the jobs (the background reaper tries again):
     the process still starts, and serves the gallery meanwhile."""
-    added = seed_gallery(container.gallery, container.objects, container.settings.gallery_seed_per_style)
+    added = seed_gallery(
+        container.gallery.catalog, container.ports.objects, container.settings.gallery_seed_per_style
+    )
     if added:
         log.info("seeded the gallery with %d procedural avatars", added)
-    return _recover(container.reaper)
+    return _recover(container.generation.reaper)
 
 
 def start_realtime(container: Container) -> int | None:
@@ -40,11 +42,11 @@ def start_realtime(container: Container) -> int | None:
     embedded one; None where it is API Gateway's, or the port is taken (polling still works)."""
     from chalicelib.adapters.push.local_server import LocalWebSocketServer
 
-    push = container.push
+    push = container.ports.push
     if not isinstance(push, LocalWebSocketServer):
         return None
     try:
-        return push.start(container.realtime)
+        return push.start(container.realtime.sessions)
     except OSError as exc:
         log.warning(
             "the WebSocket server cannot listen on %s:%d (%s): no push, polling works",
@@ -95,11 +97,11 @@ def start_background_retention(container: Container, interval_s: float = 600.0) 
     from chalicelib.adapters.storage.local import LocalObjectStore
     from chalicelib.services.privacy.retention import EnforceRetention
 
-    objects = container.objects
+    objects = container.ports.objects
     if not isinstance(objects, LocalObjectStore):
         return None
     retention = EnforceRetention(
-        objects, retention_s=container.settings.retention_seconds, clock=container.clock
+        objects, retention_s=container.settings.retention_seconds, clock=container.ports.clock
     )
 
     def loop() -> None:

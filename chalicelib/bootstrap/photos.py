@@ -138,7 +138,7 @@ def photo_aware(
     return PhotoAwareProvider(provider, photos)
 
 
-def wire_photos(
+def build_photos(
     settings: Settings,
     *,
     kv: KeyValueStore,
@@ -147,13 +147,11 @@ def wire_photos(
     clock: Clock,
     detectors: tuple[FaceDetector, PhotoModerator] | None = None,
 ) -> PhotoUseCases:
-    """The photo use cases; ``detectors`` replace OpenCV's and NudeNet's (tests)."""
+    """The photo use cases (``services/photos/wiring.py``) over the adapters the settings select;
+    ``detectors`` replace OpenCV's and NudeNet's (tests)."""
     from chalicelib.adapters.storage.local_uploads import LocalUploadSigner
-    from chalicelib.services.photos.cases import InlinePhotoChecks, PhotoUseCases
-    from chalicelib.services.photos.check import CheckPhoto
-    from chalicelib.services.photos.privacy import PhotoPrivacy
     from chalicelib.services.photos.receive import ReceiveLocalUpload
-    from chalicelib.services.photos.uploads import CreateUpload, ReadUpload
+    from chalicelib.services.photos.wiring import LocalReceive, wire_photos
 
     records = upload_records(settings, kv)
     if detectors is None:
@@ -161,35 +159,32 @@ def wire_photos(
         from chalicelib.adapters.photos.opencv_faces import OpenCvFaceDetector
 
         detectors = (OpenCvFaceDetector(), NudeNetModerator())
-    faces, moderator = detectors
-    check = CheckPhoto(records=records, objects=objects, faces=faces, moderator=moderator, clock=clock)
-    checks: PhotoCheckQueue
+    queue: PhotoCheckQueue | None = None
     if settings.queue_url_photos:
         from chalicelib.adapters.queue.photo_checks import SqsPhotoChecks
 
-        checks = SqsPhotoChecks(settings.queue_url_photos)
-    else:
-        checks = InlinePhotoChecks(check)
+        queue = SqsPhotoChecks(settings.queue_url_photos)
     signer = build_signer(settings, objects)
-    receive = None
+    local_receive: LocalReceive | None = None
     if isinstance(signer, LocalUploadSigner):
-        receive = ReceiveLocalUpload(
-            signer=signer, objects=objects, records=records, checks=checks, clock=clock
-        )
-    return PhotoUseCases(
-        records=records,
-        create=CreateUpload(
-            records=records,
-            signer=signer,
-            counters=counters,
-            clock=clock,
-            retention_s=settings.photo_retention_seconds,
-            per_hour=settings.uploads_per_hour,
-        ),
-        read=ReadUpload(records=records, objects=objects, checks=checks, clock=clock),
-        check=check,
-        receive=receive,
-        privacy=PhotoPrivacy(
-            records=records, objects=objects, clock=clock, retention_s=settings.photo_retention_seconds
-        ),
+        local = signer
+
+        def receive(checks: PhotoCheckQueue) -> ReceiveLocalUpload:
+            return ReceiveLocalUpload(
+                signer=local, objects=objects, records=records, checks=checks, clock=clock
+            )
+
+        local_receive = receive
+
+    return wire_photos(
+        records,
+        signer=signer,
+        detectors=detectors,
+        queue=queue,
+        local_receive=local_receive,
+        objects=objects,
+        counters=counters,
+        clock=clock,
+        retention_s=settings.photo_retention_seconds,
+        per_hour=settings.uploads_per_hour,
     )

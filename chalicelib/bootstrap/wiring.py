@@ -1,9 +1,10 @@
-"""``build_container``: the ports from the settings (``adapters.py``, ``operations.py``), the message
-bus with the reactions to domain events, then each use case with exactly the ports it needs.
+"""``build_container``: the ports from the settings (``adapters.py``, ``operations.py``,
+``photos.py``), then each area's use cases from its own ``services/<area>/wiring.py``, then the
+reactions: the table of ``handlers.py`` installed on the bus.
 
-The generation use cases themselves are wired in ``use_cases.py`` (shared with the use-case tests).
-Nothing is bound late: the in-process queue is handed its consumer (the lane worker) once that
-exists.
+The bus is made first and empty: the use cases publish on it, and some of them handle events.
+Nothing else is bound late: the in-process queue is handed its consumer (the lane worker) once
+that exists.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from chalicelib.bootstrap.adapters import (
     generation_policy,
     secret,
 )
-from chalicelib.bootstrap.container import Container
+from chalicelib.bootstrap.container import Container, Ports
+from chalicelib.bootstrap.handlers import Reactions, event_handlers
 from chalicelib.bootstrap.operations import (
     build_alert_channels,
     build_download_tracker,
@@ -32,21 +34,7 @@ from chalicelib.bootstrap.operations import (
     build_webhook_sender,
 )
 from chalicelib.bootstrap.photos import photo_aware, photo_gate
-from chalicelib.bootstrap.use_cases import Collaborators, wire_generations
 from chalicelib.config import Settings, get_settings
-from chalicelib.domain.events import (
-    BatchFinished,
-    BatchItemsEnded,
-    BatchRecorded,
-    GalleryItemChosen,
-    GenerationAdmitted,
-    GenerationChosen,
-    GenerationFinished,
-    GenerationProgressed,
-    ProviderAttempted,
-    ProviderKeyChanged,
-    SpendRecorded,
-)
 from chalicelib.domain.tiers import load_tiers
 from chalicelib.ports import (
     Clock,
@@ -58,27 +46,30 @@ from chalicelib.ports import (
     QueuedProvider,
     StateStore,
 )
-from chalicelib.services.access.api_keys import ApiKeyService
-from chalicelib.services.access.identity import Authenticator
+from chalicelib.services.access.wiring import wire_access
 from chalicelib.services.gallery.catalog import GalleryService
-from chalicelib.services.generation.avatars import AvatarService
+from chalicelib.services.gallery.wiring import GalleryUseCases
 from chalicelib.services.generation.batch_completion import BatchCompletion
 from chalicelib.services.generation.callbacks import CallbackScheduler
 from chalicelib.services.generation.lanes import LaneWorker
 from chalicelib.services.generation.latency import LatencyEstimates
 from chalicelib.services.generation.views import GenerationView
-from chalicelib.services.messagebus import MessageBus
-from chalicelib.services.operations import key_alerts
-from chalicelib.services.operations.budget_alerts import BudgetAlerts
-from chalicelib.services.operations.experiment import ExperimentTracker
-from chalicelib.services.realtime.push import PushUpdates
-from chalicelib.services.realtime.sessions import RealtimeSessions
+from chalicelib.services.generation.wiring import (
+    GenerationPorts,
+    GenerationRules,
+    Webhooks,
+    wire_generations,
+)
+from chalicelib.services.messagebus import Handler, MessageBus
+from chalicelib.services.operations.wiring import OperationsUseCases
+from chalicelib.services.realtime.wiring import wire_realtime
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from chalicelib.adapters.outbound.fetch import Resolver
     from chalicelib.ports.photos import FaceDetector, PhotoModerator
+    from chalicelib.services.gallery.refresh import GalleryRefresh
 
 __all__ = ["build_container"]
 
@@ -107,141 +98,123 @@ def build_container(
     policy = generation_policy(settings)
     store = store or build_store(settings)
     objects = objects or build_objects(settings)
-    pipeline = build_pipeline()
     queue = queue or build_queue(settings)
-    tiers = load_tiers(settings.tiers_json)
-    push = push or build_push(settings)
-    latency = LatencyEstimates(store.counters, clock)
-    view = GenerationView(objects, queue, clock=clock, latency=latency)
-
-    # The reactions to what happens, each a handler of a domain event.
-    budget_alerts = BudgetAlerts(
-        counters=store.counters,
-        kv=store.kv,
-        budget=policy.budget,
-        channels=build_alert_channels(settings),
-        clock=clock,
-    )
-    from chalicelib.observability import metrics
-
-    # The real-time push: each change of a watched generation, the end of a watched batch.
-    pushes = PushUpdates(watches=store.watches, push=push, view=view, generations=store.generations)
-    bus = MessageBus(
-        {
-            GenerationAdmitted: [metrics.on_admitted],
-            GenerationProgressed: [pushes.on_progressed],
-            GenerationFinished: [
-                metrics.on_finished,
-                CallbackScheduler(queue).on_finished,
-                latency.on_finished,
-                pushes.on_finished,
-            ],
-            BatchFinished: [pushes.on_batch_finished],
-            SpendRecorded: [budget_alerts.on_spend],
-            ProviderAttempted: [metrics.on_provider_attempted],
-            ProviderKeyChanged: [key_alerts.on_key_changed],
-        }
-    )
-    batch_completion = BatchCompletion(kv=store.kv, generations=store.generations, bus=bus)
-    bus.subscribe(GenerationFinished, batch_completion.on_finished)
-    bus.subscribe(BatchItemsEnded, batch_completion.on_items_ended)
-    bus.subscribe(BatchRecorded, batch_completion.on_recorded)
-    # The schnell-against-dev experiment: what each arm made, cost and had adopted.
-    experiment = ExperimentTracker(store.counters)
-    bus.subscribe(GenerationFinished, experiment.on_finished)
-    bus.subscribe(GenerationChosen, experiment.on_chosen)
-    if (track_download := build_download_tracker(settings)) is not None:
-        bus.subscribe(GalleryItemChosen, track_download)
+    bus = MessageBus()  # its handlers are installed below, once they all exist
     provider = provider or build_provider(
         settings, store.breakers, bus, resolver=resolver, clock=clock, counters=store.counters
     )
-    gallery = GalleryService(objects, kv=store.kv)
-    # A photo generation goes to the photo models (bootstrap/photos.py); any other to ``provider``.
-    routed = photo_aware(
-        provider,
-        settings,
-        kv=store.kv,
-        objects=objects,
-        bus=bus,
+    ports = Ports(
         clock=clock,
+        store=store,
+        objects=objects,
+        pipeline=build_pipeline(),
+        queue=queue,
+        provider=provider,
+        push=push or build_push(settings),
         resolver=resolver,
-        photo_vendors_override=photo_vendors,
+        photo_detectors=photo_detectors,
     )
+    tiers = load_tiers(settings.tiers_json)
+    latency = LatencyEstimates(store.counters, clock)
+    view = GenerationView(objects, queue, clock=clock, latency=latency)
+    catalog = GalleryService(objects, kv=store.kv)
 
-    # The use cases.
-    cases = wire_generations(
-        Collaborators(
+    generation = wire_generations(
+        GenerationPorts(
             store=store,
             objects=objects,
-            pipeline=pipeline,
+            pipeline=ports.pipeline,
             queue=queue,
-            provider=routed,
+            # A photo generation goes to the photo models (bootstrap/photos.py); any other to ``provider``.
+            provider=photo_aware(
+                provider,
+                settings,
+                kv=store.kv,
+                objects=objects,
+                bus=bus,
+                clock=clock,
+                resolver=resolver,
+                photo_vendors_override=photo_vendors,
+            ),
             provider_queues=_provider_queues(settings, provider),
             bus=bus,
             clock=clock,
+        ),
+        GenerationRules(
             policy=policy,
             tiers=tiers,
-            gallery=gallery,
-            view=view,
+            breaker_policy=breaker_policy(settings),
+            photo_gate=photo_gate(settings, store.kv, clock),
+        ),
+        Webhooks(
             sender=build_webhook_sender(resolver),
             fal_keys=build_fal_keys(settings),
             replicate_secret=secret(settings.replicate_webhook_secret) or "",
             public_url=settings.public_url,
-            breaker_policy=breaker_policy(settings),
-            photo_gate=photo_gate(settings, store.kv, clock),
-        )
+        ),
+        gallery=catalog,
+        view=view,
     )
-    _serve_in_process(queue, cases.lanes, start_workers)
-    api_keys = ApiKeyService(store.api_keys, settings.api_key_pepper_bytes)
-    authenticator = Authenticator(
-        settings.jwt_secret.get_secret_value(),
-        api_keys.lookup if api_keys.enabled else None,
+    access = wire_access(
+        store.api_keys,
+        pepper=settings.api_key_pepper_bytes,
+        jwt_secret=settings.jwt_secret.get_secret_value(),
         jwks=build_jwks(settings),
     )
-    return Container(
+    realtime = wire_realtime(
+        store, ports.push, view=view, authenticator=access.authenticator, batches=generation.batches
+    )
+    operations = OperationsUseCases(
+        store,
+        policy=policy,
+        tiers=tiers,
+        providers=provider.vendors or (provider.name,),
+        channels=build_alert_channels(settings),
+        clock=clock,
+    )
+
+    # The reactions to what happens: one table, each domain event to its handlers.
+    bus.register(
+        event_handlers(
+            Reactions(
+                callbacks=CallbackScheduler(queue),
+                latency=latency,
+                pushes=realtime.updates,
+                batch_completion=BatchCompletion(kv=store.kv, generations=store.generations, bus=bus),
+                experiment=operations.experiment,
+                budget_alerts=operations.budget_alerts,
+                saturation=_saturation_handler(provider),
+                track_download=build_download_tracker(settings),
+            )
+        )
+    )
+    _serve_in_process(queue, generation.lanes, start_workers)
+
+    def build_refresh() -> GalleryRefresh:
+        from chalicelib.bootstrap.gallery import build_gallery_refresh
+
+        return build_gallery_refresh(container)
+
+    container = Container(
         settings=settings,
         policy=policy,
-        clock=clock,
-        store=store,
-        objects=objects,
-        pipeline=pipeline,
-        queue=queue,
-        provider=provider,
-        tiers=tiers,
+        ports=ports,
         bus=bus,
-        authenticator=authenticator,
-        api_keys=api_keys,
-        gallery=gallery,
-        view=view,
-        admission=cases.admission,
-        finish=cases.finish,
-        request_generation=cases.request,
-        reads=cases.reads,
-        avatars=AvatarService(
-            generations=store.generations,
-            kv=store.kv,
-            objects=objects,
-            gallery=gallery,
-            bus=bus,
-            holders=store.holders,
-        ),
-        batches=cases.batches,
-        lanes=cases.lanes,
-        webhooks=cases.webhooks,
-        reaper=cases.reaper,
-        budget_alerts=budget_alerts,
-        push=push,
-        realtime=RealtimeSessions(
-            authenticator=authenticator,
-            watches=store.watches,
-            push=push,
-            generations=store.generations,
-            batches=cases.batches,
-            view=view,
-        ),
-        resolver=resolver,
-        photo_detectors=photo_detectors,
+        generation=generation,
+        gallery=GalleryUseCases(catalog, build_refresh),
+        operations=operations,
+        access=access,
+        realtime=realtime,
     )
+    return container
+
+
+def _saturation_handler(provider: ImageProvider) -> Handler | None:
+    """The burst lane's saturation tracker learns queue positions from ``GenerationProgressed``
+    (webhook mode): the router has one where a burst provider is configured."""
+    saturation = getattr(provider, "saturation", None)
+    handler: Handler | None = getattr(saturation, "on_progressed", None)
+    return handler
 
 
 class _NoProviderQueues:

@@ -1,6 +1,6 @@
 """The in-process message bus: each domain event to the handlers registered for its type.
 
-Handlers are wired once, in ``bootstrap``. A handler that fails is logged and the others still
+Handlers are installed once, from the table in ``bootstrap/handlers.py``. A handler that fails is logged and the others still
 run: a reaction (a callback, a metric, an alert) never undoes the work that caused it. Handlers
 run in the publisher's thread; a slow reaction hands itself to a background worker or a lane.
 """
@@ -26,9 +26,19 @@ class MessageBus:
             kind: list(found) for kind, found in (handlers or {}).items()
         }
 
+    def register(self, handlers: Mapping[type[Event], Sequence[Handler]]) -> None:
+        """Add a table of handlers (``bootstrap``, once every handler exists: the publishers are
+        built with the bus, and some handlers are among them)."""
+        for kind, found in handlers.items():
+            self._handlers.setdefault(kind, []).extend(found)
+
     def subscribe(self, kind: type[Event], handler: Handler) -> None:
-        """Add a handler (bootstrap wiring; tests that listen)."""
+        """Add a handler (tests that listen)."""
         self._handlers.setdefault(kind, []).append(handler)
+
+    def handlers(self, kind: type[Event]) -> tuple[Handler, ...]:
+        """The handlers of ``kind``, in the order they run."""
+        return tuple(self._handlers.get(kind, ()))
 
     def publish(self, *events: Event) -> None:
         for event in events:

@@ -35,7 +35,7 @@ def refresh_gallery(event: Any) -> dict[str, Any]:
     remaining_ms = _remaining_ms(event)
     remaining = None if remaining_ms is None else remaining_ms / 1000
     deadline = None if remaining is None else max(0.5, remaining - min(_MARGIN_S, remaining / 4))
-    report = get_container().gallery_refresh.run(deadline_s=deadline)
+    report = get_container().gallery.refresh.run(deadline_s=deadline)
     return {"status": report.status, "run_id": report.run_id, "added": report.added, "total": report.total}
 
 

@@ -69,7 +69,7 @@ def _handle_one(raw: Mapping[str, Any]) -> bool:
         receive_count = 1
     with log_context(job_id=job_id):
         try:
-            return get_container().lanes.handle(job_id, kind, receive_count) == "done"
+            return get_container().generation.lanes.handle(job_id, kind, receive_count) == "done"
         except Exception:
             log.exception("lane message failed", extra={"job_id": job_id, "receive_count": receive_count})
             return False

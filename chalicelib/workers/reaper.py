@@ -30,7 +30,7 @@ _DEFAULT_BUDGET_S = 45.0
     description="Poll late webhook jobs, end jobs past their deadline (refund), retry client callbacks.",
 )
 def reap(event: Any) -> dict[str, Any]:
-    return {"status": "ok", "counts": get_container().reaper.reap(budget_s=_budget_s(event))}
+    return {"status": "ok", "counts": get_container().generation.reaper.reap(budget_s=_budget_s(event))}
 
 
 def _budget_s(event: Any) -> float:

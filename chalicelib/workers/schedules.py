@@ -26,5 +26,5 @@ schedules = Blueprint(__name__)
     description="Send the budget alerts that are due (50 / 80 / 100 % of the daily and monthly budget).",
 )
 def budget_check(event: Any) -> dict[str, Any]:
-    fired = get_container().budget_alerts.check()
+    fired = get_container().operations.budget_alerts.check()
     return {"fired": [{"period": a.period, "threshold_percent": a.threshold} for a in fired]}

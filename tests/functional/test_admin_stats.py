@@ -113,8 +113,8 @@ def test_budget_state(
 ) -> None:
     client, container, _ = counted
     day, month = spend_keys(time.time())
-    container.store.kv.set(day, repr(day_spent))
-    container.store.kv.set(month, repr(month_spent))
+    container.ports.store.kv.set(day, repr(day_spent))
+    container.ports.store.kv.set(month, repr(month_spent))
     budget = client.http.get("/v1/admin/stats", headers=admin_headers()).json_body["budget"]
     assert (budget["daily"]["state"], budget["monthly"]["state"], budget["state"]) == states
     assert budget["daily"]["ratio"] == pytest.approx(day_spent / 25.0)
@@ -153,7 +153,7 @@ def test_stats_need_the_store(counted: Any, monkeypatch: Any) -> None:
     def down(keys: Any) -> Any:
         raise StoreError("down")
 
-    monkeypatch.setattr(container.store.counters, "values", down)
+    monkeypatch.setattr(container.ports.store.counters, "values", down)
     response = client.http.get("/v1/admin/stats", headers=admin_headers())
     assert response.status_code == 503
     assert response.json_body["error"]["code"] == "store_unavailable"

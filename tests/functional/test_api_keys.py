@@ -61,7 +61,7 @@ def test_a_key_authenticates_as_its_own_enterprise_identity(app_client: tuple[An
     assert made.json_body["lane"] == "enterprise"
     own = client.http.get(f"/v1/generations/{made.json_body['id']}", headers=key_headers(issued["key"]))
     assert own.status_code == 200
-    record = container.store.generations.get(made.json_body["id"])
+    record = container.ports.store.generations.get(made.json_body["id"])
     assert record is not None and record.owner == f"k:{issued['id']}"
     # enterprise has no windows by default: the quota lists none
     quota = client.http.get("/v1/me/quota", headers=key_headers(issued["key"])).json_body
@@ -72,7 +72,7 @@ def test_a_key_authenticates_as_its_own_enterprise_identity(app_client: tuple[An
         "sizes": [512, 1024],
     }
     # the webhook secret is there to sign callbacks, by key id
-    assert container.api_keys.webhook_secret(issued["id"]) == issued["webhook_secret"]
+    assert container.access.api_keys.webhook_secret(issued["id"]) == issued["webhook_secret"]
 
 
 def test_keys_are_stored_only_as_a_keyed_hash(

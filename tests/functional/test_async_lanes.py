@@ -115,7 +115,7 @@ def test_a_job_delivered_twice_calls_the_provider_once_and_is_charged_once(
     # to come back later.
     provider.gate = threading.Event()
     container = get_container()
-    real_handle = container.lanes.handle
+    real_handle = container.generation.lanes.handle
 
     def handle(*args: Any, **kwargs: Any) -> Any:
         outcome = real_handle(*args, **kwargs)
@@ -124,7 +124,7 @@ def test_a_job_delivered_twice_calls_the_provider_once_and_is_charged_once(
             provider.gate.set()
         return outcome
 
-    monkeypatch.setattr(container.lanes, "handle", handle)
+    monkeypatch.setattr(container.generation.lanes, "handle", handle)
     failed, _ = lanes.deliver(client, "free", [message, twin])
     assert len(failed) == 1  # the copy that found the job held asks to come back later
     assert get(client, gen_id, headers)["status"] == "succeeded"
@@ -167,7 +167,7 @@ def test_a_worker_that_dies_every_time_leaves_the_message_to_the_dlq_and_the_rea
     def crash(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("the worker dies before it can decide anything")
 
-    monkeypatch.setattr(container.lanes, "handle", crash)
+    monkeypatch.setattr(container.generation.lanes, "handle", crash)
     headers = {**auth("dlq-user", "free"), "Prefer": "respond-async"}
     with Client(app, stage_name="local") as client:
         gen_id = post(client, {"style": "flat", "variation": 4}, headers).json_body["id"]

@@ -40,7 +40,7 @@ def test_choose_an_own_generation_pins_its_images(client: Any, container: Any) -
         assert "/pinned/" in url
         key = url.split("/v1/files/")[1]
         original = generation["images"][size].split("/v1/files/")[1]
-        assert container.objects.get(key) == container.objects.get(original)
+        assert container.ports.objects.get(key) == container.ports.objects.get(original)
     assert client.http.get("/v1/avatars/maker?size=256").headers["Location"] == avatar["images"]["256"]
 
 

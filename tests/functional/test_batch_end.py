@@ -78,7 +78,7 @@ def finished_batches(container: Container) -> list[BatchFinished]:
 
 
 def issue(container: Container) -> tuple[str, str]:
-    issued = container.api_keys.issue("acme", "enterprise", None)
+    issued = container.access.api_keys.issue("acme", "enterprise", None)
     return issued.key, issued.webhook_secret
 
 
@@ -106,8 +106,8 @@ def delivered(hook: respx.Route, secret: str) -> dict[str, dict[str, Any]]:
 
 
 def pushed(container: Container) -> RecordingPush:
-    assert isinstance(container.push, RecordingPush)
-    return container.push
+    assert isinstance(container.ports.push, RecordingPush)
+    return container.ports.push
 
 
 def batch_messages(push: RecordingPush, connection_id: str) -> list[dict[str, Any]]:
@@ -149,8 +149,10 @@ def test_a_batch_of_cache_hits_ends_at_once_and_calls_back_every_item(
     assert reap(client) == {}  # each once
 
     # A client that watches it now is told at once that it ended.
-    container.realtime.connect("conn-late", {"api_key": key}, SOURCE_IP)
-    container.realtime.receive("conn-late", json.dumps({"action": "watch_batch", "batch_id": batch_id}))
+    container.realtime.sessions.connect("conn-late", {"api_key": key}, SOURCE_IP)
+    container.realtime.sessions.receive(
+        "conn-late", json.dumps({"action": "watch_batch", "batch_id": batch_id})
+    )
     assert batch_messages(push, "conn-late") == [
         {
             "id": batch_id,
@@ -175,8 +177,8 @@ def test_a_batch_whose_last_item_joined_another_requests_job_ends_with_that_job(
     accepted = post(client, "/v1/batches", {"items": [item], "callback_url": HOOK}, key)
     assert accepted.status_code == 202, accepted.body
     batch_id, ids = accepted.json_body["id"], accepted.json_body["generation_ids"]
-    container.realtime.connect("conn-1", {"api_key": key}, SOURCE_IP)
-    container.realtime.receive("conn-1", json.dumps({"action": "watch_batch", "batch_id": batch_id}))
+    container.realtime.sessions.connect("conn-1", {"api_key": key}, SOURCE_IP)
+    container.realtime.sessions.receive("conn-1", json.dumps({"action": "watch_batch", "batch_id": batch_id}))
     assert batch_messages(push, "conn-1") == []  # its item is open: it follows the outside job
     assert ended == []
 

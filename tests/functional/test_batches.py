@@ -84,7 +84,7 @@ def client(container: Container) -> Iterator[Any]:
 
 def issue(container: Container, limits: dict[str, int] | None = None) -> tuple[dict[str, str], str]:
     """A new enterprise key: its request headers and its webhook secret."""
-    issued = container.api_keys.issue("acme", "enterprise", limits)
+    issued = container.access.api_keys.issue("acme", "enterprise", limits)
     return {"X-API-Key": issued.key, "Content-Type": "application/json"}, issued.webhook_secret
 
 

@@ -257,7 +257,9 @@ def test_a_costly_job_triggers_the_check_and_the_schedule_catches_up(
             body=json.dumps({"style": "flat", "variation": 5}),
         )
         assert made.status_code == 200
-        assert container.budget_alerts is not None and container.budget_alerts.wait_idle()
+        assert (
+            container.operations.budget_alerts is not None and container.operations.budget_alerts.wait_idle()
+        )
         assert len(received) == 1
         headers, body = received[0]
         verify_standard_webhook(SECRET, headers, body)

@@ -143,8 +143,8 @@ def test_erasure_of_a_user_with_shared_images_an_avatar_and_a_job_in_flight(
 
 def test_an_erased_prompt_is_no_longer_offered_as_similar(app: tuple[Any, Container]) -> None:
     client, container = app
-    assert isinstance(container.store, RedisStateStore)
-    keys = container.store.keyspace
+    assert isinstance(container.ports.store, RedisStateStore)
+    keys = container.ports.store.keyspace
     alice, bob, carol = (f"{name}-{secrets.token_hex(3)}" for name in ("alice", "bob", "carol"))
     tag = secrets.token_hex(4)  # a word of its own: the index is shared with other tests' prompts
     alices_prompt = f"a red fox with glasses {tag}"

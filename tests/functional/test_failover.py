@@ -131,8 +131,8 @@ def image_keys(objects: LocalObjectStore, root: Path) -> set[str]:
 def test_the_router_is_built_from_the_settings(wire: Wire) -> None:
     container = wire()
     assert container.describe()["provider"] == "router"
-    assert isinstance(container.provider, ProviderRouter)
-    assert [p.name for p in container.provider.candidates("fast")] == ["fal", "together"]
+    assert isinstance(container.ports.provider, ProviderRouter)
+    assert [p.name for p in container.ports.provider.candidates("fast")] == ["fal", "together"]
 
 
 def test_primary_500_fails_over_to_the_secondary(client: Any, wire: Wire, vendors: respx.MockRouter) -> None:

@@ -96,20 +96,20 @@ def build(tmp_path: Path, store: RedisStateStore, gallery_objects_dir: Path) -> 
 
 
 def refresh_job(container: Container) -> GalleryRefresh:
-    job = container.gallery_refresh
+    job = container.gallery.refresh
     assert job.sources[0].name == "ai"
     return job
 
 
 def gallery_jobs(container: Container) -> list[Generation]:
-    found, _ = container.store.generations.history(SYSTEM_IDENTITY.key, 1000, None)
+    found, _ = container.ports.store.generations.history(SYSTEM_IDENTITY.key, 1000, None)
     return found
 
 
 def pending(container: Container) -> dict[str, list[dict[str, Any]]]:
     out = {}
     for style in STYLE_IDS:
-        raw = container.store.kv.get(state_key(style))
+        raw = container.ports.store.kv.get(state_key(style))
         out[style] = json.loads(raw)["pending"] if raw else []
     return out
 
@@ -117,7 +117,7 @@ def pending(container: Container) -> dict[str, list[dict[str, Any]]]:
 def settle(container: Container, timeout: float = 60.0) -> None:
     """Wait until the batch lane has ended every job it was given."""
     lanes_idle(container, timeout)
-    assert not container.store.generations.open_ids(), "the batch lane did not finish its jobs"
+    assert not container.ports.store.generations.open_ids(), "the batch lane did not finish its jobs"
 
 
 def ai_items(client: Any) -> list[dict[str, Any]]:
@@ -163,7 +163,7 @@ def test_jobs_submitted_on_the_batch_lane_are_published_as_ai_items_by_a_later_r
     settle(container)
     assert vendor.inner.total_calls == len(STYLE_IDS)
     # Their cost went to the gallery's own counter (and the total), not to a client tier.
-    spent, total, enterprise = container.store.counters.values(
+    spent, total, enterprise = container.ports.store.counters.values(
         [
             gallery_spend_key(time.time()),
             spend_keys(time.time())[0],
@@ -185,16 +185,16 @@ def test_jobs_submitted_on_the_batch_lane_are_published_as_ai_items_by_a_later_r
         for size, url in item["images"].items():
             key = url.split("/v1/files/")[1]
             assert key.startswith("gallery/") and key.endswith(".webp")  # out of the img/ lifecycle
-            data = container.objects.get(key)
+            data = container.ports.objects.get(key)
             assert data is not None
             assert Image.open(io.BytesIO(data)).size == (int(size), int(size))
     # Copied byte for byte from the generation's renditions.
     anime = next(r for r in submitted if r.style == "anime")
-    made = container.store.generations.get(anime.id)
+    made = container.ports.store.generations.get(anime.id)
     assert made is not None and made.images is not None
     generated = made.images
     listed = next(i for i in items if i["style"] == "anime")["images"]
-    assert container.objects.get(generated["512"]) == container.objects.get(
+    assert container.ports.objects.get(generated["512"]) == container.ports.objects.get(
         listed["512"].split("/v1/files/")[1]
     )
 
@@ -220,7 +220,7 @@ def test_the_refresh_never_waits_on_a_busy_gpu_and_keeps_at_most_per_run_open(bu
         assert time.monotonic() - started < 10
         assert first.added == {} and second.added == {}
         assert len(gallery_jobs(container)) == len(STYLE_IDS)
-        statuses = container.store.generations.statuses([r.id for r in gallery_jobs(container)])
+        statuses = container.ports.store.generations.statuses([r.id for r in gallery_jobs(container)])
         assert set(statuses) <= {"queued", "running"}
     finally:
         gate.set()
@@ -258,7 +258,9 @@ def test_the_budget_share_stops_submission(build: Build, counter: str, value: st
     vendor = FakeVendor()
     container = build(vendor, daily_budget_usd=25.0, gallery_ai_budget_share=0.1)
     now = time.time()
-    container.store.kv.set(gallery_spend_key(now) if counter == "gallery" else spend_keys(now)[0], value)
+    container.ports.store.kv.set(
+        gallery_spend_key(now) if counter == "gallery" else spend_keys(now)[0], value
+    )
 
     report = refresh_job(container).run()
 
@@ -291,7 +293,7 @@ def test_failed_jobs_are_not_published(build: Build, client: Any) -> None:
     job.run()
     settle(container)
     oil = next(r for r in gallery_jobs(container) if r.style == "oil")
-    failed = container.store.generations.get(oil.id)
+    failed = container.ports.store.generations.get(oil.id)
     assert failed is not None and failed.status == "failed"
 
     report = job.run()
@@ -323,22 +325,22 @@ def test_without_an_ai_provider_there_is_no_batch_ai_source(build: Build, store:
     assert not ProviderRouter([], store.breakers).vendors
     assert ProviderRouter([FakeVendor()], store.breakers).vendors
     procedural_only = build(RecordingProvider())
-    assert [s.name for s in procedural_only.gallery_refresh.sources] == ["procedural"]
+    assert [s.name for s in procedural_only.gallery.refresh.sources] == ["procedural"]
     turned_off = build(FakeVendor(), gallery_ai_per_run=0)
-    assert "ai" not in [s.name for s in turned_off.gallery_refresh.sources]
+    assert "ai" not in [s.name for s in turned_off.gallery.refresh.sources]
 
 
 def test_the_source_alone_yields_nothing_before_its_jobs_end(build: Build) -> None:
     gate = threading.Event()
     container = build(FakeVendor(gate=gate))
     source = BatchAISource(
-        admission=container.admission,
-        finish=container.finish,
-        generations=container.store.generations,
-        counters=container.store.counters,
-        kv=container.store.kv,
-        queue=container.queue,
-        clock=container.clock,
+        admission=container.generation.admission,
+        finish=container.generation.steps.finish,
+        generations=container.ports.store.generations,
+        counters=container.ports.store.counters,
+        kv=container.ports.store.kv,
+        queue=container.ports.queue,
+        clock=container.ports.clock,
         policy=GalleryAIPolicy(daily_budget_usd=25.0, per_run=2),
     )
     try:

@@ -13,9 +13,9 @@ def test_the_export_writes_every_image_an_index_and_the_gallery_only_page(
     container: Container, tmp_path: Path
 ) -> None:
     out = tmp_path / "site"
-    site = export_gallery_site(container.gallery, container.objects, out)
+    site = export_gallery_site(container.gallery.catalog, container.ports.objects, out)
 
-    entries = container.gallery.entries()
+    entries = container.gallery.catalog.entries()
     assert site.items == len(entries) > 0
     index = json.loads((out / "gallery.json").read_text())
     assert [item["id"] for item in index["items"]] == [e.id for e in entries]
@@ -25,7 +25,7 @@ def test_the_export_writes_every_image_an_index_and_the_gallery_only_page(
         assert set(item["images"]) == set(entry.image_keys)
         for size, key in entry.image_keys.items():
             assert item["images"][size] == f"images/{key}"  # relative: the site works under any path
-            assert (out / "images" / key).read_bytes() == container.objects.get(key)
+            assert (out / "images" / key).read_bytes() == container.ports.objects.get(key)
             written += 1
     assert site.images == written
     assert {s["id"] for s in index["styles"]} == {e.style for e in entries}
@@ -42,9 +42,9 @@ def test_the_export_writes_every_image_an_index_and_the_gallery_only_page(
 
 def test_a_second_export_replaces_the_first(container: Container, tmp_path: Path) -> None:
     out = tmp_path / "site"
-    export_gallery_site(container.gallery, container.objects, out)
+    export_gallery_site(container.gallery.catalog, container.ports.objects, out)
     (out / "gallery.json").write_text("stale")
-    export_gallery_site(container.gallery, container.objects, out)
+    export_gallery_site(container.gallery.catalog, container.ports.objects, out)
     assert json.loads((out / "gallery.json").read_text())["items"]
 
 

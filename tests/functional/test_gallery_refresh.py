@@ -383,15 +383,15 @@ def app_client(private_container: Container) -> Iterator[Any]:
 
 def use_sources(container: Container, sources: list[GallerySource]) -> GalleryRefresh:
     job = GalleryRefresh(
-        gallery=container.gallery,
-        objects=container.objects,
-        kv=container.store.kv,
+        gallery=container.gallery.catalog,
+        objects=container.ports.objects,
+        kv=container.ports.store.kv,
         sources=sources,
         fetcher=HttpImageFetcher(resolver=public_resolver),
-        pipeline=container.pipeline,
-        clock=container.clock,
+        pipeline=container.ports.pipeline,
+        clock=container.ports.clock,
     )
-    container.gallery_refresh = job
+    container.gallery.refresh = job
     return job
 
 
@@ -475,8 +475,8 @@ def test_admin_refresh_in_the_local_stage_answers_at_once(
     assert not source.finished.is_set()  # the run is still waiting in the background
     source.go.set()
     assert ran.wait(10), "the background run did not end"
-    assert private_container.gallery.entry("proc-anime-900") is not None
-    assert private_container.store.kv.get(LOCK_KEY) is None
+    assert private_container.gallery.catalog.entry("proc-anime-900") is not None
+    assert private_container.ports.store.kv.get(LOCK_KEY) is None
 
 
 def test_the_schedule_runs_the_same_job(app_client: Any, private_container: Container) -> None:

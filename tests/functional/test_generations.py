@@ -243,7 +243,7 @@ def test_a_retry_after_a_lost_reply_runs_the_job_and_charges_once(client: Any, c
     # The store admitted the first attempt but its reply never reached us: nothing dispatched it.
     identity = Identity("user", "lost-reply", "free")
     request = GenerationRequest(style="anime", variation=321)
-    admitted = container.admission.admit(identity, request, idempotency_key="retry-me")
+    admitted = container.generation.admission.admit(identity, request, idempotency_key="retry-me")
     assert admitted.outcome == "created"
 
     headers = {**auth("lost-reply"), "Idempotency-Key": "retry-me"}
@@ -262,7 +262,7 @@ def test_a_job_that_cannot_be_queued_is_still_a_202_and_left_to_the_dispatch_swe
     def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("queue unreachable")
 
-    monkeypatch.setattr(container.queue, "enqueue", broken)
+    monkeypatch.setattr(container.ports.queue, "enqueue", broken)
     headers = {**auth("unqueued", "free"), "Prefer": "respond-async"}
     accepted = post(client, {"style": "anime", "variation": 3}, headers)
     assert accepted.status_code == 202, accepted.json_body
@@ -271,7 +271,7 @@ def test_a_job_that_cannot_be_queued_is_still_a_202_and_left_to_the_dispatch_swe
     assert {"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"} <= set(accepted.headers)
     quota = client.http.get("/v1/me/quota", headers=auth("unqueued", "free")).json_body
     assert all(w["remaining"] == 4 for w in quota["limits"])
-    assert accepted.json_body["id"] in container.store.generations.open_ids()
+    assert accepted.json_body["id"] in container.ports.store.generations.open_ids()
 
 
 def test_a_job_the_request_cannot_start_goes_to_its_lane(
@@ -279,7 +279,7 @@ def test_a_job_the_request_cannot_start_goes_to_its_lane(
 ) -> None:
     # Claimed for the request by the admit script, but the request's thread pool refuses it
     # (shut down): the job is released and queued, never left charged until the reaper.
-    run_in_request = container.request_generation._run_in_request
+    run_in_request = container.generation.request._run_in_request
 
     def refused(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("cannot schedule new futures after shutdown")
@@ -306,11 +306,11 @@ def test_a_retry_replays_its_generation_after_the_experiment_share_changed(conta
     user = next(f"arm-{i}" for i in range(10_000) if arm_for(f"u:arm-{i}", 0.5) == "dev")
     identity = Identity("user", user, "free")
     request = GenerationRequest(style="watercolor", variation=654)
-    first = container.admission.admit(identity, request, idempotency_key="rollout-retry")
+    first = container.generation.admission.admit(identity, request, idempotency_key="rollout-retry")
     assert first.outcome == "created" and first.generation.arm is None
 
     # The experiment is switched on before the client retries the very same request.
-    admission = container.admission
+    admission = container.generation.admission
     admission._policy = dataclasses.replace(admission._policy, experiment_dev_share=0.5)
     retried = admission.admit(identity, request, idempotency_key="rollout-retry")
     assert retried.outcome == "replayed"

@@ -99,15 +99,19 @@ def post(client: Any, body: dict[str, Any], headers: dict[str, str]) -> Any:
 
 def test_hf_has_its_place_in_the_failover_order(wire: Wire) -> None:
     container = wire(together_api_key="together-key-0123456789", replicate_api_token="r8_token0123456789")
-    assert isinstance(container.provider, ProviderRouter)
-    assert [p.name for p in container.provider.candidates("fast")] == [
+    assert isinstance(container.ports.provider, ProviderRouter)
+    assert [p.name for p in container.ports.provider.candidates("fast")] == [
         "fal",
         "together",
         "replicate",
         "huggingface",
     ]
-    assert [p.name for p in container.provider.candidates("standard")] == ["fal", "replicate", "huggingface"]
-    assert "huggingface" not in [p.name for p in container.provider.candidates("pro")]
+    assert [p.name for p in container.ports.provider.candidates("standard")] == [
+        "fal",
+        "replicate",
+        "huggingface",
+    ]
+    assert "huggingface" not in [p.name for p in container.ports.provider.candidates("pro")]
 
 
 def test_hf_alone_serves_a_generation_with_its_image_and_price(

@@ -133,7 +133,7 @@ def test_no_secret_in_any_log_line(
         client.http.delete(f"/v1/admin/api-keys/{issued['id']}", headers=admin_headers()).status_code == 204
     )
     assert post(key, variation=5).status_code == 401
-    assert container.budget_alerts is not None and container.budget_alerts.wait_idle(15)
+    assert container.operations.budget_alerts is not None and container.operations.budget_alerts.wait_idle(15)
 
     text = logs()
     # the paths that log did run: the access log (refusals included), the alerts and their failure

@@ -144,7 +144,7 @@ def test_a_photo_becomes_a_styled_avatar_never_cached_and_erased_with_the_user(
 
     record = container.photos.records.get(ready["id"])
     assert record is not None
-    kept = container.objects.get(record.object_key)
+    kept = container.ports.objects.get(record.object_key)
     assert kept is not None
     with Image.open(io.BytesIO(kept)) as opened:
         assert not opened.getexif() and "exif" not in opened.info and "icc_profile" not in opened.info
@@ -181,7 +181,7 @@ def test_a_photo_becomes_a_styled_avatar_never_cached_and_erased_with_the_user(
 
     assert client.http.delete("/v1/me", headers=auth(sub)).status_code == 204
     assert client.http.get(f"/v1/uploads/{ready['id']}", headers=auth(sub)).status_code == 404
-    assert container.objects.get(record.object_key) is None
+    assert container.ports.objects.get(record.object_key) is None
     assert generate(client, sub, ready["id"]).status_code == 404
 
 
@@ -219,7 +219,7 @@ def test_each_refused_photo_gets_its_error_is_never_charged_and_reaches_no_provi
     assert refused["status"] == "rejected" and refused["face"] is None
     assert refused["error"]["code"] == code and refused["error"]["message"]
     record = container.photos.records.get(refused["id"])
-    assert record is not None and container.objects.get(record.object_key) is None  # not kept
+    assert record is not None and container.ports.objects.get(record.object_key) is None  # not kept
 
     before = remaining(client, sub)
     answer = generate(client, sub, refused["id"])
@@ -259,7 +259,7 @@ def test_a_photo_not_yet_sent_is_409_and_an_expired_or_foreign_one_404(app: tupl
     # Past its retention the upload is gone for its owner too.
     record = container.photos.records.get(ready["id"])
     assert record is not None
-    container.photos.records.save(dataclasses.replace(record, expires_at=container.clock.time() - 1), 0)
+    container.photos.records.save(dataclasses.replace(record, expires_at=container.ports.clock.time() - 1), 0)
     assert client.http.get(f"/v1/uploads/{ready['id']}", headers=auth(owner)).status_code == 404
     before = remaining(client, owner)
     assert generate(client, owner, ready["id"]).status_code == 404

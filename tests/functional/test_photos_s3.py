@@ -106,7 +106,7 @@ def test_a_photo_posted_to_s3_with_its_policy_becomes_an_avatar(s3_app: tuple[An
     ready = client.http.get(f"/v1/uploads/{ticket['id']}", headers=auth(sub)).json_body
     assert ready["status"] == "ready" and ready["face"] is not None
     record = container.photos.records.get(ticket["id"])
-    kept = container.objects.get(record.object_key)
+    kept = container.ports.objects.get(record.object_key)
     assert kept is not None and b"TestPhone" not in kept  # the clean copy replaced the file in S3
 
     made = client.http.post(

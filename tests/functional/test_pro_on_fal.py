@@ -167,7 +167,7 @@ def test_a_removed_model_trips_the_breaker_and_raises_a_configuration_alert(
     """An OpenAI model configured that no longer exists (dall-e-3): ``model_not_found`` is not a
     bad request but a configuration error: the breaker opens for long and an operator is alerted."""
     built = openai_only
-    for adapter in built.provider.candidates("pro"):
+    for adapter in built.ports.provider.candidates("pro"):
         assert isinstance(adapter, OpenAIProvider)
         adapter._models = {"pro": "dall-e-3"}  # an outdated setting: a model OpenAI has removed
     openai = openai_standin(vendors, standins)

@@ -21,7 +21,7 @@ def test_health_reports_ok_and_adapters(client: Any) -> None:
 
 
 def test_health_is_503_when_the_store_is_down(client: Any, container: Any, monkeypatch: Any) -> None:
-    monkeypatch.setattr(container.store, "ping", lambda: False)
+    monkeypatch.setattr(container.ports.store, "ping", lambda: False)
     response = client.http.get("/v1/health")
     assert response.status_code == 503
     assert response.json_body["status"] == "degraded"

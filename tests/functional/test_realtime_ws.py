@@ -159,10 +159,10 @@ def phase_of(generation: dict[str, Any]) -> str:
 
 def test_connect_checks_credentials_from_the_query_string(ws: WsApp) -> None:
     assert ws.connect("user==", {"token": token("alice", "premium")})["statusCode"] == 200
-    connection = ws.container.store.watches.connection("user==")
+    connection = ws.container.ports.store.watches.connection("user==")
     assert connection is not None and connection.identity.key == "u:alice"
     assert ws.connect("anon==")["statusCode"] == 200
-    anonymous = ws.container.store.watches.connection("anon==")
+    anonymous = ws.container.ports.store.watches.connection("anon==")
     assert anonymous is not None and anonymous.identity.key == f"ip:{SOURCE_IP}"
 
     for query in ({"token": "not-a-jwt"}, {"token": token("alice", expires_in=-10)}, {"api_key": "afk_nope"}):
@@ -170,7 +170,7 @@ def test_connect_checks_credentials_from_the_query_string(ws: WsApp) -> None:
         assert refused["statusCode"] == 401
         assert json.loads(refused["body"])["error"]["code"] == "unauthorized"
         assert "not-a-jwt" not in refused["body"]
-    assert ws.container.store.watches.connection("bad==") is None
+    assert ws.container.ports.store.watches.connection("bad==") is None
 
 
 def test_a_watch_answers_the_current_state_then_pushes_every_change(ws: WsApp) -> None:
@@ -181,7 +181,7 @@ def test_a_watch_answers_the_current_state_then_pushes_every_change(ws: WsApp) -
     assert first["generation"] == created  # the body POST answered (still queued, nothing moved)
 
     ws.expect_posts("c1==", 4)  # starting, generating, storing, succeeded
-    assert ws.container.lanes.handle(created["id"]) == "done"
+    assert ws.container.generation.lanes.handle(created["id"]) == "done"
     pushed = [doc["generation"] for _, doc in ws.sent[1:]]
     assert [phase_of(g) for g in pushed] == ["starting", "generating", "storing", "succeeded"]
     for generation in pushed:
@@ -197,10 +197,10 @@ def test_a_gone_connection_is_forgotten_and_pushed_to_no_more(ws: WsApp) -> None
     created = ws.post_async("alice", style="pixel")
     ws.say("c1==", {"action": "watch", "generation_id": created["id"]})
     ws.expect_gone("c1==")  # the "starting" push finds the connection closed (410)
-    ws.container.lanes.handle(created["id"])
+    ws.container.generation.lanes.handle(created["id"])
     assert len(ws.sent) == 2  # the watch's answer, the push that met the 410: nothing after it
-    assert ws.container.store.watches.connection("c1==") is None
-    assert ws.container.store.watches.watchers([created["id"]]) == []
+    assert ws.container.ports.store.watches.connection("c1==") is None
+    assert ws.container.ports.store.watches.watchers([created["id"]]) == []
 
 
 def test_bad_messages_get_error_messages_and_the_connection_stays_up(ws: WsApp) -> None:
@@ -221,7 +221,7 @@ def test_bad_messages_get_error_messages_and_the_connection_stays_up(ws: WsApp) 
         assert reply["type"] == "error" and reply["error"]["code"] == code, reply
         assert set(reply["error"]) <= {"code", "message", "details"}
         assert "secret prompt" not in json.dumps(reply)
-    assert ws.container.store.watches.watchers([theirs["id"]]) == []
+    assert ws.container.ports.store.watches.watchers([theirs["id"]]) == []
 
     mine = [ws.post_async("alice", style="flat", variation=n) for n in range(21)]
     for created in mine[:20]:
@@ -232,7 +232,7 @@ def test_bad_messages_get_error_messages_and_the_connection_stays_up(ws: WsApp) 
 
 
 def test_a_watched_batch_pushes_each_item_then_the_batch(ws: WsApp) -> None:
-    issued = ws.container.api_keys.issue("acme", "enterprise")
+    issued = ws.container.access.api_keys.issue("acme", "enterprise")
     headers = {"X-API-Key": issued.key, "Content-Type": "application/json"}
     items = [
         {"style": "anime", "variation": 1},
@@ -252,9 +252,9 @@ def test_a_watched_batch_pushes_each_item_then_the_batch(ws: WsApp) -> None:
 
     start = len(ws.sent)
     ws.expect_posts("k1==", 4)  # the first item: starting, generating, storing, succeeded
-    ws.container.lanes.handle(ids[0])
+    ws.container.generation.lanes.handle(ids[0])
     ws.expect_posts("k1==", 4 + 2)  # the second item, then the joined third item, then the batch
-    ws.container.lanes.handle(ids[1])
+    ws.container.generation.lanes.handle(ids[1])
     pushed = [doc for _, doc in ws.sent[start:]]
     assert pushed[-1] == {
         "type": "batch",
@@ -273,8 +273,8 @@ def test_disconnect_forgets_the_connection_and_its_watches(ws: WsApp) -> None:
     created = ws.post_async("alice", style="anime", variation=5)
     ws.say("c1==", {"action": "watch", "generation_id": created["id"]})
     assert ws.invoke("ws_disconnect", disconnect_event("c1=="))["statusCode"] == 200
-    assert ws.container.store.watches.watchers([created["id"]]) == []
-    ws.container.lanes.handle(created["id"])  # nobody watches: nothing is posted
+    assert ws.container.ports.store.watches.watchers([created["id"]]) == []
+    ws.container.generation.lanes.handle(created["id"])  # nobody watches: nothing is posted
     assert len(ws.sent) == 1
     (reply,) = ws.say("c1==", {"action": "watch", "generation_id": created["id"]})
     assert reply["error"]["code"] == "unauthorized"  # that connection is no longer known
@@ -287,9 +287,9 @@ def test_get_realtime_tells_where_the_websocket_api_is(ws: WsApp, tmp_path: Path
         make_settings(
             tmp_path, stage="prod", websocket_url="wss://abc123.execute-api.us-east-1.amazonaws.com/v1api"
         ),
-        store=ws.container.store,
-        objects=ws.container.objects,
-        provider=ws.container.provider,
+        store=ws.container.ports.store,
+        objects=ws.container.ports.objects,
+        provider=ws.container.ports.provider,
         start_workers=False,
     )
     set_container(deployed)
@@ -298,7 +298,9 @@ def test_get_realtime_tells_where_the_websocket_api_is(ws: WsApp, tmp_path: Path
         == "wss://abc123.execute-api.us-east-1.amazonaws.com/v1api"
     )
     set_container(
-        build_container(make_settings(tmp_path, stage="prod"), store=ws.container.store, start_workers=False)
+        build_container(
+            make_settings(tmp_path, stage="prod"), store=ws.container.ports.store, start_workers=False
+        )
     )
     assert ws.client.http.get("/v1/realtime").status_code == 404
     set_container(ws.container)

@@ -77,9 +77,12 @@ def test_a_late_result_of_a_reaped_job_still_counts_its_spend(
         # A worker claims the job and calls the provider; meanwhile the reaper fails it (past its deadline).
         running = store.generations.claim(accepted.json_body["id"], int(time.time() * 1000), 120_000)
         assert running is not None
-        assert container.finish.fail(running, Failure("timeout", "past its deadline")) is not None
+        assert (
+            container.generation.steps.finish.fail(running, Failure("timeout", "past its deadline"))
+            is not None
+        )
         result = provider.generate(provider_request(running))
-        assert container.finish.succeed(running, result) is None  # too late to end it...
+        assert container.generation.steps.finish.succeed(running, result) is None  # too late to end it...
     finally:
         set_container(None)
     day, month = spend_keys(time.time())

@@ -147,7 +147,7 @@ def test_a_request_admitted_before_the_store_stopped_answers_202_not_503(
         api.stop_store()
         raise RuntimeError("queue unreachable")
 
-    monkeypatch.setattr(api.container.queue, "enqueue", outage)
+    monkeypatch.setattr(api.container.ports.queue, "enqueue", outage)
     try:
         accepted = api.generate("admitted", Prefer="respond-async")
     finally:
@@ -157,4 +157,4 @@ def test_a_request_admitted_before_the_store_stopped_answers_202_not_503(
     assert accepted.headers["Location"].endswith(f"/v1/generations/{accepted.json_body['id']}")
     # Charged once, and still open for the dispatch sweep to queue.
     assert api.used("admitted") == [1, 1]
-    assert accepted.json_body["id"] in api.container.store.generations.open_ids()
+    assert accepted.json_body["id"] in api.container.ports.store.generations.open_ids()

@@ -96,7 +96,7 @@ def test_a_waiting_request_answers_when_the_webhook_ends_its_job_without_polling
             if job is not None and job.provider_job is not None:
                 body = fal_webhook()
                 try:
-                    delivered["outcome"] = container.webhooks.receive(
+                    delivered["outcome"] = container.generation.webhooks.receive(
                         "fal", signer.headers("req-1", body), {"job": job.id}, body
                     )
                 except ProviderUnavailable:  # 503: the request was reading the job; fal retries

@@ -225,7 +225,7 @@ def test_fal_job_goes_lane_then_queue_api_then_signed_webhook_to_succeeded(
 ) -> None:
     # The identical request below waits its whole wait for a job that is at the provider: on a fake
     # clock that wait takes no real time.
-    objects = wire(clock=FakeClock(time.time()), **FAL).objects
+    objects = wire(clock=FakeClock(time.time()), **FAL).ports.objects
     submit = vendors.post(FAL_SUBMIT).mock(return_value=fal_submission())
     headers = auth("fal-user", "free")
     gen_id = submit_async(client, lanes, headers)

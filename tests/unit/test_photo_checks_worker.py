@@ -32,7 +32,7 @@ def test_the_handler_checks_each_upload(tmp_path: Path, store: Any, objects: Any
     )
     set_container(container)
     try:
-        now = container.clock.time()
+        now = container.ports.clock.time()
         upload = Upload.new("u:ada", "image/jpeg", 1000, now, 3600)
         container.photos.records.save(upload, now)
         objects.put(upload.object_key, photos.jpeg(photos.astronaut()), "image/jpeg")

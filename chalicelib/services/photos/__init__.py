@@ -2,6 +2,6 @@
 
 ``uploads`` (create, read), ``check`` (the checks on arrival), ``receive`` (the local stage's
 form upload), ``gate`` (a photo generation's upload), ``privacy`` (erasure, export, retention),
-``records`` (the store documents) and ``cases`` (the bundle the container builds). Nothing is
-imported here: the package sits under the cold start's imports.
+``records`` (the store documents), ``cases`` (the bundle the container holds) and ``wiring``
+(builds it from ports). Nothing is imported here: the package sits under the cold start's imports.
 """

@@ -1,6 +1,6 @@
 """The real-time push: handlers of the domain events that change what a watcher sees.
 
-Registered in ``bootstrap/wiring.py``; no use case knows of them. A phase costs the job one
+In the table of ``bootstrap/handlers.py``; no use case knows of them. A phase costs the job one
 store round trip, the one that reads who watches it (``ws_progress.lua`` also records the phase,
 so that polling clients see it too); the end costs none (the finish script answers who watches,
 ``GenerationFinished.watchers``); the message is rendered from the event itself, never read

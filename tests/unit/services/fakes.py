@@ -11,15 +11,7 @@ from typing import Any, TypeVar
 
 from chalicelib.adapters.providers.procedural import ProceduralProvider
 from chalicelib.domain.budget import BudgetAlert
-from chalicelib.domain.events import (
-    Event,
-    GalleryItemChosen,
-    GenerationAdmitted,
-    GenerationFinished,
-    GenerationProgressed,
-    ProviderAttempted,
-    SpendRecorded,
-)
+from chalicelib.domain.events import Event
 from chalicelib.domain.provider_job import ProviderJob
 from chalicelib.ports import (
     AlertDeliveryError,
@@ -221,21 +213,21 @@ class SteppingClock(FakeClock):
             hook()
 
 
+def event_kinds(base: type[Event] = Event) -> list[type[Event]]:
+    """Every event class below ``base`` (subclasses of subclasses too), from the classes
+    themselves: a new event is listened to without being added to a list."""
+    kinds: list[type[Event]] = []
+    for kind in base.__subclasses__():
+        kinds.extend((kind, *event_kinds(kind)))
+    return kinds
+
+
 class EventLog:
     """A subscriber of every domain event, in publication order."""
 
-    KINDS = (
-        GenerationAdmitted,
-        GenerationProgressed,
-        GenerationFinished,
-        SpendRecorded,
-        ProviderAttempted,
-        GalleryItemChosen,
-    )
-
     def __init__(self, bus: MessageBus) -> None:
         self.events: list[Event] = []
-        for kind in self.KINDS:
+        for kind in event_kinds():
             bus.subscribe(kind, self.events.append)
 
     def of(self, kind: type[E]) -> list[E]:

@@ -1,4 +1,4 @@
-"""The use cases wired by ``bootstrap/use_cases.py`` as in production, on the embedded Redis, with a fake
+"""The use cases wired by ``services/generation/wiring.py`` as in production, on the embedded Redis, with a fake
 clock, a recording provider, fake queues and a subscriber of every domain event: no HTTP layer,
 no network, no sleeping. Tests get them from the ``build`` and ``use_cases`` fixtures."""
 
@@ -12,7 +12,6 @@ from typing import Any
 from chalicelib.adapters.imaging.pipeline import PillowPipeline
 from chalicelib.adapters.storage.local import LocalObjectStore
 from chalicelib.adapters.store.redis_store import RedisStateStore
-from chalicelib.bootstrap.use_cases import Collaborators, GenerationUseCases, wire_generations
 from chalicelib.domain.budget import Budget
 from chalicelib.domain.events import GenerationFinished
 from chalicelib.domain.generation import Generation
@@ -26,6 +25,14 @@ from chalicelib.services.generation.admission import window_charges
 from chalicelib.services.generation.callbacks import CallbackScheduler
 from chalicelib.services.generation.policy import GenerationPolicy
 from chalicelib.services.generation.views import GenerationView
+from chalicelib.services.generation.wiring import (
+    GenerationPorts,
+    GenerationRules,
+    GenerationSteps,
+    GenerationUseCases,
+    Webhooks,
+    wire_generations,
+)
 from chalicelib.services.messagebus import MessageBus
 from chalicelib.services.operations.budget_alerts import BudgetAlerts
 from tests.conftest import FILES_BASE
@@ -58,9 +65,10 @@ def request(
 
 
 @dataclass(frozen=True)
-class UseCases(GenerationUseCases):
-    """Every use case (those of :class:`GenerationUseCases`, as ``wire_generations`` made them), the
-    ports and fakes behind them, and a few state readers for assertions."""
+class UseCases(GenerationUseCases, GenerationSteps):
+    """Every use case (those of :class:`GenerationUseCases` and its :class:`GenerationSteps`, as
+    ``wire_generations`` made them, side by side), the ports and fakes behind them, and a few
+    state readers for assertions."""
 
     store: RedisStateStore
     images: LocalObjectStore
@@ -175,7 +183,7 @@ def wire(
     bus = MessageBus({GenerationFinished: [CallbackScheduler(queue).on_finished]})
     events = EventLog(bus)
     cases = wire_generations(
-        Collaborators(
+        GenerationPorts(
             store=store,
             objects=images,
             pipeline=PillowPipeline(),
@@ -184,17 +192,17 @@ def wire(
             provider_queues=queues,
             bus=bus,
             clock=clock,
-            policy=settings,
-            tiers=tiers,
-            gallery=gallery,
-            view=view,
+        ),
+        GenerationRules(policy=settings, tiers=tiers, breaker_policy=BreakerPolicy(failure_threshold=1)),
+        Webhooks(
             sender=sender,
             fal_keys=NoWebhookKeys(),
             replicate_secret=replicate_secret,
             public_url=public_url,
-            breaker_policy=BreakerPolicy(failure_threshold=1),
             callback_attempts=callback_attempts,
-        )
+        ),
+        gallery=gallery,
+        view=view,
     )
     return UseCases(
         store=store,
@@ -211,5 +219,6 @@ def wire(
         gallery=gallery,
         view=view,
         budget_alerts=budget_alerts,
-        **vars(cases),
+        **vars(cases.steps),
+        **{name: case for name, case in vars(cases).items() if name != "view"},
     )

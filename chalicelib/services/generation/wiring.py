@@ -1,7 +1,8 @@
-"""The generation use cases wired to each other and to their ports, in one place.
+"""The generation use cases wired to each other and to their ports, in one place (ports only:
+no adapter is imported here; ``bootstrap`` chooses them).
 
-``wiring.build_container`` calls it with the adapters the settings select; the use-case tests
-(``tests/unit/services/wiring.py``) call it with fakes, so that they run the production wiring.
+``bootstrap/wiring.build_container`` calls it with the adapters the settings select; the use-case
+tests (``tests/unit/services/wiring.py``) call it with fakes, so that they run the production wiring.
 
 Reading order, from a request to a provider: ``RequestGeneration`` admits (``Admission``), then
 dispatches (``Dispatch``): it runs the job within the wait (``RunInRequest``: ``RunJob`` on a
@@ -30,6 +31,7 @@ from chalicelib.ports import (
 )
 from chalicelib.services.gallery.catalog import GalleryService
 from chalicelib.services.generation.admission import Admission
+from chalicelib.services.generation.avatars import AvatarService
 from chalicelib.services.generation.batches import BatchService
 from chalicelib.services.generation.callbacks import DeliverCallback
 from chalicelib.services.generation.collect import CollectResult
@@ -54,30 +56,39 @@ from chalicelib.services.messagebus import MessageBus
 
 
 @dataclass(frozen=True)
-class GenerationUseCases:
-    """Every use case of a generation's life, from its request to its callback."""
+class GenerationSteps:
+    """The steps of a generation's life that the entry points are made of (and the tests drive)."""
 
     finish: FinishGeneration
     dispatch: Dispatch
     run_job: RunJob
     submit: SubmitToProvider
     collect: CollectResult
-    admission: Admission
-    reads: ReadGenerations
     callbacks: DeliverCallback
     at_provider: RunAtProvider
     run_in_request: RunInRequest
     waiting: WaitForGeneration
-    request: RequestGeneration
-    lanes: LaneWorker
-    webhooks: ReceiveWebhook
-    reaper: Reaper
-    batches: BatchService
 
 
 @dataclass(frozen=True)
-class Collaborators:
-    """What the use cases are made of: the ports, the bus and the shared read-side services."""
+class GenerationUseCases:
+    """What the routes and workers call, from a request to its callback; ``steps`` are the parts."""
+
+    steps: GenerationSteps
+    admission: Admission
+    request: RequestGeneration
+    reads: ReadGenerations
+    batches: BatchService
+    avatars: AvatarService
+    lanes: LaneWorker
+    webhooks: ReceiveWebhook
+    reaper: Reaper
+    view: GenerationView
+
+
+@dataclass(frozen=True)
+class GenerationPorts:
+    """The ports the generation use cases are made of, and the bus they publish on."""
 
     store: StateStore
     objects: ObjectStore
@@ -87,23 +98,42 @@ class Collaborators:
     provider_queues: ProviderQueues
     bus: MessageBus
     clock: Clock
-    policy: GenerationPolicy
-    tiers: Mapping[str, Tier]
-    gallery: GalleryService
-    view: GenerationView
+
+
+@dataclass(frozen=True)
+class Webhooks:
+    """Webhooks both ways: the clients' callbacks out (``sender``, ``callback_attempts``) and the
+    providers' webhooks in (``public_url`` they call back; fal's keys and Replicate's secret)."""
+
     sender: WebhookSender
     fal_keys: WebhookKeys
     replicate_secret: str
     public_url: str | None
-    breaker_policy: BreakerPolicy
     callback_attempts: int = 8
-    # Checks a photo generation's upload before admission (services/photos/gate.py); None: photos refused.
+
+
+@dataclass(frozen=True)
+class GenerationRules:
+    """The policy, the tiers and the breakers' rules; ``photo_gate`` checks a photo generation's
+    upload before admission (services/photos/gate.py; None: photo generations are refused)."""
+
+    policy: GenerationPolicy
+    tiers: Mapping[str, Tier]
+    breaker_policy: BreakerPolicy
     photo_gate: Callable[[Identity, str], None] | None = None
 
 
-def wire_generations(c: Collaborators) -> GenerationUseCases:
-    """The use cases, each given exactly the ports it needs."""
-    store, clock, bus, policy = c.store, c.clock, c.bus, c.policy
+def wire_generations(
+    c: GenerationPorts,
+    rules: GenerationRules,
+    hooks: Webhooks,
+    *,
+    gallery: GalleryService,
+    view: GenerationView,
+) -> GenerationUseCases:
+    """The use cases, each given exactly the ports it needs; ``gallery`` (suggestions, cache
+    hits) and ``view`` (what a client sees of a generation) are the shared read side."""
+    store, clock, bus, policy = c.store, c.clock, c.bus, rules.policy
     generations = store.generations
     finish = FinishGeneration(
         generations=generations,
@@ -134,8 +164,8 @@ def wire_generations(c: Collaborators) -> GenerationUseCases:
         queues=c.provider_queues,
         bus=bus,
         clock=clock,
-        public_url=c.public_url,
-        breaker_policy=c.breaker_policy,
+        public_url=hooks.public_url,
+        breaker_policy=rules.breaker_policy,
         job_deadline_s=policy.job_deadline_s,
     )
     collect = CollectResult(
@@ -143,25 +173,25 @@ def wire_generations(c: Collaborators) -> GenerationUseCases:
     )
     admission = Admission(
         generations=generations,
-        tiers=c.tiers,
-        gallery=c.gallery,
+        tiers=rules.tiers,
+        gallery=gallery,
         policy=policy,
         bus=bus,
         clock=clock,
         refusals=Refusals(store.counters, clock, policy.refused_prompts_per_hour),
     )
     reads = ReadGenerations(
-        generations=generations, counters=store.counters, tiers=c.tiers, view=c.view, clock=clock
+        generations=generations, counters=store.counters, tiers=rules.tiers, view=view, clock=clock
     )
     callbacks = DeliverCallback(
         generations=generations,
         kv=store.kv,
         timers=store.timers,
         api_keys=store.api_keys,
-        sender=c.sender,
-        view=c.view,
+        sender=hooks.sender,
+        view=view,
         clock=clock,
-        max_attempts=c.callback_attempts,
+        max_attempts=hooks.callback_attempts,
     )
     at_provider = RunAtProvider(
         generations=generations, submit=submit, collect=collect, dispatch=dispatch, finish=finish, clock=clock
@@ -176,26 +206,37 @@ def wire_generations(c: Collaborators) -> GenerationUseCases:
     )
     waiting = WaitForGeneration(generations=generations)
     return GenerationUseCases(
-        finish=finish,
-        dispatch=dispatch,
-        run_job=run_job,
-        submit=submit,
-        collect=collect,
+        steps=GenerationSteps(
+            finish=finish,
+            dispatch=dispatch,
+            run_job=run_job,
+            submit=submit,
+            collect=collect,
+            callbacks=callbacks,
+            at_provider=at_provider,
+            run_in_request=run_in_request,
+            waiting=waiting,
+        ),
         admission=admission,
         reads=reads,
-        callbacks=callbacks,
-        at_provider=at_provider,
-        run_in_request=run_in_request,
-        waiting=waiting,
+        view=view,
+        avatars=AvatarService(
+            generations=generations,
+            kv=store.kv,
+            objects=c.objects,
+            gallery=gallery,
+            bus=bus,
+            holders=store.holders,
+        ),
         request=RequestGeneration(
             admission=admission,
             dispatch=dispatch,
             run_in_request=run_in_request,
             waiting=waiting,
-            view=c.view,
-            gallery=c.gallery,
+            view=view,
+            gallery=gallery,
             policy=policy,
-            photo_gate=c.photo_gate,
+            photo_gate=rules.photo_gate,
         ),
         lanes=LaneWorker(
             generations=generations,
@@ -212,8 +253,8 @@ def wire_generations(c: Collaborators) -> GenerationUseCases:
             kv=store.kv,
             submit=submit,
             collect=collect,
-            fal_keys=c.fal_keys,
-            replicate_secret=c.replicate_secret,
+            fal_keys=hooks.fal_keys,
+            replicate_secret=hooks.replicate_secret,
             clock=clock,
         ),
         reaper=Reaper(
