@@ -87,6 +87,7 @@ class Run:
 def one_run(args: argparse.Namespace, burst: bool, store: Any) -> Run:
     from chalicelib.adapters.providers.burst import BurstPolicy, BurstSpendGuard, Saturation
     from chalicelib.adapters.providers.fal import FalProvider
+    from chalicelib.adapters.providers.options import ProviderOptions
     from chalicelib.adapters.providers.pricing import load_prices
     from chalicelib.adapters.providers.router import ProviderRouter
     from chalicelib.adapters.providers.runpod import RunPodProvider
@@ -116,14 +117,13 @@ def one_run(args: argparse.Namespace, burst: bool, store: Any) -> Run:
     )
     prices = load_prices(json.dumps({"runpod": {"*": RUNPOD_PRICE}}))
     fal = FalProvider(
-        "fal-bench-key", base_url=FAL_BASE, transport=httpx.MockTransport(fal_stand_in), prices=prices
+        "fal-bench-key",
+        ProviderOptions(base_url=FAL_BASE, transport=httpx.MockTransport(fal_stand_in), prices=prices),
     )
     runpod = RunPodProvider(
         "rpa_bench_key",
         ENDPOINT,
-        base_url=RUNPOD_BASE,
-        transport=httpx.MockTransport(runpod_stand_in),
-        prices=prices,
+        ProviderOptions(base_url=RUNPOD_BASE, transport=httpx.MockTransport(runpod_stand_in), prices=prices),
     )
     saturation = (
         Saturation(BurstPolicy(latency_s=args.latency_threshold, hold_s=args.hold)) if burst else None

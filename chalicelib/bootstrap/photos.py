@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
@@ -58,38 +59,27 @@ def photo_vendors(
         ReplicatePhotoProvider,
         TogetherPhotoProvider,
     )
-    from chalicelib.bootstrap.adapters import VendorOptions, key_pools
+    from chalicelib.bootstrap.adapters import key_pools, provider_options
 
     pools = key_pools(settings, bus, clock)
     deadline = settings.provider_deadline_seconds
-    o = VendorOptions(
-        deadline_s=deadline,
-        prices=photo_prices(settings.provider_prices),
-        fetch_timeout_s=min(15.0, deadline),
-        resolver=resolver,
-    )
+    o = provider_options(settings, resolver, photo_prices(settings.provider_prices))
     vendors: list[ImageProvider] = []
     if "fal" in pools:
-        vendors.append(
-            FalPhotoProvider(
-                pools["fal"], base_url=settings.fal_base_url, timeout=o.timeout(60.0), **o.common()
-            )
-        )
+        vendors.append(FalPhotoProvider(pools["fal"], dataclasses.replace(o, base_url=settings.fal_base_url)))
     if "replicate" in pools:
         vendors.append(
             ReplicatePhotoProvider(
                 pools["replicate"],
-                base_url=settings.replicate_base_url,
+                dataclasses.replace(o, base_url=settings.replicate_base_url),
                 wait_seconds=max(1, int(min(60.0, deadline - 5.0))),
                 deadline_seconds=deadline,
-                timeout=o.timeout(20.0),
-                **o.common(),
             )
         )
     if "together" in pools:
         vendors.append(
             TogetherPhotoProvider(
-                pools["together"], base_url=settings.together_base_url, timeout=o.timeout(60.0), **o.common()
+                pools["together"], dataclasses.replace(o, base_url=settings.together_base_url)
             )
         )
     return vendors

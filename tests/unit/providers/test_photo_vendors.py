@@ -6,13 +6,13 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Iterator
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 import respx
 
+from chalicelib.adapters.providers.options import ProviderOptions
 from chalicelib.adapters.providers.photo_prices import photo_prices
 from chalicelib.adapters.providers.photo_router import PhotoProviders
 from chalicelib.adapters.providers.photo_vendors import (
@@ -47,8 +47,8 @@ def router() -> Iterator[respx.MockRouter]:
         yield mock
 
 
-def options() -> dict[str, Any]:
-    return {"resolver": public_resolver, "prices": photo_prices(None)}
+def options() -> ProviderOptions:
+    return ProviderOptions(resolver=public_resolver, prices=photo_prices(None))
 
 
 def test_fal_pulid_gets_the_photo_as_reference_and_likeness_as_id_weight(router: respx.MockRouter) -> None:
@@ -64,7 +64,7 @@ def test_fal_pulid_gets_the_photo_as_reference_and_likeness_as_id_weight(router:
         )
     )
     router.get(FAL_IMAGE).mock(return_value=png_response())
-    fal = FalPhotoProvider("fal-key-123", **options())
+    fal = FalPhotoProvider("fal-key-123", options())
     result = fal.generate(photo_request(likeness=0.8))
     sent = route.calls.last.request
     assert sent.headers["Authorization"] == "Key fal-key-123"
@@ -85,7 +85,7 @@ def test_fal_kontext_gets_the_photo_as_image_url(router: respx.MockRouter) -> No
         )
     )
     router.get(FAL_IMAGE).mock(return_value=png_response())
-    result = FalPhotoProvider("k", model=FAL_KONTEXT, **options()).generate(photo_request(likeness=0.9))
+    result = FalPhotoProvider("k", options(), model=FAL_KONTEXT).generate(photo_request(likeness=0.9))
     body = body_of(route.calls.last.request)
     assert body["image_url"] == PHOTO_URL and "reference_image_url" not in body
     assert "exact facial features" in body["prompt"] and body["guidance_scale"] == pytest.approx(2.7)
@@ -97,7 +97,7 @@ def test_fal_flags_nsfw_as_content_rejected(router: respx.MockRouter) -> None:
         return_value=httpx.Response(200, json={"images": [{"url": FAL_IMAGE}], "has_nsfw_concepts": [True]})
     )
     with pytest.raises(ContentRejected):
-        FalPhotoProvider("k", **options()).generate(photo_request())
+        FalPhotoProvider("k", options()).generate(photo_request())
 
 
 def test_replicate_kontext_gets_the_photo_as_input_image(router: respx.MockRouter) -> None:
@@ -115,7 +115,7 @@ def test_replicate_kontext_gets_the_photo_as_input_image(router: respx.MockRoute
     }
     route = router.post(REPLICATE_CREATE).mock(return_value=httpx.Response(201, json=prediction))
     router.get(REPLICATE_OUT).mock(return_value=png_response())
-    replicate = ReplicatePhotoProvider("r8_token", deadline_seconds=30.0, **options())
+    replicate = ReplicatePhotoProvider("r8_token", options(), deadline_seconds=30.0)
     result = replicate.generate(photo_request(likeness=0.3))
     sent = route.calls.last.request
     assert sent.headers["Authorization"] == "Bearer r8_token" and sent.headers["Prefer"].startswith("wait=")
@@ -137,7 +137,7 @@ def test_together_kontext_gets_the_photo_as_image_url(router: respx.MockRouter) 
             },
         )
     )
-    result = TogetherPhotoProvider("tgp_key", **options()).generate(photo_request(likeness=0.5, size=1024))
+    result = TogetherPhotoProvider("tgp_key", options()).generate(photo_request(likeness=0.5, size=1024))
     body = body_of(route.calls.last.request)
     assert body["model"] == "black-forest-labs/FLUX.1-kontext-pro" and body["image_url"] == PHOTO_URL
     assert (body["width"], body["height"], body["n"]) == (1024, 1024, 1) and "steps" not in body
@@ -147,7 +147,7 @@ def test_together_kontext_gets_the_photo_as_image_url(router: respx.MockRouter) 
 
 def test_a_photo_request_without_its_url_is_refused_before_any_call(router: respx.MockRouter) -> None:
     with pytest.raises(ProviderBadRequest):
-        FalPhotoProvider("k", **options()).generate(dataclasses.replace(photo_request(), photo_url=None))
+        FalPhotoProvider("k", options()).generate(dataclasses.replace(photo_request(), photo_url=None))
     assert not router.calls
 
 
@@ -173,7 +173,7 @@ def test_failover_from_a_vendor_that_is_down_to_the_next_with_a_ten_minute_url(
     )
     signer = LocalUploadSigner("secret", "https://api.example.com")
     chain = PhotoProviders(
-        [FalPhotoProvider("k", **options()), TogetherPhotoProvider("t", **options())],
+        [FalPhotoProvider("k", options()), TogetherPhotoProvider("t", options())],
         lookup={upload.id: upload}.get,
         objects=Objects(),  # type: ignore[arg-type]
         signer=signer,
@@ -195,7 +195,7 @@ def test_a_refusal_is_not_failed_over(router: respx.MockRouter) -> None:
     )
     together = router.post(TOGETHER_URL).mock(return_value=httpx.Response(200, json={"data": []}))
     chain = PhotoProviders(
-        [FalPhotoProvider("k", **options()), TogetherPhotoProvider("t", **options())],
+        [FalPhotoProvider("k", options()), TogetherPhotoProvider("t", options())],
         lookup={upload.id: upload}.get,
         objects=Objects(),  # type: ignore[arg-type]
         signer=LocalUploadSigner("secret", "https://api.example.com"),
@@ -207,7 +207,7 @@ def test_a_refusal_is_not_failed_over(router: respx.MockRouter) -> None:
 
 def test_a_photo_gone_since_admission_fails_the_job(router: respx.MockRouter) -> None:
     chain = PhotoProviders(
-        [FalPhotoProvider("k", **options())],
+        [FalPhotoProvider("k", options())],
         lookup=lambda upload_id: None,
         objects=Objects(),  # type: ignore[arg-type]
         signer=LocalUploadSigner("secret", "https://api.example.com"),

@@ -17,6 +17,7 @@ import pytest
 import respx
 
 from chalicelib.adapters.providers.fal import FalProvider
+from chalicelib.adapters.providers.options import ProviderOptions
 from chalicelib.adapters.providers.procedural import ProceduralProvider
 from chalicelib.adapters.providers.router import (
     AllProvidersFailed,
@@ -481,7 +482,7 @@ def test_auth_failure_opens_for_long_and_alerts_without_the_key(
     store: RedisStateStore, logs: pytest.LogCaptureFixture
 ) -> None:
     key = "fal-key-0123456789:secretpart0123456789"
-    fal = FalProvider(key, base_url="https://fal.test")
+    fal = FalProvider(key, ProviderOptions(base_url="https://fal.test"))
     clock = FakeClock()
     together = FakeProvider("together", ("fast",))
     router = ProviderRouter(
