@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from chalicelib.adapters.outbound.fetch import Resolver
     from chalicelib.adapters.providers.options import ProviderOptions
     from chalicelib.adapters.providers.pricing import PriceTable
+    from chalicelib.services.routing.burst import BurstLane
 
 log = logging.getLogger(__name__)
 alerts = logging.getLogger("avatarflow.alerts")
@@ -314,39 +315,39 @@ def build_provider(
         return ProceduralProvider(delay_s=settings.procedural_delay_seconds)
 
     from chalicelib.adapters.providers.pricing import load_prices
-    from chalicelib.adapters.providers.router import ProviderRouter
+    from chalicelib.services.routing.policy import RoutingPolicy
+    from chalicelib.services.routing.router import ProviderRouter
 
-    deadline = settings.provider_deadline_seconds
     options = provider_options(settings, resolver, load_prices(settings.provider_prices))
     vendors = [
         adapter
         for vendor, _, _, build in VENDORS
         if vendor in pools and (adapter := build(settings, pools[vendor], options)) is not None
     ]
-    saturation, burst_allowed = _burst_lane(settings, clock, counters, bus)
     return ProviderRouter(
         vendors,
         breakers,
-        saturation=saturation,
-        burst_allowed=burst_allowed,
         fallback=ProceduralProvider() if settings.uses_procedural_fallback else None,
-        policy=breaker_policy(settings),
-        deadline_s=deadline,
+        policy=RoutingPolicy(
+            breaker=breaker_policy(settings),
+            deadline_s=settings.provider_deadline_seconds,
+            attempt_reserve_s=settings.provider_attempt_reserve_seconds,
+        ),
         clock=clock,
-        attempt_reserve_s=settings.provider_attempt_reserve_seconds,
         bus=bus,
+        burst=_burst_lane(settings, clock, counters, bus),
     )
 
 
 def _burst_lane(
     settings: Settings, clock: Clock | None, counters: Counters | None, bus: MessageBus | None
-) -> tuple[Any, Callable[[], bool]]:
-    """The burst lane's saturation tracker and spend check (None: no burst lane)."""
+) -> BurstLane | None:
+    """The burst lane: its saturation tracker and spend check (None: no burst lane)."""
     if not settings.burst_provider or counters is None:
-        return None, lambda: False
-    from chalicelib.adapters.providers.burst import BurstPolicy, BurstSpendGuard, Saturation
+        return None
     from chalicelib.adapters.system_clock import SystemClock
     from chalicelib.domain.events import GenerationProgressed
+    from chalicelib.services.routing.burst import BurstLane, BurstPolicy, BurstSpendGuard, Saturation
 
     time_source = clock or SystemClock()
     saturation = Saturation(
@@ -364,4 +365,4 @@ def _burst_lane(
     guard = BurstSpendGuard(
         counters, spend_budget(settings), settings.burst_budget_share, wall_clock=time_source.time
     )
-    return saturation, guard
+    return BurstLane(saturation, guard)

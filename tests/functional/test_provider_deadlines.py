@@ -32,12 +32,12 @@ import pytest
 from chalicelib.adapters.providers.fal import FalProvider
 from chalicelib.adapters.providers.http_base import DEFAULT_MAX_ANSWER_BYTES, make_timeout
 from chalicelib.adapters.providers.options import ProviderOptions
-from chalicelib.adapters.providers.router import Attempt, ProviderRouter
 from chalicelib.adapters.providers.together import TogetherProvider
 from chalicelib.adapters.store.redis_store import RedisStateStore
 from chalicelib.bootstrap import build_provider
 from chalicelib.ports import ProviderDown, RetryableProviderError
 from chalicelib.services.messagebus import MessageBus
+from chalicelib.services.routing.router import Attempt, ProviderRouter
 from tests.conftest import make_settings
 from tests.unit.providers.helpers import make_request, png_bytes
 

@@ -21,12 +21,12 @@ from chalicelib.adapters.providers.fal import FalProvider
 from chalicelib.adapters.providers.http_base import DEFAULT_MAX_ANSWER_BYTES, ERROR_BODY_BYTES
 from chalicelib.adapters.providers.options import ProviderOptions
 from chalicelib.adapters.providers.replicate import ReplicateProvider
-from chalicelib.adapters.providers.router import ProviderRouter
 from chalicelib.adapters.providers.runpod import RunPodProvider
 from chalicelib.adapters.providers.together import TogetherProvider
 from chalicelib.adapters.store.redis_store import RedisStateStore
 from chalicelib.bootstrap import build_provider
 from chalicelib.ports import ProviderDown, RetryableProviderError
+from chalicelib.services.routing.router import ProviderRouter
 from tests.conftest import make_settings
 from tests.unit.providers.helpers import PNG, PNG_B64, make_request, public_resolver
 from tests.unit.providers.test_replicate import GET_URL, prediction

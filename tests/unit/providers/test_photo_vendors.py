@@ -14,7 +14,6 @@ import respx
 
 from chalicelib.adapters.providers.options import ProviderOptions
 from chalicelib.adapters.providers.photo_prices import photo_prices
-from chalicelib.adapters.providers.photo_router import PhotoProviders
 from chalicelib.adapters.providers.photo_vendors import (
     FAL_KONTEXT,
     FalPhotoProvider,
@@ -23,8 +22,11 @@ from chalicelib.adapters.providers.photo_vendors import (
     id_weight,
 )
 from chalicelib.adapters.storage.local_uploads import LocalUploadSigner
+from chalicelib.adapters.store.redis_store import RedisStateStore
 from chalicelib.domain.uploads import FaceBox, Upload
 from chalicelib.ports import ContentRejected, ProviderBadRequest, ProviderRequest
+from chalicelib.services.routing.photos import PhotoProviders
+from chalicelib.services.routing.router import ProviderRouter
 from tests.unit.providers.helpers import PNG, PNG_B64, body_of, make_request, png_response, public_resolver
 
 PHOTO_URL = "https://uploads.example.com/uploads/upl_x?X-Amz-Expires=600&X-Amz-Signature=abc"
@@ -164,7 +166,7 @@ def ready_upload() -> Upload:
 
 
 def test_failover_from_a_vendor_that_is_down_to_the_next_with_a_ten_minute_url(
-    router: respx.MockRouter,
+    router: respx.MockRouter, store: RedisStateStore
 ) -> None:
     upload = ready_upload()
     router.post(FAL_URL).mock(return_value=httpx.Response(503, json={"detail": "overloaded"}))
@@ -174,6 +176,7 @@ def test_failover_from_a_vendor_that_is_down_to_the_next_with_a_ten_minute_url(
     signer = LocalUploadSigner("secret", "https://api.example.com")
     chain = PhotoProviders(
         [FalPhotoProvider("k", options()), TogetherPhotoProvider("t", options())],
+        router=ProviderRouter([], store.breakers),  # the photo models' failover: the router's
         lookup={upload.id: upload}.get,
         objects=Objects(),  # type: ignore[arg-type]
         signer=signer,
@@ -188,7 +191,7 @@ def test_failover_from_a_vendor_that_is_down_to_the_next_with_a_ten_minute_url(
     assert started < expires <= started + 600 + 1  # valid at most ten minutes
 
 
-def test_a_refusal_is_not_failed_over(router: respx.MockRouter) -> None:
+def test_a_refusal_is_not_failed_over(router: respx.MockRouter, store: RedisStateStore) -> None:
     upload = ready_upload()
     router.post(FAL_URL).mock(
         return_value=httpx.Response(200, json={"images": [{"url": FAL_IMAGE}], "has_nsfw_concepts": [True]})
@@ -196,6 +199,7 @@ def test_a_refusal_is_not_failed_over(router: respx.MockRouter) -> None:
     together = router.post(TOGETHER_URL).mock(return_value=httpx.Response(200, json={"data": []}))
     chain = PhotoProviders(
         [FalPhotoProvider("k", options()), TogetherPhotoProvider("t", options())],
+        router=ProviderRouter([], store.breakers),  # the photo models' failover: the router's
         lookup={upload.id: upload}.get,
         objects=Objects(),  # type: ignore[arg-type]
         signer=LocalUploadSigner("secret", "https://api.example.com"),
@@ -205,9 +209,10 @@ def test_a_refusal_is_not_failed_over(router: respx.MockRouter) -> None:
     assert not together.calls
 
 
-def test_a_photo_gone_since_admission_fails_the_job(router: respx.MockRouter) -> None:
+def test_a_photo_gone_since_admission_fails_the_job(router: respx.MockRouter, store: RedisStateStore) -> None:
     chain = PhotoProviders(
         [FalPhotoProvider("k", options())],
+        router=ProviderRouter([], store.breakers),  # the photo models' failover: the router's
         lookup=lambda upload_id: None,
         objects=Objects(),  # type: ignore[arg-type]
         signer=LocalUploadSigner("secret", "https://api.example.com"),

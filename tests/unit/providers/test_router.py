@@ -7,6 +7,7 @@ Redis (the ``store`` fixture), and the breaker script is also run through the Up
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,12 +20,6 @@ import respx
 from chalicelib.adapters.providers.fal import FalProvider
 from chalicelib.adapters.providers.options import ProviderOptions
 from chalicelib.adapters.providers.procedural import ProceduralProvider
-from chalicelib.adapters.providers.router import (
-    AllProvidersFailed,
-    Attempt,
-    ProviderRouter,
-    RetryPolicy,
-)
 from chalicelib.adapters.store.breakers import RedisBreakers
 from chalicelib.adapters.store.client import RedisPyClient
 from chalicelib.adapters.store.redis_store import RedisStateStore
@@ -46,6 +41,12 @@ from chalicelib.ports import (
     breaker_outcome,
 )
 from chalicelib.services.messagebus import MessageBus
+from chalicelib.services.routing.policy import RetryPolicy, RoutingPolicy
+from chalicelib.services.routing.router import (
+    AllProvidersFailed,
+    Attempt,
+    ProviderRouter,
+)
 from tests.conftest import make_settings
 from tests.fakes import CountingRedis
 from tests.unit.providers.helpers import make_request
@@ -165,14 +166,15 @@ def rig(
 ) -> Rig:
     clock = clock or FakeClock()
     attempts: list[Attempt] = []
+    rng = options.pop("rng", random.random)
     router = ProviderRouter(
         providers,
         store.breakers,
         fallback=fallback,
-        policy=options.pop("policy", POLICY),
+        policy=RoutingPolicy(breaker=options.pop("policy", POLICY), **options),
         clock=clock,
+        rng=rng,
         bus=MessageBus({Attempt: [attempts.append]}),
-        **options,
     )
     return Rig(router, store, clock, attempts, {p.name: p for p in providers})
 
@@ -488,7 +490,7 @@ def test_auth_failure_opens_for_long_and_alerts_without_the_key(
     router = ProviderRouter(
         [fal, together],
         store.breakers,
-        policy=POLICY,
+        policy=RoutingPolicy(breaker=POLICY),
         clock=clock,
     )
     with respx.mock(assert_all_mocked=True) as mock:
