@@ -30,6 +30,8 @@ from chalicelib.ports.photos import UploadSigner
 if TYPE_CHECKING:
     from chalicelib.services.routing.router import ProviderRouter
 
+NOT_FAILED_OVER = ("content_rejected", "bad_request")  # another vendor would refuse it too
+
 
 class PhotoStyliser(Protocol):
     """A photo model that runs here, on the photo's bytes and the face found in it."""
@@ -87,7 +89,8 @@ class PhotoProviders:
             return self._offline.generate_from(request, data, upload.face or FaceBox(0, 0, 1, 1))
         url = self._signer.presigned_get(upload.object_key, PROVIDER_URL_TTL_S)
         signed = dataclasses.replace(request, photo_url=url)
-        return self._router.failover(signed, vendors, within_s=within_s)
+        # A refusal or a bad request would be refused by the next photo model too.
+        return self._router.failover(signed, vendors, within_s=within_s, final=NOT_FAILED_OVER)
 
 
 class PhotoAwareProvider(ImageProvider):

@@ -208,9 +208,11 @@ class ProviderRouter(ImageProvider):
         candidates: Sequence[ImageProvider],
         *,
         within_s: float | None = None,
+        final: tuple[str, ...] = ("content_rejected",),
     ) -> ProviderResult:
         """Try ``candidates`` in order, with their breakers and within the deadline (module doc);
-        every candidate but the router's offline fallback has a breaker."""
+        every candidate but the router's offline fallback has a breaker. An error of a kind in
+        ``final`` is raised at once (the photo models add ``bad_request``: see docs/photos.md)."""
         budget = self._deadline_s if within_s is None else min(self._deadline_s, within_s)
         deadline = self._monotonic() + budget
         health = self._breakers.health([p.name for p in candidates if p is not self._fallback])
@@ -248,7 +250,7 @@ class ProviderRouter(ImageProvider):
                     self.saturation.note_attempt(provider.name, latency, exc)
                 if tracked:
                     self._breakers.record(provider.name, state, exc)
-                if exc.kind == "content_rejected":
+                if exc.kind in final:
                     raise
                 continue
             except Exception as exc:
