@@ -85,13 +85,15 @@ class Run:
 
 
 def one_run(args: argparse.Namespace, burst: bool, store: Any) -> Run:
-    from chalicelib.adapters.providers.burst import BurstPolicy, BurstSpendGuard, Saturation
     from chalicelib.adapters.providers.fal import FalProvider
+    from chalicelib.adapters.providers.options import ProviderOptions
     from chalicelib.adapters.providers.pricing import load_prices
-    from chalicelib.adapters.providers.router import ProviderRouter
     from chalicelib.adapters.providers.runpod import RunPodProvider
     from chalicelib.domain.budget import Budget
     from chalicelib.ports import ProviderRequest
+    from chalicelib.services.routing.burst import BurstLane, BurstPolicy, BurstSpendGuard, Saturation
+    from chalicelib.services.routing.policy import RoutingPolicy
+    from chalicelib.services.routing.router import ProviderRouter
 
     image = _png()
     fal_stand_in = StandIn(
@@ -116,25 +118,23 @@ def one_run(args: argparse.Namespace, burst: bool, store: Any) -> Run:
     )
     prices = load_prices(json.dumps({"runpod": {"*": RUNPOD_PRICE}}))
     fal = FalProvider(
-        "fal-bench-key", base_url=FAL_BASE, transport=httpx.MockTransport(fal_stand_in), prices=prices
+        "fal-bench-key",
+        ProviderOptions(base_url=FAL_BASE, transport=httpx.MockTransport(fal_stand_in), prices=prices),
     )
     runpod = RunPodProvider(
         "rpa_bench_key",
         ENDPOINT,
-        base_url=RUNPOD_BASE,
-        transport=httpx.MockTransport(runpod_stand_in),
-        prices=prices,
+        ProviderOptions(base_url=RUNPOD_BASE, transport=httpx.MockTransport(runpod_stand_in), prices=prices),
     )
-    saturation = (
-        Saturation(BurstPolicy(latency_s=args.latency_threshold, hold_s=args.hold)) if burst else None
+    lane = (
+        BurstLane(
+            Saturation(BurstPolicy(latency_s=args.latency_threshold, hold_s=args.hold)),
+            BurstSpendGuard(store.counters, Budget(daily_usd=100.0), 0.8),
+        )
+        if burst
+        else None
     )
-    router = ProviderRouter(
-        [fal, runpod],
-        store.breakers,
-        deadline_s=120.0,
-        saturation=saturation,
-        burst_allowed=BurstSpendGuard(store.counters, Budget(daily_usd=100.0), 0.8),
-    )
+    router = ProviderRouter([fal, runpod], store.breakers, policy=RoutingPolicy(deadline_s=120.0), burst=lane)
     prefix = f"{'on' if burst else 'off'}-{time.monotonic_ns()}"
 
     def generate(n: int) -> tuple[float, str, float]:

@@ -127,13 +127,13 @@ class Settings(BaseModel):
     # The offline renderer as the last resort after every AI provider: default on in the local stage only.
     procedural_fallback: bool | None = _env("AVATARFLOW_PROCEDURAL_FALLBACK")
     provider_deadline_seconds: float = _env("AVATARFLOW_PROVIDER_DEADLINE_SECONDS", 25.0, gt=0)
-    # Within that deadline, what an attempt leaves for each later provider (adapters/providers/router.py).
+    # Within that deadline, what an attempt leaves for each later provider (services/routing/router.py).
     provider_attempt_reserve_seconds: float = _env("AVATARFLOW_PROVIDER_ATTEMPT_RESERVE_SECONDS", 8.0, ge=0)
     breaker_failure_threshold: int = _env("AVATARFLOW_BREAKER_FAILURES", 3, ge=1)
     breaker_cooldown_seconds: float = _env("AVATARFLOW_BREAKER_COOLDOWN_SECONDS", 30.0, gt=0)
     breaker_max_cooldown_seconds: float = _env("AVATARFLOW_BREAKER_MAX_COOLDOWN_SECONDS", 300.0, gt=0)
     breaker_auth_open_seconds: float = _env("AVATARFLOW_BREAKER_AUTH_OPEN_SECONDS", 3600.0, gt=0)
-    # The burst lane (adapters/providers/burst.py): while a quality's primary is saturated (a 429, a
+    # The burst lane (services/routing/burst.py): while a quality's primary is saturated (a 429, a
     # median latency over AVATARFLOW_BURST_LATENCY_SECONDS, a job deeper than
     # AVATARFLOW_BURST_QUEUE_POSITION in its queue) new work goes to this provider first, for
     # AVATARFLOW_BURST_HOLD_SECONDS after each signal, while today's spend is under

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
@@ -35,7 +35,9 @@ from chalicelib.services.messagebus import MessageBus
 if TYPE_CHECKING:
     from chalicelib.adapters.key_pool import KeyPool
     from chalicelib.adapters.outbound.fetch import Resolver
+    from chalicelib.adapters.providers.options import ProviderOptions
     from chalicelib.adapters.providers.pricing import PriceTable
+    from chalicelib.services.routing.burst import BurstLane
 
 log = logging.getLogger(__name__)
 alerts = logging.getLogger("avatarflow.alerts")
@@ -188,64 +190,33 @@ def build_queue(settings: Settings) -> JobQueue:
 # -- image providers ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class VendorOptions:
-    """What every HTTP provider adapter is built with.
-
-    No timeout of an adapter goes beyond the router's deadline; within a generation, each call is
-    further cut to what is left of its attempt's budget (``within_s``) and bounded in total.
-    """
-
-    deadline_s: float  # the router's overall deadline: no adapter timeout goes beyond it
-    prices: PriceTable
-    fetch_timeout_s: float
-    resolver: Resolver | None  # replaces DNS for the SSRF checks of downloads (tests only)
-
-    def timeout(self, read_s: float) -> Any:
-        """The adapter's timeout: ``read_s`` per read, every phase at most the deadline."""
-        from chalicelib.adapters.providers.http_base import DEFAULT_CONNECT_TIMEOUT, make_timeout
-
-        d = self.deadline_s
-        return make_timeout(
-            min(read_s, d), connect=min(DEFAULT_CONNECT_TIMEOUT, d), write=min(10.0, d), pool=min(5.0, d)
-        )
-
-    def common(self) -> dict[str, Any]:
-        return {"resolver": self.resolver, "prices": self.prices, "fetch_timeout": self.fetch_timeout_s}
-
-
-def _fal(settings: Settings, key: KeyPool, o: VendorOptions) -> ImageProvider:
+def _fal(settings: Settings, key: KeyPool, o: ProviderOptions) -> ImageProvider:
     from chalicelib.adapters.providers.fal import FalProvider
 
     return FalProvider(
-        key,
-        base_url=settings.fal_base_url,
-        queue_base_url=settings.fal_queue_base_url,
-        timeout=o.timeout(60.0),
-        **o.common(),
+        key, replace(o, base_url=settings.fal_base_url), queue_base_url=settings.fal_queue_base_url
     )
 
 
-def _together(settings: Settings, key: KeyPool, o: VendorOptions) -> ImageProvider:
+def _together(settings: Settings, key: KeyPool, o: ProviderOptions) -> ImageProvider:
     from chalicelib.adapters.providers.together import TogetherProvider
 
-    return TogetherProvider(key, base_url=settings.together_base_url, timeout=o.timeout(60.0), **o.common())
+    return TogetherProvider(key, replace(o, base_url=settings.together_base_url))
 
 
-def _replicate(settings: Settings, key: KeyPool, o: VendorOptions) -> ImageProvider:
+def _replicate(settings: Settings, key: KeyPool, o: ProviderOptions) -> ImageProvider:
     from chalicelib.adapters.providers.replicate import ReplicateProvider
 
+    deadline = settings.provider_deadline_seconds
     return ReplicateProvider(
         key,
-        base_url=settings.replicate_base_url,
-        wait_seconds=max(1, int(min(60.0, o.deadline_s - 5.0))),
-        deadline_seconds=o.deadline_s,
-        timeout=o.timeout(20.0),
-        **o.common(),
+        replace(o, base_url=settings.replicate_base_url),
+        wait_seconds=max(1, int(min(60.0, deadline - 5.0))),
+        deadline_seconds=deadline,
     )
 
 
-def _runpod(settings: Settings, key: KeyPool, o: VendorOptions) -> ImageProvider | None:
+def _runpod(settings: Settings, key: KeyPool, o: ProviderOptions) -> ImageProvider | None:
     if not settings.runpod_endpoint_id:
         alerts.error(
             "RUNPOD_API_KEY is set without RUNPOD_ENDPOINT_ID: RunPod is not used",
@@ -254,31 +225,36 @@ def _runpod(settings: Settings, key: KeyPool, o: VendorOptions) -> ImageProvider
         return None
     from chalicelib.adapters.providers.runpod import RunPodProvider
 
+    deadline = settings.provider_deadline_seconds
     return RunPodProvider(
         key,
         settings.runpod_endpoint_id,
-        base_url=settings.runpod_base_url,
-        sync_wait_seconds=max(1.0, o.deadline_s - 5.0),
-        deadline_seconds=o.deadline_s,
-        timeout=o.timeout(20.0),
-        extra_allowed_hosts=settings.runpod_output_host_list,
-        **o.common(),
+        replace(o, base_url=settings.runpod_base_url, extra_allowed_hosts=settings.runpod_output_host_list),
+        sync_wait_seconds=max(1.0, deadline - 5.0),
+        deadline_seconds=deadline,
     )
 
 
-def _openai(settings: Settings, key: KeyPool, o: VendorOptions) -> ImageProvider:
+def _openai(settings: Settings, key: KeyPool, o: ProviderOptions) -> ImageProvider:
     from chalicelib.adapters.providers.openai import OpenAIProvider
 
-    return OpenAIProvider(key, base_url=settings.openai_base_url, timeout=o.timeout(120.0), **o.common())
+    return OpenAIProvider(key, replace(o, base_url=settings.openai_base_url))
 
 
-def _huggingface(settings: Settings, key: KeyPool, o: VendorOptions) -> ImageProvider:
+def _huggingface(settings: Settings, key: KeyPool, o: ProviderOptions) -> ImageProvider:
     from chalicelib.adapters.providers.huggingface import HuggingFaceProvider
 
-    return HuggingFaceProvider(key, base_url=settings.hf_base_url, timeout=o.timeout(60.0), **o.common())
+    return HuggingFaceProvider(key, replace(o, base_url=settings.hf_base_url))
 
 
-VendorBuilder = Callable[[Settings, "KeyPool", VendorOptions], ImageProvider | None]
+def provider_options(settings: Settings, resolver: Resolver | None, prices: PriceTable) -> ProviderOptions:
+    """What every vendor adapter shares: no timeout of one goes beyond the router's deadline."""
+    from chalicelib.adapters.providers.options import ProviderOptions
+
+    return ProviderOptions(deadline_s=settings.provider_deadline_seconds, prices=prices, resolver=resolver)
+
+
+VendorBuilder = Callable[[Settings, "KeyPool", "ProviderOptions"], ImageProvider | None]
 KeySetting = Callable[[Settings], SecretStr | None]
 
 # The vendors, each with its name, the setting that holds its key (or a comma-separated pool of
@@ -339,43 +315,36 @@ def build_provider(
         return ProceduralProvider(delay_s=settings.procedural_delay_seconds)
 
     from chalicelib.adapters.providers.pricing import load_prices
-    from chalicelib.adapters.providers.router import ProviderRouter
+    from chalicelib.services.routing.policy import RoutingPolicy
+    from chalicelib.services.routing.router import ProviderRouter
 
-    deadline = settings.provider_deadline_seconds
-    options = VendorOptions(
-        deadline_s=deadline,
-        prices=load_prices(settings.provider_prices),
-        fetch_timeout_s=min(15.0, deadline),
-        resolver=resolver,
-    )
+    options = provider_options(settings, resolver, load_prices(settings.provider_prices))
     vendors = [
         adapter
         for vendor, _, _, build in VENDORS
         if vendor in pools and (adapter := build(settings, pools[vendor], options)) is not None
     ]
-    saturation, burst_allowed = _burst_lane(settings, clock, counters)
     return ProviderRouter(
         vendors,
         breakers,
-        saturation=saturation,
-        burst_allowed=burst_allowed,
         fallback=ProceduralProvider() if settings.uses_procedural_fallback else None,
-        policy=breaker_policy(settings),
-        deadline_s=deadline,
+        policy=RoutingPolicy(
+            breaker=breaker_policy(settings),
+            deadline_s=settings.provider_deadline_seconds,
+            attempt_reserve_s=settings.provider_attempt_reserve_seconds,
+        ),
         clock=clock,
-        attempt_reserve_s=settings.provider_attempt_reserve_seconds,
         bus=bus,
+        burst=_burst_lane(settings, clock, counters),
     )
 
 
-def _burst_lane(
-    settings: Settings, clock: Clock | None, counters: Counters | None
-) -> tuple[Any, Callable[[], bool]]:
-    """The burst lane's saturation tracker and spend check (None: no burst lane)."""
+def _burst_lane(settings: Settings, clock: Clock | None, counters: Counters | None) -> BurstLane | None:
+    """The burst lane: its saturation tracker and spend check (None: no burst lane)."""
     if not settings.burst_provider or counters is None:
-        return None, lambda: False
-    from chalicelib.adapters.providers.burst import BurstPolicy, BurstSpendGuard, Saturation
+        return None
     from chalicelib.adapters.system_clock import SystemClock
+    from chalicelib.services.routing.burst import BurstLane, BurstPolicy, BurstSpendGuard, Saturation
 
     # Its handler of GenerationProgressed (queue positions) is in bootstrap/handlers.py's table.
     time_source = clock or SystemClock()
@@ -392,4 +361,4 @@ def _burst_lane(
     guard = BurstSpendGuard(
         counters, spend_budget(settings), settings.burst_budget_share, wall_clock=time_source.time
     )
-    return saturation, guard
+    return BurstLane(saturation, guard)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from chalicelib.adapters.providers.photo_router import PhotoAwareProvider, PhotoProviders
 from chalicelib.services.photos.records import UploadRecords
+from chalicelib.services.routing.photos import PhotoAwareProvider, PhotoProviders
 
 if TYPE_CHECKING:
     from chalicelib.adapters.outbound.ssrf import Resolver
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from chalicelib.services.messagebus import MessageBus
     from chalicelib.services.photos.cases import PhotoUseCases
     from chalicelib.services.photos.gate import PhotoGate
+    from chalicelib.services.routing.router import ProviderRouter
 
 
 def upload_records(settings: Settings, kv: KeyValueStore) -> UploadRecords:
@@ -47,50 +49,41 @@ def build_signer(settings: Settings, objects: ObjectStore) -> UploadSigner:
     return LocalUploadSigner(settings.jwt_secret.get_secret_value(), api_base_url(settings))
 
 
-def photo_vendors(
-    settings: Settings, bus: MessageBus | None, clock: Clock | None, resolver: Resolver | None
-) -> list[ImageProvider]:
-    """The photo models of the vendors that have a key, in failover order: fal (FLUX PuLID),
-    Replicate (FLUX.1 Kontext [pro]), Together (FLUX.1 Kontext [pro])."""
+def photo_vendors(settings: Settings, router: ProviderRouter) -> list[ImageProvider]:
+    """The photo models of the router's vendors that have one, in failover order: fal (FLUX
+    PuLID), Replicate (FLUX.1 Kontext [pro]), Together (FLUX.1 Kontext [pro]). Each shares its
+    vendor adapter's key pool and options (a key set aside is set aside for both), with the
+    photo models' prices added."""
+    from chalicelib.adapters.providers.http_base import HttpProvider
     from chalicelib.adapters.providers.photo_prices import photo_prices
     from chalicelib.adapters.providers.photo_vendors import (
         FalPhotoProvider,
         ReplicatePhotoProvider,
         TogetherPhotoProvider,
     )
-    from chalicelib.bootstrap.adapters import VendorOptions, key_pools
 
-    pools = key_pools(settings, bus, clock)
+    prices = photo_prices(settings.provider_prices)
     deadline = settings.provider_deadline_seconds
-    o = VendorOptions(
-        deadline_s=deadline,
-        prices=photo_prices(settings.provider_prices),
-        fetch_timeout_s=min(15.0, deadline),
-        resolver=resolver,
-    )
+
+    def shared(name: str) -> HttpProvider | None:
+        adapter = router.vendor(name)
+        return adapter if isinstance(adapter, HttpProvider) else None
+
     vendors: list[ImageProvider] = []
-    if "fal" in pools:
-        vendors.append(
-            FalPhotoProvider(
-                pools["fal"], base_url=settings.fal_base_url, timeout=o.timeout(60.0), **o.common()
-            )
-        )
-    if "replicate" in pools:
+    if fal := shared("fal"):
+        vendors.append(FalPhotoProvider(fal.keys, dataclasses.replace(fal.options, prices=prices)))
+    if replicate := shared("replicate"):
         vendors.append(
             ReplicatePhotoProvider(
-                pools["replicate"],
-                base_url=settings.replicate_base_url,
+                replicate.keys,
+                dataclasses.replace(replicate.options, prices=prices),
                 wait_seconds=max(1, int(min(60.0, deadline - 5.0))),
                 deadline_seconds=deadline,
-                timeout=o.timeout(20.0),
-                **o.common(),
             )
         )
-    if "together" in pools:
+    if together := shared("together"):
         vendors.append(
-            TogetherPhotoProvider(
-                pools["together"], base_url=settings.together_base_url, timeout=o.timeout(60.0), **o.common()
-            )
+            TogetherPhotoProvider(together.keys, dataclasses.replace(together.options, prices=prices))
         )
     return vendors
 
@@ -123,17 +116,26 @@ def photo_aware(
     resolver: Resolver | None,
     photo_vendors_override: Sequence[ImageProvider] | None = None,
 ) -> ImageProvider:
-    """``provider`` for every request, the photo models for a photo request."""
-    vendors: Sequence[ImageProvider] = (
-        photo_vendors_override
-        if photo_vendors_override is not None
-        else _LazyVendors(lambda: photo_vendors(settings, bus, clock, resolver))
-    )
+    """``provider`` for every request, the photo models for a photo request: those of the
+    router's vendors, routed by the router itself (its breakers, events and key pools). Without
+    a router (no vendor account) a photo is stylised offline. ``bus``, ``clock`` and ``resolver``
+    are the router's own already (kept for the callers' sake)."""
+    from chalicelib.adapters.providers.procedural_photo import ProceduralPhotoProvider
+    from chalicelib.services.routing.router import ProviderRouter
+
+    router = provider if isinstance(provider, ProviderRouter) else None
+    vendors: Sequence[ImageProvider] = ()
+    if photo_vendors_override is not None:
+        vendors = photo_vendors_override
+    elif router is not None:
+        vendors = _LazyVendors(lambda: photo_vendors(settings, router))
     photos = PhotoProviders(
         vendors,
+        router=router,
         lookup=upload_records(settings, kv).get,
         objects=objects,
         signer=build_signer(settings, objects),
+        offline=ProceduralPhotoProvider(),
     )
     return PhotoAwareProvider(provider, photos)
 

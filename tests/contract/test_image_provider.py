@@ -25,6 +25,7 @@ from PIL import Image
 from chalicelib.adapters.providers.fal import FalProvider
 from chalicelib.adapters.providers.http_base import HttpProvider
 from chalicelib.adapters.providers.openai import OpenAIProvider
+from chalicelib.adapters.providers.options import ProviderOptions
 from chalicelib.adapters.providers.procedural import RENDER_SIZE, ProceduralProvider
 from chalicelib.adapters.providers.replicate import ReplicateProvider
 from chalicelib.adapters.providers.runpod import RunPodProvider
@@ -77,8 +78,8 @@ class Vendor:
     inline: bool = False  # the image always comes in the answer (base64): there is no download
 
 
-def _kwargs(clock: FakeClock) -> dict[str, Any]:
-    return {"resolver": public_resolver, "sleep": clock.sleep, "clock": clock}
+def _options(clock: FakeClock, **more: Any) -> ProviderOptions:
+    return ProviderOptions(resolver=public_resolver, sleep=clock.sleep, clock=clock, **more)
 
 
 VENDORS: dict[str, Vendor] = {
@@ -87,7 +88,7 @@ VENDORS: dict[str, Vendor] = {
         "fal-ai/flux/schnell",
         fal.SCHNELL,
         "https://v3.fal.media/files/koala/abc123.png",
-        make=lambda clock: FalProvider(fal.KEY, **_kwargs(clock)),
+        make=lambda clock: FalProvider(fal.KEY, _options(clock)),
         done=lambda url: (200, fal.fal_result(url)),
         refused=(200, fal.fal_result("https://v3.fal.media/files/koala/abc123.png", nsfw=True)),
         error=lambda message: {"detail": message},
@@ -97,7 +98,7 @@ VENDORS: dict[str, Vendor] = {
         "black-forest-labs/FLUX.1-schnell",
         together.URL,
         "https://api.together.ai/shrt/DOlUmzuoPS4QpVMt",
-        make=lambda clock: TogetherProvider(together.KEY, **_kwargs(clock)),
+        make=lambda clock: TogetherProvider(together.KEY, _options(clock)),
         done=lambda url: (200, together.answer({"index": 0, "url": url})),
         refused=(200, together.answer({"index": 0, "b64_json": PNG_B64, "has_nsfw_concepts": [True]})),
         error=lambda message: {"error": {"message": message, "type": "invalid_request_error"}},
@@ -107,7 +108,7 @@ VENDORS: dict[str, Vendor] = {
         "black-forest-labs/flux-schnell",
         replicate.CREATE_SCHNELL,
         replicate.OUTPUT_URL,
-        make=lambda clock: ReplicateProvider(replicate.TOKEN, **_kwargs(clock)),
+        make=lambda clock: ReplicateProvider(replicate.TOKEN, _options(clock)),
         done=lambda url: (200, replicate.prediction("succeeded", [url])),
         refused=(200, replicate.prediction("failed", error="NSFW content detected. Try running it again.")),
         error=lambda message: {"title": "Error", "detail": message},
@@ -123,7 +124,7 @@ VENDORS: dict[str, Vendor] = {
         f"{runpod.BASE}/runsync",
         runpod.BUCKET_URL,
         make=lambda clock: RunPodProvider(
-            runpod.KEY, runpod.ENDPOINT, extra_allowed_hosts=S3, **_kwargs(clock)
+            runpod.KEY, runpod.ENDPOINT, _options(clock, extra_allowed_hosts=S3)
         ),
         done=lambda url: (200, runpod.job("COMPLETED", {"images": [url]})),
         refused=(200, runpod.job("COMPLETED", {"images": [runpod.BUCKET_URL], "has_nsfw_concepts": [True]})),
@@ -139,7 +140,7 @@ VENDORS: dict[str, Vendor] = {
         "gpt-image-1",
         openai.URL,
         "https://unused.invalid/gpt-image-answers-are-base64.png",
-        make=lambda clock: OpenAIProvider(openai.KEY, **_kwargs(clock)),
+        make=lambda clock: OpenAIProvider(openai.KEY, _options(clock)),
         done=lambda url: (200, openai.gpt_image_answer()),
         refused=(400, openai.error("moderation_blocked", OPENAI_REFUSAL, "image_generation_user_error")),
         error=lambda message: openai.error(None, message),

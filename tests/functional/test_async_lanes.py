@@ -18,11 +18,12 @@ import pytest
 from chalice.test import Client
 
 from app import app
-from chalicelib.adapters.providers.router import ProviderRouter
 from chalicelib.adapters.storage.local import LocalObjectStore
 from chalicelib.adapters.store.redis_store import RedisStateStore
 from chalicelib.bootstrap import Container, build_container, get_container, set_container
 from chalicelib.ports import BreakerPolicy, Clock, ProviderDown
+from chalicelib.services.routing.policy import RoutingPolicy
+from chalicelib.services.routing.router import ProviderRouter
 from tests.conftest import FILES_BASE, auth, make_settings
 from tests.fakes import FakeClock, RecordingProvider, wait_ended
 from tests.lanes_harness import SqsLanes, bodies, sqs_lanes
@@ -213,7 +214,9 @@ def test_only_a_fast_request_on_a_quiet_lane_with_a_healthy_provider_is_answered
     class Fal(RecordingProvider):
         name = "fal"
 
-    router = ProviderRouter([Fal()], store.breakers, policy=BreakerPolicy(failure_threshold=1))
+    router = ProviderRouter(
+        [Fal()], store.breakers, policy=RoutingPolicy(breaker=BreakerPolicy(failure_threshold=1))
+    )
     store.breakers.record("fal", "failure", int(time.time() * 1000), BreakerPolicy(failure_threshold=1))
     wire(provider_override=router)
     with Client(app, stage_name="local") as client:

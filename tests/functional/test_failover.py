@@ -25,11 +25,11 @@ import httpx
 import pytest
 import respx
 
-from chalicelib.adapters.providers.router import ProviderRouter
 from chalicelib.adapters.storage.local import LocalObjectStore
 from chalicelib.adapters.store.redis_store import RedisStateStore
 from chalicelib.bootstrap import Container, build_container, build_provider, set_container
 from chalicelib.ports import Clock
+from chalicelib.services.routing.router import ProviderRouter
 from tests.conftest import auth, make_settings
 from tests.fakes import FakeClock
 from tests.unit.providers.helpers import png_bytes, public_resolver

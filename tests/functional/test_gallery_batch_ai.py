@@ -21,7 +21,6 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from chalicelib.adapters.providers.router import ProviderRouter
 from chalicelib.adapters.storage.local import LocalObjectStore
 from chalicelib.adapters.store.redis_store import RedisStateStore
 from chalicelib.bootstrap import Container, build_container, set_container
@@ -38,6 +37,7 @@ from chalicelib.services.gallery.ai import (
     state_key,
 )
 from chalicelib.services.gallery.refresh import GalleryRefresh
+from chalicelib.services.routing.router import ProviderRouter
 from tests.conftest import FILES_BASE, make_settings
 from tests.fakes import RecordingProvider
 from tests.fakes import settle as lanes_idle

@@ -31,12 +31,13 @@ import pytest
 
 from chalicelib.adapters.providers.fal import FalProvider
 from chalicelib.adapters.providers.http_base import DEFAULT_MAX_ANSWER_BYTES, make_timeout
-from chalicelib.adapters.providers.router import Attempt, ProviderRouter
+from chalicelib.adapters.providers.options import ProviderOptions
 from chalicelib.adapters.providers.together import TogetherProvider
 from chalicelib.adapters.store.redis_store import RedisStateStore
 from chalicelib.bootstrap import build_provider
 from chalicelib.ports import ProviderDown, RetryableProviderError
 from chalicelib.services.messagebus import MessageBus
+from chalicelib.services.routing.router import Attempt, ProviderRouter
 from tests.conftest import make_settings
 from tests.unit.providers.helpers import make_request, png_bytes
 
@@ -227,7 +228,9 @@ def test_a_misbehaving_primary_fails_over_to_the_second_within_the_deadline(
 
 @pytest.mark.parametrize("behaviour", ["drip-body", "drip-head"])
 def test_a_dripping_call_stops_at_the_generation_deadline(stand_in: StandIn, behaviour: str) -> None:
-    fal = FalProvider(FAL_KEY, base_url=f"{stand_in.url}/{behaviour}", timeout=make_timeout(60.0))
+    fal = FalProvider(
+        FAL_KEY, ProviderOptions(base_url=f"{stand_in.url}/{behaviour}", timeout=make_timeout(60.0))
+    )
     started = time.monotonic()
     with pytest.raises(RetryableProviderError, match="timed out"):
         fal.generate(make_request(), within_s=1.0)
@@ -240,7 +243,7 @@ def test_a_dripping_call_stops_at_the_generation_deadline(stand_in: StandIn, beh
 
 def test_a_dripping_call_outside_a_generation_stops_at_connect_plus_read(stand_in: StandIn) -> None:
     queue = f"{stand_in.url}/drip-body"
-    fal = FalProvider(FAL_KEY, queue_base_url=queue, timeout=make_timeout(1.0, connect=0.5))
+    fal = FalProvider(FAL_KEY, ProviderOptions(timeout=make_timeout(1.0, connect=0.5)), queue_base_url=queue)
     started = time.monotonic()
     with pytest.raises(RetryableProviderError, match="timed out"):
         fal.status(f"{queue}/requests/r-1/status")  # the reaper's poll: no within_s
@@ -251,7 +254,7 @@ def test_a_dripping_call_outside_a_generation_stops_at_connect_plus_read(stand_i
 
 @pytest.mark.parametrize("behaviour", ["huge", "huge-declared"])
 def test_a_huge_answer_is_refused_early_without_reading_it_whole(stand_in: StandIn, behaviour: str) -> None:
-    together = TogetherProvider(TOGETHER_KEY, base_url=f"{stand_in.url}/{behaviour}")
+    together = TogetherProvider(TOGETHER_KEY, ProviderOptions(base_url=f"{stand_in.url}/{behaviour}"))
     started = time.monotonic()
     with pytest.raises(ProviderDown, match="larger than"):
         together.generate(make_request(), within_s=10.0)

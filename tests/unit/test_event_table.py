@@ -7,7 +7,7 @@ from dataclasses import fields
 from pathlib import Path
 from unittest.mock import Mock
 
-from chalicelib.adapters.providers.router import ProviderRouter
+from chalicelib.services.routing.router import ProviderRouter
 from chalicelib.adapters.storage.local import LocalObjectStore
 from chalicelib.adapters.store.redis_store import RedisStateStore
 from chalicelib.bootstrap import build_container

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from chalicelib.adapters.providers.router import Attempt
 from chalicelib.observability import metrics
 from chalicelib.observability.logs import METRICS_LOGGER
+from chalicelib.services.routing.router import Attempt
 
 UNITS = {"Seconds", "Milliseconds", "Count", "None"}
 

@@ -7,13 +7,14 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.adapters.providers.huggingface import HF_ROUTER_URL, HuggingFaceProvider
+from chalicelib.adapters.providers.options import ProviderOptions
 from chalicelib.ports import ProviderAuthError, RetryableProviderError
 from stack.standins import HF_TOKEN, Shared, StandIns
 from tests.unit.providers.helpers import make_request
 
 
 def provider_on(standins: StandIns, token: str = HF_TOKEN) -> HuggingFaceProvider:
-    return HuggingFaceProvider(token, base_url=HF_ROUTER_URL, transport=standins.transport())
+    return HuggingFaceProvider(token, ProviderOptions(base_url=HF_ROUTER_URL, transport=standins.transport()))
 
 
 def test_the_standin_answers_png_bytes() -> None:

@@ -42,23 +42,15 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
 from chalicelib.adapters.key_pool import KeyPool
-from chalicelib.adapters.outbound.fetch import DEFAULT_MAX_BYTES, FAL_ALLOWED_HOSTS, Resolver
+from chalicelib.adapters.outbound.fetch import FAL_ALLOWED_HOSTS
 from chalicelib.adapters.providers.answers import as_dict, as_str, first_item, nsfw_flagged, same_origin
-from chalicelib.adapters.providers.http_base import (
-    DEFAULT_MAX_ANSWER_BYTES,
-    Clock,
-    HttpProvider,
-    Sleep,
-    make_timeout,
-)
-from chalicelib.adapters.providers.pricing import PriceTable
+from chalicelib.adapters.providers.http_base import HttpProvider, make_timeout
+from chalicelib.adapters.providers.options import ProviderOptions
 from chalicelib.ports import (
     ContentRejected,
     ProviderBadRequest,
@@ -114,41 +106,18 @@ class FalProvider(HttpProvider):
     name = "fal"
     default_allowed_hosts = FAL_ALLOWED_HOSTS
     default_read_timeout = 60.0  # dev at 28 steps takes seconds, a cold runner longer
+    default_base_url = "https://fal.run"
+    default_models = FAL_MODELS
 
     def __init__(
         self,
         api_key: str | KeyPool,
+        options: ProviderOptions | None = None,
         *,
-        base_url: str = "https://fal.run",
         queue_base_url: str = "https://queue.fal.run",
-        models: Mapping[str, str] | None = None,
         steps: Mapping[str, int] | None = None,
-        timeout: httpx.Timeout | None = None,
-        transport: httpx.BaseTransport | None = None,
-        extra_allowed_hosts: Collection[str] = (),
-        resolver: Resolver | None = None,
-        prices: PriceTable | None = None,
-        max_image_bytes: int = DEFAULT_MAX_BYTES,
-        max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
-        fetch_timeout: float = 15.0,
-        sleep: Sleep = time.sleep,
-        clock: Clock = time.monotonic,
     ) -> None:
-        super().__init__(
-            api_key,
-            models=models or FAL_MODELS,
-            timeout=timeout,
-            transport=transport,
-            extra_allowed_hosts=extra_allowed_hosts,
-            resolver=resolver,
-            prices=prices,
-            max_image_bytes=max_image_bytes,
-            max_answer_bytes=max_answer_bytes,
-            fetch_timeout=fetch_timeout,
-            sleep=sleep,
-            clock=clock,
-        )
-        self._base_url = base_url.rstrip("/")
+        super().__init__(api_key, options)
         self._queue_base_url = queue_base_url.rstrip("/")
         self._steps = dict(steps or FAL_STEPS)
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import contextvars
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -42,14 +42,7 @@ from chalicelib.adapters.keyed_http import (
     make_timeout,
 )
 from chalicelib.adapters.outbound.bounded import BodyRefused, DeadlineTransport, call_deadline, read_capped
-from chalicelib.adapters.outbound.fetch import (
-    DEFAULT_MAX_BYTES,
-    FetchRefused,
-    Resolver,
-    decode_base64,
-    decode_data_uri,
-    fetch_image,
-)
+from chalicelib.adapters.outbound.fetch import FetchRefused, decode_base64, decode_data_uri, fetch_image
 from chalicelib.adapters.providers.answers import (
     BILLING_MARKERS,
     CONTENT_POLICY_MARKERS,
@@ -57,7 +50,7 @@ from chalicelib.adapters.providers.answers import (
     error_message,
     parse_retry_after,
 )
-from chalicelib.adapters.providers.pricing import PriceTable
+from chalicelib.adapters.providers.options import DEFAULT_MAX_ANSWER_BYTES, Clock, ProviderOptions, Sleep
 from chalicelib.ports import (
     ContentRejected,
     ImageProvider,
@@ -77,15 +70,12 @@ __all__ = [
     "USER_AGENT",
     "Clock",
     "HttpProvider",
+    "ProviderOptions",
     "Secret",
     "Sleep",
     "make_timeout",
 ]
 
-Sleep = Callable[[float], None]
-Clock = Callable[[], float]
-
-DEFAULT_MAX_ANSWER_BYTES = 8 * 1024 * 1024  # a JSON answer, inline base64 image included
 ERROR_BODY_BYTES = 64 * 1024  # what is read of an error answer: its message is at the start
 _ACCEPT_ENCODING = "gzip, deflate"  # what read_capped inflates under the cap (never brotli/zstd)
 _BODY_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
@@ -105,33 +95,24 @@ class HttpProvider(KeyedHttpClient, ImageProvider):
 
     default_allowed_hosts: tuple[str, ...] = ()
     default_read_timeout: float = 60.0
+    default_base_url: str = ""
+    default_models: Mapping[str, str] = {}
 
-    def __init__(
-        self,
-        api_key: str | KeyPool,
-        *,
-        models: Mapping[str, str],
-        timeout: httpx.Timeout | None = None,
-        transport: httpx.BaseTransport | None = None,
-        extra_allowed_hosts: Collection[str] = (),
-        resolver: Resolver | None = None,
-        prices: PriceTable | None = None,
-        max_image_bytes: int = DEFAULT_MAX_BYTES,
-        max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
-        fetch_timeout: float = 15.0,
-        sleep: Sleep = time.sleep,
-        clock: Clock = time.monotonic,
-    ) -> None:
-        super().__init__(api_key, timeout=timeout, transport=transport)
-        self._models = dict(models)
-        self._allowed_hosts = (*self.default_allowed_hosts, *extra_allowed_hosts)
-        self._resolver = resolver
-        self._prices = prices or PriceTable()
-        self._max_image_bytes = max_image_bytes
-        self._max_answer_bytes = max_answer_bytes
-        self._fetch_timeout = fetch_timeout
-        self._sleep = sleep
-        self._clock = clock
+    def __init__(self, api_key: str | KeyPool, options: ProviderOptions | None = None) -> None:
+        """``options``: what every HTTP adapter shares (:class:`ProviderOptions`); None: the defaults."""
+        o = options or ProviderOptions()
+        super().__init__(api_key, timeout=o.timeout_for(self.default_read_timeout), transport=o.transport)
+        self.options = o
+        self._base_url = (o.base_url or self.default_base_url).rstrip("/")
+        self._models = dict(o.models or self.default_models)
+        self._allowed_hosts = (*self.default_allowed_hosts, *o.extra_allowed_hosts)
+        self._resolver = o.resolver
+        self._prices = o.prices
+        self._max_image_bytes = o.max_image_bytes
+        self._max_answer_bytes = o.max_answer_bytes
+        self._fetch_timeout = o.download_timeout
+        self._sleep: Sleep = o.sleep
+        self._clock: Clock = o.clock
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, models={self._models!r})"

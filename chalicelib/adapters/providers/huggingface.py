@@ -32,17 +32,16 @@ Confirmed against (via the reference search):
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
 from chalicelib.adapters.key_pool import KeyPool
-from chalicelib.adapters.outbound.fetch import DEFAULT_MAX_BYTES, Resolver
 from chalicelib.adapters.providers.answers import CONTENT_POLICY_MARKERS, error_message
-from chalicelib.adapters.providers.http_base import DEFAULT_MAX_ANSWER_BYTES, Clock, HttpProvider, Sleep
-from chalicelib.adapters.providers.pricing import PriceTable
+from chalicelib.adapters.providers.http_base import HttpProvider
+from chalicelib.adapters.providers.options import ProviderOptions
 from chalicelib.ports import (
     ContentRejected,
     ProviderDown,
@@ -76,40 +75,17 @@ class HuggingFaceProvider(HttpProvider):
     name = "huggingface"
     default_allowed_hosts = ()  # the image comes inline: nothing is ever downloaded
     default_read_timeout = 60.0
+    default_base_url = HF_ROUTER_URL
+    default_models = HF_MODELS
 
     def __init__(
         self,
         api_key: str | KeyPool,
+        options: ProviderOptions | None = None,
         *,
-        base_url: str = HF_ROUTER_URL,
-        models: Mapping[str, str] | None = None,
         steps: Mapping[str, int] | None = None,
-        timeout: httpx.Timeout | None = None,
-        transport: httpx.BaseTransport | None = None,
-        extra_allowed_hosts: Collection[str] = (),
-        resolver: Resolver | None = None,
-        prices: PriceTable | None = None,
-        max_image_bytes: int = DEFAULT_MAX_BYTES,
-        max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
-        fetch_timeout: float = 15.0,
-        sleep: Sleep = time.sleep,
-        clock: Clock = time.monotonic,
     ) -> None:
-        super().__init__(
-            api_key,
-            models=models or HF_MODELS,
-            timeout=timeout,
-            transport=transport,
-            extra_allowed_hosts=extra_allowed_hosts,
-            resolver=resolver,
-            prices=prices,
-            max_image_bytes=max_image_bytes,
-            max_answer_bytes=max_answer_bytes,
-            fetch_timeout=fetch_timeout,
-            sleep=sleep,
-            clock=clock,
-        )
-        self._base_url = base_url.rstrip("/")
+        super().__init__(api_key, options)
         self._steps = dict(steps or HF_STEPS)
 
     def url_for(self, model: str) -> str:

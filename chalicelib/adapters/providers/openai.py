@@ -25,16 +25,16 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
 
 from chalicelib.adapters.key_pool import KeyPool
-from chalicelib.adapters.outbound.fetch import DEFAULT_MAX_BYTES, OPENAI_ALLOWED_HOSTS, Resolver
+from chalicelib.adapters.outbound.fetch import OPENAI_ALLOWED_HOSTS
 from chalicelib.adapters.providers.answers import as_dict, first_item
-from chalicelib.adapters.providers.http_base import DEFAULT_MAX_ANSWER_BYTES, Clock, HttpProvider, Sleep
-from chalicelib.adapters.providers.pricing import PriceTable
+from chalicelib.adapters.providers.http_base import HttpProvider
+from chalicelib.adapters.providers.options import ProviderOptions
 from chalicelib.ports import (
     ProviderDown,
     ProviderError,
@@ -58,40 +58,17 @@ class OpenAIProvider(HttpProvider):
     name = "openai"
     default_allowed_hosts = OPENAI_ALLOWED_HOSTS
     default_read_timeout = 120.0  # gpt-image-1 can take close to a minute
+    default_base_url = "https://api.openai.com"
+    default_models = OPENAI_MODELS
 
     def __init__(
         self,
         api_key: str | KeyPool,
+        options: ProviderOptions | None = None,
         *,
-        base_url: str = "https://api.openai.com",
-        models: Mapping[str, str] | None = None,
         qualities: Mapping[str, str] | None = None,
-        timeout: httpx.Timeout | None = None,
-        transport: httpx.BaseTransport | None = None,
-        extra_allowed_hosts: Collection[str] = (),
-        resolver: Resolver | None = None,
-        prices: PriceTable | None = None,
-        max_image_bytes: int = DEFAULT_MAX_BYTES,
-        max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
-        fetch_timeout: float = 15.0,
-        sleep: Sleep = time.sleep,
-        clock: Clock = time.monotonic,
     ) -> None:
-        super().__init__(
-            api_key,
-            models=models or OPENAI_MODELS,
-            timeout=timeout,
-            transport=transport,
-            extra_allowed_hosts=extra_allowed_hosts,
-            resolver=resolver,
-            prices=prices,
-            max_image_bytes=max_image_bytes,
-            max_answer_bytes=max_answer_bytes,
-            fetch_timeout=fetch_timeout,
-            sleep=sleep,
-            clock=clock,
-        )
-        self._base_url = base_url.rstrip("/")
+        super().__init__(api_key, options)
         self._qualities = dict(qualities or OPENAI_QUALITIES)
 
     def quality_for(self, quality: str) -> str:

@@ -28,9 +28,12 @@ Kontext on fal also lowers ``guidance_scale`` for a high likeness (the photo wei
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
+from chalicelib.adapters.key_pool import KeyPool
 from chalicelib.adapters.providers.fal import FAL_IMAGE_SIZES, FalProvider
+from chalicelib.adapters.providers.options import ProviderOptions
 from chalicelib.adapters.providers.replicate import ReplicateProvider
 from chalicelib.adapters.providers.together import TogetherProvider
 from chalicelib.ports import ProviderBadRequest, ProviderRequest
@@ -60,6 +63,11 @@ def kontext_instruction(prompt: str, likeness: float) -> str:
     return f"Turn this photo of a person into a square avatar portrait: {prompt}. {keep}"
 
 
+def with_model(options: ProviderOptions | None, model: str) -> ProviderOptions:
+    """``options`` with ``model`` for every quality (a photo vendor has one photo model)."""
+    return dataclasses.replace(options or ProviderOptions(), models=dict.fromkeys(QUALITIES, model))
+
+
 def photo_url_of(request: ProviderRequest, vendor: str) -> str:
     if not request.photo_url:
         raise ProviderBadRequest(f"{vendor}: a photo generation needs the photo's URL")
@@ -69,10 +77,12 @@ def photo_url_of(request: ProviderRequest, vendor: str) -> str:
 class FalPhotoProvider(FalProvider):
     """fal's photo models: ``fal-ai/flux-pulid`` (default) or ``fal-ai/flux-pro/kontext``."""
 
-    def __init__(self, api_key: Any, *, model: str = FAL_PULID, **kwargs: Any) -> None:
+    def __init__(
+        self, api_key: str | KeyPool, options: ProviderOptions | None = None, *, model: str = FAL_PULID
+    ) -> None:
         if model not in (FAL_PULID, FAL_KONTEXT):
             raise ValueError(f"unknown fal photo model {model!r}")
-        super().__init__(api_key, models=dict.fromkeys(QUALITIES, model), **kwargs)
+        super().__init__(api_key, with_model(options, model))
 
     def build_input(self, request: ProviderRequest, model: str, *, sync_mode: bool = True) -> dict[str, Any]:
         url = photo_url_of(request, self.name)
@@ -104,8 +114,20 @@ class FalPhotoProvider(FalProvider):
 class ReplicatePhotoProvider(ReplicateProvider):
     """Replicate's ``black-forest-labs/flux-kontext-pro``."""
 
-    def __init__(self, api_key: Any, **kwargs: Any) -> None:
-        super().__init__(api_key, models=dict.fromkeys(QUALITIES, REPLICATE_KONTEXT), **kwargs)
+    def __init__(
+        self,
+        api_key: str | KeyPool,
+        options: ProviderOptions | None = None,
+        *,
+        wait_seconds: int = 30,
+        deadline_seconds: float = 90.0,
+    ) -> None:
+        super().__init__(
+            api_key,
+            with_model(options, REPLICATE_KONTEXT),
+            wait_seconds=wait_seconds,
+            deadline_seconds=deadline_seconds,
+        )
 
     def build_input(self, request: ProviderRequest) -> dict[str, Any]:
         return {
@@ -121,8 +143,8 @@ class ReplicatePhotoProvider(ReplicateProvider):
 class TogetherPhotoProvider(TogetherProvider):
     """Together's ``black-forest-labs/FLUX.1-kontext-pro``."""
 
-    def __init__(self, api_key: Any, **kwargs: Any) -> None:
-        super().__init__(api_key, models=dict.fromkeys(QUALITIES, TOGETHER_KONTEXT), steps={}, **kwargs)
+    def __init__(self, api_key: str | KeyPool, options: ProviderOptions | None = None) -> None:
+        super().__init__(api_key, with_model(options, TOGETHER_KONTEXT), steps={})
 
     def build_body(self, request: ProviderRequest, model: str) -> dict[str, Any]:
         return {

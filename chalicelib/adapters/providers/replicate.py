@@ -35,22 +35,17 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from typing import Any, Literal
 
-import httpx
-
 from chalicelib.adapters.key_pool import KeyPool
-from chalicelib.adapters.outbound.fetch import DEFAULT_MAX_BYTES, REPLICATE_ALLOWED_HOSTS, Resolver
+from chalicelib.adapters.outbound.fetch import REPLICATE_ALLOWED_HOSTS
 from chalicelib.adapters.providers.answers import CONTENT_POLICY_MARKERS, safe_id, same_origin
 from chalicelib.adapters.providers.http_base import (
-    DEFAULT_MAX_ANSWER_BYTES,
-    Clock,
     HttpProvider,
-    Sleep,
     make_timeout,
 )
-from chalicelib.adapters.providers.pricing import PriceTable
+from chalicelib.adapters.providers.options import ProviderOptions
 from chalicelib.ports import (
     ContentRejected,
     ProviderDown,
@@ -77,44 +72,21 @@ class ReplicateProvider(HttpProvider):
     name = "replicate"
     default_allowed_hosts = REPLICATE_ALLOWED_HOSTS
     default_read_timeout = 20.0  # polls; the creating call gets wait + margin
+    default_base_url = "https://api.replicate.com"
+    default_models = REPLICATE_MODELS
 
     def __init__(
         self,
         api_token: str | KeyPool,
+        options: ProviderOptions | None = None,
         *,
-        base_url: str = "https://api.replicate.com",
-        models: Mapping[str, str] | None = None,
         wait_seconds: int = 30,
         deadline_seconds: float = 90.0,
         poll_interval: float = 0.5,
         max_poll_interval: float = 4.0,
         output_format: Literal["png", "webp"] = "png",
-        timeout: httpx.Timeout | None = None,
-        transport: httpx.BaseTransport | None = None,
-        extra_allowed_hosts: Collection[str] = (),
-        resolver: Resolver | None = None,
-        prices: PriceTable | None = None,
-        max_image_bytes: int = DEFAULT_MAX_BYTES,
-        max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
-        fetch_timeout: float = 15.0,
-        sleep: Sleep = time.sleep,
-        clock: Clock = time.monotonic,
     ) -> None:
-        super().__init__(
-            api_token,
-            models=models or REPLICATE_MODELS,
-            timeout=timeout,
-            transport=transport,
-            extra_allowed_hosts=extra_allowed_hosts,
-            resolver=resolver,
-            prices=prices,
-            max_image_bytes=max_image_bytes,
-            max_answer_bytes=max_answer_bytes,
-            fetch_timeout=fetch_timeout,
-            sleep=sleep,
-            clock=clock,
-        )
-        self._base_url = base_url.rstrip("/")
+        super().__init__(api_token, options)
         self._wait_seconds = max(1, min(MAX_PREFER_WAIT, int(wait_seconds)))
         self._deadline_seconds = deadline_seconds
         self._poll_interval = poll_interval

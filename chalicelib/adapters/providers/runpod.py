@@ -22,22 +22,17 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-import httpx
-
 from chalicelib.adapters.key_pool import KeyPool
-from chalicelib.adapters.outbound.fetch import DEFAULT_MAX_BYTES, RUNPOD_ALLOWED_HOSTS, Resolver
+from chalicelib.adapters.outbound.fetch import RUNPOD_ALLOWED_HOSTS
 from chalicelib.adapters.providers.answers import CONTENT_POLICY_MARKERS, nsfw_flagged, safe_id
 from chalicelib.adapters.providers.http_base import (
-    DEFAULT_MAX_ANSWER_BYTES,
-    Clock,
     HttpProvider,
-    Sleep,
     make_timeout,
 )
-from chalicelib.adapters.providers.pricing import PriceTable
+from chalicelib.adapters.providers.options import ProviderOptions
 from chalicelib.ports import (
     ContentRejected,
     ProviderDown,
@@ -61,49 +56,26 @@ class RunPodProvider(HttpProvider):
     name = "runpod"
     default_allowed_hosts = RUNPOD_ALLOWED_HOSTS
     default_read_timeout = 20.0  # status polls; runsync gets its wait + margin
+    default_base_url = "https://api.runpod.ai"
+    default_models = RUNPOD_MODELS
 
     def __init__(
         self,
         api_key: str | KeyPool,
         endpoint_id: str,
+        options: ProviderOptions | None = None,
         *,
-        base_url: str = "https://api.runpod.ai",
-        models: Mapping[str, str] | None = None,
         steps: Mapping[str, int] | None = None,
         input_extra: Mapping[str, Any] | None = None,
         sync_wait_seconds: float = 30.0,
         deadline_seconds: float = 90.0,
         poll_interval: float = 0.5,
         max_poll_interval: float = 4.0,
-        timeout: httpx.Timeout | None = None,
-        transport: httpx.BaseTransport | None = None,
-        extra_allowed_hosts: Collection[str] = (),
-        resolver: Resolver | None = None,
-        prices: PriceTable | None = None,
-        max_image_bytes: int = DEFAULT_MAX_BYTES,
-        max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
-        fetch_timeout: float = 15.0,
-        sleep: Sleep = time.sleep,
-        clock: Clock = time.monotonic,
     ) -> None:
-        super().__init__(
-            api_key,
-            models=models or RUNPOD_MODELS,
-            timeout=timeout,
-            transport=transport,
-            extra_allowed_hosts=extra_allowed_hosts,
-            resolver=resolver,
-            prices=prices,
-            max_image_bytes=max_image_bytes,
-            max_answer_bytes=max_answer_bytes,
-            fetch_timeout=fetch_timeout,
-            sleep=sleep,
-            clock=clock,
-        )
+        super().__init__(api_key, options)
         self._endpoint_id = safe_id(endpoint_id, self.name, "endpoint id") if endpoint_id else ""
         if not self._endpoint_id:
             raise ValueError("runpod: an endpoint id is required")
-        self._base_url = base_url.rstrip("/")
         self._steps = dict(steps or RUNPOD_STEPS)
         self._input_extra = dict(input_extra or {})
         # RunPod accepts 1..300 s; keep the HTTP read just above it.

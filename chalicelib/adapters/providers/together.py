@@ -22,16 +22,14 @@ Confirmed against (via the reference search):
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-import httpx
-
 from chalicelib.adapters.key_pool import KeyPool
-from chalicelib.adapters.outbound.fetch import DEFAULT_MAX_BYTES, TOGETHER_ALLOWED_HOSTS, Resolver
+from chalicelib.adapters.outbound.fetch import TOGETHER_ALLOWED_HOSTS
 from chalicelib.adapters.providers.answers import as_dict, first_item, nsfw_flagged
-from chalicelib.adapters.providers.http_base import DEFAULT_MAX_ANSWER_BYTES, Clock, HttpProvider, Sleep
-from chalicelib.adapters.providers.pricing import PriceTable
+from chalicelib.adapters.providers.http_base import HttpProvider
+from chalicelib.adapters.providers.options import ProviderOptions
 from chalicelib.ports import ContentRejected, ProviderDown, ProviderRequest, ProviderResult
 
 TOGETHER_MODELS: Mapping[str, str] = {
@@ -50,40 +48,17 @@ class TogetherProvider(HttpProvider):
     name = "together"
     default_allowed_hosts = TOGETHER_ALLOWED_HOSTS
     default_read_timeout = 60.0
+    default_base_url = "https://api.together.ai"  # the together SDK's host (api.together.xyz is the old one)
+    default_models = TOGETHER_MODELS
 
     def __init__(
         self,
         api_key: str | KeyPool,
+        options: ProviderOptions | None = None,
         *,
-        base_url: str = "https://api.together.ai",  # the together SDK's host (api.together.xyz is the old one)
-        models: Mapping[str, str] | None = None,
         steps: Mapping[str, int] | None = None,
-        timeout: httpx.Timeout | None = None,
-        transport: httpx.BaseTransport | None = None,
-        extra_allowed_hosts: Collection[str] = (),
-        resolver: Resolver | None = None,
-        prices: PriceTable | None = None,
-        max_image_bytes: int = DEFAULT_MAX_BYTES,
-        max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
-        fetch_timeout: float = 15.0,
-        sleep: Sleep = time.sleep,
-        clock: Clock = time.monotonic,
     ) -> None:
-        super().__init__(
-            api_key,
-            models=models or TOGETHER_MODELS,
-            timeout=timeout,
-            transport=transport,
-            extra_allowed_hosts=extra_allowed_hosts,
-            resolver=resolver,
-            prices=prices,
-            max_image_bytes=max_image_bytes,
-            max_answer_bytes=max_answer_bytes,
-            fetch_timeout=fetch_timeout,
-            sleep=sleep,
-            clock=clock,
-        )
-        self._base_url = base_url.rstrip("/")
+        super().__init__(api_key, options)
         self._steps = dict(steps or TOGETHER_STEPS)
 
     def build_body(self, request: ProviderRequest, model: str) -> dict[str, Any]:

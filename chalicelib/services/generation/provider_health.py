@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from chalicelib.ports import Clock, ImageProvider, ProviderBreakers, ProviderHealth, StoreError
+from chalicelib.ports import BreakerPolicy, Clock, ImageProvider, ProviderBreakers
+from chalicelib.services.routing.breakers import Breakers
 
 
 class ProviderHealthCheck:
     """Reads the shared circuit breakers of a quality's candidates (breaker not open, not cooling
-    down), keeping the answer ``ttl_s`` per container: one store read every few seconds at most."""
+    down) the way the router does (``services/routing/breakers.py``), keeping the answer ``ttl_s``
+    per container: one store read every few seconds at most."""
 
     def __init__(
         self, breakers: ProviderBreakers, provider: ImageProvider, *, clock: Clock, ttl_s: float = 5.0
     ) -> None:
-        self._breakers = breakers
+        self._breakers = Breakers(breakers, BreakerPolicy(), clock)  # read only: no policy applies
         self._provider = provider
         self._clock = clock
         self._ttl = ttl_s
@@ -28,11 +30,6 @@ class ProviderHealthCheck:
         if not names or any(name not in tracked for name in names):
             healthy = True  # nothing to route (the call answers why), or an untracked fallback
         else:
-            try:
-                health = self._breakers.health(names)
-            except StoreError:
-                health = {}
-            now_ms = int(self._clock.time() * 1000)
-            healthy = any(health.get(name, ProviderHealth(name)).available(now_ms) for name in names)
+            healthy = bool(self._breakers.available(names))
         self._cache[quality] = (now, healthy)
         return healthy

@@ -33,12 +33,11 @@ from chalicelib.ports import (
     ProviderQueues,
     QueuedProvider,
     RetryableProviderError,
-    StoreError,
-    breaker_outcome,
 )
 from chalicelib.services.generation.progress import publish_phase
 from chalicelib.services.generation.run_job import provider_request
 from chalicelib.services.messagebus import MessageBus
+from chalicelib.services.routing.breakers import Breakers, publish_attempt
 
 log = logging.getLogger(__name__)
 
@@ -73,12 +72,12 @@ class SubmitToProvider:
         job_deadline_s: int,
     ) -> None:
         self._generations = generations
-        self._breakers = breakers
+        # The router's breakers, read and written the same way (services/routing/breakers.py).
+        self._breakers = Breakers(breakers, breaker_policy, clock)
         self._queues = queues
         self._bus = bus
         self._clock = clock
         self._public_url = public_url.rstrip("/") if public_url else None
-        self._policy = breaker_policy
         self._deadline_s = job_deadline_s
 
     @property
@@ -104,8 +103,8 @@ class SubmitToProvider:
         last provider error if none took it.
         """
         request = provider_request(generation)
-        health = self._health([c.name for c in candidates])
-        now_ms = _ms(self._clock.time())
+        health = self._breakers.health([c.name for c in candidates])
+        now_ms = self._breakers.now_ms()
         takers = [c for c in candidates if health.get(c.name, ProviderHealth(c.name)).available(now_ms)]
         if not takers:
             raise RetryableProviderError("every queue-capable provider is cooling down or open")
@@ -120,7 +119,10 @@ class SubmitToProvider:
             try:
                 job = candidate.submit(request, self.webhook_url(candidate.name, generation.id, token))
             except ProviderError as exc:
-                self._record_outcome(candidate.name, exc)
+                publish_attempt(self._bus, ProviderAttempted(candidate.name, error_kind=exc.kind))
+                self._breakers.record(
+                    candidate.name, health.get(candidate.name, ProviderHealth(candidate.name)), exc
+                )
                 if exc.kind == "content_rejected":
                     raise
                 last_error = exc
@@ -140,23 +142,3 @@ class SubmitToProvider:
             )
             return job
         raise last_error or RetryableProviderError("every queue-capable provider is cooling down or open")
-
-    def _health(self, names: list[str]) -> dict[str, ProviderHealth]:
-        try:
-            return self._breakers.health(names)
-        except StoreError:
-            return {}
-
-    def _record_outcome(self, name: str, exc: ProviderError) -> None:
-        self._bus.publish(ProviderAttempted(name, error_kind=exc.kind))
-        try:
-            self._breakers.record(
-                name,
-                breaker_outcome(exc),
-                _ms(self._clock.time()),
-                self._policy,
-                retry_after=exc.retry_after,
-                kind=exc.kind,
-            )
-        except StoreError:
-            log.warning("could not record the outcome of a call to %s", name)

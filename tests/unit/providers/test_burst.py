@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from chalicelib.adapters.providers.burst import BurstPolicy, Saturation
 from chalicelib.domain.events import GenerationProgressed
 from chalicelib.domain.generation import Generation
 from chalicelib.domain.progress import JobProgress
 from chalicelib.domain.provider_job import ProviderJob
 from chalicelib.ports import ProviderThrottled, RetryableProviderError
+from chalicelib.services.routing.burst import BurstPolicy, Saturation
 
 
 class Clock:

@@ -19,13 +19,14 @@ import respx
 
 from chalicelib.adapters.providers.fal import FalProvider
 from chalicelib.adapters.providers.http_base import DEFAULT_MAX_ANSWER_BYTES, ERROR_BODY_BYTES
+from chalicelib.adapters.providers.options import ProviderOptions
 from chalicelib.adapters.providers.replicate import ReplicateProvider
-from chalicelib.adapters.providers.router import ProviderRouter
 from chalicelib.adapters.providers.runpod import RunPodProvider
 from chalicelib.adapters.providers.together import TogetherProvider
 from chalicelib.adapters.store.redis_store import RedisStateStore
 from chalicelib.bootstrap import build_provider
 from chalicelib.ports import ProviderDown, RetryableProviderError
+from chalicelib.services.routing.router import ProviderRouter
 from tests.conftest import make_settings
 from tests.unit.providers.helpers import PNG, PNG_B64, make_request, public_resolver
 from tests.unit.providers.test_replicate import GET_URL, prediction
@@ -68,7 +69,7 @@ class Flood:
 def test_a_40_mb_answer_is_refused_at_the_cap_without_being_read_whole(router: respx.MockRouter) -> None:
     flood = Flood(b'{"data": [{"index": 0, "b64_json": "', 40 * MB)
     router.post(TOGETHER_URL).mock(return_value=httpx.Response(200, content=flood))
-    together = TogetherProvider("tg-key-0123456789", resolver=public_resolver)
+    together = TogetherProvider("tg-key-0123456789", ProviderOptions(resolver=public_resolver))
     with pytest.raises(ProviderDown, match="larger than") as raised:
         together.generate(make_request())
     assert raised.value.kind == "down"
@@ -81,7 +82,9 @@ def test_a_declared_length_over_the_cap_is_refused_before_the_body(router: respx
     router.post(TOGETHER_URL).mock(
         return_value=httpx.Response(200, headers={"Content-Length": str(10 * MB)}, content=flood)
     )
-    together = TogetherProvider("tg-key-0123456789", resolver=public_resolver, max_answer_bytes=MB)
+    together = TogetherProvider(
+        "tg-key-0123456789", ProviderOptions(resolver=public_resolver, max_answer_bytes=MB)
+    )
     with pytest.raises(ProviderDown, match="larger than 1048576 bytes"):
         together.generate(make_request())
     assert flood.pulled <= 64 * 1024  # at most what the transport had in hand
@@ -92,7 +95,9 @@ def test_an_inline_image_of_a_few_mb_fits_under_the_default_cap(router: respx.Mo
     router.post(TOGETHER_URL).mock(
         return_value=httpx.Response(200, json={"data": [{"index": 0, "b64_json": PNG_B64}], "pad": padded})
     )
-    result = TogetherProvider("tg-key-0123456789", resolver=public_resolver).generate(make_request())
+    result = TogetherProvider("tg-key-0123456789", ProviderOptions(resolver=public_resolver)).generate(
+        make_request()
+    )
     assert result.image == PNG
 
 
@@ -100,7 +105,9 @@ def test_a_gzip_answer_is_inflated_and_a_gzip_bomb_refused_at_the_cap(router: re
     ok = gzip.compress(json.dumps({"data": [{"index": 0, "b64_json": PNG_B64}]}).encode())
     route = router.post(TOGETHER_URL)
     route.mock(return_value=httpx.Response(200, headers={"Content-Encoding": "gzip"}, content=iter([ok])))
-    together = TogetherProvider("tg-key-0123456789", resolver=public_resolver, max_answer_bytes=MB)
+    together = TogetherProvider(
+        "tg-key-0123456789", ProviderOptions(resolver=public_resolver, max_answer_bytes=MB)
+    )
     assert together.generate(make_request()).image == PNG
     assert route.calls.last.request.headers["Accept-Encoding"] == "gzip, deflate"
 
@@ -113,7 +120,7 @@ def test_a_gzip_answer_is_inflated_and_a_gzip_bomb_refused_at_the_cap(router: re
 def test_a_huge_error_answer_keeps_its_status_and_is_read_only_in_part(router: respx.MockRouter) -> None:
     flood = Flood(b'{"error": {"message": "overloaded"}}' + b" " * 100, 40 * MB)
     router.post(TOGETHER_URL).mock(return_value=httpx.Response(503, content=flood))
-    together = TogetherProvider("tg-key-0123456789", resolver=public_resolver)
+    together = TogetherProvider("tg-key-0123456789", ProviderOptions(resolver=public_resolver))
     with pytest.raises(RetryableProviderError, match="HTTP 503"):
         together.generate(make_request())
     assert flood.pulled <= ERROR_BODY_BYTES + flood.chunk
@@ -130,7 +137,9 @@ def test_every_phase_timeout_is_cut_to_the_time_left(router: respx.MockRouter) -
         return httpx.Response(200, json={"images": [{"url": f"data:image/png;base64,{PNG_B64}"}]})
 
     router.post(FAL_URL).mock(side_effect=answer)
-    FalProvider("fal-key-0123456789", resolver=public_resolver).generate(make_request(), within_s=2.5)
+    FalProvider("fal-key-0123456789", ProviderOptions(resolver=public_resolver)).generate(
+        make_request(), within_s=2.5
+    )
     assert seen and all(0 < value <= 2.5 for value in seen[0].values())
 
 
@@ -145,7 +154,7 @@ def test_the_image_download_stops_at_the_generation_deadline(router: respx.MockR
     router.get(IMAGE_URL).mock(
         return_value=httpx.Response(200, headers={"Content-Type": "image/png"}, content=slow_png())
     )
-    fal = FalProvider("fal-key-0123456789", resolver=public_resolver)  # fetch_timeout: 15 s
+    fal = FalProvider("fal-key-0123456789", ProviderOptions(resolver=public_resolver))  # fetch_timeout: 15 s
     started = time.monotonic()
     with pytest.raises(RetryableProviderError, match="timeout"):
         fal.generate(make_request(), within_s=0.5)
@@ -155,7 +164,9 @@ def test_the_image_download_stops_at_the_generation_deadline(router: respx.MockR
 def test_replicate_waits_and_polls_within_the_deadline_then_cancels(router: respx.MockRouter) -> None:
     clock = PollClock()
     replicate = ReplicateProvider(
-        "r8_token_0123456789", resolver=public_resolver, sleep=clock.sleep, clock=clock, deadline_seconds=90.0
+        "r8_token_0123456789",
+        ProviderOptions(resolver=public_resolver, sleep=clock.sleep, clock=clock),
+        deadline_seconds=90.0,
     )
     create = router.post(REPLICATE_CREATE).mock(return_value=httpx.Response(201, json=prediction("starting")))
     router.get(GET_URL).mock(return_value=httpx.Response(200, json=prediction("processing")))
@@ -172,7 +183,9 @@ def test_replicate_waits_and_polls_within_the_deadline_then_cancels(router: resp
 def test_runpod_waits_and_polls_within_the_deadline_then_cancels(router: respx.MockRouter) -> None:
     clock = PollClock()
     runpod = RunPodProvider(
-        "rpa_key_0123456789", ENDPOINT, resolver=public_resolver, sleep=clock.sleep, clock=clock
+        "rpa_key_0123456789",
+        ENDPOINT,
+        ProviderOptions(resolver=public_resolver, sleep=clock.sleep, clock=clock),
     )
     runsync = router.post(f"{RUNPOD_BASE}/runsync").mock(
         return_value=httpx.Response(200, json=job("IN_QUEUE"))

@@ -10,6 +10,7 @@ import pytest
 import respx
 
 from chalicelib.adapters.providers.fal import FalProvider
+from chalicelib.adapters.providers.options import ProviderOptions
 from chalicelib.ports import (
     ContentRejected,
     ImageProvider,
@@ -52,7 +53,7 @@ def router() -> Iterator[respx.MockRouter]:
 
 @pytest.fixture
 def fal() -> Iterator[FalProvider]:
-    provider = FalProvider(KEY, resolver=public_resolver)
+    provider = FalProvider(KEY, ProviderOptions(resolver=public_resolver))
     yield provider
     provider.close()
 
@@ -269,7 +270,7 @@ def test_result_uses_the_returned_url_and_only_on_the_queue_host(
 
 
 def test_client_is_built_lazily_and_reused(router: respx.MockRouter) -> None:
-    provider = FalProvider(KEY, resolver=public_resolver)
+    provider = FalProvider(KEY, ProviderOptions(resolver=public_resolver))
     assert provider._client is None
     router.post(SCHNELL).mock(return_value=httpx.Response(200, json=fal_result()))
     provider.generate(make_request())
@@ -288,7 +289,9 @@ def test_mock_transport_is_used_for_api_and_image(fal: FalProvider) -> None:
             return httpx.Response(200, json=fal_result("https://v3.fal.media/files/x.png"))
         return png_response()
 
-    provider = FalProvider(KEY, transport=httpx.MockTransport(handler), resolver=public_resolver)
+    provider = FalProvider(
+        KEY, ProviderOptions(transport=httpx.MockTransport(handler), resolver=public_resolver)
+    )
     assert provider.generate(make_request()).image == PNG
     assert seen == [SCHNELL, "https://v3.fal.media/files/x.png"]
 
@@ -308,13 +311,13 @@ def test_each_part_of_an_id_secret_key_is_scrubbed(router: respx.MockRouter, fal
     router.post(SCHNELL).mock(
         return_value=httpx.Response(403, json={"detail": "secret abcdef1234567 rejected"})
     )
-    provider = FalProvider("key-id-0001:abcdef1234567", resolver=public_resolver)
+    provider = FalProvider("key-id-0001:abcdef1234567", ProviderOptions(resolver=public_resolver))
     with pytest.raises(ProviderAuthError) as caught:
         provider.generate(make_request())
     assert "abcdef1234567" not in str(caught.value)
 
 
 def test_a_base_url_without_scheme_is_provider_down() -> None:
-    provider = FalProvider(KEY, base_url="fal.run")
+    provider = FalProvider(KEY, ProviderOptions(base_url="fal.run"))
     with pytest.raises(ProviderDown):
         provider.generate(make_request())

@@ -14,6 +14,7 @@ import respx
 
 from chalicelib.adapters.key_pool import KeyPool
 from chalicelib.adapters.providers.huggingface import HuggingFaceProvider
+from chalicelib.adapters.providers.options import ProviderOptions
 from chalicelib.adapters.providers.pricing import PriceTable
 from chalicelib.ports import (
     ContentRejected,
@@ -87,7 +88,7 @@ def test_hf_base_url_replaces_the_router(router: respx.MockRouter) -> None:
     route = router.post("http://127.0.0.1:9/hf/hf-inference/models/black-forest-labs/FLUX.1-schnell").mock(
         return_value=png_response()
     )
-    provider = HuggingFaceProvider(TOKEN, base_url="http://127.0.0.1:9/hf/")
+    provider = HuggingFaceProvider(TOKEN, ProviderOptions(base_url="http://127.0.0.1:9/hf/"))
     try:
         assert provider.generate(make_request()).image == PNG
     finally:
@@ -182,7 +183,7 @@ def test_a_pool_sends_the_next_token_after_a_refused_one(router: respx.MockRoute
 
     router.post(SCHNELL).mock(side_effect=answer)
     pool = KeyPool("huggingface", ["hf_first_bad_token", "hf_second_good_token"])
-    provider = HuggingFaceProvider(pool, prices=PriceTable())
+    provider = HuggingFaceProvider(pool, ProviderOptions(prices=PriceTable()))
     try:
         assert provider.generate(make_request()).image == PNG
     finally:

@@ -10,6 +10,7 @@ import pytest
 import respx
 
 from chalicelib.adapters.providers.openai import OpenAIProvider
+from chalicelib.adapters.providers.options import ProviderOptions
 from chalicelib.ports import (
     ContentRejected,
     ProviderAuthError,
@@ -37,7 +38,7 @@ def router() -> Iterator[respx.MockRouter]:
 
 @pytest.fixture
 def openai() -> Iterator[OpenAIProvider]:
-    provider = OpenAIProvider(KEY, resolver=public_resolver)
+    provider = OpenAIProvider(KEY, ProviderOptions(resolver=public_resolver))
     yield provider
     provider.close()
 
@@ -98,7 +99,7 @@ def test_each_tier_has_its_gpt_image_quality_and_price(
 
 
 def test_high_quality_is_priced_as_high(router: respx.MockRouter) -> None:
-    provider = OpenAIProvider(KEY, qualities={"pro": "high"}, resolver=public_resolver)
+    provider = OpenAIProvider(KEY, ProviderOptions(resolver=public_resolver), qualities={"pro": "high"})
     route = router.post(URL).mock(return_value=httpx.Response(200, json=gpt_image_answer("high")))
     result = provider.generate(make_request("pro"))
     assert body_of(route.calls.last.request)["quality"] == "high"
@@ -109,7 +110,7 @@ def test_high_quality_is_priced_as_high(router: respx.MockRouter) -> None:
 def test_model_not_found_is_a_configuration_error_with_the_request_id(
     router: respx.MockRouter, status: int
 ) -> None:
-    provider = OpenAIProvider(KEY, models={"pro": "dall-e-3"}, resolver=public_resolver)
+    provider = OpenAIProvider(KEY, ProviderOptions(models={"pro": "dall-e-3"}, resolver=public_resolver))
     router.post(URL).mock(
         return_value=httpx.Response(
             status,

@@ -6,15 +6,14 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Iterator
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 import respx
 
+from chalicelib.adapters.providers.options import ProviderOptions
 from chalicelib.adapters.providers.photo_prices import photo_prices
-from chalicelib.adapters.providers.photo_router import PhotoProviders
 from chalicelib.adapters.providers.photo_vendors import (
     FAL_KONTEXT,
     FalPhotoProvider,
@@ -23,8 +22,11 @@ from chalicelib.adapters.providers.photo_vendors import (
     id_weight,
 )
 from chalicelib.adapters.storage.local_uploads import LocalUploadSigner
+from chalicelib.adapters.store.redis_store import RedisStateStore
 from chalicelib.domain.uploads import FaceBox, Upload
 from chalicelib.ports import ContentRejected, ProviderBadRequest, ProviderRequest
+from chalicelib.services.routing.photos import PhotoProviders
+from chalicelib.services.routing.router import ProviderRouter
 from tests.unit.providers.helpers import PNG, PNG_B64, body_of, make_request, png_response, public_resolver
 
 PHOTO_URL = "https://uploads.example.com/uploads/upl_x?X-Amz-Expires=600&X-Amz-Signature=abc"
@@ -47,8 +49,8 @@ def router() -> Iterator[respx.MockRouter]:
         yield mock
 
 
-def options() -> dict[str, Any]:
-    return {"resolver": public_resolver, "prices": photo_prices(None)}
+def options() -> ProviderOptions:
+    return ProviderOptions(resolver=public_resolver, prices=photo_prices(None))
 
 
 def test_fal_pulid_gets_the_photo_as_reference_and_likeness_as_id_weight(router: respx.MockRouter) -> None:
@@ -64,7 +66,7 @@ def test_fal_pulid_gets_the_photo_as_reference_and_likeness_as_id_weight(router:
         )
     )
     router.get(FAL_IMAGE).mock(return_value=png_response())
-    fal = FalPhotoProvider("fal-key-123", **options())
+    fal = FalPhotoProvider("fal-key-123", options())
     result = fal.generate(photo_request(likeness=0.8))
     sent = route.calls.last.request
     assert sent.headers["Authorization"] == "Key fal-key-123"
@@ -85,7 +87,7 @@ def test_fal_kontext_gets_the_photo_as_image_url(router: respx.MockRouter) -> No
         )
     )
     router.get(FAL_IMAGE).mock(return_value=png_response())
-    result = FalPhotoProvider("k", model=FAL_KONTEXT, **options()).generate(photo_request(likeness=0.9))
+    result = FalPhotoProvider("k", options(), model=FAL_KONTEXT).generate(photo_request(likeness=0.9))
     body = body_of(route.calls.last.request)
     assert body["image_url"] == PHOTO_URL and "reference_image_url" not in body
     assert "exact facial features" in body["prompt"] and body["guidance_scale"] == pytest.approx(2.7)
@@ -97,7 +99,7 @@ def test_fal_flags_nsfw_as_content_rejected(router: respx.MockRouter) -> None:
         return_value=httpx.Response(200, json={"images": [{"url": FAL_IMAGE}], "has_nsfw_concepts": [True]})
     )
     with pytest.raises(ContentRejected):
-        FalPhotoProvider("k", **options()).generate(photo_request())
+        FalPhotoProvider("k", options()).generate(photo_request())
 
 
 def test_replicate_kontext_gets_the_photo_as_input_image(router: respx.MockRouter) -> None:
@@ -115,7 +117,7 @@ def test_replicate_kontext_gets_the_photo_as_input_image(router: respx.MockRoute
     }
     route = router.post(REPLICATE_CREATE).mock(return_value=httpx.Response(201, json=prediction))
     router.get(REPLICATE_OUT).mock(return_value=png_response())
-    replicate = ReplicatePhotoProvider("r8_token", deadline_seconds=30.0, **options())
+    replicate = ReplicatePhotoProvider("r8_token", options(), deadline_seconds=30.0)
     result = replicate.generate(photo_request(likeness=0.3))
     sent = route.calls.last.request
     assert sent.headers["Authorization"] == "Bearer r8_token" and sent.headers["Prefer"].startswith("wait=")
@@ -137,7 +139,7 @@ def test_together_kontext_gets_the_photo_as_image_url(router: respx.MockRouter) 
             },
         )
     )
-    result = TogetherPhotoProvider("tgp_key", **options()).generate(photo_request(likeness=0.5, size=1024))
+    result = TogetherPhotoProvider("tgp_key", options()).generate(photo_request(likeness=0.5, size=1024))
     body = body_of(route.calls.last.request)
     assert body["model"] == "black-forest-labs/FLUX.1-kontext-pro" and body["image_url"] == PHOTO_URL
     assert (body["width"], body["height"], body["n"]) == (1024, 1024, 1) and "steps" not in body
@@ -147,7 +149,7 @@ def test_together_kontext_gets_the_photo_as_image_url(router: respx.MockRouter) 
 
 def test_a_photo_request_without_its_url_is_refused_before_any_call(router: respx.MockRouter) -> None:
     with pytest.raises(ProviderBadRequest):
-        FalPhotoProvider("k", **options()).generate(dataclasses.replace(photo_request(), photo_url=None))
+        FalPhotoProvider("k", options()).generate(dataclasses.replace(photo_request(), photo_url=None))
     assert not router.calls
 
 
@@ -164,7 +166,7 @@ def ready_upload() -> Upload:
 
 
 def test_failover_from_a_vendor_that_is_down_to_the_next_with_a_ten_minute_url(
-    router: respx.MockRouter,
+    router: respx.MockRouter, store: RedisStateStore
 ) -> None:
     upload = ready_upload()
     router.post(FAL_URL).mock(return_value=httpx.Response(503, json={"detail": "overloaded"}))
@@ -173,7 +175,8 @@ def test_failover_from_a_vendor_that_is_down_to_the_next_with_a_ten_minute_url(
     )
     signer = LocalUploadSigner("secret", "https://api.example.com")
     chain = PhotoProviders(
-        [FalPhotoProvider("k", **options()), TogetherPhotoProvider("t", **options())],
+        [FalPhotoProvider("k", options()), TogetherPhotoProvider("t", options())],
+        router=ProviderRouter([], store.breakers),  # the photo models' failover: the router's
         lookup={upload.id: upload}.get,
         objects=Objects(),  # type: ignore[arg-type]
         signer=signer,
@@ -188,14 +191,15 @@ def test_failover_from_a_vendor_that_is_down_to_the_next_with_a_ten_minute_url(
     assert started < expires <= started + 600 + 1  # valid at most ten minutes
 
 
-def test_a_refusal_is_not_failed_over(router: respx.MockRouter) -> None:
+def test_a_refusal_is_not_failed_over(router: respx.MockRouter, store: RedisStateStore) -> None:
     upload = ready_upload()
     router.post(FAL_URL).mock(
         return_value=httpx.Response(200, json={"images": [{"url": FAL_IMAGE}], "has_nsfw_concepts": [True]})
     )
     together = router.post(TOGETHER_URL).mock(return_value=httpx.Response(200, json={"data": []}))
     chain = PhotoProviders(
-        [FalPhotoProvider("k", **options()), TogetherPhotoProvider("t", **options())],
+        [FalPhotoProvider("k", options()), TogetherPhotoProvider("t", options())],
+        router=ProviderRouter([], store.breakers),  # the photo models' failover: the router's
         lookup={upload.id: upload}.get,
         objects=Objects(),  # type: ignore[arg-type]
         signer=LocalUploadSigner("secret", "https://api.example.com"),
@@ -205,9 +209,10 @@ def test_a_refusal_is_not_failed_over(router: respx.MockRouter) -> None:
     assert not together.calls
 
 
-def test_a_photo_gone_since_admission_fails_the_job(router: respx.MockRouter) -> None:
+def test_a_photo_gone_since_admission_fails_the_job(router: respx.MockRouter, store: RedisStateStore) -> None:
     chain = PhotoProviders(
-        [FalPhotoProvider("k", **options())],
+        [FalPhotoProvider("k", options())],
+        router=ProviderRouter([], store.breakers),  # the photo models' failover: the router's
         lookup=lambda upload_id: None,
         objects=Objects(),  # type: ignore[arg-type]
         signer=LocalUploadSigner("secret", "https://api.example.com"),

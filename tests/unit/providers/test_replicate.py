@@ -9,6 +9,7 @@ import httpx
 import pytest
 import respx
 
+from chalicelib.adapters.providers.options import ProviderOptions
 from chalicelib.adapters.providers.replicate import ReplicateProvider
 from chalicelib.ports import (
     ContentRejected,
@@ -79,7 +80,9 @@ def clock() -> FakeClock:
 @pytest.fixture
 def replicate(clock: FakeClock) -> Iterator[ReplicateProvider]:
     provider = ReplicateProvider(
-        TOKEN, resolver=public_resolver, sleep=clock.sleep, clock=clock, deadline_seconds=30.0
+        TOKEN,
+        ProviderOptions(resolver=public_resolver, sleep=clock.sleep, clock=clock),
+        deadline_seconds=30.0,
     )
     yield provider
     provider.close()

@@ -7,6 +7,7 @@ Redis (the ``store`` fixture), and the breaker script is also run through the Up
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,13 +18,8 @@ import pytest
 import respx
 
 from chalicelib.adapters.providers.fal import FalProvider
+from chalicelib.adapters.providers.options import ProviderOptions
 from chalicelib.adapters.providers.procedural import ProceduralProvider
-from chalicelib.adapters.providers.router import (
-    AllProvidersFailed,
-    Attempt,
-    ProviderRouter,
-    RetryPolicy,
-)
 from chalicelib.adapters.store.breakers import RedisBreakers
 from chalicelib.adapters.store.client import RedisPyClient
 from chalicelib.adapters.store.redis_store import RedisStateStore
@@ -45,6 +41,12 @@ from chalicelib.ports import (
     breaker_outcome,
 )
 from chalicelib.services.messagebus import MessageBus
+from chalicelib.services.routing.policy import RetryPolicy, RoutingPolicy
+from chalicelib.services.routing.router import (
+    AllProvidersFailed,
+    Attempt,
+    ProviderRouter,
+)
 from tests.conftest import make_settings
 from tests.fakes import CountingRedis
 from tests.unit.providers.helpers import make_request
@@ -164,14 +166,15 @@ def rig(
 ) -> Rig:
     clock = clock or FakeClock()
     attempts: list[Attempt] = []
+    rng = options.pop("rng", random.random)
     router = ProviderRouter(
         providers,
         store.breakers,
         fallback=fallback,
-        policy=options.pop("policy", POLICY),
+        policy=RoutingPolicy(breaker=options.pop("policy", POLICY), **options),
         clock=clock,
+        rng=rng,
         bus=MessageBus({Attempt: [attempts.append]}),
-        **options,
     )
     return Rig(router, store, clock, attempts, {p.name: p for p in providers})
 
@@ -481,13 +484,13 @@ def test_auth_failure_opens_for_long_and_alerts_without_the_key(
     store: RedisStateStore, logs: pytest.LogCaptureFixture
 ) -> None:
     key = "fal-key-0123456789:secretpart0123456789"
-    fal = FalProvider(key, base_url="https://fal.test")
+    fal = FalProvider(key, ProviderOptions(base_url="https://fal.test"))
     clock = FakeClock()
     together = FakeProvider("together", ("fast",))
     router = ProviderRouter(
         [fal, together],
         store.breakers,
-        policy=POLICY,
+        policy=RoutingPolicy(breaker=POLICY),
         clock=clock,
     )
     with respx.mock(assert_all_mocked=True) as mock:

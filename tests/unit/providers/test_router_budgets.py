@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from chalicelib.adapters.providers.router import ProviderRouter
 from chalicelib.adapters.store.redis_store import RedisStateStore
 from chalicelib.ports import ProviderRequest, ProviderResult, RetryableProviderError
+from chalicelib.services.routing.router import ProviderRouter
 from tests.unit.providers.test_router import POLICY, FakeClock, FakeProvider, rig
 
 

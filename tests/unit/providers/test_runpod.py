@@ -9,6 +9,7 @@ import httpx
 import pytest
 import respx
 
+from chalicelib.adapters.providers.options import ProviderOptions
 from chalicelib.adapters.providers.runpod import RunPodProvider
 from chalicelib.ports import (
     ContentRejected,
@@ -72,10 +73,12 @@ def runpod(clock: FakeClock) -> Iterator[RunPodProvider]:
     provider = RunPodProvider(
         KEY,
         ENDPOINT,
-        extra_allowed_hosts=("*.s3.us-east-1.amazonaws.com",),
-        resolver=public_resolver,
-        sleep=clock.sleep,
-        clock=clock,
+        ProviderOptions(
+            extra_allowed_hosts=("*.s3.us-east-1.amazonaws.com",),
+            resolver=public_resolver,
+            sleep=clock.sleep,
+            clock=clock,
+        ),
         deadline_seconds=20.0,
     )
     yield provider

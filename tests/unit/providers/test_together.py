@@ -9,6 +9,7 @@ import httpx
 import pytest
 import respx
 
+from chalicelib.adapters.providers.options import ProviderOptions
 from chalicelib.adapters.providers.together import TogetherProvider
 from chalicelib.ports import (
     ContentRejected,
@@ -36,7 +37,7 @@ def router() -> Iterator[respx.MockRouter]:
 
 @pytest.fixture
 def together() -> Iterator[TogetherProvider]:
-    provider = TogetherProvider(KEY, resolver=public_resolver)
+    provider = TogetherProvider(KEY, ProviderOptions(resolver=public_resolver))
     yield provider
     provider.close()
 

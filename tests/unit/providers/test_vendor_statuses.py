@@ -14,6 +14,7 @@ import pytest
 
 from chalicelib.adapters.providers.fal import FalProvider
 from chalicelib.adapters.providers.openai import OpenAIProvider
+from chalicelib.adapters.providers.options import ProviderOptions
 from chalicelib.adapters.providers.queued import FalQueue, ReplicateQueue, RunPodQueue
 from chalicelib.adapters.providers.replicate import ReplicateProvider
 from chalicelib.adapters.providers.runpod import RunPodProvider
@@ -38,14 +39,16 @@ def standins() -> StandIns:
 
 @pytest.fixture
 def fal(standins: StandIns) -> Iterator[FalProvider]:
-    provider = FalProvider(FAL_KEY, transport=standins.transport())
+    provider = FalProvider(FAL_KEY, ProviderOptions(transport=standins.transport()))
     yield provider
     provider.close()
 
 
 @pytest.fixture
 def replicate(standins: StandIns) -> Iterator[ReplicateProvider]:
-    provider = ReplicateProvider(REPLICATE_TOKEN, transport=standins.transport(), sleep=lambda s: None)
+    provider = ReplicateProvider(
+        REPLICATE_TOKEN, ProviderOptions(transport=standins.transport(), sleep=lambda s: None)
+    )
     yield provider
     provider.close()
 
@@ -227,7 +230,7 @@ def test_runpod_an_unknown_job_status_ends_the_job_with_its_id() -> None:
 
 
 def test_together_reads_the_item_by_its_type_and_refuses_an_unknown_type(standins: StandIns) -> None:
-    provider = TogetherProvider(TOGETHER_KEY, transport=standins.transport())
+    provider = TogetherProvider(TOGETHER_KEY, ProviderOptions(transport=standins.transport()))
     assert isinstance(provider.generate(make_request("fast")), ProviderResult)
     standins.shared.script("together", "unknown_type")
     with pytest.raises(ProviderDown, match="unexpected image type") as caught:
@@ -237,7 +240,7 @@ def test_together_reads_the_item_by_its_type_and_refuses_an_unknown_type(standin
 
 
 def test_openai_against_the_stand_in(standins: StandIns) -> None:
-    provider = OpenAIProvider(OPENAI_KEY, transport=standins.transport())
+    provider = OpenAIProvider(OPENAI_KEY, ProviderOptions(transport=standins.transport()))
     assert provider.generate(make_request("pro")).model == "gpt-image-1"
     standins.shared.script("openai", "url")
     with pytest.raises(ProviderDown) as caught:

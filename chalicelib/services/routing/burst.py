@@ -32,7 +32,7 @@ from chalicelib.domain.events import GenerationProgressed
 from chalicelib.domain.periods import spend_keys
 from chalicelib.ports import Counters, ProviderError, ProviderThrottled, StoreError, breaker_outcome
 
-__all__ = ["BurstPolicy", "BurstSpendGuard", "Saturation"]
+__all__ = ["BurstLane", "BurstPolicy", "BurstSpendGuard", "Saturation"]
 
 log = logging.getLogger("avatarflow.providers")
 
@@ -106,6 +106,15 @@ class Saturation:
                 hold_s,
                 extra={"provider": vendor, "burst_provider": self.policy.provider, "reason": reason},
             )
+
+
+@dataclass(frozen=True)
+class BurstLane:
+    """The router's burst lane: what it knows of the vendors' load, and whether the spend allows
+    a second vendor now (:class:`BurstSpendGuard`)."""
+
+    saturation: Saturation
+    allowed: Callable[[], bool] = lambda: True
 
 
 class BurstSpendGuard:

@@ -3,89 +3,72 @@
 :class:`PhotoAwareProvider` wraps the usual provider (the router over the vendors, or the
 offline renderer): a request without a photo goes to it untouched; a photo request goes to
 :class:`PhotoProviders`, which looks the upload up, gives each vendor a presigned GET of the
-clean photo (valid 10 minutes) and fails over between the vendors in order as for any
-generation. With no vendor account, :class:`ProceduralPhotoProvider` stylises the photo offline.
+clean photo (valid 10 minutes) and hands the photo models to the router's failover
+(:meth:`ProviderRouter.failover`): the same circuit breakers, ``ProviderAttempted`` events and
+deadline as any generation. With no photo model (no vendor account), an offline stylisation
+(:class:`PhotoStyliser`) makes the picture.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import io
 import time
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Protocol
 
-from chalicelib.domain.styles import get_style
 from chalicelib.domain.uploads import PROVIDER_URL_TTL_S, FaceBox, Upload
 from chalicelib.ports import (
-    ContentRejected,
     ImageProvider,
     ObjectStore,
     ProviderBadRequest,
     ProviderDown,
-    ProviderError,
     ProviderRequest,
     ProviderResult,
 )
 from chalicelib.ports.photos import UploadSigner
 
-RENDER_SIZE = 1024
-NOT_FAILED_OVER = (ContentRejected, ProviderBadRequest)  # another vendor would refuse it too
+if TYPE_CHECKING:
+    from chalicelib.services.routing.router import ProviderRouter
+
+NOT_FAILED_OVER = ("content_rejected", "bad_request")  # another vendor would refuse it too
 
 
-class ProceduralPhotoProvider:
-    """The offline stylisation (:mod:`chalicelib.render.photo_style`) of a photo's face."""
+class PhotoStyliser(Protocol):
+    """A photo model that runs here, on the photo's bytes and the face found in it."""
 
-    name = "procedural"
+    name: str
 
     def generate_from(self, request: ProviderRequest, photo: bytes, face: FaceBox) -> ProviderResult:
-        from PIL import Image
-
-        from chalicelib.render.photo_style import stylise
-
-        if get_style(request.style_id) is None:
-            raise ProviderBadRequest(f"unknown style {request.style_id!r}")
-        started = time.perf_counter()
-        with Image.open(io.BytesIO(photo)) as opened:
-            opened.load()
-            picture = stylise(
-                opened.convert("RGB"),
-                face,
-                request.style_id,
-                size=RENDER_SIZE,
-                seed=request.seed,
-                likeness=request.likeness,
-            )
-        return ProviderResult(
-            image=b"",
-            provider=self.name,
-            model="procedural-photo-v1",
-            cost_usd=0.0,
-            latency_ms=(time.perf_counter() - started) * 1000,
-            picture=picture,
-        )
+        """A styled avatar of the face ``face`` (relative box) in ``photo``."""
+        ...
 
 
 class PhotoProviders:
-    """The photo models in failover order (fal, Replicate, Together: those with a key), else the
-    offline stylisation."""
+    """The photo models in failover order (fal, Replicate, Together: those with a key), routed by
+    ``router``; else the offline stylisation."""
 
     def __init__(
         self,
         vendors: Sequence[ImageProvider],
         *,
+        router: ProviderRouter | None,
         lookup: Callable[[str], Upload | None],
         objects: ObjectStore,
         signer: UploadSigner,
+        offline: PhotoStyliser | None = None,
     ) -> None:
-        self._vendors = list(vendors)
+        # Without a router there is no vendor to route to: the offline stylisation only.
+        self._vendors: Sequence[ImageProvider] = vendors if router is not None else ()
+        self._router = router
         self._lookup = lookup
         self._objects = objects
         self._signer = signer
-        self._offline = ProceduralPhotoProvider()
+        self._offline = offline
 
     @property
     def names(self) -> tuple[str, ...]:
-        return tuple(v.name for v in self._vendors) or (self._offline.name,)
+        offline = (self._offline.name,) if self._offline is not None else ()
+        return tuple(v.name for v in self._vendors) or offline
 
     def _upload(self, upload_id: str) -> Upload:
         upload = self._lookup(upload_id)
@@ -96,26 +79,18 @@ class PhotoProviders:
 
     def generate(self, request: ProviderRequest, *, within_s: float | None = None) -> ProviderResult:
         upload = self._upload(request.photo or "")
-        if not self._vendors:
+        vendors = list(self._vendors)
+        if not vendors or self._router is None:
+            if self._offline is None:
+                raise ProviderDown("no photo model is configured")
             data = self._objects.get(upload.object_key)
             if data is None:
                 raise ProviderBadRequest("the photo is no longer available")
             return self._offline.generate_from(request, data, upload.face or FaceBox(0, 0, 1, 1))
         url = self._signer.presigned_get(upload.object_key, PROVIDER_URL_TTL_S)
         signed = dataclasses.replace(request, photo_url=url)
-        deadline = None if within_s is None else time.monotonic() + within_s
-        last: ProviderError | None = None
-        for vendor in self._vendors:
-            left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and left <= 0:
-                break
-            try:
-                return vendor.generate(signed, within_s=left)
-            except NOT_FAILED_OVER:
-                raise
-            except ProviderError as exc:
-                last = exc  # down, throttled, out of credit: the next vendor
-        raise last or ProviderDown("no photo model could be reached in time")
+        # A refusal or a bad request would be refused by the next photo model too.
+        return self._router.failover(signed, vendors, within_s=within_s, final=NOT_FAILED_OVER)
 
 
 class PhotoAwareProvider(ImageProvider):

@@ -13,7 +13,8 @@ queue) and the spend guard allows it, the burst provider (RunPod) goes first, th
 their order; once the primary has recovered, the order is the one above again.
 
 Each vendor has a circuit breaker whose state lives in the state store, so that every Lambda
-sees what the others learnt (see ``adapters/store/lua/breaker.lua``): closed; open after N
+sees what the others learnt (see ``adapters/store/lua/breaker.lua``; read and written by ``breakers.py``, shared with
+the webhook-mode submit and the health check): closed; open after N
 consecutive failures for a cool-down that doubles after each failed trial; half-open once the
 cool-down has passed, when exactly one caller (a store-side claim) makes the trial call; closed
 again on success. One store call reads every candidate's breaker; outcomes are written only when
@@ -48,6 +49,9 @@ failed one is also logged with the vendor's request id (``vendor_request_id``) w
 
 A breaker store that cannot be reached never fails a generation: the router then routes as if
 every breaker were closed, and logs it.
+
+A photo generation goes the same way over the photo models (``photos.py`` calls :meth:`failover`
+with them): the same breakers (a vendor down is down for both), the same events, no burst lane.
 """
 
 from __future__ import annotations
@@ -55,54 +59,30 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from chalicelib.adapters.providers.burst import Saturation
-from chalicelib.adapters.system_clock import SystemClock
 from chalicelib.domain.events import ProviderAttempted
 from chalicelib.ports import (
-    BreakerOutcome,
-    BreakerPolicy,
     Clock,
     ImageProvider,
     ProviderBreakers,
     ProviderDown,
     ProviderError,
     ProviderHealth,
-    ProviderMisconfigured,
     ProviderRequest,
     ProviderResult,
-    StoreError,
     breaker_outcome,
 )
 from chalicelib.services.messagebus import MessageBus
+from chalicelib.services.routing.breakers import Breakers, publish_attempt
+from chalicelib.services.routing.policy import RealClock, RoutingPolicy
+
+if TYPE_CHECKING:
+    from chalicelib.services.routing.burst import BurstLane, Saturation
 
 log = logging.getLogger("avatarflow.providers")
-alerts = logging.getLogger("avatarflow.alerts")
-
-DEFAULT_ROUTES: Mapping[str, tuple[str, ...]] = {
-    "fast": ("fal", "together", "replicate", "huggingface", "runpod"),
-    "standard": ("fal", "replicate", "huggingface"),
-    "pro": ("fal", "openai"),
-}
-DEFAULT_DEADLINE_S = 25.0
-DEFAULT_MIN_ATTEMPT_S = 1.0
-DEFAULT_ATTEMPT_RESERVE_S = 8.0  # kept back for each later vendor: a FLUX image with time to spare
 
 Attempt = ProviderAttempted  # what the router records of each provider it considered
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Retries on the same provider, for providers that deduplicate a repeated request only."""
-
-    max_attempts: int = 3  # calls per provider, the first included
-    base_delay_s: float = 0.25
-    max_delay_s: float = 2.0
-
-    def delay(self, retry: int, rng: Callable[[], float]) -> float:
-        """Exponential backoff with full jitter: uniform in [0, min(max, base * 2**retry))."""
-        return rng() * min(self.max_delay_s, self.base_delay_s * (2.0**retry))
 
 
 class AllProvidersFailed(ProviderDown):
@@ -130,44 +110,33 @@ class ProviderRouter(ImageProvider):
         breakers: ProviderBreakers,
         *,
         fallback: ImageProvider | None = None,
-        routes: Mapping[str, Sequence[str]] = DEFAULT_ROUTES,
-        policy: BreakerPolicy | None = None,
-        retry: RetryPolicy | None = None,
-        deadline_s: float = DEFAULT_DEADLINE_S,
-        min_attempt_s: float = DEFAULT_MIN_ATTEMPT_S,
-        attempt_reserve_s: float = DEFAULT_ATTEMPT_RESERVE_S,
-        trial_lease_s: float | None = None,
+        policy: RoutingPolicy | None = None,
         clock: Clock | None = None,
         rng: Callable[[], float] = random.random,
         bus: MessageBus | None = None,
-        saturation: Saturation | None = None,
-        burst_allowed: Callable[[], bool] = lambda: True,
+        burst: BurstLane | None = None,
     ) -> None:
         self._providers: dict[str, ImageProvider] = {}
         for provider in providers:
             if provider.name in self._providers:
                 raise ValueError(f"provider {provider.name!r} is configured twice")
             self._providers[provider.name] = provider
-        self._breakers = breakers
         self._fallback = fallback
-        self._routes = {quality: tuple(names) for quality, names in routes.items()}
-        self._policy = policy or BreakerPolicy()
-        self._retry = retry or RetryPolicy()
-        self._deadline_s = deadline_s
-        self._min_attempt_s = min_attempt_s
-        self._attempt_reserve_s = max(0.0, attempt_reserve_s)
-        # A trial that never reports back (its Lambda died) frees the half-open slot after this.
-        self._trial_lease_ms = round(
-            (trial_lease_s if trial_lease_s is not None else deadline_s + 5.0) * 1000
-        )
-        clock = clock or SystemClock()
-        self._clock = clock.time
+        self._policy = policy or RoutingPolicy()
+        self._routes = {quality: tuple(names) for quality, names in self._policy.routes.items()}
+        self._retry = self._policy.retry
+        self._deadline_s = self._policy.deadline_s
+        self._min_attempt_s = self._policy.min_attempt_s
+        self._attempt_reserve_s = max(0.0, self._policy.attempt_reserve_s)
+        clock = clock or RealClock()
         self._monotonic = clock.monotonic
         self._sleep = clock.sleep
+        self._breakers = Breakers(
+            breakers, self._policy.breaker, clock, trial_lease_ms=self._policy.trial_lease_ms
+        )
         self._rng = rng
         self._bus = bus
-        self._saturation = saturation
-        self._burst_allowed = burst_allowed
+        self._burst = burst
 
     def __repr__(self) -> str:
         names = [*self._providers, *([self._fallback.name] if self._fallback else [])]
@@ -180,10 +149,19 @@ class ProviderRouter(ImageProvider):
         """The configured vendors, each with its breaker (the offline fallback has none)."""
         return tuple(self._providers)
 
+    def vendor(self, name: str) -> ImageProvider | None:
+        """The configured adapter of vendor ``name`` (None: not configured)."""
+        return self._providers.get(name)
+
+    @property
+    def breakers(self) -> Breakers:
+        """The shared breakers as this router reads and writes them."""
+        return self._breakers
+
     @property
     def saturation(self) -> Saturation | None:
         """What this router knows of its vendors' load (None: no burst lane)."""
-        return self._saturation
+        return self._burst.saturation if self._burst is not None else None
 
     def candidates(self, quality: str) -> list[ImageProvider]:
         """The providers to try for ``quality``, in order (the fallback last); the burst provider
@@ -205,25 +183,39 @@ class ProviderRouter(ImageProvider):
 
     def _burst_for(self, quality: str, chosen: Sequence[ImageProvider]) -> ImageProvider | None:
         """The burst provider, if it should go first for ``quality`` now."""
-        if self._saturation is None or not chosen:
+        if self._burst is None or not chosen:
             return None
-        burst = self._providers.get(self._saturation.policy.provider)
+        saturation = self._burst.saturation
+        burst = self._providers.get(saturation.policy.provider)
         primary = chosen[0]
         if burst is None or primary is burst or not burst.supports(quality):
             return None
-        if not self._saturation.saturated(primary.name) or self._saturation.saturated(burst.name):
+        if not saturation.saturated(primary.name) or saturation.saturated(burst.name):
             return None
-        return burst if self._burst_allowed() else None
+        return burst if self._burst.allowed() else None
 
     # -- generation ------------------------------------------------------------------------
 
     def generate(self, request: ProviderRequest, *, within_s: float | None = None) -> ProviderResult:
-        budget = self._deadline_s if within_s is None else min(self._deadline_s, within_s)
-        deadline = self._monotonic() + budget
         candidates = self.candidates(request.quality)
         if not candidates:
             raise AllProvidersFailed(f"no image provider is configured for quality {request.quality!r}", ())
-        health = self._read_health([p.name for p in candidates if p is not self._fallback])
+        return self.failover(request, candidates, within_s=within_s)
+
+    def failover(
+        self,
+        request: ProviderRequest,
+        candidates: Sequence[ImageProvider],
+        *,
+        within_s: float | None = None,
+        final: tuple[str, ...] = ("content_rejected",),
+    ) -> ProviderResult:
+        """Try ``candidates`` in order, with their breakers and within the deadline (module doc);
+        every candidate but the router's offline fallback has a breaker. An error of a kind in
+        ``final`` is raised at once (the photo models add ``bad_request``: see docs/photos.md)."""
+        budget = self._deadline_s if within_s is None else min(self._deadline_s, within_s)
+        deadline = self._monotonic() + budget
+        health = self._breakers.health([p.name for p in candidates if p is not self._fallback])
         attempts: list[Attempt] = []
         for index, provider in enumerate(candidates):
             tracked = provider is not self._fallback
@@ -232,7 +224,7 @@ class ProviderRouter(ImageProvider):
                 break
             state = health.get(provider.name, ProviderHealth(provider.name))
             if tracked:
-                skipped = self._skip_reason(state)
+                skipped = self._breakers.skip_reason(state)
                 if skipped is not None:
                     self._note(attempts, Attempt(provider.name, skipped=skipped))
                     continue
@@ -254,11 +246,11 @@ class ProviderRouter(ImageProvider):
                     },
                 )
                 self._note(attempts, Attempt(provider.name, latency, exc.kind))
-                if tracked and self._saturation is not None:
-                    self._saturation.note_attempt(provider.name, latency, exc)
+                if tracked and self.saturation is not None:
+                    self.saturation.note_attempt(provider.name, latency, exc)
                 if tracked:
-                    self._record(provider.name, state, exc)
-                if exc.kind == "content_rejected":
+                    self._breakers.record(provider.name, state, exc)
+                if exc.kind in final:
                     raise
                 continue
             except Exception as exc:
@@ -267,14 +259,15 @@ class ProviderRouter(ImageProvider):
                 log.exception("provider %s raised an unexpected error", provider.name)
                 self._note(attempts, Attempt(provider.name, latency, "down"))
                 if tracked:
-                    self._record(provider.name, state, ProviderDown(f"{provider.name}: {type(exc).__name__}"))
+                    error = ProviderDown(f"{provider.name}: {type(exc).__name__}")
+                    self._breakers.record(provider.name, state, error)
                 continue
             latency = (self._monotonic() - started) * 1000
             self._note(attempts, Attempt(provider.name, latency))
-            if tracked and self._saturation is not None:
-                self._saturation.note_attempt(provider.name, latency)
-            if tracked and not state.pristine:
-                self._write_outcome(provider.name, "success", "")
+            if tracked and self.saturation is not None:
+                self.saturation.note_attempt(provider.name, latency)
+            if tracked:
+                self._breakers.succeeded(provider.name, state)
             return result
         summary = ", ".join(f"{a.provider}: {a.skipped or a.error_kind}" for a in attempts)
         raise AllProvidersFailed(f"no image provider could make the image ({summary})", attempts)
@@ -287,7 +280,9 @@ class ProviderRouter(ImageProvider):
         now = self._monotonic()
         left = deadline - now
         fallback = any(p is self._fallback for p in later)
-        vendors = sum(1 for p in later if p is not self._fallback and self._may_try(health.get(p.name)))
+        vendors = sum(
+            1 for p in later if p is not self._fallback and self._breakers.may_try(health.get(p.name))
+        )
         reserve = vendors * self._attempt_reserve_s + (self._min_attempt_s if fallback else 0.0)
         share = left / (1 + vendors + int(fallback))
         return now + min(left, max(left - reserve, share, self._min_attempt_s))
@@ -312,101 +307,6 @@ class ProviderRouter(ImageProvider):
     ) -> ProviderResult:
         return provider.generate(request, within_s=max(0.0, deadline - self._monotonic()))
 
-    # -- breakers --------------------------------------------------------------------------
-
-    def _now_ms(self) -> int:
-        return int(self._clock() * 1000)
-
-    def _read_health(self, names: Sequence[str]) -> dict[str, ProviderHealth]:
-        if not names:
-            return {}
-        try:
-            return self._breakers.health(names)
-        except StoreError:
-            log.warning("provider breakers unreadable; routing as if all were closed", exc_info=True)
-            return {}
-
-    def _may_try(self, state: ProviderHealth | None) -> bool:
-        """False if the breaker read at the start skips this provider anyway (open or cooling)."""
-        if state is None:
-            return True
-        now_ms = self._now_ms()
-        return not state.cooling(now_ms) and state.state(now_ms) != "open"
-
-    def _skip_reason(self, state: ProviderHealth) -> str | None:
-        now_ms = self._now_ms()
-        if state.cooling(now_ms):
-            return "cooling"
-        current = state.state(now_ms)
-        if current == "open":
-            return "open"
-        if current == "half_open":
-            try:
-                claimed = self._breakers.claim_trial(state.name, now_ms, self._trial_lease_ms)
-            except StoreError:
-                log.warning("provider breaker claim failed; trying %s anyway", state.name, exc_info=True)
-                return None
-            return None if claimed else "trial_taken"
-        return None
-
-    def _record(self, name: str, before: ProviderHealth, error: ProviderError) -> None:
-        outcome = breaker_outcome(error)
-        if outcome == "success" and before.pristine:
-            return
-        if outcome == "neutral" and before.state(self._now_ms()) == "closed":
-            return  # nothing to count, no trial to release
-        if outcome == "auth" and isinstance(error, ProviderMisconfigured):
-            alerts.error(
-                "image provider %s says the model we ask for does not exist (removed or renamed: "
-                "the adapter's model must change); it is skipped for %.0f s",
-                name,
-                self._policy.auth_open_s,
-                extra={
-                    "alert": "provider_config",
-                    "provider": name,
-                    "detail": str(error),
-                    "vendor_request_id": error.vendor_request_id,
-                },
-            )
-        elif outcome == "auth":
-            alerts.error(
-                "image provider %s refused our credentials or has no credit left; it is skipped for %.0f s",
-                name,
-                self._policy.auth_open_s,
-                extra={"alert": "provider_auth", "provider": name, "detail": str(error)},
-            )
-        after = self._write_outcome(name, outcome, error.kind, error.retry_after)
-        if after is not None and outcome == "failure":
-            now_ms = self._now_ms()
-            if after.state(now_ms) == "open" and after.open_until_ms != before.open_until_ms:
-                log.warning(
-                    "circuit breaker of %s opened for %.0f s",
-                    name,
-                    (after.open_until_ms - now_ms) / 1000,
-                    extra={"provider": name, "failures": after.failures, "error_kind": error.kind},
-                )
-
-    def _write_outcome(
-        self, name: str, outcome: BreakerOutcome, kind: str, retry_after: float | None = None
-    ) -> ProviderHealth | None:
-        try:
-            return self._breakers.record(
-                name, outcome, self._now_ms(), self._policy, retry_after=retry_after, kind=kind
-            )
-        except StoreError:
-            log.warning("could not record the outcome of a call to %s", name, exc_info=True)
-            return None
-
     def _note(self, attempts: list[Attempt], attempt: Attempt) -> None:
         attempts.append(attempt)
-        log.info(
-            "provider attempt",
-            extra={
-                "provider": attempt.provider,
-                "latency_ms": round(attempt.latency_ms, 1),
-                "error_kind": attempt.error_kind,
-                "skipped": attempt.skipped,
-            },
-        )
-        if self._bus is not None:
-            self._bus.publish(attempt)
+        publish_attempt(self._bus, attempt)
