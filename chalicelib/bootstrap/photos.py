@@ -37,6 +37,24 @@ def api_base_url(settings: Settings) -> str:
     return files.removesuffix("/v1/files")
 
 
+def photo_store(settings: Settings, objects: ObjectStore) -> ObjectStore:
+    """Where the uploaded photos live: ``AVATARFLOW_PHOTOS_BUCKET`` (AWS S3) when set, else the
+    image store. Cloudflare R2 cannot take them (its S3 API has no PostObject, so the browser's form
+    POST would be refused): R2 without a photos bucket stops the start-up, not the first upload."""
+    if settings.photos_bucket:
+        from chalicelib.bootstrap.object_stores import build_photos_store
+
+        return build_photos_store(settings.photos_bucket)
+    from chalicelib.bootstrap.object_stores import is_cloudflare_r2
+
+    if is_cloudflare_r2(settings):
+        raise RuntimeError(
+            "R2_ENDPOINT_URL is Cloudflare R2, which does not implement S3 POST policies (PostObject): "
+            "photo uploads need AVATARFLOW_PHOTOS_BUCKET, an AWS S3 bucket (docs/photos.md)"
+        )
+    return objects
+
+
 def build_signer(settings: Settings, objects: ObjectStore) -> UploadSigner:
     """R2/S3 sign their own POST policies and GETs; the local stage signs its own."""
     if hasattr(objects, "presign_post") and hasattr(objects, "presigned_get"):
@@ -123,17 +141,19 @@ def photo_aware(
     resolver: Resolver | None,
     photo_vendors_override: Sequence[ImageProvider] | None = None,
 ) -> ImageProvider:
-    """``provider`` for every request, the photo models for a photo request."""
+    """``provider`` for every request, the photo models for a photo request (reading the photos
+    where :func:`photo_store` says; built at start-up, so a store that cannot take photos stops it)."""
     vendors: Sequence[ImageProvider] = (
         photo_vendors_override
         if photo_vendors_override is not None
         else _LazyVendors(lambda: photo_vendors(settings, bus, clock, resolver))
     )
+    photos_store = photo_store(settings, objects)
     photos = PhotoProviders(
         vendors,
         lookup=upload_records(settings, kv).get,
-        objects=objects,
-        signer=build_signer(settings, objects),
+        objects=photos_store,
+        signer=build_signer(settings, photos_store),
     )
     return PhotoAwareProvider(provider, photos)
 
@@ -147,7 +167,8 @@ def wire_photos(
     clock: Clock,
     detectors: tuple[FaceDetector, PhotoModerator] | None = None,
 ) -> PhotoUseCases:
-    """The photo use cases; ``detectors`` replace OpenCV's and NudeNet's (tests)."""
+    """The photo use cases on the photos' store (:func:`photo_store`); ``detectors`` replace
+    OpenCV's and NudeNet's (tests)."""
     from chalicelib.adapters.storage.local_uploads import LocalUploadSigner
     from chalicelib.services.photos.cases import InlinePhotoChecks, PhotoUseCases
     from chalicelib.services.photos.check import CheckPhoto
@@ -156,6 +177,7 @@ def wire_photos(
     from chalicelib.services.photos.uploads import CreateUpload, ReadUpload
 
     records = upload_records(settings, kv)
+    objects = photo_store(settings, objects)
     if detectors is None:
         from chalicelib.adapters.photos.nudenet_moderation import NudeNetModerator
         from chalicelib.adapters.photos.opencv_faces import OpenCvFaceDetector
