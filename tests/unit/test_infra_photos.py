@@ -147,6 +147,17 @@ def test_the_photo_checks_function_runs_the_same_stage_as_chalices_functions() -
         assert env["AVATARFLOW_DATA_DIR"] == chalice_env["AVATARFLOW_DATA_DIR"]
 
 
+def test_the_photo_checks_image_runs_python_311_on_a_glibc_the_detectors_wheels_support() -> None:
+    text = DOCKERFILE.read_text(encoding="utf-8")
+    (base,) = re.findall(r"^FROM (\S+)", text, re.M)
+    # Amazon Linux 2023 (glibc 2.34), not the python:3.11 image's Amazon Linux 2 (glibc 2.26): the
+    # onnxruntime, NumPy and Pillow wheels of requirements-photos.txt need glibc 2.28.
+    assert base == "public.ecr.aws/lambda/provided:al2023"
+    entrypoint = re.search(r"^ENTRYPOINT (\[.*\])", text, re.M)
+    assert entrypoint and json.loads(entrypoint[1]) == ["/usr/bin/python3.11", "-m", "awslambdaric"]
+    assert re.search(r"--only-binary=:all:", text)  # a wheel for every package, never a source build
+
+
 def test_the_photo_checks_role_reaches_only_its_queue_the_uploads_and_its_logs() -> None:
     role = resources()["PhotoChecks"]["Properties"]["Role"]
     assert role == get_att("PhotoChecksRole", "Arn")  # its own role, not Chalice's DefaultRole
