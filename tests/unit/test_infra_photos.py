@@ -125,8 +125,12 @@ def test_the_photo_checks_function_is_the_dockerfiles_image_on_its_queue() -> No
     assert cmd and properties["ImageConfig"]["Command"] == [cmd[1]]
     module, _, name = cmd[1].rpartition(".")
     assert callable(getattr(__import__(module, fromlist=[name]), name))
-    # Sized for a 12 MP check: one full vCPU (1769 MB), a timeout for a cold start.
+    # Sized for a 12 MP check: at least one full vCPU (1769 MB), a timeout for a cold start; the
+    # cost model prices that memory.
+    from chalicelib.cost.scenarios import Assumptions
+
     assert properties["MemorySize"] >= 1769 and 30 <= properties["Timeout"] <= 120
+    assert properties["MemorySize"] == Assumptions().photo_checks_gb * 1024
     (event,) = properties["Events"].values()
     assert event["Type"] == "SQS"
     assert event["Properties"]["Queue"] == get_att("PhotoChecksQueue", "Arn")
