@@ -136,6 +136,8 @@ def production_like_store() -> Iterator[dict[str, str]]:
             "R2_SECRET_ACCESS_KEY": "bench-secret-key",
             "R2_BUCKET": "avatarflow-bench",
             "R2_PUBLIC_BASE_URL": "https://img.bench.example",
+            # A deployed stage's photos bucket (R2 cannot take form uploads; docs/photos.md).
+            "AVATARFLOW_PHOTOS_BUCKET": "avatarflow-bench-photos",
             "AWS_DEFAULT_REGION": "us-east-1",
         }
         fill_the_cache(env)

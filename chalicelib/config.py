@@ -195,6 +195,13 @@ class Settings(BaseModel):
     # The SQS queue of the photo-checks function (production; docs/photos.md). Unset: the checks
     # run in this process when the file has arrived (the embedded default).
     queue_url_photos: str | None = _env("AVATARFLOW_QUEUE_URL_PHOTOS")
+    # The AWS S3 bucket of the uploaded photos (production; docs/photos.md): the browser's form
+    # POST needs S3 POST policies, which Cloudflare R2 does not implement, so with R2 as the image
+    # store the photos live here (reached through the function's own role). Unset: the photos
+    # share the image store (the local directory, AWS S3, or an S3-compatible store with PostObject).
+    photos_bucket: str | None = _env(
+        "AVATARFLOW_PHOTOS_BUCKET", pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
+    )
 
     @field_validator(
         "public_url",
@@ -218,6 +225,7 @@ class Settings(BaseModel):
         "websocket_url",
         "moderation_file",
         "queue_url_photos",
+        "photos_bucket",
         mode="before",
     )
     @classmethod

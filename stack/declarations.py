@@ -10,6 +10,10 @@
 - the schedules: the app's scheduled event sources (handler, ``rate(...)``, the function's timeout);
 - the image bucket: ``r2_bucket_name`` of ``infra/terraform/example.tfvars``.
 
+A queue whose consumer is a function of the template itself (the photo checks' container image,
+``PhotoChecks``) is not a lane: the stack runs no container image, and without
+``AVATARFLOW_QUEUE_URL_PHOTOS`` the app checks photos in its own process (docs/photos.md).
+
 A lane added to the template and the app (e.g. ``enterprise``) appears in the stack with no change here.
 """
 
@@ -121,6 +125,18 @@ def _find_in_map(value: Any, mappings: Mapping[str, Any], stage: str) -> int | N
         return None
 
 
+def _template_consumer(resources: Mapping[str, Any], queue_logical_id: str) -> str | None:
+    """The template's own function (not Chalice's) with an SQS event on that queue, if any."""
+    for logical_id, resource in resources.items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        for event in resource.get("Properties", {}).get("Events", {}).values():
+            queue = event.get("Properties", {}).get("Queue")
+            if event.get("Type") == "SQS" and queue == {"Fn::GetAtt": [queue_logical_id, "Arn"]}:
+                return str(logical_id)
+    return None
+
+
 # -- the app ------------------------------------------------------------------------------------------
 
 
@@ -167,6 +183,8 @@ def read_declarations(stage: str = DEFAULT_STAGE) -> StackDeclarations:
     lanes: list[LaneDeclaration] = []
     for env_name, ref in variables.items():
         if not env_name.startswith(QUEUE_URL_PREFIX) or not isinstance(ref, dict) or "Ref" not in ref:
+            continue
+        if _template_consumer(resources, ref["Ref"]) is not None:
             continue
         queue = resources[ref["Ref"]]["Properties"]
         redrive = queue["RedrivePolicy"]

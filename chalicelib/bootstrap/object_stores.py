@@ -42,3 +42,27 @@ def build_s3_compatible(settings: Settings) -> S3ObjectStore:
         make_client=lambda: make_s3_compatible_client(endpoint, key, secret, region),
         label=label,
     )
+
+
+def build_photos_store(bucket: str) -> S3ObjectStore:
+    """The uploaded photos' AWS S3 bucket (``AVATARFLOW_PHOTOS_BUCKET``), on the function's own
+    role and region: S3 implements the POST policies of the browser's form upload, R2 does not.
+    Nothing in it is ever public (a photo is read through a presigned GET of at most 10 minutes),
+    so its "public" base is only the bucket's own address, which no response carries."""
+    return S3ObjectStore(
+        bucket=bucket,
+        public_base_url=f"https://{bucket}.s3.amazonaws.com",
+        make_client=make_aws_s3_client,
+        label="S3 (photos)",
+    )
+
+
+def is_cloudflare_r2(settings: Settings) -> bool:
+    """True when the image store is Cloudflare R2 itself (its S3 endpoint), which refuses the S3
+    POST policies of the photo uploads (R2's S3 API does not implement PostObject)."""
+    from urllib.parse import urlsplit
+
+    if settings.uses_s3 or not settings.uses_r2 or not settings.r2_endpoint_url:
+        return False
+    host = (urlsplit(settings.r2_endpoint_url).hostname or "").lower()
+    return host.endswith(".r2.cloudflarestorage.com")

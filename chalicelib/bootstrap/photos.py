@@ -39,6 +39,24 @@ def api_base_url(settings: Settings) -> str:
     return files.removesuffix("/v1/files")
 
 
+def photo_store(settings: Settings, objects: ObjectStore) -> ObjectStore:
+    """Where the uploaded photos live: ``AVATARFLOW_PHOTOS_BUCKET`` (AWS S3) when set, else the
+    image store. Cloudflare R2 cannot take them (its S3 API has no PostObject, so the browser's form
+    POST would be refused): R2 without a photos bucket stops the start-up, not the first upload."""
+    if settings.photos_bucket:
+        from chalicelib.bootstrap.object_stores import build_photos_store
+
+        return build_photos_store(settings.photos_bucket)
+    from chalicelib.bootstrap.object_stores import is_cloudflare_r2
+
+    if is_cloudflare_r2(settings):
+        raise RuntimeError(
+            "R2_ENDPOINT_URL is Cloudflare R2, which does not implement S3 POST policies (PostObject): "
+            "photo uploads need AVATARFLOW_PHOTOS_BUCKET, an AWS S3 bucket (docs/photos.md)"
+        )
+    return objects
+
+
 def build_signer(settings: Settings, objects: ObjectStore) -> UploadSigner:
     """R2/S3 sign their own POST policies and GETs; the local stage signs its own."""
     if hasattr(objects, "presign_post") and hasattr(objects, "presigned_get"):
@@ -118,7 +136,8 @@ def photo_aware(
 ) -> ImageProvider:
     """``provider`` for every request, the photo models for a photo request: those of the
     router's vendors, routed by the router itself (its breakers, events and key pools). Without
-    a router (no vendor account) a photo is stylised offline. ``bus``, ``clock`` and ``resolver``
+    a router (no vendor account) a photo is stylised offline. The photos are read where
+    :func:`photo_store` says (built at start-up, so a store that cannot take photos stops it). ``bus``, ``clock`` and ``resolver``
     are the router's own already (kept for the callers' sake)."""
     from chalicelib.adapters.providers.procedural_photo import ProceduralPhotoProvider
     from chalicelib.services.routing.router import ProviderRouter
@@ -129,12 +148,13 @@ def photo_aware(
         vendors = photo_vendors_override
     elif router is not None:
         vendors = _LazyVendors(lambda: photo_vendors(settings, router))
+    photos_store = photo_store(settings, objects)
     photos = PhotoProviders(
         vendors,
         router=router,
         lookup=upload_records(settings, kv).get,
-        objects=objects,
-        signer=build_signer(settings, objects),
+        objects=photos_store,
+        signer=build_signer(settings, photos_store),
         offline=ProceduralPhotoProvider(),
     )
     return PhotoAwareProvider(provider, photos)
@@ -149,13 +169,14 @@ def build_photos(
     clock: Clock,
     detectors: tuple[FaceDetector, PhotoModerator] | None = None,
 ) -> PhotoUseCases:
-    """The photo use cases (``services/photos/wiring.py``) over the adapters the settings select;
+    """The photo use cases (``services/photos/wiring.py``) on the photos' store (:func:`photo_store`);
     ``detectors`` replace OpenCV's and NudeNet's (tests)."""
     from chalicelib.adapters.storage.local_uploads import LocalUploadSigner
     from chalicelib.services.photos.receive import ReceiveLocalUpload
     from chalicelib.services.photos.wiring import LocalReceive, wire_photos
 
     records = upload_records(settings, kv)
+    objects = photo_store(settings, objects)
     if detectors is None:
         from chalicelib.adapters.photos.nudenet_moderation import NudeNetModerator
         from chalicelib.adapters.photos.opencv_faces import OpenCvFaceDetector

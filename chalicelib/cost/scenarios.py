@@ -201,7 +201,7 @@ ASSUMPTION_NOTES: dict[str, str] = {
     "daily_budget_usd": "AVATARFLOW_DAILY_BUDGET_USD (default 25)",
     "photo_share": "assumption; a photo generation is never served from the cache nor joins one in flight",
     "photo_check_s": "bench/photos.py: ~0.15 s CPU on a 12 MP JPEG; low 0.3 s, high 1 s billed with I/O",
-    "photo_checks_gb": "assumption for the photo-checks function (infra/photos/Dockerfile)",
+    "photo_checks_gb": "infra/cloudformation/resources.yml: the PhotoChecks function's MemorySize 2048",
 }
 
 

@@ -42,8 +42,11 @@ resource "cloudflare_r2_bucket_cors" "images" {
 }
 
 # Keys the service writes: img/<digest>.webp (every generation), pinned/... (a user's chosen avatar,
-# copied out of img/ when chosen), gallery/... (the gallery and its manifest), uploads/... (the users'
-# photos: biometric data, deleted after photo_retention_hours). Only img/ and uploads/ expire.
+# copied out of img/ when chosen), gallery/... (the gallery and its manifest). Only img/ and uploads/
+# expire. The users' photos (uploads/...) are NOT on R2 in a deployed stage: R2 has no S3 PostObject
+# for their form upload, so they live in the stack's AWS S3 photos bucket (AVATARFLOW_PHOTOS_BUCKET,
+# infra/cloudformation/resources.yml, docs/photos.md). The uploads/ rule below is a safety net for
+# biometric data that should never be here.
 resource "cloudflare_r2_bucket_lifecycle" "images" {
   account_id  = var.cloudflare_account_id
   bucket_name = cloudflare_r2_bucket.images.name

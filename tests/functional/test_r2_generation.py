@@ -77,6 +77,7 @@ def r2_app(tmp_path: Path, store: StateStore, monkeypatch: pytest.MonkeyPatch) -
             r2_access_key_id=ACCESS_KEY_ID,
             r2_secret_access_key=SECRET_KEY,
             r2_public_base_url=PUBLIC_BASE,
+            photos_bucket="avatarflow-photos",  # R2 cannot take the photo uploads (docs/photos.md)
         )
         assert settings.uses_r2
         container = build_container(settings, store=store, objects=objects, provider=RecordingProvider())

@@ -7,13 +7,13 @@ from dataclasses import fields
 from pathlib import Path
 from unittest.mock import Mock
 
-from chalicelib.services.routing.router import ProviderRouter
 from chalicelib.adapters.storage.local import LocalObjectStore
 from chalicelib.adapters.store.redis_store import RedisStateStore
 from chalicelib.bootstrap import build_container
 from chalicelib.bootstrap.handlers import UNHANDLED, Reactions, event_handlers
 from chalicelib.domain import events
 from chalicelib.domain.events import Event, GalleryItemChosen, GenerationProgressed
+from chalicelib.services.routing.router import ProviderRouter
 from tests.conftest import make_settings
 from tests.fakes import RecordingProvider
 from tests.unit.services.fakes import event_kinds

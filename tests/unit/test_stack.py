@@ -54,6 +54,18 @@ def test_a_lane_declared_in_the_template_is_one_the_stack_must_run(monkeypatch: 
         declarations.read_declarations("dev")
 
 
+def test_the_photo_checks_queue_is_the_template_functions_not_a_lane() -> None:
+    """The photo checks' queue is consumed by the template's container function (PhotoChecks),
+    which the stack does not run: it is no lane, and the stack's app checks photos in process."""
+    template = declarations.load_template()
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["AVATARFLOW_QUEUE_URL_PHOTOS"] == {"Ref": "PhotoChecksQueue"}
+    read = declarations.read_declarations("dev")
+    assert "AVATARFLOW_QUEUE_URL_PHOTOS" not in {lane.url_env for lane in read.lanes}
+    assert declarations._template_consumer(template["Resources"], "PhotoChecksQueue") == "PhotoChecks"
+    assert declarations._template_consumer(template["Resources"], "FreeQueue") is None
+
+
 def message(n: int) -> dict[str, Any]:
     return {
         "MessageId": f"m{n}",
