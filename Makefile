@@ -63,7 +63,8 @@ infra: package terraform-check
 
 ## `chalice package` each stage merged with infra/cloudformation/resources.yml into
 ## $(PACKAGE_DIR)/<stage>/ (sam.yaml + deployment.zip), add compiled bytecode to the zip (Lambda
-## cannot cache it: infra/precompile.py), then cfn-lint the merged template.
+## cannot cache it: infra/precompile.py), refuse native libraries Lambda's glibc cannot load
+## (infra/check_glibc.py), then cfn-lint the merged template.
 ## Offline but for PyPI: Chalice fetches the Lambda wheels of requirements.txt. Its dependency zip
 ## is cached in .chalice/deployments per version of requirements.txt + app code; older ones are removed.
 package: install
@@ -74,6 +75,7 @@ package: install
 			--merge-template infra/cloudformation/resources.yml --pkg-format cloudformation \
 			$(PACKAGE_DIR)/$$stage && \
 		$(PY) infra/precompile.py $(PACKAGE_DIR)/$$stage/deployment.zip && \
+		$(PY) infra/check_glibc.py $(PACKAGE_DIR)/$$stage/deployment.zip && \
 		$(VENV)/bin/cfn-lint $(PACKAGE_DIR)/$$stage/sam.yaml || exit 1; \
 	done
 	@ls -t .chalice/deployments/*.zip 2>/dev/null | tail -n +2 | xargs -r rm -f

@@ -156,7 +156,9 @@ def test_a_photo_goes_to_the_photos_bucket_by_its_post_policy_and_the_checks_fun
     assert clean != data and b"TestPhone" not in clean  # the clean copy replaced the file in S3
 
     # A provider's copy: a presigned GET of that bucket, at most 10 minutes.
-    signer = build_signer(env.container.settings, photo_store(env.container.settings, env.container.ports.objects))
+    signer = build_signer(
+        env.container.settings, photo_store(env.container.settings, env.container.ports.objects)
+    )
     url = signer.presigned_get(key, 3600)
     assert url.startswith(f"{os.environ['AWS_ENDPOINT_URL_S3']}/{env.bucket}/{key}?")
     assert "X-Amz-Expires=600" in url

@@ -42,7 +42,9 @@ def test_with_a_photos_bucket_the_photos_go_to_s3_and_the_images_stay_on_r2(
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
     settings = make_settings(tmp_path, photos_bucket="avatarflow-dev-photos", **R2)
     container = build_container(settings, store=store)
-    assert type(container.ports.objects) is R2ObjectStore and container.ports.objects.bucket == "avatarflow-dev"
+    assert (
+        type(container.ports.objects) is R2ObjectStore and container.ports.objects.bucket == "avatarflow-dev"
+    )
     photos = photo_store(settings, container.ports.objects)
     assert isinstance(photos, S3ObjectStore) and photos.bucket == "avatarflow-dev-photos"
     assert "photos" in repr(photos)
