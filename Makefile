@@ -111,9 +111,9 @@ bench: install
 	$(PY) -m bench.burst --write
 
 ## The cost model (offline): docs/cost.md and its chart docs/cost.svg, from the unit prices in
-## chalicelib/cost/prices.py and the counts recorded in docs/benchmarks.md
+## costmodel/prices.py and the counts recorded in docs/benchmarks.md (an offline tool: not in the Lambda package)
 cost: install
-	$(PY) -m chalicelib.cli cost --write docs/cost.md
+	$(PY) -m costmodel --write docs/cost.md
 
 # --- The browser experience (web/): its test tools and screenshots -------------------------------
 ## Debian's Chromium for the browser tests (tests/browser; Playwright's own browser download cannot
