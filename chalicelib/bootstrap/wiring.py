@@ -155,7 +155,9 @@ def build_container(
     provider = provider or build_provider(
         settings, store.breakers, bus, resolver=resolver, clock=clock, counters=store.counters
     )
-    gallery = GalleryService(objects, kv=store.kv)
+    from chalicelib.adapters.storage.gallery_store import ObjectGalleryStore  # lazy: off the cold start
+
+    gallery = GalleryService(ObjectGalleryStore(objects), kv=store.kv)
     # A photo generation goes to the photo models (bootstrap/photos.py); any other to ``provider``.
     routed = photo_aware(
         provider,
