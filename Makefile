@@ -51,9 +51,11 @@ stack-faults: install
 test: install lint typecheck infra browser web
 	$(VENV)/bin/pytest
 
+## ruff, and the layer rules of docs/architecture.md (import-linter's contracts in pyproject.toml)
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 typecheck: install
 	$(VENV)/bin/mypy
@@ -146,4 +148,4 @@ bench-pages: install browser
 # --- end of the browser block -------------------------------------------------------------------
 
 clean:
-	rm -rf $(VENV) .avatarflow .pytest_cache .mypy_cache .ruff_cache build .chalice/deployments node_modules
+	rm -rf $(VENV) .avatarflow .pytest_cache .mypy_cache .ruff_cache .import_linter_cache build .chalice/deployments node_modules

@@ -162,7 +162,16 @@ def wire_photos(
 
         detectors = (OpenCvFaceDetector(), NudeNetModerator())
     faces, moderator = detectors
-    check = CheckPhoto(records=records, objects=objects, faces=faces, moderator=moderator, clock=clock)
+    from chalicelib.adapters.imaging.photo import PillowPhotoCodec
+
+    check = CheckPhoto(
+        records=records,
+        objects=objects,
+        codec=PillowPhotoCodec(),
+        faces=faces,
+        moderator=moderator,
+        clock=clock,
+    )
     checks: PhotoCheckQueue
     if settings.queue_url_photos:
         from chalicelib.adapters.queue.photo_checks import SqsPhotoChecks
