@@ -119,8 +119,8 @@ class Shard:
     tag_set_of: array[int]
     rows: list[bytes]
     footprint: int  # bytes held, about: what the reader's memory budget counts
-    _tags: dict[str, array[int]] = field(default_factory=dict)
-    _stable: array[int] | None = None
+    _tags: dict[str, array[int]] = field(default_factory=dict, init=False)
+    _stable: array[int] | None = field(default=None, init=False)
 
     @classmethod
     def decode(cls, key: str, body: bytes) -> Shard:
