@@ -51,9 +51,11 @@ stack-faults: install
 test: install lint typecheck infra browser web
 	$(VENV)/bin/pytest
 
+## ruff, and the layer rules of docs/architecture.md (import-linter's contracts in pyproject.toml)
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 typecheck: install
 	$(VENV)/bin/mypy
@@ -113,9 +115,9 @@ bench: install
 	$(PY) -m bench.burst --write
 
 ## The cost model (offline): docs/cost.md and its chart docs/cost.svg, from the unit prices in
-## chalicelib/cost/prices.py and the counts recorded in docs/benchmarks.md
+## costmodel/prices.py and the counts recorded in docs/benchmarks.md (an offline tool: not in the Lambda package)
 cost: install
-	$(PY) -m chalicelib.cli cost --write docs/cost.md
+	$(PY) -m costmodel --write docs/cost.md
 
 # --- The browser experience (web/): its test tools and screenshots -------------------------------
 ## Debian's Chromium for the browser tests (tests/browser; Playwright's own browser download cannot
@@ -148,4 +150,4 @@ bench-pages: install browser
 # --- end of the browser block -------------------------------------------------------------------
 
 clean:
-	rm -rf $(VENV) .avatarflow .pytest_cache .mypy_cache .ruff_cache build .chalice/deployments node_modules
+	rm -rf $(VENV) .avatarflow .pytest_cache .mypy_cache .ruff_cache .import_linter_cache build .chalice/deployments node_modules

@@ -55,10 +55,11 @@ from bench.report import (
     pin_to_one_core,
     write_section,
 )
+from chalicelib.adapters.storage.gallery_layout import SAMPLE_SIZE
+from chalicelib.adapters.storage.gallery_store import ObjectGalleryStore
 from chalicelib.domain.styles import STYLES
 from chalicelib.services.gallery.cache import RENDERED_ITEMS, SHARD_BUDGET
 from chalicelib.services.gallery.catalog import GalleryService
-from chalicelib.services.gallery.layout import SAMPLE_SIZE
 
 SIZES: tuple[int, ...] = (500, 20_000, 100_000)
 TARGET_AT = 100_000
@@ -73,7 +74,7 @@ SECTION_HEADING = "## Gallery listing (bench/gallery.py)"
 
 
 def current(objects: MemoryObjects) -> GalleryService:
-    return GalleryService(objects, revalidate_seconds=1e9)
+    return GalleryService(ObjectGalleryStore(objects), revalidate_seconds=1e9)
 
 
 def head_implementation() -> Callable[[MemoryObjects], Any] | None:

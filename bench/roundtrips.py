@@ -180,8 +180,10 @@ def running_bench(workdir: Path) -> Iterator[Bench]:
         harness = stack.enter_context(running_harness(redis.socket_file))
         upstash = UpstashClient(harness.url, harness.token)
         stack.callback(upstash.close)
+        from chalicelib.adapters.storage.gallery_store import ObjectGalleryStore
+
         objects = LocalObjectStore(workdir / "objects", FILES_BASE)
-        seed_gallery(GalleryService(objects), objects, 1)
+        seed_gallery(GalleryService(ObjectGalleryStore(objects)), objects, 1)
         store = RedisStateStore(upstash, prefix="bench:")
         settings = Settings(
             stage="bench",

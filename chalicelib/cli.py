@@ -1,5 +1,6 @@
 """Operator commands: ``python -m chalicelib.cli prepare`` seeds the local gallery before a run;
-``python -m chalicelib.cli cost`` prices the cost model's scenarios (``chalicelib/cost``);
+``python -m chalicelib.cli cost`` prices the cost model's scenarios (``python -m costmodel``, an
+offline tool outside the deployment package: the command works from a checkout, not in Lambda);
 ``python -m chalicelib.cli gallery export --out DIR`` writes the gallery as a static site
 (``chalicelib/gallery_site``); ``python -m chalicelib.cli retention`` deletes unchosen generations'
 images past the retention in a store without lifecycle rules (Supabase Storage)."""
@@ -15,7 +16,7 @@ from chalicelib.bootstrap import build_container, exit_on_sigterm, start_local
 def main(argv: list[str] | None = None) -> int:
     given = sys.argv[1:] if argv is None else argv
     if given[:1] == ["cost"]:  # its own flags; needs no container
-        from chalicelib.cost.cli import main as cost
+        from costmodel.cli import main as cost
 
         return cost(given[1:])
     if given[:1] in (["gallery"], ["retention"]):

@@ -12,6 +12,7 @@ from typing import Any
 import jwt
 import pytest
 
+from chalicelib.adapters.storage.gallery_store import ObjectGalleryStore
 from chalicelib.adapters.storage.local import LocalObjectStore
 from chalicelib.adapters.store.client import RedisPyClient
 from chalicelib.adapters.store.embedded import open_embedded_redis
@@ -48,7 +49,7 @@ def gallery_objects_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A local object store with a procedural gallery, seeded once per run."""
     root = tmp_path_factory.mktemp("objects")
     seeded = LocalObjectStore(root, FILES_BASE)
-    seed_gallery(GalleryService(seeded), seeded, SEED_PER_STYLE)
+    seed_gallery(GalleryService(ObjectGalleryStore(seeded)), seeded, SEED_PER_STYLE)
     return root
 
 

@@ -81,7 +81,7 @@ def public_avatar(user_id: str) -> Response:
 def local_file(folder: str, name: str) -> Response:
     """Serves the local object store (the local stage only; production serves R2 behind the CDN,
     which answers HEAD, ETag and If-None-Match itself)."""
-    from chalicelib.adapters.storage.local import is_valid_key
+    from chalicelib.ports.objects import is_valid_key
 
     request = public.current_request
     container = get_container()

@@ -199,10 +199,13 @@ def build_photos(
 
         local_receive = receive
 
+    from chalicelib.adapters.imaging.photo import PillowPhotoCodec
+
     return wire_photos(
         records,
         signer=signer,
         detectors=detectors,
+        codec=PillowPhotoCodec(),
         queue=queue,
         local_receive=local_receive,
         objects=objects,

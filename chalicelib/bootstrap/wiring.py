@@ -117,7 +117,9 @@ def build_container(
     tiers = load_tiers(settings.tiers_json)
     latency = LatencyEstimates(store.counters, clock)
     view = GenerationView(objects, queue, clock=clock, latency=latency)
-    catalog = GalleryService(objects, kv=store.kv)
+    from chalicelib.adapters.storage.gallery_store import ObjectGalleryStore  # lazy: off the cold start
+
+    catalog = GalleryService(ObjectGalleryStore(objects), kv=store.kv)
 
     generation = wire_generations(
         GenerationPorts(

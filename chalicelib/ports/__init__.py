@@ -15,6 +15,7 @@ and an embedded default, and ``tests/contract`` runs one suite against both.
 | ``holders``       | who still serves each stored image (erasure)            |
 | ``audit``         | the admin API's audit trail                             |
 | ``objects``       | images and documents with public URLs                   |
+| ``gallery``       | the stored gallery: index, shards by style, publishing  |
 | ``images``        | the image pipeline: verify, square, sizes, WebP         |
 | ``queue``         | the lanes                                               |
 | ``providers``     | image providers                                         |

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from typing import Protocol
 
 IMMUTABLE_CACHE_CONTROL = "public, max-age=31536000, immutable"
+# Keys are "folder/name" with a safe alphabet: no "..", no absolute paths, nothing to escape.
+KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}/[A-Za-z0-9][A-Za-z0-9._-]{0,190}$")
+
+
+def is_valid_key(key: str) -> bool:
+    """Whether ``key`` is a key every adapter accepts (and the local one can serve as a file)."""
+    return bool(KEY_PATTERN.fullmatch(key)) and ".." not in key
 
 
 class ObjectStoreError(Exception):

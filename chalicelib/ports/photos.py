@@ -56,3 +56,44 @@ class PhotoCheckQueue(Protocol):
     to the photo-checks function's queue in production (its detectors stay out of the API's package)."""
 
     def request_check(self, upload_id: str) -> None: ...
+
+
+class UploadRefused(Exception):
+    """A form upload or a presigned GET breaks its policy; ``reason`` is a short machine word."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+@dataclass(frozen=True)
+class AcceptedUpload:
+    """A form upload that kept to its policy: where it goes and its declared type."""
+
+    key: str
+    content_type: str
+
+
+class LocalUploadVerifier(Protocol):
+    """The local stage's side of its own presigned URLs (S3 and R2 check theirs themselves)."""
+
+    def verify_post(self, fields: dict[str, str], file_size: int, now: float) -> AcceptedUpload:
+        """The upload its signed policy accepts; raises :class:`UploadRefused`."""
+        ...
+
+    def verify_get(self, name: str, expires: str, signature: str, now: float) -> str:
+        """The object key a presigned GET names; raises :class:`UploadRefused`."""
+        ...
+
+
+class PhotoCodec(Protocol):
+    """Decodes an uploaded photo within limits, and writes its clean copy."""
+
+    def decode(self, data: bytes, *, max_bytes: int, max_pixels: int) -> Image.Image:
+        """The photo verified, decoded, oriented, without metadata; raises ``ImageRejected``."""
+        ...
+
+    def clean_jpeg(self, image: Image.Image) -> bytes:
+        """JPEG bytes of ``image`` with no metadata block (no EXIF, GPS, ICC or XMP)."""
+        ...

@@ -229,11 +229,6 @@ def radial_ramp(w: int, h: int, focus: tuple[float, float], reach: float) -> Ima
     return _radial_source().resize((max(1, w), max(1, h)), Image.Resampling.BILINEAR, box=box)
 
 
-def vertical_ramp(w: int, h: int, top: RGB, bottom: RGB) -> Image.Image:
-    g = Image.linear_gradient("L").resize((w, h), Image.Resampling.BILINEAR)
-    return ImageOps.colorize(g, black=top, white=bottom)
-
-
 def noise(
     size: int, cells: int, rng: random.Random, resample: Image.Resampling = Image.Resampling.BICUBIC
 ) -> Image.Image:

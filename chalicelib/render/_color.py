@@ -61,8 +61,3 @@ def grey(c: RGB) -> RGB:
 
 def saturate(c: RGB, factor: float) -> RGB:
     return shade(c, 0.0, 0.0, factor)
-
-
-def contrast_ink(bg: RGB) -> RGB:
-    """A dark or light line colour that stays readable on ``bg``."""
-    return (34, 28, 30) if luminance(bg) > 0.45 else (245, 240, 235)

@@ -168,20 +168,8 @@ def mirror_shape(shape: Shape, cx: float = 0.5) -> Shape:
     return Stroke(tuple(mirror(shape.pts, cx)), shape.width)
 
 
-def offset_shape(shape: Shape, dx: float, dy: float) -> Shape:
-    if isinstance(shape, Ellipse):
-        return Ellipse(shape.cx + dx, shape.cy + dy, shape.rx, shape.ry)
-    if isinstance(shape, Poly):
-        return Poly(tuple((x + dx, y + dy) for x, y in shape.pts))
-    return Stroke(tuple((x + dx, y + dy) for x, y in shape.pts), shape.width)
-
-
 def outline_points(shape: Shape) -> list[Pt]:
     """The closed contour of a filled shape, for tracing outlines or jittered pencil lines."""
     if isinstance(shape, Ellipse):
         return shape.points(max(24, int(400 * max(shape.rx, shape.ry))))
     return list(shape.pts)
-
-
-def lerp(a: Pt, b: Pt, t: float) -> Pt:
-    return a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t

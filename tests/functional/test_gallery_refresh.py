@@ -27,12 +27,14 @@ from chalicelib.adapters.outbound.images import HttpImageFetcher
 from chalicelib.adapters.sources.pexels import PexelsSource
 from chalicelib.adapters.sources.procedural import ProceduralSource
 from chalicelib.adapters.sources.unsplash import UnsplashDownloadTracker, UnsplashSource
+from chalicelib.adapters.storage.gallery_layout import INDEX_KEY
+from chalicelib.adapters.storage.gallery_store import ObjectGalleryStore
 from chalicelib.adapters.storage.local import LocalObjectStore
 from chalicelib.adapters.store.client import RedisPyClient
 from chalicelib.adapters.store.redis_store import RedisStateStore
 from chalicelib.bootstrap import Container, SystemClock, build_container, set_container
 from chalicelib.ports import GallerySource, SourceItem
-from chalicelib.services.gallery.catalog import INDEX_KEY, GalleryService
+from chalicelib.services.gallery.catalog import GalleryService
 from chalicelib.services.gallery.refresh import CHECKPOINT_KEY, LOCK_KEY, GalleryRefresh
 from tests.conftest import FILES_BASE, SEED_PER_STYLE, auth, make_settings
 from tests.unit.providers.helpers import public_resolver
@@ -102,7 +104,7 @@ def pexels(per_run: int = 10) -> PexelsSource:
 def make_job(
     objects: Any, store: RedisStateStore, sources: list[GallerySource], **kwargs: Any
 ) -> tuple[GalleryService, GalleryRefresh]:
-    gallery = GalleryService(objects, kv=store.kv)
+    gallery = GalleryService(ObjectGalleryStore(objects), kv=store.kv)
     return gallery, GalleryRefresh(
         gallery=gallery,
         objects=objects,
@@ -118,7 +120,7 @@ def make_job(
 def published_ids(objects: LocalObjectStore) -> set[str]:
     """The ids of the gallery as published now (read by a fresh reader)."""
     assert objects.get(INDEX_KEY) is not None
-    return {e.id for e in GalleryService(objects).entries()}
+    return {e.id for e in GalleryService(ObjectGalleryStore(objects)).entries()}
 
 
 class CountingObjects:
@@ -259,8 +261,10 @@ def test_listings_during_a_refresh_see_the_old_or_the_new_gallery(
     store = new_store(redis_server)
     # Other Lambdas: one revalidating through the store's version, one by reading the index.
     readers = [
-        GalleryService(LocalObjectStore(local._root, FILES_BASE), kv=store.kv, revalidate_seconds=0),
-        GalleryService(LocalObjectStore(local._root, FILES_BASE), revalidate_seconds=0),
+        GalleryService(
+            ObjectGalleryStore(LocalObjectStore(local._root, FILES_BASE)), kv=store.kv, revalidate_seconds=0
+        ),
+        GalleryService(ObjectGalleryStore(LocalObjectStore(local._root, FILES_BASE)), revalidate_seconds=0),
     ]
     old = frozenset(i.id for i in readers[0].page(None, None, 100, None).items)
     seen: list[frozenset[str]] = []

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
+from chalicelib.adapters.storage.gallery_store import ObjectGalleryStore
 from chalicelib.adapters.storage.r2 import R2ObjectStore
 from chalicelib.bootstrap import build_container, seed_gallery, set_container
 from chalicelib.ports import IMMUTABLE_CACHE_CONTROL, StateStore
@@ -69,7 +70,7 @@ def r2_app(tmp_path: Path, store: StateStore, monkeypatch: pytest.MonkeyPatch) -
             secret_access_key=SECRET_KEY,
         )
         objects.client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "auto"})
-        seed_gallery(GalleryService(objects), objects, 1)
+        seed_gallery(GalleryService(ObjectGalleryStore(objects)), objects, 1)
         settings = make_settings(
             tmp_path,
             r2_endpoint_url=R2_ENDPOINT,

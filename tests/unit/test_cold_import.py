@@ -35,7 +35,7 @@ ADAPTERS = (
     "chalicelib.adapters.storage",
     "chalicelib.adapters.sources",
     "chalicelib.render",
-    "chalicelib.cost",  # the cost model is a CLI and a report, never on a request's path
+    "costmodel",  # the cost model is an offline tool, not even in the deployment package
 )
 
 

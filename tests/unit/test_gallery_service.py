@@ -9,11 +9,13 @@ from collections import Counter
 
 import pytest
 
+from chalicelib.adapters.storage.gallery_store import ObjectGalleryStore
+from chalicelib.adapters.storage.gallery_writer import MANIFEST_KEY
 from chalicelib.domain.errors import InvalidRequest
 from chalicelib.domain.gallery import GalleryEntry
 from chalicelib.domain.styles import STYLES
 from chalicelib.ports import StoreError
-from chalicelib.services.gallery.catalog import MANIFEST_KEY, VERSION_KEY, GalleryService
+from chalicelib.services.gallery.catalog import VERSION_KEY, GalleryService
 
 
 class MemoryObjects:
@@ -89,7 +91,7 @@ def entries(n: int, source: str = "procedural") -> list[GalleryEntry]:
 
 
 def service(objects: MemoryObjects, store: MemoryStore | None, clock: Clock) -> GalleryService:
-    return GalleryService(objects, kv=store, revalidate_seconds=60, clock=clock)  # type: ignore[arg-type]
+    return GalleryService(ObjectGalleryStore(objects), kv=store, revalidate_seconds=60, clock=clock)  # type: ignore[arg-type]
 
 
 def test_warm_listing_costs_no_call_and_revalidation_one_small_read() -> None:

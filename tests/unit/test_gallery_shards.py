@@ -12,11 +12,14 @@ from typing import Any
 
 import pytest
 
+from chalicelib.adapters.storage.gallery_layout import INDEX_KEY, SAMPLE_SIZE, GalleryIndex
+from chalicelib.adapters.storage.gallery_shard import Shard
+from chalicelib.adapters.storage.gallery_store import ObjectGalleryStore
+from chalicelib.adapters.storage.gallery_writer import MANIFEST_KEY
 from chalicelib.domain.gallery import GalleryEntry
 from chalicelib.domain.styles import STYLES
 from chalicelib.ports import SourceItem
-from chalicelib.services.gallery.catalog import INDEX_KEY, MANIFEST_KEY, VERSION_KEY, GalleryService
-from chalicelib.services.gallery.layout import SAMPLE_SIZE, GalleryIndex
+from chalicelib.services.gallery.catalog import VERSION_KEY, GalleryService
 from chalicelib.services.gallery.refresh import GalleryRefresh
 from tests.fakes import FakeClock
 from tests.unit.test_gallery_service import MemoryStore
@@ -83,13 +86,19 @@ def gallery(n: int, *, start: int = 0, photos_every: int = 3) -> list[GalleryEnt
 
 
 def reader(objects: RecordingObjects, store: MemoryStore | None = None, **kwargs: Any) -> GalleryService:
-    return GalleryService(objects, kv=store, revalidate_seconds=60, clock=lambda: 0.0, **kwargs)  # type: ignore[arg-type]
+    return GalleryService(
+        ObjectGalleryStore(objects),
+        kv=store,  # type: ignore[arg-type]
+        revalidate_seconds=60,
+        clock=lambda: 0.0,
+        **kwargs,
+    )
 
 
 def sharded(n: int = 600) -> RecordingObjects:
     """A gallery of ``n`` items whose styles are each in their own shard object."""
     objects = RecordingObjects()
-    GalleryService(objects, inline_items=0).publish(gallery(n))
+    GalleryService(ObjectGalleryStore(objects, inline_items=0)).publish(gallery(n))
     objects.clear()
     return objects
 
@@ -112,7 +121,7 @@ def every_page(service: GalleryService, style: str | None, tag: str | None, limi
 def test_publish_then_read_round_trips_every_field() -> None:
     entries = gallery(300)
     objects = RecordingObjects()
-    version = GalleryService(objects, inline_items=0).publish(reversed(entries))
+    version = GalleryService(ObjectGalleryStore(objects, inline_items=0)).publish(reversed(entries))
 
     assert objects.puts[-1] == INDEX_KEY  # the index last, after everything it names
     shards = [k for k in objects.puts if k.startswith("gallery/shard-")]
@@ -122,7 +131,9 @@ def test_publish_then_read_round_trips_every_field() -> None:
     fresh = reader(objects)
     assert fresh.entries() == tuple(sorted(entries, key=lambda e: e.id))
     assert fresh.count() == 300
-    assert GalleryService(RecordingObjects(), inline_items=0).publish(entries) == version  # same bytes
+    assert (
+        GalleryService(ObjectGalleryStore(RecordingObjects(), inline_items=0)).publish(entries) == version
+    )  # same bytes
 
 
 def test_a_cold_container_listing_one_style_reads_the_index_and_that_shard_only() -> None:
@@ -157,7 +168,7 @@ def test_suggestions_on_a_cold_container_read_the_index_only() -> None:
 def test_tag_and_style_listings_match_a_plain_filter(inline_items: int) -> None:
     entries = gallery(700)
     objects = RecordingObjects()
-    GalleryService(objects, inline_items=inline_items).publish(entries)
+    GalleryService(ObjectGalleryStore(objects, inline_items=inline_items)).publish(entries)
     service = reader(objects)
     for style, tag in [
         (None, None),
@@ -178,7 +189,7 @@ def test_a_tag_is_indexed_once_per_shard_and_a_made_up_one_keeps_nothing() -> No
     service = reader(objects)
     service.page("anime", "t3", 5, None)
     shard = service._shards.peek(shard_of(objects, "anime"))
-    assert shard is not None
+    assert isinstance(shard, Shard)  # the storage format's shard, whose tag index is looked at
     assert set(shard._tags) == {"t3"}
     service.page("anime", "made-up", 5, None)
     assert set(shard._tags) == {"t3"}
@@ -186,9 +197,9 @@ def test_a_tag_is_indexed_once_per_shard_and_a_made_up_one_keeps_nothing() -> No
 
 def test_a_cursor_stays_valid_across_a_publish() -> None:
     objects = RecordingObjects()
-    writer = GalleryService(objects, inline_items=0)
+    writer = GalleryService(ObjectGalleryStore(objects, inline_items=0))
     writer.publish(gallery(300))
-    service = GalleryService(objects, revalidate_seconds=0)  # revalidates on every call
+    service = GalleryService(ObjectGalleryStore(objects), revalidate_seconds=0)  # revalidates on every call
     first = service.page("anime", None, 10, None)
     assert first.next_cursor is not None
     last_seen = first.items[-1].id
@@ -221,12 +232,16 @@ def test_an_old_manifest_is_read_then_rewritten_as_shards() -> None:
     )
     default = legacy_reader.default_for("user-1")
 
-    assert GalleryService(objects).ensure_seeded(lambda: pytest.fail("must not seed")) == 0
+    assert (
+        GalleryService(ObjectGalleryStore(objects)).ensure_seeded(lambda: pytest.fail("must not seed")) == 0
+    )
     assert INDEX_KEY in objects.data
     migrated = reader(objects)
     assert migrated.entries() == legacy_reader.entries()
     assert migrated.default_for("user-1") == default  # the same gallery, the same default avatar
-    assert GalleryService(objects).ensure_seeded(lambda: pytest.fail("must not seed")) == 0
+    assert (
+        GalleryService(ObjectGalleryStore(objects)).ensure_seeded(lambda: pytest.fail("must not seed")) == 0
+    )
 
 
 def test_default_avatars_are_stable_procedural_and_read_one_shard() -> None:
@@ -257,7 +272,7 @@ def test_a_cold_lookup_by_id_reads_the_locator_and_one_shard() -> None:
 def test_adding_items_rewrites_only_their_style() -> None:
     objects = sharded()
     before = objects.index()["styles"]
-    service = GalleryService(objects)
+    service = GalleryService(ObjectGalleryStore(objects))
     new = [dataclasses.replace(e, style="anime") for e in gallery(5, start=5000)]
 
     service.add(new)
@@ -318,7 +333,7 @@ def test_the_refresh_reads_and_writes_only_the_styles_it_adds_to() -> None:
     assert known.external_urls is not None and known.style != "anime"
     source = HotlinkSource(known, [1, 2, 3])
     kv = KeyValues()
-    service = GalleryService(objects, kv=kv)
+    service = GalleryService(ObjectGalleryStore(objects), kv=kv)
     refresh = GalleryRefresh(
         gallery=service,
         objects=objects,
@@ -361,7 +376,9 @@ def test_memory_stays_within_the_shard_budget() -> None:
 
 def test_the_index_keeps_a_sample_per_style_and_small_styles_inline() -> None:
     objects = RecordingObjects()
-    GalleryService(objects).publish(gallery(50))  # 5 per style: every style inside the index
+    GalleryService(ObjectGalleryStore(objects)).publish(
+        gallery(50)
+    )  # 5 per style: every style inside the index
     doc = objects.index()
     assert [k for k in objects.puts if k.startswith("gallery/shard-")] == []
     assert all("inline" in meta for meta in doc["styles"].values())
@@ -377,7 +394,7 @@ def test_the_refresh_rewrites_an_old_manifest_as_shards_even_with_nothing_new() 
     objects.data[MANIFEST_KEY] = json.dumps({"items": [asdict(e) for e in entries]}).encode()
     kv = KeyValues()
     refresh = GalleryRefresh(
-        gallery=GalleryService(objects, kv=kv),
+        gallery=GalleryService(ObjectGalleryStore(objects), kv=kv),
         objects=objects,
         kv=kv,
         sources=[HotlinkSource(entries[0], [])],  # offers only what the old manifest has

@@ -22,9 +22,9 @@ from chalice.app import SQSEventConfig
 from chalice.utils import to_cfn_resource_name
 from pydantic import AliasChoices, SecretStr
 
+from chalicelib.adapters.storage.gallery_writer import MANIFEST_KEY
 from chalicelib.config import Settings
 from chalicelib.domain.tiers import LANES
-from chalicelib.services.gallery.catalog import MANIFEST_KEY
 from chalicelib.workers.lanes import lane_queue_name
 
 ROOT = Path(__file__).resolve().parents[2]

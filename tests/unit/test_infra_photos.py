@@ -127,7 +127,7 @@ def test_the_photo_checks_function_is_the_dockerfiles_image_on_its_queue() -> No
     assert callable(getattr(__import__(module, fromlist=[name]), name))
     # Sized for a 12 MP check: at least one full vCPU (1769 MB), a timeout for a cold start; the
     # cost model prices that memory.
-    from chalicelib.cost.scenarios import Assumptions
+    from costmodel.scenarios import Assumptions
 
     assert properties["MemorySize"] >= 1769 and 30 <= properties["Timeout"] <= 120
     assert properties["MemorySize"] == Assumptions().photo_checks_gb * 1024

@@ -15,9 +15,10 @@ import pytest
 from chalicelib.adapters.imaging.photo import decode_photo, encode_clean_jpeg
 from chalicelib.adapters.photos.nudenet_moderation import NudeNetModerator, refused_by
 from chalicelib.adapters.photos.opencv_faces import OpenCvFaceDetector
-from chalicelib.adapters.storage.local_uploads import LocalUploadSigner, UploadRefused
+from chalicelib.adapters.storage.local_uploads import LocalUploadSigner
 from chalicelib.domain.uploads import MAX_PHOTO_PIXELS, MAX_UPLOAD_BYTES, FaceBox
 from chalicelib.ports import ImageRejected
+from chalicelib.ports.photos import UploadRefused
 from chalicelib.render.photo_style import face_crop, stylise
 from tests import photos_support as photos
 

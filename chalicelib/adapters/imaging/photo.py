@@ -84,3 +84,14 @@ def encode_clean_jpeg(image: Image.Image) -> bytes:
     out = io.BytesIO()
     image.save(out, "JPEG", quality=KEPT_QUALITY, optimize=False, exif=b"", icc_profile=None)
     return out.getvalue()
+
+
+class PillowPhotoCodec:
+    """:class:`chalicelib.ports.photos.PhotoCodec` with Pillow: :func:`decode_photo` and
+    :func:`encode_clean_jpeg`."""
+
+    def decode(self, data: bytes, *, max_bytes: int, max_pixels: int) -> Image.Image:
+        return decode_photo(data, max_bytes=max_bytes, max_pixels=max_pixels)
+
+    def clean_jpeg(self, image: Image.Image) -> bytes:
+        return encode_clean_jpeg(image)

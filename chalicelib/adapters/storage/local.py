@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 import os
-import re
 import tempfile
 from pathlib import Path
 
 from chalicelib.ports import IMMUTABLE_CACHE_CONTROL, ObjectStoreError
-
-# Keys are "folder/name" with a safe alphabet: no "..", no absolute paths, nothing to escape.
-KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}/[A-Za-z0-9][A-Za-z0-9._-]{0,190}$")
-
-
-def is_valid_key(key: str) -> bool:
-    return bool(KEY_PATTERN.fullmatch(key)) and ".." not in key
+from chalicelib.ports.objects import is_valid_key
 
 
 class LocalObjectStore:

@@ -15,33 +15,17 @@ import hashlib
 import hmac
 import json
 import time
-from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from chalicelib.domain.uploads import UPLOADS_FOLDER
-from chalicelib.ports.photos import PresignedPost
+from chalicelib.ports.photos import AcceptedUpload, PresignedPost, UploadRefused
 
 SIGNATURE_FIELD = "x-avatarflow-signature"
 FORM_PATH = "/v1/local-uploads"
 
 
-class UploadRefused(Exception):
-    """The form upload breaks its policy; ``reason`` is a short machine word."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
-
-
-@dataclass(frozen=True)
-class AcceptedUpload:
-    key: str
-    content_type: str
-
-
 class LocalUploadSigner:
-    """:class:`chalicelib.ports.photos.UploadSigner` for the local stage."""
+    """:class:`chalicelib.ports.photos.UploadSigner` and ``LocalUploadVerifier`` for the local stage."""
 
     def __init__(self, secret: str, api_base_url: str) -> None:
         self._key = hashlib.sha256(b"avatarflow-local-uploads\x00" + secret.encode()).digest()

@@ -19,8 +19,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from chalicelib.adapters.storage.local import is_valid_key
 from chalicelib.ports import IMMUTABLE_CACHE_CONTROL, ObjectStoreError
+from chalicelib.ports.objects import is_valid_key
 from chalicelib.ports.photos import PresignedPost
 
 __all__ = ["R2ObjectStore", "make_r2_client"]

@@ -12,10 +12,8 @@ import logging
 import threading
 from collections import OrderedDict
 
-from chalicelib.ports import ObjectStore
+from chalicelib.ports.gallery import GalleryShard, GalleryStore, ItemLocator
 from chalicelib.schemas.models import GalleryItem
-from chalicelib.services.gallery.layout import Locator
-from chalicelib.services.gallery.shard import Shard
 
 log = logging.getLogger(__name__)
 
@@ -26,12 +24,12 @@ RENDERED_ITEMS = 2048  # API items kept: every item of ~85 full pages
 class ShardCache:
     """Loaded shards by key, least recently used first, and the current locator."""
 
-    def __init__(self, objects: ObjectStore, budget: int = SHARD_BUDGET) -> None:
-        self._objects = objects
+    def __init__(self, store: GalleryStore, budget: int = SHARD_BUDGET) -> None:
+        self._store = store
         self._budget = budget
-        self._shards: OrderedDict[str, Shard] = OrderedDict()
+        self._shards: OrderedDict[str, GalleryShard] = OrderedDict()
         self._held = 0
-        self._locator: tuple[str, Locator] | None = None
+        self._locator: tuple[str, ItemLocator] | None = None
         self._lock = threading.Lock()
 
     @property
@@ -39,7 +37,7 @@ class ShardCache:
         """The footprint of the shards held now, in bytes."""
         return self._held
 
-    def peek(self, key: str) -> Shard | None:
+    def peek(self, key: str) -> GalleryShard | None:
         """The shard if it is loaded (marked as used), without reading the object store."""
         with self._lock:
             shard = self._shards.get(key)
@@ -47,17 +45,16 @@ class ShardCache:
                 self._shards.move_to_end(key)
             return shard
 
-    def load(self, key: str) -> Shard | None:
+    def load(self, key: str) -> GalleryShard | None:
         """The shard, read and decoded on first use; None (logged, not kept) if it is missing."""
         shard = self.peek(key)
         if shard is not None:
             return shard
         # Read outside the lock: two threads may both read a cold shard, which costs a GET.
-        body = self._objects.get(key)
-        if body is None:
+        shard = self._store.shard(key)
+        if shard is None:
             log.error("gallery shard %s is missing; serving its style as empty", key)
             return None
-        shard = Shard.decode(key, body)
         with self._lock:
             if key not in self._shards:
                 self._shards[key] = shard
@@ -69,15 +66,14 @@ class ShardCache:
                 self._held -= dropped.footprint
         return shard
 
-    def locator(self, key: str) -> Locator | None:
+    def locator(self, key: str) -> ItemLocator | None:
         cached = self._locator
         if cached is not None and cached[0] == key:
             return cached[1]
-        body = self._objects.get(key)
-        if body is None:
+        locator = self._store.locator(key)
+        if locator is None:
             log.error("gallery locator %s is missing", key)
             return None
-        locator = Locator.decode(body)
         self._locator = (key, locator)
         return locator
 

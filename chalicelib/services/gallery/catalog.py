@@ -16,26 +16,17 @@ from dataclasses import dataclass, field
 from chalicelib.domain.errors import InvalidRequest, NotFound
 from chalicelib.domain.gallery import GalleryEntry
 from chalicelib.domain.styles import STYLES_BY_ID
-from chalicelib.ports import KeyValueStore, ObjectStore, StoreError
+from chalicelib.ports import KeyValueStore, StoreError
+from chalicelib.ports.gallery import GalleryIndex, GalleryShard, GalleryStore, PublishedItems, StyleSummary
 from chalicelib.schemas.models import Attribution, GalleryItem, GalleryPage
 from chalicelib.services.gallery.cache import RENDERED_ITEMS, SHARD_BUDGET, RenderedItems, ShardCache
-from chalicelib.services.gallery.layout import INDEX_KEY, INLINE_ITEMS, GalleryIndex, StyleMeta
-from chalicelib.services.gallery.publish import MANIFEST_KEY, GalleryWriter, PublishedItems, legacy_entries
-from chalicelib.services.gallery.shard import Shard, entry_from_json
 
-__all__ = [
-    "GALLERY_SIZES",
-    "INDEX_KEY",
-    "MANIFEST_KEY",
-    "VERSION_KEY",
-    "GalleryService",
-    "PublishedItems",
-    "entry_from_json",
-]
+__all__ = ["GALLERY_SIZES", "VERSION_KEY", "GalleryService"]
 
 log = logging.getLogger(__name__)
 
 VERSION_KEY = "gallery:version"  # the index's version, written by publish: a cheap revalidation
+NOTHING_STORED = "empty"  # the version of no gallery at all (the GalleryStore port's)
 VERSION_TTL = 30 * 24 * 3600  # for a version a reader records (publish writes it without a TTL)
 GALLERY_SIZES = (128, 256, 512)
 
@@ -46,20 +37,13 @@ class _View:
 
     version: str
     index: GalleryIndex
-    inline: dict[str, Shard] = field(default_factory=dict)
-
-
-def _version_of(raw: bytes | None) -> str:
-    return hashlib.sha256(raw).hexdigest()[:16] if raw else "empty"
-
-
-_EMPTY = _View("empty", GalleryIndex(0, {}, None, None))
+    inline: dict[str, GalleryShard] = field(default_factory=dict)
 
 
 class GalleryService:
     """The gallery of ready-made avatars, read from the object store one style at a time.
 
-    A container reads the small index (``gallery_layout.py``), then only the shards that its
+    A container reads the small index (the ``GalleryStore`` port), then only the shards that its
     requests need, and keeps them within a memory budget. The index is revalidated every
     ``revalidate_seconds``: with a state store, revalidating is one small read of
     ``gallery:version`` (written by :meth:`publish` and :meth:`add`), and the index is read again
@@ -71,21 +55,19 @@ class GalleryService:
 
     def __init__(
         self,
-        objects: ObjectStore,
+        store: GalleryStore,
         *,
         kv: KeyValueStore | None = None,
         revalidate_seconds: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
         shard_budget: int = SHARD_BUDGET,
         rendered_items: int = RENDERED_ITEMS,
-        inline_items: int = INLINE_ITEMS,
     ) -> None:
-        self._objects = objects
+        self._store = store
         self._kv = kv
         self._revalidate = revalidate_seconds
         self._clock = clock
-        self._writer = GalleryWriter(objects, inline_items=inline_items)
-        self._shards = ShardCache(objects, shard_budget)
+        self._shards = ShardCache(store, shard_budget)
         self._items = RenderedItems(rendered_items)
         self._view: _View | None = None
         self._checked_at = 0.0
@@ -116,49 +98,37 @@ class GalleryService:
                 log.warning("state store unavailable; revalidating the gallery from its index")
             if stored is not None and stored == view.version:
                 return view
-        raw, legacy = self._objects.get(INDEX_KEY), False
-        if raw is None:
-            raw = self._objects.get(MANIFEST_KEY)
-            legacy = raw is not None
-        version = _version_of(raw)
-        if view is None or view.version != version:
-            view = self._view_of(version, raw, legacy)
-        if self._kv is not None and store_ok and stored is None and raw:
+        version, index = self._store.read_index(view.version if view is not None else None)
+        if index is not None:
+            view = _View(version, index)
+        if view is None:  # not reached: a version not known comes with its index
+            raise LookupError("the gallery store gave no index")
+        if self._kv is not None and store_ok and stored is None and version != NOTHING_STORED:
             # An index written without a store: record its version so that the next
             # revalidation is cheap (NX: never over a version that a publish wrote).
             with contextlib.suppress(StoreError):
                 self._kv.set_once(VERSION_KEY, version, VERSION_TTL)
         return view
 
-    @staticmethod
-    def _view_of(version: str, raw: bytes | None, legacy: bool) -> _View:
-        if raw is None:
-            return _EMPTY
-        if legacy:
-            return _View(version, GalleryIndex.of_entries(legacy_entries(raw)))
-        return _View(version, GalleryIndex.decode(raw))
-
     def publish(self, entries: Iterable[GalleryEntry]) -> str:
         """Replace the gallery: shards first, then the index in one put, so that readers see
         the old gallery or the new one. Then record the new version in the state store, so that
         every reader picks it up at its next revalidation. Returns the version."""
-        return self._install(self._writer.publish(entries))
+        return self._install(*self._store.publish(entries))
 
     def add(self, entries: Iterable[GalleryEntry]) -> str:
         """Add ``entries`` (replacing items of the same id), rewriting only the styles they
         touch; as atomic for readers as :meth:`publish`. Returns the version."""
-        body = self._writer.add(entries)
-        return self._current().version if body is None else self._install(body)
+        written = self._store.add(entries)
+        return self._current().version if written is None else self._install(*written)
 
-    def _install(self, body: bytes) -> str:
-        self._writer.write_index(body)
-        version = _version_of(body)
+    def _install(self, version: str, index: GalleryIndex) -> str:
         if self._kv is not None:
             try:
                 self._kv.set(VERSION_KEY, version)
             except StoreError:
                 log.error("the gallery was published but its version could not be recorded")
-        view = self._view_of(version, body, legacy=False)
+        view = _View(version, index)
         with self._lock:
             self._view = view
             self._checked_at = self._clock()
@@ -166,7 +136,7 @@ class GalleryService:
 
     def published(self) -> PublishedItems:
         """The stored gallery's ids and pictures (read now, for writers), without its shards."""
-        return self._writer.published()
+        return self._store.published()
 
     def count(self) -> int:
         return self._current().index.count
@@ -194,7 +164,7 @@ class GalleryService:
         shards = [s for s in (self._shard(view, n) for n in names) if s is not None]
         # Each shard's next ``limit + 1`` items, then the first ``limit + 1`` of them all by id
         # (ids are unique across styles; sorting plain strings is the cheap way to merge ten).
-        where: dict[str, tuple[Shard, int]] = {}
+        where: dict[str, tuple[GalleryShard, int]] = {}
         for shard in shards:
             ids = shard.ids
             for position in shard.after(tag, after, limit + 1):
@@ -233,7 +203,7 @@ class GalleryService:
         item if there are none), the same one for the same gallery. Reads one shard."""
         view = self._current()
         digest = int(hashlib.sha256(user_id.encode()).hexdigest()[:12], 16)
-        where = view.index.default_position(digest)
+        where = _default_position(view.index, digest)
         if where is None:
             return None
         meta, rank, stable = where
@@ -252,9 +222,9 @@ class GalleryService:
     def _image_urls(self, entry: GalleryEntry) -> dict[str, str]:
         if entry.external_urls:
             return dict(entry.external_urls)
-        return {size: self._objects.public_url(key) for size, key in entry.image_keys.items()}
+        return {size: self._store.public_url(key) for size, key in entry.image_keys.items()}
 
-    def _rendered_at(self, shard: Shard, position: int) -> GalleryItem:
+    def _rendered_at(self, shard: GalleryShard, position: int) -> GalleryItem:
         item_id = shard.ids[position]
         item = self._items.get(shard.key, item_id)
         if item is None:
@@ -280,23 +250,25 @@ class GalleryService:
         )
 
     # -- shards --------------------------------------------------------------------------------
-    def _shard(self, view: _View, style: str) -> Shard | None:
+    def _shard(self, view: _View, style: str) -> GalleryShard | None:
         meta = view.index.styles.get(style)
         if meta is None:
             return None
         shard = self._inline(view, meta)
         return shard if shard is not None else self._shards.load(meta.key)
 
-    @staticmethod
-    def _inline(view: _View, meta: StyleMeta) -> Shard | None:
+    def _inline(self, view: _View, meta: StyleSummary) -> GalleryShard | None:
         if meta.inline is None:
             return None
         shard = view.inline.get(meta.style)
         if shard is None:  # a race only decodes it twice
-            shard = view.inline[meta.style] = Shard.decode(meta.key, meta.inline)
+            shard = self._store.inline_shard(meta)
+            if shard is None:
+                return None
+            view.inline[meta.style] = shard
         return shard
 
-    def _find(self, view: _View, item_id: str) -> tuple[Shard, int] | None:
+    def _find(self, view: _View, item_id: str) -> tuple[GalleryShard, int] | None:
         """Where an item is: the shards at hand first, then the locator names its style's."""
         unread = False
         for meta in view.index.styles.values():
@@ -318,15 +290,32 @@ class GalleryService:
     def ensure_seeded(self, seed: Callable[[], Iterable[GalleryEntry]]) -> int:
         """On first start, fill an empty gallery with ``seed()``'s entries; returns items added.
         A gallery stored as an old manifest is written in the current layout instead."""
-        index, legacy = self._writer.stored()
-        if index is not None:
+        if self._store.has_index():
             return 0
-        if legacy or self._objects.exists(MANIFEST_KEY):
+        legacy = self._store.unconverted()
+        if legacy is not None:
             self.publish(legacy)
             return 0
         entries = list(seed())
         self.publish(entries)
         return len(entries)
+
+
+def _default_position(index: GalleryIndex, digest: int) -> tuple[StyleSummary, int, bool] | None:
+    """Where the default avatar of ``digest`` is: a style, a rank, and whether the rank counts
+    procedural items only (when there are any) or every item."""
+    stable = sum(m.stable for m in index.styles.values()) > 0
+    total = sum(m.stable if stable else m.count for m in index.styles.values())
+    if total == 0:
+        return None
+    rank = digest % total
+    for style in sorted(index.styles):
+        meta = index.styles[style]
+        size = meta.stable if stable else meta.count
+        if rank < size:
+            return meta, rank, stable
+        rank -= size
+    return None  # unreachable: the ranks add up to total
 
 
 def _encode_cursor(item_id: str) -> str:

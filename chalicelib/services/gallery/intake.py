@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from chalicelib.domain.gallery import GalleryEntry
+from chalicelib.domain.gallery import GalleryEntry, entry_from_json
 from chalicelib.domain.styles import STYLES_BY_ID
 from chalicelib.ports import (
     DeliveryRefused,
@@ -25,8 +25,8 @@ from chalicelib.ports import (
     ObjectStore,
     SourceItem,
 )
-from chalicelib.services.gallery.catalog import GALLERY_SIZES, entry_from_json
-from chalicelib.services.gallery.publish import PublishedItems
+from chalicelib.ports.gallery import PublishedItems
+from chalicelib.services.gallery.catalog import GALLERY_SIZES
 
 log = logging.getLogger(__name__)
 

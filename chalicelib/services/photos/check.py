@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from chalicelib.domain.uploads import MAX_PHOTO_PIXELS, MAX_UPLOAD_BYTES, Upload
 from chalicelib.ports import Clock, ImageRejected, ObjectStore
-from chalicelib.ports.photos import FaceDetector, PhotoModerator
+from chalicelib.ports.photos import FaceDetector, PhotoCodec, PhotoModerator
 from chalicelib.services.photos.records import UploadRecords
 
 log = logging.getLogger(__name__)
@@ -38,12 +38,14 @@ class CheckPhoto:
         *,
         records: UploadRecords,
         objects: ObjectStore,
+        codec: PhotoCodec,
         faces: FaceDetector,
         moderator: PhotoModerator,
         clock: Clock,
     ) -> None:
         self._records = records
         self._objects = objects
+        self._codec = codec
         self._faces = faces
         self._moderator = moderator
         self._clock = clock
@@ -67,18 +69,16 @@ class CheckPhoto:
 
     def inspect(self, upload: Upload, data: bytes) -> Verdict:
         """Decode, clean (the clean copy replaces the file), find the face, moderate."""
-        from chalicelib.adapters.imaging.photo import decode_photo, encode_clean_jpeg
-
         started = time.perf_counter()
 
         def verdict(reason: str | None, checked: Upload) -> Verdict:
             return Verdict(reason, checked, time.perf_counter() - started)
 
         try:
-            image = decode_photo(data, max_bytes=MAX_UPLOAD_BYTES, max_pixels=MAX_PHOTO_PIXELS)
+            image = self._codec.decode(data, max_bytes=MAX_UPLOAD_BYTES, max_pixels=MAX_PHOTO_PIXELS)
         except ImageRejected as exc:
             return verdict(exc.reason, upload.rejected(exc.reason))
-        self._objects.put(upload.object_key, encode_clean_jpeg(image), "image/jpeg", "private, no-store")
+        self._objects.put(upload.object_key, self._codec.clean_jpeg(image), "image/jpeg", "private, no-store")
         faces = self._faces.faces(image)
         if not faces:
             return verdict("no_face", upload.rejected("no_face"))

@@ -3,11 +3,10 @@ presigned POST in production (check the policy, store the file), then the checks
 
 from __future__ import annotations
 
-from chalicelib.adapters.storage.local_uploads import LocalUploadSigner, UploadRefused
 from chalicelib.domain.errors import Forbidden, InvalidRequest, PayloadTooLarge
 from chalicelib.domain.uploads import UPLOADS_FOLDER
 from chalicelib.ports import Clock, ObjectStore
-from chalicelib.ports.photos import PhotoCheckQueue
+from chalicelib.ports.photos import LocalUploadVerifier, PhotoCheckQueue, UploadRefused
 from chalicelib.services.photos.records import UploadRecords
 
 
@@ -17,7 +16,7 @@ class ReceiveLocalUpload:
     def __init__(
         self,
         *,
-        signer: LocalUploadSigner,
+        signer: LocalUploadVerifier,
         objects: ObjectStore,
         records: UploadRecords,
         checks: PhotoCheckQueue,

@@ -1,6 +1,7 @@
 """The photo use cases from their ports (docs/photos.md): uploads, the checks, privacy.
 
-``bootstrap/photos.py`` chooses the adapters (the upload signer, the detectors, the check queue).
+``bootstrap/photos.py`` chooses the adapters (the upload signer, the detectors, the photo codec,
+the check queue).
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from chalicelib.ports import Clock, Counters, ObjectStore
-from chalicelib.ports.photos import FaceDetector, PhotoCheckQueue, PhotoModerator, UploadSigner
+from chalicelib.ports.photos import FaceDetector, PhotoCheckQueue, PhotoCodec, PhotoModerator, UploadSigner
 from chalicelib.services.photos.cases import InlinePhotoChecks, PhotoUseCases
 from chalicelib.services.photos.check import CheckPhoto
 from chalicelib.services.photos.privacy import PhotoPrivacy
@@ -26,6 +27,7 @@ def wire_photos(
     *,
     signer: UploadSigner,
     detectors: tuple[FaceDetector, PhotoModerator],
+    codec: PhotoCodec,
     queue: PhotoCheckQueue | None,
     local_receive: LocalReceive | None,
     objects: ObjectStore,
@@ -37,7 +39,9 @@ def wire_photos(
     """The photo use cases; without a check ``queue`` (SQS) a photo is checked at once, in this
     process. ``retention_s``: how long an upload is kept; ``per_hour``: uploads per identity."""
     faces, moderator = detectors
-    check = CheckPhoto(records=records, objects=objects, faces=faces, moderator=moderator, clock=clock)
+    check = CheckPhoto(
+        records=records, objects=objects, codec=codec, faces=faces, moderator=moderator, clock=clock
+    )
     checks = queue if queue is not None else InlinePhotoChecks(check)
     return PhotoUseCases(
         records=records,

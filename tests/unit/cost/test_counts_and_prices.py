@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from chalicelib.adapters.providers.pricing import DEFAULT_PRICES
-from chalicelib.cost.counts import BENCHMARKS, MeasuredCounts, load_counts, number, parse
-from chalicelib.cost.prices import DEFAULT_UNIT_PRICES, PriceTable, load_price_table
+from costmodel.counts import BENCHMARKS, MeasuredCounts, load_counts, number, parse
+from costmodel.prices import DEFAULT_UNIT_PRICES, PriceTable, load_price_table
 
 DOC = """# Benchmarks
 

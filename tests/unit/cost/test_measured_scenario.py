@@ -11,10 +11,10 @@ from dataclasses import replace
 
 import pytest
 
-from chalicelib.cost.counts import MeasuredCounts
-from chalicelib.cost.prices import PriceTable
-from chalicelib.cost.report import goal
-from chalicelib.cost.scenarios import DEFAULT_USERS, Assumptions, Row, build, measured
+from costmodel.counts import MeasuredCounts
+from costmodel.prices import PriceTable
+from costmodel.report import goal
+from costmodel.scenarios import DEFAULT_USERS, Assumptions, Row, build, measured
 
 COUNTS = MeasuredCounts()
 HALF = Assumptions(dedup_saving=0.5)

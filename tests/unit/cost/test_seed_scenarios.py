@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.cost.counts import MeasuredCounts
-from chalicelib.cost.prices import PriceTable
-from chalicelib.cost.scenarios import DEFAULT_USERS, Row, build
+from costmodel.counts import MeasuredCounts
+from costmodel.prices import PriceTable
+from costmodel.scenarios import DEFAULT_USERS, Row, build
 
 PRICES = PriceTable()
 

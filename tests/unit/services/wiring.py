@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.adapters.imaging.pipeline import PillowPipeline
+from chalicelib.adapters.storage.gallery_store import ObjectGalleryStore
 from chalicelib.adapters.storage.local import LocalObjectStore
 from chalicelib.adapters.store.redis_store import RedisStateStore
 from chalicelib.domain.budget import Budget
@@ -172,7 +173,7 @@ def wire(
     tiers = load_tiers(None)
     images = LocalObjectStore(images_dir, FILES_BASE)
     view = GenerationView(images, queue, clock=clock)
-    gallery = GalleryService(objects, kv=store.kv)  # the seeded gallery: suggestions
+    gallery = GalleryService(ObjectGalleryStore(objects), kv=store.kv)  # the seeded gallery: suggestions
     budget_alerts = BudgetAlerts(
         counters=store.counters,
         kv=store.kv,

@@ -1,8 +1,8 @@
-// Tests of web/realtime.js on Node's own test runner (node --test web/); run by
+// Tests of web/realtime.js on Node's own test runner (node --test tests/web/); run by
 // tests/unit/test_web_client.py. A fake WebSocket, a fake fetch and manual timers: no network.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { backoffDelay, pollDelay, rankOf, watchGeneration } from "./realtime.js";
+import { backoffDelay, pollDelay, rankOf, watchGeneration } from "../../web/realtime.js";
 
 const API = "http://api.test";
 const WS = "ws://api.test:8001";

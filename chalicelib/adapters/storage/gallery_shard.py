@@ -23,7 +23,7 @@ import hashlib
 import json
 import re
 from array import array
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,21 +40,12 @@ ROW_FIELDS = (
     "external_urls",
     "download_location",
 )
-_ENTRY_FIELDS = frozenset(f.name for f in dataclasses.fields(GalleryEntry))
 _DEFAULTS: dict[str, Any] = {f.name: f.default for f in dataclasses.fields(GalleryEntry)}
 _DEFAULTS["image_keys"] = {}
 # What a loaded shard costs per item beyond its bytes: the line's bytes object and list slot, the
 # id's str and list slot, two array slots (measured with tracemalloc on CPython 3.11).
 ITEM_OVERHEAD = 104
 _UNSAFE = re.compile(r"[^a-z0-9-]")
-
-
-def entry_from_json(raw: Mapping[str, object]) -> GalleryEntry:
-    """A manifest item (an ``asdict`` of :class:`GalleryEntry`) as an entry."""
-    # Fields this version does not know (a newer writer's) are ignored rather than fatal.
-    data = dict(raw) if raw.keys() <= _ENTRY_FIELDS else {k: v for k, v in raw.items() if k in _ENTRY_FIELDS}
-    data["tags"] = tuple(data.get("tags") or ())  # type: ignore[arg-type]
-    return GalleryEntry(**data)  # type: ignore[arg-type]
 
 
 # ASCII only: a raw newline can then never appear inside a line of a shard. One encoder for
@@ -128,8 +119,8 @@ class Shard:
     tag_set_of: array[int]
     rows: list[bytes]
     footprint: int  # bytes held, about: what the reader's memory budget counts
-    _tags: dict[str, array[int]] = field(default_factory=dict)
-    _stable: array[int] | None = None
+    _tags: dict[str, array[int]] = field(default_factory=dict, init=False)
+    _stable: array[int] | None = field(default=None, init=False)
 
     @classmethod
     def decode(cls, key: str, body: bytes) -> Shard:

@@ -4,7 +4,7 @@
   assumptions, computed as the research computes them (its unit prices, storage at $0.15 / GB
   included), so that its tables can be checked line by line;
 - ``measured``: avatarflow as built, from the counts its benchmarks measure
-  (:mod:`chalicelib.cost.counts`) and the unit prices (:mod:`chalicelib.cost.prices`), under the
+  (:mod:`costmodel.counts`) and the unit prices (:mod:`costmodel.prices`), under the
   stated, overridable :class:`Assumptions`.
 """
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from chalicelib.cost.counts import MeasuredCounts
-from chalicelib.cost.prices import PriceTable
+from costmodel.counts import MeasuredCounts
+from costmodel.prices import PriceTable
 
 DEFAULT_USERS: tuple[int, ...] = (1_000, 10_000, 100_000, 1_000_000)
 MILLION = 1_000_000.0

@@ -19,9 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.domain.gallery import GalleryEntry
-from chalicelib.ports import ObjectStore
-from chalicelib.services.gallery.layout import (
+from chalicelib.adapters.storage.gallery_layout import (
     INDEX_KEY,
     INLINE_ITEMS,
     GalleryIndex,
@@ -34,7 +32,9 @@ from chalicelib.services.gallery.layout import (
     fingerprint,
     picture_of,
 )
-from chalicelib.services.gallery.shard import Shard, entry_from_json
+from chalicelib.adapters.storage.gallery_shard import Shard
+from chalicelib.domain.gallery import GalleryEntry, entry_from_json
+from chalicelib.ports import ObjectStore
 
 MANIFEST_KEY = "gallery/manifest.json"  # the layout before shards: one document, still read
 _JSON = "application/json"

@@ -1,4 +1,4 @@
-"""``python -m chalicelib.cli cost``: the scenarios as a table, as JSON, or written to docs/cost.md."""
+"""``python -m costmodel``: the scenarios as a table, as JSON, or written to docs/cost.md."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from chalicelib.cost.counts import BENCHMARKS, load_counts
-from chalicelib.cost.prices import load_price_table
-from chalicelib.cost.report import as_json, markdown, svg_chart, text_table
-from chalicelib.cost.scenarios import DEFAULT_USERS, SCENARIOS, Assumptions, build
+from costmodel.chart import svg_chart
+from costmodel.counts import BENCHMARKS, load_counts
+from costmodel.prices import load_price_table
+from costmodel.report import as_json, markdown, text_table
+from costmodel.scenarios import DEFAULT_USERS, SCENARIOS, Assumptions, build
 
 
 def _users(text: str) -> list[int]:
@@ -40,7 +41,7 @@ def _non_negative(text: str) -> float:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m chalicelib.cli cost", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m costmodel", description=__doc__)
     p.add_argument(
         "--scenario",
         nargs="+",

@@ -26,8 +26,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.adapters.storage.gallery_shard import dumps, encode_shard, entry_of, row_of, shard_key
 from chalicelib.domain.gallery import GalleryEntry
-from chalicelib.services.gallery.shard import dumps, encode_shard, entry_of, row_of, shard_key
 
 INDEX_KEY = "gallery/index.json"
 INDEX_FORMAT = "avatarflow.gallery.index/1"
@@ -238,22 +238,6 @@ class GalleryIndex:
             s: StyleMeta.decode(s, build_style(s, g, inline_items=len(g))[0]) for s, g in groups.items()
         }
         return cls(sum(len(g) for g in groups.values()), styles, None, None)
-
-    def default_position(self, digest: int) -> tuple[StyleMeta, int, bool] | None:
-        """Where the default avatar of ``digest`` is: a style, a rank, and whether the rank
-        counts procedural items only (when there are any) or every item."""
-        stable = sum(m.stable for m in self.styles.values()) > 0
-        total = sum(m.stable if stable else m.count for m in self.styles.values())
-        if total == 0:
-            return None
-        rank = digest % total
-        for style in sorted(self.styles):
-            meta = self.styles[style]
-            size = meta.stable if stable else meta.count
-            if rank < size:
-                return meta, rank, stable
-            rank -= size
-        return None  # unreachable: the ranks add up to total
 
 
 def by_style(entries: Iterable[GalleryEntry]) -> dict[str, list[GalleryEntry]]:
