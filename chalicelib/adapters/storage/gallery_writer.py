@@ -7,8 +7,8 @@ shards of the styles it touches, never the others; an old single manifest is rea
 and the gallery is then written in this layout.
 
 Shards that a new index no longer names are left where they are: a reader still on the previous
-version may ask for them. Nothing deletes them yet (the object store port has no delete), and an
-age-based lifecycle rule cannot tell them from shards still in use (an untouched style keeps its
+version may ask for them. Nothing deletes them yet (no sweep knows when the last reader of an older
+version is gone), and an age-based lifecycle rule cannot tell them from shards still in use (an untouched style keeps its
 old object), so they accumulate: one shard per touched style and publish.
 """
 
