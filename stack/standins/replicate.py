@@ -31,7 +31,7 @@ from typing import Any
 
 import httpx
 
-from stack.standins.common import Shared, body_of, json_response, relative_path
+from stack.standins.common import Shared, body_of, json_response, relative_path, unreadable_photo
 
 REPLICATE_TOKEN = "r8_stack_token_0123456789abcdef"  # noqa: S105 - a stand-in's fixed credential
 REPLICATE_SECRET = "whsec_" + base64.b64encode(b"stack-replicate-signing-secret-32").decode()
@@ -54,6 +54,18 @@ _FLUX = frozenset(
 SCHEMAS: dict[str, frozenset[str]] = {
     "black-forest-labs/flux-schnell": _FLUX,
     "black-forest-labs/flux-dev": _FLUX | {"guidance", "image", "prompt_strength"},
+    # The photo model (chalicelib/adapters/providers/photo_vendors.py): the photo by its URL.
+    "black-forest-labs/flux-kontext-pro": frozenset(
+        {
+            "prompt",
+            "input_image",
+            "aspect_ratio",
+            "output_format",
+            "safety_tolerance",
+            "seed",
+            "prompt_upsampling",
+        }
+    ),
 }
 MEGAPIXELS = frozenset({"1", "0.25"})
 NSFW_ERROR = "NSFW content detected. Try running it again, or try a different prompt."
@@ -216,6 +228,9 @@ class ReplicateStandIn:
             problems.append('megapixels: megapixels must be one of the following: "1", "0.25"')
         if "go_fast" in model_input and not isinstance(model_input["go_fast"], bool):
             problems.append("go_fast: Invalid type. Expected: boolean")
+        unreadable = unreadable_photo(model_input)
+        if unreadable is not None:
+            problems.append(f"{unreadable}: the file at the URL could not be downloaded")
         if not problems:
             return None
         detail = "- " + "\n- ".join(problems)

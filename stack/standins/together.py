@@ -17,10 +17,17 @@ from typing import Any
 
 import httpx
 
-from stack.standins.common import Shared, body_of, json_response, relative_path
+from stack.standins.common import Shared, body_of, json_response, relative_path, unreadable_photo
 
 TOGETHER_KEY = "stack-together-key-0123456789abcdef"
-MODELS = frozenset({"black-forest-labs/FLUX.1-schnell", "black-forest-labs/FLUX.1-dev"})
+# FLUX.1 Kontext [pro]: the photo model (chalicelib/adapters/providers/photo_vendors.py), the photo by ``image_url``.
+MODELS = frozenset(
+    {
+        "black-forest-labs/FLUX.1-schnell",
+        "black-forest-labs/FLUX.1-dev",
+        "black-forest-labs/FLUX.1-kontext-pro",
+    }
+)
 
 
 class TogetherStandIn:
@@ -48,6 +55,12 @@ class TogetherStandIn:
                         "code": "model_not_available",
                     }
                 },
+            )
+        unreadable = unreadable_photo(body)
+        if unreadable is not None:
+            return json_response(
+                400,
+                {"error": {"message": f"Could not download {unreadable}", "type": "invalid_request_error"}},
             )
         time.sleep(self.shared.latency())
         if self.shared.fails():

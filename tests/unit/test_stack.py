@@ -55,8 +55,9 @@ def test_a_lane_declared_in_the_template_is_one_the_stack_must_run(monkeypatch: 
 
 
 def test_the_photo_checks_queue_is_the_template_functions_not_a_lane() -> None:
-    """The photo checks' queue is consumed by the template's container function (PhotoChecks),
-    which the stack does not run: it is no lane, and the stack's app checks photos in process."""
+    """The photo checks' queue is consumed by the template's container function (PhotoChecks): it
+    is no lane but one of the template's functions, which the stack runs from its declaration
+    (handler, batch size, timeout), with the photos' own bucket the Globals name."""
     template = declarations.load_template()
     variables = template["Globals"]["Function"]["Environment"]["Variables"]
     assert variables["AVATARFLOW_QUEUE_URL_PHOTOS"] == {"Ref": "PhotoChecksQueue"}
@@ -64,6 +65,28 @@ def test_the_photo_checks_queue_is_the_template_functions_not_a_lane() -> None:
     assert "AVATARFLOW_QUEUE_URL_PHOTOS" not in {lane.url_env for lane in read.lanes}
     assert declarations._template_consumer(template["Resources"], "PhotoChecksQueue") == "PhotoChecks"
     assert declarations._template_consumer(template["Resources"], "FreeQueue") is None
+    [checks] = read.functions
+    function = template["Resources"]["PhotoChecks"]["Properties"]
+    queue = template["Resources"]["PhotoChecksQueue"]["Properties"]
+    assert (checks.lane, checks.url_env, checks.function) == (
+        "photos",
+        "AVATARFLOW_QUEUE_URL_PHOTOS",
+        "PhotoChecks",
+    )
+    assert (
+        checks.handler == "chalicelib.workers.photo_checks.handler" == function["ImageConfig"]["Command"][0]
+    )
+    assert (checks.queue_name, checks.dlq_name) == (
+        "avatarflow-dev-photo-checks",
+        "avatarflow-dev-photo-checks-dlq",
+    )
+    assert checks.visibility_timeout_s == queue["VisibilityTimeout"] == 360
+    assert checks.max_receive_count == queue["RedrivePolicy"]["maxReceiveCount"] == 3
+    assert checks.lambda_timeout_s == function["Timeout"] == 60
+    assert checks.batch_size == 5 and checks.batch_window_s == 0
+    assert checks.max_concurrency == template["Mappings"]["PhotoChecksConcurrency"]["dev"]["Functions"]
+    assert read.buckets == {"AVATARFLOW_PHOTOS_BUCKET": "avatarflow-dev-photos"}
+    assert read.bucket not in read.buckets.values()
 
 
 def message(n: int) -> dict[str, Any]:
