@@ -24,6 +24,10 @@ is crash-looping and the stack stops). Each restart is logged on stdout. The inf
 given), API processes and lane workers on new ones. The state file (``--state-file``) always lists
 the current pids. SIGTERM or Ctrl-C stops every process; each child is also killed by the kernel
 if this process dies (``PR_SET_PDEATHSIG``).
+
+This module declares the stack's parts and watches them; one process of it is a
+``stack.children.Child``, the app's environment is ``stack.environment``, the state file and the
+summary printed at start are ``stack.summary``.
 """
 
 from __future__ import annotations
@@ -33,69 +37,24 @@ import json
 import os
 import secrets
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.parse
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from stack.declarations import DEFAULT_STAGE, ROOT, read_declarations
-from stack.processes import READY, die_with_parent, exited
+from stack.children import Child, pin, spawn, wait_ready
+from stack.declarations import DEFAULT_STAGE, read_declarations
+from stack.environment import SCRUBBED_PREFIXES, app_env, base_env
+from stack.processes import exited
 from stack.restarts import LAMBDA, Crashing, RestartPolicy, Watcher
+from stack.summary import describe, state, write_state
 
-READY_TIMEOUT_S = 60.0
 SEED_TIMEOUT_S = 600.0  # the gallery's seed renders and uploads its pictures before the stack is up
 STOP_GRACE_S = 5.0
-# Nothing of the developer's own accounts reaches the stack's processes.
-_SCRUBBED_PREFIXES = ("AVATARFLOW_", "UPSTASH_", "R2_", "AWS_", "FAL_", "REPLICATE_", "TOGETHER_", "RUNPOD_",
-                      "OPENAI_", "HF_", "PEXELS_", "GENERATED_PHOTOS_", "UNSPLASH_")  # fmt: skip
-
-
-@dataclass
-class Child:
-    name: str
-    argv: list[str]
-    log_path: Path
-    process: subprocess.Popen[bytes] | None = None
-    info: dict[str, Any] = field(default_factory=dict)
-    ready: threading.Event = field(default_factory=threading.Event)
-    restarts: int = 0
-    crashes: list[float] = field(default_factory=list)
-    restart_at: float | None = None
-    started_at: float = 0.0
-    # For a process that prints no STACK-READY line (redis-server): ready once this answers True.
-    probe: Callable[[], bool] | None = None
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid if self.process is not None else 0
-
-
-def _probe(child: Child, process: subprocess.Popen[bytes]) -> None:
-    """Set ``child.ready`` once its probe answers, unless the process exits first."""
-    assert child.probe is not None  # noqa: S101 - only started for a child with a probe
-    while process.poll() is None and child.process is process:
-        if child.probe():
-            child.ready.set()
-            return
-        time.sleep(0.05)
-
-
-def _pump(child: Child, stream: IO[bytes], log: IO[bytes]) -> None:
-    """Copy a child's output to its log; pick its STACK-READY line on the way."""
-    for line in iter(stream.readline, b""):
-        if line.startswith(READY) and not child.ready.is_set():
-            child.info = json.loads(line[len(READY) :])
-            child.ready.set()
-        log.write(line)
-        log.flush()
-    log.close()
 
 
 class Stack:
@@ -117,54 +76,14 @@ class Stack:
 
     # -- processes -----------------------------------------------------------------------------------
 
-    def spawn(self, child: Child, env: dict[str, str]) -> None:
-        log = child.log_path.open("ab")
-        child.ready.clear()
-        child.process = subprocess.Popen(  # noqa: S603 - our own modules
-            child.argv,
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            preexec_fn=die_with_parent,  # noqa: PLW1509 - only ctypes.prctl runs before exec
-        )
-        child.started_at = time.monotonic()
-        assert child.process.stdout is not None  # noqa: S101 - stdout=PIPE
-        threading.Thread(target=_pump, args=(child, child.process.stdout, log), daemon=True).start()
-        if child.probe is not None:
-            threading.Thread(target=_probe, args=(child, child.process), daemon=True).start()
-
     def start(self, name: str, module: str, *extra: str) -> Child:
         return self.start_argv(name, [sys.executable, "-m", module, *extra])
 
     def start_argv(self, name: str, argv: list[str], probe: Callable[[], bool] | None = None) -> Child:
         child = Child(name, argv, self.logs / f"{name}.log", probe=probe)
-        self.spawn(child, self.env or self.base_env())
+        spawn(child, self.env or base_env())
         self.children.append(child)
         return child
-
-    @staticmethod
-    def pin(child: Child, **ports: str) -> None:
-        """Start ``child`` again on the ports it has now (``--port`` from its URL, ...): the app
-        was given those URLs."""
-        for option, url in ports.items():
-            child.argv += [f"--{option.replace('_', '-')}", str(urllib.parse.urlsplit(url).port)]
-
-    def wait_ready(self, *children: Child, timeout: float = READY_TIMEOUT_S) -> None:
-        deadline = time.monotonic() + timeout
-        for child in children:
-            while not child.ready.wait(0.1):
-                if child.process is not None and child.process.poll() is not None:
-                    raise RuntimeError(f"{child.name} exited at start; see {child.log_path}")
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"{child.name} did not start in {timeout} s; see {child.log_path}")
-
-    def base_env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUBBED_PREFIXES)}
-        env["PYTHONUNBUFFERED"] = "1"
-        env["PYTHONPATH"] = str(ROOT)
-        return env
 
     # -- the whole stack -----------------------------------------------------------------------------
 
@@ -183,7 +102,7 @@ class Stack:
         redis_server = self.start_argv(
             "redis-server", redis_argv(redis_dir), probe=lambda: redis_answers(sock)
         )
-        self.wait_ready(redis_server)
+        wait_ready(redis_server)
         store = self.start("state-store", "stack.state_store", "--redis-socket", sock)
         aws = self.start("aws", "stack.aws", *aws_args)
         providers = self.start(
@@ -193,12 +112,24 @@ class Stack:
         front = self.start("front", "stack.front")
         self._apigw_context = running_apigw()
         self.apigw = self._apigw_context.__enter__()
-        self.wait_ready(store, aws, providers, front)
-        self.pin(store, port=store.info["url"])
-        self.pin(aws, port=aws.info["endpoint"], public_port=aws.info["public_url"])
-        self.pin(providers, port=providers.info["url"])
-        self.pin(front, port=front.info["url"])
-        self.env = self.app_env(store.info, aws.info, providers.info, front.info["url"])
+        wait_ready(store, aws, providers, front)
+        pin(store, port=store.info["url"])
+        pin(aws, port=aws.info["endpoint"], public_port=aws.info["public_url"])
+        pin(providers, port=providers.info["url"])
+        pin(front, port=front.info["url"])
+        self.env = app_env(
+            self.declarations,
+            data_dir=self.dir / "app",
+            log_level=self.args.log_level,
+            jwt_secret=self.jwt_secret,
+            admin_token=self.admin_token,
+            apigw_endpoint=self.apigw.endpoint,
+            store=store.info,
+            aws=aws.info,
+            providers=providers.info,
+            front_url=front.info["url"],
+            overrides=self.args.env,
+        )
         schedule_args = ["--schedules", json.dumps([s.__dict__ for s in self.declarations.schedules])]
         for every in self.args.every:
             schedule_args += ["--every", every]
@@ -223,69 +154,10 @@ class Stack:
             spec = json.dumps({**function.__dict__, "url": queue["url"], "arn": queue["arn"]})
             name = "function-" + function.queue_name.removeprefix(f"avatarflow-{self.declarations.stage}-")
             workers.append(self.start(name, "stack.lane_worker", "--lane", spec))
-        self.wait_ready(*apis, *workers)
-        self.wait_ready(schedules, timeout=SEED_TIMEOUT_S)
+        wait_ready(*apis, *workers)
+        wait_ready(schedules, timeout=SEED_TIMEOUT_S)
         self.update_front()
         self.write_state()
-
-    def app_env(
-        self, store: dict[str, Any], aws: dict[str, Any], providers: dict[str, Any], front_url: str
-    ) -> dict[str, str]:
-        """The app's environment: the stage's own variables, then every production adapter on the stack."""
-        from stack.aws import ACCESS_KEY, SECRET_KEY
-
-        d = self.declarations
-        endpoint, bucket = aws["endpoint"], aws["bucket"]
-        env = self.base_env()
-        env.update(d.stage_environment)
-        env.update(
-            {
-                "AVATARFLOW_STAGE": d.stage,
-                "AVATARFLOW_DATA_DIR": str(self.dir / "app"),
-                "AVATARFLOW_LOG_LEVEL": self.args.log_level,
-                "AVATARFLOW_PUBLIC_URL": front_url,
-                "AVATARFLOW_CORS_ORIGINS": "*",
-                "AVATARFLOW_JWT_SECRET": self.jwt_secret,
-                "AVATARFLOW_ADMIN_TOKEN": self.admin_token,
-                "AVATARFLOW_API_KEY_PEPPER": secrets.token_urlsafe(32),
-                "AVATARFLOW_WEBSOCKET_URL": self.apigw.endpoint.replace("http://", "ws://", 1),
-                "UPSTASH_REDIS_REST_URL": store["url"],
-                "UPSTASH_REDIS_REST_TOKEN": store["token"],
-                "R2_ENDPOINT_URL": endpoint,
-                "R2_BUCKET": bucket,
-                "R2_PUBLIC_BASE_URL": aws["public_url"],  # the bucket's public domain (stack/aws.py)
-                "R2_ACCESS_KEY_ID": ACCESS_KEY,
-                "R2_SECRET_ACCESS_KEY": SECRET_KEY,
-                "AWS_ACCESS_KEY_ID": ACCESS_KEY,
-                "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
-                "AWS_DEFAULT_REGION": aws["region"],
-                "AWS_ENDPOINT_URL_SQS": endpoint,  # boto3's per-service endpoint: the queue URLs' host
-                # AWS S3 (the photos' bucket, reached on the role: boto3's default chain) is moto too.
-                "AWS_ENDPOINT_URL_S3": endpoint,
-                "FAL_KEY": providers["fal_key"],
-                "FAL_BASE_URL": providers["fal_base_url"],
-                "FAL_QUEUE_BASE_URL": providers["fal_queue_base_url"],
-                "FAL_JWKS_URL": providers["fal_jwks_url"],
-                "REPLICATE_API_TOKEN": providers["replicate_token"],
-                "REPLICATE_BASE_URL": providers["replicate_base_url"],
-                "REPLICATE_WEBHOOK_SECRET": providers["replicate_webhook_secret"],
-                "OPENAI_API_KEY": providers["openai_key"],
-                "OPENAI_BASE_URL": providers["openai_base_url"],
-                "TOGETHER_API_KEY": providers["together_key"],
-                "TOGETHER_BASE_URL": providers["together_base_url"],
-                "HF_TOKEN": providers["hf_token"],
-                "HF_BASE_URL": providers["hf_base_url"],
-            }
-        )
-        if d.lane_max_receives is not None:
-            env["AVATARFLOW_LANE_MAX_RECEIVES"] = str(d.lane_max_receives)
-        for lane in (*d.lanes, *d.functions):  # the photo checks' queue too: no check in the API
-            env[lane.url_env] = aws["queues"][lane.lane]["url"]
-        env.update(aws.get("buckets", {}))  # AVATARFLOW_PHOTOS_BUCKET
-        for item in self.args.env:
-            name, _, value = item.partition("=")
-            env[name] = value
-        return env
 
     def update_front(self) -> None:
         front = self.child("front")
@@ -302,40 +174,10 @@ class Stack:
     def child(self, name: str) -> Child:
         return next(c for c in self.children if c.name == name)
 
-    def state(self) -> dict[str, Any]:
-        info = {c.name: c.info for c in self.children}
-        return {
-            "dir": str(self.dir),
-            "stage": self.declarations.stage,
-            "front": info["front"]["url"],
-            "upstash": {**info["state-store"], "redis_pid": self.child("redis-server").pid},
-            "aws": info["aws"],
-            "providers": info["providers"],
-            "apigw": self.apigw.endpoint if self.apigw is not None else None,
-            "jwt_secret": self.jwt_secret,
-            "admin_token": self.admin_token,
-            "key_prefix": self.env.get("AVATARFLOW_KEY_PREFIX", "af:"),
-            "supervisor_pid": os.getpid(),
-            "processes": [
-                {
-                    "name": c.name,
-                    "pid": c.pid,
-                    "ready": c.ready.is_set(),
-                    "restarts": c.restarts,
-                    "url": c.info.get("url"),
-                    "log": str(c.log_path),
-                }
-                for c in self.children
-            ],
-        }
-
     def write_state(self) -> None:
         if self.args.state_file is None:
             return
-        path = Path(self.args.state_file)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.state(), indent=1))
-        tmp.replace(path)  # atomic: a reader never sees half a file
+        write_state(Path(self.args.state_file), state(self))
 
     def watch(self) -> None:
         """Until stopped: start again, per the restart policy, every part that died; once it is
@@ -343,7 +185,7 @@ class Stack:
         Returns when a part crashes more often than the policy allows."""
 
         def respawn(part: Child) -> None:
-            self.spawn(part, self.env)
+            spawn(part, self.env)
             self.write_state()  # the new pid, not ready yet
 
         def policy_for(part: Child) -> RestartPolicy:
@@ -391,37 +233,6 @@ class Stack:
         if self.args.state_file is not None:
             Path(self.args.state_file).unlink(missing_ok=True)
 
-    def describe(self) -> str:
-        s = self.state()
-        lines = [
-            f"avatarflow stack (stage {s['stage']}) in {s['dir']}",
-            f"  API (round-robin front) {s['front']}",
-            f"  Upstash REST            {s['upstash']['url']}  (token {s['upstash']['token']})",
-            f"  redis-server            unix:{s['upstash']['redis_socket']}  (append-only file)",
-            f"  SQS + S3 (moto)         {s['aws']['endpoint']}  bucket {s['aws']['bucket']}",
-            f"  the bucket, public      {s['aws']['public_url']}  (R2_PUBLIC_BASE_URL)",
-        ]
-        for env_name, bucket in s["aws"].get("buckets", {}).items():
-            lines.append(f"  {env_name:<23} {bucket}  (private, on moto's S3)")
-        for lane, queue in s["aws"]["queues"].items():
-            lines.append(
-                f"    queue {lane:<9} {queue['url']}  (DLQ {queue['dlq_url'].rsplit('/', 1)[1]}, "
-                f"visibility {queue['visibility_timeout_s']} s)"
-            )
-        lines += [
-            f"  fal stand-in            {s['providers']['fal_queue_base_url']}",
-            f"  Replicate stand-in      {s['providers']['replicate_base_url']}",
-            f"  OpenAI stand-in         {s['providers']['openai_base_url']}",
-            f"  Together stand-in       {s['providers']['together_base_url']}",
-            f"  API Gateway mgmt API    {s['apigw']}",
-            f"  JWT secret (HS256)      {s['jwt_secret']}",
-            f"  admin token             {s['admin_token']}",
-        ]
-        for p in s["processes"]:
-            where = f"  {p['url']}" if p.get("url") else ""
-            lines.append(f"  pid {p['pid']:>7}  {p['name']}{where}  log {p['log']}")
-        return "\n".join(lines)
-
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m stack", description=__doc__.split("\n")[0])
@@ -459,7 +270,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    for name in [n for n in os.environ if n.startswith(_SCRUBBED_PREFIXES)]:
+    for name in [n for n in os.environ if n.startswith(SCRUBBED_PREFIXES)]:
         del os.environ[name]  # the app imported here (its declarations) sees none of the developer's
     stack = Stack(args)
 
@@ -471,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     code = 0
     try:
         stack.up()
-        print(stack.describe(), flush=True)
+        print(describe(state(stack)), flush=True)
         print("STACK-UP", flush=True)
         stack.watch()
         code = 0 if stack.stopping.is_set() else 1
