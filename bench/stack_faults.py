@@ -21,14 +21,13 @@ the jobs that hold a charge on it), ghost jobs (generations of the phase's ident
 client got an id for: a request answered with an error that still made a job) and the DLQs' depth.
 
 ``.venv/bin/python -m bench.stack_spike --fault all [--write]`` (``--fault store-stop`` ... for one).
+Their table and recorded text: bench/stack_faults_report.py.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import os
-import platform
 import signal
 import threading
 import time
@@ -37,7 +36,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from bench.report import machine, markdown_table
 from bench.spike import plan
 
 FAULTS = ("store-stop", "store-kill", "queue-stop", "provider-silent")
@@ -120,7 +118,7 @@ def _phase(stack: Any, params: FaultParams, fault: str, n: int, log: Callable[[s
     import jwt
     import redis
 
-    from bench.stack_spike import _dlq_depths, _ledger, _queue_depths, post_generation
+    from bench.stack_probes import dlq_depths, ledger, post_generation, queue_depths
     from chalicelib.adapters.store.client import RedisPyClient
     from chalicelib.adapters.store.redis_store import RedisStateStore
 
@@ -139,7 +137,7 @@ def _phase(stack: Any, params: FaultParams, fault: str, n: int, log: Callable[[s
     answers: list[Answer] = []
     lock = threading.Lock()
     local = threading.local()
-    dlq_before = _dlq_depths(state)
+    dlq_before = dlq_depths(state)
 
     def send(item: tuple[int, dict[str, Any], bool]) -> None:
         who, body, respond_async = item
@@ -219,7 +217,7 @@ def _phase(stack: Any, params: FaultParams, fault: str, n: int, log: Callable[[s
         # message waiting or in flight: no redelivery to come) and the provider's webhook retries
         # (30 s apart at most) long past: nothing will end them before the job deadline (minutes).
         # Counted lost ("stranded") now, instead of waiting for the reaper to fail them.
-        if open_ids != last_open or any(_queue_depths(state).values()):
+        if open_ids != last_open or any(queue_depths(state).values()):
             quiet_since, last_open = time.monotonic(), open_ids
         elif time.monotonic() - quiet_since > params.quiet_s:
             stranded = open_ids
@@ -237,7 +235,7 @@ def _phase(stack: Any, params: FaultParams, fault: str, n: int, log: Callable[[s
         for gid, g in generations.items()
         if g is not None and g.status not in ("succeeded", "failed") and gid not in stranded
     ]
-    _, double_charged, under_charged = _ledger(store, tiers, params.identities, prefix=prefix)
+    _, double_charged, under_charged = ledger(store, tiers, params.identities, prefix=prefix)
     handed_out = {a.generation_id for a in answers if a.generation_id}
     ghosts: list[Any] = []
     for who in range(params.identities):
@@ -249,7 +247,7 @@ def _phase(stack: Any, params: FaultParams, fault: str, n: int, log: Callable[[s
     )
     after = [a for a in answers if a.sent > window["end"]]
     recovered = _answers_again(front, tokens[0])
-    dlq_after = _dlq_depths(state)
+    dlq_after = dlq_depths(state)
     return {
         "fault": fault,
         "requests": len(answers),
@@ -323,85 +321,3 @@ def fault_verdict(phase: dict[str, Any]) -> dict[str, bool]:
         "zero double charges": not phase["double_charged"] and not phase["under_charged"],
         "the stack answers again": phase["recovered"],
     }
-
-
-def _counts(counter: dict[Any, int]) -> str:
-    return ", ".join(f"{k}: {n}" for k, n in sorted(counter.items(), key=lambda kv: str(kv[0]))) or "none"
-
-
-def fault_report(r: dict[str, Any], command: str) -> str:
-    p = r["params"]
-    rows = []
-    for ph in r["phases"]:
-        t503 = "no 503" if ph["time_to_503_s"] is None else f"{ph['time_to_503_s']:.1f} s"
-        ghosts = f"{len(ph['ghosts'])}"
-        if ph["ghosts"]:
-            ghosts += f" ({_counts(ph['ghost_statuses'])}; {ph['ghosts_charged']} still charged)"
-        lost = f"{len(ph['lost'])}"
-        if ph["lost"]:
-            lost += (
-                f" ({_counts(ph['lost_statuses'])}; {ph['lost_unclaimed']} never claimed by a lane, "
-                f"{ph['lost_wait_given_up']} answered 202 to a request that asked to wait)"
-            )
-        checks = fault_verdict(ph)
-        rows.append(
-            (
-                ph["fault"],
-                f"{ph['fault_s']:.1f} s",
-                _counts(ph["during"]),
-                t503,
-                f"{ph['accepted']} of {ph['requests']} ({_counts(ph['status_counts'])})",
-                lost,
-                f"{len(ph['double_charged'])} / {len(ph['under_charged'])}",
-                ghosts,
-                f"{ph['dlq_depth']} (+{ph['dlq_added']})",
-                f"{ph['drained_s']:.0f} s" + ("" if not ph["open_left"] else f", {ph['open_left']} open"),
-                "yes" if ph["recovered"] else "NO",
-                "pass"
-                if all(checks.values())
-                else "FAIL: " + "; ".join(k for k, ok in checks.items() if not ok),
-            )
-        )
-    table = markdown_table(
-        [
-            "fault",
-            "lasted",
-            "answers during it",
-            "time to a 503",
-            "accepted of sent (all answers)",
-            "lost jobs",
-            "double / under-charged",
-            "ghost jobs",
-            "DLQ depth",
-            "accepted jobs ended after",
-            "answers again",
-            "checks",
-        ],
-        "llllllllllll",
-        rows,
-    )
-    return "\n".join(
-        [
-            f"- date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
-            f"- command: `{command}`",
-            f"- machine: {machine()}; Python {platform.python_version()}; load average "
-            f"{r['load_average']:.0f} at the end (the cores are shared)",
-            f"- setup: one `make stack` ({p['api']} API processes, {p['workers_per_lane']} lane worker per lane, "
-            f"stand-ins at {p['latency_ms']} ms per image); per fault, {p['requests']} requests from "
-            f"{p['identities']} identities of their own through {p['threads']} client threads, no "
-            f"`Idempotency-Key`, the fault injected after {p['at_share']:.0%} of the burst was answered; "
-            f"stops last {p['pause_s']:g} s; scaled timings: visibility timeout {p['visibility_timeout_s']} s, "
-            f"lease {p['lease_s']} s, reaper every {p['reaper_every_s']} s, job deadline {p['job_deadline_s']} s; "
-            f"the whole run took {r['total_s']:.0f} s",
-            "- reading: *answers during it* are those received while the part was stopped or down "
-            "(the whole burst for the silent provider; 0 is a connection that failed). *Lost*: accepted "
-            "(200/202 with an id) and not succeeded. *Ghost jobs*: generations of the phase's identities "
-            "that no client got an id for (a request answered with an error that still made a job; "
-            "*still charged* counts those not refunded when measured). *DLQ depth*: all lanes' DLQs at "
-            "the phase's end (+ added during it). Jobs still open that have not moved for "
-            f"{p['quiet_s']:g} s while every lane's queue is empty count as *lost* without waiting for their "
-            "deadline (nothing would end them before it)",
-            "",
-            table,
-        ]
-    )

@@ -20,6 +20,10 @@ and SQS requests per accepted request.
 ``--fault all`` (or ``--fault store-stop --fault queue-stop`` ...) runs the fault phases of
 ``bench/stack_faults.py`` instead (short bursts: a few minutes), and ``--write`` records them in
 their own block.
+
+The parts: bench/stack_probes.py (the burst's request, the stack's counters, queues and quota ledger),
+bench/stack_spike_report.py (the checks and the recorded text), bench/stack_faults.py and
+bench/stack_faults_report.py (the fault phases and their table).
 """
 
 from __future__ import annotations
@@ -29,7 +33,6 @@ import dataclasses
 import datetime as dt
 import json
 import os
-import platform
 import sys
 import threading
 import time
@@ -38,9 +41,11 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from bench.report import DOC, command_line, machine, markdown_table, write_section
+from bench.report import DOC, command_line, write_section
 from bench.spike import Outcome, percentile, plan
 from bench.stack_faults import FAULTS
+from bench.stack_probes import dlq_depths, get_json, ledger, post_generation, stack_counts
+from bench.stack_spike_report import report, verdict
 
 SECTION = "stack-spike"
 SECTION_HEADING = "## A spike on the production topology, with crashes (bench/stack_spike.py)"
@@ -88,12 +93,6 @@ class SpikeParams:
         ]  # fmt: skip
 
 
-def _get_json(url: str) -> dict[str, Any]:
-    import httpx
-
-    return dict(httpx.get(url, timeout=10).json())
-
-
 def _parse_time(value: str | None) -> float | None:
     if not value:
         return None
@@ -135,7 +134,7 @@ def _run_on(stack: Any, params: SpikeParams, log: Callable[[str], None]) -> dict
     outcomes: list[Outcome] = []
     lock = threading.Lock()
     local = threading.local()
-    before = _counts(state)
+    before = stack_counts(state)
 
     def send(item: tuple[int, dict[str, Any], bool]) -> None:
         who, body, respond_async = item
@@ -197,7 +196,7 @@ def _run_on(stack: Any, params: SpikeParams, log: Callable[[str], None]) -> dict
             break
         time.sleep(0.5)
     drained_s = time.perf_counter() - burst_started
-    after = _counts(state)
+    after = stack_counts(state)
     log(f"every job ended after {drained_s:.1f} s" if open_now == 0 else f"{open_now} jobs still open")
 
     # -- the checks, from the store ---------------------------------------------------------------
@@ -208,9 +207,9 @@ def _run_on(stack: Any, params: SpikeParams, log: Callable[[str], None]) -> dict
         created, completed = (_parse_time(g.created_at), _parse_time(g.completed_at)) if g else (None, None)
         if created is None or completed is None or completed - created > params.job_deadline_s:
             late.append(gid)
-    over_quota, double_charged, under_charged = _ledger(store, tiers, params.identities)
-    dlq_depths = _dlq_depths(state)
-    providers = _get_json(state["providers"]["stats_url"])
+    over_quota, double_charged, under_charged = ledger(store, tiers, params.identities)
+    dlqs = dlq_depths(state)
+    providers = get_json(state["providers"]["stats_url"])
     upstash_calls = sum(after["upstash"].values()) - sum(before["upstash"].values())
     sqs_requests = {
         k: after["aws"].get(k, 0) - before["aws"].get(k, 0) for k in after["aws"] if k.startswith("sqs:")
@@ -241,7 +240,7 @@ def _run_on(stack: Any, params: SpikeParams, log: Callable[[str], None]) -> dict
         "over_quota": over_quota,
         "double_charged": double_charged,
         "under_charged": under_charged,
-        "dlq_depths": dlq_depths,
+        "dlq_depths": dlqs,
         "provider_calls": providers["calls"],
         "distinct_requests": providers["distinct"],
         "duplicates": providers["duplicates"],
@@ -256,188 +255,6 @@ def _run_on(stack: Any, params: SpikeParams, log: Callable[[str], None]) -> dict
 
 def _fields(generation: Any) -> dict[str, str] | None:
     return None if generation is None else dict(generation.to_fields())
-
-
-def _counts(state: dict[str, Any]) -> dict[str, dict[str, int]]:
-    return {
-        "upstash": _get_json(state["upstash"]["url"] + "/_stack/stats")["calls"],
-        "aws": _get_json(state["aws"]["endpoint"] + "/_stack/stats")["requests"],
-    }
-
-
-def post_generation(
-    local: threading.local, front: str, token: str, body: dict[str, Any], respond_async: bool
-) -> tuple[int, dict[str, Any]]:
-    """One ``POST /v1/generations`` from a burst's thread (its own keep-alive client in ``local``):
-    the status and the JSON body, or ``(0, {})`` where no answer came (a timeout, a reset)."""
-    import httpx
-
-    client = getattr(local, "client", None)
-    if client is None:
-        client = local.client = httpx.Client(base_url=front, timeout=60)
-    headers = {"Authorization": f"Bearer {token}"}
-    if respond_async:
-        headers["Prefer"] = "respond-async"
-    try:
-        response = client.post("/v1/generations", headers=headers, json=body)
-        payload = response.json()
-    except (httpx.HTTPError, ValueError):
-        return 0, {}
-    return response.status_code, payload if isinstance(payload, dict) else {}
-
-
-def _dlq_depths(state: dict[str, Any]) -> dict[str, int]:
-    """Each lane's DLQ: messages waiting plus in flight."""
-    return _queue_depths(state, "dlq_url")
-
-
-def _queue_depths(state: dict[str, Any], url_field: str = "url") -> dict[str, int]:
-    """Each lane's queue (``url``) or DLQ (``dlq_url``): messages waiting plus in flight."""
-    import boto3
-
-    from stack.aws import ACCESS_KEY, SECRET_KEY
-
-    sqs = boto3.client(
-        "sqs",
-        endpoint_url=state["aws"]["endpoint"],
-        region_name=state["aws"]["region"],
-        aws_access_key_id=ACCESS_KEY,
-        aws_secret_access_key=SECRET_KEY,
-    )
-    depths = {}
-    for lane, queue in state["aws"]["queues"].items():
-        attributes = sqs.get_queue_attributes(
-            QueueUrl=queue[url_field],
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        )["Attributes"]
-        depths[lane] = int(attributes["ApproximateNumberOfMessages"]) + int(
-            attributes["ApproximateNumberOfMessagesNotVisible"]
-        )
-    return depths
-
-
-def _ledger(
-    store: Any, tiers: list[str], identities: int, prefix: str = "spike"
-) -> tuple[list[str], list[str], list[str]]:
-    """Each identity's quota counters against its quota, and against the jobs that hold a charge
-    on them (a succeeded or still open job keeps its charge; a failed one was refunded)."""
-    from chalicelib.config import Settings
-    from chalicelib.domain.identity import Identity
-    from chalicelib.domain.periods import window_period
-    from chalicelib.domain.tiers import load_tiers
-
-    tier_table = load_tiers(Settings().tiers_json)
-    now = time.time()
-    over, double, under = [], [], []
-    for who in range(identities):
-        identity = Identity("user", f"{prefix}-{who}", tiers[who])
-        windows = tier_table[tiers[who]].windows
-        keys = [f"q:{identity.key}:{window_period(window, now)[0]}" for window in windows]
-        counts = store.counters.quota_counts(keys)
-        history, _ = store.generations.history(identity.key, 1000, None)
-        held = Counter(key for g in history if not g.refunded for key in g.charged)
-        for key, window, used in zip(keys, windows, counts, strict=True):
-            holders = sum(n for charged_key, n in held.items() if charged_key.endswith(key))
-            if used > window.limit:
-                over.append(identity.key)
-            if used > holders:
-                double.append(f"{key}: counter {used}, jobs holding a charge {holders}")
-            elif used < holders:
-                under.append(f"{key}: counter {used}, jobs holding a charge {holders}")
-    return over, double, under
-
-
-def verdict(r: dict[str, Any]) -> dict[str, bool]:
-    """Each check of the run: True where it passed."""
-    return {
-        "no identity charged beyond its quota": not r["over_quota"],
-        "every accepted job terminal within the job deadline": r["open_left"] == 0 and not r["late"],
-        "no job left open in the store": r["store_open_left"] == 0,
-        "zero duplicate provider calls": not r["duplicates"],
-        "zero lost jobs (accepted, then not succeeded)": not r["lost"],
-        "zero double-charged jobs": not r["double_charged"] and not r["under_charged"],
-        "DLQs empty": not any(r["dlq_depths"].values()),
-        "no process left after the stack stopped": not r.get("leftover_processes"),
-    }
-
-
-READING = (
-    "- reading: every process of the stack, the client threads and whatever else runs on the machine "
-    "share its cores (load average {load}): throughput and latency measure the topology under "
-    "contention, not AWS. The p99 is requests that asked to wait and joined an identical job queued "
-    "behind the burst. The killed API process costs its in-flight requests a 502 (their jobs, if "
-    "admitted, end like any other and the ledger check counts their charge); the killed worker's "
-    "batch comes back after one visibility timeout. Before the fixes this run drove "
-    '(docs/operations.md, "What the stack found"), the same crashes left jobs failed at their '
-    "deadline (refunded) and answered joined requests 503"
-)
-
-
-def report(r: dict[str, Any], command: str) -> str:
-    checks = verdict(r)
-    p = r["params"]
-    statuses = ", ".join(f"{code}: {n}" for code, n in sorted(r["status_counts"].items()))
-    codes = ", ".join(f"{code}: {n}" for code, n in sorted(r["codes"].items())) or "none"
-    finals = ", ".join(f"{s}: {n}" for s, n in sorted(r["final_statuses"].items()))
-    tiers = ", ".join(f"{n} {tier}" for tier, n in sorted(r["tiers"].items()))
-    crashes = (
-        "; ".join(
-            f"{c['name']} after {c['after_requests']:,} requests (running again {c['restart_s']:.1f} s later)"
-            for c in r["crashes"]
-        )
-        or "none"
-    )
-    accepted = max(1, r["accepted"])
-    sqs = ", ".join(f"{k.split(':', 1)[1]} {n:,}" for k, n in sorted(r["sqs_by_action"].items()))
-    measures = [
-        ("responses by status", statuses),
-        ("refusals by code", codes),
-        ("accepted (200 + 202)", f"{r['accepted']:,}"),
-        (
-            "of which made in the wait (200) / cache hit or finished join (200, `cached`) / 202",
-            f"{r['accepted_sync_200']:,} / {r['accepted_cached']:,} / {r['accepted_202']:,}",
-        ),
-        ("accepted-request latency p50 / p99 (ms, client side)", f"{r['p50']:.1f} / {r['p99']:.1f}"),
-        ("burst duration / throughput", f"{r['burst_s']:.1f} s / {r['requests'] / r['burst_s']:.0f} req/s"),
-        ("every accepted job ended after", f"{r['drained_s']:.1f} s ({finals})"),
-        ("crashes (SIGKILL)", crashes),
-        ("Upstash REST calls per accepted request", f"{r['upstash_calls'] / accepted:.1f} ({r['upstash_calls']:,})"),
-        ("SQS requests per accepted request", f"{r['sqs_requests'] / accepted:.2f} ({sqs})"),
-        (
-            "provider calls / distinct requests / duplicate calls",
-            f"{r['provider_calls']:,} / {r['distinct_requests']:,} / {len(r['duplicates'])}",
-        ),
-        ("webhooks delivered (provider:status)", ", ".join(f"{k} {n:,}" for k, n in sorted(r["webhooks"].items()))),
-        ("lost / late / double-charged / under-charged jobs",
-         f"{len(r['lost'])} / {len(r['late'])} / {len(r['double_charged'])} / {len(r['under_charged'])}"),
-        ("identities over quota", str(len(r["over_quota"]))),
-        ("DLQ depths", ", ".join(f"{lane} {n}" for lane, n in sorted(r["dlq_depths"].items()))),
-        ("processes left after the stop", str(len(r.get("leftover_processes", [])))),
-    ]  # fmt: skip
-    failed = [name for name, ok in checks.items() if not ok]
-    return "\n".join(
-        [
-            f"- date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
-            f"- command: `{command}`",
-            f"- machine: {machine()}; Python {platform.python_version()}",
-            f"- setup: `make stack` topology: {p['api']} API processes behind the round-robin front, "
-            f"{p['workers_per_lane']} lane workers per lane (Lambda's SQS event source mapping, batch "
-            f"sizes as declared), Upstash REST in front of redis-server, SQS + S3 on moto's server, "
-            f"fal + Replicate stand-ins ({p['latency_ms']} ms per image, webhooks to the front); "
-            f"{r['requests']:,} requests from {p['identities']} identities ({tiers}) through "
-            f"{p['threads']} client threads, half `Prefer: respond-async`, 3 in 10 a trending look; "
-            f"scaled timings: visibility timeout {p['visibility_timeout_s']} s, job lease and lane function "
-            f"timeout {p['lease_s']} s, "
-            f"reaper every {p['reaper_every_s']} s, job deadline {p['job_deadline_s']} s",
-            f"- verdict: {'all checks passed' if not failed else 'CHECKS FAILED: ' + '; '.join(failed)} "
-            f"({'; '.join(checks)})",
-            READING.format(
-                load=f"{r['load_average']:.0f} at the end of the burst" if "load_average" in r else "n/a"
-            ),
-            "",
-            markdown_table(["measure", "value"], "lr", measures),
-        ]
-    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -489,6 +306,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _faults_main(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     from bench import stack_faults
+    from bench.stack_faults_report import fault_report
 
     faults = stack_faults.FAULTS if "all" in args.fault else tuple(dict.fromkeys(args.fault))
     given = set(sys.argv[1:] if argv is None else argv)
@@ -512,7 +330,7 @@ def _faults_main(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     if args.json:
         with open(args.json, "w") as out:
             json.dump(result, out, indent=1, default=str)
-    body = stack_faults.fault_report(result, command_line("bench.stack_spike", argv))
+    body = fault_report(result, command_line("bench.stack_spike", argv))
     print(body)
     if args.write:
         write_section(stack_faults.SECTION, stack_faults.SECTION_HEADING, body)

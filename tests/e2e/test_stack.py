@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import pytest
 
-from bench.stack_spike import SpikeParams, run, verdict
+from bench.stack_spike import SpikeParams, run
+from bench.stack_spike_report import verdict
 
 pytestmark = pytest.mark.e2e
 
