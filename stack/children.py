@@ -29,15 +29,16 @@ class Child:
     name: str
     argv: list[str]
     log_path: Path
-    process: subprocess.Popen[bytes] | None = None
-    info: dict[str, Any] = field(default_factory=dict)
-    ready: threading.Event = field(default_factory=threading.Event)
-    restarts: int = 0
-    crashes: list[float] = field(default_factory=list)
-    restart_at: float | None = None
-    started_at: float = 0.0
     # For a process that prints no STACK-READY line (redis-server): ready once this answers True.
     probe: Callable[[], bool] | None = None
+    # What the supervisor learns while it runs the process: state, not how it is made.
+    process: subprocess.Popen[bytes] | None = field(default=None, init=False)
+    info: dict[str, Any] = field(default_factory=dict, init=False)
+    ready: threading.Event = field(default_factory=threading.Event, init=False)
+    restarts: int = field(default=0, init=False)
+    crashes: list[float] = field(default_factory=list, init=False)
+    restart_at: float | None = field(default=None, init=False)
+    started_at: float = field(default=0.0, init=False)
 
     @property
     def pid(self) -> int:

@@ -1,6 +1,8 @@
 """The size rules of docs/architecture.md ("Sizes"), read from the source (nothing is imported).
 
-- a module of ``chalicelib/`` outside ``render/`` has at most 400 lines;
+They cover ``app.py``, ``chalicelib/``, ``costmodel/``, ``stack/``, ``bench/`` and ``infra/``:
+
+- a module outside ``chalicelib/render/`` has at most 400 lines;
 - a class has at most 20 public methods (its own ``def``s whose name has no leading underscore,
   properties included);
 - a class takes at most 10 constructor parameters: the parameters of its ``__init__`` (``self``,
@@ -20,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGE = ROOT / "chalicelib"
 MAX_LINES = 400
 MAX_PUBLIC_METHODS = 20
 MAX_CONSTRUCTOR_PARAMETERS = 10
@@ -55,8 +56,15 @@ def _name(node: ast.expr) -> str:
     return ""
 
 
+# What the rules cover: the application and the tools that run it (the cost model, the stack, the
+# benchmarks, the packaging scripts). Not the tests, whose long tables of cases read best whole.
+CHECKED = ("chalicelib", "costmodel", "stack", "bench", "infra")
+
+
 def modules() -> Iterator[Path]:
-    yield from sorted(PACKAGE.rglob("*.py"))
+    yield ROOT / "app.py"
+    for folder in CHECKED:
+        yield from sorted((ROOT / folder).rglob("*.py"))
 
 
 def classes() -> list[ClassInfo]:
