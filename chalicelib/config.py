@@ -155,7 +155,7 @@ class Settings(BaseModel):
     pexels_base_url: str = _env("PEXELS_BASE_URL", "https://api.pexels.com")
     generated_photos_base_url: str = _env("GENERATED_PHOTOS_BASE_URL", "https://api.generated.photos")
     unsplash_base_url: str = _env("UNSPLASH_BASE_URL", "https://api.unsplash.com")
-    # Batch AI (adapters/sources/batch_ai.py; only with a real AI provider): the gallery's own AI
+    # Batch AI (services/gallery/ai.py; only with a real AI provider): the gallery's own AI
     # avatars, pre-generated on the batch lane while their spend today is under this share of the
     # daily budget (0 submits nothing), at most this many new jobs per style and refresh run.
     gallery_ai_budget_share: float = _env("AVATARFLOW_GALLERY_AI_BUDGET_SHARE", 0.1, ge=0.0, le=1.0)
