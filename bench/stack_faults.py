@@ -115,24 +115,16 @@ def run_faults(params: FaultParams, log: Callable[[str], None] = print) -> dict[
 
 
 def _phase(stack: Any, params: FaultParams, fault: str, n: int, log: Callable[[str], None]) -> dict[str, Any]:
-    import jwt
     import redis
 
-    from bench.stack_probes import dlq_depths, ledger, post_generation, queue_depths
+    from bench.stack_probes import dlq_depths, identities, ledger, post_generation, queue_depths
     from chalicelib.adapters.store.client import RedisPyClient
     from chalicelib.adapters.store.redis_store import RedisStateStore
 
     state = stack.state()
     front = state["front"]
     prefix = f"fault{n}"
-    tiers = ["premium" if who % 5 == 0 else "free" for who in range(params.identities)]
-    exp = int(time.time()) + 3600
-    tokens = [
-        jwt.encode(
-            {"sub": f"{prefix}-{who}", "tier": tiers[who], "exp": exp}, state["jwt_secret"], algorithm="HS256"
-        )
-        for who in range(params.identities)
-    ]
+    tiers, tokens = identities(state, params.identities, prefix)
     work = plan(params.requests, params.identities, params.seed + n)
     answers: list[Answer] = []
     lock = threading.Lock()

@@ -11,6 +11,22 @@ from collections import Counter
 from typing import Any
 
 
+def identities(state: dict[str, Any], count: int, prefix: str) -> tuple[list[str], list[str]]:
+    """``count`` signed-in users ``<prefix>-<n>`` of the stack: their tiers (every fifth premium,
+    the rest free) and their bearer tokens, signed with the stack's JWT secret for an hour."""
+    import jwt
+
+    tiers = ["premium" if who % 5 == 0 else "free" for who in range(count)]
+    exp = int(time.time()) + 3600
+    tokens = [
+        jwt.encode(
+            {"sub": f"{prefix}-{who}", "tier": tiers[who], "exp": exp}, state["jwt_secret"], algorithm="HS256"
+        )
+        for who in range(count)
+    ]
+    return tiers, tokens
+
+
 def get_json(url: str) -> dict[str, Any]:
     import httpx
 

@@ -44,7 +44,7 @@ from typing import Any
 from bench.report import DOC, command_line, write_section
 from bench.spike import Outcome, percentile, plan
 from bench.stack_faults import FAULTS
-from bench.stack_probes import dlq_depths, get_json, ledger, post_generation, stack_counts
+from bench.stack_probes import dlq_depths, get_json, identities, ledger, post_generation, stack_counts
 from bench.stack_spike_report import report, verdict
 
 SECTION = "stack-spike"
@@ -110,7 +110,6 @@ def run(params: SpikeParams, log: Callable[[str], None] = print) -> dict[str, An
 
 
 def _run_on(stack: Any, params: SpikeParams, log: Callable[[str], None]) -> dict[str, Any]:
-    import jwt
     import redis
 
     from chalicelib.adapters.store.client import RedisPyClient
@@ -122,14 +121,7 @@ def _run_on(stack: Any, params: SpikeParams, log: Callable[[str], None]) -> dict
         RedisPyClient(redis.Redis(unix_socket_path=state["upstash"]["redis_socket"])),
         prefix=state["key_prefix"],
     )
-    tiers = ["premium" if who % 5 == 0 else "free" for who in range(params.identities)]
-    exp = int(time.time()) + 3600
-    tokens = [
-        jwt.encode(
-            {"sub": f"spike-{who}", "tier": tiers[who], "exp": exp}, state["jwt_secret"], algorithm="HS256"
-        )
-        for who in range(params.identities)
-    ]
+    tiers, tokens = identities(state, params.identities, "spike")
     work = plan(params.requests, params.identities, params.seed)
     outcomes: list[Outcome] = []
     lock = threading.Lock()

@@ -108,6 +108,7 @@ class FalProvider(HttpProvider):
     default_read_timeout = 60.0  # dev at 28 steps takes seconds, a cold runner longer
     default_base_url = "https://fal.run"
     default_models = FAL_MODELS
+    default_steps = FAL_STEPS
 
     def __init__(
         self,
@@ -117,9 +118,8 @@ class FalProvider(HttpProvider):
         queue_base_url: str = "https://queue.fal.run",
         steps: Mapping[str, int] | None = None,
     ) -> None:
-        super().__init__(api_key, options)
+        super().__init__(api_key, options, steps=steps)
         self._queue_base_url = queue_base_url.rstrip("/")
-        self._steps = dict(steps or FAL_STEPS)
 
     def auth_headers_for(self, key: str) -> dict[str, str]:
         return {"Authorization": f"Key {key}"}  # fal's scheme, not Bearer

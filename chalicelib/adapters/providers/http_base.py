@@ -97,14 +97,23 @@ class HttpProvider(KeyedHttpClient, ImageProvider):
     default_read_timeout: float = 60.0
     default_base_url: str = ""
     default_models: Mapping[str, str] = {}
+    default_steps: Mapping[str, int] = {}  # model -> inference steps sent with it (none: the model's own)
 
-    def __init__(self, api_key: str | KeyPool, options: ProviderOptions | None = None) -> None:
-        """``options``: what every HTTP adapter shares (:class:`ProviderOptions`); None: the defaults."""
+    def __init__(
+        self,
+        api_key: str | KeyPool,
+        options: ProviderOptions | None = None,
+        *,
+        steps: Mapping[str, int] | None = None,
+    ) -> None:
+        """``options``: what every HTTP adapter shares (:class:`ProviderOptions`); None: the defaults.
+        ``steps``: inference steps per model (None or empty: the vendor's ``default_steps``)."""
         o = options or ProviderOptions()
         super().__init__(api_key, timeout=o.timeout_for(self.default_read_timeout), transport=o.transport)
         self.options = o
         self._base_url = (o.base_url or self.default_base_url).rstrip("/")
         self._models = dict(o.models or self.default_models)
+        self._steps = dict(steps or self.default_steps)
         self._allowed_hosts = (*self.default_allowed_hosts, *o.extra_allowed_hosts)
         self._resolver = o.resolver
         self._prices = o.prices

@@ -38,10 +38,8 @@ from urllib.parse import quote
 
 import httpx
 
-from chalicelib.adapters.key_pool import KeyPool
 from chalicelib.adapters.providers.answers import CONTENT_POLICY_MARKERS, error_message
 from chalicelib.adapters.providers.http_base import HttpProvider
-from chalicelib.adapters.providers.options import ProviderOptions
 from chalicelib.ports import (
     ContentRejected,
     ProviderDown,
@@ -77,16 +75,7 @@ class HuggingFaceProvider(HttpProvider):
     default_read_timeout = 60.0
     default_base_url = HF_ROUTER_URL
     default_models = HF_MODELS
-
-    def __init__(
-        self,
-        api_key: str | KeyPool,
-        options: ProviderOptions | None = None,
-        *,
-        steps: Mapping[str, int] | None = None,
-    ) -> None:
-        super().__init__(api_key, options)
-        self._steps = dict(steps or HF_STEPS)
+    default_steps = HF_STEPS
 
     def url_for(self, model: str) -> str:
         """The task's URL on the router: ``{base}/hf-inference/models/{owner}/{name}``."""

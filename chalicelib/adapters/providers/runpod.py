@@ -58,6 +58,7 @@ class RunPodProvider(HttpProvider):
     default_read_timeout = 20.0  # status polls; runsync gets its wait + margin
     default_base_url = "https://api.runpod.ai"
     default_models = RUNPOD_MODELS
+    default_steps = RUNPOD_STEPS
 
     def __init__(
         self,
@@ -72,11 +73,10 @@ class RunPodProvider(HttpProvider):
         poll_interval: float = 0.5,
         max_poll_interval: float = 4.0,
     ) -> None:
-        super().__init__(api_key, options)
+        super().__init__(api_key, options, steps=steps)
         self._endpoint_id = safe_id(endpoint_id, self.name, "endpoint id") if endpoint_id else ""
         if not self._endpoint_id:
             raise ValueError("runpod: an endpoint id is required")
-        self._steps = dict(steps or RUNPOD_STEPS)
         self._input_extra = dict(input_extra or {})
         # RunPod accepts 1..300 s; keep the HTTP read just above it.
         self._sync_wait = max(1.0, min(300.0, sync_wait_seconds))

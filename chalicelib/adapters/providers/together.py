@@ -25,11 +25,9 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from chalicelib.adapters.key_pool import KeyPool
 from chalicelib.adapters.outbound.fetch import TOGETHER_ALLOWED_HOSTS
 from chalicelib.adapters.providers.answers import as_dict, first_item, nsfw_flagged
 from chalicelib.adapters.providers.http_base import HttpProvider
-from chalicelib.adapters.providers.options import ProviderOptions
 from chalicelib.ports import ContentRejected, ProviderDown, ProviderRequest, ProviderResult
 
 TOGETHER_MODELS: Mapping[str, str] = {
@@ -50,16 +48,7 @@ class TogetherProvider(HttpProvider):
     default_read_timeout = 60.0
     default_base_url = "https://api.together.ai"  # the together SDK's host (api.together.xyz is the old one)
     default_models = TOGETHER_MODELS
-
-    def __init__(
-        self,
-        api_key: str | KeyPool,
-        options: ProviderOptions | None = None,
-        *,
-        steps: Mapping[str, int] | None = None,
-    ) -> None:
-        super().__init__(api_key, options)
-        self._steps = dict(steps or TOGETHER_STEPS)
+    default_steps = TOGETHER_STEPS
 
     def build_body(self, request: ProviderRequest, model: str) -> dict[str, Any]:
         body: dict[str, Any] = {
