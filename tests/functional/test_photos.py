@@ -300,6 +300,38 @@ def test_uploads_are_limited_per_hour_and_the_policy_is_enforced(app: tuple[Any,
     assert client.http.get(f"/v1/uploads/{first['id']}", headers=auth(sub)).json_body["status"] == "pending"
 
 
+def test_20_uploads_an_hour_per_identity_by_default(
+    tmp_path: Path, redis_server: Any, objects: Any, provider: RecordingProvider, moderator: Moderator
+) -> None:
+    """The issue's number as written: 20 uploads an hour per identity, the default setting."""
+    from chalice.test import Client
+
+    from app import app as chalice_app
+
+    settings = make_settings(tmp_path, stage="local")
+    assert settings.uploads_per_hour == 20
+    store = RedisStateStore(RedisPyClient(redis_server), f"photo-default-{secrets.token_hex(4)}:")
+    container = build_container(
+        settings,
+        store=store,
+        objects=objects,
+        provider=provider,
+        photo_detectors=(OpenCvFaceDetector(), moderator),
+    )
+    set_container(container)
+    try:
+        with Client(chalice_app, stage_name="local") as client:
+            sub = user()
+            answers = [ticket(client, sub, length=1000) for _ in range(20)]
+            assert [a.status_code for a in answers] == [201] * 20
+            twenty_first = ticket(client, sub, length=1000)
+            assert twenty_first.status_code == 429
+            assert twenty_first.json_body["error"]["code"] == "rate_limited"
+            assert ticket(client, user(), length=1000).status_code == 201  # per identity: others still may
+    finally:
+        set_container(None)
+
+
 def test_bad_upload_requests_are_400(app: tuple[Any, Container]) -> None:
     client, _ = app
     sub = user()
